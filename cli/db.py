@@ -1,0 +1,75 @@
+"""`provenance init` and `provenance db upgrade|current`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from provenance.cli import Context, json_option, pass_context
+from provenance.cli.render import emit_json
+
+from provenance.ledger import Ledger, schema_status, upgrade_ledger
+from provenance.store import schema
+
+
+@click.command()
+@json_option
+@pass_context
+def init(obj: Context, as_json: bool) -> None:
+    """Create a ledger: .provenance/ledger.db in the current folder, or the one --db names.
+
+    Running it again on an existing ledger changes nothing.
+    """
+    ledger = Ledger.create(obj.db, Path.cwd())
+    with ledger:
+        state = schema.schema_state(ledger.engine)
+        if as_json:
+            emit_json(
+                "Ledger.1",
+                {"url": ledger.location.display_url, "schema_revision": state.current},
+            )
+        else:
+            click.echo(f"Ledger ready at {ledger.location.display_url} (schema {state.current})")
+
+
+@click.group()
+def db() -> None:
+    """Ledger schema: see the revision, upgrade it."""
+
+
+@db.command()
+@json_option
+@pass_context
+def current(obj: Context, as_json: bool) -> None:
+    """Show the ledger's schema revision and the one this version of provenance writes."""
+    url, state = schema_status(obj.db, Path.cwd())
+    if as_json:
+        emit_json(
+            "SchemaState.1",
+            {
+                "url": url,
+                "current": state.current,
+                "head": state.head,
+                "up_to_date": state.up_to_date,
+            },
+        )
+        return
+    status = "up to date" if state.up_to_date else "needs `provenance db upgrade`"
+    click.echo(f"{url}: schema {state.current or 'none'} (code: {state.head}), {status}")
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True, help="Revision to upgrade to.")
+@pass_context
+def upgrade(obj: Context, revision: str) -> None:
+    """Upgrade the ledger's schema to this version of provenance (back it up first)."""
+    url, before, after = upgrade_ledger(obj.db, Path.cwd(), revision)
+    if before.current == after.current:
+        click.echo(f"{url}: already at schema {after.current}")
+    else:
+        click.echo(f"{url}: upgraded schema {before.current} -> {after.current}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(init)
+    group.add_command(db)

@@ -1,0 +1,68 @@
+"""The exception root of the library: every error a user can act on, each naming its fix."""
+
+from __future__ import annotations
+
+
+class ProvenanceError(Exception):
+    """Root of every error the library raises on purpose.
+
+    The message is written for the person at the terminal or in the DCC: it says what went
+    wrong and what to do about it. The CLI prints it and exits 1.
+    """
+
+    exit_code = 1
+
+
+class LedgerNotFound(ProvenanceError):
+    """No ledger where one was looked for."""
+
+
+class NotALedger(ProvenanceError):
+    """The database exists but is not a provenance ledger (or is damaged)."""
+
+
+class SchemaMismatch(ProvenanceError):
+    """The ledger was written by an older or newer version of the code."""
+
+
+class LedgerReadOnly(ProvenanceError):
+    """The ledger cannot be written (read-only file, folder or role)."""
+
+
+class TargetNotFound(ProvenanceError):
+    """A path, pattern or digest that names nothing in the ledger or on disk."""
+
+
+class AmbiguousTarget(ProvenanceError):
+    """A digest prefix or name that matches more than one thing."""
+
+
+class UnknownOrigin(ProvenanceError):
+    """An origin that is neither an alias nor an IPTC digital source type."""
+
+
+class UnknownTool(ProvenanceError):
+    """A tool that is not in the registry where a registered one is needed."""
+
+
+class ToolConflict(ProvenanceError):
+    """A tool registration that contradicts the registry."""
+
+
+class LineageCycle(ProvenanceError):
+    """A lineage edge that would make an asset its own ancestor."""
+
+
+class BadPattern(ProvenanceError):
+    """A frame-sequence pattern that cannot be parsed or matches no file."""
+
+
+class IngestIncomplete(ProvenanceError):
+    """An ingest recorded what it could but some files could not be read.
+
+    Carries the report so that callers can show what was recorded as well as what failed.
+    """
+
+    def __init__(self, message: str, report: object) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,0 +1,751 @@
+"""The Ledger facade: one unit of work per call, used by the CLI and by DCC publish hooks alike."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from provenance.errors import (
+    LedgerNotFound,
+    LedgerReadOnly,
+    LineageCycle,
+    NotALedger,
+    ProvenanceError,
+    TargetNotFound,
+    ToolConflict,
+    UnknownTool,
+)
+from provenance.fingerprint import Hasher
+from provenance.ingest import (
+    ClaimSpec,
+    Ingester,
+    ParentSpec,
+    Progress,
+    add_claims,
+    add_edges,
+    now_utc,
+)
+from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
+from provenance.records import (
+    AssetCard,
+    AssetRef,
+    ClaimInfo,
+    HistoryEntry,
+    IngestReport,
+    LineageLink,
+    LineageNode,
+    ToolInfo,
+    display_path,
+)
+from provenance.scan import looks_like_pattern, missing_frames
+from provenance.store import queries, schema
+from provenance.store.engine import (
+    LEDGER_DIR,
+    LEDGER_FILE,
+    LedgerLocation,
+    create_ledger_engine,
+    locate_ledger,
+    parse_ledger_url,
+    read_session,
+    write_session,
+)
+from provenance.store.events import append_event, current_actor
+from provenance.store.models import (
+    AssetVersion,
+    Claim,
+    Content,
+    EdgeKind,
+    Event,
+    LineageEdge,
+    Member,
+    Tool,
+    Tristate,
+)
+
+DEFAULT_LINEAGE_DEPTH = 50
+
+
+def split_tool(text: str) -> tuple[str, str | None]:
+    """`Nuke@15.1` -> ("Nuke", "15.1"); a name without `@` has no version."""
+    name, sep, version = text.rpartition("@")
+    if not sep or not name.strip():
+        return text.strip(), None
+    return name.strip(), version.strip() or None
+
+
+class Ledger:
+    """A provenance ledger: open one with `Ledger.open()` (or create one with `Ledger.create()`).
+
+    Every method is one unit of work: it commits when it returns and leaves the ledger as it
+    was when it raises. Results are plain dataclasses.
+    """
+
+    def __init__(self, location: LedgerLocation, engine: Engine, cwd: Path | None = None) -> None:
+        self.location = location
+        self.engine = engine
+        self.cwd = os.fsencode(os.path.abspath(cwd or Path.cwd()))
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, db: str | None = None, cwd: Path | None = None) -> Ledger:
+        """Open an existing ledger: `db`, else PROVENANCE_DB / DATABASE_URL, else the nearest `.provenance/`."""
+        location, engine = _existing_engine(db, cwd)
+        schema.require_current(engine, location.display_url)
+        return cls(location, engine, cwd)
+
+    @classmethod
+    def create(cls, db: str | None = None, cwd: Path | None = None) -> Ledger:
+        """Create (or bring up to date) a ledger: `db`, else `.provenance/ledger.db` in `cwd`."""
+        folder = Path(cwd or Path.cwd())
+        if db is None:
+            db = os.environ.get("PROVENANCE_DB") or str(folder / LEDGER_DIR / LEDGER_FILE)
+        location = parse_ledger_url(db)
+        path = location.sqlite_path
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerReadOnly(
+                    f"Cannot create {path.parent} ({exc.strerror}). Run `provenance init` in a "
+                    "folder you can write to, or pass --db with a writable path."
+                ) from None
+        engine = create_ledger_engine(location)
+        state = schema.schema_state(engine)
+        if state.current is None:
+            with write_session(engine) as session:
+                if _has_foreign_tables(session):
+                    raise ProvenanceError(
+                        f"{location.display_url} already holds tables that are not a provenance "
+                        "ledger. Choose an empty database or a new file."
+                    )
+        schema.upgrade(engine)
+        with write_session(engine) as session:
+            if session.execute(select(func.count()).select_from(Event)).scalar() == 0:
+                append_event(session, "init", {"schema": schema.head_revision()})
+        return cls(location, engine, cwd)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def workspace(self) -> bytes:
+        return self.location.root
+
+    # -- tools ---------------------------------------------------------------------------------
+
+    def add_tool(
+        self,
+        name: str,
+        vendor: str | None = None,
+        generative: bool = False,
+        trains_on_inputs: str = "unknown",
+        secured: str = "unknown",
+    ) -> ToolInfo:
+        """Register a tool; registering the same tool again with the same facts is a no-op."""
+        trains = Tristate(trains_on_inputs)
+        sec = Tristate(secured)
+        name, _version = split_tool(name)
+        with write_session(self.engine) as session:
+            existing = session.execute(select(Tool).where(Tool.key == name.casefold())).scalar()
+            wanted = (vendor, generative, trains.value, sec.value)
+            if existing is not None:
+                have = (
+                    existing.vendor,
+                    existing.generative,
+                    existing.trains_on_inputs,
+                    existing.secured,
+                )
+                if have != wanted:
+                    raise ToolConflict(
+                        f"{existing.name!r} is already registered ({_describe_tool(existing)}). "
+                        f"To change what is recorded, run `provenance tools set {existing.name!r} ...`."
+                    )
+                return _tool_info(existing)
+            return _tool_info(_insert_tool(session, name, vendor, generative, trains, sec))
+
+    def set_tool(
+        self,
+        name: str,
+        vendor: str | None = None,
+        generative: bool | None = None,
+        trains_on_inputs: str | None = None,
+        secured: str | None = None,
+    ) -> ToolInfo:
+        """Change what is recorded about a registered tool (an event records the change)."""
+        with write_session(self.engine) as session:
+            tool = _find_tool(session, split_tool(name)[0])
+            changes: dict[str, object] = {}
+            if vendor is not None:
+                changes["vendor"] = vendor
+            if generative is not None:
+                changes["generative"] = generative
+            if trains_on_inputs is not None:
+                changes["trains_on_inputs"] = Tristate(trains_on_inputs).value
+            if secured is not None:
+                changes["secured"] = Tristate(secured).value
+            if changes:
+                append_event(session, "tool.set", {"tool": tool.name, "changes": changes})
+                session.execute(update(Tool).where(Tool.id == tool.id).values(**changes))
+                session.refresh(tool)
+            return _tool_info(tool)
+
+    def tools(self) -> list[ToolInfo]:
+        with read_session(self.engine) as session:
+            return [
+                _tool_info(t) for t in session.execute(select(Tool).order_by(Tool.key)).scalars()
+            ]
+
+    def tool(self, name: str) -> ToolInfo:
+        with read_session(self.engine) as session:
+            return _tool_info(_find_tool(session, split_tool(name)[0]))
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Sequence[str | os.PathLike[str] | bytes],
+        origin: str | None = None,
+        tool: str | None = None,
+        by: str | None = None,
+        contains: Sequence[str] = (),
+        references: Sequence[str] = (),
+        note: str | None = None,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Fingerprint files, folders and sequences and record them, with a claim and lineage if given.
+
+        The whole run is one transaction and one event: it completes, or the ledger is as before.
+        Files that cannot be read are left out and listed in the report (`report.ok` is False).
+        """
+        if not paths:
+            raise ProvenanceError("Nothing to ingest: name at least one file, folder or sequence.")
+        targets = [self._absolute(p) for p in paths]
+        for text, target in zip(paths, targets, strict=True):
+            if not os.path.lexists(target) and not looks_like_pattern(os.fsdecode(target)):
+                raise TargetNotFound(
+                    f"{_show(text)!r} does not exist. Check the path (relative paths are read "
+                    "from the current folder); give a sequence as name.####.ext."
+                )
+        with write_session(self.engine) as session, Hasher(workers) as hasher:
+            roots = queries.ensure_roots(session, self.workspace)
+            claim = self._claim_spec(session, origin, tool, by, note) if origin else None
+            if origin is None and tool is not None:
+                raise ProvenanceError(
+                    "--tool needs --origin: say what the tool made (e.g. --origin human)."
+                )
+            parents = self._parent_specs(session, roots, contains, references)
+            event_id = append_event(
+                session,
+                "ingest",
+                {
+                    "paths": [display_path(t) for t in targets],
+                    "origin": claim.origin.value if claim else None,
+                    "tool": tool,
+                    "by": claim.claimed_by if claim else None,
+                    "contains": list(contains),
+                    "references": list(references),
+                    "note": note,
+                },
+            )
+            ingester = Ingester(session, roots, event_id, hasher, claim, parents, progress)
+            return ingester.run(targets)
+
+    def tag(
+        self,
+        target: str,
+        origin: str,
+        tool: str | None = None,
+        by: str | None = None,
+        note: str | None = None,
+        resolve: bool = False,
+    ) -> AssetCard:
+        """Add an origin claim to an asset's latest version (claims are never overwritten).
+
+        With `resolve`, the claim settles a disagreement: it supersedes every earlier claim.
+        """
+        if resolve and not note:
+            raise ProvenanceError(
+                "A resolving claim needs --note saying why (it is what an auditor will read)."
+            )
+        with write_session(self.engine) as session:
+            roots = queries.ensure_roots(session, self.workspace)
+            resolved = queries.resolve_target(session, roots, target, self.cwd)
+            claim = self._claim_spec(session, origin, tool, by, note, resolves=resolve)
+            event_id = append_event(
+                session,
+                "claim.resolve" if resolve else "claim",
+                {
+                    "target": target,
+                    "version_id": resolved.version_id,
+                    "origin": claim.origin.value,
+                    "tool": tool,
+                    "by": claim.claimed_by,
+                    "note": note,
+                },
+            )
+            add_claims(session, [resolved.version_id], claim, event_id, skip_repeats=False)
+            return self._card(session, roots, resolved)
+
+    def link(
+        self, child: str, contains: Sequence[str] = (), references: Sequence[str] = ()
+    ) -> AssetCard:
+        """Record what `child` was made from (`contains`) or only looked at (`references`)."""
+        if not contains and not references:
+            raise ProvenanceError(
+                "Name at least one parent with --from (contains) or --ref (references)."
+            )
+        with write_session(self.engine) as session:
+            roots = queries.ensure_roots(session, self.workspace)
+            resolved = queries.resolve_target(session, roots, child, self.cwd)
+            parents = self._parent_specs(session, roots, contains, references)
+            event_id = append_event(
+                session,
+                "link",
+                {
+                    "child": child,
+                    "version_id": resolved.version_id,
+                    "contains": list(contains),
+                    "references": list(references),
+                },
+            )
+            try:
+                add_edges(session, [resolved.version_id], parents, event_id)
+            except LineageCycle:
+                refs = queries.asset_refs(session, roots, [p.version_id for p in parents])
+                names = ", ".join(r.name for r in refs.values())
+                raise LineageCycle(
+                    f"{child} cannot be made from {names}: that would make an asset its own "
+                    "ancestor (a lineage cycle). Check which was made from which; nothing was "
+                    "recorded."
+                ) from None
+            return self._card(session, roots, resolved)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def show(self, target: str) -> AssetCard:
+        with read_session(self.engine) as session:
+            roots = self._read_roots(session, target)
+            return self._card(
+                session, roots, queries.resolve_target(session, roots, target, self.cwd)
+            )
+
+    def lineage(
+        self, target: str, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
+    ) -> LineageNode:
+        """The tree of what `target` was made from (`up`) or everything made from it."""
+        if depth < 1:
+            raise ProvenanceError("--depth must be at least 1.")
+        with read_session(self.engine) as session:
+            roots = self._read_roots(session, target)
+            start = queries.resolve_target(session, roots, target, self.cwd).version_id
+            edges = queries.lineage_edges(session, start, up=up, max_depth=depth)
+            refs = queries.asset_refs(
+                session, roots, [start, *(e.parent_id for e in edges), *(e.child_id for e in edges)]
+            )
+            return _lineage_tree(start, edges, refs, up)
+
+    def history(self, target: str) -> list[HistoryEntry]:
+        """Every event that touched the asset: versions, claims and lineage, oldest first."""
+        with read_session(self.engine) as session:
+            roots = self._read_roots(session, target)
+            resolved = queries.resolve_target(session, roots, target, self.cwd)
+            asset_id = session.execute(
+                select(AssetVersion.asset_id).where(AssetVersion.id == resolved.version_id)
+            ).scalar_one()
+            return _history(session, roots, asset_id)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _absolute(self, path: str | os.PathLike[str] | bytes) -> bytes:
+        raw = os.fsencode(path)
+        return os.path.normpath(os.path.join(self.cwd, raw))
+
+    def _read_roots(self, session: Session, target: str) -> queries.RootMap:
+        roots = queries.find_roots(session, self.workspace)
+        if roots is None:
+            raise TargetNotFound(
+                f"{target!r} is not in the ledger: nothing has been ingested yet. "
+                f"Record it first with `provenance ingest {target}`."
+            )
+        return roots
+
+    def _claim_spec(
+        self,
+        session: Session,
+        origin_text: str,
+        tool_text: str | None,
+        by: str | None,
+        note: str | None,
+        resolves: bool = False,
+    ) -> ClaimSpec:
+        origin = parse_origin(origin_text)
+        tool_id: int | None = None
+        version: str | None = None
+        if tool_text:
+            name, version = split_tool(tool_text)
+            tool_row = session.execute(select(Tool).where(Tool.key == name.casefold())).scalar()
+            if origin.generative:
+                if tool_row is None:
+                    raise UnknownTool(_unknown_tool_message(session, name, origin))
+                if not tool_row.generative:
+                    raise UnknownTool(
+                        f"{tool_row.name!r} is registered as not generative, but origin "
+                        f"{origin.alias} says a generative model made this. If the tool is "
+                        f"generative, run `provenance tools set {tool_row.name!r} --generative`."
+                    )
+            elif tool_row is None:
+                tool_row = _insert_tool(
+                    session, name, None, False, Tristate.UNKNOWN, Tristate.UNKNOWN
+                )
+            elif tool_row.generative and origin is not Origin.UNKNOWN:
+                raise ProvenanceError(
+                    f"{tool_row.name!r} is a generative tool, but origin {origin.alias!r} says no "
+                    "generative model was used. Use --origin ai (generated) or ai-composite "
+                    "(generated elements in human work)."
+                )
+            tool_id = tool_row.id
+        elif origin.generative:
+            raise UnknownTool(
+                f"Origin {origin.alias} needs --tool naming the generative tool that made it "
+                '(register it first: `provenance tools add "NAME" --generative`).'
+            )
+        return ClaimSpec(
+            origin=origin,
+            tool_id=tool_id,
+            tool_version=version,
+            claimed_by=by or current_actor(),
+            evidence=Evidence.DECLARED,
+            note=note,
+            resolves=resolves,
+        )
+
+    def _parent_specs(
+        self,
+        session: Session,
+        roots: queries.RootMap,
+        contains: Iterable[str],
+        references: Iterable[str],
+    ) -> list[ParentSpec]:
+        specs: list[ParentSpec] = []
+        for kind, texts in ((EdgeKind.CONTAINS, contains), (EdgeKind.REFERENCES, references)):
+            for text in texts:
+                try:
+                    resolved = queries.resolve_target(session, roots, text, self.cwd)
+                except TargetNotFound:
+                    raise TargetNotFound(
+                        f"The parent {text!r} is not in the ledger. Ingest it first "
+                        f"(`provenance ingest {text}`), then record the lineage."
+                    ) from None
+                specs.append(ParentSpec(resolved.version_id, kind))
+        return specs
+
+    def _card(
+        self, session: Session, roots: queries.RootMap, resolved: queries.Resolved
+    ) -> AssetCard:
+        version_id = resolved.version_id
+        ref = queries.asset_refs(session, roots, [version_id])[version_id]
+        version = session.execute(
+            select(AssetVersion).where(AssetVersion.id == version_id)
+        ).scalar_one()
+        versions = session.execute(
+            select(func.count())
+            .select_from(AssetVersion)
+            .where(AssetVersion.asset_id == ref.asset_id)
+        ).scalar_one()
+        claims = _claims(session, version_id)
+        summary = summarize_claims([ClaimFacts(c.origin, c.resolves) for c in claims])
+        frames = [
+            f
+            for f in session.execute(
+                select(Member.frame)
+                .where(Member.version_id == version_id, Member.frame.is_not(None))
+                .order_by(Member.position)
+            ).scalars()
+            if f is not None
+        ]
+        frame_digest = None
+        if resolved.frame is not None:
+            frame_digest = session.execute(
+                select(Content.digest)
+                .join(Member, Member.content_id == Content.id)
+                .where(Member.version_id == version_id, Member.frame == resolved.frame)
+            ).scalar()
+        parents, children = queries.direct_links(session, version_id)
+        linked = queries.asset_refs(session, roots, [v for _, v in parents + children])
+        return AssetCard(
+            asset=ref,
+            versions=int(versions),
+            status=version.status,
+            origin=summary.origin,
+            disputed=summary.disputed,
+            generative=summary.generative,
+            claims=claims,
+            member_count=version.member_count,
+            total_size=version.total_size,
+            frames=frames,
+            holes=missing_frames(frames),
+            parents=[LineageLink(k, linked[v]) for k, v in parents],
+            children=[LineageLink(k, linked[v]) for k, v in children],
+            frame=resolved.frame,
+            frame_digest=frame_digest,
+            created_at=version.created_at,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _has_foreign_tables(session: Session) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(set(inspect(session.connection()).get_table_names()) - {"alembic_version"})
+
+
+def _show(path: object) -> str:
+    if isinstance(path, bytes):
+        return display_path(path)
+    return str(path)
+
+
+def _insert_tool(
+    session: Session,
+    name: str,
+    vendor: str | None,
+    generative: bool,
+    trains: Tristate,
+    secured: Tristate,
+) -> Tool:
+    event_id = append_event(
+        session,
+        "tool.add",
+        {
+            "tool": name,
+            "vendor": vendor,
+            "generative": generative,
+            "trains_on_inputs": trains.value,
+            "secured": secured.value,
+        },
+    )
+    tool_id = session.execute(
+        insert(Tool)
+        .values(
+            name=name,
+            key=name.casefold(),
+            vendor=vendor,
+            generative=generative,
+            trains_on_inputs=trains.value,
+            secured=secured.value,
+            created_at=now_utc(),
+            event_id=event_id,
+        )
+        .returning(Tool.id)
+    ).scalar_one()
+    return session.execute(select(Tool).where(Tool.id == tool_id)).scalar_one()
+
+
+def _find_tool(session: Session, name: str) -> Tool:
+    tool = session.execute(select(Tool).where(Tool.key == name.casefold())).scalar()
+    if tool is None:
+        raise UnknownTool(_unknown_tool_message(session, name, None))
+    return tool
+
+
+def _unknown_tool_message(session: Session, name: str, origin: Origin | None) -> str:
+    names = list(session.execute(select(Tool.name)).scalars())
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+    close += [n for n in names if name.casefold() in n.casefold() and n not in close][:3]
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    need = (
+        f" Origin {origin.alias} needs a registered generative tool." if origin is not None else ""
+    )
+    return (
+        f"Unknown tool {name!r}.{hint}{need} Register it with "
+        f'`provenance tools add "{name}" --vendor VENDOR --generative '
+        "--trains-on-inputs yes|no|unknown --secured yes|no|unknown`."
+    )
+
+
+def _describe_tool(tool: Tool) -> str:
+    kind = "generative" if tool.generative else "not generative"
+    return (
+        f"vendor {tool.vendor or '-'}, {kind}, trains on inputs: {tool.trains_on_inputs}, "
+        f"secured: {tool.secured}"
+    )
+
+
+def _tool_info(tool: Tool) -> ToolInfo:
+    return ToolInfo(
+        name=tool.name,
+        vendor=tool.vendor,
+        generative=tool.generative,
+        trains_on_inputs=tool.trains_on_inputs,
+        secured=tool.secured,
+        registered_at=tool.created_at,
+    )
+
+
+def _claims(session: Session, version_id: int) -> list[ClaimInfo]:
+    rows = session.execute(
+        select(Claim, Tool.name)
+        .outerjoin(Tool, Tool.id == Claim.tool_id)
+        .where(Claim.version_id == version_id)
+        .order_by(Claim.id)
+    ).tuples()
+    return [
+        ClaimInfo(
+            origin=Origin(claim.origin),
+            tool=tool_name,
+            tool_version=claim.tool_version,
+            claimed_by=claim.claimed_by,
+            evidence=claim.evidence,
+            note=claim.note,
+            resolves=claim.resolves,
+            at=claim.created_at,
+            event_id=claim.event_id,
+        )
+        for claim, tool_name in rows
+    ]
+
+
+def _lineage_tree(
+    start: int, edges: list[queries.Edge], refs: dict[int, AssetRef], up: bool
+) -> LineageNode:
+    following: dict[int, list[queries.Edge]] = {}
+    for edge in edges:
+        near = edge.child_id if up else edge.parent_id
+        following.setdefault(near, []).append(edge)
+    shown: set[int] = set()
+
+    def build(version_id: int, kind: str | None, depth: int, trail: frozenset[int]) -> LineageNode:
+        if version_id in shown:
+            return LineageNode(refs[version_id], kind, depth, [], seen_before=True)
+        shown.add(version_id)
+        children = []
+        for edge in following.get(version_id, []):
+            far = edge.parent_id if up else edge.child_id
+            if far in trail:
+                continue
+            children.append(build(far, edge.kind, depth + 1, trail | {far}))
+        return LineageNode(refs[version_id], kind, depth, children)
+
+    return build(start, None, 0, frozenset({start}))
+
+
+def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[HistoryEntry]:
+    event_ids = queries.event_ids_for_asset(session, asset_id)
+    if not event_ids:
+        return []
+    events = {
+        e.id: e for e in session.execute(select(Event).where(Event.id.in_(event_ids))).scalars()
+    }
+    what: dict[int, list[str]] = {e: [] for e in event_ids}
+    for number, digest, count, event_id in session.execute(
+        select(
+            AssetVersion.number,
+            AssetVersion.digest,
+            AssetVersion.member_count,
+            AssetVersion.event_id,
+        ).where(AssetVersion.asset_id == asset_id)
+    ).tuples():
+        files = "file" if count == 1 else "files"
+        what[event_id].append(f"recorded version {number} ({count} {files}, {digest})")
+    versions = select(AssetVersion.id).where(AssetVersion.asset_id == asset_id).scalar_subquery()
+    for claim, tool_name, number in session.execute(
+        select(Claim, Tool.name, AssetVersion.number)
+        .outerjoin(Tool, Tool.id == Claim.tool_id)
+        .join(AssetVersion, AssetVersion.id == Claim.version_id)
+        .where(Claim.version_id.in_(versions))
+        .order_by(Claim.id)
+    ).tuples():
+        origin = Origin(claim.origin)
+        tool = (
+            f" with {tool_name}{'@' + claim.tool_version if claim.tool_version else ''}"
+            if tool_name
+            else ""
+        )
+        verb = "resolved as" if claim.resolves else "claimed"
+        note = f' ("{claim.note}")' if claim.note else ""
+        what[claim.event_id].append(
+            f"{claim.claimed_by} {verb} {origin.alias}{tool} on version {number} "
+            f"[{claim.evidence}]{note}"
+        )
+    edge_rows = session.execute(
+        select(LineageEdge).where(
+            (LineageEdge.child_id.in_(versions)) | (LineageEdge.parent_id.in_(versions))
+        )
+    ).scalars()
+    edges = list(edge_rows)
+    refs = queries.asset_refs(
+        session, roots, [e.child_id for e in edges] + [e.parent_id for e in edges]
+    )
+    for edge in edges:
+        what[edge.event_id].append(
+            f"{refs[edge.child_id].name} v{refs[edge.child_id].version} {edge.kind} "
+            f"{refs[edge.parent_id].name} v{refs[edge.parent_id].version}"
+        )
+    return [
+        HistoryEntry(
+            event_id=event_id,
+            kind=events[event_id].kind,
+            actor=events[event_id].actor,
+            host=events[event_id].host,
+            at=events[event_id].at,
+            hash=events[event_id].hash,
+            what="; ".join(what[event_id]),
+        )
+        for event_id in event_ids
+    ]
+
+
+__all__ = ["Ledger", "schema_status", "split_tool", "upgrade_ledger"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema maintenance: work on ledgers whose schema is not current, so no Ledger is opened.
+
+
+def _existing_engine(db: str | None, cwd: Path | None) -> tuple[LedgerLocation, Engine]:
+    location = locate_ledger(db, cwd)
+    path = location.sqlite_path
+    if path is not None and not path.exists():
+        raise LedgerNotFound(f"No ledger at {path}. Create it with `provenance --db {path} init`.")
+    return location, create_ledger_engine(location)
+
+
+def schema_status(db: str | None = None, cwd: Path | None = None) -> tuple[str, schema.SchemaState]:
+    """(display URL, schema state) of a ledger, current or not."""
+    location, engine = _existing_engine(db, cwd)
+    try:
+        return location.display_url, schema.schema_state(engine)
+    finally:
+        engine.dispose()
+
+
+def upgrade_ledger(
+    db: str | None = None, cwd: Path | None = None, revision: str = "head"
+) -> tuple[str, schema.SchemaState, schema.SchemaState]:
+    """Upgrade a ledger's schema in one transaction: (display URL, before, after)."""
+    location, engine = _existing_engine(db, cwd)
+    try:
+        before = schema.schema_state(engine)
+        if before.current is None:
+            raise NotALedger(
+                f"{location.display_url} is not a provenance ledger. Create one with "
+                "`provenance init`."
+            )
+        return location.display_url, before, schema.upgrade(engine, revision)
+    finally:
+        engine.dispose()

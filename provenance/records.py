@@ -1,0 +1,163 @@
+"""The dataclasses the library returns: what the CLI renders and a DCC publish hook reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+
+from provenance.origins import Origin
+
+
+def display_path(path: bytes) -> str:
+    """A path for people: undecodable bytes shown as \\xNN escapes."""
+    return os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    name: str
+    vendor: str | None
+    generative: bool
+    trains_on_inputs: str
+    secured: str
+    registered_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ClaimInfo:
+    origin: Origin
+    tool: str | None
+    tool_version: str | None
+    claimed_by: str
+    evidence: str
+    note: str | None
+    resolves: bool
+    at: dt.datetime
+    event_id: int
+
+    @property
+    def tool_label(self) -> str | None:
+        if self.tool is None:
+            return None
+        return f"{self.tool}@{self.tool_version}" if self.tool_version else self.tool
+
+
+@dataclass(frozen=True)
+class AssetRef:
+    """An asset version as other records name it."""
+
+    asset_id: int
+    version_id: int
+    version: int
+    path: bytes
+    """Absolute path (or sequence pattern) on disk."""
+    kind: str
+    digest: str
+
+    @property
+    def name(self) -> str:
+        return display_path(self.path)
+
+
+@dataclass(frozen=True)
+class LineageLink:
+    kind: str
+    asset: AssetRef
+
+
+@dataclass(frozen=True)
+class AssetCard:
+    """Everything `show` says about an asset's latest version."""
+
+    asset: AssetRef
+    versions: int
+    status: str
+    origin: Origin
+    disputed: bool
+    generative: bool
+    claims: list[ClaimInfo]
+    member_count: int
+    total_size: int
+    frames: list[int]
+    holes: list[int]
+    parents: list[LineageLink]
+    children: list[LineageLink]
+    frame: int | None = None
+    """The frame the target named, when it named one frame of a sequence."""
+    frame_digest: str | None = None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    asset: AssetRef
+    kind: str | None
+    """The edge that leads here from its parent in the tree (None at the root)."""
+    depth: int
+    children: list[LineageNode] = field(default_factory=list)
+    seen_before: bool = False
+    """Already shown elsewhere in the tree (lineage is a graph, not a tree)."""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event_id: int
+    kind: str
+    actor: str
+    host: str
+    at: dt.datetime
+    hash: str
+    what: str
+
+
+@dataclass
+class SkippedFile:
+    path: bytes
+    reason: str
+    detail: str = ""
+
+    @property
+    def name(self) -> str:
+        return display_path(self.path)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    event_id: int = 0
+    assets_new: int = 0
+    assets_changed: int = 0
+    assets_unchanged: int = 0
+    files_new: int = 0
+    files_changed: int = 0
+    files_unchanged: int = 0
+    files_read: int = 0
+    bytes_total: int = 0
+    bytes_read: int = 0
+    links: int = 0
+    claims_added: int = 0
+    edges_added: int = 0
+    seconds: float = 0.0
+    assets: list[AssetRef] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    escaping_links: list[bytes] = field(default_factory=list)
+    holes: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def asset_count(self) -> int:
+        return self.assets_new + self.assets_changed + self.assets_unchanged
+
+    @property
+    def file_count(self) -> int:
+        return self.files_new + self.files_changed + self.files_unchanged
+
+    @property
+    def gb_per_s(self) -> float:
+        return self.bytes_read / self.seconds / 1e9 if self.seconds > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """False when a file that exists could not be recorded (unreadable or unstable)."""
+        return not any(s.reason in ("unreadable", "unstable") for s in self.skipped)

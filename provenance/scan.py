@@ -1,0 +1,430 @@
+"""Paths to assets: walk folders, group frame sequences and UDIM sets, and report what cannot be read.
+
+Pure: reads directory listings and stat results, never file contents, never the ledger.
+Paths are bytes throughout so that names which are not UTF-8 round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import fileseq
+
+from provenance.errors import BadPattern, TargetNotFound
+
+# A frame number is a run of digits after a `.` or `_`, followed only by extensions
+# (`sh010_comp_v003.1001.exr`, `plate_0001.dpx`, `sim.0042.bgeo.sc`). A number glued to
+# letters (`matte_v002.png`) is a version, not a frame.
+_FRAME_NAME = re.compile(rb"^(?P<head>.*[._])(?P<frame>\d+)(?P<tail>(?:\.[A-Za-z][^.]*)*)$")
+# Texture formats whose numbered files in 1001-1099 are UDIM tiles rather than frames.
+UDIM_EXTENSIONS = frozenset({b".tx", b".tex", b".rat", b".tdl", b".b3d"})
+UDIM_FIRST, UDIM_LAST = 1001, 1099
+UDIM_TOKEN = b"<UDIM>"
+
+
+class AssetKind(str, enum.Enum):
+    FILE = "file"
+    SEQUENCE = "sequence"
+    UDIM = "udim"
+
+
+@dataclass(frozen=True, slots=True)
+class StatFingerprint:
+    """The stat fields that change when a file's bytes change (and some that change when it is replaced)."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> StatFingerprint:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedFile:
+    path: bytes
+    """Absolute path."""
+    stat: StatFingerprint
+    frame: int | None = None
+
+
+@dataclass(slots=True)
+class ScannedAsset:
+    kind: AssetKind
+    pattern: bytes
+    """Absolute path of a single file, or of the sequence with `#` padding / `<UDIM>`."""
+    members: list[ScannedFile]
+    """In frame (or tile) order."""
+
+    @property
+    def holes(self) -> list[int]:
+        return missing_frames([m.frame for m in self.members if m.frame is not None])
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedLink:
+    path: bytes
+    target: bytes
+    stat: StatFingerprint
+    escapes: bool
+    """The link points outside the folder being ingested."""
+
+
+class SkipReason(str, enum.Enum):
+    SPECIAL = "special"
+    """A FIFO, socket or device: never opened."""
+    VANISHED = "vanished"
+    """Listed, then gone before it could be looked at."""
+    UNREADABLE = "unreadable"
+    """Permission denied or an I/O error."""
+    UNSTABLE = "unstable"
+    """Kept changing while it was hashed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    path: bytes
+    reason: SkipReason
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class DirectoryScan:
+    """What one folder (or one pattern) holds, ready to fingerprint."""
+
+    assets: list[ScannedAsset] = field(default_factory=list)
+    links: list[ScannedLink] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def file_count(self) -> int:
+        return sum(len(a.members) for a in self.assets)
+
+
+def missing_frames(frames: Iterable[int]) -> list[int]:
+    """The frames missing between the first and last of `frames`."""
+    present = sorted(set(frames))
+    if len(present) < 2:
+        return []
+    missing: list[int] = []
+    for low, high in itertools.pairwise(present):
+        missing.extend(range(low + 1, high))
+    return missing
+
+
+def group_names(
+    names: Iterable[bytes],
+) -> list[tuple[AssetKind, bytes, list[tuple[int | None, bytes]]]]:
+    """Group the file names of one folder into single files, frame sequences and UDIM sets.
+
+    Returns (kind, pattern name, [(frame, name), ...] in frame order). A numbered name with no
+    siblings stays a single file. fileseq groups listings too, but measured here it takes about
+    10 microseconds a name against 3 for this one expression, and an unchanged re-scan has only
+    a few microseconds a file to spend.
+    """
+    numbered: dict[tuple[bytes, bytes], list[tuple[int, bytes, bytes]]] = {}
+    singles: list[bytes] = []
+    for name in names:
+        match = _FRAME_NAME.match(name)
+        if match is None:
+            singles.append(name)
+            continue
+        digits = match.group("frame")
+        key = (match.group("head"), match.group("tail"))
+        numbered.setdefault(key, []).append((int(digits), digits, name))
+
+    groups: list[tuple[AssetKind, bytes, list[tuple[int | None, bytes]]]] = [
+        (AssetKind.FILE, name, [(None, name)]) for name in singles
+    ]
+    for (head, tail), items in numbered.items():
+        for pad, run in _split_by_padding(items):
+            frames = [(frame, name) for frame, _, name in sorted(run)]
+            is_udim = tail.lower() in UDIM_EXTENSIONS and all(
+                UDIM_FIRST <= f <= UDIM_LAST for f, _ in frames
+            )
+            if is_udim:
+                groups.append((AssetKind.UDIM, head + UDIM_TOKEN + tail, list(frames)))
+            elif len(frames) == 1:
+                groups.append((AssetKind.FILE, frames[0][1], [(None, frames[0][1])]))
+            else:
+                groups.append((AssetKind.SEQUENCE, head + b"#" * pad + tail, list(frames)))
+    groups.sort(key=lambda g: g[1])
+    return groups
+
+
+def _split_by_padding(
+    items: list[tuple[int, bytes, bytes]],
+) -> list[tuple[int, list[tuple[int, bytes, bytes]]]]:
+    widths = {len(digits) for _, digits, _ in items}
+    if len(widths) == 1:
+        return [(widths.pop(), items)]
+    padded = any(len(digits) > 1 and digits.startswith(b"0") for _, digits, _ in items)
+    if not padded:
+        # 1, 2, ..., 10, 11: one unpadded sequence.
+        return [(1, items)]
+    by_width: dict[int, list[tuple[int, bytes, bytes]]] = {}
+    for item in items:
+        by_width.setdefault(len(item[1]), []).append(item)
+    return sorted(by_width.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Patterns typed by people
+
+
+@dataclass(frozen=True)
+class SequencePattern:
+    """A frame pattern as typed (`sh010.####.exr`, `sh010.%04d.exr`, `sh010.1001-1100#.exr`)."""
+
+    folder: bytes
+    head: bytes
+    tail: bytes
+    padding: int | None
+    """Digits, or None when the pattern does not say (`<UDIM>`)."""
+    frames: frozenset[int] | None
+    """Only these frames, when the pattern names a range."""
+    udim: bool = False
+
+    def matches(self, head: bytes, tail: bytes) -> bool:
+        return head == self.head and tail == self.tail
+
+
+_PATTERN_MARKERS = re.compile(r"#|@|%0?\d*d|\$F\d*|<UDIM>|<udim>|%\(UDIM\)d")
+
+
+def looks_like_pattern(text: str) -> bool:
+    return bool(_PATTERN_MARKERS.search(os.path.basename(text)))
+
+
+def parse_pattern(path: bytes) -> SequencePattern:
+    """Parse a sequence pattern with fileseq, which knows the padding syntaxes of every DCC."""
+    folder, name = os.path.split(path)
+    text = os.fsdecode(name)
+    udim = False
+    for token in ("<UDIM>", "<udim>", "%(UDIM)d"):
+        if token in text:
+            udim = True
+            text = text.replace(token, "####")
+    try:
+        seq = fileseq.FileSequence(text, pad_style=fileseq.PAD_STYLE_HASH1)
+    except fileseq.ParseException as exc:
+        raise BadPattern(
+            f"Cannot read the frame pattern {os.fsdecode(path)!r} ({exc}). Write frames as "
+            "name.####.ext, name.%04d.ext or name.1001-1100#.ext."
+        ) from None
+    padding_text = seq.padding()
+    if not padding_text:
+        raise BadPattern(
+            f"{os.fsdecode(path)!r} has no frame token. Write frames as name.####.ext, "
+            "name.%04d.ext or name.1001-1100#.ext, or give a plain file path."
+        )
+    frame_set = seq.frameSet()
+    width: int | None = int(seq.zfill())
+    if frame_set is not None and padding_text == "#":
+        # fileseq's range notation: one `#` stands for four digits (`name.1001-1100#.exr`).
+        width = 4
+    if udim:
+        width = 4
+    frames = frozenset(int(f) for f in frame_set) if frame_set is not None else None
+    return SequencePattern(
+        folder=folder,
+        head=os.fsencode(seq.basename()),
+        tail=os.fsencode(seq.extension()),
+        padding=width,
+        frames=frames,
+        udim=udim,
+    )
+
+
+def canonical_pattern(pattern: SequencePattern) -> bytes:
+    """The form a sequence is stored under: padding as one `#` a digit, UDIM sets as `<UDIM>`."""
+    token = UDIM_TOKEN if pattern.udim else b"#" * (pattern.padding or 4)
+    return os.path.join(pattern.folder, pattern.head + token + pattern.tail)
+
+
+# ---------------------------------------------------------------------------------------------
+# Walking
+
+
+def _lstat(path: bytes) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def scan_target(target: bytes) -> Iterator[DirectoryScan]:
+    """Scan one ingest target: a folder (recursively), a file, or a sequence pattern.
+
+    Yields one DirectoryScan per folder so that a tree of any size streams through in batches.
+    Raises TargetNotFound when the target itself does not exist, BadPattern when a pattern
+    matches no file.
+    """
+    target = os.path.abspath(target)
+    st = _lstat(target)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        yield from walk_folder(target)
+        return
+    if st is not None:
+        yield scan_single(target, st, top=os.path.dirname(target))
+        return
+    if looks_like_pattern(os.fsdecode(target)):
+        yield scan_pattern(parse_pattern(target))
+        return
+    raise TargetNotFound(
+        f"{os.fsdecode(target)!r} does not exist. Check the path, or give a sequence as "
+        "name.####.ext."
+    )
+
+
+def scan_single(path: bytes, st: os.stat_result, top: bytes) -> DirectoryScan:
+    """A path given by name is one asset of its own, even when it looks like a frame."""
+    result = DirectoryScan()
+    _classify(path, os.path.basename(path), st, top, result, files=None)
+    return result
+
+
+def scan_pattern(pattern: SequencePattern) -> DirectoryScan:
+    """The files of one folder that a sequence pattern names."""
+    result = DirectoryScan()
+    folder = pattern.folder or b"."
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        raise TargetNotFound(
+            f"The folder {os.fsdecode(folder)!r} of pattern does not exist. Check the path."
+        ) from None
+    frames: list[tuple[int, ScannedFile]] = []
+    for name in names:
+        match = _FRAME_NAME.match(name)
+        if match is None or not pattern.matches(match.group("head"), match.group("tail")):
+            continue
+        digits = match.group("frame")
+        frame = int(digits)
+        # A padded pattern still takes wider unpadded frames (#### matches 10000).
+        if (
+            pattern.padding is not None
+            and len(digits) != pattern.padding
+            and not (len(digits) > pattern.padding and not digits.startswith(b"0"))
+        ):
+            continue
+        if pattern.frames is not None and frame not in pattern.frames:
+            continue
+        path = os.path.join(folder, name)
+        st = _lstat(path)
+        if st is None:
+            result.skipped.append(Skipped(path, SkipReason.VANISHED))
+            continue
+        files: list[ScannedFile] = []
+        _classify(path, name, st, folder, result, files=files)
+        frames.extend((frame, ScannedFile(f.path, f.stat, frame)) for f in files)
+    if not frames and not result.skipped and not result.links:
+        raise BadPattern(
+            f"No files match {os.fsdecode(canonical_pattern(pattern))!r} (0 frames). Check "
+            "the name and padding, e.g. with `ls`."
+        )
+    if frames:
+        frames.sort(key=lambda item: item[0])
+        kind = AssetKind.UDIM if pattern.udim else AssetKind.SEQUENCE
+        result.assets.append(ScannedAsset(kind, canonical_pattern(pattern), [f for _, f in frames]))
+    return result
+
+
+def walk_folder(top: bytes) -> Iterator[DirectoryScan]:
+    """Walk a tree without following links, one DirectoryScan per folder."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        result = DirectoryScan()
+        files: list[ScannedFile] = []
+        subfolders: list[bytes] = []
+        try:
+            with os.scandir(folder) as entries:
+                listing = sorted(entries, key=lambda e: e.name)
+        except FileNotFoundError:
+            result.skipped.append(Skipped(folder, SkipReason.VANISHED, "folder"))
+            yield result
+            continue
+        except OSError as exc:
+            result.skipped.append(Skipped(folder, SkipReason.UNREADABLE, f"folder: {exc.strerror}"))
+            yield result
+            continue
+        for entry in listing:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                result.skipped.append(Skipped(entry.path, SkipReason.VANISHED))
+                continue
+            except OSError as exc:
+                result.skipped.append(Skipped(entry.path, SkipReason.UNREADABLE, str(exc.strerror)))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                subfolders.append(entry.path)
+                continue
+            _classify(entry.path, entry.name, st, top, result, files=files)
+        result.assets.extend(_assets_from_files(folder, files))
+        # Reverse so that folders come out in name order.
+        stack.extend(reversed(subfolders))
+        yield result
+
+
+def _classify(
+    path: bytes,
+    name: bytes,
+    st: os.stat_result,
+    top: bytes,
+    result: DirectoryScan,
+    files: list[ScannedFile] | None,
+) -> None:
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        scanned = ScannedFile(path, StatFingerprint.of(st))
+        if files is None:
+            result.assets.append(ScannedAsset(AssetKind.FILE, path, [scanned]))
+        else:
+            files.append(scanned)
+    elif stat.S_ISLNK(mode):
+        try:
+            target = os.readlink(path)
+        except FileNotFoundError:
+            result.skipped.append(Skipped(path, SkipReason.VANISHED))
+            return
+        resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
+        escapes = not _is_within(resolved, top)
+        result.links.append(ScannedLink(path, target, StatFingerprint.of(st), escapes))
+    else:
+        kind = (
+            "fifo"
+            if stat.S_ISFIFO(mode)
+            else "socket"
+            if stat.S_ISSOCK(mode)
+            else "device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "special file"
+        )
+        result.skipped.append(Skipped(path, SkipReason.SPECIAL, kind))
+
+
+def _assets_from_files(folder: bytes, files: list[ScannedFile]) -> Iterator[ScannedAsset]:
+    by_name = {os.path.basename(f.path): f for f in files}
+    for kind, pattern_name, members in group_names(by_name):
+        scanned = [
+            ScannedFile(by_name[name].path, by_name[name].stat, frame) for frame, name in members
+        ]
+        yield ScannedAsset(kind, os.path.join(folder, pattern_name), scanned)
+
+
+def _is_within(path: bytes, top: bytes) -> bool:
+    top = top.rstrip(b"/") or b"/"
+    if top == b"/":
+        return True
+    return path == top or path.startswith(top + b"/")

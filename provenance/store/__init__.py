@@ -1,0 +1,1 @@
+"""The ledger's storage: SQLAlchemy models, engines and sessions, and the queries the facade needs."""

@@ -1,0 +1,212 @@
+"""Engines and transactions: ledger URLs, SQLite pragmas, BEGIN IMMEDIATE for writes, schema checks."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from provenance.errors import LedgerNotFound, LedgerReadOnly, NotALedger, ProvenanceError
+
+LEDGER_DIR = ".provenance"
+LEDGER_FILE = "ledger.db"
+BUSY_TIMEOUT_MS = 60_000
+
+
+@dataclass(frozen=True)
+class LedgerLocation:
+    """Where a ledger lives and which folder its paths are relative to."""
+
+    url: URL
+    root: bytes
+    """Absolute folder that stored paths are relative to: the workspace, or `/`."""
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password hidden, safe for output and logs."""
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if self.url.get_backend_name() != "sqlite" or not self.url.database:
+            return None
+        if self.url.database == ":memory:":
+            return None
+        return Path(self.url.database)
+
+
+def parse_ledger_url(value: str) -> LedgerLocation:
+    """A `--db` value: a SQLAlchemy URL, or a plain path to a SQLite file."""
+    if "://" not in value:
+        path = Path(value).expanduser().absolute()
+        return LedgerLocation(URL.create("sqlite", database=str(path)), _root_for_sqlite(path))
+    try:
+        url = make_url(value)
+    except ArgumentError as exc:
+        raise ProvenanceError(
+            f"Cannot read the ledger URL {value!r}: {exc}. Use a path to a SQLite file or a URL "
+            "such as sqlite:///path/ledger.db or postgresql+psycopg://user@host/db."
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database and url.database != ":memory:":
+            path = Path(url.database).expanduser().absolute()
+            url = url.set(database=str(path))
+            return LedgerLocation(url, _root_for_sqlite(path))
+        return LedgerLocation(url, b"/")
+    if backend in ("postgresql", "postgres"):
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return LedgerLocation(url, b"/")
+    raise ProvenanceError(
+        f"Unsupported ledger database {backend!r}. Use SQLite (a file path) or PostgreSQL "
+        "(postgresql+psycopg://...)."
+    )
+
+
+def _root_for_sqlite(path: Path) -> bytes:
+    # A ledger inside a `.provenance` folder belongs to the workspace that holds the folder;
+    # anywhere else it stores absolute paths.
+    if path.parent.name == LEDGER_DIR:
+        return os.fsencode(path.parent.parent)
+    return b"/"
+
+
+def discover_ledger(start: Path) -> LedgerLocation | None:
+    """Look for `.provenance/ledger.db` in `start` and each of its parents, like git does."""
+    here = start.absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / LEDGER_DIR / LEDGER_FILE
+        if candidate.is_file():
+            return parse_ledger_url(str(candidate))
+    return None
+
+
+def locate_ledger(db: str | None, cwd: Path | None = None) -> LedgerLocation:
+    """`--db`, else `PROVENANCE_DB`, else `DATABASE_URL`, else the nearest `.provenance/`."""
+    for value in (db, os.environ.get("PROVENANCE_DB"), os.environ.get("DATABASE_URL")):
+        if value:
+            return parse_ledger_url(value)
+    found = discover_ledger(cwd or Path.cwd())
+    if found is None:
+        raise LedgerNotFound(
+            f"No ledger found in {cwd or Path.cwd()} or any folder above it. Run `provenance init` "
+            "in the folder of your show (or pass --db / set PROVENANCE_DB)."
+        )
+    return found
+
+
+def create_ledger_engine(location: LedgerLocation) -> Engine:
+    """An engine with the pragmas and begin modes the ledger relies on."""
+    url = location.url
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            poolclass=NullPool,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # Hand transaction control to us (pysqlite's own BEGIN is deferred and too late).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()
+            if mode and str(mode[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            # A read-only ledger cannot switch modes; reads still work, writes are refused later.
+            pass
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # Writers take the write lock up front so two writers never deadlock on lock upgrade.
+    mode = "BEGIN IMMEDIATE" if connection.get_execution_options().get("ledger_write") else "BEGIN"
+    connection.exec_driver_sql(mode)
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One unit of work that writes: committed on success, rolled back on any error."""
+    bound = engine.execution_options(ledger_write=True)
+    with translate_db_errors(), Session(bound, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """One unit of work that only reads."""
+    with translate_db_errors(), Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def translate_db_errors() -> Iterator[None]:
+    """Turn driver errors a user can act on into ProvenanceErrors that name the fix."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise _translate(exc) from exc
+    except DatabaseError as exc:
+        message = str(exc.orig) if exc.orig is not None else str(exc)
+        if "file is not a database" in message or "malformed" in message:
+            raise NotALedger(
+                f"The ledger file is not a SQLite database or is damaged ({message}). "
+                "Point --db at a provenance ledger, or create one with `provenance init`."
+            ) from exc
+        raise
+
+
+def _translate(exc: OperationalError) -> ProvenanceError | OperationalError:
+    message = str(exc.orig) if exc.orig is not None else str(exc)
+    lowered = message.lower()
+    if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
+        return LedgerReadOnly(
+            f"The ledger cannot be written ({message}). Check the permissions of the ledger file "
+            "and its folder (SQLite writes a -wal and -shm file beside it), or use a writable copy."
+        )
+    if "unable to open database" in lowered:
+        return LedgerNotFound(
+            f"Cannot open the ledger ({message}). Check that the folder exists and is readable, "
+            "or create a ledger with `provenance init`."
+        )
+    if "file is not a database" in lowered:
+        return NotALedger(
+            f"The ledger file is not a SQLite database ({message}). Point --db at a provenance "
+            "ledger, or create one with `provenance init`."
+        )
+    return exc
+
+
+def table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+def sqlite_journal_mode(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return str(connection.execute(text("PRAGMA journal_mode")).scalar())
+
+
+def engine_options(engine: Engine) -> dict[str, Any]:
+    return dict(engine.get_execution_options())

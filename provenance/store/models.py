@@ -1,0 +1,264 @@
+"""SQLAlchemy models of the ledger: contents, assets and versions, locations, claims, tools, lineage, events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from provenance.origins import Evidence, Origin
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; use UTC-aware datetimes")
+        return value.astimezone(dt.timezone.utc) if value is not None else None
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: object
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class AssetKind(str, enum.Enum):
+    FILE = "file"
+    SEQUENCE = "sequence"
+    UDIM = "udim"
+
+
+class AssetStatus(str, enum.Enum):
+    """What the guidelines make of an asset version: generated material is temporary until approved."""
+
+    STANDARD = "standard"
+    TEMPORARY = "temporary"
+    APPROVED = "approved"
+
+
+class LocationKind(str, enum.Enum):
+    FILE = "file"
+    SYMLINK = "symlink"
+
+
+class EdgeKind(str, enum.Enum):
+    """`contains`: the child incorporates the parent's material. `references`: it was only looked at."""
+
+    CONTAINS = "contains"
+    REFERENCES = "references"
+
+
+class Tristate(str, enum.Enum):
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+
+def _check_in(column: str, enum_type: type[enum.Enum]) -> CheckConstraint:
+    values = ", ".join(f"'{member.value}'" for member in enum_type)
+    return CheckConstraint(f"{column} IN ({values})", name=f"{column}_valid")
+
+
+class Event(Base):
+    """One change to the ledger, hash-chained to the one before it."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(71))
+    hash: Mapped[str] = mapped_column(String(71), unique=True)
+
+
+class Root(Base):
+    """A folder that locations are relative to (the workspace, or `/` for absolute paths)."""
+
+    __tablename__ = "roots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+
+
+class Content(Base):
+    """The bytes of one file, named by digest (with its algorithm) and size."""
+
+    __tablename__ = "contents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(80), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class Asset(Base):
+    """What people name and deliver: one file, a frame sequence or a UDIM tile set."""
+
+    __tablename__ = "assets"
+    __table_args__ = (
+        UniqueConstraint("root_id", "pattern", name="uq_assets_root_pattern"),
+        _check_in("kind", AssetKind),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_id: Mapped[int] = mapped_column(ForeignKey("roots.id"))
+    pattern: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16))
+    latest_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AssetVersion(Base):
+    """An immutable list of members with its aggregate digest, computed in frame order."""
+
+    __tablename__ = "asset_versions"
+    __table_args__ = (
+        UniqueConstraint("asset_id", "number", name="uq_asset_versions_asset_number"),
+        _check_in("status", AssetStatus),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(80), index=True)
+    member_count: Mapped[int] = mapped_column(Integer)
+    total_size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
+class Member(Base):
+    """One frame (or tile, or the single file) of an asset version, in order."""
+
+    __tablename__ = "members"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame: Mapped[int | None] = mapped_column(Integer)
+    content_id: Mapped[int] = mapped_column(ForeignKey("contents.id"), index=True)
+
+
+class Location(Base):
+    """Where content was seen, with the stat fingerprint that lets a re-scan skip reading it."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        UniqueConstraint("root_id", "path", name="uq_locations_root_path"),
+        _check_in("kind", LocationKind),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_id: Mapped[int] = mapped_column(ForeignKey("roots.id"))
+    path: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16))
+    content_id: Mapped[int | None] = mapped_column(ForeignKey("contents.id"), index=True)
+    link_target: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    ctime_ns: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int] = mapped_column(BigInteger)
+    device: Mapped[int] = mapped_column(BigInteger)
+    recorded_ns: Mapped[int] = mapped_column(BigInteger)
+    """When the fingerprint was taken: a file modified within the racy window of this is re-hashed."""
+
+
+class Tool(Base):
+    """A registered tool with what the guidelines ask of it."""
+
+    __tablename__ = "tools"
+    __table_args__ = (
+        _check_in("trains_on_inputs", Tristate),
+        _check_in("secured", Tristate),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    """The name case-folded: `runway gen-4` and `Runway Gen-4` are one tool."""
+    vendor: Mapped[str | None] = mapped_column(String(200))
+    generative: Mapped[bool] = mapped_column(Boolean)
+    trains_on_inputs: Mapped[str] = mapped_column(String(16))
+    secured: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
+class Claim(Base):
+    """ "This asset version is X, made with tool T, says S, on evidence E." Never overwritten."""
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        _check_in("origin", Origin),
+        _check_in("evidence", Evidence),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), index=True)
+    origin: Mapped[str] = mapped_column(String(64))
+    tool_id: Mapped[int | None] = mapped_column(ForeignKey("tools.id"))
+    tool_version: Mapped[str | None] = mapped_column(String(100))
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    resolves: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
+class LineageEdge(Base):
+    """A typed edge from an asset version to one it was made from."""
+
+    __tablename__ = "lineage"
+    __table_args__ = (
+        UniqueConstraint("child_id", "parent_id", "kind", name="uq_lineage_child_parent_kind"),
+        _check_in("kind", EdgeKind),
+        CheckConstraint("child_id <> parent_id", name="not_self"),
+        Index("ix_lineage_parent_id", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))

@@ -1,0 +1,416 @@
+"""Queries the facade needs: roots, target resolution, lineage through recursive CTEs, cards and history."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, literal, or_, select, union
+from sqlalchemy.orm import Session
+
+from provenance.errors import AmbiguousTarget, TargetNotFound
+from provenance.records import AssetRef, display_path
+from provenance.scan import _FRAME_NAME, canonical_pattern, looks_like_pattern, parse_pattern
+from provenance.store.models import (
+    Asset,
+    AssetVersion,
+    Content,
+    LineageEdge,
+    Location,
+    Member,
+    Root,
+)
+
+DIGEST_PREFIX = re.compile(r"^(?P<algo>xxh3-128):(?P<hex>[0-9a-fA-F]{8,32})$")
+# SQLite's default limit on bound parameters is 32766; stay far below it.
+IN_CHUNK = 2000
+
+
+def chunked(items: Sequence[object], size: int = IN_CHUNK) -> Iterable[Sequence[object]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class RootMap:
+    """Turns absolute paths into (root id, path under the root) and back."""
+
+    workspace: bytes
+    workspace_id: int
+    absolute_id: int
+
+    def split(self, path: bytes) -> tuple[int, bytes]:
+        if self.workspace != b"/" and path.startswith(self.workspace + b"/"):
+            return self.workspace_id, path[len(self.workspace) + 1 :]
+        return self.absolute_id, path.lstrip(b"/")
+
+    def join(self, root_id: int, relative: bytes) -> bytes:
+        base = self.workspace if root_id == self.workspace_id else b"/"
+        return os.path.join(base, relative)
+
+
+def ensure_roots(session: Session, workspace: bytes) -> RootMap:
+    """Register the workspace root and `/` (for paths outside it), returning the map."""
+    ids: dict[bytes, int] = {}
+    for path in {workspace, b"/"}:
+        found = session.execute(select(Root.id).where(Root.path == path)).scalar()
+        if found is None:
+            found = session.execute(insert(Root).values(path=path).returning(Root.id)).scalar_one()
+        ids[path] = int(found)
+    return RootMap(workspace, ids[workspace], ids[b"/"])
+
+
+def find_roots(session: Session, workspace: bytes) -> RootMap | None:
+    """The root map for reading, or None when nothing was ever ingested."""
+    rows = {
+        path: root_id
+        for path, root_id in session.execute(
+            select(Root.path, Root.id).where(Root.path.in_([workspace, b"/"]))
+        ).tuples()
+    }
+    if workspace not in rows or b"/" not in rows:
+        return None
+    return RootMap(workspace, rows[workspace], rows[b"/"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Asset references
+
+
+def asset_refs(session: Session, roots: RootMap, version_ids: Iterable[int]) -> dict[int, AssetRef]:
+    ids = list(set(version_ids))
+    refs: dict[int, AssetRef] = {}
+    for chunk in chunked(ids):
+        rows = session.execute(
+            select(
+                Asset.id,
+                AssetVersion.id,
+                AssetVersion.number,
+                Asset.root_id,
+                Asset.pattern,
+                Asset.kind,
+                AssetVersion.digest,
+            )
+            .join(Asset, Asset.id == AssetVersion.asset_id)
+            .where(AssetVersion.id.in_(chunk))
+        ).tuples()
+        for asset_id, version_id, number, root_id, pattern, kind, digest in rows:
+            refs[version_id] = AssetRef(
+                asset_id, version_id, number, roots.join(root_id, pattern), kind, digest
+            )
+    return refs
+
+
+def latest_version_id(session: Session, asset_id: int) -> int:
+    return int(
+        session.execute(
+            select(AssetVersion.id)
+            .join(Asset, Asset.id == AssetVersion.asset_id)
+            .where(Asset.id == asset_id, AssetVersion.number == Asset.latest_version)
+        ).scalar_one()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets: a path, a pattern, a frame of a sequence, or a digest prefix
+
+
+@dataclass(frozen=True)
+class Resolved:
+    version_id: int
+    frame: int | None = None
+
+
+def resolve_target(session: Session, roots: RootMap | None, text: str, cwd: bytes) -> Resolved:
+    """What a command-line target names, as the latest version of one asset."""
+    match = DIGEST_PREFIX.match(text.strip())
+    if match:
+        return _resolve_digest(
+            session, roots, match.group("algo"), match.group("hex").lower(), text
+        )
+    if text.lower().startswith("xxh3-128:"):
+        raise TargetNotFound(
+            f"{text!r} is not a usable digest: give `xxh3-128:` and at least 8 hex digits."
+        )
+    path = os.path.normpath(os.path.join(cwd, os.fsencode(text)))
+    if roots is not None:
+        found = _resolve_path(session, roots, path, text)
+        if found is not None:
+            return found
+    raise TargetNotFound(
+        f"{text!r} is not in the ledger. Record it first with `provenance ingest {text}`."
+    )
+
+
+def _resolve_path(session: Session, roots: RootMap, path: bytes, text: str) -> Resolved | None:
+    if looks_like_pattern(text):
+        pattern = parse_pattern(path)
+        exact = _asset_version_by_pattern(session, roots, canonical_pattern(pattern))
+        if exact is not None:
+            return Resolved(exact)
+        return _by_head_tail(session, roots, pattern.folder, pattern.head, pattern.tail, None, text)
+    exact = _asset_version_by_pattern(session, roots, path)
+    if exact is not None:
+        return Resolved(exact)
+    folder, name = os.path.split(path)
+    frame_match = _FRAME_NAME.match(name)
+    if frame_match is not None:
+        frame = int(frame_match.group("frame"))
+        found = _by_head_tail(
+            session,
+            roots,
+            folder,
+            frame_match.group("head"),
+            frame_match.group("tail"),
+            frame,
+            text,
+        )
+        if found is not None:
+            return found
+    return _by_location(session, roots, path, text)
+
+
+def _asset_version_by_pattern(session: Session, roots: RootMap, path: bytes) -> int | None:
+    root_id, relative = roots.split(path)
+    found = session.execute(
+        select(AssetVersion.id)
+        .join(Asset, Asset.id == AssetVersion.asset_id)
+        .where(
+            Asset.root_id == root_id,
+            Asset.pattern == relative,
+            AssetVersion.number == Asset.latest_version,
+        )
+    ).scalar()
+    return int(found) if found is not None else None
+
+
+def _by_head_tail(
+    session: Session,
+    roots: RootMap,
+    folder: bytes,
+    head: bytes,
+    tail: bytes,
+    frame: int | None,
+    text: str,
+) -> Resolved | None:
+    """Sequences in `folder` named head + frame token + tail, whatever their padding."""
+    root_id, relative_folder = roots.split(os.path.join(folder, b""))
+    prefix = relative_folder + head
+    rows = session.execute(
+        select(Asset.id, Asset.pattern, AssetVersion.id)
+        .join(AssetVersion, AssetVersion.asset_id == Asset.id)
+        .where(
+            Asset.root_id == root_id,
+            Asset.pattern >= prefix,
+            Asset.pattern < prefix + b"\xff",
+            Asset.kind != "file",
+            AssetVersion.number == Asset.latest_version,
+        )
+    ).tuples()
+    candidates: list[tuple[bytes, int]] = []
+    for _asset_id, pattern, version_id in rows:
+        token = pattern[len(prefix) : len(pattern) - len(tail)] if tail else pattern[len(prefix) :]
+        if not pattern.endswith(tail) or not token or (token.strip(b"#") and token != b"<UDIM>"):
+            continue
+        candidates.append((pattern, version_id))
+    if frame is not None:
+        candidates = [
+            (pattern, version_id)
+            for pattern, version_id in candidates
+            if session.execute(
+                select(Member.position).where(
+                    Member.version_id == version_id, Member.frame == frame
+                )
+            ).first()
+            is not None
+        ]
+    if not candidates:
+        return None
+    if len(candidates) > 1:
+        names = ", ".join(display_path(roots.join(root_id, p)) for p, _ in candidates)
+        raise AmbiguousTarget(f"{text!r} matches several sequences: {names}. Name one exactly.")
+    return Resolved(candidates[0][1], frame)
+
+
+def _by_location(session: Session, roots: RootMap, path: bytes, text: str) -> Resolved | None:
+    """A file recorded under another asset's name: find the assets whose latest version holds it."""
+    root_id, relative = roots.split(path)
+    content_id = session.execute(
+        select(Location.content_id).where(Location.root_id == root_id, Location.path == relative)
+    ).scalar()
+    if content_id is None:
+        return None
+    return _versions_holding(session, roots, [content_id], text)
+
+
+def _versions_holding(
+    session: Session, roots: RootMap | None, content_ids: Sequence[int], text: str
+) -> Resolved | None:
+    rows = session.execute(
+        select(AssetVersion.id, Member.frame)
+        .join(Member, Member.version_id == AssetVersion.id)
+        .join(Asset, Asset.id == AssetVersion.asset_id)
+        .where(Member.content_id.in_(content_ids), AssetVersion.number == Asset.latest_version)
+        .distinct()
+    ).tuples()
+    found = {version_id: frame for version_id, frame in rows}
+    if not found:
+        return None
+    if len(found) > 1:
+        _raise_ambiguous(session, roots, list(found), text)
+    version_id, frame = next(iter(found.items()))
+    return Resolved(version_id, frame)
+
+
+def _resolve_digest(
+    session: Session, roots: RootMap | None, algorithm: str, hex_prefix: str, text: str
+) -> Resolved:
+    like = f"{algorithm}:{hex_prefix}%"
+    versions = [
+        int(v)
+        for v in session.execute(
+            select(AssetVersion.id).where(AssetVersion.digest.like(like))
+        ).scalars()
+    ]
+    content_ids = [
+        int(c)
+        for c in session.execute(select(Content.id).where(Content.digest.like(like))).scalars()
+    ]
+    if len(versions) > 1:
+        _raise_ambiguous(session, roots, versions, text)
+    if versions and not content_ids:
+        return Resolved(versions[0])
+    if content_ids:
+        held = _versions_holding(session, roots, content_ids, text) if roots else None
+        if held is not None and versions and held.version_id != versions[0]:
+            _raise_ambiguous(session, roots, [versions[0], held.version_id], text)
+        if held is not None:
+            return held
+        if versions:
+            return Resolved(versions[0])
+    raise TargetNotFound(f"No asset or file in the ledger has a digest starting {text!r}.")
+
+
+def _raise_ambiguous(
+    session: Session, roots: RootMap | None, version_ids: list[int], text: str
+) -> None:
+    refs = asset_refs(session, roots, version_ids) if roots else {}
+    lines = [f"  {ref.name} (v{ref.version}, {ref.digest})" for ref in refs.values()]
+    raise AmbiguousTarget(
+        f"{text!r} matches {len(version_ids)} assets:\n"
+        + "\n".join(sorted(lines))
+        + "\nGive more digits, or name the file."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Lineage
+
+
+@dataclass(frozen=True)
+class Edge:
+    child_id: int
+    parent_id: int
+    kind: str
+    depth: int
+
+
+def lineage_edges(
+    session: Session,
+    start_version_id: int,
+    up: bool,
+    max_depth: int,
+    kinds: Sequence[str] | None = None,
+) -> list[Edge]:
+    """Every edge reachable from `start` (towards parents when `up`), with its least depth.
+
+    One recursive CTE; `UNION` with a depth bound terminates even if a cycle slipped in.
+    """
+    near = LineageEdge.child_id if up else LineageEdge.parent_id
+    kind_filter = LineageEdge.kind.in_(kinds) if kinds else literal(True)
+    base = select(
+        LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.kind, literal(1).label("depth")
+    ).where(near == start_version_id, kind_filter)
+    walk = base.cte("walk", recursive=True)
+    next_near = walk.c.parent_id if up else walk.c.child_id
+    step = (
+        select(LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.kind, walk.c.depth + 1)
+        .join(walk, near == next_near)
+        .where(walk.c.depth < max_depth, kind_filter)
+    )
+    walk = walk.union(step)
+    rows = session.execute(
+        select(walk.c.child_id, walk.c.parent_id, walk.c.kind, func.min(walk.c.depth)).group_by(
+            walk.c.child_id, walk.c.parent_id, walk.c.kind
+        )
+    ).tuples()
+    return sorted(
+        (Edge(int(c), int(p), str(k), int(d)) for c, p, k, d in rows),
+        key=lambda e: (e.depth, e.child_id, e.parent_id, e.kind),
+    )
+
+
+def is_ancestor(session: Session, candidate_id: int, of_version_id: int) -> bool:
+    """Is `candidate` reachable from `of` by walking up (through any kind of edge)?"""
+    if candidate_id == of_version_id:
+        return True
+    up = select(LineageEdge.parent_id.label("id")).where(LineageEdge.child_id == of_version_id)
+    walk = up.cte("ancestors", recursive=True)
+    walk = walk.union(select(LineageEdge.parent_id).join(walk, LineageEdge.child_id == walk.c.id))
+    found = session.execute(select(walk.c.id).where(walk.c.id == candidate_id).limit(1)).first()
+    return found is not None
+
+
+def direct_links(
+    session: Session, version_id: int
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(parents, children) of one version as (edge kind, version id)."""
+    parents = [
+        (str(k), int(p))
+        for p, k in session.execute(
+            select(LineageEdge.parent_id, LineageEdge.kind).where(
+                LineageEdge.child_id == version_id
+            )
+        ).tuples()
+    ]
+    children = [
+        (str(k), int(c))
+        for c, k in session.execute(
+            select(LineageEdge.child_id, LineageEdge.kind).where(
+                LineageEdge.parent_id == version_id
+            )
+        ).tuples()
+    ]
+    return parents, children
+
+
+def event_ids_for_asset(session: Session, asset_id: int) -> list[int]:
+    from provenance.store.models import Claim
+
+    versions = select(AssetVersion.id).where(AssetVersion.asset_id == asset_id).scalar_subquery()
+    query = union(
+        select(AssetVersion.event_id).where(AssetVersion.asset_id == asset_id),
+        select(Claim.event_id).where(Claim.version_id.in_(versions)),
+        select(LineageEdge.event_id).where(
+            or_(LineageEdge.child_id.in_(versions), LineageEdge.parent_id.in_(versions))
+        ),
+    )
+    return sorted(int(e) for e in session.execute(query).scalars())
+
+
+__all__ = [
+    "Edge",
+    "Resolved",
+    "RootMap",
+    "asset_refs",
+    "direct_links",
+    "ensure_roots",
+    "event_ids_for_asset",
+    "find_roots",
+    "is_ancestor",
+    "latest_version_id",
+    "lineage_edges",
+    "resolve_target",
+]
