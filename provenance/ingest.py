@@ -16,7 +16,13 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from provenance.errors import LineageCycle
-from provenance.fingerprint import Hasher, HashResult, aggregate_digest, is_cache_trusted
+from provenance.fingerprint import (
+    RACY_WINDOW_NS,
+    Hasher,
+    HashResult,
+    aggregate_digest,
+    is_cache_trusted,
+)
 from provenance.origins import ClaimFacts, Evidence, Origin, summarize_claims
 from provenance.records import AssetRef, IngestReport, SkippedFile, display_path
 from provenance.scan import (
@@ -112,8 +118,10 @@ class Ingester:
         claim: ClaimSpec | None = None,
         parents: Sequence[ParentSpec] = (),
         progress: Progress | None = None,
+        racy_window_ns: int = RACY_WINDOW_NS,
     ) -> None:
         self.session = session
+        self.racy_window_ns = racy_window_ns
         self.roots = roots
         self.event_id = event_id
         self.hasher = hasher
@@ -159,7 +167,9 @@ class Ingester:
             if (
                 entry is not None
                 and entry.digest is not None
-                and is_cache_trusted(entry.stat, entry.recorded_ns, scanned.stat)
+                and is_cache_trusted(
+                    entry.stat, entry.recorded_ns, scanned.stat, self.racy_window_ns
+                )
             ):
                 digests[scanned.path] = (entry.digest, scanned.stat)
                 self.report.files_unchanged += 1
@@ -219,7 +229,7 @@ class Ingester:
                     )
                     .outerjoin(Content, Content.id == Location.content_id)
                     .where(Location.root_id == root_id, Location.path.in_(chunk))
-                ).tuples()
+                )
                 for relative, loc_id, digest, size, mtime, ctime, inode, device, recorded in rows:
                     found[relatives[relative]] = Ingester._Cached(
                         loc_id, digest, StatFingerprint(size, mtime, ctime, inode, device), recorded
@@ -235,7 +245,7 @@ class Ingester:
         for chunk in chunked(digests):
             for digest, content_id in self.session.execute(
                 select(Content.digest, Content.id).where(Content.digest.in_(chunk))
-            ).tuples():
+            ):
                 ids[digest] = content_id
         missing = [{"digest": d, "size": pairs[d]} for d in digests if d not in ids]
         if missing:
@@ -243,7 +253,7 @@ class Ingester:
             for chunk in chunked([m["digest"] for m in missing]):
                 for digest, content_id in self.session.execute(
                     select(Content.digest, Content.id).where(Content.digest.in_(chunk))
-                ).tuples():
+                ):
                     ids[digest] = content_id
         return ids
 
@@ -447,7 +457,7 @@ class Ingester:
                         & (AssetVersion.number == Asset.latest_version),
                     )
                     .where(Asset.root_id == root_id, Asset.pattern.in_(chunk))
-                ).tuples()
+                )
                 for pattern, asset_id, version_id, digest, number in rows:
                     found[(root_id, pattern)] = (asset_id, version_id, digest, number)
         return found
@@ -524,7 +534,7 @@ def refresh_status(session: Session, version_id: int) -> None:
         select(Claim.origin, Claim.resolves)
         .where(Claim.version_id == version_id)
         .order_by(Claim.id)
-    ).tuples()
+    )
     summary = summarize_claims([ClaimFacts(Origin(o), bool(r)) for o, r in rows])
     status = AssetStatus.TEMPORARY if summary.generative else AssetStatus.STANDARD
     session.execute(

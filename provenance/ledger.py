@@ -20,7 +20,7 @@ from provenance.errors import (
     ToolConflict,
     UnknownTool,
 )
-from provenance.fingerprint import Hasher
+from provenance.fingerprint import RACY_WINDOW_NS, Hasher
 from provenance.ingest import (
     ClaimSpec,
     Ingester,
@@ -85,22 +85,34 @@ class Ledger:
     was when it raises. Results are plain dataclasses.
     """
 
-    def __init__(self, location: LedgerLocation, engine: Engine, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        location: LedgerLocation,
+        engine: Engine,
+        cwd: Path | None = None,
+        racy_window_ns: int = RACY_WINDOW_NS,
+    ) -> None:
         self.location = location
         self.engine = engine
         self.cwd = os.fsencode(os.path.abspath(cwd or Path.cwd()))
+        self.racy_window_ns = racy_window_ns
+        """How close to its recording a file's change must be for the stat cache to distrust it."""
 
     # -- opening -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, db: str | None = None, cwd: Path | None = None) -> Ledger:
+    def open(
+        cls, db: str | None = None, cwd: Path | None = None, racy_window_ns: int = RACY_WINDOW_NS
+    ) -> Ledger:
         """Open an existing ledger: `db`, else PROVENANCE_DB / DATABASE_URL, else the nearest `.provenance/`."""
         location, engine = _existing_engine(db, cwd)
         schema.require_current(engine, location.display_url)
-        return cls(location, engine, cwd)
+        return cls(location, engine, cwd, racy_window_ns)
 
     @classmethod
-    def create(cls, db: str | None = None, cwd: Path | None = None) -> Ledger:
+    def create(
+        cls, db: str | None = None, cwd: Path | None = None, racy_window_ns: int = RACY_WINDOW_NS
+    ) -> Ledger:
         """Create (or bring up to date) a ledger: `db`, else `.provenance/ledger.db` in `cwd`."""
         folder = Path(cwd or Path.cwd())
         if db is None:
@@ -128,7 +140,7 @@ class Ledger:
         with write_session(engine) as session:
             if session.execute(select(func.count()).select_from(Event)).scalar() == 0:
                 append_event(session, "init", {"schema": schema.head_revision()})
-        return cls(location, engine, cwd)
+        return cls(location, engine, cwd, racy_window_ns)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -260,7 +272,9 @@ class Ledger:
                     "note": note,
                 },
             )
-            ingester = Ingester(session, roots, event_id, hasher, claim, parents, progress)
+            ingester = Ingester(
+                session, roots, event_id, hasher, claim, parents, progress, self.racy_window_ns
+            )
             return ingester.run(targets)
 
     def tag(
@@ -603,7 +617,7 @@ def _claims(session: Session, version_id: int) -> list[ClaimInfo]:
         .outerjoin(Tool, Tool.id == Claim.tool_id)
         .where(Claim.version_id == version_id)
         .order_by(Claim.id)
-    ).tuples()
+    )
     return [
         ClaimInfo(
             origin=Origin(claim.origin),
@@ -659,7 +673,7 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
             AssetVersion.member_count,
             AssetVersion.event_id,
         ).where(AssetVersion.asset_id == asset_id)
-    ).tuples():
+    ):
         files = "file" if count == 1 else "files"
         what[event_id].append(f"recorded version {number} ({count} {files}, {digest})")
     versions = select(AssetVersion.id).where(AssetVersion.asset_id == asset_id).scalar_subquery()
@@ -669,7 +683,7 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
         .join(AssetVersion, AssetVersion.id == Claim.version_id)
         .where(Claim.version_id.in_(versions))
         .order_by(Claim.id)
-    ).tuples():
+    ):
         origin = Origin(claim.origin)
         tool = (
             f" with {tool_name}{'@' + claim.tool_version if claim.tool_version else ''}"

@@ -68,7 +68,7 @@ def find_roots(session: Session, workspace: bytes) -> RootMap | None:
         path: root_id
         for path, root_id in session.execute(
             select(Root.path, Root.id).where(Root.path.in_([workspace, b"/"]))
-        ).tuples()
+        )
     }
     if workspace not in rows or b"/" not in rows:
         return None
@@ -95,7 +95,7 @@ def asset_refs(session: Session, roots: RootMap, version_ids: Iterable[int]) -> 
             )
             .join(Asset, Asset.id == AssetVersion.asset_id)
             .where(AssetVersion.id.in_(chunk))
-        ).tuples()
+        )
         for asset_id, version_id, number, root_id, pattern, kind, digest in rows:
             refs[version_id] = AssetRef(
                 asset_id, version_id, number, roots.join(root_id, pattern), kind, digest
@@ -208,7 +208,7 @@ def _by_head_tail(
             Asset.kind != "file",
             AssetVersion.number == Asset.latest_version,
         )
-    ).tuples()
+    )
     candidates: list[tuple[bytes, int]] = []
     for _asset_id, pattern, version_id in rows:
         token = pattern[len(prefix) : len(pattern) - len(tail)] if tail else pattern[len(prefix) :]
@@ -254,7 +254,7 @@ def _versions_holding(
         .join(Asset, Asset.id == AssetVersion.asset_id)
         .where(Member.content_id.in_(content_ids), AssetVersion.number == Asset.latest_version)
         .distinct()
-    ).tuples()
+    )
     found = {version_id: frame for version_id, frame in rows}
     if not found:
         return None
@@ -345,7 +345,7 @@ def lineage_edges(
         select(walk.c.child_id, walk.c.parent_id, walk.c.kind, func.min(walk.c.depth)).group_by(
             walk.c.child_id, walk.c.parent_id, walk.c.kind
         )
-    ).tuples()
+    )
     return sorted(
         (Edge(int(c), int(p), str(k), int(d)) for c, p, k, d in rows),
         key=lambda e: (e.depth, e.child_id, e.parent_id, e.kind),
@@ -373,7 +373,7 @@ def direct_links(
             select(LineageEdge.parent_id, LineageEdge.kind).where(
                 LineageEdge.child_id == version_id
             )
-        ).tuples()
+        )
     ]
     children = [
         (str(k), int(c))
@@ -381,7 +381,7 @@ def direct_links(
             select(LineageEdge.child_id, LineageEdge.kind).where(
                 LineageEdge.parent_id == version_id
             )
-        ).tuples()
+        )
     ]
     return parents, children
 

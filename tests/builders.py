@@ -1,0 +1,49 @@
+"""Builders for real files on disk: image frames made with Pillow, sequences, plain bytes."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable
+from pathlib import Path
+
+from PIL import Image
+
+
+def write_bytes(path: Path, size: int, seed: int | str = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(random.Random(str(seed) + str(path.name)).randbytes(size))
+    return path
+
+
+def write_image(path: Path, seed: int | str = 0, size: tuple[int, int] = (64, 36)) -> Path:
+    """A small real image (PNG, JPEG, TIFF... by extension) with noise from the seed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(f"{seed}:{path.name}")
+    image = Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
+    image.save(path)
+    return path
+
+
+def write_sequence(
+    folder: Path,
+    name: str,
+    frames: Iterable[int],
+    padding: int = 4,
+    ext: str = "tif",
+    seed: str = "",
+) -> list[Path]:
+    """name.1001.tif ... made with Pillow; returns the paths in frame order."""
+    paths = []
+    for frame in frames:
+        path = folder / f"{name}.{frame:0{padding}d}.{ext}"
+        write_image(path, seed=f"{seed}{name}{frame}")
+        paths.append(path)
+    return paths
+
+
+def age(paths: Iterable[Path], seconds: float = 60) -> None:
+    """Move mtimes into the past so that the stat cache trusts them (outside the racy window)."""
+    for path in paths:
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
