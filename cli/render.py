@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,14 @@ from provenance.records import (
     ToolInfo,
     display_path,
 )
+
+
+def shown(path: str) -> str:
+    """A path as people read it: relative to the current folder when it lies below it."""
+    here = os.getcwd()
+    if path.startswith(here + os.sep):
+        return path[len(here) + 1 :]
+    return path
 
 
 def emit_json(schema: str, body: dict[str, Any]) -> None:
@@ -107,8 +116,8 @@ def card_json(card: AssetCard) -> dict[str, Any]:
         "frame": card.frame,
         "frame_digest": card.frame_digest,
         "claims": [claim_json(c) for c in card.claims],
-        "parents": [{"kind": link.kind, **asset_json(link.asset)} for link in card.parents],
-        "children": [{"kind": link.kind, **asset_json(link.asset)} for link in card.children],
+        "parents": [{**asset_json(link.asset), "edge": link.kind} for link in card.parents],
+        "children": [{**asset_json(link.asset), "edge": link.kind} for link in card.children],
     }
 
 
@@ -183,22 +192,22 @@ def ingest_text(report: IngestReport) -> Iterator[str]:
     if report.claims_added or report.edges_added:
         yield f"{report.claims_added} claims and {report.edges_added} lineage links added"
     for pattern, holes in sorted(report.holes.items()):
-        yield f"holes in {pattern}: {frame_ranges(holes)}"
+        yield f"holes in {shown(pattern)}: {frame_ranges(holes)}"
     if report.links:
         yield f"{report.links} symlinks recorded as links (never followed)"
     for path in report.escaping_links:
-        yield f"warning: symlink points outside the ingested folder: {display_path(path)}"
+        yield f"warning: symlink points outside the ingested folder: {shown(display_path(path))}"
 
 
 def skipped_text(report: IngestReport) -> Iterator[str]:
     for skipped in report.skipped:
         detail = f" ({skipped.detail})" if skipped.detail else ""
-        yield f"{skipped.reason}: {skipped.name}{detail}"
+        yield f"{skipped.reason}: {shown(skipped.name)}{detail}"
 
 
 def card_text(card: AssetCard) -> Iterator[str]:
     ref = card.asset
-    yield f"{ref.name}"
+    yield shown(ref.name)
     yield f"  kind      {ref.kind}, version {ref.version} of {card.versions}"
     yield f"  digest    {ref.digest}"
     size = human_bytes(card.total_size)
@@ -228,15 +237,15 @@ def card_text(card: AssetCard) -> Iterator[str]:
     if card.parents:
         yield "  made from"
         for link in card.parents:
-            yield f"    {link.kind:<10} {link.asset.name} (v{link.asset.version})"
+            yield f"    {link.kind:<10} {shown(link.asset.name)} (v{link.asset.version})"
     if card.children:
         yield "  used by"
         for link in card.children:
-            yield f"    {link.kind:<10} {link.asset.name} (v{link.asset.version})"
+            yield f"    {link.kind:<10} {shown(link.asset.name)} (v{link.asset.version})"
 
 
 def lineage_text(node: LineageNode, up: bool) -> Iterator[str]:
-    yield f"{node.asset.name} (v{node.asset.version})"
+    yield f"{shown(node.asset.name)} (v{node.asset.version})"
     yield from _tree_lines(node.children, "", up)
     if not node.children:
         yield "  (no recorded sources)" if up else "  (nothing recorded as made from it)"
@@ -247,7 +256,8 @@ def _tree_lines(children: list[LineageNode], indent: str, up: bool) -> Iterator[
         last = index == len(children) - 1
         branch = "`-- " if last else "|-- "
         again = " (shown above)" if child.seen_before else ""
-        yield f"{indent}{branch}[{child.kind}] {child.asset.name} (v{child.asset.version}){again}"
+        name = shown(child.asset.name)
+        yield f"{indent}{branch}[{child.kind}] {name} (v{child.asset.version}){again}"
         yield from _tree_lines(child.children, indent + ("    " if last else "|   "), up)
 
 

@@ -26,6 +26,8 @@ _FRAME_NAME = re.compile(rb"^(?P<head>.*[._])(?P<frame>\d+)(?P<tail>(?:\.[A-Za-z
 UDIM_EXTENSIONS = frozenset({b".tx", b".tex", b".rat", b".tdl", b".b3d"})
 UDIM_FIRST, UDIM_LAST = 1001, 1099
 UDIM_TOKEN = b"<UDIM>"
+# The ledger's own folder is never an asset of the show.
+SKIPPED_FOLDERS = frozenset({b".provenance"})
 
 
 class AssetKind(str, enum.Enum):
@@ -368,7 +370,8 @@ def walk_folder(top: bytes) -> Iterator[DirectoryScan]:
                 result.skipped.append(Skipped(entry.path, SkipReason.UNREADABLE, str(exc.strerror)))
                 continue
             if stat.S_ISDIR(st.st_mode):
-                subfolders.append(entry.path)
+                if entry.name not in SKIPPED_FOLDERS:
+                    subfolders.append(entry.path)
                 continue
             _classify(entry.path, entry.name, st, top, result, files=files)
         result.assets.extend(_assets_from_files(folder, files))

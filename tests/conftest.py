@@ -84,6 +84,14 @@ def ledger(db_url: str, workspace: Path) -> Iterator[Ledger]:
         created.close()
 
 
+def make_runner() -> CliRunner:
+    """A runner that keeps stderr apart (click 8.1 needs asking; 8.2+ always does)."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        return CliRunner()
+
+
 class Cli:
     """Runs `provenance` in-process from the workspace against the test's ledger."""
 
@@ -92,7 +100,7 @@ class Cli:
         self.workspace = workspace
 
     def __call__(self, *args: str, expect: int | None = 0) -> Result:
-        runner = CliRunner()
+        runner = make_runner()
         previous = Path.cwd()
         os.chdir(self.workspace)
         try:

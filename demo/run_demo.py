@@ -1,0 +1,109 @@
+"""`make demo`: build a small sample show and run the whole loop on the embedded SQLite ledger.
+
+Every step is a real `provenance` command, printed before its output, as a new user would type it.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+SHOW = Path(__file__).resolve().parent / "show"
+FRAMES = range(1001, 1025)
+
+
+def frame(path: Path, seed: str, tint: tuple[int, int, int]) -> None:
+    """A 320x180 frame with a gradient and some shapes: real pixels, unique per frame."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (320, 180), tint)
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x, y = rng.randrange(320), rng.randrange(180)
+        r = rng.randrange(4, 30)
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+def build_show() -> None:
+    if SHOW.exists():
+        shutil.rmtree(SHOW)
+    for number in FRAMES:
+        frame(SHOW / "plates" / f"sh010_plate.{number}.tif", f"plate{number}", (40, 60, 90))
+        frame(SHOW / "elements" / f"sky_gen_v001.{number}.tif", f"sky{number}", (120, 160, 220))
+        if number != 1013:  # a dropped frame: holes are recorded and shown
+            frame(SHOW / "comp" / f"sh010_comp_v003.{number}.tif", f"comp{number}", (60, 70, 80))
+    frame(SHOW / "concept" / "moodboard.png", "mood", (200, 180, 150))
+    (SHOW / "plates" / "README.txt").write_text("Camera plates from the shoot, day 3.\n")
+
+
+def step(title: str, *args: str, allowed: tuple[int, ...] = (0,)) -> None:
+    print(f"\n## {title}\n$ provenance {shlex.join(args)}", flush=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "provenance", *args], cwd=SHOW, check=False, text=True
+    )
+    if done.returncode not in allowed:
+        sys.exit(
+            f"demo step failed with exit code {done.returncode}: provenance {shlex.join(args)}"
+        )
+
+
+def main() -> None:
+    build_show()
+    print(f"Sample show made in {SHOW}")
+    step("Create the ledger (.provenance/ledger.db, found upward like .git)", "init")
+    step(
+        "Register the generative tool the vendor was approved to use",
+        "tools", "add", "Runway Gen-4", "--vendor", "Runway", "--generative",
+        "--trains-on-inputs", "no", "--secured", "yes",
+    )  # fmt: skip
+    step("Ingest the camera plates", "ingest", "plates/", "--origin", "capture", "--by", "alice")
+    step(
+        "Ingest a generated sky element",
+        "ingest", "elements/sky_gen_v001.####.tif", "--origin", "ai", "--tool", "Runway Gen-4",
+        "--by", "bob",
+    )  # fmt: skip
+    step(
+        "Ingest the concept art",
+        "ingest",
+        "concept/moodboard.png",
+        "--origin",
+        "human",
+        "--by",
+        "dana",
+    )
+    step(
+        "Ingest the comp, made from the plate and the sky, looking at the concept",
+        "ingest", "comp/sh010_comp_v003.####.tif", "--origin", "human", "--tool", "Nuke@15.1",
+        "--by", "carol", "--from", "plates/sh010_plate.####.tif",
+        "--from", "elements/sky_gen_v001.####.tif", "--ref", "concept/moodboard.png",
+    )  # fmt: skip
+    step(
+        "Re-tag after review (a new claim; claims are never overwritten)",
+        "tag", "elements/sky_gen_v001.####.tif", "--origin", "ai", "--tool", "Runway Gen-4",
+        "--note", "retag after review",
+    )  # fmt: skip
+    step("Re-ingest everything: unchanged files are not read again", "ingest", ".")
+    step("The card of one frame of the comp", "show", "comp/sh010_comp_v003.1001.tif")
+    step("What the comp was made from", "lineage", "comp/sh010_comp_v003.####.tif", "--up")
+    step("Everything derived from the plate", "lineage", "plates/sh010_plate.####.tif", "--down")
+    step("The history of the generated sky", "history", "elements/sky_gen_v001.####.tif")
+    step(
+        "Bad input gets a clear error and exit 1",
+        "ingest", "elements/sky_gen_v002.####.tif", "--origin", "ai", "--tool", "Runway Gen4",
+        allowed=(1,),
+    )  # fmt: skip
+    print(
+        "\nDemo complete. The ledger is demo/show/.provenance/ledger.db; try `--json` on any read command."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Hashing and stat-cache decisions (pure, no database)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import xxhash
+
+from provenance.fingerprint import (
+    Hasher,
+    aggregate_digest,
+    hash_file,
+    is_cache_trusted,
+)
+from provenance.scan import SkipReason, StatFingerprint
+
+from .builders import require, write_bytes
+
+
+def test_digest_is_xxh3_128_with_its_algorithm(tmp_path: Path) -> None:
+    path = write_bytes(tmp_path / "a.bin", 3 << 20)
+    result = hash_file(os.fsencode(path))
+    assert result.digest == "xxh3-128:" + xxhash.xxh3_128(path.read_bytes()).hexdigest()
+    assert result.stat is not None and result.stat.size == 3 << 20
+
+
+def test_digest_matches_xxhsum_h2(tmp_path: Path) -> None:
+    require(shutil.which("xxhsum") is not None, "xxhsum (Debian package xxhash) is not installed")
+    path = write_bytes(tmp_path / "a.bin", 100_000)
+    out = subprocess.run(["xxhsum", "-H2", str(path)], capture_output=True, text=True, check=True)
+    assert hash_file(os.fsencode(path)).digest == "xxh3-128:" + out.stdout.split()[0]
+
+
+def test_empty_file_has_a_digest(tmp_path: Path) -> None:
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    assert hash_file(os.fsencode(path)).digest == "xxh3-128:99aa06d3014798d86001c324468d497f"
+
+
+def test_vanished_file_is_reported(tmp_path: Path) -> None:
+    gone = hash_file(os.fsencode(tmp_path / "gone"))
+    assert (gone.digest, gone.skip) == (None, SkipReason.VANISHED)
+
+
+def test_a_file_that_keeps_changing_is_reported_unstable(tmp_path: Path) -> None:
+    # A sparse gigabyte takes long enough to read that the writer surely runs during each try.
+    path = tmp_path / "growing.exr"
+    with open(path, "wb") as handle:
+        handle.truncate(1 << 30)
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "with open(sys.argv[1], 'ab', buffering=0) as f:\n"
+            "    while True: f.write(b'x' * 512)",
+            str(path),
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while path.stat().st_size == 1 << 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        result = hash_file(os.fsencode(path))
+    finally:
+        writer.kill()
+        writer.wait()
+    assert (result.digest, result.skip) == (None, SkipReason.UNSTABLE)
+    assert "changed while hashed" in result.detail
+
+
+def test_a_symlink_is_never_hashed_through(tmp_path: Path) -> None:
+    target = write_bytes(tmp_path / "t", 10)
+    (tmp_path / "link").symlink_to(target)
+    result = hash_file(os.fsencode(tmp_path / "link"))
+    assert result.digest is None and result.skip is SkipReason.SPECIAL
+
+
+def test_parallel_hashing_matches_serial(tmp_path: Path) -> None:
+    paths = [write_bytes(tmp_path / f"f{i}", 1000 + i * 7, seed=i) for i in range(200)]
+    files = [(os.fsencode(p), p.stat().st_size) for p in paths]
+    with Hasher(workers=2) as hasher:
+        parallel = hasher.hash_files(files)
+    serial = [hash_file(path) for path, _ in files]
+    assert [r.digest for r in parallel] == [r.digest for r in serial]
+    assert [r.path for r in parallel] == [path for path, _ in files]
+
+
+def fingerprint(mtime_ns: int, ctime_ns: int | None = None, size: int = 10) -> StatFingerprint:
+    return StatFingerprint(size, mtime_ns, ctime_ns if ctime_ns is not None else mtime_ns, 7, 1)
+
+
+def test_cache_is_trusted_only_outside_the_racy_window() -> None:
+    second = 1_000_000_000
+    old = fingerprint(100 * second)
+    assert is_cache_trusted(old, recorded_ns=110 * second, current=old, racy_window_ns=2 * second)
+    # Modified within the window before recording: a same-tick rewrite would look unchanged.
+    racy = fingerprint(109 * second)
+    assert not is_cache_trusted(
+        racy, recorded_ns=110 * second, current=racy, racy_window_ns=2 * second
+    )
+    # ctime counts too: `touch -d` can put mtime in the past while the bytes are new.
+    restamped = fingerprint(100 * second, ctime_ns=109 * second)
+    assert not is_cache_trusted(
+        restamped, recorded_ns=110 * second, current=restamped, racy_window_ns=2 * second
+    )
+
+
+def test_any_stat_change_distrusts_the_cache() -> None:
+    second = 1_000_000_000
+    cached = fingerprint(100 * second)
+    for current in (
+        fingerprint(100 * second, size=11),
+        fingerprint(101 * second),
+        StatFingerprint(10, 100 * second, 100 * second, 8, 1),
+        StatFingerprint(10, 100 * second, 100 * second, 7, 2),
+    ):
+        assert not is_cache_trusted(cached, 200 * second, current)
+
+
+def test_aggregate_digest_depends_on_frame_order() -> None:
+    a, b = "xxh3-128:" + "a" * 32, "xxh3-128:" + "b" * 32
+    assert aggregate_digest([(1, a), (2, b)]) != aggregate_digest([(1, b), (2, a)])
+    assert aggregate_digest([(1, a), (2, b)]) != aggregate_digest([(1, a), (3, b)])
+    assert aggregate_digest([(1, a)]) == aggregate_digest([(1, a)])
