@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check provenance cli migrations tests bench demo
-	$(BIN)/ruff format --check provenance cli migrations tests bench demo
+	$(BIN)/ruff check provenance cli migrations tests bench demo docs
+	$(BIN)/ruff format --check provenance cli migrations tests bench demo docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -54,7 +54,14 @@ def current(obj: Context, as_json: bool) -> None:
             },
         )
         return
-    status = "up to date" if state.up_to_date else "needs `provenance db upgrade`"
+    if state.up_to_date:
+        status = "up to date"
+    elif state.newer:
+        status = "written by a newer provenance: upgrade provenance to use it"
+    elif state.current is None:
+        status = "not a provenance ledger"
+    else:
+        status = "needs `provenance db upgrade`"
     click.echo(f"{url}: schema {state.current or 'none'} (code: {state.head}), {status}")
 
 

@@ -10,16 +10,24 @@ from typing import Any
 
 import click
 
+from provenance.policy import RULES, Finding, Policy
 from provenance.records import (
+    ApprovalInfo,
     AssetCard,
     AssetRef,
     ClaimInfo,
+    ConsentInfo,
+    DisclosureEntry,
+    FileChange,
     HistoryEntry,
     IngestReport,
     LineageNode,
+    SweepReport,
     ToolInfo,
+    VerifyReport,
     display_path,
 )
+from provenance.scan import format_frames
 
 
 def shown(path: str) -> str:
@@ -44,22 +52,6 @@ def human_bytes(count: float) -> str:
 
 def when(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
-
-
-def frame_ranges(frames: list[int]) -> str:
-    """1001-1003,1005 style."""
-    if not frames:
-        return ""
-    parts: list[str] = []
-    start = previous = frames[0]
-    for frame in frames[1:]:
-        if frame == previous + 1:
-            previous = frame
-            continue
-        parts.append(f"{start}-{previous}" if previous != start else str(start))
-        start = previous = frame
-    parts.append(f"{start}-{previous}" if previous != start else str(start))
-    return ",".join(parts)
 
 
 # -- records as JSON -----------------------------------------------------------------------------
@@ -111,7 +103,7 @@ def card_json(card: AssetCard) -> dict[str, Any]:
         "generative": card.generative,
         "members": card.member_count,
         "bytes": card.total_size,
-        "frames": frame_ranges(card.frames),
+        "frames": format_frames(card.frames),
         "holes": card.holes,
         "frame": card.frame,
         "frame_digest": card.frame_digest,
@@ -192,7 +184,7 @@ def ingest_text(report: IngestReport) -> Iterator[str]:
     if report.claims_added or report.edges_added:
         yield f"{report.claims_added} claims and {report.edges_added} lineage links added"
     for pattern, holes in sorted(report.holes.items()):
-        yield f"holes in {shown(pattern)}: {frame_ranges(holes)}"
+        yield f"holes in {shown(pattern)}: {format_frames(holes)}"
     if report.links:
         yield f"{report.links} symlinks recorded as links (never followed)"
     for path in report.escaping_links:
@@ -212,9 +204,9 @@ def card_text(card: AssetCard) -> Iterator[str]:
     yield f"  digest    {ref.digest}"
     size = human_bytes(card.total_size)
     if card.frames:
-        yield f"  frames    {frame_ranges(card.frames)} ({card.member_count} files, {size})"
+        yield f"  frames    {format_frames(card.frames)} ({card.member_count} files, {size})"
         if card.holes:
-            yield f"  holes     {frame_ranges(card.holes)} ({len(card.holes)} missing)"
+            yield f"  holes     {format_frames(card.holes)} ({len(card.holes)} missing)"
     else:
         yield f"  size      {size}"
     if card.frame is not None:
@@ -275,3 +267,173 @@ def tool_text(tool: ToolInfo) -> Iterator[str]:
     yield f"  trains on inputs  {tool.trains_on_inputs}"
     yield f"  secured           {tool.secured}"
     yield f"  registered        {when(tool.registered_at)}"
+
+
+# -- delivery --------------------------------------------------------------------------------------
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity.value,
+        "asset": finding.asset,
+        "files": list(finding.files),
+        "message": finding.message,
+        "fix": finding.fix,
+    }
+
+
+def sweep_json(report: SweepReport) -> dict[str, Any]:
+    verdict = report.verdict
+    return {
+        "delivery": {"kind": report.delivery_kind, "source": display_path(report.source)},
+        "name": report.name,
+        "finalized": report.finalized,
+        "blocked": verdict.blocked,
+        "clean": verdict.clean,
+        "policy": {"name": verdict.policy.name, "digest": verdict.policy.digest},
+        "files": report.files,
+        "assets": report.assets,
+        "files_read": report.files_read,
+        "bytes_read": report.bytes_read,
+        "ignored_rows": report.ignored_rows,
+        "seconds": round(report.seconds, 4),
+        "manifest": display_path(report.manifest) if report.manifest else None,
+        "event": {"id": report.event_id, "hash": report.event_hash} if report.event_id else None,
+        "findings": [finding_json(f) for f in verdict.findings],
+    }
+
+
+def sweep_text(report: SweepReport) -> Iterator[str]:
+    verdict = report.verdict
+    for finding in verdict.findings:
+        where = finding.asset or ", ".join(shown(f) for f in finding.files[:3])
+        yield f"{finding.severity.value.upper():5} {finding.rule}: {shown(where)}"
+        yield f"      why: {finding.message}"
+        yield f"      fix: {finding.fix}"
+    blocking = sum(1 for f in verdict.findings if f.blocks)
+    warnings = len(verdict.findings) - blocking
+    yield (
+        f"{report.files} files, {report.assets} assets, {blocking} blocking findings, "
+        f"{warnings} warnings (policy {verdict.policy.name}); read {report.files_read} files "
+        f"in {report.seconds:.2f} s"
+    )
+    if report.ignored_rows:
+        yield f"{report.ignored_rows} pull-list rows not submitted as FINAL were left out"
+    if report.name is not None:
+        if report.finalized:
+            yield f"FINALIZED {report.name}: manifest {shown(display_path(report.manifest or b''))}"
+            yield f"  ledger event #{report.event_id} {report.event_hash}"
+        else:
+            reason = "nothing to deliver" if not report.files else "blocking findings above"
+            yield f"REFUSED {report.name}: {reason}; nothing was marked final."
+
+
+def verify_json(report: VerifyReport) -> dict[str, Any]:
+    def changes(items: list[FileChange]) -> list[dict[str, Any]]:
+        return [{"path": c.path, "recorded": c.recorded, "now": c.now} for c in items]
+
+    return {
+        "name": report.name,
+        "source": display_path(report.source),
+        "finalized_at": report.finalized_at.isoformat(),
+        "files": report.files,
+        "ok": report.ok,
+        "added": changes(report.added),
+        "removed": changes(report.removed),
+        "changed": changes(report.changed),
+    }
+
+
+def verify_text(report: VerifyReport) -> Iterator[str]:
+    for change in report.added:
+        yield f"added    {change.path} ({change.now})"
+    for change in report.removed:
+        yield f"removed  {change.path} (was {change.recorded})"
+    for change in report.changed:
+        yield f"changed  {change.path} (was {change.recorded}, now {change.now})"
+    state = "matches" if report.ok else "DOES NOT match"
+    yield (
+        f"{shown(display_path(report.source))} {state} {report.name} as finalized "
+        f"{when(report.finalized_at)} ({report.files} files)"
+    )
+
+
+def approval_json(approval: ApprovalInfo) -> dict[str, Any]:
+    return {
+        "asset": asset_json(approval.asset),
+        "ref": approval.ref,
+        "approved_by": approval.approved_by,
+        "note": approval.note,
+        "covers_tool_risk": approval.covers_tool_risk,
+        "recorded_by": approval.recorded_by,
+        "at": approval.at.isoformat(),
+    }
+
+
+def consent_json(record: ConsentInfo) -> dict[str, Any]:
+    return {
+        "performer": record.performer,
+        "scope": record.scope,
+        "ref": record.ref,
+        "recorded_by": record.recorded_by,
+        "at": record.at.isoformat(),
+    }
+
+
+def policy_json(policy: Policy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "source": policy.source,
+        "digest": policy.digest,
+        "rules": [
+            {
+                "id": rule.id,
+                "severity": policy.severity(rule.id).value,
+                "title": rule.title,
+                "guideline": rule.guideline,
+            }
+            for rule in RULES.values()
+        ],
+    }
+
+
+def policy_text(policy: Policy) -> Iterator[str]:
+    yield f"policy {policy.name} ({policy.source})"
+    for rule in RULES.values():
+        yield f"  {rule.id:<20} {policy.severity(rule.id).value:<6} {rule.title}"
+        yield f"  {'':<20} {'':<6} {rule.guideline}"
+
+
+def disclosure_json(entries: list[DisclosureEntry]) -> dict[str, Any]:
+    return {
+        "uses": [
+            {
+                "asset": asset_json(e.asset),
+                "origin": e.origin.alias,
+                "origin_code": e.origin.value,
+                "status": e.status,
+                "tools": [tool_json(t) for t in e.tools],
+                "approvals": e.approvals,
+                "used_in": [asset_json(r) for r in e.used_in],
+            }
+            for e in entries
+        ]
+    }
+
+
+def disclosure_text(entries: list[DisclosureEntry]) -> Iterator[str]:
+    if not entries:
+        yield "No generative AI use is recorded."
+        return
+    for entry in entries:
+        tools = ", ".join(
+            f"{t.name} ({t.vendor or 'vendor unknown'}; trains on inputs: {t.trains_on_inputs}; "
+            f"secured: {t.secured})"
+            for t in entry.tools
+        )
+        yield f"{shown(entry.asset.name)} v{entry.asset.version}: {entry.origin.alias}, {entry.status}"
+        yield f"  tools      {tools or 'not recorded'}"
+        yield f"  approvals  {'; '.join(entry.approvals) or 'none'}"
+        for ref in entry.used_in:
+            yield f"  used in    {shown(ref.name)} v{ref.version}"

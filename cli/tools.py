@@ -56,10 +56,16 @@ def add(
 
 @tools.command("set")
 @click.argument("name")
-@click.option("--vendor")
-@click.option("--generative/--not-generative", default=None)
-@click.option("--trains-on-inputs", type=TRISTATE)
-@click.option("--secured", type=TRISTATE)
+@click.option("--vendor", help="Who makes it.")
+@click.option(
+    "--generative/--not-generative",
+    default=None,
+    help="Does it generate material with a trained model?",
+)
+@click.option(
+    "--trains-on-inputs", type=TRISTATE, help="Does it store, reuse or train on what you give it?"
+)
+@click.option("--secured", type=TRISTATE, help="Does it run in an enterprise-secured environment?")
 @json_option
 @pass_context
 def set_(

@@ -71,6 +71,12 @@ class ProgressLine:
 )
 @click.option("--note", help="Free text kept with the claim.")
 @click.option(
+    "--likeness",
+    multiple=True,
+    metavar="PERFORMER",
+    help="It uses this performer's likeness (repeatable); a consent record must cover it.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), help="Hashing processes (default: one per core)."
 )
 @json_option
@@ -84,6 +90,7 @@ def ingest(
     contains: tuple[str, ...],
     references: tuple[str, ...],
     note: str | None,
+    likeness: tuple[str, ...],
     workers: int | None,
     as_json: bool,
 ) -> None:
@@ -106,6 +113,7 @@ def ingest(
                 note=note,
                 workers=workers,
                 progress=progress,
+                likeness=likeness,
             )
         finally:
             progress.finish()
@@ -138,6 +146,12 @@ def ingest(
     is_flag=True,
     help="Settle a disagreement: this claim supersedes every earlier one (needs --note).",
 )
+@click.option(
+    "--likeness",
+    multiple=True,
+    metavar="PERFORMER",
+    help="It uses this performer's likeness (repeatable).",
+)
 @json_option
 @pass_context
 def tag(
@@ -148,6 +162,7 @@ def tag(
     by: str | None,
     note: str | None,
     resolve: bool,
+    likeness: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Add an origin claim to an asset (a path, sequence, frame or digest prefix).
@@ -156,7 +171,9 @@ def tag(
     visible until a TD settles them with --resolve.
     """
     with obj.open() as ledger:
-        card = ledger.tag(target, origin, tool=tool, by=by, note=note, resolve=resolve)
+        card = ledger.tag(
+            target, origin, tool=tool, by=by, note=note, resolve=resolve, likeness=likeness
+        )
     if as_json:
         emit_json("AssetCard.1", card_json(card))
     else:

@@ -9,10 +9,11 @@ The public API for pipeline code and DCC publish hooks::
                                contains=["plates/sh010_plate.####.exr"])
 """
 
+from typing import TYPE_CHECKING, Any
+
 from provenance.errors import (
     AmbiguousTarget,
     BadPattern,
-    IngestIncomplete,
     LedgerNotFound,
     LedgerReadOnly,
     LineageCycle,
@@ -24,7 +25,6 @@ from provenance.errors import (
     UnknownOrigin,
     UnknownTool,
 )
-from provenance.ledger import Ledger
 from provenance.origins import Evidence, Origin, OriginCategory, parse_origin
 from provenance.records import (
     AssetCard,
@@ -38,7 +38,25 @@ from provenance.records import (
     ToolInfo,
 )
 
+if TYPE_CHECKING:
+    from provenance.ledger import Ledger
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The ledger (SQLAlchemy, alembic) loads on first use, so that hashing worker processes,
+    # which import only `provenance.fingerprint`, start in milliseconds rather than half a second.
+    if name == "Ledger":
+        from provenance.ledger import Ledger
+
+        return Ledger
+    raise AttributeError(f"module 'provenance' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Ledger"})
+
 
 __all__ = [
     "AmbiguousTarget",
@@ -48,7 +66,6 @@ __all__ = [
     "ClaimInfo",
     "Evidence",
     "HistoryEntry",
-    "IngestIncomplete",
     "IngestReport",
     "Ledger",
     "LedgerNotFound",

@@ -55,14 +55,3 @@ class LineageCycle(ProvenanceError):
 
 class BadPattern(ProvenanceError):
     """A frame-sequence pattern that cannot be parsed or matches no file."""
-
-
-class IngestIncomplete(ProvenanceError):
-    """An ingest recorded what it could but some files could not be read.
-
-    Carries the report so that callers can show what was recorded as well as what failed.
-    """
-
-    def __init__(self, message: str, report: object) -> None:
-        super().__init__(message)
-        self.report = report

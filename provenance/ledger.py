@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 from collections.abc import Iterable, Sequence
@@ -10,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from provenance.deliveries import MANIFEST_NAME
 from provenance.errors import (
     LedgerNotFound,
     LedgerReadOnly,
@@ -20,6 +22,14 @@ from provenance.errors import (
     ToolConflict,
     UnknownTool,
 )
+from provenance.finalizer import (
+    DeliveryCheck,
+    check_delivery,
+    deliverable_exists,
+    manifest_document,
+    record_deliverable,
+    stage_manifest,
+)
 from provenance.fingerprint import RACY_WINDOW_NS, Hasher
 from provenance.ingest import (
     ClaimSpec,
@@ -28,18 +38,27 @@ from provenance.ingest import (
     Progress,
     add_claims,
     add_edges,
+    add_likeness,
     now_utc,
+    refresh_status,
 )
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
+from provenance.policy import DEFAULT_POLICY, Policy
 from provenance.records import (
+    ApprovalInfo,
     AssetCard,
     AssetRef,
     ClaimInfo,
+    ConsentInfo,
+    DisclosureEntry,
+    FileChange,
     HistoryEntry,
     IngestReport,
     LineageLink,
     LineageNode,
+    SweepReport,
     ToolInfo,
+    VerifyReport,
     display_path,
 )
 from provenance.scan import looks_like_pattern, missing_frames
@@ -55,10 +74,15 @@ from provenance.store.engine import (
     write_session,
 )
 from provenance.store.events import append_event, current_actor
+from provenance.store.facts import generative_uses
 from provenance.store.models import (
+    Approval,
     AssetVersion,
     Claim,
+    Consent,
     Content,
+    Deliverable,
+    DeliverableFile,
     EdgeKind,
     Event,
     LineageEdge,
@@ -106,17 +130,25 @@ class Ledger:
     ) -> Ledger:
         """Open an existing ledger: `db`, else PROVENANCE_DB / DATABASE_URL, else the nearest `.provenance/`."""
         location, engine = _existing_engine(db, cwd)
-        schema.require_current(engine, location.display_url)
+        try:
+            schema.require_current(engine, location.display_url)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(location, engine, cwd, racy_window_ns)
 
     @classmethod
     def create(
         cls, db: str | None = None, cwd: Path | None = None, racy_window_ns: int = RACY_WINDOW_NS
     ) -> Ledger:
-        """Create (or bring up to date) a ledger: `db`, else `.provenance/ledger.db` in `cwd`."""
+        """Create a ledger (`db`, else `.provenance/ledger.db` in `cwd`), or open the one there."""
         folder = Path(cwd or Path.cwd())
         if db is None:
-            db = os.environ.get("PROVENANCE_DB") or str(folder / LEDGER_DIR / LEDGER_FILE)
+            db = (
+                os.environ.get("PROVENANCE_DB")
+                or os.environ.get("DATABASE_URL")
+                or str(folder / LEDGER_DIR / LEDGER_FILE)
+            )
         location = parse_ledger_url(db)
         path = location.sqlite_path
         if path is not None:
@@ -128,19 +160,27 @@ class Ledger:
                     "folder you can write to, or pass --db with a writable path."
                 ) from None
         engine = create_ledger_engine(location)
-        state = schema.schema_state(engine)
-        if state.current is None:
+        try:
+            state = schema.schema_state(engine)
+            if state.current is not None:
+                # An existing ledger is opened as it is: upgrading it is `provenance db upgrade`'s
+                # job, after a backup, never a side effect of `init`.
+                schema.require_current(engine, location.display_url)
+                return cls(location, engine, cwd, racy_window_ns)
             with write_session(engine) as session:
                 if _has_foreign_tables(session):
-                    raise ProvenanceError(
+                    raise NotALedger(
                         f"{location.display_url} already holds tables that are not a provenance "
                         "ledger. Choose an empty database or a new file."
                     )
-        schema.upgrade(engine)
-        with write_session(engine) as session:
-            if session.execute(select(func.count()).select_from(Event)).scalar() == 0:
-                append_event(session, "init", {"schema": schema.head_revision()})
-        return cls(location, engine, cwd, racy_window_ns)
+            schema.upgrade(engine)
+            with write_session(engine) as session:
+                if session.execute(select(func.count()).select_from(Event)).scalar() == 0:
+                    append_event(session, "init", {"schema": schema.head_revision()})
+            return cls(location, engine, cwd, racy_window_ns)
+        except BaseException:
+            engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -166,8 +206,8 @@ class Ledger:
         secured: str = "unknown",
     ) -> ToolInfo:
         """Register a tool; registering the same tool again with the same facts is a no-op."""
-        trains = Tristate(trains_on_inputs)
-        sec = Tristate(secured)
+        trains = _tristate("trains_on_inputs", trains_on_inputs)
+        sec = _tristate("secured", secured)
         name, _version = split_tool(name)
         with write_session(self.engine) as session:
             existing = session.execute(select(Tool).where(Tool.key == name.casefold())).scalar()
@@ -204,9 +244,9 @@ class Ledger:
             if generative is not None:
                 changes["generative"] = generative
             if trains_on_inputs is not None:
-                changes["trains_on_inputs"] = Tristate(trains_on_inputs).value
+                changes["trains_on_inputs"] = _tristate("trains_on_inputs", trains_on_inputs).value
             if secured is not None:
-                changes["secured"] = Tristate(secured).value
+                changes["secured"] = _tristate("secured", secured).value
             if changes:
                 append_event(session, "tool.set", {"tool": tool.name, "changes": changes})
                 session.execute(update(Tool).where(Tool.id == tool.id).values(**changes))
@@ -236,6 +276,7 @@ class Ledger:
         note: str | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
+        likeness: Sequence[str] = (),
     ) -> IngestReport:
         """Fingerprint files, folders and sequences and record them, with a claim and lineage if given.
 
@@ -270,12 +311,15 @@ class Ledger:
                     "contains": list(contains),
                     "references": list(references),
                     "note": note,
+                    "likeness": list(likeness),
                 },
             )
             ingester = Ingester(
                 session, roots, event_id, hasher, claim, parents, progress, self.racy_window_ns
             )
-            return ingester.run(targets)
+            report = ingester.run(targets)
+            add_likeness(session, [ref.version_id for ref in report.assets], likeness, event_id)
+            return report
 
     def tag(
         self,
@@ -285,6 +329,7 @@ class Ledger:
         by: str | None = None,
         note: str | None = None,
         resolve: bool = False,
+        likeness: Sequence[str] = (),
     ) -> AssetCard:
         """Add an origin claim to an asset's latest version (claims are never overwritten).
 
@@ -308,9 +353,11 @@ class Ledger:
                     "tool": tool,
                     "by": claim.claimed_by,
                     "note": note,
+                    "likeness": list(likeness),
                 },
             )
             add_claims(session, [resolved.version_id], claim, event_id, skip_repeats=False)
+            add_likeness(session, [resolved.version_id], likeness, event_id)
             return self._card(session, roots, resolved)
 
     def link(
@@ -347,6 +394,254 @@ class Ledger:
                 ) from None
             return self._card(session, roots, resolved)
 
+    # -- approvals and consent -----------------------------------------------------------------
+
+    def approve(
+        self,
+        target: str,
+        ref: str,
+        by: str,
+        note: str | None = None,
+        covers_tool_risk: bool = False,
+    ) -> ApprovalInfo:
+        """Record a written approval for exactly the asset's current bytes.
+
+        `ref` names where the approval is on record (ticket, email); `by` who gave it. An
+        approval does not carry over to a new version: changed bytes need a new approval.
+        """
+        if not ref.strip() or not by.strip():
+            raise ProvenanceError(
+                'An approval needs --ref (where it is on record, e.g. "NFX-1234 email '
+                '2026-11-20") and --by (who gave it).'
+            )
+        with write_session(self.engine) as session:
+            roots = queries.ensure_roots(session, self.workspace)
+            resolved = queries.resolve_target(session, roots, target, self.cwd)
+            asset = queries.asset_refs(session, roots, [resolved.version_id])[resolved.version_id]
+            event_id = append_event(
+                session,
+                "approve",
+                {
+                    "target": target,
+                    "version_id": resolved.version_id,
+                    "digest": asset.digest,
+                    "ref": ref,
+                    "by": by,
+                    "note": note,
+                    "covers_tool_risk": covers_tool_risk,
+                },
+            )
+            recorded_by = current_actor()
+            now = now_utc()
+            session.execute(
+                insert(Approval).values(
+                    version_id=resolved.version_id,
+                    digest=asset.digest,
+                    ref=ref,
+                    approved_by=by,
+                    note=note,
+                    covers_tool_risk=covers_tool_risk,
+                    recorded_by=recorded_by,
+                    created_at=now,
+                    event_id=event_id,
+                )
+            )
+            refresh_status(session, resolved.version_id)
+            return ApprovalInfo(asset, ref, by, note, covers_tool_risk, recorded_by, now)
+
+    def add_consent(self, performer: str, scope: str, ref: str) -> ConsentInfo:
+        """Record a performer's consent (its scope and where the signed form is on record)."""
+        if not performer.strip() or not scope.strip() or not ref.strip():
+            raise ProvenanceError(
+                "A consent needs the performer's name, --scope (e.g. \"S01 digital double, "
+                'ep 1-3") and --ref (e.g. "SAG consent form 88").'
+            )
+        with write_session(self.engine) as session:
+            event_id = append_event(
+                session, "consent", {"performer": performer, "scope": scope, "ref": ref}
+            )
+            recorded_by = current_actor()
+            now = now_utc()
+            session.execute(
+                insert(Consent).values(
+                    performer=performer.strip(),
+                    performer_key=performer.strip().casefold(),
+                    scope=scope,
+                    ref=ref,
+                    recorded_by=recorded_by,
+                    created_at=now,
+                    event_id=event_id,
+                )
+            )
+            return ConsentInfo(performer.strip(), scope, ref, recorded_by, now)
+
+    def consents(self) -> list[ConsentInfo]:
+        with read_session(self.engine) as session:
+            return [
+                ConsentInfo(c.performer, c.scope, c.ref, c.recorded_by, c.created_at)
+                for c in session.execute(select(Consent).order_by(Consent.id)).scalars()
+            ]
+
+    # -- delivery ------------------------------------------------------------------------------
+
+    def sweep(
+        self,
+        delivery: str | os.PathLike[str] | bytes,
+        policy: Policy | None = None,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> SweepReport:
+        """Every finding about a delivery; records nothing (only the stat cache is refreshed)."""
+        source = self._absolute(delivery)
+        with write_session(self.engine) as session, Hasher(workers) as hasher:
+            roots = queries.ensure_roots(session, self.workspace)
+            check = check_delivery(
+                session,
+                roots,
+                source,
+                policy or DEFAULT_POLICY,
+                hasher,
+                self.racy_window_ns,
+                progress,
+            )
+            return _sweep_report(check)
+
+    def finalize(
+        self,
+        delivery: str | os.PathLike[str] | bytes,
+        name: str,
+        policy: Policy | None = None,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> SweepReport:
+        """Mark a delivery final if nothing blocks; otherwise record only the refusal.
+
+        The check and the mark happen in one transaction under the ledger's write lock, so a
+        re-tag or approval made meanwhile cannot slip between them. On success the manifest
+        (`provenance-manifest.json`) is written beside the delivery.
+        """
+        name = name.strip()
+        if not name:
+            raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
+        source = self._absolute(delivery)
+        staged: tuple[bytes, bytes] | None = None
+        try:
+            with write_session(self.engine) as session, Hasher(workers) as hasher:
+                if deliverable_exists(session, name):
+                    raise ProvenanceError(
+                        f"A deliverable named {name!r} is already final. Give this one a new "
+                        "version name (e.g. _v004), or `provenance verify` the existing one."
+                    )
+                roots = queries.ensure_roots(session, self.workspace)
+                chosen = policy or DEFAULT_POLICY
+                check = check_delivery(
+                    session, roots, source, chosen, hasher, self.racy_window_ns, progress
+                )
+                verdict = check.verdict
+                if verdict.blocked or not check.entries:
+                    event_id = append_event(
+                        session,
+                        "finalize.refused",
+                        {
+                            "name": name,
+                            "delivery": display_path(source),
+                            "policy": chosen.name,
+                            "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
+                            "files": len(check.entries),
+                        },
+                    )
+                    return _sweep_report(check, name=name, event_id=event_id)
+                event_id = append_event(
+                    session,
+                    "finalize",
+                    {
+                        "name": name,
+                        "delivery": display_path(source),
+                        "policy": chosen.name,
+                        "policy_digest": chosen.digest,
+                        "files": len(check.entries),
+                    },
+                )
+                event_hash = session.execute(
+                    select(Event.hash).where(Event.id == event_id)
+                ).scalar_one()
+                now = now_utc()
+                record_deliverable(session, name, check, event_id, now)
+                document = manifest_document(name, check, event_id, event_hash, now.isoformat())
+                staged = stage_manifest(check.delivery.home, document)
+            os.replace(staged[0], staged[1])
+            staged = None
+            return _sweep_report(
+                check,
+                name=name,
+                finalized=True,
+                manifest=os.path.join(check.delivery.home, MANIFEST_NAME),
+                event_id=event_id,
+                event_hash=event_hash,
+            )
+        finally:
+            if staged is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staged[0])
+
+    def verify(
+        self,
+        name: str,
+        delivery: str | os.PathLike[str] | bytes | None = None,
+        workers: int | None = None,
+    ) -> VerifyReport:
+        """Compare a delivery with what was finalized as `name`: files added, removed, changed."""
+        with write_session(self.engine) as session, Hasher(workers) as hasher:
+            row = session.execute(select(Deliverable).where(Deliverable.name == name)).scalar()
+            if row is None:
+                known = list(session.execute(select(Deliverable.name)).scalars())
+                close = difflib.get_close_matches(name, known, n=3)
+                hint = f" Did you mean {', '.join(close)}?" if close else ""
+                raise TargetNotFound(
+                    f"No finalized deliverable is named {name!r}.{hint} "
+                    "`provenance finalize DELIVERY --name NAME` records one."
+                )
+            source = self._absolute(delivery) if delivery is not None else row.source
+            roots = queries.ensure_roots(session, self.workspace)
+            recorded = {
+                path: digest
+                for path, digest in session.execute(
+                    select(DeliverableFile.path, DeliverableFile.digest).where(
+                        DeliverableFile.deliverable_id == row.id
+                    )
+                )
+            }
+            check = check_delivery(
+                session, roots, source, DEFAULT_POLICY, hasher, self.racy_window_ns
+            )
+            home = check.delivery.home
+            now = {os.path.relpath(e.path, home): e.digest for e in check.entries}
+            missing = {os.path.relpath(p, home) for p in check.delivery.missing}
+            added = [
+                FileChange(display_path(p), None, now[p]) for p in sorted(now) if p not in recorded
+            ]
+            removed = [
+                FileChange(display_path(p), recorded[p], None)
+                for p in sorted(recorded)
+                if p not in now or p in missing
+            ]
+            changed = [
+                FileChange(display_path(p), recorded[p], now[p])
+                for p in sorted(now)
+                if p in recorded and recorded[p] != now[p]
+            ]
+            return VerifyReport(
+                name, source, row.created_at, len(recorded), added, removed, changed
+            )
+
+    def disclosure(self) -> list[DisclosureEntry]:
+        """Every use of generative AI in the ledger: tools, status, approvals, where it went."""
+        with read_session(self.engine) as session:
+            roots = queries.find_roots(session, self.workspace)
+            if roots is None:
+                return []
+            return generative_uses(session, roots)
+
     # -- reading -------------------------------------------------------------------------------
 
     def show(self, target: str) -> AssetCard:
@@ -361,7 +656,7 @@ class Ledger:
     ) -> LineageNode:
         """The tree of what `target` was made from (`up`) or everything made from it."""
         if depth < 1:
-            raise ProvenanceError("--depth must be at least 1.")
+            raise ProvenanceError(f"The lineage depth must be at least 1, not {depth}.")
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
             start = queries.resolve_target(session, roots, target, self.cwd).version_id
@@ -510,7 +805,7 @@ class Ledger:
             member_count=version.member_count,
             total_size=version.total_size,
             frames=frames,
-            holes=missing_frames(frames),
+            holes=missing_frames(frames) if ref.kind == "sequence" else [],
             parents=[LineageLink(k, linked[v]) for k, v in parents],
             children=[LineageLink(k, linked[v]) for k, v in children],
             frame=resolved.frame,
@@ -520,6 +815,39 @@ class Ledger:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _sweep_report(
+    check: DeliveryCheck,
+    name: str | None = None,
+    finalized: bool = False,
+    manifest: bytes | None = None,
+    event_id: int | None = None,
+    event_hash: str | None = None,
+) -> SweepReport:
+    return SweepReport(
+        delivery_kind=check.delivery.kind.value,
+        source=check.delivery.source,
+        verdict=check.verdict,
+        files=len(check.entries),
+        assets=check.verdict.assets,
+        files_read=check.files_read,
+        bytes_read=check.bytes_read,
+        seconds=check.seconds,
+        ignored_rows=check.delivery.ignored_rows,
+        name=name,
+        finalized=finalized,
+        manifest=manifest,
+        event_id=event_id,
+        event_hash=event_hash,
+    )
+
+
+def _tristate(name: str, value: str) -> Tristate:
+    try:
+        return Tristate(value.lower())
+    except ValueError:
+        raise ProvenanceError(f"{name} is yes, no or unknown, not {value!r}.") from None
 
 
 def _has_foreign_tables(session: Session) -> bool:

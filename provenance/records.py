@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from provenance.origins import Origin
+from provenance.policy import Verdict
 
 
 def display_path(path: bytes) -> str:
@@ -161,3 +162,84 @@ class IngestReport:
     def ok(self) -> bool:
         """False when a file that exists could not be recorded (unreadable or unstable)."""
         return not any(s.reason in ("unreadable", "unstable") for s in self.skipped)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """The result of a sweep (nothing recorded) or of a finalize (recorded only if nothing blocks)."""
+
+    delivery_kind: str
+    source: bytes
+    verdict: Verdict
+    files: int
+    assets: int
+    files_read: int
+    bytes_read: int
+    seconds: float
+    ignored_rows: int = 0
+    name: str | None = None
+    finalized: bool = False
+    manifest: bytes | None = None
+    event_id: int | None = None
+    event_hash: str | None = None
+
+    @property
+    def blocked(self) -> bool:
+        return self.verdict.blocked
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    recorded: str | None
+    now: str | None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Does a delivery still match what was finalized?"""
+
+    name: str
+    source: bytes
+    finalized_at: dt.datetime
+    files: int
+    added: list[FileChange]
+    removed: list[FileChange]
+    changed: list[FileChange]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+@dataclass(frozen=True)
+class ApprovalInfo:
+    asset: AssetRef
+    ref: str
+    approved_by: str
+    note: str | None
+    covers_tool_risk: bool
+    recorded_by: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ConsentInfo:
+    performer: str
+    scope: str
+    ref: str
+    recorded_by: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DisclosureEntry:
+    """One use of generative AI in the show: what goes to the studio contact."""
+
+    asset: AssetRef
+    origin: Origin
+    status: str
+    tools: list[ToolInfo]
+    approvals: list[str]
+    used_in: list[AssetRef]
+    """Assets that contain this material (through `contains`, transitively)."""

@@ -45,7 +45,9 @@ def fresh_ledger(ledger: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(ledger) + suffix).unlink(missing_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "provenance", "--db", str(ledger), "init"], check=True, capture_output=True
+        [sys.executable, "-m", "provenance", "--db", str(ledger), "init"],
+        check=True,
+        capture_output=True,
     )
 
 
@@ -77,7 +79,9 @@ def test_sigkill_at_random_moments_leaves_whole_assets(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.db"
     fresh_ledger(ledger)
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "provenance", "--version"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "provenance", "--version"], check=True, capture_output=True
+    )
     startup = time.monotonic() - started
     started = time.monotonic()
     full = ingest(ledger, tree)

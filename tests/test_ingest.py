@@ -36,7 +36,9 @@ def test_files_recorded_within_the_racy_window_are_read_again(
     first = ledger.ingest(["plates"])
     second = ledger.ingest(["plates"])
     assert first.files_read == 5
-    assert second.files_read == 5, "a file changed in the same tick as its recording must be re-read"
+    assert second.files_read == 5, (
+        "a file changed in the same tick as its recording must be re-read"
+    )
     assert (second.files_changed, second.assets_unchanged) == (0, 1)
 
 

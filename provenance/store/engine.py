@@ -146,11 +146,22 @@ def _sqlite_on_begin(connection: Connection) -> None:
     connection.exec_driver_sql(mode)
 
 
+# The key of the PostgreSQL advisory lock that serializes writers (ASCII "provenan").
+WRITE_LOCK_KEY = 0x70726F76656E616E
+
+
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
-    """One unit of work that writes: committed on success, rolled back on any error."""
+    """One unit of work that writes: committed on success, rolled back on any error.
+
+    Writers are serialized, as SQLite's BEGIN IMMEDIATE does, so that the event chain never
+    forks and version numbers never collide. On PostgreSQL a transaction-scoped advisory lock
+    does the same; readers are never blocked.
+    """
     bound = engine.execution_options(ledger_write=True)
     with translate_db_errors(), Session(bound, expire_on_commit=False) as session, session.begin():
+        if engine.dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
         yield session
 
 

@@ -262,3 +262,78 @@ class LineageEdge(Base):
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
+class Approval(Base):
+    """A written approval (the email or ticket it is on record in), bound to one version's digest."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(80))
+    """The version's aggregate digest when it was approved: changed bytes are not approved."""
+    ref: Mapped[str] = mapped_column(Text)
+    approved_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    covers_tool_risk: Mapped[bool] = mapped_column(Boolean)
+    """The approval explicitly accepts a generative tool that is not vetted."""
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
+class Consent(Base):
+    """A performer's consent record (SAG-AFTRA style: specific, with its scope and reference)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    performer: Mapped[str] = mapped_column(String(200))
+    performer_key: Mapped[str] = mapped_column(String(200), index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    ref: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
+class Likeness(Base):
+    """An asset version uses a performer's likeness."""
+
+    __tablename__ = "likenesses"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), primary_key=True)
+    performer_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    performer: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
+class Deliverable(Base):
+    """A finalized delivery: frozen with every file's digest and the asset it resolved to."""
+
+    __tablename__ = "deliverables"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(16))
+    policy_name: Mapped[str] = mapped_column(String(200))
+    policy_digest: Mapped[str] = mapped_column(String(71))
+    file_count: Mapped[int] = mapped_column(Integer)
+    warnings: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
+class DeliverableFile(Base):
+    __tablename__ = "deliverable_files"
+
+    deliverable_id: Mapped[int] = mapped_column(ForeignKey("deliverables.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[bytes] = mapped_column(LargeBinary)
+    """Relative to the delivery's home folder."""
+    digest: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(BigInteger)
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), index=True)
+    frame: Mapped[int | None] = mapped_column(Integer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -10,9 +12,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
-from provenance.errors import NotALedger, SchemaMismatch
+from provenance.errors import NotALedger, ProvenanceError, SchemaMismatch
 from provenance.store.engine import translate_db_errors
 
 
@@ -47,6 +50,11 @@ class SchemaState:
     def up_to_date(self) -> bool:
         return self.current == self.head
 
+    @property
+    def newer(self) -> bool:
+        """Written by a newer version of provenance than this one."""
+        return self.current is not None and self.current not in _known_revisions()
+
 
 def schema_state(engine: Engine) -> SchemaState:
     with translate_db_errors(), engine.connect() as connection:
@@ -55,15 +63,61 @@ def schema_state(engine: Engine) -> SchemaState:
 
 def upgrade(engine: Engine, revision: str = "head") -> SchemaState:
     """Bring the ledger's schema to `revision` in one transaction."""
-    with translate_db_errors(), engine.execution_options(ledger_write=True).begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
-    return schema_state(engine)
+    return _migrate(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> SchemaState:
-    with translate_db_errors(), engine.execution_options(ledger_write=True).begin() as connection:
-        command.downgrade(alembic_config(connection), revision)
+    return _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str) -> SchemaState:
+    with _migration_transaction(engine) as connection:
+        current = current_revision(connection)
+        if current is not None and current not in _known_revisions():
+            raise _written_by_newer_code(engine.url.render_as_string(hide_password=True), current)
+        try:
+            step(alembic_config(connection), revision)
+        except CommandError as exc:
+            raise ProvenanceError(
+                f"Cannot move the ledger's schema to {revision!r}: {exc}. "
+                "`provenance db current` shows where it is."
+            ) from None
     return schema_state(engine)
+
+
+@contextmanager
+def _migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction for revisions; on SQLite, foreign keys are checked at its end instead."""
+    with translate_db_errors(), engine.execution_options(ledger_write=True).connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        # Batch mode rebuilds a SQLite table by copy, drop and rename, and with foreign keys on,
+        # dropping a table that other rows reference fails. SQLite ignores this pragma inside a
+        # transaction, so it is switched before BEGIN and the keys are checked before COMMIT.
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise ProvenanceError(
+                            f"The schema change would leave {len(broken)} broken references "
+                            f"(first: {tuple(broken[0])}), so nothing was changed. Report this "
+                            "with a copy of the ledger."
+                        )
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    # Straight to the driver: through SQLAlchemy the statement would open a transaction first.
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 def require_current(engine: Engine, display_url: str) -> None:
@@ -76,13 +130,20 @@ def require_current(engine: Engine, display_url: str) -> None:
         )
     if state.up_to_date:
         return
-    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    if state.current in known:
+    if state.current in _known_revisions():
         raise SchemaMismatch(
             f"The ledger at {display_url} is at schema {state.current}, older than this version "
             f"of provenance ({state.head}). Back it up, then run `provenance db upgrade`."
         )
-    raise SchemaMismatch(
+    raise _written_by_newer_code(display_url, state.current)
+
+
+def _known_revisions() -> set[str]:
+    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def _written_by_newer_code(display_url: str, current: str) -> SchemaMismatch:
+    return SchemaMismatch(
         f"The ledger at {display_url} was written by a newer version of provenance (schema "
-        f"{state.current}). Upgrade provenance (pip install -U provenance) to use it."
+        f"{current}). Upgrade provenance (pip install -U provenance) to use it."
     )

@@ -1,0 +1,224 @@
+"""The delivery gate: sweep, finalize, verify; approvals, consent, policy and the disclosure report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
+from provenance.cli.render import (
+    approval_json,
+    consent_json,
+    disclosure_json,
+    disclosure_text,
+    emit_json,
+    policy_json,
+    policy_text,
+    sweep_json,
+    sweep_text,
+    verify_json,
+    verify_text,
+)
+from provenance.cli.write import ProgressLine
+
+from provenance.policy import load_policy
+
+POLICY_OPTION = click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A TOML file that changes rule severities (default: the netflix-2025 policy).",
+)
+
+
+@click.command()
+@click.argument("delivery", type=click.Path(path_type=str))
+@POLICY_OPTION
+@json_option
+@pass_context
+def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) -> None:
+    """Every finding about a delivery, for TDs before they finalize; records nothing.
+
+    DELIVERY is a folder, a text file listing paths, a CSV pull list (only FINAL rows) or an
+    .otio timeline. Exit 0 when clean, 3 when there are findings.
+    """
+    policy = load_policy(policy_file)
+    progress = ProgressLine(enabled=not as_json and sys.stderr.isatty())
+    with obj.open() as ledger:
+        try:
+            report = ledger.sweep(delivery, policy=policy, progress=progress)
+        finally:
+            progress.finish()
+    if as_json:
+        emit_json("SweepReport.1", sweep_json(report))
+    else:
+        for line in sweep_text(report):
+            click.echo(line)
+    if not report.verdict.clean:
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command()
+@click.argument("delivery", type=click.Path(path_type=str))
+@click.option("--name", required=True, help="The deliverable's name, e.g. EP101_VFX_v003.")
+@POLICY_OPTION
+@json_option
+@pass_context
+def finalize(
+    obj: Context, delivery: str, name: str, policy_file: Path | None, as_json: bool
+) -> None:
+    """Mark a delivery final, only if nothing blocks; write provenance-manifest.json beside it.
+
+    The same checks as `sweep`. A refusal records only the refusal (exit 3); a success records
+    every file with its digest and asset, the verdict and the policy, in one transaction.
+    """
+    policy = load_policy(policy_file)
+    progress = ProgressLine(enabled=not as_json and sys.stderr.isatty())
+    with obj.open() as ledger:
+        try:
+            report = ledger.finalize(delivery, name, policy=policy, progress=progress)
+        finally:
+            progress.finish()
+    if as_json:
+        emit_json("FinalizeReport.1", sweep_json(report))
+    else:
+        for line in sweep_text(report):
+            click.echo(line)
+    if not report.finalized:
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command()
+@click.argument("name")
+@click.argument("delivery", required=False, type=click.Path(path_type=str))
+@json_option
+@pass_context
+def verify(obj: Context, name: str, delivery: str | None, as_json: bool) -> None:
+    """Does a delivery still match what was finalized as NAME? Exit 3 if anything moved.
+
+    DELIVERY defaults to the folder or list that was finalized.
+    """
+    with obj.open() as ledger:
+        report = ledger.verify(name, delivery)
+    if as_json:
+        emit_json("VerifyReport.1", verify_json(report))
+    else:
+        for line in verify_text(report):
+            click.echo(line)
+    if not report.ok:
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--ref", required=True, help='Where it is on record: "NFX-1234 email 2026-11-20".')
+@click.option("--by", required=True, help='Who approved it: "jane (Netflix VFX)".')
+@click.option("--note", help="What the approval covers, in its own words.")
+@click.option(
+    "--covers-tool-risk",
+    is_flag=True,
+    help="The approval explicitly accepts a generative tool that trains on inputs or is not "
+    "in a secured environment.",
+)
+@json_option
+@pass_context
+def approve(
+    obj: Context,
+    target: str,
+    ref: str,
+    by: str,
+    note: str | None,
+    covers_tool_risk: bool,
+    as_json: bool,
+) -> None:
+    """Record a written approval for exactly TARGET's current bytes (new bytes need a new one)."""
+    with obj.open() as ledger:
+        approval = ledger.approve(target, ref, by, note=note, covers_tool_risk=covers_tool_risk)
+    if as_json:
+        emit_json("Approval.1", approval_json(approval))
+        return
+    scope = " (covers tool risk)" if approval.covers_tool_risk else ""
+    click.echo(
+        f"Approved {approval.asset.name} v{approval.asset.version} ({approval.asset.digest}): "
+        f"{approval.ref}, by {approval.approved_by}{scope}"
+    )
+
+
+@click.group()
+def consent() -> None:
+    """Performer consent records (digital doubles, likeness, altered performances)."""
+
+
+@consent.command("add")
+@click.argument("performer")
+@click.option("--scope", required=True, help='What it covers: "S01 digital double, ep 1-3".')
+@click.option("--ref", required=True, help='Where it is on record: "SAG consent form 88".')
+@json_option
+@pass_context
+def consent_add(obj: Context, performer: str, scope: str, ref: str, as_json: bool) -> None:
+    """Record a performer's consent."""
+    with obj.open() as ledger:
+        record = ledger.add_consent(performer, scope, ref)
+    if as_json:
+        emit_json("Consent.1", consent_json(record))
+        return
+    click.echo(f"Consent recorded for {record.performer}: {record.scope} ({record.ref})")
+
+
+@consent.command("list")
+@json_option
+@pass_context
+def consent_list(obj: Context, as_json: bool) -> None:
+    """Every consent on record."""
+    with obj.open() as ledger:
+        records = ledger.consents()
+    if as_json:
+        emit_json("Consents.1", {"consents": [consent_json(c) for c in records]})
+        return
+    if not records:
+        click.echo('No consents recorded. Add one with `provenance consent add "NAME" ...`.')
+    for record in records:
+        click.echo(f"{record.performer}: {record.scope} ({record.ref})")
+
+
+@click.group()
+def policy() -> None:
+    """The delivery policy: rules, their ids and severities."""
+
+
+@policy.command("show")
+@POLICY_OPTION
+@json_option
+def policy_show(policy_file: Path | None, as_json: bool) -> None:
+    """The rules in force, their ids, severities and the guideline each comes from."""
+    loaded = load_policy(policy_file)
+    if as_json:
+        emit_json("Policy.1", policy_json(loaded))
+        return
+    for line in policy_text(loaded):
+        click.echo(line)
+
+
+@click.group()
+def report() -> None:
+    """Reports for the studio and for auditors."""
+
+
+@report.command("disclosure")
+@json_option
+@pass_context
+def disclosure(obj: Context, as_json: bool) -> None:
+    """Every use of generative AI: tool, assets, status, approvals. What goes to the studio contact."""
+    with obj.open() as ledger:
+        entries = ledger.disclosure()
+    if as_json:
+        emit_json("Disclosure.1", disclosure_json(entries))
+        return
+    for line in disclosure_text(entries):
+        click.echo(line)
+
+
+def register(group: click.Group) -> None:
+    for command in (sweep, finalize, verify, approve, consent, policy, report):
+        group.add_command(command)

@@ -1,0 +1,417 @@
+"""Resolving delivered files against the ledger and gathering the facts the policy needs.
+
+Every query works on batches (IN lists, one recursive CTE for all ancestors), so a sweep of
+a large delivery costs a few queries per thousand files, not a few per file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import literal, select
+from sqlalchemy.orm import Session
+
+from provenance.origins import ClaimFacts, Origin, OriginSummary, summarize_claims
+from provenance.policy import AssetFacts, FileFacts, GenerativeSource, ToolFacts
+from provenance.records import DisclosureEntry, ToolInfo, display_path
+from provenance.scan import _FRAME_NAME, UDIM_TOKEN
+from provenance.store.models import (
+    Approval,
+    Asset,
+    AssetVersion,
+    Claim,
+    Consent,
+    Content,
+    EdgeKind,
+    Likeness,
+    LineageEdge,
+    Member,
+    Tool,
+)
+from provenance.store.queries import RootMap, asset_refs, chunked
+
+MAX_ANCESTRY = 100
+
+
+@dataclass(frozen=True)
+class Delivered:
+    path: bytes
+    digest: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which asset version a delivered file is, and how that was decided."""
+
+    version_id: int | None
+    frame: int | None = None
+    recorded_digest: str | None = None
+    ambiguous: tuple[tuple[int, Origin], ...] = ()
+
+
+def _candidate_patterns(path: bytes) -> list[tuple[bytes, int | None]]:
+    """Asset patterns a file could be a member of: itself, or a frame of a sequence or UDIM set."""
+    candidates: list[tuple[bytes, int | None]] = [(path, None)]
+    folder, name = os.path.split(path)
+    match = _FRAME_NAME.match(name)
+    if match is not None:
+        digits = match.group("frame")
+        head, tail = match.group("head"), match.group("tail")
+        frame = int(digits)
+        candidates.append((os.path.join(folder, head + b"#" * len(digits) + tail), frame))
+        if not digits.startswith(b"0") and len(digits) > 1:
+            candidates.append((os.path.join(folder, head + b"#" + tail), frame))
+        candidates.append((os.path.join(folder, head + UDIM_TOKEN + tail), frame))
+    return candidates
+
+
+def resolve_delivered(
+    session: Session, roots: RootMap, files: Sequence[Delivered]
+) -> list[Resolution]:
+    """Resolve each file by its path first (is it a member of a recorded asset?), then by content."""
+    candidates: list[list[tuple[tuple[int, bytes], int | None]]] = []
+    wanted: set[tuple[int, bytes]] = set()
+    for item in files:
+        keyed = [(roots.split(pattern), frame) for pattern, frame in _candidate_patterns(item.path)]
+        candidates.append(keyed)
+        wanted.update(key for key, _ in keyed)
+    by_pattern: dict[tuple[int, bytes], int] = {}
+    for root_id in {r for r, _ in wanted}:
+        patterns = [p for r, p in wanted if r == root_id]
+        for chunk in chunked(patterns):
+            for pattern, version_id in session.execute(
+                select(Asset.pattern, AssetVersion.id)
+                .join(
+                    AssetVersion,
+                    (AssetVersion.asset_id == Asset.id)
+                    & (AssetVersion.number == Asset.latest_version),
+                )
+                .where(Asset.root_id == root_id, Asset.pattern.in_(chunk))
+            ):
+                by_pattern[(root_id, pattern)] = version_id
+    # The first candidate that names a recorded asset wins: the file itself, then its sequence.
+    by_path: dict[int, tuple[int, int | None]] = {}
+    for index, keyed in enumerate(candidates):
+        for key, frame in keyed:
+            if key in by_pattern:
+                by_path[index] = (by_pattern[key], frame)
+                break
+    member_digests = _member_digests(session, {v for v, _ in by_path.values()})
+    results: list[Resolution | None] = [None] * len(files)
+    by_content: list[int] = []
+    for index, item in enumerate(files):
+        hit = by_path.get(index)
+        if hit is None:
+            by_content.append(index)
+            continue
+        version_id, frame = hit
+        recorded = member_digests.get((version_id, frame))
+        if recorded is None:
+            by_content.append(index)  # a frame the recorded version does not have
+        elif recorded == item.digest:
+            results[index] = Resolution(version_id, frame)
+        else:
+            results[index] = Resolution(version_id, frame, recorded_digest=recorded)
+    if by_content:
+        holders = _versions_holding(session, {files[i].digest for i in by_content})
+        summaries = origin_summaries(session, {v for vs in holders.values() for v, _ in vs})
+        for index in by_content:
+            found = holders.get(files[index].digest, [])
+            assets: dict[int, tuple[int, int | None]] = {}
+            for version_id, frame in found:
+                assets.setdefault(version_id, (version_id, frame))
+            if not assets:
+                results[index] = Resolution(None)
+                continue
+            categories = {summaries[v].origin.category for v in assets}
+            if len(categories) > 1:
+                results[index] = Resolution(
+                    None, ambiguous=tuple((v, summaries[v].origin) for v in sorted(assets))
+                )
+                continue
+            version_id, frame = assets[min(assets)]
+            results[index] = Resolution(version_id, frame)
+    return [r if r is not None else Resolution(None) for r in results]
+
+
+def _member_digests(
+    session: Session, version_ids: Iterable[int]
+) -> dict[tuple[int, int | None], str]:
+    found: dict[tuple[int, int | None], str] = {}
+    for chunk in chunked(sorted(version_ids)):
+        for version_id, frame, digest in session.execute(
+            select(Member.version_id, Member.frame, Content.digest)
+            .join(Content, Content.id == Member.content_id)
+            .where(Member.version_id.in_(chunk))
+        ):
+            found[(version_id, frame)] = digest
+    return found
+
+
+def _versions_holding(
+    session: Session, digests: Iterable[str]
+) -> dict[str, list[tuple[int, int | None]]]:
+    """Latest versions of assets that hold each digest as a member."""
+    found: dict[str, list[tuple[int, int | None]]] = {}
+    for chunk in chunked(sorted(digests)):
+        for digest, version_id, frame in session.execute(
+            select(Content.digest, AssetVersion.id, Member.frame)
+            .join(Member, Member.content_id == Content.id)
+            .join(AssetVersion, AssetVersion.id == Member.version_id)
+            .join(Asset, Asset.id == AssetVersion.asset_id)
+            .where(Content.digest.in_(chunk), AssetVersion.number == Asset.latest_version)
+            .order_by(AssetVersion.id)
+        ):
+            found.setdefault(digest, []).append((version_id, frame))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _claims_by_version(session: Session, version_ids: Iterable[int]) -> dict[int, list[Claim]]:
+    claims: dict[int, list[Claim]] = {}
+    for chunk in chunked(sorted(set(version_ids))):
+        for claim in session.execute(
+            select(Claim).where(Claim.version_id.in_(chunk)).order_by(Claim.id)
+        ).scalars():
+            claims.setdefault(claim.version_id, []).append(claim)
+    return claims
+
+
+def origin_summaries(session: Session, version_ids: Iterable[int]) -> dict[int, OriginSummary]:
+    ids = set(version_ids)
+    claims = _claims_by_version(session, ids)
+    return {
+        v: summarize_claims([ClaimFacts(Origin(c.origin), c.resolves) for c in claims.get(v, [])])
+        for v in ids
+    }
+
+
+def contains_ancestors(session: Session, version_ids: Iterable[int]) -> dict[int, set[int]]:
+    """For each version, every version it contains material from (through `contains`, transitively)."""
+    return _contains_closure(session, version_ids, up=True)
+
+
+def _contains_closure(
+    session: Session, version_ids: Iterable[int], up: bool
+) -> dict[int, set[int]]:
+    """Every version reachable from each start through `contains` edges, up or down."""
+    near, far = (
+        (LineageEdge.child_id, LineageEdge.parent_id)
+        if up
+        else (LineageEdge.parent_id, LineageEdge.child_id)
+    )
+    contains = LineageEdge.kind == EdgeKind.CONTAINS.value
+    found: dict[int, set[int]] = {}
+    for chunk in chunked(sorted(set(version_ids))):
+        base = select(near.label("start"), far.label("id"), literal(1).label("depth")).where(
+            near.in_(chunk), contains
+        )
+        walk = base.cte("contained", recursive=True)
+        walk = walk.union(
+            select(walk.c.start, far, walk.c.depth + 1)
+            .join(LineageEdge, near == walk.c.id)
+            .where(contains, walk.c.depth < MAX_ANCESTRY)
+        )
+        for start, reached in session.execute(select(walk.c.start, walk.c.id).distinct()):
+            found.setdefault(start, set()).add(reached)
+    return found
+
+
+@dataclass(frozen=True)
+class _VersionRow:
+    name: str
+    number: int
+    digest: str
+
+
+def asset_facts(
+    session: Session, roots: RootMap, version_ids: Iterable[int]
+) -> dict[int, AssetFacts]:
+    """Everything the policy asks about each version: origin, generated material, approvals, consent."""
+    delivered = set(version_ids)
+    ancestry = contains_ancestors(session, delivered)
+    everyone = delivered | {a for ancestors in ancestry.values() for a in ancestors}
+    rows: dict[int, _VersionRow] = {}
+    for chunk in chunked(sorted(everyone)):
+        for version_id, root_id, pattern, number, digest in session.execute(
+            select(
+                AssetVersion.id,
+                Asset.root_id,
+                Asset.pattern,
+                AssetVersion.number,
+                AssetVersion.digest,
+            )
+            .join(Asset, Asset.id == AssetVersion.asset_id)
+            .where(AssetVersion.id.in_(chunk))
+        ):
+            rows[version_id] = _VersionRow(
+                display_path(roots.join(root_id, pattern)), number, digest
+            )
+    claims = _claims_by_version(session, everyone)
+    tools = _tools(
+        session, {c.tool_id for cs in claims.values() for c in cs if c.tool_id is not None}
+    )
+    summaries = {
+        v: summarize_claims([ClaimFacts(Origin(c.origin), c.resolves) for c in claims.get(v, [])])
+        for v in everyone
+    }
+    approvals: dict[int, list[Approval]] = {}
+    likeness: dict[int, list[str]] = {}
+    for chunk in chunked(sorted(everyone)):
+        for approval in session.execute(
+            select(Approval).where(Approval.version_id.in_(chunk)).order_by(Approval.id)
+        ).scalars():
+            if approval.digest == rows[approval.version_id].digest:
+                approvals.setdefault(approval.version_id, []).append(approval)
+        for version_id, performer in session.execute(
+            select(Likeness.version_id, Likeness.performer).where(Likeness.version_id.in_(chunk))
+        ):
+            likeness.setdefault(version_id, []).append(performer)
+    consented = frozenset(session.execute(select(Consent.performer_key).distinct()).scalars())
+
+    def source(version_id: int) -> GenerativeSource:
+        summary = summaries[version_id]
+        used = tuple(
+            tools[c.tool_id]
+            for c in claims.get(version_id, [])
+            if c.tool_id is not None and Origin(c.origin).generative and c.tool_id in tools
+        )
+        unique = tuple(dict.fromkeys(used))
+        row = rows[version_id]
+        return GenerativeSource(row.name, row.number, summary.origin, unique)
+
+    facts: dict[int, AssetFacts] = {}
+    for version_id in delivered:
+        summary = summaries[version_id]
+        lineage = sorted(ancestry.get(version_id, set()))
+        sources = [source(version_id)] if summary.generative else []
+        sources += [source(a) for a in lineage if summaries[a].generative]
+        performers = likeness.get(version_id, []) + [
+            p for a in lineage for p in likeness.get(a, [])
+        ]
+        own = approvals.get(version_id, [])
+        row = rows[version_id]
+        facts[version_id] = AssetFacts(
+            name=row.name,
+            version=row.number,
+            digest=row.digest,
+            origin=summary.origin,
+            disputed=summary.disputed,
+            claimed=summary.origins,
+            generative_sources=tuple(sources),
+            approvals=tuple(a.ref for a in own),
+            approval_covers_tool_risk=any(a.covers_tool_risk for a in own),
+            likeness=tuple(dict.fromkeys(performers)),
+            consented=consented,
+        )
+    return facts
+
+
+def _tools(session: Session, tool_ids: Iterable[int]) -> dict[int, ToolFacts]:
+    found: dict[int, ToolFacts] = {}
+    for chunk in chunked(sorted(set(tool_ids))):
+        for tool in session.execute(select(Tool).where(Tool.id.in_(chunk))).scalars():
+            found[tool.id] = ToolFacts(
+                tool.name, tool.generative, tool.trains_on_inputs, tool.secured
+            )
+    return found
+
+
+def file_facts(
+    files: Sequence[Delivered],
+    resolutions: Sequence[Resolution],
+    facts: dict[int, AssetFacts],
+    names: dict[int, str],
+) -> list[FileFacts]:
+    result = []
+    for item, resolution in zip(files, resolutions, strict=True):
+        path = display_path(item.path)
+        if resolution.ambiguous:
+            result.append(
+                FileFacts(
+                    path,
+                    item.digest,
+                    ambiguous=tuple((names[v], origin) for v, origin in resolution.ambiguous),
+                )
+            )
+        elif resolution.version_id is None:
+            result.append(FileFacts(path, item.digest))
+        else:
+            result.append(
+                FileFacts(
+                    path,
+                    item.digest,
+                    asset=facts[resolution.version_id],
+                    frame=resolution.frame,
+                    recorded_digest=resolution.recorded_digest,
+                )
+            )
+    return result
+
+
+def generative_uses(session: Session, roots: RootMap) -> list[DisclosureEntry]:
+    """Every latest asset version whose claims say generative AI, with where its material went."""
+    latest = [
+        version_id
+        for (version_id,) in session.execute(
+            select(AssetVersion.id)
+            .join(Asset, Asset.id == AssetVersion.asset_id)
+            .where(AssetVersion.number == Asset.latest_version)
+            .where(AssetVersion.id.in_(select(Claim.version_id).distinct()))
+        )
+    ]
+    summaries = origin_summaries(session, latest)
+    generative = sorted(v for v in latest if summaries[v].generative)
+    if not generative:
+        return []
+    claims = _claims_by_version(session, generative)
+    tool_rows: dict[int, Tool] = {}
+    tool_ids = {c.tool_id for cs in claims.values() for c in cs if c.tool_id is not None}
+    for chunk in chunked(sorted(tool_ids)):
+        for tool in session.execute(select(Tool).where(Tool.id.in_(chunk))).scalars():
+            tool_rows[tool.id] = tool
+    descendants = _contains_closure(session, generative, up=False)
+    refs = asset_refs(
+        session, roots, set(generative) | {d for ds in descendants.values() for d in ds}
+    )
+    statuses = dict(
+        session.execute(
+            select(AssetVersion.id, AssetVersion.status).where(AssetVersion.id.in_(generative))
+        ).all()
+    )
+    approvals: dict[int, list[str]] = {}
+    for approval in session.execute(
+        select(Approval).where(Approval.version_id.in_(generative)).order_by(Approval.id)
+    ).scalars():
+        if approval.digest == refs[approval.version_id].digest:
+            approvals.setdefault(approval.version_id, []).append(
+                f"{approval.ref} ({approval.approved_by})"
+            )
+    entries = []
+    for version_id in generative:
+        used = [
+            tool_rows[c.tool_id]
+            for c in claims.get(version_id, [])
+            if c.tool_id is not None and Origin(c.origin).generative
+        ]
+        tools = [
+            ToolInfo(t.name, t.vendor, t.generative, t.trains_on_inputs, t.secured, t.created_at)
+            for t in dict.fromkeys(used)
+        ]
+        entries.append(
+            DisclosureEntry(
+                asset=refs[version_id],
+                origin=summaries[version_id].origin,
+                status=statuses[version_id],
+                tools=tools,
+                approvals=approvals.get(version_id, []),
+                used_in=sorted(
+                    (refs[d] for d in descendants.get(version_id, set())), key=lambda r: r.name
+                ),
+            )
+        )
+    return sorted(entries, key=lambda e: e.asset.name)

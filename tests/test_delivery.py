@@ -1,0 +1,286 @@
+"""The sweep and the finalizer on real delivery folders, on both ledgers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from provenance import Ledger
+from provenance.errors import ProvenanceError, TargetNotFound
+from provenance.policy import load_policy
+from provenance.store.engine import read_session
+from provenance.store.models import Deliverable, DeliverableFile, Event
+
+from .builders import write_image, write_sequence
+from .conftest import Cli
+
+FRAMES = range(1001, 1006)
+
+
+def rules(report) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted({f.rule for f in report.verdict.findings})
+
+
+@pytest.fixture
+def show(ledger: Ledger, workspace: Path) -> Ledger:
+    """Plates (camera), a generated sky, a comp made from both, a concept it only references."""
+    ledger.racy_window_ns = 20_000_000
+    write_sequence(workspace / "plates", "sh010_plate", FRAMES, seed="plate")
+    write_sequence(workspace / "elements", "sky_gen_v001", FRAMES, seed="sky")
+    write_sequence(workspace / "comp", "sh010_comp_v003", FRAMES, seed="comp")
+    write_image(workspace / "concept" / "moodboard.png", seed="mood")
+    time.sleep(0.05)
+    ledger.add_tool(
+        "Runway Gen-4", vendor="Runway", generative=True, trains_on_inputs="no", secured="yes"
+    )
+    ledger.ingest(["plates"], origin="capture", by="alice")
+    ledger.ingest(["elements"], origin="ai", tool="Runway Gen-4", by="bob")
+    ledger.ingest(["concept"], origin="ai", tool="Runway Gen-4", by="dana")
+    ledger.ingest(
+        ["comp"],
+        origin="human",
+        tool="Nuke@15.1",
+        by="carol",
+        contains=["plates/sh010_plate.####.tif", "elements/sky_gen_v001.####.tif"],
+        references=["concept/moodboard.png"],
+    )
+    return ledger
+
+
+def deliver(workspace: Path, *folders: str, name: str = "delivery") -> Path:
+    """A delivery folder holding copies of the given folders' files."""
+    target = workspace / name
+    for folder in folders:
+        shutil.copytree(workspace / folder, target / folder)
+    return target
+
+
+def event_count(ledger: Ledger) -> int:
+    with read_session(ledger.engine) as session:
+        return session.execute(select(func.count()).select_from(Event)).scalar_one()
+
+
+def test_ai_inside_a_comp_is_refused_until_approved(show: Ledger, workspace: Path) -> None:
+    delivery = deliver(workspace, "comp")
+    swept = show.sweep(delivery)
+    assert rules(swept) == ["genai-unapproved"]
+    finding = swept.verdict.findings[0]
+    assert finding.asset is not None and finding.asset.endswith("sh010_comp_v003.####.tif")
+    assert "sky_gen_v001" in finding.message and len(finding.files) == len(FRAMES)
+
+    before = event_count(show)
+    refused = show.finalize(delivery, "EP101_VFX_v001")
+    assert not refused.finalized and refused.blocked
+    assert event_count(show) == before + 1  # the refusal, nothing else
+    with read_session(show.engine) as session:
+        assert session.execute(select(func.count()).select_from(Deliverable)).scalar_one() == 0
+    assert not (delivery / "provenance-manifest.json").exists()
+
+    show.approve(
+        "comp/sh010_comp_v003.####.tif", ref="NFX-1234 email 2026-11-20", by="jane (Netflix VFX)"
+    )
+    assert show.sweep(delivery).verdict.clean
+    final = show.finalize(delivery, "EP101_VFX_v001")
+    assert final.finalized and final.manifest is not None
+    manifest = json.loads((delivery / "provenance-manifest.json").read_text())
+    assert manifest["schema"] == "DeliveryManifest.1"
+    assert manifest["name"] == "EP101_VFX_v001"
+    assert len(manifest["files"]) == len(FRAMES)
+    first = manifest["files"][0]
+    assert first["origin"] == "human" and first["generative_tools"] == ["Runway Gen-4"]
+    assert first["approvals"] == ["NFX-1234 email 2026-11-20"]
+    assert first["path"].startswith("comp/")
+    with read_session(show.engine) as session:
+        assert session.execute(
+            select(func.count()).select_from(DeliverableFile)
+        ).scalar_one() == len(FRAMES)
+
+
+def test_references_do_not_propagate_ai(show: Ledger, workspace: Path) -> None:
+    # The comp only looked at the generated concept: once the sky is approved in the comp,
+    # nothing about the concept blocks.
+    show.approve("comp/sh010_comp_v003.####.tif", ref="NFX-1", by="jane")
+    report = show.sweep(deliver(workspace, "comp"))
+    assert report.verdict.findings == []
+
+
+def test_a_plain_camera_delivery_is_clean(show: Ledger, workspace: Path) -> None:
+    report = show.sweep(deliver(workspace, "plates"))
+    assert report.verdict.clean and report.files == len(FRAMES) and report.assets == 1
+
+
+def test_untracked_and_changed_files(show: Ledger, workspace: Path) -> None:
+    delivery = deliver(workspace, "plates")
+    write_image(delivery / "extra.png", seed="new")
+    assert rules(show.sweep(delivery)) == ["untracked"]
+    write_image(workspace / "plates" / "sh010_plate.1002.tif", seed="regraded")
+    time.sleep(0.05)
+    changed = show.sweep(workspace / "plates")
+    assert rules(changed) == ["changed"]
+    assert "provenance ingest" in changed.verdict.findings[0].fix
+
+
+def test_an_approval_is_bound_to_exact_bytes(show: Ledger, workspace: Path) -> None:
+    show.approve("elements/sky_gen_v001.####.tif", ref="NFX-9", by="jane")
+    assert show.show("elements/sky_gen_v001.####.tif").status == "approved"
+    assert show.sweep(workspace / "elements").verdict.clean
+    write_image(workspace / "elements" / "sky_gen_v001.1003.tif", seed="rerender")
+    time.sleep(0.05)
+    show.ingest(["elements"], origin="ai", tool="Runway Gen-4")
+    card = show.show("elements/sky_gen_v001.####.tif")
+    assert card.asset.version == 2 and card.status == "temporary"
+    assert rules(show.sweep(workspace / "elements")) == ["genai-unapproved"]
+
+
+def test_disputed_origin_until_a_td_resolves_it(show: Ledger, workspace: Path) -> None:
+    show.tag("plates/sh010_plate.####.tif", "ai", tool="Runway Gen-4", by="mallory")
+    assert rules(show.sweep(workspace / "plates")) == ["genai-unapproved", "origin-disputed"]
+    show.tag(
+        "plates/sh010_plate.####.tif",
+        "capture",
+        note="camera originals, checked the card",
+        resolve=True,
+    )
+    assert show.sweep(workspace / "plates").verdict.clean
+
+
+def test_unvetted_tool_blocks_even_with_approval(show: Ledger, workspace: Path) -> None:
+    show.add_tool("FreeGen", generative=True)  # trains on inputs: unknown, secured: unknown
+    write_image(workspace / "gen" / "matte.png", seed="matte")
+    show.ingest(["gen"], origin="ai", tool="FreeGen")
+    show.approve("gen/matte.png", ref="NFX-2", by="jane")
+    report = show.sweep(workspace / "gen")
+    assert rules(report) == ["genai-tool-risk"]
+    assert "trains on or keeps inputs: unknown" in report.verdict.findings[0].message
+    show.approve("gen/matte.png", ref="NFX-3 covers FreeGen", by="jane", covers_tool_risk=True)
+    assert show.sweep(workspace / "gen").verdict.clean
+
+
+def test_likeness_needs_a_consent(show: Ledger, workspace: Path) -> None:
+    write_image(workspace / "dd" / "double.png", seed="double")
+    show.ingest(["dd"], origin="human", likeness=["Ada Lovelace"])
+    assert rules(show.sweep(workspace / "dd")) == ["likeness-no-consent"]
+    show.add_consent("ada lovelace", scope="S01 digital double, ep 1-3", ref="SAG consent form 88")
+    assert show.sweep(workspace / "dd").verdict.clean
+
+
+def test_identical_bytes_with_different_origins_are_explained(
+    show: Ledger, workspace: Path
+) -> None:
+    black = write_image(workspace / "plates2" / "black.png", seed="black")
+    shutil.copyfile(black, workspace / "elements2_black.png")
+    (workspace / "elements2").mkdir()
+    shutil.move(workspace / "elements2_black.png", workspace / "elements2" / "black.png")
+    time.sleep(0.05)
+    show.ingest(["plates2"], origin="capture")
+    show.ingest(["elements2"], origin="ai", tool="Runway Gen-4")
+    delivery = workspace / "delivery"
+    delivery.mkdir()
+    shutil.copyfile(black, delivery / "frame.png")
+    report = show.sweep(delivery)
+    assert rules(report) == ["content-ambiguous"]
+    message = report.verdict.findings[0].message
+    assert "capture" in message and "ai" in message and "will not pick" in message
+    # At a recorded path the file is what was recorded there: no ambiguity.
+    assert show.sweep(workspace / "plates2").verdict.clean
+
+
+def test_missing_frames_in_a_delivered_sequence(show: Ledger, workspace: Path) -> None:
+    delivery = deliver(workspace, "plates")
+    (delivery / "plates" / "sh010_plate.1003.tif").unlink()
+    report = show.sweep(delivery)
+    assert rules(report) == ["frames-missing"]
+    assert "1003" in report.verdict.findings[0].message
+
+
+def test_csv_pull_list_only_final_rows(show: Ledger, workspace: Path) -> None:
+    pull = workspace / "pull.csv"
+    pull.write_text(
+        "Filename,Relative Path,Submitting For\n"
+        "sh010_plate.%04d.tif,plates,FINAL\n"
+        "sh010_comp_v003.%04d.tif,comp,WIP\n"
+    )
+    report = show.sweep(pull)
+    assert report.verdict.clean and report.files == len(FRAMES) and report.ignored_rows == 1
+
+
+def test_re_sweeping_an_unchanged_delivery_reads_nothing(show: Ledger, workspace: Path) -> None:
+    delivery = deliver(workspace, "plates")
+    time.sleep(0.05)
+    first = show.sweep(delivery)
+    second = show.sweep(delivery)
+    assert first.files_read == len(FRAMES)
+    assert second.files_read == 0 and second.verdict.clean
+
+
+def test_verify_catches_added_removed_and_changed_files(show: Ledger, workspace: Path) -> None:
+    delivery = deliver(workspace, "plates")
+    assert show.finalize(delivery, "EP101_PLATES_v001").finalized
+    assert show.verify("EP101_PLATES_v001").ok
+    write_image(delivery / "plates" / "sh010_plate.1002.tif", seed="swapped")
+    (delivery / "plates" / "sh010_plate.1004.tif").unlink()
+    write_image(delivery / "plates" / "bonus.png", seed="bonus")
+    report = show.verify("EP101_PLATES_v001")
+    assert not report.ok
+    assert [c.path for c in report.changed] == ["plates/sh010_plate.1002.tif"]
+    assert [c.path for c in report.removed] == ["plates/sh010_plate.1004.tif"]
+    assert [c.path for c in report.added] == ["plates/bonus.png"]
+    with pytest.raises(TargetNotFound, match="Did you mean EP101_PLATES_v001"):
+        show.verify("EP101_PLATES_v01")
+
+
+def test_a_final_name_is_used_once(show: Ledger, workspace: Path) -> None:
+    delivery = deliver(workspace, "plates")
+    assert show.finalize(delivery, "EP101_v001").finalized
+    with pytest.raises(ProvenanceError, match="already final"):
+        show.finalize(delivery, "EP101_v001")
+
+
+def test_a_policy_file_can_downgrade_a_rule(show: Ledger, workspace: Path) -> None:
+    policy_file = workspace / "studio.toml"
+    policy_file.write_text('[rules]\ngenai-unapproved = "warn"\n')
+    report = show.finalize(deliver(workspace, "comp"), "EP101_WIP", policy=load_policy(policy_file))
+    assert report.finalized and [f.severity.value for f in report.verdict.findings] == ["warn"]
+
+
+def test_disclosure_lists_every_generative_use(show: Ledger) -> None:
+    show.approve("elements/sky_gen_v001.####.tif", ref="NFX-7", by="jane")
+    uses = {entry.asset.name.rsplit("/", 1)[-1]: entry for entry in show.disclosure()}
+    assert set(uses) == {"sky_gen_v001.####.tif", "moodboard.png"}
+    sky = uses["sky_gen_v001.####.tif"]
+    assert [t.name for t in sky.tools] == ["Runway Gen-4"]
+    assert sky.status == "approved" and sky.approvals == ["NFX-7 (jane)"]
+    assert [r.name.rsplit("/", 1)[-1] for r in sky.used_in] == ["sh010_comp_v003.####.tif"]
+    assert uses["moodboard.png"].used_in == []
+
+
+def test_cli_exit_codes_and_json(run: Cli, show: Ledger, workspace: Path) -> None:
+    deliver(workspace, "comp")
+    swept = run("sweep", "delivery", "--json", expect=3)
+    document = json.loads(swept.stdout)
+    assert document["schema"] == "SweepReport.1" and document["blocked"] is True
+    assert [f["rule"] for f in document["findings"]] == ["genai-unapproved"]
+    refused = run("finalize", "delivery", "--name", "EP101_VFX_v003", expect=3)
+    assert "REFUSED EP101_VFX_v003" in refused.stdout and "genai-unapproved" in refused.stdout
+    run("approve", "comp/sh010_comp_v003.####.tif", "--ref", "NFX-1234 email 2026-11-20",
+        "--by", "jane (Netflix VFX)")  # fmt: skip
+    run("sweep", "delivery")
+    done = run("finalize", "delivery", "--name", "EP101_VFX_v003", "--json")
+    assert json.loads(done.stdout)["finalized"] is True
+    assert "matches EP101_VFX_v003" in run("verify", "EP101_VFX_v003").stdout
+    write_image(workspace / "delivery" / "comp" / "late.png", seed="late")
+    assert "added" in run("verify", "EP101_VFX_v003", expect=3).stdout
+    assert run("verify", "NOPE", expect=1).stderr.startswith("Error:")
+    disclosure = json.loads(run("report", "disclosure", "--json").stdout)
+    assert disclosure["schema"] == "Disclosure.1" and len(disclosure["uses"]) == 2
+    policy = json.loads(run("policy", "show", "--json").stdout)
+    assert policy["name"] == "netflix-2025"
+    assert {r["id"] for r in policy["rules"]} >= {"genai-unapproved", "likeness-no-consent"}
+    run("consent", "add", "Ada Lovelace", "--scope", "S01 digital double", "--ref", "SAG form 88")
+    assert "Ada Lovelace" in run("consent", "list").stdout
+    assert run("sweep", "nowhere/", expect=1).stderr.startswith("Error:")

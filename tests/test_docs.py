@@ -1,0 +1,282 @@
+"""The docs stay true: docs/cli.md is current, every command has help, the README and docs name
+only commands that exist and link only to files that exist, and the publish-hook example runs
+against a real ledger (SQLite and PostgreSQL) and is shown as it is."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import click
+import pytest
+from provenance.cli import cli
+
+from provenance import Ledger, Origin, ProvenanceError
+from provenance.errors import UnknownTool
+
+from .builders import write_image, write_sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+GLOBAL_OPTIONS_WITH_VALUE = {"--db"}
+SEPARATORS = {"&&", "||", ";", "|"}
+
+
+def load(path: Path) -> ModuleType:
+    """Import a file from docs/ (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(f"_docs_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def all_commands() -> Iterator[tuple[str, click.Command]]:
+    gen_cli = load(DOCS / "gen_cli.py")
+    for command, ctx in gen_cli.walk(cli, "provenance"):
+        yield ctx.command_path, command
+
+
+# -- the CLI reference -------------------------------------------------------------------------
+
+
+def test_cli_reference_is_current() -> None:
+    gen_cli = load(DOCS / "gen_cli.py")
+    written = (DOCS / "cli.md").read_text(encoding="utf-8")
+    assert written == gen_cli.render(), (
+        "docs/cli.md is out of date with the commands' --help: "
+        "run `.venv/bin/python docs/gen_cli.py` and commit the result."
+    )
+
+
+def test_cli_reference_is_the_same_at_any_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    gen_cli = load(DOCS / "gen_cli.py")
+    monkeypatch.setenv("COLUMNS", "40")
+    narrow = gen_cli.render()
+    monkeypatch.setenv("COLUMNS", "250")
+    assert gen_cli.render() == narrow
+
+
+def test_every_command_has_help() -> None:
+    missing = [path for path, command in all_commands() if not (command.help or "").strip()]
+    assert not missing, f"Commands without a docstring: {missing}. Write one: it is their --help."
+
+
+def test_every_option_has_help() -> None:
+    missing = [
+        f"{path} {param.opts[0]}"
+        for path, command in all_commands()
+        for param in command.params
+        if isinstance(param, click.Option) and not (param.help or "").strip()
+    ]
+    assert not missing, f"Options without help: {missing}"
+
+
+# -- commands named in the prose ---------------------------------------------------------------
+
+
+def shell_snippets(markdown: str) -> Iterator[str]:
+    """Inline code and shell code blocks (not Python blocks, whose `provenance` is a module)."""
+    for block in re.finditer(r"^```(\w*)\n(.*?)^```", markdown, flags=re.M | re.S):
+        if block.group(1) in ("", "sh", "bash", "shell", "console"):
+            yield from block.group(2).splitlines()
+    without_blocks = re.sub(r"^```.*?^```", "", markdown, flags=re.M | re.S)
+    yield from re.findall(r"`([^`\n]+)`", without_blocks)
+
+
+def mentioned_commands(markdown: str) -> Iterator[list[str]]:
+    """The words after `provenance` where it starts a shell command: ["tools", "add"], ["show"]..."""
+    for snippet in shell_snippets(markdown):
+        try:
+            words = shlex.split(snippet, comments=True)
+        except ValueError:
+            words = snippet.split()
+        # Each command of the line starts at its beginning (after any `$` prompt) or after
+        # `&&`, `||`, `;` or `|`.
+        starts = [0] + [i + 1 for i, word in enumerate(words) if word in SEPARATORS]
+        for start in starts:
+            rest = words[start:]
+            while rest and (rest[0] == "$" or re.fullmatch(r"[A-Z_]+=\S*", rest[0])):
+                rest.pop(0)
+            if not rest or (rest[0] != "provenance" and not rest[0].endswith("/provenance")):
+                continue
+            rest.pop(0)
+            while rest and rest[0].startswith("-"):
+                option = rest.pop(0)
+                if option in GLOBAL_OPTIONS_WITH_VALUE and rest:
+                    rest.pop(0)
+            if rest and re.fullmatch(r"[a-z][a-z-]*", rest[0]):
+                yield rest[:2]
+
+
+def unknown_commands(markdown: str) -> tuple[list[str], int]:
+    unknown: list[str] = []
+    count = 0
+    for words in mentioned_commands(markdown):
+        count += 1
+        command = cli.get_command(click.Context(cli), words[0])
+        if command is None:
+            unknown.append(words[0])
+        elif (
+            isinstance(command, click.Group)
+            and len(words) > 1
+            and command.get_command(click.Context(command), words[1]) is None
+        ):
+            unknown.append(" ".join(words))
+    return unknown, count
+
+
+def test_readme_names_only_existing_commands() -> None:
+    unknown, count = unknown_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert count >= 10, "the README should show the daily commands"
+    assert not unknown, f"README.md mentions commands that do not exist: {unknown}"
+
+
+@pytest.mark.parametrize("page", ["index.md", "concepts.md", "python-api.md"])
+def test_docs_name_only_existing_commands(page: str) -> None:
+    unknown, _count = unknown_commands((DOCS / page).read_text(encoding="utf-8"))
+    assert not unknown, f"docs/{page} mentions commands that do not exist: {unknown}"
+
+
+def test_links_between_pages_point_at_files_that_exist() -> None:
+    pages = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+    broken = [
+        f"{page.relative_to(ROOT)}: {target}"
+        for page in pages
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8"))
+        if "://" not in target and not (page.parent / target).exists()
+    ]
+    assert not broken, f"Links to files that do not exist: {broken}"
+
+
+def test_the_command_finder_sees_commands_and_skips_python() -> None:
+    text = (
+        "Run `provenance --db x.db tools add Foo` or `provenance nope`, "
+        "`from provenance import Ledger`, the provenance of a file.\n"
+        "```python\nimport provenance\n```\n"
+        "```sh\n$ .venv/bin/provenance show a.exr  # provenance bogus\n"
+        "cd show && PROVENANCE_DB=x provenance db upgrade\n```\n"
+    )
+    assert sorted(mentioned_commands(text)) == [
+        ["db", "upgrade"],
+        ["nope"],
+        ["show", "a.exr"],
+        ["tools", "add"],
+    ]
+    assert unknown_commands(text)[0] == ["nope"]
+
+
+# -- the publish-hook example ------------------------------------------------------------------
+
+
+@pytest.fixture
+def hook() -> ModuleType:
+    return load(DOCS / "examples" / "publish_hook.py")
+
+
+@pytest.fixture
+def shot(workspace: Path) -> Path:
+    """A comp's inputs (a plate, a generated sky, a concept) and its render, as real files."""
+    write_sequence(workspace / "plates", "sh010_plate", range(1001, 1006), seed="plate")
+    write_sequence(workspace / "elements", "sky_gen_v001", range(1001, 1006), seed="sky")
+    write_image(workspace / "concept" / "moodboard.png", seed="mood")
+    write_sequence(workspace / "comp" / "render", "sh010_comp_v003", range(1001, 1006), seed="c")
+    return workspace
+
+
+def test_publish_hook_records_the_render_and_what_it_was_made_from(
+    hook: ModuleType, ledger: Ledger, db_url: str, shot: Path
+) -> None:
+    ledger.add_tool("Runway Gen-4", vendor="Runway", generative=True, trains_on_inputs="no")
+    ledger.ingest([str(shot / "plates")], origin="capture", by="dit")
+    ledger.ingest([str(shot / "elements")], origin="ai", tool="Runway Gen-4", by="bob", note="sky")
+    messages: list[str] = []
+
+    report = hook.record_publish(
+        str(shot / "comp/render/sh010_comp_v003.%04d.tif"),
+        inputs=[
+            str(shot / "plates/sh010_plate.####.tif"),
+            str(shot / "elements/sky_gen_v001.%04d.tif"),
+        ],
+        references=[str(shot / "concept/moodboard.png")],  # never recorded before: now it is
+        tool="Nuke@15.1v3",
+        artist="carol",
+        db=db_url,
+        notify=messages.append,
+    )
+
+    assert messages == []
+    assert report is not None and report.ok and report.edges_added == 3
+    card = ledger.show(str(shot / "comp/render/sh010_comp_v003.1003.tif"))
+    assert card.asset.kind == "sequence" and card.frames == list(range(1001, 1006))
+    assert (card.origin, card.claims[0].claimed_by) == (Origin.DIGITAL_CREATION, "carol")
+    assert (card.claims[0].tool, card.claims[0].tool_version) == ("Nuke", "15.1v3")
+    assert sorted((link.kind, link.asset.name.rsplit("/", 1)[1]) for link in card.parents) == [
+        ("contains", "sh010_plate.####.tif"),
+        ("contains", "sky_gen_v001.####.tif"),
+        ("references", "moodboard.png"),
+    ]
+    concept = ledger.show(str(shot / "concept/moodboard.png"))
+    assert concept.origin is Origin.UNKNOWN and concept.claims == []
+    up = ledger.lineage(str(shot / "comp/render/sh010_comp_v003.####.tif"))
+    assert {child.asset.name for child in up.children} == {link.asset.name for link in card.parents}
+
+
+def test_publish_hook_tells_the_artist_and_does_not_block(
+    hook: ModuleType, ledger: Ledger, db_url: str, shot: Path
+) -> None:
+    ledger.add_tool("Runway Gen-4", vendor="Runway", generative=True)
+    messages: list[str] = []
+    output = str(shot / "comp/render/sh010_comp_v003.####.tif")
+
+    # The artist picked "human" but names a generative tool: the ledger refuses the claim.
+    result = hook.record_publish(
+        output, tool="Runway Gen-4", artist="carol", db=db_url, notify=messages.append
+    )
+
+    assert result is None
+    assert len(messages) == 1
+    assert "NOT recorded" in messages[0] and "generative tool" in messages[0]
+    assert "provenance ingest" in messages[0] and "--by carol" in messages[0]
+    with pytest.raises(ProvenanceError, match="not in the ledger"):
+        ledger.show(output)
+
+
+def test_publish_hook_blocks_a_generative_publish_it_cannot_record(
+    hook: ModuleType, ledger: Ledger, db_url: str, shot: Path
+) -> None:
+    messages: list[str] = []
+    with pytest.raises(UnknownTool, match="Register it"):
+        hook.record_publish(
+            str(shot / "elements/sky_gen_v001.####.tif"),
+            tool="Midjourney v7",
+            origin="ai",
+            db=db_url,
+            notify=messages.append,
+        )
+    assert len(messages) == 1 and "provenance tools add" in messages[0]
+
+
+def test_publish_hook_without_a_ledger_does_not_block(
+    hook: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROVENANCE_DB", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    render = write_image(tmp_path / "nowhere" / "still_v001.png")
+    messages: list[str] = []
+    assert hook.record_publish(str(render), tool="Krita", notify=messages.append) is None
+    assert "provenance init" in messages[0]
+
+
+def test_python_api_page_shows_the_example_as_it_is() -> None:
+    example = (DOCS / "examples" / "publish_hook.py").read_text(encoding="utf-8")
+    page = (DOCS / "python-api.md").read_text(encoding="utf-8")
+    assert f"```python\n{example}```\n" in page, (
+        "docs/python-api.md must show docs/examples/publish_hook.py exactly: copy it in again."
+    )

@@ -1,0 +1,356 @@
+"""Schema revisions on SQLite and PostgreSQL: one head, down and up again with data, models match.
+
+Also the refusals around them (a ledger older or newer than the code, a ledger downgraded to
+nothing) and the SQLite connection settings the ledger's concurrency relies on.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, select, text
+
+from provenance import Ledger, NotALedger, Origin, ProvenanceError, SchemaMismatch
+from provenance.store import schema
+from provenance.store.engine import (
+    BUSY_TIMEOUT_MS,
+    create_ledger_engine,
+    parse_ledger_url,
+    read_session,
+    table_names,
+    write_session,
+)
+from provenance.store.models import Base, Event
+
+from .builders import write_image, write_sequence
+from .conftest import Cli
+
+
+@pytest.fixture(autouse=True)
+def collect_leaked_connections() -> Iterator[None]:
+    # An unclosed connection is only noticed when it is garbage-collected: collect now, so that
+    # its ResourceWarning fails the test that leaked it rather than whichever test runs next.
+    yield
+    gc.collect()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on an empty database, configured as the ledger configures its own."""
+    location = parse_ledger_url(db_url)
+    if location.sqlite_path is not None:
+        location.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    created = create_ledger_engine(location)
+    try:
+        yield created
+    finally:
+        created.dispose()
+
+
+@pytest.fixture
+def sqlite_ledger(workspace: Path) -> Iterator[Ledger]:
+    created = Ledger.create(str(workspace / ".provenance" / "ledger.db"), cwd=workspace)
+    try:
+        yield created
+    finally:
+        created.close()
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(schema.alembic_config())
+
+
+def tables(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return table_names(connection)
+
+
+def make_show(workspace: Path) -> None:
+    write_sequence(workspace / "plates", "sh010_plate", range(1001, 1004), ext="png", seed="plate")
+    write_image(workspace / "elements" / "sky_gen.png", seed="sky")
+
+
+# -- the revision graph -------------------------------------------------------------------------
+
+
+def test_revisions_form_one_line_from_base_to_a_single_head() -> None:
+    script = script_directory()
+    assert script.get_heads() == [schema.head_revision()]
+    assert len(script.get_bases()) == 1
+    for revision in script.walk_revisions():
+        assert callable(getattr(revision.module, "downgrade", None)), revision.revision
+
+
+def test_every_revision_upgrades_downgrades_and_upgrades_again(engine: Engine) -> None:
+    base_to_head = list(reversed(list(script_directory().walk_revisions())))
+    for revision in base_to_head:
+        assert schema.upgrade(engine, revision.revision).current == revision.revision
+        schema.downgrade(engine, "-1")
+        assert schema.upgrade(engine, revision.revision).current == revision.revision
+    assert schema.schema_state(engine).up_to_date
+
+
+def test_upgrade_from_empty_creates_every_model_table(engine: Engine) -> None:
+    state = schema.upgrade(engine)
+    assert state.current == state.head == schema.head_revision()
+    assert tables(engine) == set(Base.metadata.tables) | {"alembic_version"}
+
+
+def test_models_match_the_migrated_schema(engine: Engine) -> None:
+    # What `alembic check` does: autogenerate against the migrated database finds nothing to do.
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_downgrade_to_base_and_upgrade_again_with_data(db_url: str, workspace: Path) -> None:
+    make_show(workspace)
+    with Ledger.create(db_url, cwd=workspace) as ledger:
+        ledger.add_tool("Runway Gen-4", vendor="Runway", generative=True)
+        ledger.ingest(["plates"], origin="capture", by="alice")
+        ledger.ingest(["elements/sky_gen.png"], origin="ai", tool="Runway Gen-4", by="bob")
+        ledger.link("elements/sky_gen.png", contains=["plates/sh010_plate.####.png"])
+
+        state = schema.downgrade(ledger.engine, "base")
+        assert state.current is None
+        assert tables(ledger.engine) == {"alembic_version"}
+
+        state = schema.upgrade(ledger.engine)
+        assert state.up_to_date
+        assert tables(ledger.engine) == set(Base.metadata.tables) | {"alembic_version"}
+
+    with Ledger.open(db_url, cwd=workspace) as ledger:
+        report = ledger.ingest(["plates"], origin="capture", by="alice")
+        assert report.ok
+        assert report.assets_new == 1
+        card = ledger.show("plates/sh010_plate.####.png")
+        assert card.versions == 1
+        assert card.frames == [1001, 1002, 1003]
+        assert card.origin is Origin.DIGITAL_CAPTURE
+        assert ledger.tools() == []
+
+
+# -- refusing a ledger the code does not match --------------------------------------------------
+
+
+def test_ledger_written_by_newer_code_is_refused(
+    ledger: Ledger, run: Cli, db_url: str, workspace: Path
+) -> None:
+    with ledger.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+
+    with pytest.raises(SchemaMismatch, match="newer version of provenance") as caught:
+        Ledger.open(db_url, cwd=workspace)
+    assert "pip install -U provenance" in str(caught.value)
+
+    result = run("show", "anything.png", expect=1)
+    assert "newer version of provenance" in result.stderr
+    result = run("db", "current")
+    assert "9999_from_the_future" in result.stdout
+    for command in (["db", "upgrade"], ["init"]):
+        result = run(*command, expect=1)
+        assert "newer version of provenance" in result.stderr, command
+        assert "Traceback" not in result.output
+    assert schema.schema_state(ledger.engine).current == "9999_from_the_future"
+
+
+# A revision that rebuilds `tools`: SQLite's batch mode rebuilds the table (copy, drop, rename)
+# for most changes, and `tools` is referenced by claims, so it is the kind of revision most
+# likely to break on a ledger with data.
+WIDEN_TOOL_VENDOR = """
+def upgrade() -> None:
+    with op.batch_alter_table("tools") as batch_op:
+        batch_op.add_column(sa.Column("test_note", sa.Text(), nullable=True))
+        batch_op.alter_column("vendor", existing_type=sa.String(200), type_=sa.String(300))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tools") as batch_op:
+        batch_op.alter_column("vendor", existing_type=sa.String(300), type_=sa.String(200))
+        batch_op.drop_column("test_note")
+"""
+
+
+def add_test_revision(monkeypatch: pytest.MonkeyPatch, folder: Path, body: str) -> str:
+    """Make the code one revision ahead of the ledger: a copy of the revisions plus `body`."""
+    location = folder / "migrations"
+    shutil.copytree(
+        Path(str(resources.files("provenance.migrations"))),
+        location,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    head = "9000_test"
+    (location / "versions" / f"{head}.py").write_text(
+        f'"""test only"""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
+        f'revision = "{head}"\ndown_revision = "{schema.head_revision()}"\n'
+        f"branch_labels = None\ndepends_on = None\n\n{body}"
+    )
+
+    def alembic_config(connection: Connection | None = None) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(location))
+        if connection is not None:
+            config.attributes["connection"] = connection
+        return config
+
+    monkeypatch.setattr(schema, "alembic_config", alembic_config)
+    monkeypatch.setattr(schema, "head_revision", lambda: head)
+    return head
+
+
+def tool_columns(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return {column["name"] for column in inspect(connection).get_columns("tools")}
+
+
+def test_older_ledger_is_refused_until_db_upgrade(
+    ledger: Ledger,
+    run: Cli,
+    db_url: str,
+    workspace: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_show(workspace)
+    ledger.add_tool("Runway Gen-4", vendor="Runway", generative=True)
+    ledger.ingest(["plates"], origin="capture", by="alice")
+    ledger.ingest(["elements/sky_gen.png"], origin="ai", tool="Runway Gen-4", by="bob")
+
+    released = schema.head_revision()
+    head = add_test_revision(monkeypatch, tmp_path, WIDEN_TOOL_VENDOR)
+
+    with pytest.raises(SchemaMismatch, match="provenance db upgrade") as caught:
+        Ledger.open(db_url, cwd=workspace)
+    assert f"at schema {released}, older than this version of provenance ({head})" in str(
+        caught.value
+    )
+    result = run("show", "elements/sky_gen.png", expect=1)
+    assert "run `provenance db upgrade`" in result.stderr
+    result = run("db", "current")
+    assert f"schema {released}" in result.stdout
+    assert "needs `provenance db upgrade`" in result.stdout
+
+    result = run("db", "upgrade")
+    assert f"upgraded schema {released} -> {head}" in result.stdout
+    assert "test_note" in tool_columns(ledger.engine)
+    assert "up to date" in run("db", "current").stdout
+    assert "already at schema" in run("db", "upgrade").stdout
+    with Ledger.open(db_url, cwd=workspace) as upgraded:
+        card = upgraded.show("elements/sky_gen.png")
+        assert card.claims[0].tool == "Runway Gen-4"
+        assert upgraded.tools()[0].vendor == "Runway"
+
+    # The rebuilt table keeps its rows (and the rows that reference them) on the way down too.
+    assert schema.downgrade(ledger.engine, released).current == released
+    assert "test_note" not in tool_columns(ledger.engine)
+    monkeypatch.undo()
+    with Ledger.open(db_url, cwd=workspace) as downgraded:
+        card = downgraded.show("elements/sky_gen.png")
+        assert card.claims[0].tool == "Runway Gen-4"
+        assert card.generative
+
+
+def test_upgrade_to_an_unknown_revision_is_an_error_not_a_crash(ledger: Ledger, run: Cli) -> None:
+    result = run("db", "upgrade", "--revision", "no_such_revision", expect=1)
+    assert result.stderr.startswith("Error: Cannot move the ledger's schema to 'no_such_revision'")
+    assert "Traceback" not in result.output
+    assert schema.schema_state(ledger.engine).up_to_date
+
+
+def test_sqlite_revision_that_breaks_references_is_rolled_back(
+    sqlite_ledger: Ledger, workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Foreign keys are off while SQLite revisions run (batch mode needs it); the check at the
+    # end of the transaction is what stops a faulty revision from leaving claims without tools.
+    write_image(workspace / "sky_gen.png")
+    sqlite_ledger.add_tool("Runway Gen-4", generative=True)
+    sqlite_ledger.ingest(["sky_gen.png"], origin="ai", tool="Runway Gen-4")
+    faulty = (
+        'def upgrade() -> None:\n    op.execute("DELETE FROM tools")\n\n\n'
+        "def downgrade() -> None:\n    pass\n"
+    )
+    released = schema.head_revision()
+    add_test_revision(monkeypatch, tmp_path, faulty)
+
+    with pytest.raises(ProvenanceError, match="broken references"):
+        schema.upgrade(sqlite_ledger.engine)
+
+    assert schema.schema_state(sqlite_ledger.engine).current == released
+    monkeypatch.undo()
+    assert sqlite_ledger.show("sky_gen.png").claims[0].tool == "Runway Gen-4"
+
+
+def test_ledger_downgraded_to_base_is_not_a_ledger_until_init(
+    ledger: Ledger, run: Cli, db_url: str, workspace: Path
+) -> None:
+    schema.downgrade(ledger.engine, "base")
+
+    with pytest.raises(NotALedger, match="provenance init"):
+        Ledger.open(db_url, cwd=workspace)
+    assert "schema none" in run("db", "current").stdout
+    result = run("db", "upgrade", expect=1)
+    assert "not a provenance ledger" in result.stderr
+    assert "provenance init" in result.stderr
+
+    run("init")
+    assert "up to date" in run("db", "current").stdout
+    write_image(workspace / "after.png")
+    with Ledger.open(db_url, cwd=workspace) as restored:
+        assert restored.ingest(["after.png"]).assets_new == 1
+
+
+# -- SQLite connection settings -----------------------------------------------------------------
+
+
+def test_sqlite_ledger_connections_use_wal_foreign_keys_and_a_busy_timeout(
+    sqlite_ledger: Ledger,
+) -> None:
+    with sqlite_ledger.engine.connect() as connection:
+
+        def pragma(name: str) -> object:
+            return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
+        assert pragma("journal_mode") == "wal"
+        assert pragma("foreign_keys") == 1
+        assert isinstance(timeout := pragma("busy_timeout"), int)
+        assert timeout >= 5000
+        assert timeout == BUSY_TIMEOUT_MS
+
+
+def begin_immediate_error(path: Path) -> str | None:
+    """Try to take the write lock from another connection without waiting; the error, if any."""
+    with closing(sqlite3.connect(path, timeout=0.1, isolation_level=None)) as other:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            return str(exc)
+        other.execute("ROLLBACK")
+        return None
+
+
+def test_write_session_holds_the_write_lock_from_its_first_statement_even_a_read(
+    sqlite_ledger: Ledger,
+) -> None:
+    path = sqlite_ledger.location.sqlite_path
+    assert path is not None
+    with write_session(sqlite_ledger.engine) as session:
+        session.execute(select(Event.id)).all()
+        assert begin_immediate_error(path) == "database is locked"
+    assert begin_immediate_error(path) is None
+
+    # A reader does not hold writers off (WAL).
+    with read_session(sqlite_ledger.engine) as session:
+        session.execute(select(Event.id)).all()
+        assert begin_immediate_error(path) is None
