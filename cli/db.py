@@ -8,7 +8,7 @@ import click
 from provenance.cli import Context, json_option, pass_context
 from provenance.cli.render import emit_json
 
-from provenance.ledger import Ledger, schema_status, upgrade_ledger
+from provenance.ledger import Ledger, create_db_roles, schema_status, upgrade_ledger
 from provenance.store import schema
 
 
@@ -75,6 +75,24 @@ def upgrade(obj: Context, revision: str) -> None:
         click.echo(f"{url}: already at schema {after.current}")
     else:
         click.echo(f"{url}: upgraded schema {before.current} -> {after.current}")
+
+
+@db.command()
+@json_option
+@pass_context
+def roles(obj: Context, as_json: bool) -> None:
+    """Create the PostgreSQL group roles provenance_artist, provenance_td, provenance_auditor.
+
+    Their grants enforce in the database who may ingest and tag (artists), approve, record
+    consent and finalize (TDs), or only read (auditors). Run again after `db upgrade`. Then
+    give people log-in roles: CREATE ROLE alice LOGIN IN ROLE provenance_artist.
+    """
+    url, report = create_db_roles(obj.db, Path.cwd())
+    if as_json:
+        emit_json("Roles.1", {"url": url, "created": report.created, "grants": report.granted})
+        return
+    made = ", ".join(report.created) if report.created else "none (all existed)"
+    click.echo(f"{url}: roles created: {made}; {len(report.granted)} grants applied")
 
 
 def register(group: click.Group) -> None:

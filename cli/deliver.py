@@ -15,6 +15,7 @@ from provenance.cli.render import (
     emit_json,
     policy_json,
     policy_text,
+    shown,
     sweep_json,
     sweep_text,
     verify_json,
@@ -140,7 +141,7 @@ def approve(
         return
     scope = " (covers tool risk)" if approval.covers_tool_risk else ""
     click.echo(
-        f"Approved {approval.asset.name} v{approval.asset.version} ({approval.asset.digest}): "
+        f"Approved {shown(approval.asset.name)} v{approval.asset.version} ({approval.asset.digest}): "
         f"{approval.ref}, by {approval.approved_by}{scope}"
     )
 

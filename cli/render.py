@@ -38,6 +38,11 @@ def shown(path: str) -> str:
     return path
 
 
+def relative_text(text: str) -> str:
+    """Library messages name absolute paths; people read them relative to where they stand."""
+    return text.replace(os.getcwd() + os.sep, "")
+
+
 def emit_json(schema: str, body: dict[str, Any]) -> None:
     click.echo(json.dumps({"schema": schema, **body}, indent=2, sort_keys=False, default=str))
 
@@ -256,7 +261,7 @@ def _tree_lines(children: list[LineageNode], indent: str, up: bool) -> Iterator[
 def history_text(entries: list[HistoryEntry]) -> Iterator[str]:
     for entry in entries:
         yield f"#{entry.event_id} {when(entry.at)} {entry.kind} by {entry.actor}@{entry.host}"
-        yield f"    {entry.what}"
+        yield f"    {relative_text(entry.what)}"
         yield f"    {entry.hash}"
 
 
@@ -309,8 +314,8 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
     for finding in verdict.findings:
         where = finding.asset or ", ".join(shown(f) for f in finding.files[:3])
         yield f"{finding.severity.value.upper():5} {finding.rule}: {shown(where)}"
-        yield f"      why: {finding.message}"
-        yield f"      fix: {finding.fix}"
+        yield f"      why: {relative_text(finding.message)}"
+        yield f"      fix: {relative_text(finding.fix)}"
     blocking = sum(1 for f in verdict.findings if f.blocks)
     warnings = len(verdict.findings) - blocking
     yield (

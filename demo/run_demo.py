@@ -36,12 +36,20 @@ def build_show() -> None:
     if SHOW.exists():
         shutil.rmtree(SHOW)
     for number in FRAMES:
-        frame(SHOW / "plates" / f"sh010_plate.{number}.tif", f"plate{number}", (40, 60, 90))
+        if number != 1013:  # a dropped frame on the shoot: holes are recorded and shown
+            frame(SHOW / "plates" / f"sh010_plate.{number}.tif", f"plate{number}", (40, 60, 90))
         frame(SHOW / "elements" / f"sky_gen_v001.{number}.tif", f"sky{number}", (120, 160, 220))
-        if number != 1013:  # a dropped frame: holes are recorded and shown
-            frame(SHOW / "comp" / f"sh010_comp_v003.{number}.tif", f"comp{number}", (60, 70, 80))
+        frame(SHOW / "comp" / f"sh010_comp_v003.{number}.tif", f"comp{number}", (60, 70, 80))
     frame(SHOW / "concept" / "moodboard.png", "mood", (200, 180, 150))
     (SHOW / "plates" / "README.txt").write_text("Camera plates from the shoot, day 3.\n")
+
+
+def deliver() -> None:
+    """The delivery folder the vendor sends: copies of the comp frames."""
+    target = SHOW / "delivery" / "EP101"
+    for source in sorted((SHOW / "comp").iterdir()):
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / source.name)
 
 
 def step(title: str, *args: str, allowed: tuple[int, ...] = (0,)) -> None:
@@ -92,9 +100,30 @@ def main() -> None:
     )  # fmt: skip
     step("Re-ingest everything: unchanged files are not read again", "ingest", ".")
     step("The card of one frame of the comp", "show", "comp/sh010_comp_v003.1001.tif")
+    step("The plate's card lists its dropped frame", "show", "plates/sh010_plate.####.tif")
     step("What the comp was made from", "lineage", "comp/sh010_comp_v003.####.tif", "--up")
     step("Everything derived from the plate", "lineage", "plates/sh010_plate.####.tif", "--down")
     step("The history of the generated sky", "history", "elements/sky_gen_v001.####.tif")
+    deliver()
+    step(
+        "A TD sweeps the delivery: the comp contains the generated sky (exit 3, nothing recorded)",
+        "sweep", "delivery/EP101", allowed=(3,),
+    )  # fmt: skip
+    step(
+        "Finalizing is refused while temporary AI material is inside (only the refusal is recorded)",
+        "finalize", "delivery/EP101", "--name", "EP101_VFX_v003", allowed=(3,),
+    )  # fmt: skip
+    step(
+        "The studio approves the comp in writing; the approval is bound to its exact bytes",
+        "approve", "comp/sh010_comp_v003.####.tif", "--ref", "NFX-1234 email 2026-11-20",
+        "--by", "jane (Netflix VFX)",
+    )  # fmt: skip
+    step(
+        "Now the delivery is final, with a manifest beside it",
+        "finalize", "delivery/EP101", "--name", "EP101_VFX_v003",
+    )  # fmt: skip
+    step("Years later: does the delivery still match?", "verify", "EP101_VFX_v003")
+    step("What goes to the studio contact: every GenAI use", "report", "disclosure")
     step(
         "Bad input gets a clear error and exit 1",
         "ingest", "elements/sky_gen_v002.####.tif", "--origin", "ai", "--tool", "Runway Gen4",

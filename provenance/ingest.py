@@ -30,7 +30,7 @@ from provenance.fingerprint import (
     is_cache_trusted,
 )
 from provenance.origins import ClaimFacts, Evidence, Origin, summarize_claims
-from provenance.records import AssetRef, IngestReport, SkippedFile, display_path
+from provenance.records import IngestReport, SkippedFile, display_path
 from provenance.scan import (
     AssetKind,
     DirectoryScan,
@@ -51,8 +51,8 @@ from provenance.store.models import (
     Claim,
     Content,
     EdgeKind,
-    LineageEdge,
     Likeness,
+    LineageEdge,
     Location,
     LocationKind,
     Member,
@@ -599,15 +599,13 @@ class Ingester:
                 holes = asset.holes
                 if holes:
                     report.holes[display_path(asset.pattern)] = holes
-            report.assets.append(
-                AssetRef(
-                    plan.asset_id,
-                    plan.version_id,
-                    plan.number,
-                    asset.pattern,
-                    asset.kind.value,
-                    plan.aggregate,
-                )
+            report.assets.add(
+                plan.asset_id,
+                plan.version_id,
+                plan.number,
+                asset.pattern,
+                asset.kind.value,
+                plan.aggregate,
             )
         if self.claim is not None:
             report.claims_added += add_claims(

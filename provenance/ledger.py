@@ -71,6 +71,7 @@ from provenance.store.engine import (
     locate_ledger,
     parse_ledger_url,
     read_session,
+    translate_db_errors,
     write_session,
 )
 from provenance.store.events import append_event, current_actor
@@ -85,11 +86,13 @@ from provenance.store.models import (
     DeliverableFile,
     EdgeKind,
     Event,
+    Likeness,
     LineageEdge,
     Member,
     Tool,
     Tristate,
 )
+from provenance.store.roles import RolesReport, create_roles
 
 DEFAULT_LINEAGE_DEPTH = 50
 
@@ -1038,6 +1041,22 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
             f"{refs[edge.child_id].name} v{refs[edge.child_id].version} {edge.kind} "
             f"{refs[edge.parent_id].name} v{refs[edge.parent_id].version}"
         )
+    for approval, number in session.execute(
+        select(Approval, AssetVersion.number)
+        .join(AssetVersion, AssetVersion.id == Approval.version_id)
+        .where(Approval.version_id.in_(versions))
+    ):
+        scope = ", covering tool risk" if approval.covers_tool_risk else ""
+        what[approval.event_id].append(
+            f"approved version {number} ({approval.digest}) by {approval.approved_by}: "
+            f"{approval.ref}{scope}"
+        )
+    for performer, number, event_id in session.execute(
+        select(Likeness.performer, AssetVersion.number, Likeness.event_id)
+        .join(AssetVersion, AssetVersion.id == Likeness.version_id)
+        .where(Likeness.version_id.in_(versions))
+    ):
+        what[event_id].append(f"version {number} uses the likeness of {performer}")
     return [
         HistoryEntry(
             event_id=event_id,
@@ -1052,7 +1071,7 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
     ]
 
 
-__all__ = ["Ledger", "schema_status", "split_tool", "upgrade_ledger"]
+__all__ = ["Ledger", "create_db_roles", "schema_status", "split_tool", "upgrade_ledger"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1089,5 +1108,16 @@ def upgrade_ledger(
                 "`provenance init`."
             )
         return location.display_url, before, schema.upgrade(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def create_db_roles(db: str | None = None, cwd: Path | None = None) -> tuple[str, RolesReport]:
+    """Create the artist, TD and auditor group roles on a PostgreSQL ledger: (display URL, report)."""
+    location, engine = _existing_engine(db, cwd)
+    try:
+        schema.require_current(engine, location.display_url)
+        with translate_db_errors():
+            return location.display_url, create_roles(engine)
     finally:
         engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -59,3 +60,25 @@ def age(paths: Iterable[Path], seconds: float = 60) -> None:
     for path in paths:
         st = path.stat()
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
+def write_exr(path: Path, seed: int | str = 0, size: tuple[int, int] = (64, 36)) -> Path:
+    """A real scanline OpenEXR frame (half-float RGB noise from the seed), made with openexr."""
+    import numpy as np
+    import OpenEXR
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(zlib.crc32(f"{seed}:{path.name!r}".encode()))
+    pixels = rng.random((size[1], size[0], 3), dtype=np.float32).astype(np.float16)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    with OpenEXR.File(header, {"RGB": pixels}) as image:
+        image.write(str(path))
+    return path
+
+
+def write_exr_sequence(
+    folder: Path, name: str, frames: Iterable[int], seed: str = ""
+) -> list[Path]:
+    return [
+        write_exr(folder / f"{name}.{frame:04d}.exr", seed=f"{seed}{frame}") for frame in frames
+    ]

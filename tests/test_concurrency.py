@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from provenance import Ledger
 from provenance.store.engine import read_session
-from provenance.store.models import Claim, Deliverable, Event
+from provenance.store.models import AssetVersion, Claim, Deliverable, Event
 
 from .builders import write_sequence
 
@@ -75,6 +75,7 @@ def test_finalize_racing_a_retag_never_finalizes_ai(
                     select(Event.id)
                     .where(Event.kind == "finalize.refused")
                     .order_by(Event.id.desc())
+                    .limit(1)
                 ).scalar_one()
                 assert refusal > ai_claim_event
                 outcomes.add("refused after the re-tag")
@@ -86,3 +87,62 @@ def test_finalize_racing_a_retag_never_finalizes_ai(
             resolve=True,
         )
     assert outcomes  # at least one outcome observed; both are legal, nothing else is
+
+
+WRITERS = 8
+
+
+@pytest.mark.slow
+def test_eight_processes_ingesting_overlapping_trees_lose_nothing(
+    ledger: Ledger, db_url: str, workspace: Path
+) -> None:
+    from sqlalchemy import func
+
+    from provenance.store.models import Asset, Content, Location
+
+    from .builders import write_bytes
+
+    # Each writer has its own folder of 36 files; 4 more (10%) are shared by all of them, and
+    # some of each writer's files repeat another writer's bytes.
+    for index in range(4):
+        write_bytes(workspace / "common" / f"shared_{index}_v1.bin", 3000 + index, seed="common")
+    for writer in range(WRITERS):
+        for index in range(36):
+            seed = "dup" if index < 3 else f"w{writer}"
+            write_bytes(
+                workspace / f"own{writer}" / f"file_{index}_v1.bin", 2000 + index, seed=seed
+            )
+    processes = [
+        provenance(
+            db_url,
+            workspace,
+            "ingest",
+            f"own{writer}",
+            "common",
+            "--origin",
+            "human",
+            "--by",
+            f"artist{writer}",
+        )
+        for writer in range(WRITERS)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        assert "locked" not in err and "deadlock" not in err
+    with read_session(ledger.engine) as session:
+        count = lambda model: session.execute(select(func.count()).select_from(model)).scalar_one()  # noqa: E731
+        assert count(Location) == WRITERS * 36 + 4
+        assert count(Asset) == WRITERS * 36 + 4
+        distinct_contents = 4 + 3 + WRITERS * 33
+        assert count(Content) == distinct_contents
+        common_claims = [
+            claimed_by
+            for claimed_by, pattern in session.execute(
+                select(Claim.claimed_by, Asset.pattern)
+                .join(AssetVersion, AssetVersion.id == Claim.version_id)
+                .join(Asset, Asset.id == AssetVersion.asset_id)
+            )
+            if pattern.endswith(b"common/shared_0_v1.bin")
+        ]
+        assert sorted(common_claims) == sorted(f"artist{w}" for w in range(WRITERS))

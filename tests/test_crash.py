@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -97,10 +98,8 @@ def test_sigkill_at_random_moments_leaves_whole_assets(tmp_path: Path) -> None:
         time.sleep(rng.uniform(startup * 0.8, duration * 1.05))
         process.kill()
         process.wait()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # any hashing workers left behind
-        except ProcessLookupError:
-            pass
         count = check_whole(ledger)
         assert count in (0, expected_assets)  # one transaction: nothing or everything
         seen_counts.add(count)

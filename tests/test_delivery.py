@@ -16,7 +16,7 @@ from provenance.policy import load_policy
 from provenance.store.engine import read_session
 from provenance.store.models import Deliverable, DeliverableFile, Event
 
-from .builders import write_image, write_sequence
+from .builders import write_exr_sequence, write_image, write_sequence
 from .conftest import Cli
 
 FRAMES = range(1001, 1006)
@@ -284,3 +284,23 @@ def test_cli_exit_codes_and_json(run: Cli, show: Ledger, workspace: Path) -> Non
     run("consent", "add", "Ada Lovelace", "--scope", "S01 digital double", "--ref", "SAG form 88")
     assert "Ada Lovelace" in run("consent", "list").stdout
     assert run("sweep", "nowhere/", expect=1).stderr.startswith("Error:")
+
+
+def test_exr_frames_end_to_end(ledger: Ledger, workspace: Path) -> None:
+    """Real OpenEXR frames: the sky is generated, the comp contains it, the delivery is refused."""
+    ledger.racy_window_ns = 20_000_000
+    write_exr_sequence(workspace / "elements", "sky_gen_v001", range(1001, 1004), seed="sky")
+    write_exr_sequence(workspace / "comp", "sh010_comp_v003", range(1001, 1004), seed="comp")
+    time.sleep(0.05)
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    ledger.ingest(["elements/sky_gen_v001.####.exr"], origin="ai", tool="Runway Gen-4")
+    ledger.ingest(
+        ["comp/sh010_comp_v003.####.exr"],
+        origin="human",
+        contains=["elements/sky_gen_v001.1002.exr"],
+    )
+    delivery = deliver(workspace, "comp")
+    refused = ledger.finalize(delivery, "EP101_EXR_v001")
+    assert not refused.finalized and rules(refused) == ["genai-unapproved"]
+    ledger.approve("comp/sh010_comp_v003.####.exr", ref="NFX-5", by="jane")
+    assert ledger.finalize(delivery, "EP101_EXR_v001").finalized

@@ -18,6 +18,7 @@ from provenance.cli import cli
 
 from provenance import Ledger, Origin, ProvenanceError
 from provenance.errors import UnknownTool
+from provenance.policy import RULES
 
 from .builders import write_image, write_sequence
 
@@ -138,7 +139,7 @@ def test_readme_names_only_existing_commands() -> None:
     assert not unknown, f"README.md mentions commands that do not exist: {unknown}"
 
 
-@pytest.mark.parametrize("page", ["index.md", "concepts.md", "python-api.md"])
+@pytest.mark.parametrize("page", ["index.md", "concepts.md", "delivery.md", "python-api.md"])
 def test_docs_name_only_existing_commands(page: str) -> None:
     unknown, _count = unknown_commands((DOCS / page).read_text(encoding="utf-8"))
     assert not unknown, f"docs/{page} mentions commands that do not exist: {unknown}"
@@ -170,6 +171,53 @@ def test_the_command_finder_sees_commands_and_skips_python() -> None:
         ["tools", "add"],
     ]
     assert unknown_commands(text)[0] == ["nope"]
+
+
+# -- the delivery page ------------------------------------------------------------------------
+
+
+def rule_sections() -> dict[str, str]:
+    """docs/delivery.md's sections headed ### `rule-id`, each up to the next heading."""
+    page = (DOCS / "delivery.md").read_text(encoding="utf-8")
+    parts = re.split(r"^(#{2,3} .*)$", page, flags=re.M)
+    sections: dict[str, str] = {}
+    for heading, body in zip(parts[1::2], parts[2::2], strict=True):
+        match = re.fullmatch(r"### `([a-z-]+)`", heading.strip())
+        if match is not None:
+            sections[match.group(1)] = body
+    return sections
+
+
+def test_delivery_page_has_one_section_per_rule() -> None:
+    sections = rule_sections()
+    assert sorted(sections) == sorted(RULES), (
+        "docs/delivery.md needs one section headed ### `rule-id` for each rule of "
+        "`provenance policy show`, and no other: "
+        f"missing {sorted(set(RULES) - set(sections))}, unknown {sorted(set(sections) - set(RULES))}"
+    )
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_delivery_page_shows_each_rule_as_the_cli_prints_it(rule: str) -> None:
+    section = rule_sections().get(rule, "")
+    assert re.search(rf"^(BLOCK|WARN ) {re.escape(rule)}: \S", section, flags=re.M), (
+        f"The {rule} section of docs/delivery.md should show a finding as `provenance sweep` "
+        f"prints it (a line starting `BLOCK {rule}: `)."
+    )
+    assert "**Guideline:**" in section and "**Clear it:**" in section
+
+
+def test_delivery_page_names_only_json_schemas_the_code_emits() -> None:
+    sources = [*(ROOT / "cli").glob("*.py"), ROOT / "provenance" / "finalizer.py"]
+    emitted = {
+        name
+        for source in sources
+        for name in re.findall(r'"([A-Z][A-Za-z]+\.\d+)"', source.read_text(encoding="utf-8"))
+    }
+    page = (DOCS / "delivery.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([A-Z][A-Za-z]+\.\d+)`", page))
+    assert {"SweepReport.1", "FinalizeReport.1", "DeliveryManifest.1"} <= named
+    assert named <= emitted, f"docs/delivery.md names schemas no code emits: {named - emitted}"
 
 
 # -- the publish-hook example ------------------------------------------------------------------

@@ -181,6 +181,12 @@ def translate_db_errors() -> Iterator[None]:
         raise _translate(exc) from exc
     except DatabaseError as exc:
         message = str(exc.orig) if exc.orig is not None else str(exc)
+        if getattr(exc.orig, "sqlstate", None) == "42501":
+            raise LedgerReadOnly(
+                f"Your database role may not do this ({message.splitlines()[0]}). Artists may "
+                "ingest, tag and link; TDs may also approve, record consent and finalize; "
+                "auditors only read. Ask the studio's ledger admin for the role you need."
+            ) from exc
         if "file is not a database" in message or "malformed" in message:
             raise NotALedger(
                 f"The ledger file is not a SQLite database or is damaged ({message}). "

@@ -10,7 +10,7 @@ import os
 import socket
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from provenance.store.models import Event
@@ -55,6 +55,11 @@ def append_event(
     prev_hash = prev or GENESIS_HASH
     at = dt.datetime.now(dt.timezone.utc)
     who = actor or current_actor()
+    if session.get_bind().dialect.name == "postgresql":
+        # On a shared ledger the database role is who acted (the OS account may be shared or
+        # spoofed); the OS user is kept beside it.
+        payload = {**payload, "os_user": who}
+        who = str(session.execute(text("SELECT session_user")).scalar_one())
     host = current_host()
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = event_hash(canonical_event(kind, who, host, at, body, prev_hash))

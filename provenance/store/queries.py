@@ -387,7 +387,7 @@ def direct_links(
 
 
 def event_ids_for_asset(session: Session, asset_id: int) -> list[int]:
-    from provenance.store.models import Claim
+    from provenance.store.models import Approval, Claim, Likeness
 
     versions = select(AssetVersion.id).where(AssetVersion.asset_id == asset_id).scalar_subquery()
     query = union(
@@ -396,6 +396,8 @@ def event_ids_for_asset(session: Session, asset_id: int) -> list[int]:
         select(LineageEdge.event_id).where(
             or_(LineageEdge.child_id.in_(versions), LineageEdge.parent_id.in_(versions))
         ),
+        select(Approval.event_id).where(Approval.version_id.in_(versions)),
+        select(Likeness.event_id).where(Likeness.version_id.in_(versions)),
     )
     return sorted(int(e) for e in session.execute(query).scalars())
 

@@ -1,0 +1,90 @@
+"""PostgreSQL group roles that enforce who may do what in the database itself, not only in Python.
+
+- provenance_auditor: reads everything, writes nothing;
+- provenance_artist: an auditor who may also ingest, tag and link;
+- provenance_td: an artist who may also approve, record consent, set tools and finalize.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from provenance.errors import ProvenanceError
+
+AUDITOR, ARTIST, TD = "provenance_auditor", "provenance_artist", "provenance_td"
+
+# What an artist's commands write: the ingest (contents, locations as a stat cache, assets,
+# versions, members), claims, lineage, first-use tool registration, likeness marks.
+ARTIST_INSERT = (
+    "events",
+    "roots",
+    "contents",
+    "locations",
+    "assets",
+    "asset_versions",
+    "members",
+    "claims",
+    "lineage",
+    "tools",
+    "likenesses",
+)
+ARTIST_UPDATE = {
+    "locations": None,  # the stat cache is refreshed in place
+    "assets": ("latest_version",),
+    "asset_versions": ("status",),
+}
+TD_INSERT = ("approvals", "consents", "deliverables", "deliverable_files")
+TD_UPDATE = {"tools": None}
+
+
+@dataclass(frozen=True)
+class RolesReport:
+    created: list[str]
+    granted: list[str]
+
+
+def create_roles(engine: Engine) -> RolesReport:
+    """Create the three group roles (if missing) and grant them exactly what they need.
+
+    Idempotent: run it again after `provenance db upgrade` so that new tables are covered.
+    Log-in roles are the admin's: `CREATE ROLE alice LOGIN IN ROLE provenance_artist`.
+    """
+    if engine.dialect.name != "postgresql":
+        raise ProvenanceError(
+            "Database roles are a PostgreSQL feature; a SQLite ledger is protected by its file's "
+            "permissions. Point --db at the studio's PostgreSQL ledger."
+        )
+    created: list[str] = []
+    granted: list[str] = []
+    with engine.begin() as connection:
+        for role in (AUDITOR, ARTIST, TD):
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": role}
+            ).first()
+            if exists is None:
+                connection.exec_driver_sql(f"CREATE ROLE {role} NOLOGIN")
+                created.append(role)
+        statements = [
+            f"GRANT {ARTIST} TO {TD}",
+            f"GRANT {AUDITOR} TO {ARTIST}",
+            f"GRANT USAGE ON SCHEMA public TO {AUDITOR}",
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {AUDITOR}",
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {AUDITOR}",
+            f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {ARTIST}",
+        ]
+        statements += [f"GRANT INSERT ON {table} TO {ARTIST}" for table in ARTIST_INSERT]
+        statements += [_update_grant(t, c, ARTIST) for t, c in ARTIST_UPDATE.items()]
+        statements += [f"GRANT INSERT ON {table} TO {TD}" for table in TD_INSERT]
+        statements += [_update_grant(t, c, TD) for t, c in TD_UPDATE.items()]
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+            granted.append(statement)
+    return RolesReport(created, granted)
+
+
+def _update_grant(table: str, columns: tuple[str, ...] | None, role: str) -> str:
+    if columns is None:
+        return f"GRANT UPDATE ON {table} TO {role}"
+    return f"GRANT UPDATE ({', '.join(columns)}) ON {table} TO {role}"
