@@ -8,8 +8,11 @@
 Every tree is generated here, in a work folder (bench/_work by default, git-ignored), and removed
 at the end unless --keep is given. Each ingest runs in a child process of its own (this script
 again, with --child), so that its wall time, peak memory and the bytes its process tree read
-are its own. Nothing here asserts wall-clock times; the table says PASS or MISS against the
-targets of the issue.
+are its own; "ours" is the wall time of `Ledger.ingest` in it (scan, hash, ledger writes and
+the commit; not the interpreter's start). Runs are interleaved with the reference programs and
+the best of --repeat counts, as a shared machine is noisy. Nothing here asserts wall-clock
+times: the table says PASS or MISS against the targets of the issue (--strict exits 1 on a
+MISS).
 
 References:
   large frames   `find DIR -type f -print0 | xargs -0 -P2 xxhsum -H2` (Debian package xxhash)
@@ -243,9 +246,8 @@ def timed_shell(command: str) -> float:
     return seconds
 
 
-def best_of(repeat: int, run: Callable[[], float]) -> float:
-    times = [run() for _ in range(repeat)]
-    return min(times)
+def seconds_list(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in times) + " s"
 
 
 def descendants(pid: int) -> list[int]:
@@ -391,22 +393,27 @@ def bench_large(args: argparse.Namespace, work: Path) -> list[Row]:
     tree, files, total = ensure_tree(spec, work, args.keep)
     workspace = tree.parent
     warm_cache(tree)
-    xxh = best_of(args.repeat, lambda: timed_shell(XXHSUM_PIPELINE.format(dir=tree)))
-    log(f"large: xxhsum pipeline {xxh:.2f} s")
-    runs = [run_ingest(workspace, tree, args.workers, fresh=True) for _ in range(args.repeat)]
-    ours = min(r.seconds for r in runs)
-    log(f"large: ours {', '.join(f'{r.seconds:.2f}' for r in runs)} s")
     mhl_dir = tree / "ascmhl"
+    ascmhl_command = f"{Path(sys.executable).parent / 'ascmhl'} create -h xxh128 {tree}"
 
     def ascmhl() -> float:
+        # ascmhl writes its history into the tree: never let it outlive its own run.
         shutil.rmtree(mhl_dir, ignore_errors=True)
         try:
-            return timed_shell(f"{Path(sys.executable).parent / 'ascmhl'} create -h xxh128 {tree}")
+            return timed_shell(ascmhl_command)
         finally:
             shutil.rmtree(mhl_dir, ignore_errors=True)
 
-    mhl = best_of(args.repeat, ascmhl)
-    log(f"large: ascmhl {mhl:.2f} s")
+    # Interleaved, so that a noisy moment of a shared machine hits every program alike.
+    xxh_runs, our_runs, mhl_runs = [], [], []
+    for _ in range(args.repeat):
+        xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=tree)))
+        our_runs.append(run_ingest(workspace, tree, args.workers, fresh=True).seconds)
+        mhl_runs.append(ascmhl())
+    log(f"large: xxhsum {seconds_list(xxh_runs)}")
+    log(f"large: ours   {seconds_list(our_runs)}")
+    log(f"large: ascmhl {seconds_list(mhl_runs)}")
+    xxh, ours, mhl = min(xxh_runs), min(our_runs), min(mhl_runs)
     label = f"large frames: first ingest ({files:,} files, {gb(total)})"
     return [
         Row(
@@ -433,17 +440,22 @@ def bench_small(args: argparse.Namespace, work: Path) -> list[Row]:
     tree, files, total = ensure_tree(spec, work, args.keep)
     workspace = tree.parent
     warm_cache(tree)
-    xxh = best_of(args.repeat, lambda: timed_shell(XXHSUM_PIPELINE.format(dir=tree)))
-    walk = best_of(args.repeat, lambda: timed_shell(STAT_WALK.format(dir=tree)))
+    xxh_runs: list[float] = []
+    walk_runs: list[float] = []
     firsts: list[IngestRun] = []
     agains: list[IngestRun] = []
     for _ in range(args.repeat):
+        xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=tree)))
         firsts.append(run_ingest(workspace, tree, args.workers, fresh=True))
+        walk_runs.append(timed_shell(STAT_WALK.format(dir=tree)))
         agains.append(run_ingest(workspace, tree, args.workers, fresh=False))
+    log(f"small: xxhsum       {seconds_list(xxh_runs)}")
+    log(f"small: first ingest {seconds_list([r.seconds for r in firsts])}")
+    log(f"small: find -printf {seconds_list(walk_runs)}")
+    log(f"small: re-ingest    {seconds_list([r.seconds for r in agains])}")
+    xxh, walk = min(xxh_runs), min(walk_runs)
     first = min(firsts, key=lambda r: r.seconds)
     again = min(agains, key=lambda r: r.seconds)
-    log(f"small: first {', '.join(f'{r.seconds:.2f}' for r in firsts)} s")
-    log(f"small: again {', '.join(f'{r.seconds:.2f}' for r in agains)} s")
     if again.data["files_unchanged"] != files:
         log(f"small: re-ingest trusted only {again.data['files_unchanged']:,} of {files:,} files")
     ledger_size = (workspace / ".provenance" / "ledger.db").stat().st_size
@@ -468,12 +480,12 @@ def bench_small(args: argparse.Namespace, work: Path) -> list[Row]:
             files / again.seconds >= 150_000,
         ),
         Row(
-            "  unchanged re-ingest: bytes read (rchar, whole process tree)",
+            "  unchanged re-ingest: files and bytes read (rchar of the whole process tree)",
             f"{files_read} files, {mib(rchar)}",
             f"tree {mib(total)}, ledger {mib(ledger_size)}",
             f"{rchar / total:.2%} of tree",
             "reads no file contents",
-            # Everything read is accounted for by the ledger itself (and Python's own files).
+            # What was read is the ledger itself (SQLite pages, some twice), not the tree.
             files_read == 0 and rchar < ledger_size * 2 + 32 * MiB,
         ),
     ]
@@ -543,6 +555,7 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=None, help="hashing processes (default: all cores)"
     )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--child", nargs=2, metavar=("WORKSPACE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -564,6 +577,7 @@ def main() -> int:
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
+    load_before = os.getloadavg()[0]
     try:
         for name in selected:
             rows.extend(BENCHES[name](args, work))
@@ -572,9 +586,13 @@ def main() -> int:
             for name in selected:
                 shutil.rmtree(work / name, ignore_errors=True)
     print()
-    print(f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, best of {args.repeat}")
+    print(
+        f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, best of {args.repeat}, "
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
     print_table(rows)
-    return 0 if all(r.passed is not False for r in rows) else 1
+    missed = any(r.passed is False for r in rows)
+    return 1 if missed and args.strict else 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
+from provenance.cli.audit import CHECKPOINTS_OPTION, KEY_OPTION
 from provenance.cli.render import (
     approval_json,
     consent_json,
@@ -64,21 +65,37 @@ def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) 
 @click.argument("delivery", type=click.Path(path_type=str))
 @click.option("--name", required=True, help="The deliverable's name, e.g. EP101_VFX_v003.")
 @POLICY_OPTION
+@KEY_OPTION
+@CHECKPOINTS_OPTION
 @json_option
 @pass_context
 def finalize(
-    obj: Context, delivery: str, name: str, policy_file: Path | None, as_json: bool
+    obj: Context,
+    delivery: str,
+    name: str,
+    policy_file: Path | None,
+    key: Path | None,
+    checkpoints: Path | None,
+    as_json: bool,
 ) -> None:
     """Mark a delivery final, only if nothing blocks; write provenance-manifest.json beside it.
 
-    The same checks as `sweep`. A refusal records only the refusal (exit 3); a success records
+    Refused while `provenance audit verify` fails. The manifest carries a signed checkpoint
+    of the log at that moment. The same checks as `sweep`. A refusal records only the refusal (exit 3); a success records
     every file with its digest and asset, the verdict and the policy, in one transaction.
     """
     policy = load_policy(policy_file)
     progress = ProgressLine(enabled=not as_json and sys.stderr.isatty())
     with obj.open() as ledger:
         try:
-            report = ledger.finalize(delivery, name, policy=policy, progress=progress)
+            report = ledger.finalize(
+                delivery,
+                name,
+                policy=policy,
+                progress=progress,
+                key=key,
+                checkpoints=checkpoints,
+            )
         finally:
             progress.finish()
     if as_json:

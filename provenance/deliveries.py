@@ -29,6 +29,8 @@ from provenance.scan import (
 )
 
 MANIFEST_NAME = b"provenance-manifest.json"
+MANIFEST_SUFFIX = b".provenance-manifest.json"
+
 FINAL = "FINAL"
 
 
@@ -37,6 +39,15 @@ class DeliveryKind(str, enum.Enum):
     LIST = "list"
     CSV = "csv"
     OTIO = "otio"
+
+
+def manifest_path(kind: DeliveryKind, source: bytes, home: bytes) -> bytes:
+    """Where a finalized delivery's manifest goes: inside a folder, or beside a list named for it
+    (two lists in one folder must not overwrite each other's manifest)."""
+    if kind is DeliveryKind.FOLDER:
+        return os.path.join(home, MANIFEST_NAME)
+    stem = os.path.splitext(os.path.basename(source))[0]
+    return os.path.join(home, stem + MANIFEST_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -72,15 +83,15 @@ class Delivery:
         )
 
     def add_asset(self, asset: ScannedAsset, expected: Iterable[int] | None = None) -> None:
+        wanted = set(expected) if expected is not None else None
+        if wanted is not None and asset.kind is not AssetKind.FILE:
+            # A named range delivers only its frames, whatever else lies in the folder.
+            asset = replace(asset, members=[m for m in asset.members if m.frame in wanted])
         self.files.extend(asset.members)
         if asset.kind is AssetKind.FILE:
             return
         present = [m.frame for m in asset.members if m.frame is not None]
-        if expected is not None:
-            wanted = set(expected)
-            gaps = sorted(wanted - set(present))
-        else:
-            gaps = missing_frames(present)
+        gaps = sorted(wanted - set(present)) if wanted is not None else missing_frames(present)
         self.sequences.append(DeliveredSequence(asset.pattern, tuple(gaps)))
 
 
@@ -105,9 +116,18 @@ def read_delivery(source: bytes) -> Delivery:
 def _read_folder(folder: bytes) -> Delivery:
     delivery = Delivery(DeliveryKind.FOLDER, folder, folder)
     for scan in scan_target(folder):
-        scan.assets = [a for a in scan.assets if os.path.join(folder, MANIFEST_NAME) != a.pattern]
+        # Manifests written by earlier finalizes are not part of the delivery.
+        scan.assets = [
+            a
+            for a in scan.assets
+            if not (a.kind is AssetKind.FILE and _is_manifest(os.path.basename(a.pattern)))
+        ]
         delivery.add_scan(scan)
     return delivery
+
+
+def _is_manifest(name: bytes) -> bool:
+    return name == MANIFEST_NAME or name.endswith(MANIFEST_SUFFIX)
 
 
 def _scan_named(delivery: Delivery, path: bytes, expected: Iterable[int] | None = None) -> None:

@@ -55,3 +55,20 @@ class LineageCycle(ProvenanceError):
 
 class BadPattern(ProvenanceError):
     """A frame-sequence pattern that cannot be parsed or matches no file."""
+
+
+class AuditFailed(ProvenanceError):
+    """The event log does not verify: history was edited, removed or rewritten."""
+
+    exit_code = 3
+
+    def __init__(self, report: object) -> None:
+        problems = getattr(report, "problems", [])
+        listed = "\n".join(f"  - {p}" for p in problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        super().__init__(
+            "The ledger's history does not verify, so nothing can be finalized or "
+            f"checkpointed:\n{listed}{more}\nRun `provenance audit verify` for the full "
+            "report, and restore the ledger from a backup checked against your checkpoints."
+        )
+        self.report = report

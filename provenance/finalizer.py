@@ -18,14 +18,13 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from provenance.deliveries import MANIFEST_NAME, Delivery, read_delivery
+from provenance.deliveries import Delivery, manifest_path, read_delivery
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher
-from provenance.ingest import Ingester
+from provenance.ingest import CacheRefresh, Ingester
 from provenance.policy import AssetFacts, FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
 from provenance.records import display_path
-from provenance.scan import AssetKind, ScannedAsset
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
@@ -52,6 +51,8 @@ class DeliveryCheck:
     entries: list[DeliveredEntry]
     facts: dict[int, AssetFacts]
     files: list[FileFacts]
+    refresh: CacheRefresh
+    """What had to be read: for the stat cache (recorded by the caller when it may write)."""
     files_read: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
@@ -67,19 +68,17 @@ def check_delivery(
     racy_window_ns: int,
     progress: Progress | None = None,
 ) -> DeliveryCheck:
-    """Read, fingerprint (through the stat cache), resolve and judge a delivery."""
+    """Read, fingerprint (through the stat cache), resolve and judge a delivery. Writes nothing."""
     started = time.perf_counter()
     delivery = read_delivery(source)
-    # The stat cache decides what must be read; what is hashed refreshes the cache (a cache of
-    # where bytes were seen, not a claim about them).
     cache = Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns)
-    digests = cache._fingerprint([ScannedAsset(AssetKind.FILE, b"", delivery.files)])
+    digests, refresh = cache.fingerprint_files(delivery.files)
     if progress is not None:
         progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
     delivered = [Delivered(f.path, digests[f.path][0]) for f in delivery.files if f.path in digests]
     resolutions = resolve_delivered(session, roots, delivered)
     versions = {r.version_id for r in resolutions if r.version_id is not None}
-    ambiguous = {v for r in resolutions for v, _ in r.ambiguous}
+    ambiguous = {v for r in resolutions for v, _, _ in r.ambiguous}
     facts = asset_facts(session, roots, versions)
     names = {v: ref.name for v, ref in asset_refs(session, roots, versions | ambiguous).items()}
     files = file_facts(delivered, resolutions, facts, names)
@@ -104,11 +103,20 @@ def check_delivery(
         entries=entries,
         facts=facts,
         files=files,
+        refresh=refresh,
         files_read=cache.report.files_read,
         bytes_read=cache.report.bytes_read,
         seconds=time.perf_counter() - started,
         names=names,
     )
+
+
+def record_cache(
+    session: Session, roots: RootMap, refresh: CacheRefresh, hasher: Hasher, racy_window_ns: int
+) -> None:
+    """Keep what a check had to read in the stat cache (a cache of where bytes were seen)."""
+    if refresh.fresh:
+        Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns).record_cache(refresh)
 
 
 def deliverable_exists(session: Session, name: str) -> bool:
@@ -204,9 +212,10 @@ def manifest_document(
     }
 
 
-def stage_manifest(home: bytes, document: dict[str, Any]) -> tuple[bytes, bytes]:
+def stage_manifest(delivery: Delivery, document: dict[str, Any]) -> tuple[bytes, bytes]:
     """Write the manifest to a temporary file beside its final name; returns (temp, final)."""
-    final = os.path.join(home, MANIFEST_NAME)
+    home = delivery.home
+    final = manifest_path(delivery.kind, delivery.source, home)
     try:
         handle, temp = tempfile.mkstemp(prefix=b".provenance-manifest.", dir=home)
     except OSError as exc:
@@ -217,4 +226,8 @@ def stage_manifest(home: bytes, document: dict[str, Any]) -> tuple[bytes, bytes]
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         json.dump(document, stream, indent=2, ensure_ascii=False)
         stream.write("\n")
+    # mkstemp makes the file private; a manifest is for whoever receives the delivery.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)
     return temp, final

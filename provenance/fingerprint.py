@@ -55,7 +55,7 @@ class HashResult(NamedTuple):
     digest: str | None
     """`xxh3-128:<32 hex>`, or None when the file could not be hashed."""
     stat: StatFingerprint | None
-    """The fingerprint of the bytes that were hashed (taken from the open file)."""
+    """The fingerprint of the bytes that were hashed (unchanged from opening to the end of reading)."""
     skip: SkipReason | None = None
     detail: str = ""
 
@@ -335,10 +335,13 @@ class Hasher:
         self._starting.start()
 
     def _start_pool(self) -> None:
+        pool: ProcessPoolExecutor | None = None
         try:
             pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context())
             pool.submit(int)  # starts the worker processes now
         except Exception as exc:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
             # Workers that cannot start (no /dev/shm, a sandbox): this process hashes alone.
             with self._lock:
                 self._start_error = exc

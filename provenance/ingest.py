@@ -35,6 +35,7 @@ from provenance.scan import (
     AssetKind,
     DirectoryScan,
     ScannedAsset,
+    ScannedFile,
     ScannedLink,
     SkipReason,
     StatFingerprint,
@@ -210,7 +211,16 @@ class _Pending:
     """Taken before any file of the batch is read, so that the racy rule errs on the safe side."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class CacheRefresh:
+    """Files a fingerprint pass had to read, to be recorded in the stat cache when allowed."""
+
+    fresh: list[HashResult]
+    cached: dict[bytes, _Cached]
+    recorded_ns: int
+
+
+@dataclass(slots=True)
 class _AssetPlan:
     """What one complete asset becomes: an unchanged version, or a new one (of a new asset or not)."""
 
@@ -223,6 +233,8 @@ class _AssetPlan:
     asset_id: int | None
     number: int
     version_id: int | None
+    previous_version_id: int | None = None
+    """The version this one supersedes: its lineage and likeness carry over."""
 
 
 class Ingester:
@@ -250,6 +262,8 @@ class Ingester:
         self.report = IngestReport(event_id=event_id)
         self._seen_files = 0
         self._seen_bytes = 0
+        self._new_folders: tuple[bytes, ...] = ()
+        """Folders (ending in `/`) the ledger held nothing under: nothing there to look up."""
 
     @property
     def _connection(self) -> Connection:
@@ -270,6 +284,8 @@ class Ingester:
         # Batch N is written once batch N+1 is scanned and handed to the workers. Targets that
         # overlap could list a path in both, and N+1 must then see what N wrote: one at a time.
         overlap = targets_overlap(targets)
+        if not overlap:
+            self._new_folders = self._unknown_folders(targets)
         pending: tuple[_Batch, _Pending] | None = None
         for batch in batches(targets):
             if overlap and pending is not None:
@@ -292,23 +308,51 @@ class Ingester:
     def _prepare(self, batch: _Batch) -> _Pending:
         return self._start([asset for scan in batch.scans for asset in scan.assets])
 
-    def _fingerprint(self, assets: list[ScannedAsset]) -> dict[bytes, tuple[str, StatFingerprint]]:
-        """Digest and fingerprint of every file: from the stat cache when it can be trusted.
+    def fingerprint_files(
+        self, files: list[ScannedFile]
+    ) -> tuple[dict[bytes, tuple[str, StatFingerprint]], CacheRefresh]:
+        """Digest and fingerprint of every file, from the stat cache when it can be trusted.
 
-        What had to be read is recorded as locations (a fresher stat cache).
+        Writes nothing: what had to be read comes back as a CacheRefresh for `record_cache`,
+        so that a reader (a sweep, an auditor) can fingerprint without the write lock.
         """
-        pending = self._start(assets)
+        pending = self._start([ScannedAsset(AssetKind.FILE, b"", files)])
         digests, fresh = self._collect(pending)
+        return digests, CacheRefresh(fresh, pending.cached, pending.recorded_ns)
+
+    def record_cache(self, refresh: CacheRefresh) -> None:
+        """Record what a fingerprint pass had to read as locations (a fresher stat cache)."""
+        fresh = refresh.fresh
         content_ids = self._content_ids(
             {r.digest: r.stat.size for r in fresh if r.digest and r.stat}
         )
-        self._record_locations(fresh, pending.cached, pending.recorded_ns, content_ids)
-        return digests
+        self._record_locations(fresh, refresh.cached, refresh.recorded_ns, content_ids)
+
+    def _unknown_folders(self, targets: Sequence[bytes]) -> tuple[bytes, ...]:
+        """The folder targets that no location or asset of the ledger lies under (a new delivery)."""
+        unknown = []
+        connection = self._connection
+        for target in targets:
+            folder = os.path.abspath(target).rstrip(b"/") + b"/"
+            if not os.path.isdir(folder):
+                continue
+            root_id, below = self.roots.split(folder + b"-")
+            prefix = below[:-1]
+            known = False
+            for model, column in ((Location, Location.path), (Asset, Asset.pattern)):
+                query = select(model.id).where(model.root_id == root_id)
+                if prefix:
+                    query = query.where(column >= prefix, column < prefix[:-1] + b"0")
+                known = known or connection.execute(query.limit(1)).first() is not None
+            if not known:
+                unknown.append(folder)
+        return tuple(unknown)
 
     def _start(self, assets: list[ScannedAsset]) -> _Pending:
         """Decide from the stat cache what must be read, and start hashing it."""
         files = [member for asset in assets for member in asset.members]
-        cached = self._cached_locations([f.path for f in files])
+        new = self._new_folders
+        cached = self._cached_locations([f.path for f in files if not f.path.startswith(new)])
         trusted: dict[bytes, tuple[str, StatFingerprint]] = {}
         to_hash: list[tuple[bytes, int]] = []
         window = self.racy_window_ns
@@ -485,7 +529,8 @@ class Ingester:
         self, assets: list[ScannedAsset], digests: dict[bytes, tuple[str, StatFingerprint]]
     ) -> list[_AssetPlan]:
         """The complete assets of a batch, each with its aggregate and what the ledger holds."""
-        complete: list[tuple[ScannedAsset, list[tuple[int | None, str, int]]]] = []
+        complete: list[tuple[ScannedAsset, list[tuple[int | None, str, int]], int, bytes]] = []
+        split = self.roots.split
         for asset in assets:
             members: list[tuple[int | None, str, int]] = []
             for member in asset.members:
@@ -496,11 +541,13 @@ class Ingester:
                     break
                 members.append((member.frame, found[0], found[1].size))
             else:
-                complete.append((asset, members))
-        existing = self._existing_assets([a for a, _ in complete])
+                complete.append((asset, members, *split(asset.pattern)))
+        new = self._new_folders
+        existing = self._existing_assets(
+            [(root, relative) for a, _, root, relative in complete if not a.pattern.startswith(new)]
+        )
         plans = []
-        for asset, members in complete:
-            root_id, relative = self.roots.split(asset.pattern)
+        for asset, members, root_id, relative in complete:
             aggregate = aggregate_digest((frame, digest) for frame, digest, _ in members)
             current = existing.get((root_id, relative))
             if current is None:
@@ -511,7 +558,15 @@ class Ingester:
                 )
             else:
                 plan = _AssetPlan(
-                    asset, root_id, relative, aggregate, members, current[0], current[3] + 1, None
+                    asset,
+                    root_id,
+                    relative,
+                    aggregate,
+                    members,
+                    current[0],
+                    current[3] + 1,
+                    None,
+                    previous_version_id=current[1],
                 )
             plans.append(plan)
         return plans
@@ -589,6 +644,15 @@ class Ingester:
         for plan in plans:
             assert plan.asset_id is not None and plan.version_id is not None
             touched.append(plan.version_id)
+        carry_over(
+            self.session,
+            [
+                (p.previous_version_id, p.version_id)
+                for p in changed
+                if p.previous_version_id is not None and p.version_id is not None
+            ],
+            self.event_id,
+        )
         report.assets_new += len(created)
         report.assets_changed += len(changed)
         report.assets_unchanged += len(plans) - len(versioned)
@@ -615,18 +679,17 @@ class Ingester:
             report.edges_added += add_edges(self.session, touched, self.parents, self.event_id)
 
     def _existing_assets(
-        self, assets: Iterable[ScannedAsset]
+        self, patterns: Iterable[tuple[int, bytes]]
     ) -> dict[tuple[int, bytes], tuple[int, int, str, int]]:
         """(root, pattern) -> (asset id, latest version id, its digest, its number)."""
         by_root: dict[int, list[bytes]] = {}
-        for asset in assets:
-            root_id, relative = self.roots.split(asset.pattern)
+        for root_id, relative in patterns:
             by_root.setdefault(root_id, []).append(relative)
         found: dict[tuple[int, bytes], tuple[int, int, str, int]] = {}
         connection = self._connection
-        for root_id, patterns in by_root.items():
+        for root_id, relatives in by_root.items():
             for pattern, asset_id, version_id, digest, number in bulk.select_in(
-                connection, _LATEST_VERSIONS, Asset.pattern, patterns, {"root": root_id}
+                connection, _LATEST_VERSIONS, Asset.pattern, relatives, {"root": root_id}
             ):
                 found[(root_id, pattern)] = (asset_id, version_id, digest, number)
         return found
@@ -793,6 +856,44 @@ def add_edges(
             )
             added += 1
     return added
+
+
+def carry_over(session: Session, pairs: Sequence[tuple[int, int]], event_id: int) -> None:
+    """A new version of an asset inherits what it was made from and whose likeness it uses.
+
+    New bytes at the same name are almost always a re-render of the same thing: dropping the
+    old version's `contains` edges would let a comp that still holds a generated sky pass as
+    plain human work. Claims and approvals do not carry over: they are about exact bytes.
+    """
+    if not pairs:
+        return
+    successor = dict(pairs)
+    for chunk in chunked(list(successor)):
+        edges = session.execute(
+            select(LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.kind).where(
+                LineageEdge.child_id.in_(chunk)
+            )
+        ).all()
+        now = now_utc()
+        for child, parent, kind in edges:
+            session.execute(
+                insert(LineageEdge).values(
+                    child_id=successor[child],
+                    parent_id=parent,
+                    kind=kind,
+                    created_at=now,
+                    event_id=event_id,
+                )
+            )
+        marks = session.execute(
+            select(Likeness.version_id, Likeness.performer).where(Likeness.version_id.in_(chunk))
+        ).all()
+        add_likeness_pairs(session, [(successor[v], p) for v, p in marks], event_id)
+
+
+def add_likeness_pairs(session: Session, pairs: Sequence[tuple[int, str]], event_id: int) -> None:
+    for version_id, performer in pairs:
+        add_likeness(session, [version_id], [performer], event_id)
 
 
 def add_likeness(

@@ -5,14 +5,25 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from provenance.deliveries import MANIFEST_NAME
+from provenance.audit import (
+    AuditReport,
+    audit,
+    export_events,
+    load_or_create_key,
+    make_checkpoint,
+    read_chain,
+    write_checkpoint,
+)
 from provenance.errors import (
+    AuditFailed,
     LedgerNotFound,
     LedgerReadOnly,
     LineageCycle,
@@ -27,6 +38,7 @@ from provenance.finalizer import (
     check_delivery,
     deliverable_exists,
     manifest_document,
+    record_cache,
     record_deliverable,
     stage_manifest,
 )
@@ -297,6 +309,16 @@ class Ledger:
                 )
         with write_session(self.engine) as session, Hasher(workers) as hasher:
             roots = queries.ensure_roots(session, self.workspace)
+            for text, target in zip(paths, targets, strict=True):
+                if os.path.isfile(target) and not os.path.islink(target):
+                    held = queries.sequence_holding(session, roots, target)
+                    if held is not None:
+                        raise ProvenanceError(
+                            f"{_show(text)} is frame {held[1]} of {display_path(held[0])}, which "
+                            "the ledger records as one asset. Ingest the sequence "
+                            f"(`provenance ingest '{display_path(held[0])}' ...`) so that the "
+                            "frame becomes part of its next version."
+                        )
             claim = self._claim_spec(session, origin, tool, by, note) if origin else None
             if origin is None and tool is not None:
                 raise ProvenanceError(
@@ -494,20 +516,37 @@ class Ledger:
         workers: int | None = None,
         progress: Progress | None = None,
     ) -> SweepReport:
-        """Every finding about a delivery; records nothing (only the stat cache is refreshed)."""
+        """Every finding about a delivery; records nothing (only the stat cache is refreshed).
+
+        Runs without the write lock, so artists keep working while a TD sweeps; an auditor's
+        read-only role can sweep too (the cache is then simply not refreshed).
+        """
         source = self._absolute(delivery)
-        with write_session(self.engine) as session, Hasher(workers) as hasher:
-            roots = queries.ensure_roots(session, self.workspace)
-            check = check_delivery(
-                session,
-                roots,
-                source,
-                policy or DEFAULT_POLICY,
-                hasher,
-                self.racy_window_ns,
-                progress,
+        with Hasher(workers) as hasher:
+            check = self._check_unlocked(source, policy or DEFAULT_POLICY, hasher, progress)
+        return _sweep_report(check)
+
+    def _check_unlocked(
+        self, source: bytes, policy: Policy, hasher: Hasher, progress: Progress | None = None
+    ) -> DeliveryCheck:
+        """A delivery check in a read transaction, then a best-effort stat-cache refresh."""
+        with read_session(self.engine) as session:
+            roots = queries.find_roots(session, self.workspace) or queries.RootMap(
+                self.workspace, -1, -2
             )
-            return _sweep_report(check)
+            check = check_delivery(
+                session, roots, source, policy, hasher, self.racy_window_ns, progress
+            )
+        if check.refresh.fresh:
+            # Best effort: a read-only role, or a writer that recorded the same paths meanwhile,
+            # only means the next check reads these files again.
+            with (
+                contextlib.suppress(LedgerReadOnly, IntegrityError),
+                write_session(self.engine) as session,
+            ):
+                roots = queries.ensure_roots(session, self.workspace)
+                record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
+        return check
 
     def finalize(
         self,
@@ -516,6 +555,8 @@ class Ledger:
         policy: Policy | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
+        key: Path | None = None,
+        checkpoints: Path | None = None,
     ) -> SweepReport:
         """Mark a delivery final if nothing blocks; otherwise record only the refusal.
 
@@ -527,9 +568,19 @@ class Ledger:
         if not name:
             raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
         source = self._absolute(delivery)
+        signing_key, _ = load_or_create_key(key)
+        folder = self.checkpoints_folder(checkpoints)
         staged: tuple[bytes, bytes] | None = None
+        checkpoint: dict[str, Any] | None = None
         try:
+            with Hasher(workers) as hasher:
+                # Hash outside the lock first: the locked check below then finds a warm stat
+                # cache and reads only what changed in between.
+                self._check_unlocked(source, policy or DEFAULT_POLICY, hasher, progress)
             with write_session(self.engine) as session, Hasher(workers) as hasher:
+                trail = audit(session, folder, signing_key)
+                if not trail.ok:
+                    raise AuditFailed(trail)
                 if deliverable_exists(session, name):
                     raise ProvenanceError(
                         f"A deliverable named {name!r} is already final. Give this one a new "
@@ -537,9 +588,8 @@ class Ledger:
                     )
                 roots = queries.ensure_roots(session, self.workspace)
                 chosen = policy or DEFAULT_POLICY
-                check = check_delivery(
-                    session, roots, source, chosen, hasher, self.racy_window_ns, progress
-                )
+                check = check_delivery(session, roots, source, chosen, hasher, self.racy_window_ns)
+                record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
                 verdict = check.verdict
                 if verdict.blocked or not check.entries:
                     event_id = append_event(
@@ -570,15 +620,21 @@ class Ledger:
                 ).scalar_one()
                 now = now_utc()
                 record_deliverable(session, name, check, event_id, now)
+                # The checkpoint of this moment (including the finalize event itself) travels
+                # in the manifest, so the deliverable can be checked against the log years on.
+                checkpoint = make_checkpoint(read_chain(session), signing_key)
                 document = manifest_document(name, check, event_id, event_hash, now.isoformat())
-                staged = stage_manifest(check.delivery.home, document)
-            os.replace(staged[0], staged[1])
+                document["checkpoint"] = checkpoint
+                staged = stage_manifest(check.delivery, document)
+            staged_final = staged[1]
+            os.replace(staged[0], staged_final)
             staged = None
+            write_checkpoint(folder, checkpoint)
             return _sweep_report(
                 check,
                 name=name,
                 finalized=True,
-                manifest=os.path.join(check.delivery.home, MANIFEST_NAME),
+                manifest=staged_final,
                 event_id=event_id,
                 event_hash=event_hash,
             )
@@ -594,7 +650,7 @@ class Ledger:
         workers: int | None = None,
     ) -> VerifyReport:
         """Compare a delivery with what was finalized as `name`: files added, removed, changed."""
-        with write_session(self.engine) as session, Hasher(workers) as hasher:
+        with read_session(self.engine) as session:
             row = session.execute(select(Deliverable).where(Deliverable.name == name)).scalar()
             if row is None:
                 known = list(session.execute(select(Deliverable.name)).scalars())
@@ -605,7 +661,6 @@ class Ledger:
                     "`provenance finalize DELIVERY --name NAME` records one."
                 )
             source = self._absolute(delivery) if delivery is not None else row.source
-            roots = queries.ensure_roots(session, self.workspace)
             recorded = {
                 path: digest
                 for path, digest in session.execute(
@@ -614,28 +669,71 @@ class Ledger:
                     )
                 )
             }
-            check = check_delivery(
-                session, roots, source, DEFAULT_POLICY, hasher, self.racy_window_ns
-            )
-            home = check.delivery.home
-            now = {os.path.relpath(e.path, home): e.digest for e in check.entries}
-            missing = {os.path.relpath(p, home) for p in check.delivery.missing}
-            added = [
-                FileChange(display_path(p), None, now[p]) for p in sorted(now) if p not in recorded
-            ]
-            removed = [
-                FileChange(display_path(p), recorded[p], None)
-                for p in sorted(recorded)
-                if p not in now or p in missing
-            ]
-            changed = [
-                FileChange(display_path(p), recorded[p], now[p])
-                for p in sorted(now)
-                if p in recorded and recorded[p] != now[p]
-            ]
-            return VerifyReport(
-                name, source, row.created_at, len(recorded), added, removed, changed
-            )
+            finalized_at = row.created_at
+        with Hasher(workers) as hasher:
+            check = self._check_unlocked(source, DEFAULT_POLICY, hasher)
+        home = check.delivery.home
+        now = {os.path.relpath(e.path, home): e.digest for e in check.entries}
+        missing = {os.path.relpath(p, home) for p in check.delivery.missing}
+        added = [
+            FileChange(display_path(p), None, now[p]) for p in sorted(now) if p not in recorded
+        ]
+        removed = [
+            FileChange(display_path(p), recorded[p], None)
+            for p in sorted(recorded)
+            if p not in now or p in missing
+        ]
+        changed = [
+            FileChange(display_path(p), recorded[p], now[p])
+            for p in sorted(now)
+            if p in recorded and recorded[p] != now[p]
+        ]
+        return VerifyReport(name, source, finalized_at, len(recorded), added, removed, changed)
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    def checkpoints_folder(self, folder: Path | None = None) -> Path:
+        """Where checkpoints are kept: `folder`, else beside a SQLite ledger, else the user's data."""
+        if folder is not None:
+            return folder
+        sqlite = self.location.sqlite_path
+        if sqlite is not None:
+            return sqlite.parent / "checkpoints"
+        with read_session(self.engine) as session:
+            first = session.execute(select(Event.hash).order_by(Event.id).limit(1)).scalar()
+        base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+            os.path.expanduser("~"), ".local", "share"
+        )
+        return Path(base) / "provenance" / "checkpoints" / (first or "empty")[7:23]
+
+    def checkpoint(
+        self, key: Path | None = None, folder: Path | None = None
+    ) -> tuple[Path, dict[str, Any]]:
+        """Sign the log's current size and Merkle root and keep it outside the database.
+
+        Refused while the log does not verify: a checkpoint must never bless a tampered log.
+        """
+        signing_key, _ = load_or_create_key(key)
+        where = self.checkpoints_folder(folder)
+        with read_session(self.engine) as session:
+            report = audit(session, where, signing_key)
+            if not report.ok:
+                raise AuditFailed(report)
+            state = read_chain(session)
+        document = make_checkpoint(state, signing_key)
+        return write_checkpoint(where, document), document
+
+    def audit_verify(self, key: Path | None = None, folder: Path | None = None) -> AuditReport:
+        """Recompute the chain and prove every stored checkpoint consistent with the log."""
+        signing_key, _ = load_or_create_key(key)
+        where = self.checkpoints_folder(folder)
+        with read_session(self.engine) as session:
+            return audit(session, where, signing_key)
+
+    def export_events(self) -> Iterator[dict[str, Any]]:
+        """Every event, oldest first, as JSON-ready documents (for `audit export`)."""
+        with read_session(self.engine) as session:
+            yield from export_events(session)
 
     def disclosure(self) -> list[DisclosureEntry]:
         """Every use of generative AI in the ledger: tools, status, approvals, where it went."""

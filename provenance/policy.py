@@ -312,6 +312,17 @@ def evaluate(
                         "Copy the file into the delivery, or take it off the list.",
                     )
                 )
+            elif item.problem and item.problem.startswith("special"):
+                raw.append(
+                    (
+                        "unreadable",
+                        None,
+                        item.path,
+                        f"{item.path} is not a regular file ({item.problem.split(' ', 1)[-1]}): "
+                        "the delivery would hand over whatever it points to, unchecked.",
+                        "Replace it with the file itself, or take it out of the delivery.",
+                    )
+                )
             else:
                 raw.append(
                     (
@@ -331,7 +342,9 @@ def evaluate(
                     item.path,
                     f"{item.path} is not the file recorded as {item.asset.name} v"
                     f"{item.asset.version} (now {item.digest}, recorded {item.recorded_digest}).",
-                    f"Ingest it (`provenance ingest {item.path}`) and declare its origin again.",
+                    f"Re-ingest the whole asset (`provenance ingest '{item.asset.name}' --origin "
+                    "...`): the new bytes become its next version, keeping its lineage, and need "
+                    "their origin declared (and any approval given) again.",
                 )
             )
             continue
@@ -398,10 +411,11 @@ def evaluate(
 
 def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
     label = f"{asset.name} v{asset.version}"
-    if asset.origin is Origin.UNKNOWN and not asset.claimed:
+    if asset.origin is Origin.UNKNOWN and not asset.disputed:
+        said = "is claimed as unknown" if asset.claimed else "has no origin claim"
         yield (
             "origin-unknown",
-            f"{label} has no origin claim.",
+            f"{label} {said}.",
             f"Declare it: `provenance tag {asset.name} --origin capture|human|ml-assisted|ai|ai-composite`.",
         )
     if asset.disputed:

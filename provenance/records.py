@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +64,16 @@ class AssetRef:
         return display_path(self.path)
 
 
+def _xxh3_128_value(digest: str) -> bytes | None:
+    """The 16 bytes of an `xxh3-128:<32 lowercase hex>` digest, else None."""
+    if len(digest) != 41 or not digest.startswith("xxh3-128:") or digest != digest.lower():
+        return None
+    try:
+        return bytes.fromhex(digest[9:])
+    except ValueError:
+        return None
+
+
 class AssetRefs(Sequence[AssetRef]):
     """AssetRefs in the order they were added: a list, held in a few flat arrays.
 
@@ -72,8 +81,6 @@ class AssetRefs(Sequence[AssetRef]):
     they took about 450 bytes each (300 MB for 640,000); here a folder is kept once, and a name,
     three numbers, a kind and a digest take about 80 bytes. Each AssetRef is made on access.
     """
-
-    _DIGEST = re.compile(r"xxh3-128:[0-9a-f]{32}")
 
     def __init__(self, refs: Iterable[AssetRef] = ()) -> None:
         self._numbers = array("q")
@@ -83,7 +90,7 @@ class AssetRefs(Sequence[AssetRef]):
         self._folder_of = array("L")
         self._names = bytearray()
         self._name_ends = array("Q")
-        self._kinds: list[str] = []
+        self._kinds: dict[str, int] = {}
         self._kind_of = bytearray()
         self._digests = bytearray()
         """16 bytes a ref: the xxh3-128 value; other digests are kept whole in `_other_digests`."""
@@ -109,14 +116,12 @@ class AssetRefs(Sequence[AssetRef]):
         self._folder_of.append(folder_id)
         self._names += name
         self._name_ends.append(len(self._names))
-        if kind not in self._kinds:
-            self._kinds.append(kind)
-        self._kind_of.append(self._kinds.index(kind))
-        if self._DIGEST.fullmatch(digest):
-            self._digests += bytes.fromhex(digest[9:])
-        else:
-            self._digests += bytes(16)
+        self._kind_of.append(self._kinds.setdefault(kind, len(self._kinds)))
+        value = _xxh3_128_value(digest)
+        if value is None:
+            value = bytes(16)
             self._other_digests[index] = digest
+        self._digests += value
 
     def __len__(self) -> int:
         return len(self._name_ends)
@@ -141,7 +146,7 @@ class AssetRefs(Sequence[AssetRef]):
         if digest is None:
             digest = "xxh3-128:" + self._digests[16 * index : 16 * index + 16].hex()
         asset_id, version_id, version = self._numbers[3 * index : 3 * index + 3]
-        kind = self._kinds[self._kind_of[index]]
+        kind = list(self._kinds)[self._kind_of[index]]
         return AssetRef(asset_id, version_id, version, folder + name, kind, digest)
 
     def __eq__(self, other: object) -> bool:

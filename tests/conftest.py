@@ -53,6 +53,16 @@ def _fresh_pg_database(admin_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+@pytest.fixture(autouse=True)
+def private_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoint keys and data go to a folder of the test's own, never the user's ~/.config."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """The show folder the tests make files in (and run commands from)."""

@@ -304,3 +304,85 @@ def test_exr_frames_end_to_end(ledger: Ledger, workspace: Path) -> None:
     assert not refused.finalized and rules(refused) == ["genai-unapproved"]
     ledger.approve("comp/sh010_comp_v003.####.exr", ref="NFX-5", by="jane")
     assert ledger.finalize(delivery, "EP101_EXR_v001").finalized
+
+
+def test_a_single_frame_of_a_recorded_sequence_cannot_become_its_own_asset(
+    show: Ledger, workspace: Path
+) -> None:
+    write_image(workspace / "comp" / "sh010_comp_v003.1002.tif", seed="rerender")
+    with pytest.raises(ProvenanceError, match="is frame 1002 of"):
+        show.ingest(["comp/sh010_comp_v003.1002.tif"], origin="human")
+
+
+def test_a_new_version_keeps_its_lineage_and_likeness(show: Ledger, workspace: Path) -> None:
+    show.ingest(["plates"], likeness=["Ada Lovelace"])
+    show.approve("comp/sh010_comp_v003.####.tif", ref="NFX-1", by="jane")
+    write_image(workspace / "comp" / "sh010_comp_v003.1002.tif", seed="rerender")
+    write_image(workspace / "plates" / "sh010_plate.1002.tif", seed="regrade")
+    time.sleep(0.05)
+    show.ingest(["comp"], origin="human")  # a re-render: the approval was for the old bytes
+    show.ingest(["plates"], origin="capture")
+    comp = show.show("comp/sh010_comp_v003.####.tif")
+    assert comp.asset.version == 2
+    assert {link.asset.name.rsplit("/", 1)[-1] for link in comp.parents} == {
+        "sh010_plate.####.tif",
+        "sky_gen_v001.####.tif",
+        "moodboard.png",
+    }
+    assert rules(show.sweep(workspace / "comp")) == ["genai-unapproved", "likeness-no-consent"]
+
+
+def test_identical_bytes_whose_lineage_differs_are_ambiguous(show: Ledger, workspace: Path) -> None:
+    render = write_image(workspace / "render" / "out.png", seed="same")
+    (workspace / "publish").mkdir()
+    shutil.copyfile(render, workspace / "publish" / "out.png")
+    time.sleep(0.05)
+    show.ingest(["render"], origin="human")
+    show.ingest(["publish"], origin="human", contains=["elements/sky_gen_v001.####.tif"])
+    (workspace / "delivery").mkdir()
+    shutil.copyfile(render, workspace / "delivery" / "out.png")
+    report = show.sweep(workspace / "delivery")
+    assert rules(report) == ["content-ambiguous"]
+    assert "[contains generated material]" in report.verdict.findings[0].message
+
+
+def test_claiming_unknown_does_not_clear_origin_unknown(show: Ledger, workspace: Path) -> None:
+    write_image(workspace / "mystery" / "m.png", seed="m")
+    show.ingest(["mystery"])
+    show.tag("mystery/m.png", "unknown", note="nobody knows")
+    assert rules(show.sweep(workspace / "mystery")) == ["origin-unknown"]
+
+
+def test_two_lists_in_one_folder_keep_their_own_manifests(show: Ledger, workspace: Path) -> None:
+    (workspace / "plates_list.txt").write_text("plates/sh010_plate.####.tif\n")
+    (workspace / "concept_list.txt").write_text("concept/moodboard.png\n")
+    show.approve("concept/moodboard.png", ref="NFX-8", by="jane")
+    first = show.finalize(workspace / "plates_list.txt", "EP101_PLATES")
+    second = show.finalize(workspace / "concept_list.txt", "EP101_CONCEPT")
+    assert first.finalized and second.finalized
+    assert first.manifest != second.manifest
+    for report in (first, second):
+        assert report.manifest is not None
+        path = Path(report.manifest.decode())
+        assert path.exists() and path.name.endswith(".provenance-manifest.json")
+        assert path.stat().st_mode & 0o044  # readable by whoever receives the delivery
+        assert json.loads(path.read_text())["checkpoint"]["schema"] == "Checkpoint.1"
+    assert show.verify("EP101_PLATES").ok and show.verify("EP101_CONCEPT").ok
+
+
+def test_a_named_range_delivers_only_its_frames(show: Ledger, workspace: Path) -> None:
+    pull = workspace / "pull.csv"
+    pull.write_text(
+        "Filename,Relative Path,Submitting For,First Frame,Last Frame\n"
+        "sh010_plate.%04d.tif,plates,FINAL,1002,1003\n"
+    )
+    report = show.sweep(pull)
+    assert report.files == 2 and report.verdict.clean
+
+
+def test_a_symlink_in_a_delivery_is_explained(show: Ledger, workspace: Path) -> None:
+    delivery = deliver(workspace, "plates")
+    (delivery / "alias.tif").symlink_to(delivery / "plates" / "sh010_plate.1001.tif")
+    report = show.sweep(delivery)
+    assert rules(report) == ["unreadable"]
+    assert "not a regular file (symlink)" in report.verdict.findings[0].message

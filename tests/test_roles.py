@@ -69,6 +69,9 @@ def test_each_role_may_do_its_work_and_nothing_more(pg_ledger: str, workspace: P
         assert auditor.show("gen.png").status == "approved"
         assert [e.kind for e in auditor.history("gen.png")][-1] == "approve"
         assert auditor.disclosure()[0].approvals == ["NFX-1 (jane)"]
+        write_image(workspace / "late.png", seed=3)  # new bytes: the auditor's check reads them
+        assert [f.rule for f in auditor.sweep(workspace).verdict.findings] == ["untracked"]
+        assert [c.path for c in auditor.verify("EP101_v001").added] == ["late.png"]
         with pytest.raises(LedgerReadOnly, match="may not do this"):
             auditor.tag("plate.png", "human")
         with pytest.raises(LedgerReadOnly, match="may not do this"):

@@ -48,7 +48,8 @@ class Resolution:
     version_id: int | None
     frame: int | None = None
     recorded_digest: str | None = None
-    ambiguous: tuple[tuple[int, Origin], ...] = ()
+    ambiguous: tuple[tuple[int, Origin, bool], ...] = ()
+    """(version, origin, contains generated material) of each asset holding the bytes."""
 
 
 def _candidate_patterns(path: bytes) -> list[tuple[bytes, int | None]]:
@@ -116,7 +117,17 @@ def resolve_delivered(
             results[index] = Resolution(version_id, frame, recorded_digest=recorded)
     if by_content:
         holders = _versions_holding(session, {files[i].digest for i in by_content})
-        summaries = origin_summaries(session, {v for vs in holders.values() for v, _ in vs})
+        candidates_ids = {v for vs in holders.values() for v, _ in vs}
+        summaries = origin_summaries(session, candidates_ids)
+        # Two assets holding the same bytes agree only if they agree on origin *and* on
+        # whether they contain generated material through their lineage.
+        ancestry = contains_ancestors(session, candidates_ids)
+        ancestors = {a for found in ancestry.values() for a in found}
+        ancestor_summaries = origin_summaries(session, ancestors)
+        contains_ai = {
+            v: any(ancestor_summaries[a].generative for a in ancestry.get(v, set()))
+            for v in candidates_ids
+        }
         for index in by_content:
             found = holders.get(files[index].digest, [])
             assets: dict[int, tuple[int, int | None]] = {}
@@ -125,10 +136,13 @@ def resolve_delivered(
             if not assets:
                 results[index] = Resolution(None)
                 continue
-            categories = {summaries[v].origin.category for v in assets}
-            if len(categories) > 1:
+            kinds = {(summaries[v].origin.category, contains_ai[v]) for v in assets}
+            if len(kinds) > 1:
                 results[index] = Resolution(
-                    None, ambiguous=tuple((v, summaries[v].origin) for v in sorted(assets))
+                    None,
+                    ambiguous=tuple(
+                        (v, summaries[v].origin, contains_ai[v]) for v in sorted(assets)
+                    ),
                 )
                 continue
             version_id, frame = assets[min(assets)]
@@ -335,7 +349,10 @@ def file_facts(
                 FileFacts(
                     path,
                     item.digest,
-                    ambiguous=tuple((names[v], origin) for v, origin in resolution.ambiguous),
+                    ambiguous=tuple(
+                        (names[v] + (" [contains generated material]" if ai else ""), origin)
+                        for v, origin, ai in resolution.ambiguous
+                    ),
                 )
             )
         elif resolution.version_id is None:

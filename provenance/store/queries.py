@@ -172,6 +172,22 @@ def _resolve_path(session: Session, roots: RootMap, path: bytes, text: str) -> R
     return _by_location(session, roots, path, text)
 
 
+def sequence_holding(session: Session, roots: RootMap, path: bytes) -> tuple[bytes, int] | None:
+    """(sequence pattern, frame) when `path` is a frame of a recorded sequence or UDIM set."""
+    folder, name = os.path.split(path)
+    match = _FRAME_NAME.match(name)
+    if match is None or _asset_version_by_pattern(session, roots, path) is not None:
+        return None
+    frame = int(match.group("frame"))
+    found = _by_head_tail(
+        session, roots, folder, match.group("head"), match.group("tail"), None, os.fsdecode(path)
+    )
+    if found is None:
+        return None
+    ref = asset_refs(session, roots, [found.version_id])[found.version_id]
+    return ref.path, frame
+
+
 def _asset_version_by_pattern(session: Session, roots: RootMap, path: bytes) -> int | None:
     root_id, relative = roots.split(path)
     found = session.execute(
