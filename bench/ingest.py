@@ -218,6 +218,7 @@ def ensure_tree(spec: TreeSpec, work: Path, keep: bool) -> tuple[Path, int, int]
     log(
         f"{spec.name}: {files:,} files, {total / 1e9:.2f} GB in {time.perf_counter() - started:.1f} s"
     )
+    settle()
     time.sleep(RACY_WAIT_S)
     return root, files, total
 
@@ -237,7 +238,13 @@ def log(message: str) -> None:
     print(f"  .. {message}", file=sys.stderr, flush=True)
 
 
+def settle() -> None:
+    """Flush dirty pages (a generated tree, the last run's ledger) so that no run pays for them."""
+    os.sync()
+
+
 def timed_shell(command: str) -> float:
+    settle()
     started = time.perf_counter()
     done = subprocess.run(command, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - started
@@ -347,6 +354,7 @@ class IngestRun:
 def run_ingest(workspace: Path, folder: Path, workers: int | None, fresh: bool) -> IngestRun:
     if fresh:
         shutil.rmtree(workspace / ".provenance", ignore_errors=True)
+    settle()
     command = [sys.executable, __file__, "--child", str(workspace), str(folder)]
     if workers is not None:
         command += ["--workers", str(workers)]

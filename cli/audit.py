@@ -13,14 +13,15 @@ from provenance.cli.render import emit_json
 KEY_OPTION = click.option(
     "--key",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Ed25519 checkpoint key (PEM). Default: checkpoint-ed25519.pem in your config folder "
-    "(~/.config/provenance), created on first use.",
+    help="Ed25519 checkpoint key (PEM; verifying needs only its public half). Default: "
+    "$PROVENANCE_CHECKPOINT_KEY, else checkpoint-ed25519.pem in your config folder "
+    "(~/.config/provenance), created on first use when signing.",
 )
 CHECKPOINTS_OPTION = click.option(
     "--checkpoints",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder of checkpoints. Default: .provenance/checkpoints beside a SQLite ledger, "
-    "else ~/.local/share/provenance/checkpoints/LEDGER.",
+    help="Folder of checkpoints. Default: $PROVENANCE_CHECKPOINTS, else .provenance/checkpoints "
+    "beside a SQLite ledger, else ~/.local/share/provenance/checkpoints/DATABASE.",
 )
 
 
@@ -72,7 +73,13 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
                 "seconds": round(report.seconds, 3),
                 "problems": report.problems,
                 "checkpoints": [
-                    {"path": str(c.path), "size": c.size, "at": c.at, "problem": c.problem}
+                    {
+                        "path": str(c.path),
+                        "size": c.size,
+                        "at": c.at,
+                        "checked": c.checked,
+                        "problem": c.problem,
+                    }
                     for c in report.checkpoints
                 ],
             },
@@ -80,14 +87,21 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
     else:
         for problem in report.problems:
             click.echo(f"TAMPERED {problem}")
-        good = sum(1 for c in report.checkpoints if c.problem is None)
+        checked = [c for c in report.checkpoints if c.checked]
+        good = sum(1 for c in checked if c.problem is None)
+        other = len(report.checkpoints) - len(checked)
         state = "verifies" if report.ok else "DOES NOT verify"
         click.echo(
             f"{report.size} events, root {report.root}: history {state} "
-            f"({good} of {len(report.checkpoints)} checkpoints consistent, {report.seconds:.2f} s)"
+            f"({good} of {len(checked)} checkpoints consistent, {report.seconds:.2f} s)"
         )
-        if not report.checkpoints:
-            click.echo("No checkpoints yet: `provenance audit checkpoint` makes one.")
+        if other:
+            click.echo(
+                f"{other} checkpoints are signed by another key than yours and were not checked "
+                "(use the studio's key: --key or PROVENANCE_CHECKPOINT_KEY)."
+            )
+        if not checked:
+            click.echo("No checkpoints of your key yet: `provenance audit checkpoint` makes one.")
     if not report.ok:
         sys.exit(EXIT_FINDINGS)
 

@@ -107,9 +107,41 @@ def default_key_path() -> Path:
     return Path(base) / "provenance" / KEY_FILE
 
 
+def configured_key_path(path: Path | None) -> Path:
+    """`--key`, else $PROVENANCE_CHECKPOINT_KEY (a studio-wide key), else the user's config folder."""
+    if path is not None:
+        return path
+    studio = os.environ.get("PROVENANCE_CHECKPOINT_KEY")
+    return Path(studio) if studio else default_key_path()
+
+
+def trusted_public_key(path: Path | None) -> str | None:
+    """The public half of the configured key, without creating one (verifying needs no secret)."""
+    key_path = configured_key_path(path)
+    if not key_path.exists():
+        return None
+    data = key_path.read_bytes()
+    try:
+        if b"PUBLIC KEY" in data:
+            public = serialization.load_pem_public_key(data)
+            if isinstance(public, Ed25519PublicKey):
+                return public_hex(public)
+        else:
+            private = serialization.load_pem_private_key(data, password=None)
+            if isinstance(private, Ed25519PrivateKey):
+                return public_hex(private.public_key())
+    except (ValueError, TypeError):
+        pass
+    raise ProvenanceError(
+        f"{key_path} is not an Ed25519 key in PEM. Point --key at the checkpoint key (its "
+        "private or public half)."
+    )
+
+
 def load_or_create_key(path: Path | None) -> tuple[Ed25519PrivateKey, Path]:
-    """The signing key: `path`, else the user's config folder; created (0600) on first use."""
-    key_path = path or default_key_path()
+    """The signing key (see configured_key_path); created (0600) on first use."""
+    explicit = path is not None or bool(os.environ.get("PROVENANCE_CHECKPOINT_KEY"))
+    key_path = configured_key_path(path)
     if key_path.exists():
         try:
             loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
@@ -121,10 +153,11 @@ def load_or_create_key(path: Path | None) -> tuple[Ed25519PrivateKey, Path]:
         if not isinstance(loaded, Ed25519PrivateKey):
             raise ProvenanceError(f"{key_path} holds a key that is not Ed25519. Use --key.")
         return loaded, key_path
-    if path is not None:
+    if explicit:
         raise ProvenanceError(
             f"No key at {key_path}. Give the path of an existing checkpoint key, or leave out "
-            "--key to use (and on first use create) the one in your config folder."
+            "--key (and PROVENANCE_CHECKPOINT_KEY) to use, and on first use create, the one in "
+            "your config folder."
         )
     key = Ed25519PrivateKey.generate()
     key_path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +200,7 @@ def make_checkpoint(state: ChainState, key: Ed25519PrivateKey) -> dict[str, Any]
 def write_checkpoint(folder: Path, document: dict[str, Any]) -> Path:
     """Keep a checkpoint as its own file (never overwritten): `<ledger>-<size>-<time>.json`."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = document["at"].replace(":", "").replace("-", "").split(".")[0]
+    stamp = document["at"].replace(":", "").replace("-", "").replace(".", "").split("+")[0]
     name = f"{document['ledger'][7:23]}-{document['size']:012d}-{stamp}.json"
     path = folder / name
     with open(path, "x", encoding="utf-8") as handle:
@@ -182,10 +215,12 @@ class CheckpointCheck:
     size: int
     at: str
     problem: str | None
+    checked: bool = True
+    """False when it is signed by a key other than the trusted one, so it vouches for nothing."""
 
 
 def check_checkpoint(
-    path: Path, document: dict[str, Any], state: ChainState, trusted_key: str
+    path: Path, document: dict[str, Any], state: ChainState, trusted_key: str | None
 ) -> CheckpointCheck:
     """Is this signed checkpoint genuine, and does the current log extend it?"""
     size = int(document.get("size", 0))
@@ -196,8 +231,15 @@ def check_checkpoint(
 
     if document.get("schema") != CHECKPOINT_SCHEMA:
         return fail("not a provenance checkpoint")
-    if document.get("public_key") != trusted_key:
-        return fail("signed by another key than the checkpoint key in use (see --key)")
+    if document.get("ledger") != state.ledger_id:
+        return fail(
+            "it was taken of a ledger whose first event differs from this one's: history was "
+            "rewritten from the start (or the checkpoint belongs to another ledger)"
+        )
+    if trusted_key is None or document.get("public_key") != trusted_key:
+        # Not a failure: anyone can write a checkpoint with a key of their own, and skipping it
+        # hides nothing. Only checkpoints of the trusted key vouch for history.
+        return CheckpointCheck(path, size, at, None, checked=False)
     try:
         public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(document["public_key"]))
         public.verify(bytes.fromhex(document["signature"]), _signed_body(document))
@@ -211,6 +253,10 @@ def check_checkpoint(
     old_root = bytes.fromhex(document["root"])
     proof = merkle.consistency_proof(state.leaves, size) if size < state.size else []
     if not merkle.verify_consistency(size, state.size, old_root, state.root, proof):
+        if size == state.size:
+            return fail(
+                f"the log's root differs from the one signed for its {size} events: history was rewritten"
+            )
         return fail(
             f"the log of {state.size} events does not extend the {size} events this checkpoint "
             "signed: history before it was rewritten"
@@ -238,12 +284,14 @@ class AuditReport:
         return found
 
 
-def audit(session: Session, folder: Path, key: Ed25519PrivateKey) -> AuditReport:
-    """Recompute the chain and check every stored checkpoint of this ledger against it."""
+def audit(session: Session, folder: Path, trusted: str | None) -> AuditReport:
+    """Recompute the chain and check every stored checkpoint against it.
+
+    `trusted` is the public key (hex) whose checkpoints vouch for history.
+    """
     started = time.perf_counter()
     state = read_chain(session)
     state.problems.extend(check_state(session))
-    trusted = public_hex(key.public_key())
     checks = []
     for path, document in stored_checkpoints(folder, state.ledger_id):
         checks.append(check_checkpoint(path, document, state, trusted))
@@ -258,16 +306,16 @@ def audit(session: Session, folder: Path, key: Ed25519PrivateKey) -> AuditReport
 
 
 def stored_checkpoints(folder: Path, ledger_id: str) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every checkpoint in the folder (the folder belongs to one ledger: a checkpoint naming
+    another first event is itself a finding, since rewriting event #1 must not hide them)."""
     if not folder.is_dir():
         return
     for path in sorted(folder.glob("*.json")):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            yield path, {}
-            continue
-        if isinstance(document, dict) and document.get("ledger") == ledger_id:
-            yield path, document
+            document = {}
+        yield path, document if isinstance(document, dict) else {}
 
 
 def export_events(session: Session) -> Iterator[dict[str, Any]]:
@@ -313,9 +361,16 @@ def check_state(session: Session) -> list[str]:
         recorded_origin = payload.get("origin")
         tool = tool_names.get(claim.tool_id) if claim.tool_id is not None else None
         recorded_tool = payload.get("tool")
-        if recorded_tool is not None:
-            recorded_tool = recorded_tool.rpartition("@")[0] or recorded_tool
+        recorded_version = None
+        if recorded_tool is not None and "@" in recorded_tool:
+            recorded_tool, _, recorded_version = recorded_tool.rpartition("@")
         mismatches = []
+        if claim.resolves != (kind == "claim.resolve"):
+            mismatches.append("its resolving flag differs from the event's")
+        if claim.evidence != "declared" and kind in ("ingest", "claim", "claim.resolve"):
+            mismatches.append(f"evidence {claim.evidence!r} but the event recorded a declaration")
+        if (recorded_version or None) != (claim.tool_version or None) and recorded_tool:
+            mismatches.append("its tool version differs from the event's")
         if recorded_origin != claim.origin:
             mismatches.append(f"origin {claim.origin!r} but the event says {recorded_origin!r}")
         if payload.get("by") != claim.claimed_by:

@@ -471,18 +471,20 @@ class Ingester:
         for result in fresh:
             digest, stat = result.digest, result.stat
             assert digest is not None and stat is not None
-            values = (content_ids[digest], *stat, recorded_ns)
             entry = cached.get(result.path)
             if entry is None:
-                new_rows.append((*self.roots.split(result.path), kind, None, *values))
+                root_id, relative = self.roots.split(result.path)
+                new_rows.append(
+                    (root_id, relative, kind, content_ids[digest], None, *stat, recorded_ns)
+                )
             else:
-                changed_rows.append((entry.location_id, *values))
+                changed_rows.append((entry.location_id, content_ids[digest], *stat, recorded_ns))
         connection = self._connection
         table = _table(Location)
         bulk.insert_rows(
             connection,
             table,
-            ("root_id", "path", "kind", "link_target", *_LOCATION_FACTS),
+            ("root_id", "path", "kind", "content_id", "link_target", *_LOCATION_FACTS[1:]),
             new_rows,
         )
         bulk.update_rows(

@@ -19,7 +19,9 @@ from provenance.audit import (
     export_events,
     load_or_create_key,
     make_checkpoint,
+    public_hex,
     read_chain,
+    trusted_public_key,
     write_checkpoint,
 )
 from provenance.errors import (
@@ -343,7 +345,8 @@ class Ledger:
                 session, roots, event_id, hasher, claim, parents, progress, self.racy_window_ns
             )
             report = ingester.run(targets)
-            add_likeness(session, [ref.version_id for ref in report.assets], likeness, event_id)
+            if likeness:
+                add_likeness(session, [ref.version_id for ref in report.assets], likeness, event_id)
             return report
 
     def tag(
@@ -578,7 +581,7 @@ class Ledger:
                 # cache and reads only what changed in between.
                 self._check_unlocked(source, policy or DEFAULT_POLICY, hasher, progress)
             with write_session(self.engine) as session, Hasher(workers) as hasher:
-                trail = audit(session, folder, signing_key)
+                trail = audit(session, folder, public_hex(signing_key.public_key()))
                 if not trail.ok:
                     raise AuditFailed(trail)
                 if deliverable_exists(session, name):
@@ -693,18 +696,26 @@ class Ledger:
     # -- audit ---------------------------------------------------------------------------------
 
     def checkpoints_folder(self, folder: Path | None = None) -> Path:
-        """Where checkpoints are kept: `folder`, else beside a SQLite ledger, else the user's data."""
+        """Where checkpoints are kept: `folder`, else $PROVENANCE_CHECKPOINTS, else beside a SQLite
+        ledger, else the user's data folder (named for the database)."""
         if folder is not None:
             return folder
+        if os.environ.get("PROVENANCE_CHECKPOINTS"):
+            return Path(os.environ["PROVENANCE_CHECKPOINTS"])
         sqlite = self.location.sqlite_path
         if sqlite is not None:
             return sqlite.parent / "checkpoints"
-        with read_session(self.engine) as session:
-            first = session.execute(select(Event.hash).order_by(Event.id).limit(1)).scalar()
+        studio = os.environ.get("PROVENANCE_CHECKPOINTS")
+        if studio:
+            return Path(studio)
         base = os.environ.get("XDG_DATA_HOME") or os.path.join(
             os.path.expanduser("~"), ".local", "share"
         )
-        return Path(base) / "provenance" / "checkpoints" / (first or "empty")[7:23]
+        # Named for the database, not for its contents: rewriting history must not move it.
+        url = self.location.url
+        name = f"{url.host or 'local'}-{url.port or ''}-{url.database or 'default'}"
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+        return Path(base) / "provenance" / "checkpoints" / safe
 
     def checkpoint(
         self, key: Path | None = None, folder: Path | None = None
@@ -715,8 +726,8 @@ class Ledger:
         """
         signing_key, _ = load_or_create_key(key)
         where = self.checkpoints_folder(folder)
-        with read_session(self.engine) as session:
-            report = audit(session, where, signing_key)
+        with read_session(self._snapshot_engine()) as session:
+            report = audit(session, where, public_hex(signing_key.public_key()))
             if not report.ok:
                 raise AuditFailed(report)
             state = read_chain(session)
@@ -725,10 +736,18 @@ class Ledger:
 
     def audit_verify(self, key: Path | None = None, folder: Path | None = None) -> AuditReport:
         """Recompute the chain and prove every stored checkpoint consistent with the log."""
-        signing_key, _ = load_or_create_key(key)
+        trusted = trusted_public_key(key)
         where = self.checkpoints_folder(folder)
-        with read_session(self.engine) as session:
-            return audit(session, where, signing_key)
+        with read_session(self._snapshot_engine()) as session:
+            return audit(session, where, trusted)
+
+    def _snapshot_engine(self) -> Engine:
+        # The audit compares several tables with the events: on PostgreSQL they must all be read
+        # from one snapshot, or a commit landing between two queries looks like tampering.
+        # (SQLite's read transaction is a snapshot already.)
+        if self.engine.dialect.name == "postgresql":
+            return self.engine.execution_options(isolation_level="REPEATABLE READ")
+        return self.engine
 
     def export_events(self) -> Iterator[dict[str, Any]]:
         """Every event, oldest first, as JSON-ready documents (for `audit export`)."""
@@ -1217,5 +1236,11 @@ def create_db_roles(db: str | None = None, cwd: Path | None = None) -> tuple[str
         schema.require_current(engine, location.display_url)
         with translate_db_errors():
             return location.display_url, create_roles(engine)
+    except LedgerReadOnly as exc:
+        raise ProvenanceError(
+            f"Cannot create the roles ({str(exc).split('(', 1)[-1].split(')')[0]}). Run "
+            "`provenance db roles` as the ledger's owner with the CREATEROLE privilege (or as a "
+            "superuser)."
+        ) from None
     finally:
         engine.dispose()

@@ -136,7 +136,7 @@ def test_a_recomputed_chain_is_caught_by_an_earlier_checkpoint(
     engine.dispose()
     found = problems(busy)
     assert not any("changed after" in p or "does not follow" in p for p in found)  # chain is sound
-    assert any("history before it was rewritten" in p for p in found)
+    assert any("history was rewritten" in p or "before it was rewritten" in p for p in found)
 
 
 def test_a_relabelled_claim_is_caught(busy: Ledger, db_url: str, backend: str) -> None:
@@ -173,8 +173,54 @@ def test_checkpoints_must_be_genuine(busy: Ledger, workspace: Path) -> None:
             serialization.NoEncryption(),
         )
     )
-    report = busy.audit_verify(key=key_file)
-    assert any("another key" in p for p in report.problems)
+    path.write_text(json.dumps(document))  # genuine again
+    busy.checkpoint(key=key_file)
+    report = busy.audit_verify()
+    # A checkpoint of someone else's key vouches for nothing, and hides nothing either.
+    assert report.ok and sorted(c.checked for c in report.checkpoints) == [False, True]
+    assert busy.audit_verify(key=key_file).ok
+
+
+def test_rewriting_the_first_event_cannot_hide_the_checkpoints(
+    busy: Ledger, db_url: str, backend: str
+) -> None:
+    busy.checkpoint()
+    raw(db_url, drop_guards(backend, "events"))
+    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT id, kind, actor, host, at, payload FROM events ORDER BY id"
+        ).all()
+        previous = "sha256:" + "0" * 64
+        for event_id, kind, actor, host, at, payload in rows:
+            host = "elsewhere" if event_id == 1 else host
+            moment = at if not isinstance(at, str) else dt.datetime.fromisoformat(at)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+            digest = event_hash(canonical_event(kind, actor, host, moment, payload, previous))
+            connection.execute(
+                sa.text(
+                    "UPDATE events SET host = :host, prev_hash = :prev, hash = :h WHERE id = :i"
+                ),
+                {"host": host, "prev": previous, "h": digest, "i": event_id},
+            )
+            previous = digest
+    engine.dispose()
+    assert any("rewritten from the start" in p for p in problems(busy))
+
+
+def test_a_claim_turned_into_a_resolution_is_caught(
+    busy: Ledger, db_url: str, backend: str
+) -> None:
+    raw(
+        db_url,
+        [
+            *drop_guards(backend, "claims"),
+            "UPDATE claims SET resolves = TRUE WHERE claimed_by = 'alice'",
+        ],
+    )
+    assert any("resolving flag" in p for p in problems(busy))
 
 
 def test_finalize_is_refused_while_history_does_not_verify(

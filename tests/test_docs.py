@@ -1,12 +1,16 @@
 """The docs stay true: docs/cli.md is current, every command has help, the README and docs name
 only commands that exist and link only to files that exist, and the publish-hook example runs
-against a real ledger (SQLite and PostgreSQL) and is shown as it is."""
+against a real ledger (SQLite and PostgreSQL) and is shown as it is, the auditor's export check
+runs against a real deliverable, and the admin page's roles table is what `db roles` grants."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shlex
+import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +21,10 @@ import pytest
 from provenance.cli import cli
 
 from provenance import Ledger, Origin, ProvenanceError
+from provenance.audit import default_key_path
 from provenance.errors import UnknownTool
 from provenance.policy import RULES
+from provenance.store import roles
 
 from .builders import write_image, write_sequence
 
@@ -139,7 +145,10 @@ def test_readme_names_only_existing_commands() -> None:
     assert not unknown, f"README.md mentions commands that do not exist: {unknown}"
 
 
-@pytest.mark.parametrize("page", ["index.md", "concepts.md", "delivery.md", "python-api.md"])
+@pytest.mark.parametrize(
+    "page",
+    ["index.md", "concepts.md", "delivery.md", "python-api.md", "studio-admin.md", "auditor.md"],
+)
 def test_docs_name_only_existing_commands(page: str) -> None:
     unknown, _count = unknown_commands((DOCS / page).read_text(encoding="utf-8"))
     assert not unknown, f"docs/{page} mentions commands that do not exist: {unknown}"
@@ -328,3 +337,85 @@ def test_python_api_page_shows_the_example_as_it_is() -> None:
     assert f"```python\n{example}```\n" in page, (
         "docs/python-api.md must show docs/examples/publish_hook.py exactly: copy it in again."
     )
+
+
+# -- the auditor's export check ----------------------------------------------------------------
+
+
+def run_verify_export(events: Path, manifest: Path, key: Path) -> subprocess.CompletedProcess[str]:
+    """The example as an auditor runs it: its own process, no provenance imported."""
+    example = DOCS / "examples" / "verify_export.py"
+    return subprocess.run(
+        [sys.executable, str(example), str(events), str(manifest), str(key)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_verify_export_checks_a_deliverable_against_the_exported_events(
+    workspace: Path, tmp_path: Path
+) -> None:
+    plates = [write_image(workspace / "plates" / f"sh010_plate.{f}.png") for f in (1001, 1002)]
+    delivery = workspace / "delivery" / "EP101"
+    delivery.mkdir(parents=True)
+    for plate in plates:
+        shutil.copy2(plate, delivery / plate.name)
+    with Ledger.create(str(workspace / ".provenance" / "ledger.db"), cwd=workspace) as ledger:
+        ledger.ingest([str(workspace / "plates")], origin="capture", by="dit", workers=1)
+        write_image(workspace / "concept" / "moodboard.png", seed="mood")
+        ledger.ingest([str(workspace / "concept")], origin="human", by="dana", workers=1)
+        report = ledger.finalize(str(delivery), "EP101_VFX_v001", workers=1)
+        assert report.finalized
+        # Events after the finalize only extend the log the manifest's checkpoint signed.
+        ledger.tag(str(workspace / "concept" / "moodboard.png"), origin="human", by="erin")
+        events = [json.dumps(event, ensure_ascii=False) for event in ledger.export_events()]
+    manifest = delivery / "provenance-manifest.json"
+    assert json.loads(manifest.read_text(encoding="utf-8"))["checkpoint"]["size"] < len(events)
+    export = tmp_path / "events.jsonl"
+    export.write_text("\n".join(events) + "\n", encoding="utf-8")
+
+    good = run_verify_export(export, manifest, default_key_path())
+    assert (good.returncode, good.stdout.startswith("OK: ")) == (0, True), good.stdout + good.stderr
+
+    ingest = json.loads(events[1])
+    assert ingest["kind"] == "ingest" and ingest["payload"]["by"] == "dit"
+    ingest["payload"]["by"] = "mallory"
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text("\n".join([events[0], json.dumps(ingest), *events[2:]]) + "\n")
+    bad = run_verify_export(edited, manifest, default_key_path())
+    assert bad.returncode == 3, bad.stdout + bad.stderr
+    assert f"FAILED event #{ingest['id']} (ingest) does not match its hash" in bad.stdout
+
+
+def test_auditor_page_shows_the_export_check_as_it_is() -> None:
+    example = (DOCS / "examples" / "verify_export.py").read_text(encoding="utf-8")
+    page = (DOCS / "auditor.md").read_text(encoding="utf-8")
+    assert f"```python\n{example}```\n" in page, (
+        "docs/auditor.md must show docs/examples/verify_export.py exactly: copy it in again."
+    )
+
+
+# -- the studio admin's roles table ------------------------------------------------------------
+
+
+def test_admin_page_lists_exactly_the_grants_of_each_role() -> None:
+    page = (DOCS / "studio-admin.md").read_text(encoding="utf-8")
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `(provenance_\w+)` \|[^|]*\|([^|]*)\|$", page, flags=re.M)
+    }
+    assert sorted(rows) == sorted([roles.AUDITOR, roles.ARTIST, roles.TD])
+
+    def names(cell: str, verb: str) -> list[str]:
+        """The tables after "VERB on", up to the next `;`, without the columns in brackets."""
+        part = re.search(rf"{verb} on ([^;]*)", cell)
+        return re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", part.group(1))) if part else []
+
+    assert names(rows[roles.ARTIST], "INSERT") == list(roles.ARTIST_INSERT)
+    assert names(rows[roles.ARTIST], "UPDATE") == list(roles.ARTIST_UPDATE)
+    assert names(rows[roles.TD], "INSERT") == list(roles.TD_INSERT)
+    assert names(rows[roles.TD], "UPDATE") == list(roles.TD_UPDATE)
+    for table, columns in roles.ARTIST_UPDATE.items():
+        if columns is not None:
+            assert f"`{table}` ({', '.join(f'`{c}`' for c in columns)})" in rows[roles.ARTIST]

@@ -57,11 +57,17 @@ def test_each_role_may_do_its_work_and_nothing_more(pg_ledger: str, workspace: P
             artist.add_consent("Ada", scope="x", ref="y")
         with pytest.raises(LedgerReadOnly, match="may not do this"):
             artist.set_tool("Runway Gen-4", secured="no")
+        with pytest.raises(LedgerReadOnly, match="may not do this"):
+            artist.tag("gen.png", "human", note="it is fine really", resolve=True)
+        with pytest.raises(LedgerReadOnly, match="may not do this"):
+            artist.add_tool("Gen2", generative=True, trains_on_inputs="no", secured="yes")
+        artist.add_tool("Krita")  # non-generative tools: fine
         history = artist.history("plate.png")
         assert history[0].actor == "alice"  # the database role, not the OS user
 
     with Ledger.open(as_user(pg_ledger, "tina"), cwd=workspace) as td:
         td.approve("gen.png", ref="NFX-1", by="jane")
+        td.tag("plate.png", "capture", note="camera report checked", resolve=True)
         td.add_consent("Ada", scope="S01", ref="form 1")
         assert td.finalize(workspace, "EP101_v001").finalized
 

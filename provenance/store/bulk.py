@@ -10,6 +10,7 @@ only the rows skip the per-value processing. So values must be what every driver
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -75,17 +76,20 @@ def _execute_many(
     if order is None:
         named = [fixed | dict(zip(names, row, strict=True)) for row in rows]
         connection.exec_driver_sql(compiled.string, named)
-    elif list(order) == list(names):
-        connection.exec_driver_sql(compiled.string, list(map(tuple, rows)))
+        return
+    # The driver takes the values in the statement's order (for an INSERT, the table's).
+    given = [*names, *fixed]
+    if list(order) == given and not fixed:
+        ordered = list(map(tuple, rows))
     else:
-        index = {name: position for position, name in enumerate(names)}
-        connection.exec_driver_sql(
-            compiled.string,
-            [
-                tuple(row[index[name]] if name in index else fixed[name] for name in order)
-                for row in rows
-            ],
-        )
+        positions = [given.index(name) for name in order]
+        extra = tuple(fixed.values())
+        if len(positions) == 1:
+            ordered = [((*row, *extra)[positions[0]],) for row in rows]
+        else:
+            pick = operator.itemgetter(*positions)
+            ordered = [pick((*row, *extra)) for row in rows]
+    connection.exec_driver_sql(compiled.string, ordered)
 
 
 def select_in(

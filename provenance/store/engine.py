@@ -213,7 +213,13 @@ def _translate(exc: OperationalError) -> ProvenanceError | OperationalError:
             f"The ledger file is not a SQLite database ({message}). Point --db at a provenance "
             "ledger, or create one with `provenance init`."
         )
-    return exc
+    if "locked" in lowered:
+        return exc
+    first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    return ProvenanceError(
+        f"Cannot use the ledger ({first}). Check --db / PROVENANCE_DB, that the database "
+        "server is up, and your credentials (~/.pgpass, PGSERVICE)."
+    )
 
 
 def table_names(connection: Connection) -> set[str]:

@@ -78,6 +78,23 @@ def create_roles(engine: Engine) -> RolesReport:
         statements += [_update_grant(t, c, ARTIST) for t, c in ARTIST_UPDATE.items()]
         statements += [f"GRANT INSERT ON {table} TO {TD}" for table in TD_INSERT]
         statements += [_update_grant(t, c, TD) for t, c in TD_UPDATE.items()]
+        # Row-level rules for what column grants cannot say: an artist's claim never settles a
+        # dispute, and an artist may register only non-generative tools (a generative tool's
+        # vetting is a TD's call). Policies of one command are OR'ed, so TDs (who are artists
+        # too) get theirs on top. The ledger's owner is not subject to them.
+        for table, artist_check in (("claims", "NOT resolves"), ("tools", "NOT generative")):
+            statements += [
+                f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+                f"DROP POLICY IF EXISTS provenance_read ON {table}",
+                f"CREATE POLICY provenance_read ON {table} FOR SELECT USING (true)",
+                f"DROP POLICY IF EXISTS provenance_artist_insert ON {table}",
+                f"CREATE POLICY provenance_artist_insert ON {table} FOR INSERT TO {ARTIST} "
+                f"WITH CHECK ({artist_check})",
+                f"DROP POLICY IF EXISTS provenance_td_insert ON {table}",
+                f"CREATE POLICY provenance_td_insert ON {table} FOR INSERT TO {TD} WITH CHECK (true)",
+                f"DROP POLICY IF EXISTS provenance_td_update ON {table}",
+                f"CREATE POLICY provenance_td_update ON {table} FOR UPDATE TO {TD} USING (true)",
+            ]
         for statement in statements:
             connection.exec_driver_sql(statement)
             granted.append(statement)
