@@ -85,6 +85,7 @@ from provenance.store.engine import (
     locate_ledger,
     parse_ledger_url,
     read_session,
+    retry_conflicts,
     translate_db_errors,
     write_session,
 )
@@ -214,6 +215,7 @@ class Ledger:
 
     # -- tools ---------------------------------------------------------------------------------
 
+    @retry_conflicts
     def add_tool(
         self,
         name: str,
@@ -244,6 +246,7 @@ class Ledger:
                 return _tool_info(existing)
             return _tool_info(_insert_tool(session, name, vendor, generative, trains, sec))
 
+    @retry_conflicts
     def set_tool(
         self,
         name: str,
@@ -282,6 +285,7 @@ class Ledger:
 
     # -- writing -------------------------------------------------------------------------------
 
+    @retry_conflicts
     def ingest(
         self,
         paths: Sequence[str | os.PathLike[str] | bytes],
@@ -349,6 +353,7 @@ class Ledger:
                 add_likeness(session, [ref.version_id for ref in report.assets], likeness, event_id)
             return report
 
+    @retry_conflicts
     def tag(
         self,
         target: str,
@@ -388,6 +393,7 @@ class Ledger:
             add_likeness(session, [resolved.version_id], likeness, event_id)
             return self._card(session, roots, resolved)
 
+    @retry_conflicts
     def link(
         self, child: str, contains: Sequence[str] = (), references: Sequence[str] = ()
     ) -> AssetCard:
@@ -424,6 +430,7 @@ class Ledger:
 
     # -- approvals and consent -----------------------------------------------------------------
 
+    @retry_conflicts
     def approve(
         self,
         target: str,
@@ -477,6 +484,7 @@ class Ledger:
             refresh_status(session, resolved.version_id)
             return ApprovalInfo(asset, ref, by, note, covers_tool_risk, recorded_by, now)
 
+    @retry_conflicts
     def add_consent(self, performer: str, scope: str, ref: str) -> ConsentInfo:
         """Record a performer's consent (its scope and where the signed form is on record)."""
         if not performer.strip() or not scope.strip() or not ref.strip():
@@ -551,6 +559,7 @@ class Ledger:
                 record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
         return check
 
+    @retry_conflicts
     def finalize(
         self,
         delivery: str | os.PathLike[str] | bytes,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
@@ -146,6 +149,38 @@ def _sqlite_on_begin(connection: Connection) -> None:
     connection.exec_driver_sql(mode)
 
 
+# Serialization failures and deadlocks: the transaction did nothing and may simply run again.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+RETRIES = 5
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def retry_conflicts(work: Callable[P, T]) -> Callable[P, T]:
+    """Run a unit of work again (with backoff) when the database aborted it as a conflict.
+
+    Writers already serialize on the ledger's write lock, so this is a safety net for what
+    the lock does not cover (a DBA's own session, a future finer-grained lock). SQLite's
+    'database is locked' past the busy timeout is retried the same way.
+    """
+
+    @functools.wraps(work)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(RETRIES):
+            try:
+                return work(*args, **kwargs)
+            except OperationalError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                locked = "database is locked" in str(exc.orig)
+                if (code not in RETRYABLE_SQLSTATES and not locked) or attempt == RETRIES - 1:
+                    raise
+                time.sleep(min(2.0, 0.05 * 2**attempt) * (1 + random.random()))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
 # The key of the PostgreSQL advisory lock that serializes writers (ASCII "provenan").
 WRITE_LOCK_KEY = 0x70726F76656E616E
 
@@ -213,7 +248,7 @@ def _translate(exc: OperationalError) -> ProvenanceError | OperationalError:
             f"The ledger file is not a SQLite database ({message}). Point --db at a provenance "
             "ledger, or create one with `provenance init`."
         )
-    if "locked" in lowered:
+    if "locked" in lowered or getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
         return exc
     first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
     return ProvenanceError(

@@ -1,0 +1,373 @@
+"""Sweep benchmark: `Ledger.sweep` of a 100,000-file delivery, warm and cold, against reference programs.
+
+    .venv/bin/python bench/sweep.py            # 1,000 shots x 100 frames (100,000 files)
+    .venv/bin/python bench/sweep.py --quick    # 100 shots x 100 frames, one repetition (a smoke run)
+    .venv/bin/python bench/sweep.py --keep     # keep (and reuse) the generated delivery
+    .venv/bin/python bench/sweep.py --profile  # also print a cProfile of one warm and one cold sweep
+
+The delivery is generated in a work folder (bench/_work/sweep by default, git-ignored) and
+removed at the end unless --keep is given: a workspace holding the ledger and `delivery/`, one
+comp frame sequence per shot (`sqNNN/shNNNN/comp/shNNNN_comp_v001.####.exr`, frames 1001-1100),
+every frame 4-16 KiB of incompressible bytes (about 1 GB in all). It is ingested once with
+`Ledger.ingest([delivery], origin="capture")`, more than the racy window after it was written,
+so that the stat cache trusts every file. Then:
+
+  warm   `Ledger.sweep(delivery)` once unmeasured, then measured: every file is trusted from
+         the stat cache, nothing is read; the default policy is evaluated on every file.
+         Reference: `find DIR -type f -printf ...`, a bare walk that stats every file.
+  cold   `Ledger.sweep(copy)` of `cp -a delivery outgoing` (new paths, new inodes): every file
+         is hashed and resolved by its content, then the stat cache is refreshed with what was
+         read (the sweep's own write). Before each cold run the ledger is put back as it was
+         before the first one, so every run is cold.
+         Reference: `find DIR -type f -print0 | xargs -0 -P2 xxhsum -H2` over the same copy.
+
+Each sweep runs in a child process of its own (this script again, with --child); "ours" is the
+wall time of `Ledger.sweep` in it (walk, stat cache, hashing, resolution, facts, policy and the
+cache refresh; not the interpreter's start nor opening the ledger). Both trees are read into
+the page cache first, so that every program reads from memory. Runs are interleaved with the
+reference programs and the best of --repeat counts. Nothing here asserts wall-clock times: the
+table says PASS or MISS against the targets of the issue (--strict exits 1 on a MISS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import (  # noqa: E402  (bench/ingest.py: the shared conventions)
+    KiB,
+    MiB,
+    RACY_WAIT_S,
+    STAT_WALK,
+    XXHSUM_PIPELINE,
+    Row,
+    gb,
+    log,
+    mib,
+    print_table,
+    seconds_list,
+    settle,
+    timed_shell,
+    warm_cache,
+)
+
+DEFAULT_WORK = Path(__file__).resolve().parent / "_work" / "sweep"
+WARM_TARGET_FILES_S = 100_000
+COLD_TARGET_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class DeliverySpec:
+    shots: int
+    frames: int
+    min_size: int
+    max_size: int
+
+    @property
+    def files(self) -> int:
+        return self.shots * self.frames
+
+
+def delivery_spec(quick: bool) -> DeliverySpec:
+    return DeliverySpec(100 if quick else 1_000, 100, 4 * KiB, 16 * KiB)
+
+
+def generate(spec: DeliverySpec, root: Path, seed: int = 2025) -> tuple[int, int]:
+    """Write the delivery under `root`: one comp sequence per shot, 100 shots a sequence folder."""
+    rng = random.Random(seed)
+    pool = rng.randbytes(spec.max_size + 4 * MiB)
+    files = total = 0
+    for index in range(spec.shots):
+        shot = f"sh{index * 10 + 10:04d}"
+        folder = root / f"sq{(index // 100) * 10 + 10:03d}" / shot / "comp"
+        folder.mkdir(parents=True)
+        for frame in range(1001, 1001 + spec.frames):
+            name = f"{shot}_comp_v001.{frame:04d}.exr"
+            size = rng.randint(spec.min_size, spec.max_size)
+            offset = rng.randrange(len(pool) - size)
+            # The path up front makes every frame's bytes unique.
+            header = f"{folder.relative_to(root)}/{name}\n".encode()
+            with open(folder / name, "wb") as out:
+                out.write(header)
+                out.write(pool[offset : offset + size - len(header)])
+            files += 1
+            total += size
+    return files, total
+
+
+# ---------------------------------------------------------------------------------------------
+# The child: one sweep through the library, measured from inside
+
+
+def child_sweep(workspace: str, folder: str, workers: int | None, profile: bool) -> None:
+    from provenance import Ledger
+
+    ledger = Ledger.open(str(Path(workspace) / ".provenance" / "ledger.db"), cwd=Path(workspace))
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    report = ledger.sweep(folder, workers=workers)
+    seconds = time.perf_counter() - started
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
+        print(text.getvalue(), file=sys.stderr)
+    ledger.close()
+    verdict = report.verdict
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "check_seconds": report.seconds,
+                "files": report.files,
+                "assets": report.assets,
+                "files_read": report.files_read,
+                "bytes_read": report.bytes_read,
+                "findings": len(verdict.findings),
+                "rules": sorted({f.rule for f in verdict.findings}),
+                "blocked": verdict.blocked,
+            }
+        )
+    )
+
+
+def run_sweep(
+    workspace: Path, folder: Path, workers: int | None, profile: bool = False
+) -> dict[str, object]:
+    settle()
+    command = [sys.executable, __file__, "--child", str(workspace), str(folder)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    if profile:
+        command.append("--profile")
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"sweep child failed with exit code {done.returncode}")
+    data: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup: the delivery, its ingest, the cold copy, the ledger snapshot
+
+
+def ledger_files(workspace: Path) -> list[Path]:
+    folder = workspace / ".provenance"
+    return [folder / name for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm")]
+
+
+def snapshot_ledger(workspace: Path, to: Path) -> None:
+    to.mkdir(parents=True, exist_ok=True)
+    for path in ledger_files(workspace):
+        if path.exists():
+            shutil.copy2(path, to / path.name)
+
+
+def restore_ledger(workspace: Path, saved: Path) -> None:
+    for path in ledger_files(workspace):
+        path.unlink(missing_ok=True)
+        if (saved / path.name).exists():
+            shutil.copy2(saved / path.name, path)
+
+
+def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, Path, Path, int, int]:
+    """(workspace, delivery, ledger snapshot, files, bytes): generated and ingested unless kept."""
+    spec = delivery_spec(args.quick)
+    workspace = work / "workspace"
+    delivery = workspace / "delivery"
+    saved = work / "ledger-after-ingest"
+    marker = work / "spec.json"
+    wanted = json.dumps(spec.__dict__, sort_keys=True)
+    if args.keep and marker.exists():
+        found = json.loads(marker.read_text())
+        if found["spec"] == wanted and (saved / "ledger.db").exists():
+            log(f"reusing {delivery}")
+            return workspace, delivery, saved, found["files"], found["bytes"]
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    log(f"generating {spec.shots:,} shots x {spec.frames} frames under {delivery}")
+    started = time.perf_counter()
+    files, total = generate(spec, delivery)
+    log(f"{files:,} files, {gb(total)} in {time.perf_counter() - started:.1f} s")
+    settle()
+    time.sleep(RACY_WAIT_S)
+
+    from provenance import Ledger
+
+    started = time.perf_counter()
+    with Ledger.create(
+        str(workspace / ".provenance" / "ledger.db"), cwd=workspace
+    ) as ledger:
+        report = ledger.ingest([str(delivery)], origin="capture", workers=args.workers)
+    if report.skipped or report.files_new != files:
+        raise SystemExit(f"the ingest recorded {report.files_new:,} of {files:,} files")
+    log(
+        f"ingested {files:,} files as {report.asset_count:,} assets in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    # The ledger as every cold run starts from (closed: its WAL is checkpointed into the file).
+    snapshot_ledger(workspace, saved)
+    marker.write_text(json.dumps({"spec": wanted, "files": files, "bytes": total}))
+    return workspace, delivery, saved, files, total
+
+
+def make_copy(delivery: Path, copy: Path) -> None:
+    shutil.rmtree(copy, ignore_errors=True)
+    subprocess.run(["cp", "-a", str(delivery), str(copy)], check=True)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def bench(args: argparse.Namespace, work: Path) -> list[Row]:
+    workspace, delivery, saved, files, total = prepare(args, work)
+    copy = workspace / "outgoing"
+    restore_ledger(workspace, saved)
+    make_copy(delivery, copy)
+    warm_cache(delivery)
+    warm_cache(copy)
+    # The sweep the warm runs are "unchanged since".
+    first = run_sweep(workspace, delivery, args.workers)
+    log(f"first sweep {first['seconds']:.2f} s, read {first['files_read']:,} files")
+
+    xxh_runs: list[float] = []
+    walk_runs: list[float] = []
+    colds: list[dict[str, object]] = []
+    warms: list[dict[str, object]] = []
+    for _ in range(args.repeat):
+        xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=copy)))
+        restore_ledger(workspace, saved)
+        colds.append(run_sweep(workspace, copy, args.workers))
+        walk_runs.append(timed_shell(STAT_WALK.format(dir=delivery)))
+        warms.append(run_sweep(workspace, delivery, args.workers))
+    log(f"xxhsum       {seconds_list(xxh_runs)}")
+    log(f"cold sweep   {seconds_list([float(r['seconds']) for r in colds])}")  # type: ignore[arg-type]
+    log(f"find -printf {seconds_list(walk_runs)}")
+    log(f"warm sweep   {seconds_list([float(r['seconds']) for r in warms])}")  # type: ignore[arg-type]
+    if args.profile:
+        log("profile of a warm sweep (cumulative; in the child's stderr):")
+        run_sweep(workspace, delivery, args.workers, profile=True)
+        log("profile of a cold sweep:")
+        restore_ledger(workspace, saved)
+        run_sweep(workspace, copy, args.workers, profile=True)
+
+    xxh, walk = min(xxh_runs), min(walk_runs)
+    cold = min(colds, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
+    warm = min(warms, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
+    cold_s, warm_s = float(cold["seconds"]), float(warm["seconds"])  # type: ignore[arg-type]
+    for name, run in (("warm", warm), ("cold", cold)):
+        if run["files"] != files or run["assets"] != files // 100 or run["blocked"]:
+            log(f"{name} sweep: {run['files']} files, {run['assets']} assets, {run['rules']}")
+    label = f"{files:,} files ({files // 100:,} shots x 100 frames, {gb(total)})"
+    warm_read = max(int(r["files_read"]) for r in warms)  # type: ignore[call-overload]
+    return [
+        Row(
+            f"{label}: warm sweep",
+            f"{files / warm_s:,.0f} files/s ({warm_s:.2f} s)",
+            f"find -printf {files / walk:,.0f} files/s",
+            f"{warm_s / walk:.1f}x time",
+            f">= {WARM_TARGET_FILES_S:,} files/s",
+            files / warm_s >= WARM_TARGET_FILES_S,
+        ),
+        Row(
+            "  warm sweep: files read",
+            f"{warm_read:,} files",
+            "-",
+            "-",
+            "reads no file contents",
+            warm_read == 0,
+        ),
+        Row(
+            f"{label}: cold sweep of a fresh copy",
+            f"{cold_s:.2f} s ({files / cold_s:,.0f} files/s)",
+            f"xxhsum {xxh:.2f} s",
+            f"{cold_s / xxh:.2f}x time",
+            f"<= {COLD_TARGET_RATIO}x time",
+            cold_s <= COLD_TARGET_RATIO * xxh,
+        ),
+        Row(
+            "  cold sweep: the check alone (without the stat-cache refresh)",
+            f"{float(cold['check_seconds']):.2f} s",  # type: ignore[arg-type]
+            f"xxhsum {xxh:.2f} s",
+            f"{float(cold['check_seconds']) / xxh:.2f}x time",  # type: ignore[arg-type]
+            "-",
+            None,
+        ),
+        Row(
+            "  cold sweep: files and bytes read",
+            f"{int(cold['files_read']):,} files, {mib(int(cold['bytes_read']))}",  # type: ignore[call-overload]
+            f"tree {mib(total)}",
+            "-",
+            "every file",
+            cold["files_read"] == files,
+        ),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="10,000 files, one repetition")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where the tree is made")
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) the generated tree")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per measurement (best)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="hashing processes (default: all cores)"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile one warm and one cold")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--child", nargs=2, metavar=("WORKSPACE", "FOLDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child_sweep(args.child[0], args.child[1], args.workers, args.profile)
+        return 0
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    missing = [tool for tool in ("xxhsum", "find", "xargs", "cp") if shutil.which(tool) is None]
+    if missing:
+        print(
+            f"missing reference programs: {', '.join(missing)}. Install xxhsum with "
+            "`apt-get install xxhash`.",
+            file=sys.stderr,
+        )
+        return 2
+    work: Path = args.work.resolve()
+    # Checkpoints or config a sweep might look for stay in the work folder.
+    os.environ.setdefault("XDG_CONFIG_HOME", str(work / "config"))
+    load_before = os.getloadavg()[0]
+    try:
+        rows = bench(args, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(
+        f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, best of {args.repeat}, "
+        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    print_table(rows)
+    missed = any(r.passed is False for r in rows)
+    return 1 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
