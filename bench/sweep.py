@@ -3,7 +3,7 @@
     .venv/bin/python bench/sweep.py            # 1,000 shots x 100 frames (100,000 files)
     .venv/bin/python bench/sweep.py --quick    # 100 shots x 100 frames, one repetition (a smoke run)
     .venv/bin/python bench/sweep.py --keep     # keep (and reuse) the generated delivery
-    .venv/bin/python bench/sweep.py --profile  # also print a cProfile of one warm and one cold sweep
+    .venv/bin/python bench/sweep.py --profile  # also time the phases of a warm and a cold sweep, and cProfile them
 
 The delivery is generated in a work folder (bench/_work/sweep by default, git-ignored) and
 removed at the end unless --keep is given: a workspace holding the ledger and `delivery/`, one
@@ -41,15 +41,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import (  # noqa: E402  (bench/ingest.py: the shared conventions)
-    KiB,
-    MiB,
+# bench/ingest.py: the shared conventions.
+from ingest import (
     RACY_WAIT_S,
     STAT_WALK,
     XXHSUM_PIPELINE,
+    KiB,
+    MiB,
     Row,
     gb,
     log,
@@ -61,7 +63,7 @@ from ingest import (  # noqa: E402  (bench/ingest.py: the shared conventions)
     warm_cache,
 )
 
-DEFAULT_WORK = Path(__file__).resolve().parent / "_work" / "sweep"
+DEFAULT_WORK = Path(__file__).resolve().parent / "_work"
 WARM_TARGET_FILES_S = 100_000
 COLD_TARGET_RATIO = 1.5
 
@@ -109,12 +111,54 @@ def generate(spec: DeliverySpec, root: Path, seed: int = 2025) -> tuple[int, int
 # The child: one sweep through the library, measured from inside
 
 
-def child_sweep(workspace: str, folder: str, workers: int | None, profile: bool) -> None:
+PHASES = (
+    ("provenance.finalizer", None, "read_delivery", "walk the delivery (scan, stat)"),
+    ("provenance.ingest", "Ingester", "fingerprint_files", "stat cache and hashing"),
+    ("provenance.ingest", "Ingester", "_cached_locations", "  of which: stat-cache lookup"),
+    ("provenance.finalizer", None, "resolve_delivered", "resolve files to assets"),
+    ("provenance.store.facts", None, "_member_digests", "  of which: members by path"),
+    ("provenance.store.facts", None, "_versions_holding", "  of which: holders by content"),
+    ("provenance.finalizer", None, "asset_facts", "facts of the assets"),
+    ("provenance.finalizer", None, "file_facts", "facts of the files"),
+    ("provenance.finalizer", None, "evaluate", "the policy"),
+    ("provenance.ledger", None, "record_cache", "stat-cache refresh (a write)"),
+)
+"""(module, class, function, label): what --profile times, wall clock, inside one sweep."""
+
+
+def time_phases() -> dict[str, float]:
+    """Wrap the sweep's phases with wall-clock timers (names the library no longer has are skipped)."""
+    import functools
+    import importlib
+
+    spent: dict[str, float] = {}
+    for module_name, class_name, name, label in PHASES:
+        owner = importlib.import_module(module_name)
+        if class_name is not None:
+            owner = getattr(owner, class_name, None)
+        original = getattr(owner, name, None)
+        if original is None:
+            continue
+
+        def timed(*args, _original=original, _label=label, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, functools.wraps(original)(timed))
+    return spent
+
+
+def child_sweep(workspace: str, folder: str, workers: int | None, profile: str | None) -> None:
+    """Run in a child process: one sweep through the library, measured from inside."""
     from provenance import Ledger
 
+    spent = time_phases() if profile == "phases" else None
     ledger = Ledger.open(str(Path(workspace) / ".provenance" / "ledger.db"), cwd=Path(workspace))
     profiler = None
-    if profile:
+    if profile == "cprofile":
         import cProfile
 
         profiler = cProfile.Profile()
@@ -128,8 +172,13 @@ def child_sweep(workspace: str, folder: str, workers: int | None, profile: bool)
 
         profiler.disable()
         text = io.StringIO()
-        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(25)
         print(text.getvalue(), file=sys.stderr)
+    if spent is not None:
+        for *_, label in PHASES:
+            if label in spent:
+                print(f"    {label:<32} {spent[label]:6.2f} s", file=sys.stderr)
+        print(f"    {'the whole sweep':<32} {seconds:6.2f} s", file=sys.stderr)
     ledger.close()
     verdict = report.verdict
     print(
@@ -150,18 +199,18 @@ def child_sweep(workspace: str, folder: str, workers: int | None, profile: bool)
 
 
 def run_sweep(
-    workspace: Path, folder: Path, workers: int | None, profile: bool = False
-) -> dict[str, object]:
+    workspace: Path, folder: Path, workers: int | None, profile: str | None = None
+) -> dict[str, Any]:
     settle()
     command = [sys.executable, __file__, "--child", str(workspace), str(folder)]
     if workers is not None:
         command += ["--workers", str(workers)]
     if profile:
-        command.append("--profile")
+        command += ["--child-profile", profile]
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"sweep child failed with exit code {done.returncode}")
-    data: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return data
 
 
@@ -213,9 +262,7 @@ def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, Path, Path, int
     from provenance import Ledger
 
     started = time.perf_counter()
-    with Ledger.create(
-        str(workspace / ".provenance" / "ledger.db"), cwd=workspace
-    ) as ledger:
+    with Ledger.create(str(workspace / ".provenance" / "ledger.db"), cwd=workspace) as ledger:
         report = ledger.ingest([str(delivery)], origin="capture", workers=args.workers)
     if report.skipped or report.files_new != files:
         raise SystemExit(f"the ingest recorded {report.files_new:,} of {files:,} files")
@@ -250,8 +297,8 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
 
     xxh_runs: list[float] = []
     walk_runs: list[float] = []
-    colds: list[dict[str, object]] = []
-    warms: list[dict[str, object]] = []
+    colds: list[dict[str, Any]] = []
+    warms: list[dict[str, Any]] = []
     for _ in range(args.repeat):
         xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=copy)))
         restore_ledger(workspace, saved)
@@ -259,25 +306,26 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
         walk_runs.append(timed_shell(STAT_WALK.format(dir=delivery)))
         warms.append(run_sweep(workspace, delivery, args.workers))
     log(f"xxhsum       {seconds_list(xxh_runs)}")
-    log(f"cold sweep   {seconds_list([float(r['seconds']) for r in colds])}")  # type: ignore[arg-type]
+    log(f"cold sweep   {seconds_list([float(r['seconds']) for r in colds])}")
     log(f"find -printf {seconds_list(walk_runs)}")
-    log(f"warm sweep   {seconds_list([float(r['seconds']) for r in warms])}")  # type: ignore[arg-type]
+    log(f"warm sweep   {seconds_list([float(r['seconds']) for r in warms])}")
     if args.profile:
-        log("profile of a warm sweep (cumulative; in the child's stderr):")
-        run_sweep(workspace, delivery, args.workers, profile=True)
-        log("profile of a cold sweep:")
-        restore_ledger(workspace, saved)
-        run_sweep(workspace, copy, args.workers, profile=True)
+        for profile in ("phases", "cprofile"):
+            log(f"{profile} of a warm sweep:")
+            run_sweep(workspace, delivery, args.workers, profile)
+            log(f"{profile} of a cold sweep:")
+            restore_ledger(workspace, saved)
+            run_sweep(workspace, copy, args.workers, profile)
 
     xxh, walk = min(xxh_runs), min(walk_runs)
-    cold = min(colds, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
-    warm = min(warms, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
-    cold_s, warm_s = float(cold["seconds"]), float(warm["seconds"])  # type: ignore[arg-type]
-    for name, run in (("warm", warm), ("cold", cold)):
-        if run["files"] != files or run["assets"] != files // 100 or run["blocked"]:
-            log(f"{name} sweep: {run['files']} files, {run['assets']} assets, {run['rules']}")
-    label = f"{files:,} files ({files // 100:,} shots x 100 frames, {gb(total)})"
-    warm_read = max(int(r["files_read"]) for r in warms)  # type: ignore[call-overload]
+    cold = min(colds, key=lambda r: float(r["seconds"]))
+    warm = min(warms, key=lambda r: float(r["seconds"]))
+    cold_s, warm_s = float(cold["seconds"]), float(warm["seconds"])
+    shots = files // 100
+    judged = [(r["files"], r["assets"], r["blocked"]) for r in (*colds, *warms)]
+    findings = sorted({rule for r in (*colds, *warms) for rule in r["rules"]})
+    label = f"{files:,} files ({shots:,} shots x 100 frames, {gb(total)})"
+    warm_read = max(int(r["files_read"]) for r in warms)
     return [
         Row(
             f"{label}: warm sweep",
@@ -305,15 +353,24 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
         ),
         Row(
             "  cold sweep: the check alone (without the stat-cache refresh)",
-            f"{float(cold['check_seconds']):.2f} s",  # type: ignore[arg-type]
+            f"{float(cold['check_seconds']):.2f} s",
             f"xxhsum {xxh:.2f} s",
-            f"{float(cold['check_seconds']) / xxh:.2f}x time",  # type: ignore[arg-type]
+            f"{float(cold['check_seconds']) / xxh:.2f}x time",
             "-",
             None,
         ),
         Row(
+            "  every sweep: files, assets and verdict",
+            f"{cold['files']:,} files, {cold['assets']:,} assets, "
+            f"findings: {', '.join(findings) or 'none'}",
+            "-",
+            "-",
+            f"{files:,} files, {shots:,} assets, not blocked",
+            all(j == (files, shots, False) for j in judged),
+        ),
+        Row(
             "  cold sweep: files and bytes read",
-            f"{int(cold['files_read']):,} files, {mib(int(cold['bytes_read']))}",  # type: ignore[call-overload]
+            f"{int(cold['files_read']):,} files, {mib(int(cold['bytes_read']))}",
             f"tree {mib(total)}",
             "-",
             "every file",
@@ -327,18 +384,25 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="10,000 files, one repetition")
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="where the tree is made")
+    parser.add_argument(
+        "--work", type=Path, default=DEFAULT_WORK, help="the tree is made in WORK/sweep"
+    )
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the generated tree")
     parser.add_argument("--repeat", type=int, default=None, help="runs per measurement (best)")
     parser.add_argument(
         "--workers", type=int, default=None, help="hashing processes (default: all cores)"
     )
-    parser.add_argument("--profile", action="store_true", help="cProfile one warm and one cold")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also time the phases of one warm and one cold sweep, then cProfile them",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--child", nargs=2, metavar=("WORKSPACE", "FOLDER"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-profile", choices=("phases", "cprofile"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child_sweep(args.child[0], args.child[1], args.workers, args.profile)
+        child_sweep(args.child[0], args.child[1], args.workers, args.child_profile)
         return 0
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
@@ -350,7 +414,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    work: Path = args.work.resolve()
+    work: Path = args.work.resolve() / "sweep"
     # Checkpoints or config a sweep might look for stay in the work folder.
     os.environ.setdefault("XDG_CONFIG_HOME", str(work / "config"))
     load_before = os.getloadavg()[0]
