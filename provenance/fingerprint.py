@@ -300,10 +300,8 @@ class Hasher:
         )
         if not parallel or len(files) < 2:
             return HashJob([[path for path, _ in files]])
-        threaded = total >= THREADED_MIN_AVERAGE * len(files)
-        # Threads take no pickling round trip: finer chunks even out the end of the batch.
-        job = HashJob(_chunks(files, self.workers, 4 if threaded else 1))
-        if threaded:
+        job = HashJob(_chunks(files, self.workers))
+        if total >= THREADED_MIN_AVERAGE * len(files):
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(self.workers, "provenance-hash")
             job._hand_over(self._threads)
@@ -364,13 +362,12 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _chunks(files: Sequence[tuple[bytes, int]], workers: int, finer: int = 1) -> list[list[bytes]]:
+def _chunks(files: Sequence[tuple[bytes, int]], workers: int) -> list[list[bytes]]:
     """Split into chunks small enough to balance the workers and big enough to amortize the IPC."""
     total = sum(size for _, size in files)
-    per_worker = CHUNKS_PER_WORKER * finer
-    per_chunk_bytes = total // (workers * per_worker)
-    byte_limit = min(CHUNK_MAX_BYTES // finer, max(per_chunk_bytes, 1 << 20))
-    count_limit = min(CHUNK_MAX_FILES, max(8, len(files) // (workers * per_worker)))
+    per_chunk_bytes = total // (workers * CHUNKS_PER_WORKER)
+    byte_limit = min(CHUNK_MAX_BYTES, max(per_chunk_bytes, 1 << 20))
+    count_limit = min(CHUNK_MAX_FILES, max(8, len(files) // (workers * CHUNKS_PER_WORKER)))
     chunks: list[list[bytes]] = []
     current: list[bytes] = []
     current_bytes = 0

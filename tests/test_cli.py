@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from .builders import write_image, write_sequence
 from .conftest import Cli
 
@@ -120,22 +122,24 @@ def test_link_after_the_fact(run: Cli, workspace: Path) -> None:
     assert "not in the ledger" in missing.stderr
 
 
-def test_init_is_idempotent_and_discovered_upward(tmp_path: Path) -> None:
-    from click.testing import CliRunner
+def test_init_is_idempotent_and_discovered_upward(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from provenance.cli import cli
+
+    from .conftest import make_runner
 
     show = tmp_path / "show"
     (show / "deep" / "er").mkdir(parents=True)
     write_image(show / "deep" / "er" / "a.png")
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        import os
-
-        os.chdir(show)
-        assert runner.invoke(cli, ["init"]).exit_code == 0
-        assert runner.invoke(cli, ["init"]).exit_code == 0
-        os.chdir(show / "deep" / "er")
-        result = runner.invoke(cli, ["ingest", "a.png", "--json"])
-        assert result.exit_code == 0, result.output
-        assert (show / ".provenance" / "ledger.db").exists()
-        assert not (show / "deep" / "er" / ".provenance").exists()
+    for name in ("PROVENANCE_DB", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runner = make_runner()
+    monkeypatch.chdir(show)
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    monkeypatch.chdir(show / "deep" / "er")
+    result = runner.invoke(cli, ["ingest", "a.png", "--json"])
+    assert result.exit_code == 0, result.output
+    assert (show / ".provenance" / "ledger.db").exists()
+    assert not (show / "deep" / "er" / ".provenance").exists()

@@ -44,7 +44,7 @@ def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
     result = python_m_provenance("--no-such-option", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
-    assert "No such option: --no-such-option" in result.stderr
+    assert "No such option" in result.stderr and "--no-such-option" in result.stderr
     assert "Usage: provenance " in result.stderr
 
 
