@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -51,6 +51,36 @@ def drop_guards(backend: str, *tables: str) -> list[str]:
     if backend == "sqlite":
         return [f"DROP TRIGGER {t}_no_{a}" for t in tables for a in ("update", "delete")]
     return [f"DROP TRIGGER {t}_append_only ON {t}" for t in tables]
+
+
+def rewrite_chain(
+    db_url: str, backend: str, change: Callable[[int, str, str], tuple[str, str]]
+) -> None:
+    """An insider's full rewrite: edit events with `change(id, host, payload)` and recompute
+    every hash so that the chain itself is sound again."""
+    raw(db_url, drop_guards(backend, "events"))
+    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT id, kind, actor, host, at, payload FROM events ORDER BY id"
+        ).all()
+        previous = "sha256:" + "0" * 64
+        for event_id, kind, actor, host, at, payload in rows:
+            host, payload = change(event_id, host, payload)
+            moment = at if not isinstance(at, str) else dt.datetime.fromisoformat(at)
+            if moment.tzinfo is None:  # SQLite keeps no zone; the ledger writes UTC
+                moment = moment.replace(tzinfo=dt.timezone.utc)
+            digest = event_hash(canonical_event(kind, actor, host, moment, payload, previous))
+            connection.execute(
+                sa.text(
+                    "UPDATE events SET host = :host, payload = :p, prev_hash = :prev, hash = :h "
+                    "WHERE id = :i"
+                ),
+                {"host": host, "p": payload, "prev": previous, "h": digest, "i": event_id},
+            )
+            previous = digest
+    engine.dispose()
 
 
 def problems(ledger: Ledger) -> list[str]:
@@ -111,29 +141,15 @@ def test_a_recomputed_chain_is_caught_by_an_earlier_checkpoint(
     busy: Ledger, db_url: str, backend: str
 ) -> None:
     busy.checkpoint()
-    raw(db_url, drop_guards(backend, "events"))
-    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT id, kind, actor, host, at, payload FROM events ORDER BY id"
-        ).all()
-        previous = "sha256:" + "0" * 64
-        for event_id, kind, actor, host, at, payload in rows:
-            if event_id == 4:
-                payload = payload.replace('"bob"', '"alice"')  # who made the AI image
-            moment = at if not isinstance(at, str) else dt.datetime.fromisoformat(at)
-            if moment.tzinfo is None:  # SQLite keeps no zone; the ledger writes UTC
-                moment = moment.replace(tzinfo=dt.timezone.utc)
-            digest = event_hash(canonical_event(kind, actor, host, moment, payload, previous))
-            connection.execute(
-                sa.text(
-                    "UPDATE events SET payload = :p, prev_hash = :prev, hash = :h WHERE id = :i"
-                ),
-                {"p": payload, "prev": previous, "h": digest, "i": event_id},
-            )
-            previous = digest
-    engine.dispose()
+    rewrite_chain(
+        db_url,
+        backend,
+        # Who made the AI image, rewritten, with every later hash recomputed.
+        lambda event_id, host, payload: (
+            host,
+            payload.replace('"bob"', '"alice"') if event_id == 4 else payload,
+        ),
+    )
     found = problems(busy)
     assert not any("changed after" in p or "does not follow" in p for p in found)  # chain is sound
     assert any("history was rewritten" in p or "before it was rewritten" in p for p in found)
@@ -185,28 +201,11 @@ def test_rewriting_the_first_event_cannot_hide_the_checkpoints(
     busy: Ledger, db_url: str, backend: str
 ) -> None:
     busy.checkpoint()
-    raw(db_url, drop_guards(backend, "events"))
-    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.begin() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT id, kind, actor, host, at, payload FROM events ORDER BY id"
-        ).all()
-        previous = "sha256:" + "0" * 64
-        for event_id, kind, actor, host, at, payload in rows:
-            host = "elsewhere" if event_id == 1 else host
-            moment = at if not isinstance(at, str) else dt.datetime.fromisoformat(at)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.timezone.utc)
-            digest = event_hash(canonical_event(kind, actor, host, moment, payload, previous))
-            connection.execute(
-                sa.text(
-                    "UPDATE events SET host = :host, prev_hash = :prev, hash = :h WHERE id = :i"
-                ),
-                {"host": host, "prev": previous, "h": digest, "i": event_id},
-            )
-            previous = digest
-    engine.dispose()
+    rewrite_chain(
+        db_url,
+        backend,
+        lambda event_id, host, payload: ("elsewhere" if event_id == 1 else host, payload),
+    )
     assert any("rewritten from the start" in p for p in problems(busy))
 
 
