@@ -86,6 +86,7 @@ from provenance.store.engine import (
     parse_ledger_url,
     read_session,
     retry_conflicts,
+    table_names,
     translate_db_errors,
     write_session,
 )
@@ -980,9 +981,7 @@ def _tristate(name: str, value: str) -> Tristate:
 
 
 def _has_foreign_tables(session: Session) -> bool:
-    from sqlalchemy import inspect
-
-    return bool(set(inspect(session.connection()).get_table_names()) - {"alembic_version"})
+    return bool(table_names(session.connection()) - {"alembic_version"})
 
 
 def _show(path: object) -> str:

@@ -20,7 +20,7 @@ from provenance.errors import BadPattern, TargetNotFound
 # A frame number is a run of digits after a `.` or `_`, followed only by extensions
 # (`sh010_comp_v003.1001.exr`, `plate_0001.dpx`, `sim.0042.bgeo.sc`). A number glued to
 # letters (`matte_v002.png`) is a version, not a frame.
-_FRAME_NAME = re.compile(rb"^(?P<head>.*[._])(?P<frame>\d+)(?P<tail>(?:\.[A-Za-z][^.]*)*)$")
+FRAME_NAME = re.compile(rb"^(?P<head>.*[._])(?P<frame>\d+)(?P<tail>(?:\.[A-Za-z][^.]*)*)$")
 # Texture formats whose numbered files in 1001-1099 are UDIM tiles rather than frames.
 UDIM_EXTENSIONS = frozenset({b".tx", b".tex", b".rat", b".tdl", b".b3d"})
 UDIM_FIRST, UDIM_LAST = 1001, 1099
@@ -155,7 +155,7 @@ def group_names(
     numbered: dict[tuple[bytes, bytes], list[tuple[int, bytes, bytes]]] = {}
     singles: list[bytes] = []
     for name in names:
-        match = _FRAME_NAME.match(name)
+        match = FRAME_NAME.match(name)
         if match is None:
             singles.append(name)
             continue
@@ -329,7 +329,7 @@ def scan_pattern(pattern: SequencePattern) -> DirectoryScan:
         ) from None
     frames: list[tuple[int, ScannedFile]] = []
     for name in names:
-        match = _FRAME_NAME.match(name)
+        match = FRAME_NAME.match(name)
         if match is None or not pattern.matches(match.group("head"), match.group("tail")):
             continue
         digits = match.group("frame")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
@@ -259,12 +259,3 @@ def _translate(exc: OperationalError) -> ProvenanceError | OperationalError:
 
 def table_names(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names())
-
-
-def sqlite_journal_mode(engine: Engine) -> str:
-    with engine.connect() as connection:
-        return str(connection.execute(text("PRAGMA journal_mode")).scalar())
-
-
-def engine_options(engine: Engine) -> dict[str, Any]:
-    return dict(engine.get_execution_options())

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from provenance.origins import ClaimFacts, Origin, OriginSummary, summarize_claims
 from provenance.policy import AssetFacts, FileFacts, GenerativeSource, ToolFacts
 from provenance.records import DisclosureEntry, ToolInfo, display_path
-from provenance.scan import _FRAME_NAME, UDIM_TOKEN
+from provenance.scan import FRAME_NAME, UDIM_TOKEN
 from provenance.store.models import (
     Approval,
     Asset,
@@ -56,7 +56,7 @@ def _candidate_patterns(path: bytes) -> list[tuple[bytes, int | None]]:
     """Asset patterns a file could be a member of: itself, or a frame of a sequence or UDIM set."""
     candidates: list[tuple[bytes, int | None]] = [(path, None)]
     folder, name = os.path.split(path)
-    match = _FRAME_NAME.match(name)
+    match = FRAME_NAME.match(name)
     if match is not None:
         digits = match.group("frame")
         head, tail = match.group("head"), match.group("tail")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from provenance.errors import AmbiguousTarget, TargetNotFound
 from provenance.records import AssetRef, display_path
-from provenance.scan import _FRAME_NAME, canonical_pattern, looks_like_pattern, parse_pattern
+from provenance.scan import FRAME_NAME, canonical_pattern, looks_like_pattern, parse_pattern
 from provenance.store.models import (
     Asset,
     AssetVersion,
@@ -155,7 +155,7 @@ def _resolve_path(session: Session, roots: RootMap, path: bytes, text: str) -> R
     if exact is not None:
         return Resolved(exact)
     folder, name = os.path.split(path)
-    frame_match = _FRAME_NAME.match(name)
+    frame_match = FRAME_NAME.match(name)
     if frame_match is not None:
         frame = int(frame_match.group("frame"))
         found = _by_head_tail(
@@ -175,7 +175,7 @@ def _resolve_path(session: Session, roots: RootMap, path: bytes, text: str) -> R
 def sequence_holding(session: Session, roots: RootMap, path: bytes) -> tuple[bytes, int] | None:
     """(sequence pattern, frame) when `path` is a frame of a recorded sequence or UDIM set."""
     folder, name = os.path.split(path)
-    match = _FRAME_NAME.match(name)
+    match = FRAME_NAME.match(name)
     if match is None or _asset_version_by_pattern(session, roots, path) is not None:
         return None
     frame = int(match.group("frame"))
