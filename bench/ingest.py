@@ -593,6 +593,11 @@ def main() -> int:
         if not args.keep:
             for name in selected:
                 shutil.rmtree(work / name, ignore_errors=True)
+    return report(rows, args, load_before)
+
+
+def report(rows: list[Row], args: argparse.Namespace, load_before: float) -> int:
+    """Print the table with the conditions it was measured in; exit 1 on a MISS with --strict."""
     print()
     print(
         f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, best of {args.repeat}, "

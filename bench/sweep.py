@@ -56,7 +56,7 @@ from ingest import (
     gb,
     log,
     mib,
-    print_table,
+    report,
     seconds_list,
     settle,
     timed_shell,
@@ -423,14 +423,7 @@ def main() -> int:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print()
-    print(
-        f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, best of {args.repeat}, "
-        f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
-    )
-    print_table(rows)
-    missed = any(r.passed is False for r in rows)
-    return 1 if missed and args.strict else 0
+    return report(rows, args, load_before)
 
 
 if __name__ == "__main__":

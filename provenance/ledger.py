@@ -244,8 +244,8 @@ class Ledger:
                         f"{existing.name!r} is already registered ({_describe_tool(existing)}). "
                         f"To change what is recorded, run `provenance tools set {existing.name!r} ...`."
                     )
-                return _tool_info(existing)
-            return _tool_info(_insert_tool(session, name, vendor, generative, trains, sec))
+                return queries.tool_info(existing)
+            return queries.tool_info(_insert_tool(session, name, vendor, generative, trains, sec))
 
     @retry_conflicts
     def set_tool(
@@ -272,17 +272,18 @@ class Ledger:
                 append_event(session, "tool.set", {"tool": tool.name, "changes": changes})
                 session.execute(update(Tool).where(Tool.id == tool.id).values(**changes))
                 session.refresh(tool)
-            return _tool_info(tool)
+            return queries.tool_info(tool)
 
     def tools(self) -> list[ToolInfo]:
         with read_session(self.engine) as session:
             return [
-                _tool_info(t) for t in session.execute(select(Tool).order_by(Tool.key)).scalars()
+                queries.tool_info(t)
+                for t in session.execute(select(Tool).order_by(Tool.key)).scalars()
             ]
 
     def tool(self, name: str) -> ToolInfo:
         with read_session(self.engine) as session:
-            return _tool_info(_find_tool(session, split_tool(name)[0]))
+            return queries.tool_info(_find_tool(session, split_tool(name)[0]))
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -1053,17 +1054,6 @@ def _describe_tool(tool: Tool) -> str:
     return (
         f"vendor {tool.vendor or '-'}, {kind}, trains on inputs: {tool.trains_on_inputs}, "
         f"secured: {tool.secured}"
-    )
-
-
-def _tool_info(tool: Tool) -> ToolInfo:
-    return ToolInfo(
-        name=tool.name,
-        vendor=tool.vendor,
-        generative=tool.generative,
-        trains_on_inputs=tool.trains_on_inputs,
-        secured=tool.secured,
-        registered_at=tool.created_at,
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from provenance.origins import ClaimFacts, Origin, OriginSummary, summarize_claims
 from provenance.policy import AssetFacts, FileFacts, GenerativeSource, ToolFacts
-from provenance.records import DisclosureEntry, ToolInfo, display_path
+from provenance.records import DisclosureEntry, display_path
 from provenance.scan import FRAME_NAME, UDIM_TOKEN
 from provenance.store.models import (
     Approval,
@@ -30,7 +30,7 @@ from provenance.store.models import (
     Member,
     Tool,
 )
-from provenance.store.queries import RootMap, asset_refs, chunked
+from provenance.store.queries import RootMap, asset_refs, chunked, tool_info
 
 MAX_ANCESTRY = 100
 
@@ -415,10 +415,7 @@ def generative_uses(session: Session, roots: RootMap) -> list[DisclosureEntry]:
             for c in claims.get(version_id, [])
             if c.tool_id is not None and Origin(c.origin).generative
         ]
-        tools = [
-            ToolInfo(t.name, t.vendor, t.generative, t.trains_on_inputs, t.secured, t.created_at)
-            for t in dict.fromkeys(used)
-        ]
+        tools = [tool_info(t) for t in dict.fromkeys(used)]
         entries.append(
             DisclosureEntry(
                 asset=refs[version_id],

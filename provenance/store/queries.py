@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from provenance.errors import AmbiguousTarget, TargetNotFound
-from provenance.records import AssetRef, display_path
+from provenance.records import AssetRef, ToolInfo, display_path
 from provenance.scan import FRAME_NAME, canonical_pattern, looks_like_pattern, parse_pattern
 from provenance.store.models import (
     Asset,
@@ -21,6 +21,7 @@ from provenance.store.models import (
     Location,
     Member,
     Root,
+    Tool,
 )
 
 DIGEST_PREFIX = re.compile(r"^(?P<algo>xxh3-128):(?P<hex>[0-9a-fA-F]{8,32})$")
@@ -101,6 +102,18 @@ def asset_refs(session: Session, roots: RootMap, version_ids: Iterable[int]) -> 
                 asset_id, version_id, number, roots.join(root_id, pattern), kind, digest
             )
     return refs
+
+
+def tool_info(tool: Tool) -> ToolInfo:
+    """A registered tool as the library returns it."""
+    return ToolInfo(
+        name=tool.name,
+        vendor=tool.vendor,
+        generative=tool.generative,
+        trains_on_inputs=tool.trains_on_inputs,
+        secured=tool.secured,
+        registered_at=tool.created_at,
+    )
 
 
 def latest_version_id(session: Session, asset_id: int) -> int:
