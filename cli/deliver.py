@@ -42,8 +42,8 @@ POLICY_OPTION = click.option(
 def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) -> None:
     """Every finding about a delivery, for TDs before they finalize; records nothing.
 
-    DELIVERY is a folder, a text file listing paths, a CSV pull list (only FINAL rows) or an
-    .otio timeline. Exit 0 when clean, 3 when there are findings.
+    DELIVERY is a folder, a path list (.txt), a CSV pull list (only FINAL rows), an .otio
+    timeline, or one media file. Exit 0 when clean, 3 when there are findings.
     """
     policy = load_policy(policy_file)
     progress = ProgressLine(enabled=not as_json and sys.stderr.isatty())

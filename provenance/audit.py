@@ -119,6 +119,11 @@ def trusted_public_key(path: Path | None) -> str | None:
     """The public half of the configured key, without creating one (verifying needs no secret)."""
     key_path = configured_key_path(path)
     if not key_path.exists():
+        if path is not None or os.environ.get("PROVENANCE_CHECKPOINT_KEY"):
+            raise ProvenanceError(
+                f"No key at {key_path}. Give the path of the checkpoint key (its private or "
+                "public half in PEM)."
+            )
         return None
     data = key_path.read_bytes()
     try:

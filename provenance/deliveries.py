@@ -32,6 +32,8 @@ MANIFEST_NAME = b"provenance-manifest.json"
 MANIFEST_SUFFIX = b".provenance-manifest.json"
 
 FINAL = "FINAL"
+# Files read as lists of paths, one a line (a file without an extension is read as one too).
+LIST_EXTENSIONS = (b".txt", b".lst", b".list")
 
 
 class DeliveryKind(str, enum.Enum):
@@ -96,7 +98,8 @@ class Delivery:
 
 
 def read_delivery(source: bytes) -> Delivery:
-    """Whatever `source` is: a folder, a `.csv` pull list, an `.otio` timeline, or a path list."""
+    """Whatever `source` is: a folder, a `.csv` pull list, an `.otio` timeline, a path list
+    (`.txt`, `.lst`, `.list`), or a single file delivered on its own."""
     source = os.path.abspath(source)
     if os.path.isdir(source):
         return _read_folder(source)
@@ -110,7 +113,12 @@ def read_delivery(source: bytes) -> Delivery:
         return _read_csv(source)
     if lowered.endswith(b".otio"):
         return _read_otio(source)
-    return _read_list(source)
+    if lowered.endswith(LIST_EXTENSIONS) or b"." not in os.path.basename(lowered):
+        return _read_list(source)
+    # Any other file (an image, a movie, a frame) is a delivery of that one file.
+    delivery = Delivery(DeliveryKind.LIST, source, os.path.dirname(source))
+    _scan_named(delivery, source)
+    return delivery
 
 
 def _read_folder(folder: bytes) -> Delivery:
@@ -152,7 +160,7 @@ def _read_list(source: bytes) -> Delivery:
     if b"\x00" in b"".join(lines[:50]):
         raise ProvenanceError(
             f"{os.fsdecode(source)!r} is not a text list of paths. Give a folder, a text file "
-            "with one path a line, a .csv pull list or an .otio timeline."
+            "(.txt) with one path a line, a .csv pull list, an .otio timeline, or one media file."
         )
     for line in lines:
         entry = line.strip()

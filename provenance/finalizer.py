@@ -25,6 +25,7 @@ from provenance.ingest import CacheRefresh, Ingester
 from provenance.policy import AssetFacts, FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
 from provenance.records import display_path
+from provenance.scan import StatFingerprint
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
@@ -70,11 +71,9 @@ def check_delivery(
 ) -> DeliveryCheck:
     """Read, fingerprint (through the stat cache), resolve and judge a delivery. Writes nothing."""
     started = time.perf_counter()
-    delivery = read_delivery(source)
-    cache = Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns)
-    digests, refresh = cache.fingerprint_files(delivery.files)
-    if progress is not None:
-        progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
+    delivery, digests, refresh, cache = _fingerprint_delivery(
+        session, roots, source, hasher, racy_window_ns, progress
+    )
     delivered = [Delivered(f.path, digests[f.path][0]) for f in delivery.files if f.path in digests]
     resolutions = resolve_delivered(session, roots, delivered)
     versions = {r.version_id for r in resolutions if r.version_id is not None}
@@ -109,6 +108,34 @@ def check_delivery(
         seconds=time.perf_counter() - started,
         names=names,
     )
+
+
+def warm_cache(
+    session: Session,
+    roots: RootMap,
+    source: bytes,
+    hasher: Hasher,
+    racy_window_ns: int,
+    progress: Progress | None = None,
+) -> CacheRefresh:
+    """Fingerprint a delivery's files (reading only what the stat cache cannot vouch for)."""
+    return _fingerprint_delivery(session, roots, source, hasher, racy_window_ns, progress)[2]
+
+
+def _fingerprint_delivery(
+    session: Session,
+    roots: RootMap,
+    source: bytes,
+    hasher: Hasher,
+    racy_window_ns: int,
+    progress: Progress | None,
+) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester]:
+    delivery = read_delivery(source)
+    cache = Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns)
+    digests, refresh = cache.fingerprint_files(delivery.files)
+    if progress is not None:
+        progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
+    return delivery, digests, refresh, cache
 
 
 def record_cache(

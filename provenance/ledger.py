@@ -43,9 +43,11 @@ from provenance.finalizer import (
     record_cache,
     record_deliverable,
     stage_manifest,
+    warm_cache,
 )
 from provenance.fingerprint import RACY_WINDOW_NS, Hasher
 from provenance.ingest import (
+    CacheRefresh,
     ClaimSpec,
     Ingester,
     ParentSpec,
@@ -544,22 +546,30 @@ class Ledger:
     ) -> DeliveryCheck:
         """A delivery check in a read transaction, then a best-effort stat-cache refresh."""
         with read_session(self.engine) as session:
-            roots = queries.find_roots(session, self.workspace) or queries.RootMap(
-                self.workspace, -1, -2
-            )
             check = check_delivery(
-                session, roots, source, policy, hasher, self.racy_window_ns, progress
-            )
-        if check.refresh.fresh:
-            # Best effort: a read-only role, or a writer that recorded the same paths meanwhile,
-            # only means the next check reads these files again.
-            with (
-                contextlib.suppress(LedgerReadOnly, IntegrityError),
-                write_session(self.engine) as session,
-            ):
-                roots = queries.ensure_roots(session, self.workspace)
-                record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
+                session, self._roots_for_reading(session), source, policy, hasher,
+                self.racy_window_ns, progress,
+            )  # fmt: skip
+        self._refresh_cache(check.refresh, hasher)
         return check
+
+    def _roots_for_reading(self, session: Session) -> queries.RootMap:
+        # Before anything was ingested there are no roots: ids that match nothing will do.
+        return queries.find_roots(session, self.workspace) or queries.RootMap(
+            self.workspace, -1, -2
+        )
+
+    def _refresh_cache(self, refresh: CacheRefresh, hasher: Hasher) -> None:
+        """Record what a check had to read. Best effort: a read-only role, or a writer that
+        recorded the same paths meanwhile, only means the next check reads them again."""
+        if not refresh.fresh:
+            return
+        with (
+            contextlib.suppress(LedgerReadOnly, IntegrityError),
+            write_session(self.engine) as session,
+        ):
+            roots = queries.ensure_roots(session, self.workspace)
+            record_cache(session, roots, refresh, hasher, self.racy_window_ns)
 
     @retry_conflicts
     def finalize(
@@ -588,58 +598,65 @@ class Ledger:
         checkpoint: dict[str, Any] | None = None
         try:
             with Hasher(workers) as hasher:
-                # Hash outside the lock first: the locked check below then finds a warm stat
-                # cache and reads only what changed in between.
-                self._check_unlocked(source, policy or DEFAULT_POLICY, hasher, progress)
-            with write_session(self.engine) as session, Hasher(workers) as hasher:
-                trail = audit(session, folder, public_hex(signing_key.public_key()))
-                if not trail.ok:
-                    raise AuditFailed(trail)
-                if deliverable_exists(session, name):
-                    raise ProvenanceError(
-                        f"A deliverable named {name!r} is already final. Give this one a new "
-                        "version name (e.g. _v004), or `provenance verify` the existing one."
+                # Hash outside the lock first (fingerprints only): the locked check below then
+                # finds a warm stat cache and reads only what changed in between.
+                with read_session(self.engine) as session:
+                    refresh = warm_cache(
+                        session, self._roots_for_reading(session), source, hasher,
+                        self.racy_window_ns, progress,
+                    )  # fmt: skip
+                self._refresh_cache(refresh, hasher)
+                with write_session(self.engine) as session:
+                    trail = audit(session, folder, public_hex(signing_key.public_key()))
+                    if not trail.ok:
+                        raise AuditFailed(trail)
+                    if deliverable_exists(session, name):
+                        raise ProvenanceError(
+                            f"A deliverable named {name!r} is already final. Give this one a new "
+                            "version name (e.g. _v004), or `provenance verify` the existing one."
+                        )
+                    roots = queries.ensure_roots(session, self.workspace)
+                    chosen = policy or DEFAULT_POLICY
+                    check = check_delivery(
+                        session, roots, source, chosen, hasher, self.racy_window_ns
                     )
-                roots = queries.ensure_roots(session, self.workspace)
-                chosen = policy or DEFAULT_POLICY
-                check = check_delivery(session, roots, source, chosen, hasher, self.racy_window_ns)
-                record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
-                verdict = check.verdict
-                if verdict.blocked or not check.entries:
+                    record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
+                    verdict = check.verdict
+                    if verdict.blocked or not check.entries:
+                        event_id = append_event(
+                            session,
+                            "finalize.refused",
+                            {
+                                "name": name,
+                                "delivery": display_path(source),
+                                "policy": chosen.name,
+                                "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
+                                "files": len(check.entries),
+                            },
+                        )
+                        return _sweep_report(check, name=name, event_id=event_id)
                     event_id = append_event(
                         session,
-                        "finalize.refused",
+                        "finalize",
                         {
                             "name": name,
                             "delivery": display_path(source),
                             "policy": chosen.name,
-                            "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
+                            "policy_digest": chosen.digest,
                             "files": len(check.entries),
                         },
                     )
-                    return _sweep_report(check, name=name, event_id=event_id)
-                event_id = append_event(
-                    session,
-                    "finalize",
-                    {
-                        "name": name,
-                        "delivery": display_path(source),
-                        "policy": chosen.name,
-                        "policy_digest": chosen.digest,
-                        "files": len(check.entries),
-                    },
-                )
-                event_hash = session.execute(
-                    select(Event.hash).where(Event.id == event_id)
-                ).scalar_one()
-                now = now_utc()
-                record_deliverable(session, name, check, event_id, now)
-                # The checkpoint of this moment (including the finalize event itself) travels
-                # in the manifest, so the deliverable can be checked against the log years on.
-                checkpoint = make_checkpoint(read_chain(session), signing_key)
-                document = manifest_document(name, check, event_id, event_hash, now.isoformat())
-                document["checkpoint"] = checkpoint
-                staged = stage_manifest(check.delivery, document)
+                    event_hash = session.execute(
+                        select(Event.hash).where(Event.id == event_id)
+                    ).scalar_one()
+                    now = now_utc()
+                    record_deliverable(session, name, check, event_id, now)
+                    # The checkpoint of this moment (including the finalize event itself) travels
+                    # in the manifest, so the deliverable can be checked against the log years on.
+                    checkpoint = make_checkpoint(read_chain(session), signing_key)
+                    document = manifest_document(name, check, event_id, event_hash, now.isoformat())
+                    document["checkpoint"] = checkpoint
+                    staged = stage_manifest(check.delivery, document)
             staged_final = staged[1]
             os.replace(staged[0], staged_final)
             staged = None

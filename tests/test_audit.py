@@ -270,3 +270,10 @@ def test_audit_cli_exit_codes(busy: Ledger, run: Cli, db_url: str, backend: str)
     failed = run("audit", "verify", "--json", expect=3)
     assert json.loads(failed.stdout)["ok"] is False
     assert os.path.isdir(busy.checkpoints_folder())
+
+
+def test_a_named_key_that_does_not_exist_is_an_error(busy: Ledger, workspace: Path) -> None:
+    from provenance.errors import ProvenanceError
+
+    with pytest.raises(ProvenanceError, match="No key at"):
+        busy.audit_verify(key=workspace / "nope.pem")

@@ -119,3 +119,10 @@ def test_an_otio_cut_delivers_only_the_frames_it_uses(tmp_path: Path) -> None:
     assert names([f.path for f in delivery.files]) == [
         f"sh010_plate.{f}.tif" for f in range(1005, 1010)
     ]
+
+
+def test_a_single_media_file_is_a_delivery_of_itself(tmp_path: Path) -> None:
+    still = write_image(tmp_path / "poster_v003.png")
+    delivery = read_delivery(os.fsencode(still))
+    assert names([f.path for f in delivery.files]) == ["poster_v003.png"]
+    assert delivery.missing == []
