@@ -22,6 +22,7 @@ from provenance.records import (
     HistoryEntry,
     IngestReport,
     LineageNode,
+    SignalInfo,
     SweepReport,
     ToolInfo,
     VerifyReport,
@@ -86,6 +87,18 @@ def claim_json(claim: ClaimInfo) -> dict[str, Any]:
     }
 
 
+def signal_json(signal: SignalInfo) -> dict[str, Any]:
+    return {
+        "source": signal.source,
+        "origin": signal.origin.alias if signal.origin is not None else None,
+        "code": signal.origin.value if signal.origin is not None else None,
+        "evidence": signal.evidence,
+        "tool": signal.tool,
+        "summary": signal.summary,
+        "detail": signal.detail,
+    }
+
+
 def tool_json(tool: ToolInfo) -> dict[str, Any]:
     return {
         "name": tool.name,
@@ -113,6 +126,7 @@ def card_json(card: AssetCard) -> dict[str, Any]:
         "frame": card.frame,
         "frame_digest": card.frame_digest,
         "claims": [claim_json(c) for c in card.claims],
+        "signals": [signal_json(signal) for signal in card.signals],
         "parents": [{**asset_json(link.asset), "edge": link.kind} for link in card.parents],
         "children": [{**asset_json(link.asset), "edge": link.kind} for link in card.children],
     }
@@ -161,6 +175,10 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
         "links": report.links,
         "escaping_links": [display_path(p) for p in report.escaping_links],
         "claims_added": report.claims_added,
+        "signals": [
+            {"asset": display_path(pattern), "summary": summary}
+            for pattern, summary in report.signals
+        ],
         "edges_added": report.edges_added,
         "seconds": round(report.seconds, 4),
         "gb_per_s": round(report.gb_per_s, 3),
@@ -188,6 +206,8 @@ def ingest_text(report: IngestReport) -> Iterator[str]:
     )
     if report.claims_added or report.edges_added:
         yield f"{report.claims_added} claims and {report.edges_added} lineage links added"
+    for pattern, summary in report.signals:
+        yield f"signal in {shown(display_path(pattern))}: {summary}"
     for pattern, holes in sorted(report.holes.items()):
         yield f"holes in {shown(pattern)}: {format_frames(holes)}"
     if report.links:
@@ -231,6 +251,10 @@ def card_text(card: AssetCard) -> Iterator[str]:
             )
     else:
         yield "  claims    none (origin unknown)"
+    if card.signals:
+        yield "  signals   (what the files say about themselves)"
+        for signal in card.signals:
+            yield f"    {signal.source} [{signal.evidence}]: {signal.summary}"
     if card.parents:
         yield "  made from"
         for link in card.parents:

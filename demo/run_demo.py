@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+from PIL.PngImagePlugin import PngInfo
 
 SHOW = Path(__file__).resolve().parent / "show"
 FRAMES = range(1001, 1025)
@@ -50,6 +51,32 @@ def deliver() -> None:
     for source in sorted((SHOW / "comp").iterdir()):
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target / source.name)
+
+
+def undeclared_matte() -> None:
+    """A matte painting saved by AUTOMATIC1111: the prompt and settings ride in a PNG chunk."""
+    info = PngInfo()
+    info.add_text(
+        "parameters",
+        "matte painting of a ruined castle at dusk, volumetric light\n"
+        "Negative prompt: blurry\n"
+        "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 4242, Size: 1024x576, "
+        "Model hash: 31e35c80fc, Model: sd_xl_base_1.0, Version: v1.9.4",
+    )
+    path = SHOW / "matte" / "castle_dmp_v001.png"
+    frame(path, "castle", (90, 80, 70))
+    with Image.open(path) as image:
+        image.load()
+        image.save(path, pnginfo=info)
+
+
+def disguised_copy() -> None:
+    """The first sky frame, resized and saved as a JPEG under a harmless name."""
+    target = SHOW / "delivery" / "EP102" / "sh020_bg_cleanup_v002.jpg"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(SHOW / "elements" / "sky_gen_v001.1001.tif") as image:
+        image.resize((240, 135)).save(target, quality=80)
+    frame(SHOW / "delivery" / "EP102" / "sh020_slate.png", "slate", (30, 30, 30))
 
 
 def step(title: str, *args: str, allowed: tuple[int, ...] = (0,)) -> None:
@@ -124,6 +151,20 @@ def main() -> None:
     )  # fmt: skip
     step("Years later: does the delivery still match?", "verify", "EP101_VFX_v003")
     step("What goes to the studio contact: every GenAI use", "report", "disclosure")
+    undeclared_matte()
+    step(
+        "An artist ingests a matte painting as human work; the file carries a generator's prompt",
+        "ingest", "matte/", "--origin", "human", "--by", "erin",
+    )  # fmt: skip
+    step(
+        "Its card shows the disagreement and the signal the file carried",
+        "show", "matte/castle_dmp_v001.png",
+    )  # fmt: skip
+    disguised_copy()
+    step(
+        "A re-encoded, resized copy of the generated sky slipped into another delivery (exit 3)",
+        "sweep", "delivery/EP102", allowed=(3,),
+    )  # fmt: skip
     step(
         "Bad input gets a clear error and exit 1",
         "ingest", "elements/sky_gen_v002.####.tif", "--origin", "ai", "--tool", "Runway Gen4",

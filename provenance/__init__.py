@@ -34,6 +34,7 @@ from provenance.records import (
     IngestReport,
     LineageLink,
     LineageNode,
+    SignalInfo,
     SkippedFile,
     ToolInfo,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "OriginCategory",
     "ProvenanceError",
     "SchemaMismatch",
+    "SignalInfo",
     "SkippedFile",
     "TargetNotFound",
     "ToolConflict",

@@ -7,6 +7,7 @@ check and the mark.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -29,6 +30,7 @@ from provenance.scan import StatFingerprint
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
+from provenance.store.signals import find_near_ai
 
 MANIFEST_SCHEMA = "DeliveryManifest.1"
 
@@ -80,7 +82,9 @@ def check_delivery(
     ambiguous = {v for r in resolutions for v, _, _ in r.ambiguous}
     facts = asset_facts(session, roots, versions)
     names = {v: ref.name for v, ref in asset_refs(session, roots, versions | ambiguous).items()}
-    files = file_facts(delivered, resolutions, facts, names)
+    files = _with_file_signals(
+        session, roots, file_facts(delivered, resolutions, facts, names), delivered, resolutions
+    )
     files += [FileFacts(display_path(path), None, problem="missing") for path in delivery.missing]
     files += [
         FileFacts(display_path(s.path), None, problem=f"{s.reason}: {s.detail}".rstrip(": "))
@@ -108,6 +112,44 @@ def check_delivery(
         seconds=time.perf_counter() - started,
         names=names,
     )
+
+
+def _with_file_signals(
+    session: Session,
+    roots: RootMap,
+    files: list[FileFacts],
+    delivered: list[Delivered],
+    resolutions: list[Resolution],
+) -> list[FileFacts]:
+    """Read what the files the ledger does not vouch for (untracked, changed) say about
+    themselves. Files the ledger holds had theirs read when they were recorded: a warm sweep
+    reads nothing."""
+    unvouched = [
+        index
+        for index, resolution in enumerate(resolutions)
+        if (resolution.version_id is None and not resolution.ambiguous)
+        or resolution.recorded_digest is not None
+    ]
+    if not unvouched:
+        return files
+    from provenance.detect.files import detect_files  # numpy, Pillow, c2pa: on first use
+
+    detections = detect_files([delivered[i].path for i in unvouched])
+    matches = find_near_ai(
+        session,
+        roots,
+        {i: d.lookups for i, d in zip(unvouched, detections, strict=True) if d.lookups},
+    )
+    result = list(files)
+    for index, detection in zip(unvouched, detections, strict=True):
+        generated = tuple(
+            s.summary for s in detection.signals if s.origin is not None and s.origin.generative
+        )
+        match = matches.get(index)
+        near = (match.signal().summary,) if match is not None else ()
+        if generated or near:
+            result[index] = dataclasses.replace(files[index], signals=generated, near_ai=near)
+    return result
 
 
 def warm_cache(

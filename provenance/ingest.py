@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from provenance.detect import Signal
 from provenance.errors import LineageCycle
 from provenance.fingerprint import (
     RACY_WINDOW_NS,
@@ -59,6 +60,7 @@ from provenance.store.models import (
     Member,
 )
 from provenance.store.queries import IN_CHUNK, RootMap, chunked, is_ancestor
+from provenance.store.signals import find_near_ai, record_signals
 
 BATCH_FILES = 4096
 BATCH_BYTES = 2 << 30
@@ -250,6 +252,7 @@ class Ingester:
         parents: Sequence[ParentSpec] = (),
         progress: Progress | None = None,
         racy_window_ns: int = RACY_WINDOW_NS,
+        detect: bool = True,
     ) -> None:
         self.session = session
         self.racy_window_ns = racy_window_ns
@@ -260,6 +263,8 @@ class Ingester:
         self.parents = list(parents)
         self.progress = progress
         self.report = IngestReport(event_id=event_id)
+        self.detect = detect
+        """Read embedded provenance and perceptual fingerprints of new versions."""
         self._seen_files = 0
         self._seen_bytes = 0
         self._new_folders: tuple[bytes, ...] = ()
@@ -679,6 +684,45 @@ class Ingester:
             )
         if self.parents:
             report.edges_added += add_edges(self.session, touched, self.parents, self.event_id)
+        if self.detect:
+            self._record_detections(versioned, content_ids)
+
+    def _record_detections(self, versioned: list[_AssetPlan], content_ids: dict[str, int]) -> None:
+        """Read what each new version's files say about themselves, and record it.
+
+        A sequence is read at its first frame: generators and signers mark every frame alike,
+        and decoding thousands of frames for one fingerprint would cost more than the hashing.
+        """
+        if not versioned:
+            return
+        # Loaded on first use: the readers bring numpy, Pillow and the c2pa library, which a
+        # command that reads no file (show, history, tag) should not wait for.
+        from provenance.detect.files import detect_files
+        from provenance.store.perceptual import record_prints
+
+        firsts = [plan.asset.members[0].path for plan in versioned]
+        detections = detect_files(firsts, self.hasher.workers)
+        printed = [
+            (content_ids[plan.members[0][1]], detection)
+            for plan, detection in zip(versioned, detections, strict=True)
+            if detection.print is not None
+        ]
+        record_prints(self.session, [(c, d.print) for c, d in printed if d.print is not None])
+        matches = find_near_ai(self.session, self.roots, {c: d.lookups for c, d in printed})
+        found: list[tuple[int, Signal]] = []
+        for plan, detection in zip(versioned, detections, strict=True):
+            assert plan.version_id is not None
+            found.extend((plan.version_id, signal) for signal in detection.signals)
+            match = matches.get(content_ids[plan.members[0][1]])
+            if match is not None and match.version_id != plan.version_id:
+                found.append((plan.version_id, match.signal()))
+        claimed = record_signals(self.session, found, self.event_id, now_utc())
+        refresh_statuses(self.session, claimed)
+        self.report.claims_added += len(claimed)
+        patterns = {plan.version_id: plan.asset.pattern for plan in versioned}
+        self.report.signals.extend(
+            (patterns[version_id], signal.summary) for version_id, signal in found
+        )
 
     def _existing_assets(
         self, patterns: Iterable[tuple[int, bytes]]
@@ -758,12 +802,16 @@ def add_claims(
 
 
 def _latest_claims(session: Session, version_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
-    """Each version's newest claim, as the tuple `add_claims` compares."""
+    """Each version's newest declared claim, as the tuple `add_claims` compares."""
     latest: dict[int, tuple[Any, ...]] = {}
     connection = session.connection()
     for chunk in chunked(sorted(set(version_ids))):
+        # Declared claims only: the signals a file carried are claims too, and must not make
+        # the same declaration look new on the next ingest.
         newest = (
-            select(func.max(Claim.id)).where(Claim.version_id.in_(chunk)).group_by(Claim.version_id)
+            select(func.max(Claim.id))
+            .where(Claim.version_id.in_(chunk), Claim.evidence == Evidence.DECLARED.value)
+            .group_by(Claim.version_id)
         )
         for version_id, *facts in connection.execute(
             select(

@@ -111,6 +111,7 @@ from provenance.store.models import (
     Tristate,
 )
 from provenance.store.roles import RolesReport, create_roles
+from provenance.store.signals import signals_by_version
 
 DEFAULT_LINEAGE_DEPTH = 50
 
@@ -959,6 +960,7 @@ class Ledger:
             frame=resolved.frame,
             frame_digest=frame_digest,
             created_at=version.created_at,
+            signals=signals_by_version(session, [version_id]).get(version_id, []),
         )
 
 

@@ -105,6 +105,20 @@ RULES: dict[str, Rule] = {
             "for digital replicas).",
         ),
         Rule(
+            "embedded-ai",
+            "File says it holds generated material",
+            f"{_NETFLIX}: partners disclose any GenAI use. The file carries its own record of "
+            "generation (a C2PA manifest, XMP DigitalSourceType or a generator's metadata) "
+            "that the ledger does not hold.",
+        ),
+        Rule(
+            "near-ai-copy",
+            "Looks like known generated material",
+            f"{_NETFLIX}, principle 4: generated material is temporary and not part of the "
+            "final deliverables; a re-encoded, resized or cropped copy of it is the same "
+            "material under another name.",
+        ),
+        Rule(
             "frames-missing",
             "Frames missing from a delivered sequence",
             "A sequence must be delivered whole: frames missing inside its range are reported.",
@@ -230,6 +244,10 @@ class AssetFacts:
     likeness: tuple[str, ...]
     consented: frozenset[str]
     """Performers (case-folded) with a consent record."""
+    evidence: tuple[str, ...] = ()
+    """The live claims that came from the files themselves, described (C2PA, XMP ...)."""
+    near_ai: tuple[str, ...] = ()
+    """Perceptual matches to generated material no TD has settled since."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +264,10 @@ class FileFacts:
     """Assets holding this content, when they disagree about its origin."""
     problem: str | None = None
     """Why there is no digest: `missing`, or why the file could not be read."""
+    signals: tuple[str, ...] = ()
+    """For a file the ledger does not hold as it is: the generation it says it came from."""
+    near_ai: tuple[str, ...] = ()
+    """For a file the ledger does not hold as it is: generated material it looks like."""
 
 
 @dataclass(frozen=True)
@@ -347,6 +369,7 @@ def evaluate(
                     "their origin declared (and any approval given) again.",
                 )
             )
+            raw.extend(_file_signal_findings(item))
             continue
         if item.ambiguous:
             described = ", ".join(f"{name} ({origin.alias})" for name, origin in item.ambiguous)
@@ -372,6 +395,7 @@ def evaluate(
                     f"Record it with its origin: `provenance ingest {item.path} --origin ...`.",
                 )
             )
+            raw.extend(_file_signal_findings(item))
             continue
         seen_assets[item.asset.name] = item.asset
         asset_files.setdefault(item.asset.name, []).append(item.path)
@@ -409,6 +433,29 @@ def evaluate(
     return Verdict(policy, files=len(files), assets=len(seen_assets), findings=findings)
 
 
+def _file_signal_findings(item: FileFacts) -> Iterator[tuple[str, str | None, str, str, str]]:
+    """What a file the ledger does not hold says about itself, read during the sweep."""
+    if item.signals:
+        yield (
+            "embedded-ai",
+            None,
+            item.path,
+            f"{item.path} says it holds generated material: {'; '.join(item.signals)}.",
+            f"Record it as what it is (`provenance ingest {item.path} --origin ai --tool ...`) "
+            "and get written approval, or replace it.",
+        )
+    if item.near_ai:
+        yield (
+            "near-ai-copy",
+            None,
+            item.path,
+            f"{item.path} {'; '.join(item.near_ai)}.",
+            "If it is that material, record it as generated (`--origin ai`) and get written "
+            "approval, or replace it; if it is not, ingest it and have a TD settle it "
+            "(`provenance tag ... --resolve --note WHY`).",
+        )
+
+
 def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
     label = f"{asset.name} v{asset.version}"
     if asset.origin is Origin.UNKNOWN and not asset.disputed:
@@ -420,9 +467,10 @@ def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
         )
     if asset.disputed:
         claimed = ", ".join(o.alias for o in asset.claimed)
+        found = f" The files themselves say: {'; '.join(asset.evidence)}." if asset.evidence else ""
         yield (
             "origin-disputed",
-            f"Claims about {label} disagree ({claimed}).",
+            f"Claims about {label} disagree ({claimed}).{found}",
             f"A TD settles it: `provenance tag {asset.name} --origin X --resolve --note WHY`.",
         )
     if asset.generative_sources and not asset.approvals:
@@ -452,6 +500,15 @@ def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
             "Escalate to the studio; record an approval that covers the tool "
             f"(`provenance approve {asset.name} ... --covers-tool-risk`), or mark the tool as "
             "vetted (`provenance tools set NAME --trains-on-inputs no --secured yes`).",
+        )
+    if asset.near_ai and not asset.origin.generative:
+        yield (
+            "near-ai-copy",
+            f"{label} is recorded as {asset.origin.alias} but {'; '.join(asset.near_ai)}.",
+            "If it is that material, a TD records it as generated (`provenance tag "
+            f"{asset.name} --origin ai --resolve --note WHY`) and it needs written approval; if "
+            f"not, a TD says so (`provenance tag {asset.name} --origin {asset.origin.alias} "
+            "--resolve --note WHY`).",
         )
     missing = [p for p in asset.likeness if p.casefold() not in asset.consented]
     if missing:

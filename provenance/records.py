@@ -7,7 +7,7 @@ import os
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import Any, overload
 
 from provenance.origins import Origin
 from provenance.policy import Verdict
@@ -45,6 +45,19 @@ class ClaimInfo:
         if self.tool is None:
             return None
         return f"{self.tool}@{self.tool_version}" if self.tool_version else self.tool
+
+
+@dataclass(frozen=True)
+class SignalInfo:
+    """A signal as `provenance show` lists it."""
+
+    source: str
+    origin: Origin | None
+    evidence: str
+    tool: str | None
+    summary: str
+    detail: dict[str, Any]
+    event_id: int
 
 
 @dataclass(frozen=True)
@@ -183,6 +196,8 @@ class AssetCard:
     holes: list[int]
     parents: list[LineageLink]
     children: list[LineageLink]
+    signals: list[SignalInfo] = field(default_factory=list)
+    """What the version's files said about themselves when it was recorded."""
     frame: int | None = None
     """The frame the target named, when it named one frame of a sequence."""
     frame_digest: str | None = None
@@ -238,6 +253,8 @@ class IngestReport:
     bytes_read: int = 0
     links: int = 0
     claims_added: int = 0
+    signals: list[tuple[bytes, str]] = field(default_factory=list)
+    """(asset pattern, summary) of every signal new versions' files carried."""
     edges_added: int = 0
     seconds: float = 0.0
     assets: AssetRefs = field(default_factory=AssetRefs)

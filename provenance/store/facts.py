@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
-from provenance.origins import ClaimFacts, Origin, OriginSummary, summarize_claims
+from provenance.origins import ClaimFacts, Evidence, Origin, OriginSummary, summarize_claims
 from provenance.policy import AssetFacts, FileFacts, GenerativeSource, ToolFacts
-from provenance.records import DisclosureEntry, display_path
+from provenance.records import DisclosureEntry, SignalInfo, display_path
 from provenance.scan import FRAME_NAME, UDIM_TOKEN
 from provenance.store.models import (
     Approval,
@@ -31,6 +31,7 @@ from provenance.store.models import (
     Tool,
 )
 from provenance.store.queries import RootMap, asset_refs, chunked, tool_info
+from provenance.store.signals import PERCEPTUAL_SOURCE, signals_by_version
 
 MAX_ANCESTRY = 100
 
@@ -298,6 +299,7 @@ def asset_facts(
         row = rows[version_id]
         return GenerativeSource(row.name, row.number, summary.origin, unique)
 
+    signals = signals_by_version(session, delivered)
     facts: dict[int, AssetFacts] = {}
     for version_id in delivered:
         summary = summaries[version_id]
@@ -321,8 +323,25 @@ def asset_facts(
             approval_covers_tool_risk=any(a.covers_tool_risk for a in own),
             likeness=tuple(dict.fromkeys(performers)),
             consented=consented,
+            **_file_evidence(claims.get(version_id, []), signals.get(version_id, [])),
         )
     return facts
+
+
+def _file_evidence(claims: list[Claim], signals: list[SignalInfo]) -> dict[str, tuple[str, ...]]:
+    """What the files said, as far as it is still live: a TD's resolving claim settles
+    everything recorded before it."""
+    settled = max((c.event_id for c in claims if c.resolves), default=0)
+    start = max((i for i, c in enumerate(claims) if c.resolves), default=0)
+    evidence = tuple(
+        f"{Origin(c.origin).alias} ({c.evidence}: {c.detail or c.claimed_by})"
+        for c in claims[start:]
+        if c.evidence != Evidence.DECLARED.value
+    )
+    near_ai = tuple(
+        s.summary for s in signals if s.source == PERCEPTUAL_SOURCE and s.event_id > settled
+    )
+    return {"evidence": evidence, "near_ai": near_ai}
 
 
 def _tools(session: Session, tool_ids: Iterable[int]) -> dict[int, ToolFacts]:

@@ -309,6 +309,29 @@ class Likeness(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
 
 
+class SignalRecord(Base):
+    """What a file said about itself when its asset version was recorded: a C2PA manifest,
+    XMP DigitalSourceType, a generator's text chunk, or a perceptual match to AI material.
+
+    A signal that implies an origin is also an origin claim (with the same event); a signal
+    that only informs (a manifest with no source type) lives here alone.
+    """
+
+    __tablename__ = "signals"
+    __table_args__ = (_check_in("evidence", Evidence),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    origin: Mapped[str | None] = mapped_column(String(64))
+    evidence: Mapped[str] = mapped_column(String(32))
+    tool: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+    """JSON: what the reader found (signer, validation state, matched asset and distance ...)."""
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+
+
 class Deliverable(Base):
     """A finalized delivery: frozen with every file's digest and the asset it resolved to."""
 
@@ -337,3 +360,20 @@ class DeliverableFile(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), index=True)
     frame: Mapped[int | None] = mapped_column(Integer)
+
+
+class PerceptualPrint(Base):
+    """The perceptual print of a content (an image), cut into three bands for its index.
+
+    Derived data, recomputable from the content, not history: no append-only guard. Lookups
+    by Hamming distance probe the band indexes (`provenance.store.perceptual`).
+    """
+
+    __tablename__ = "perceptual_prints"
+
+    content_id: Mapped[int] = mapped_column(ForeignKey("contents.id"), primary_key=True)
+    print: Mapped[int] = mapped_column(BigInteger)
+    """The 64 bits as a signed integer (`provenance.detect.perceptual.to_signed`)."""
+    band0: Mapped[int] = mapped_column(Integer, index=True)
+    band1: Mapped[int] = mapped_column(Integer, index=True)
+    band2: Mapped[int] = mapped_column(Integer, index=True)

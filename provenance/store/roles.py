@@ -16,7 +16,8 @@ from provenance.errors import ProvenanceError
 AUDITOR, ARTIST, TD = "provenance_auditor", "provenance_artist", "provenance_td"
 
 # What an artist's commands write: the ingest (contents, locations as a stat cache, assets,
-# versions, members), claims, lineage, first-use tool registration, likeness marks.
+# versions, members), claims and the signals files carry, lineage, first-use tool
+# registration, likeness marks.
 ARTIST_INSERT = (
     "events",
     "roots",
@@ -26,9 +27,11 @@ ARTIST_INSERT = (
     "asset_versions",
     "members",
     "claims",
+    "signals",
     "lineage",
     "tools",
     "likenesses",
+    "perceptual_prints",
 )
 ARTIST_UPDATE = {
     "locations": None,  # the stat cache is refreshed in place

@@ -1,0 +1,46 @@
+"""Run every detector over files, in threads: the readers spend their time in C and Rust
+(Pillow's decoders, numpy, the c2pa library through ctypes), which release the GIL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from provenance.detect import Signal
+from provenance.detect.c2pa import read_c2pa
+from provenance.detect.metadata import read_metadata
+from provenance.detect.perceptual import image_prints
+
+# Below this many files a pool costs more than it saves.
+_POOL_MIN_FILES = 4
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What one file says about itself, and its perceptual fingerprint (None: not an image)."""
+
+    path: bytes
+    signals: tuple[Signal, ...]
+    print: int | None
+    """The file's perceptual print, as recorded."""
+    lookups: tuple[int, ...] = ()
+    """The prints to look up near copies with: its own, and as a crop of a larger frame."""
+
+
+def detect_file(path: bytes) -> Detection:
+    signals = (*read_c2pa(path), *read_metadata(path))
+    prints = image_prints(path)
+    if prints is None:
+        return Detection(path, signals, None)
+    return Detection(path, signals, prints.value, tuple(prints.lookups))
+
+
+def detect_files(paths: Sequence[bytes], workers: int | None = None) -> list[Detection]:
+    """Detections in the order of `paths`."""
+    if len(paths) < _POOL_MIN_FILES:
+        return [detect_file(path) for path in paths]
+    threads = max(1, min(workers or os.cpu_count() or 1, len(paths)))
+    with ThreadPoolExecutor(threads, "provenance-detect") as pool:
+        return list(pool.map(detect_file, paths))

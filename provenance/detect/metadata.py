@@ -1,0 +1,950 @@
+"""What image files say about their own making: XMP digital source types and generator text.
+
+`read_metadata` reads PNG text chunks, EXIF (ImageDescription, Make, Model, Software, Artist,
+UserComment, MakerNote) and XMP packets of PNG, JPEG, WebP and TIFF files, and turns what
+AUTOMATIC1111, Forge, Fooocus, ComfyUI, InvokeAI, NovelAI and Midjourney write there, and any
+IPTC `DigitalSourceType` an XMP packet declares, into `Signal`s.
+
+It runs on every file an ingest hashes, so it decides by extension before touching the file,
+never decodes pixels, and walks the containers itself: Pillow's lazy open stops PNG text at
+the first IDAT, reads a whole WebP into memory, and loads every IFD0 tag of a TIFF (a layered
+Photoshop TIFF keeps its layers there). Every size it reads is capped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from defusedxml import ElementTree as SafeElementTree  # type: ignore[import-untyped]
+
+from provenance.detect import Signal
+from provenance.errors import UnknownOrigin
+from provenance.origins import ALIASES, Evidence, Origin, parse_origin
+
+__all__ = ["EXTENSIONS", "read_metadata"]
+
+EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"})
+"""File extensions `read_metadata` looks inside (compared lower-case); any other gives []."""
+
+MAX_PAYLOAD_BYTES = 8 << 20
+"""Largest single text chunk, EXIF value or XMP packet read, stored or inflated (ComfyUI graphs
+run to a few hundred KiB; larger ones are skipped, not truncated)."""
+
+MAX_TOTAL_BYTES = 32 << 20
+"""Largest sum of metadata read from one file, after inflation."""
+
+MAX_CHUNKS = 1 << 16
+"""Chunks, segments or IFD entries walked before giving up on the rest of a file."""
+
+EXCERPT_CHARS = 200
+"""Longest prompt excerpt (and longest string of any kind) put into a signal's detail."""
+
+_HEAD_BYTES = 64 << 10
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt"})
+_XMP_KEYWORD = "XML:com.adobe.xmp"
+_JPEG_XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+_EXIF_HEADER = b"Exif\x00\x00"
+
+_IPTC_EXT_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+_XMP_NS = "http://ns.adobe.com/xap/1.0/"
+_RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_DIGITAL_SOURCE_TYPE = f"{{{_IPTC_EXT_NS}}}DigitalSourceType"
+_CREATOR_TOOL = f"{{{_XMP_NS}}}CreatorTool"
+_RDF_RESOURCE = f"{{{_RDF_NS}}}resource"
+_MAX_DECLARED_TYPES = 8
+
+_GENERATED = Origin.TRAINED_ALGORITHMIC_MEDIA
+
+
+def read_metadata(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> list[Signal]:
+    """The provenance signals a PNG, JPEG, WebP or TIFF file carries in its own metadata.
+
+    One `xmp` signal per distinct IPTC digital source type an XMP packet declares (origin None
+    when the code is not one we know), then at most one signal per generator whose text the
+    file carries (`a1111`, `forge`, `fooocus`, `comfyui`, `invokeai`, `novelai`, `midjourney`),
+    each with origin trainedAlgorithmicMedia. Never raises: another extension, an unreadable
+    or malformed file, or a file without such metadata gives [].
+    """
+    if os.path.splitext(os.fsdecode(path))[1].lower() not in EXTENSIONS:
+        return []
+    try:
+        found = _read_payloads(path)
+        return _interpret(found) if found is not None else []
+    except Exception:
+        # Hostile bytes can trip any parser in an unforeseen way, and a file that cannot be
+        # read carries no signal: the caller must never lose an ingest to one bad file.
+        return []
+
+
+@dataclass
+class _Payloads:
+    """The metadata one file carries, before interpretation."""
+
+    text: dict[str, str] = field(default_factory=dict)
+    """PNG text chunks by keyword (the first of each)."""
+    exif: list[dict[str, str]] = field(default_factory=list)
+    """The text fields of each EXIF block, named as in `_EXIF_TEXT_TAGS`."""
+    xmp: list[bytes] = field(default_factory=list)
+    budget: int = MAX_TOTAL_BYTES
+
+    def take(self, size: int) -> bool:
+        """Reserve `size` bytes of the file's allowance; False once it is spent."""
+        if size > MAX_PAYLOAD_BYTES or size > self.budget:
+            return False
+        self.budget -= size
+        return True
+
+
+class _Source:
+    """Positioned reads over a file or a byte string, served from one read of its head."""
+
+    def __init__(self, head: bytes, size: int, file: IO[bytes] | None = None) -> None:
+        self._head = head
+        self._file = file
+        self.size = size
+
+    @classmethod
+    def of_file(cls, file: IO[bytes], size: int) -> _Source:
+        return cls(file.read(_HEAD_BYTES), size, file)
+
+    @classmethod
+    def of_bytes(cls, data: bytes) -> _Source:
+        return cls(data, len(data))
+
+    def read(self, offset: int, count: int) -> bytes:
+        """Up to `count` bytes at `offset` (fewer at the end of the data)."""
+        end = offset + count
+        if end <= len(self._head) or self._file is None:
+            return self._head[offset:end]
+        self._file.seek(offset)
+        return self._file.read(count)
+
+
+def _read_payloads(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> _Payloads | None:
+    status = os.stat(path)
+    if not stat.S_ISREG(status.st_mode):
+        return None  # opening a FIFO would block the ingest
+    with open(path, "rb", buffering=0) as file:
+        source = _Source.of_file(file, status.st_size)
+        head = source.read(0, 16)
+        # The content decides the container: a WebP saved as .png is common in downloads.
+        if head.startswith(_PNG_SIGNATURE):
+            return _read_png(source)
+        if head.startswith(b"\xff\xd8\xff"):
+            return _read_jpeg(source)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            return _read_webp(source)
+        if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+            found = _Payloads()
+            _read_tiff(source, found)
+            return found
+    return None
+
+
+# --- containers -------------------------------------------------------------------------
+
+
+def _read_png(source: _Source) -> _Payloads:
+    found = _Payloads()
+    offset = len(_PNG_SIGNATURE)
+    # Text chunks may follow the IDAT chunks, so the walk goes on to IEND; it reads chunk
+    # headers only, seeking over image data.
+    for _ in range(MAX_CHUNKS):
+        header = source.read(offset, 8)
+        if len(header) < 8:
+            break
+        length, kind = struct.unpack(">I4s", header)
+        start = offset + 8
+        offset = start + length + 4  # data and CRC
+        if kind == b"IEND" or length > 0x7FFFFFFF:
+            break
+        if kind not in _PNG_TEXT_CHUNKS and kind != b"eXIf":
+            continue
+        if start + length > source.size:
+            break  # truncated
+        if not found.take(length):
+            continue
+        data = source.read(start, length)
+        if kind == b"eXIf":
+            _read_exif_block(data, found)
+            continue
+        entry = _png_text(kind, data, found)
+        if entry is None:
+            continue
+        keyword, value = entry
+        if keyword == _XMP_KEYWORD:
+            found.xmp.append(value)
+        else:
+            found.text.setdefault(keyword, _decode_text(value, kind != b"iTXt"))
+    return found
+
+
+def _png_text(kind: bytes, data: bytes, found: _Payloads) -> tuple[str, bytes] | None:
+    """The keyword and (inflated) text bytes of a tEXt, zTXt or iTXt chunk."""
+    keyword, separator, rest = data.partition(b"\x00")
+    if not separator or not 1 <= len(keyword) <= 79:
+        return None
+    name = keyword.decode("latin-1")
+    if kind == b"tEXt":
+        return name, rest
+    if kind == b"zTXt":
+        if rest[:1] != b"\x00":
+            return None
+        inflated = _inflate(rest[1:], found)
+        return None if inflated is None else (name, inflated)
+    if len(rest) < 2:
+        return None
+    compressed, method = rest[0], rest[1]
+    _language, separator, rest = rest[2:].partition(b"\x00")
+    _translated, separator2, text = rest.partition(b"\x00")
+    if not (separator and separator2):
+        return None
+    if not compressed:
+        return name, text
+    if method != 0:
+        return None
+    inflated = _inflate(text, found)
+    return None if inflated is None else (name, inflated)
+
+
+def _inflate(data: bytes, found: _Payloads) -> bytes | None:
+    """Inflate a zlib stream, or None when it is corrupt or would exceed the caps (a bomb)."""
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(data, MAX_PAYLOAD_BYTES)
+    except zlib.error:
+        return None
+    if inflater.unconsumed_tail or not found.take(len(text)):
+        return None
+    return text
+
+
+def _read_jpeg(source: _Source) -> _Payloads:
+    found = _Payloads()
+    offset = 2
+    for _ in range(MAX_CHUNKS):
+        header = source.read(offset, 4)
+        if len(header) < 2 or header[0] != 0xFF:
+            break
+        marker = header[1]
+        if marker == 0xFF:  # fill byte
+            offset += 1
+            continue
+        if marker in (0xD9, 0xDA):  # EOI, SOS: metadata segments come before the scan
+            break
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length field
+            offset += 2
+            continue
+        if len(header) < 4:
+            break
+        (length,) = struct.unpack(">H", header[2:])
+        if length < 2:
+            break
+        if marker == 0xE1 and found.take(length - 2):
+            data = source.read(offset + 4, length - 2)
+            if data.startswith(_EXIF_HEADER) and not found.exif:
+                _read_exif_block(data, found)
+            elif data.startswith(_JPEG_XMP_HEADER):
+                found.xmp.append(data[len(_JPEG_XMP_HEADER) :])
+        offset += 2 + length
+    return found
+
+
+def _read_webp(source: _Source) -> _Payloads:
+    found = _Payloads()
+    (riff_size,) = struct.unpack("<I", source.read(4, 4))
+    end = min(source.size, 8 + riff_size)
+    offset = 12
+    for _ in range(MAX_CHUNKS):
+        if offset + 8 > end:
+            break
+        kind, length = struct.unpack("<4sI", source.read(offset, 8))
+        start = offset + 8
+        offset = start + length + (length & 1)
+        if kind not in (b"EXIF", b"XMP "):
+            continue
+        if start + length > end:
+            break
+        if not found.take(length):
+            continue
+        data = source.read(start, length)
+        if kind == b"XMP ":
+            found.xmp.append(data)
+        else:
+            _read_exif_block(data, found)
+    return found
+
+
+# --- TIFF structure (TIFF files and the EXIF blocks of the other containers) --------------
+
+_IMAGE_DESCRIPTION = 0x010E
+_MAKE = 0x010F
+_MODEL = 0x0110
+_SOFTWARE = 0x0131
+_ARTIST = 0x013B
+_XMP_TAG = 0x02BC
+_EXIF_IFD = 0x8769
+_USER_COMMENT = 0x9286
+_MAKER_NOTE = 0x927C
+
+_EXIF_TEXT_TAGS = {
+    _IMAGE_DESCRIPTION: "ImageDescription",
+    _MAKE: "Make",
+    _MODEL: "Model",
+    _SOFTWARE: "Software",
+    _ARTIST: "Artist",
+    _USER_COMMENT: "UserComment",
+    _MAKER_NOTE: "MakerNote",
+}
+# Fooocus writes its scheme name into MakerNote; a camera's MakerNote is binary and large.
+_TAG_LIMITS = {_MAKER_NOTE: 64}
+_TEXT_TYPES = frozenset({1, 2, 7, 129})  # BYTE, ASCII, UNDEFINED, UTF-8
+_POINTER_TYPES = {4: "L", 13: "L", 16: "Q", 18: "Q"}  # LONG, IFD, LONG8, IFD8
+
+
+@dataclass(frozen=True)
+class _Tiff:
+    source: _Source
+    order: str
+    """struct byte order: "<" or ">"."""
+    big: bool
+
+    @classmethod
+    def parse(cls, source: _Source) -> tuple[_Tiff, int] | None:
+        """The layout and first IFD offset, from a TIFF header at the start of `source`."""
+        head = source.read(0, 16)
+        order = {b"II": "<", b"MM": ">"}.get(head[:2])
+        if order is None or len(head) < 8:
+            return None
+        (version,) = struct.unpack(order + "H", head[2:4])
+        if version == 42:
+            return cls(source, order, False), struct.unpack(order + "I", head[4:8])[0]
+        if version == 43 and len(head) == 16:
+            return cls(source, order, True), struct.unpack(order + "Q", head[8:16])[0]
+        return None
+
+    def entries(self, offset: int, wanted: Iterable[int], found: _Payloads) -> dict[int, Any]:
+        """The wanted tags of the IFD at `offset`: bytes for text types, int for pointers."""
+        wanted = frozenset(wanted)
+        count_format, entry_format = ("Q", "HHQ8s") if self.big else ("H", "HHI4s")
+        count_size = struct.calcsize(count_format)
+        entry_size = struct.calcsize(entry_format)
+        raw = self.source.read(offset, count_size)
+        if len(raw) < count_size:
+            return {}
+        (count,) = struct.unpack(self.order + count_format, raw)
+        count = min(count, MAX_CHUNKS)
+        table = self.source.read(offset + count_size, count * entry_size)
+        values: dict[int, Any] = {}
+        for index in range(len(table) // entry_size):
+            tag, kind, number, inline = struct.unpack_from(
+                self.order + entry_format, table, index * entry_size
+            )
+            if tag not in wanted or tag in values:
+                continue
+            if kind in _POINTER_TYPES and number == 1:
+                size = struct.calcsize(_POINTER_TYPES[kind])
+                values[tag] = struct.unpack(self.order + _POINTER_TYPES[kind], inline[:size])[0]
+            elif kind in _TEXT_TYPES:
+                if number > _TAG_LIMITS.get(tag, MAX_PAYLOAD_BYTES):
+                    continue
+                if number <= len(inline):
+                    values[tag] = inline[:number]
+                    continue
+                (at,) = struct.unpack(self.order + ("Q" if self.big else "I"), inline)
+                if at + number > self.source.size or not found.take(number):
+                    continue
+                values[tag] = self.source.read(at, number)
+        return values
+
+
+def _read_tiff(source: _Source, found: _Payloads) -> None:
+    """Add the XMP packet and EXIF text fields of the TIFF structure in `source`."""
+    parsed = _Tiff.parse(source)
+    if parsed is None:
+        return
+    tiff, first = parsed
+    tags = tiff.entries(first, [*_EXIF_TEXT_TAGS, _XMP_TAG, _EXIF_IFD], found)
+    exif_offset = tags.pop(_EXIF_IFD, None)
+    if isinstance(exif_offset, int):
+        for tag, value in tiff.entries(exif_offset, [_USER_COMMENT, _MAKER_NOTE], found).items():
+            tags.setdefault(tag, value)
+    xmp = tags.pop(_XMP_TAG, None)
+    if isinstance(xmp, bytes):
+        found.xmp.append(xmp)
+    fields: dict[str, str] = {}
+    for tag, value in tags.items():
+        if not isinstance(value, bytes):
+            continue
+        text = (
+            _decode_user_comment(value, tiff.order)
+            if tag == _USER_COMMENT
+            else _decode_text(value.rstrip(b"\x00"), latin1=False)
+        )
+        if text.strip():
+            fields[_EXIF_TEXT_TAGS[tag]] = text
+    if fields:
+        found.exif.append(fields)
+
+
+def _read_exif_block(data: bytes, found: _Payloads) -> None:
+    """An EXIF block is a TIFF structure; some writers keep JPEG's "Exif\\0\\0" before it."""
+    _read_tiff(_Source.of_bytes(data.removeprefix(_EXIF_HEADER)), found)
+
+
+def _decode_user_comment(value: bytes, order: str) -> str:
+    """EXIF UserComment: an 8-byte character-code prefix, then the text.
+
+    A1111 writes "UNICODE\\0" and UTF-16 big-endian (piexif); the standard says the byte order
+    of the EXIF block, so the order is read from the bytes and the block's order breaks ties.
+    Some writers (Fooocus through Pillow) leave the prefix out.
+    """
+    prefix, body = value[:8], value[8:]
+    if prefix == b"UNICODE\x00":
+        return _decode_utf16(body, order).rstrip("\x00")
+    if prefix == b"JIS\x00\x00\x00\x00\x00":
+        return body.decode("shift_jis", "replace").rstrip("\x00")
+    if prefix in (b"ASCII\x00\x00\x00", b"\x00" * 8):
+        return _decode_text(body.rstrip(b"\x00"), latin1=False)
+    return _decode_text(value.rstrip(b"\x00"), latin1=False)
+
+
+def _decode_utf16(body: bytes, order: str) -> str:
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return body.decode("utf-16", "replace")
+    sample = body[:4096]
+    zeros_even = sample[0::2].count(0)
+    zeros_odd = sample[1::2].count(0)
+    # Latin text in UTF-16 has a zero high byte in every code unit: it shows which half it is.
+    big_endian = zeros_even > zeros_odd if zeros_even != zeros_odd else order == ">"
+    return body.decode("utf-16-be" if big_endian else "utf-16-le", "replace")
+
+
+def _decode_text(value: bytes, latin1: bool) -> str:
+    """Text from a PNG tEXt/zTXt (Latin-1 by the standard) or an iTXt/EXIF value (UTF-8)."""
+    if latin1:
+        # Some tools write UTF-8 into tEXt despite the standard; it decodes cleanly if so.
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.decode("latin-1")
+    return value.decode("utf-8", "replace")
+
+
+# --- interpretation -----------------------------------------------------------------------
+
+
+def _interpret(found: _Payloads) -> list[Signal]:
+    signals: list[Signal] = []
+    declared: set[str] = set()
+    for packet in found.xmp:
+        signals.extend(_xmp_signals(packet, declared))
+    generators: dict[str, Signal] = {}
+    carriers = [(found.text, "png-text")] if found.text else []
+    carriers += [(_exif_as_text(fields), "exif") for fields in found.exif]
+    for fields, carrier in carriers:
+        for signal in _generator_signals(fields, carrier):
+            generators.setdefault(signal.source, signal)
+    return signals + list(generators.values())
+
+
+def _xmp_signals(packet: bytes, declared: set[str]) -> list[Signal]:
+    """One signal per digital source type the packet declares that `declared` lacks."""
+    types, tool = _parse_xmp(packet)
+    signals = []
+    for value in types:
+        if value in declared or len(declared) >= _MAX_DECLARED_TYPES:
+            continue
+        declared.add(value)
+        origin = _declared_origin(value)
+        detail: dict[str, Any] = {"digital_source_type": _clip(value)}
+        if tool:
+            detail["creator_tool"] = tool
+        if origin is None:
+            detail["recognised"] = False
+            summary = (
+                f"XMP declares a digital source type this tool does not know: {_clip(value)!r}"
+            )
+        else:
+            summary = f"XMP declares {origin.value}" + (f" (creator tool {tool})" if tool else "")
+        signals.append(
+            Signal(
+                source="xmp",
+                origin=origin,
+                evidence=Evidence.EMBEDDED,
+                summary=summary,
+                tool=tool,
+                detail=detail,
+            )
+        )
+    return signals
+
+
+def _parse_xmp(packet: bytes) -> tuple[list[str], str | None]:
+    """The DigitalSourceType values and the first CreatorTool of an XMP packet."""
+    packet = packet.strip(b"\x00 \t\r\n")
+    if not packet or len(packet) > MAX_PAYLOAD_BYTES:
+        return [], None
+    try:
+        # An XMP packet never needs a DTD: refusing it refuses entity expansion bombs.
+        root = SafeElementTree.fromstring(packet, forbid_dtd=True)
+    except (SyntaxError, ValueError):  # ParseError, and defusedxml's refusals
+        return [], None
+    types: list[str] = []
+    tools: list[str] = []
+    for element in root.iter():
+        if value := element.get(_DIGITAL_SOURCE_TYPE):
+            types.append(value.strip())
+        if value := element.get(_CREATOR_TOOL):
+            tools.append(value.strip())
+        if element.tag == _DIGITAL_SOURCE_TYPE:
+            types.append((element.get(_RDF_RESOURCE) or "".join(element.itertext())).strip())
+        elif element.tag == _CREATOR_TOOL:
+            tools.append("".join(element.itertext()).strip())
+    tool = next((_clip(t) for t in tools if t), None)
+    return [t for t in dict.fromkeys(types) if t], tool
+
+
+def _declared_origin(value: str) -> Origin | None:
+    """The origin an IPTC code or URI (http or https) names; None for anything else."""
+    if value.strip().lower() in ALIASES:
+        return None  # our own shorthand ("ai"), not a code a file can declare
+    try:
+        origin = parse_origin(value)
+    except UnknownOrigin:
+        return None
+    return None if origin is Origin.UNKNOWN else origin
+
+
+def _exif_as_text(exif: Mapping[str, str]) -> dict[str, str]:
+    """EXIF fields renamed to the PNG keywords the generators use for the same payload."""
+    fields: dict[str, str] = {}
+    comment = exif.get("UserComment")
+    if comment:
+        fields["parameters"] = comment  # A1111, Forge and Fooocus in JPEG and WebP
+    for name, keyword in (("Software", "Software"), ("ImageDescription", "Description")):
+        if exif.get(name):
+            fields[keyword] = exif[name]
+    if exif.get("Artist"):
+        fields["Author"] = exif["Artist"]
+    scheme = exif.get("MakerNote", "").strip().lower()
+    if scheme in ("fooocus", "a1111"):
+        fields["fooocus_scheme"] = scheme
+    # ComfyUI's WebP writers put "Prompt:{...}" into Make and "Workflow:{...}" into
+    # ImageDescription; other save nodes put {"prompt": ..., "workflow": ...} into UserComment.
+    for name in ("Make", "ImageDescription", "Model", "UserComment"):
+        match = re.match(r"\s*(prompt|workflow)\s*:\s*(?=\{)", exif.get(name, ""), re.IGNORECASE)
+        if match:
+            fields.setdefault(match[1].lower(), exif[name][match.end() :])
+    bundle = _json_object(comment)
+    if bundle:
+        for key in ("prompt", "workflow"):
+            value = bundle.get(key)
+            if isinstance(value, dict):
+                fields.setdefault(key, json.dumps(value))
+            elif isinstance(value, str) and value.lstrip().startswith("{"):
+                fields.setdefault(key, value)
+    return fields
+
+
+def _generator_signals(fields: Mapping[str, str], carrier: str) -> list[Signal]:
+    found: list[Signal] = []
+    detectors: list[Callable[[Mapping[str, str], str], Signal | None]] = [
+        _comfyui,
+        _invokeai,
+        _novelai,
+        _midjourney,
+    ]
+    for detect in detectors:
+        signal = detect(fields, carrier)
+        if signal is not None:
+            found.append(signal)
+    if not any(signal.source == "comfyui" for signal in found):
+        # ComfyUI save nodes also write A1111-style `parameters` for Civitai: those are
+        # ComfyUI's, and `_comfyui` notes them.
+        signal = _a1111_family(fields, carrier)
+        if signal is not None:
+            found.append(signal)
+    return found
+
+
+def _generated(
+    source: str, tool: str, summary: str, detail: dict[str, Any], carrier: str
+) -> Signal:
+    detail = {key: value for key, value in detail.items() if value not in (None, "", [])}
+    detail["carrier"] = carrier
+    return Signal(
+        source=source,
+        origin=_GENERATED,
+        evidence=Evidence.EMBEDDED,
+        summary=summary,
+        tool=tool,
+        detail=detail,
+    )
+
+
+# AUTOMATIC1111 and its forks -------------------------------------------------------------
+
+_FORGE_VERSION = re.compile(r"f\d+\.\d")
+_A1111_LINE_CHARS = 64 << 10
+
+
+def _a1111_family(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    text = fields.get("parameters")
+    if not text:
+        return None
+    scheme = fields.get("fooocus_scheme")
+    software = fields.get("Software", "")
+    as_json = _json_object(text)
+    if as_json is not None:
+        version = _text(as_json.get("version")) or ""
+        if scheme or version.startswith("Fooocus") or software.startswith("Fooocus"):
+            return _fooocus_json(as_json, carrier)
+        return None
+    parsed = _parse_a1111(text)
+    if parsed is None:
+        return None
+    prompt, params = parsed
+    version = params.get("Version", "")
+    if scheme or version.startswith("Fooocus") or software.startswith("Fooocus"):
+        source, tool = "fooocus", "Fooocus"
+    elif _FORGE_VERSION.match(version):
+        source, tool = "forge", "Forge"
+    else:
+        source, tool = "a1111", "AUTOMATIC1111"
+    model = params.get("Model")
+    detail = {
+        "model": _clip(model),
+        "model_hash": _clip(params.get("Model hash")),
+        "sampler": _clip(params.get("Sampler")),
+        "steps": _number(params.get("Steps")),
+        "seed": _number(params.get("Seed")),
+        "version": _clip(version),
+        "prompt": _excerpt(params.get("Raw prompt") or prompt),
+    }
+    summary = f"{tool} generation parameters" + (f" (model {_clip(model)})" if model else "")
+    return _generated(source, tool, summary, detail, carrier)
+
+
+def _fooocus_json(metadata: dict[str, Any], carrier: str) -> Signal:
+    model = _text(metadata.get("base_model"))
+    detail = {
+        "model": model,
+        "model_hash": _text(metadata.get("base_model_hash")),
+        "sampler": _text(metadata.get("sampler")),
+        "steps": _number(metadata.get("steps")),
+        "seed": _number(metadata.get("seed")),
+        "version": _text(metadata.get("version")),
+        "prompt": _excerpt(metadata.get("prompt")),
+    }
+    summary = "Fooocus generation parameters" + (f" (model {model})" if model else "")
+    return _generated("fooocus", "Fooocus", summary, detail, carrier)
+
+
+def _parse_a1111(text: str) -> tuple[str, dict[str, str]] | None:
+    """The prompt and the `Key: value` settings of A1111 `parameters`, or None if not that format.
+
+    The settings are the last line that starts with "Steps:"; the prompt is everything before
+    it up to "Negative prompt:".
+    """
+    lines = text.strip().splitlines()
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].lstrip().startswith("Steps:"):
+            break
+    else:
+        return None
+    params = _a1111_settings(lines[index][:_A1111_LINE_CHARS])
+    # Every A1111-family writer records the sampler and seed next to the step count.
+    if not params.get("Steps", "").isdigit() or not {"Sampler", "Seed"} & params.keys():
+        return None
+    prompt: list[str] = []
+    for line in lines[:index]:
+        if line.startswith("Negative prompt:"):
+            break
+        prompt.append(line)
+    return "\n".join(prompt).strip(), params
+
+
+_QUOTED = re.compile(r'"(?:\\.|[^\\"])*"')
+
+
+def _a1111_settings(line: str) -> dict[str, str]:
+    """`Steps: 20, Sampler: Euler a, Lora hashes: "a: 1, b: 2"` as a dict, in linear time."""
+    params: dict[str, str] = {}
+    position = 0
+    while position < len(line):
+        colon = line.find(":", position)
+        if colon < 0:
+            break
+        key = line[position:colon].strip()
+        position = colon + 1
+        while line.startswith(" ", position):
+            position += 1
+        quoted = _QUOTED.match(line, position)
+        if quoted:
+            try:
+                value = json.loads(quoted[0])
+            except ValueError:
+                value = quoted[0][1:-1]
+            comma = line.find(",", quoted.end())
+        else:
+            comma = line.find(",", position)
+            value = line[position : comma if comma >= 0 else len(line)].strip()
+        position = len(line) if comma < 0 else comma + 1
+        if key:
+            params.setdefault(key, str(value))
+    return params
+
+
+# ComfyUI -----------------------------------------------------------------------------------
+
+_SAMPLER_INPUTS: dict[str, tuple[str, ...]] = {
+    "sampler": ("sampler_name",),
+    "steps": ("steps",),
+    "seed": ("seed", "noise_seed"),
+}
+_MODEL_INPUTS = ("ckpt_name", "unet_name")
+
+
+def _comfyui(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    graph = _comfy_api_graph(fields.get("prompt"))
+    workflow = _comfy_workflow(fields.get("workflow"))
+    if graph is None and workflow is None:
+        return None
+    checkpoints: list[str] = []
+    detail: dict[str, Any] = {"graphs": []}
+    if graph is not None:
+        detail["graphs"].append("prompt")
+        detail["node_count"] = len(graph)
+        for node in graph.values():
+            inputs = node["inputs"]
+            checkpoints += [inputs[k] for k in _MODEL_INPUTS if isinstance(inputs.get(k), str)]
+        detail.update(_comfy_sampling(graph))
+    if workflow is not None:
+        detail["graphs"].append("workflow")
+        detail.setdefault("node_count", len(workflow))
+        for node in workflow:
+            kind = node["type"]
+            values = node.get("widgets_values")
+            if ("CheckpointLoader" in kind or kind == "UNETLoader") and isinstance(values, list):
+                checkpoints += [v for v in values[:1] if isinstance(v, str)]
+    detail["checkpoints"] = [_clip(name) for name in dict.fromkeys(checkpoints)][:10]
+    if _parse_a1111(fields.get("parameters", "")) is not None:
+        detail["a1111_parameters"] = True
+    summary = f"ComfyUI graph, {detail['node_count']} nodes" + (
+        f" (checkpoint {', '.join(detail['checkpoints'])})" if detail["checkpoints"] else ""
+    )
+    return _generated("comfyui", "ComfyUI", summary, detail, carrier)
+
+
+def _comfy_api_graph(text: str | None) -> dict[str, dict[str, Any]] | None:
+    """The API graph (`{"3": {"class_type": "KSampler", "inputs": {...}}, ...}`), or None."""
+    graph = _json_object(text)
+    if not graph:
+        return None
+    for node in graph.values():
+        if not (
+            isinstance(node, dict)
+            and isinstance(node.get("class_type"), str)
+            and isinstance(node.get("inputs"), dict)
+        ):
+            return None
+    return graph
+
+
+def _comfy_workflow(text: str | None) -> list[dict[str, Any]] | None:
+    """The nodes of a UI workflow (`{"nodes": [{"id": 4, "type": ...}], "links": ...}`), or None."""
+    workflow = _json_object(text)
+    nodes = workflow.get("nodes") if workflow else None
+    if not isinstance(nodes, list) or not nodes:
+        return None
+    for node in nodes:
+        if not (isinstance(node, dict) and "id" in node and isinstance(node.get("type"), str)):
+            return None
+    return nodes
+
+
+def _comfy_sampling(graph: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Sampler, steps, seed and positive prompt of the first sampler node with literal inputs."""
+    for node in graph.values():
+        inputs = node["inputs"]
+        if "steps" not in inputs or "positive" not in inputs:
+            continue
+        found: dict[str, Any] = {}
+        for name, keys in _SAMPLER_INPUTS.items():
+            for key in keys:
+                value = inputs.get(key)
+                if isinstance(value, (str, int)) and not isinstance(value, bool):
+                    found[name] = _clip(value) if isinstance(value, str) else value
+                    break
+        link = inputs.get("positive")
+        if isinstance(link, list) and link:
+            source = graph.get(str(link[0]))
+            text = source["inputs"].get("text") if source else None
+            found["prompt"] = _excerpt(text)
+        return found
+    return {}
+
+
+# InvokeAI, NovelAI, Midjourney -----------------------------------------------------------
+
+_DREAM_OPTION = re.compile(r"\s-(?:S|s)\s?\d+")
+_DREAM_SEED = re.compile(r"\s-S\s?(\d+)")
+
+
+def _invokeai(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    metadata = _json_object(fields.get("invokeai_metadata"))
+    graph = _json_object(fields.get("invokeai_graph"))
+    nodes = graph.get("nodes") if graph else None
+    legacy = _json_object(fields.get("sd-metadata"))
+    if legacy is not None and not (
+        isinstance(legacy.get("image"), dict) or "invoke" in str(legacy.get("app_id", ""))
+    ):
+        legacy = None
+    dream = fields.get("Dream", "")
+    if not _DREAM_OPTION.search(dream):
+        dream = ""
+    if metadata is None and not isinstance(nodes, (dict, list)) and legacy is None and not dream:
+        return None
+    detail: dict[str, Any] = {}
+    if metadata is not None:
+        _merge(detail, _invokeai_metadata(metadata))
+    if isinstance(nodes, (dict, list)):
+        detail["node_count"] = len(nodes)
+    if legacy is not None:
+        _merge(detail, _invokeai_legacy(legacy))
+    if dream:
+        seed = _DREAM_SEED.search(dream)
+        prompt = dream.split('"')[1] if dream.lstrip().startswith('"') else dream
+        _merge(detail, {"seed": int(seed[1]) if seed else None, "prompt": _excerpt(prompt)})
+    model = detail.get("model")
+    summary = "InvokeAI generation metadata" + (f" (model {model})" if model else "")
+    return _generated("invokeai", "InvokeAI", summary, detail, carrier)
+
+
+def _invokeai_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """InvokeAI 3 and later: `invokeai_metadata`."""
+    model = metadata.get("model")
+    if isinstance(model, dict):
+        model = model.get("name") or model.get("model_name")
+    return {
+        "model": _text(model),
+        "sampler": _text(metadata.get("scheduler")),
+        "steps": _number(metadata.get("steps")),
+        "seed": _number(metadata.get("seed")),
+        "version": _text(metadata.get("app_version")),
+        "generation_mode": _text(metadata.get("generation_mode")),
+        "prompt": _excerpt(metadata.get("positive_prompt")),
+    }
+
+
+def _invokeai_legacy(legacy: dict[str, Any]) -> dict[str, Any]:
+    """InvokeAI 2: `sd-metadata`."""
+    image = legacy.get("image")
+    image = image if isinstance(image, dict) else {}
+    prompt = image.get("prompt")
+    if isinstance(prompt, list) and prompt and isinstance(prompt[0], dict):
+        prompt = prompt[0].get("prompt")
+    return {
+        "model": _text(legacy.get("model_weights")),
+        "model_hash": _text(legacy.get("model_hash")),
+        "sampler": _text(image.get("sampler")),
+        "steps": _number(image.get("steps")),
+        "seed": _number(image.get("seed")),
+        "version": _text(legacy.get("app_version")),
+        "prompt": _excerpt(prompt),
+    }
+
+
+def _merge(detail: dict[str, Any], more: Mapping[str, Any]) -> None:
+    """Fill the keys `detail` has no value for."""
+    for key, value in more.items():
+        if detail.get(key) is None:
+            detail[key] = value
+
+
+def _novelai(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    if fields.get("Software", "").strip() != "NovelAI":
+        return None
+    comment = _json_object(fields.get("Comment")) or {}
+    model = _clip(fields.get("Source"))
+    detail = {
+        "model": model,
+        "sampler": _text(comment.get("sampler")),
+        "steps": _number(comment.get("steps")),
+        "seed": _number(comment.get("seed")),
+        "generation_time": _clip(fields.get("Generation time")),
+        "prompt": _excerpt(comment.get("prompt") or fields.get("Description")),
+    }
+    summary = "NovelAI image" + (f" ({model})" if model else "")
+    return _generated("novelai", "NovelAI", summary, detail, carrier)
+
+
+# A render farm's "Job ID: 4711" is not Midjourney's: Midjourney's job IDs are UUIDs.
+_MIDJOURNEY_JOB = re.compile(
+    r"Job ID:\s*([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b", re.IGNORECASE
+)
+
+
+def _midjourney(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    description = fields.get("Description", "")
+    job = _MIDJOURNEY_JOB.search(description)
+    if job is None:
+        return None
+    detail = {
+        "job_id": job[1].lower(),
+        "author": _clip(fields.get("Author")),
+        "prompt": _excerpt(description[: job.start()]),
+    }
+    return _generated("midjourney", "Midjourney", f"Midjourney job {job[1]}", detail, carrier)
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if not text or not text.lstrip().startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _clip(value: object) -> str | None:
+    if value is None:
+        return None
+    return str(value).strip()[:EXCERPT_CHARS] or None
+
+
+def _text(value: object) -> str | None:
+    return _clip(value) if isinstance(value, (str, int, float)) else None
+
+
+def _excerpt(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return _clip(" ".join(value.split()))
+
+
+def _number(value: object) -> int | str | None:
+    """An integer setting (steps, seed) as int; anything else clipped to text."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    text = _clip(value)
+    if text is not None and text.isdigit() and len(text) < 40:
+        return int(text)
+    return text

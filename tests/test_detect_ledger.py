@@ -1,0 +1,229 @@
+"""What files say about themselves, in the ledger: signals recorded at ingest as claims beside
+what the artist declared, disagreements blocked until a TD settles them, and copies of
+generated images caught by their perceptual prints at ingest and at sweep."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from provenance import Ledger
+
+from .builders import write_exr_sequence, write_image
+from .c2pa_fixtures import C2paFiles, ThrowawayCA, make_test_ca, write_c2pa_files
+from .conftest import Cli
+from .test_perceptual import ai_image, human_image
+
+A1111 = (
+    "a matte painting of a castle at dusk, volumetric light\n"
+    "Negative prompt: blurry\n"
+    "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234, Size: 1024x576, "
+    "Model hash: 31e35c80fc, Model: sd_xl_base_1.0, Version: v1.9.4"
+)
+
+
+@pytest.fixture(scope="module")
+def ca() -> ThrowawayCA:
+    return make_test_ca()
+
+
+@pytest.fixture
+def signed(tmp_path_factory: pytest.TempPathFactory, ca: ThrowawayCA) -> C2paFiles:
+    return write_c2pa_files(tmp_path_factory.mktemp("signed"), ca)
+
+
+def _generated_png(path: Path, index: int = 0) -> Path:
+    """A generator's output as AUTOMATIC1111 saves it: the prompt and settings in a text chunk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = PngInfo()
+    info.add_text("parameters", A1111)
+    ai_image(index).save(path, pnginfo=info)
+    return path
+
+
+def _copy(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+def _rules(report) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted({f.rule for f in report.verdict.findings})
+
+
+def test_an_undeclared_generated_image_is_caught_at_ingest(ledger: Ledger, workspace: Path) -> None:
+    _generated_png(workspace / "elements" / "castle_v001.png")
+    report = ledger.ingest(["elements"], origin="human", by="carol")
+    assert [
+        (
+            name.decode().rsplit("/", 1)[-1],
+            "a1111" in summary.lower() or "automatic" in summary.lower(),
+        )
+        for name, summary in report.signals
+    ] == [("castle_v001.png", True)]
+    card = ledger.show("elements/castle_v001.png")
+    assert card.disputed and card.generative and card.status == "temporary"
+    assert [(s.source, s.evidence, s.origin.alias if s.origin else None) for s in card.signals] == [
+        ("a1111", "embedded", "ai")
+    ]
+    assert sorted((c.claimed_by, c.evidence) for c in card.claims) == [
+        ("a1111", "embedded"),
+        ("carol", "declared"),
+    ]
+    swept = ledger.sweep(workspace / "elements")
+    assert _rules(swept) == ["genai-unapproved", "origin-disputed"]
+    disputed = next(f for f in swept.verdict.findings if f.rule == "origin-disputed")
+    assert "The files themselves say: ai (embedded" in disputed.message
+
+
+def test_a_td_settles_the_disagreement_and_the_approval_follows(
+    ledger: Ledger, workspace: Path
+) -> None:
+    _generated_png(workspace / "elements" / "castle_v001.png")
+    ledger.add_tool("Stable Diffusion XL", generative=True, trains_on_inputs="no", secured="yes")
+    ledger.ingest(["elements"], origin="human", by="carol")
+    ledger.tag(
+        "elements/castle_v001.png",
+        origin="ai",
+        tool="Stable Diffusion XL",
+        note="the PNG carries its A1111 prompt",
+        resolve=True,
+    )
+    swept = ledger.sweep(workspace / "elements")
+    assert _rules(swept) == ["genai-unapproved"]
+    ledger.approve("elements/castle_v001.png", ref="NFX-77 email", by="jane (studio)")
+    assert ledger.sweep(workspace / "elements").verdict.clean
+
+
+def test_a_signed_generated_image_declares_itself(
+    ledger: Ledger, workspace: Path, signed: C2paFiles
+) -> None:
+    _copy(signed.ai_jpeg, workspace / "elements" / "firefly_sky.jpg")
+    ledger.ingest(["elements"])  # nobody declared anything
+    card = ledger.show("elements/firefly_sky.jpg")
+    assert (card.origin.alias, card.disputed, card.status) == ("ai", False, "temporary")
+    (signal,) = card.signals
+    assert (signal.source, signal.evidence, signal.tool) == (
+        "c2pa",
+        "embedded-signed",
+        "Adobe Firefly",
+    )
+    assert signal.detail["validation_state"] in ("Valid", "Trusted")
+    assert _rules(ledger.sweep(workspace / "elements")) == ["genai-unapproved"]
+
+
+def test_a_signed_camera_image_agrees_with_its_declaration(
+    ledger: Ledger, workspace: Path, signed: C2paFiles
+) -> None:
+    _copy(signed.capture_jpeg, workspace / "plates" / "still.jpg")
+    ledger.ingest(["plates"], origin="capture", by="alice")
+    card = ledger.show("plates/still.jpg")
+    assert (card.origin.alias, card.disputed) == ("capture", False)
+    assert ledger.sweep(workspace / "plates").verdict.clean
+
+
+def test_a_tampered_signed_image_still_says_ai_but_not_signed(
+    ledger: Ledger, workspace: Path, signed: C2paFiles
+) -> None:
+    target = _copy(signed.ai_jpeg, workspace / "elements" / "sky.jpg")
+    data = bytearray(target.read_bytes())
+    data[-200] ^= 0xFF
+    target.write_bytes(bytes(data))
+    ledger.ingest(["elements"], origin="human")
+    (signal,) = ledger.show("elements/sky.jpg").signals
+    assert (signal.evidence, signal.detail["validation_state"]) == ("embedded", "Invalid")
+    assert ledger.show("elements/sky.jpg").disputed
+
+
+def test_an_exr_sequence_is_read_through_its_first_frames_sidecar(
+    ledger: Ledger, workspace: Path, signed: C2paFiles
+) -> None:
+    frames = write_exr_sequence(workspace / "elements", "sky_gen", range(1001, 1004))
+    # The signed fixture frame (with its sidecar) becomes the sequence's first frame.
+    sidecar = signed.exr_with_sidecar.with_suffix(".c2pa")
+    shutil.copyfile(signed.exr_with_sidecar, frames[0])
+    shutil.copyfile(sidecar, frames[0].with_suffix(".c2pa"))
+    ledger.ingest(["elements/sky_gen.####.exr"], origin="human")
+    card = ledger.show("elements/sky_gen.####.exr")
+    assert [s.source for s in card.signals] == ["c2pa-sidecar"]
+    assert card.disputed
+
+
+def test_signals_are_recorded_once(ledger: Ledger, workspace: Path) -> None:
+    _generated_png(workspace / "elements" / "castle_v001.png")
+    first = ledger.ingest(["elements"], origin="human", by="carol")
+    time.sleep(0.01)
+    again = ledger.ingest(["elements"], origin="human", by="carol")
+    assert (len(first.signals), first.claims_added) == (1, 2)
+    assert (len(again.signals), again.claims_added) == (0, 0)
+    assert len(ledger.show("elements/castle_v001.png").claims) == 2
+
+
+def test_a_reencoded_copy_of_generated_material_is_caught_at_sweep(
+    ledger: Ledger, workspace: Path
+) -> None:
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    source = workspace / "elements" / "sky_gen_v001.png"
+    source.parent.mkdir(parents=True)
+    ai_image(3).save(source)
+    ledger.ingest(["elements"], origin="ai", tool="Runway Gen-4", by="bob")
+    disguised = workspace / "delivery" / "plate_cleanup_v002.jpg"
+    disguised.parent.mkdir()
+    with Image.open(source) as image:
+        image.convert("RGB").resize((image.width * 3 // 4, image.height * 3 // 4)).save(
+            disguised, quality=75
+        )
+    write_image(workspace / "delivery" / "unrelated.png", seed="x")
+    report = ledger.sweep(workspace / "delivery")
+    near = [f for f in report.verdict.findings if f.rule == "near-ai-copy"]
+    assert [f.files for f in near] == [(str(disguised),)]
+    assert "elements/sky_gen_v001.png" in near[0].message
+    assert "perceptual distance" in near[0].message
+
+
+def test_a_copy_ingested_as_human_is_flagged_until_a_td_settles_it(
+    ledger: Ledger, workspace: Path
+) -> None:
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    ai_image(5).save(_parent(workspace / "elements" / "matte_gen.png"))
+    ledger.ingest(["elements"], origin="ai", tool="Runway Gen-4")
+    with Image.open(workspace / "elements" / "matte_gen.png") as image:
+        image.convert("L").convert("RGB").save(
+            _parent(workspace / "comp" / "matte.jpg"), quality=85
+        )
+    human_image(7).save(_parent(workspace / "comp" / "roto.png"))
+    ledger.ingest(["comp"], origin="human", by="carol")
+    card = ledger.show("comp/matte.jpg")
+    assert [s.source for s in card.signals] == ["perceptual"]
+    assert ledger.show("comp/roto.png").signals == []
+    swept = ledger.sweep(workspace / "comp")
+    assert _rules(swept) == ["near-ai-copy"]
+    ledger.tag(
+        "comp/matte.jpg", origin="human", note="repainted by hand from the plate", resolve=True
+    )
+    assert ledger.sweep(workspace / "comp").verdict.clean
+
+
+def test_show_lists_the_signals(run: Cli, ledger: Ledger, workspace: Path) -> None:
+    _generated_png(workspace / "elements" / "castle_v001.png")
+    ledger.ingest(["elements"], origin="human")
+    text = run("show", "elements/castle_v001.png")
+    assert text.exit_code == 0
+    assert "signals" in text.output and "a1111 [embedded]" in text.output
+    shown = run("show", "elements/castle_v001.png", "--json")
+    import json
+
+    signals = json.loads(shown.output)["signals"]
+    assert [(s["source"], s["origin"], s["evidence"]) for s in signals] == [
+        ("a1111", "ai", "embedded")
+    ]
+
+
+def _parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
