@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,13 +31,14 @@ from provenance.fingerprint import (
     is_cache_trusted,
 )
 from provenance.origins import ClaimFacts, Evidence, Origin, summarize_claims
-from provenance.records import IngestReport, SkippedFile, display_path
+from provenance.records import IngestReport, SkippedFile, display_path, pack_folder
 from provenance.scan import (
     AssetKind,
     DirectoryScan,
     ScannedAsset,
     ScannedFile,
     ScannedLink,
+    Sealed,
     SkipReason,
     StatFingerprint,
     looks_like_pattern,
@@ -59,6 +61,14 @@ from provenance.store.models import (
     Member,
 )
 from provenance.store.queries import IN_CHUNK, RootMap, chunked, is_ancestor
+from provenance.store.seals import (
+    PLAIN_INTENT,
+    Seal,
+    drop_folders,
+    drop_for_versions,
+    load_seals,
+    write_seals,
+)
 
 BATCH_FILES = 4096
 BATCH_BYTES = 2 << 30
@@ -103,10 +113,10 @@ class _Batch:
         return self.files >= BATCH_FILES or self.bytes >= BATCH_BYTES
 
 
-def batches(targets: Sequence[bytes]) -> Iterator[_Batch]:
+def batches(targets: Sequence[bytes], sealed: Sealed | None = None) -> Iterator[_Batch]:
     batch = _Batch()
     for target in targets:
-        for scan in scan_target(target):
+        for scan in scan_target(target, sealed):
             batch.add(scan)
             if batch.full:
                 yield batch
@@ -250,8 +260,12 @@ class Ingester:
         parents: Sequence[ParentSpec] = (),
         progress: Progress | None = None,
         racy_window_ns: int = RACY_WINDOW_NS,
+        intent: str | None = None,
     ) -> None:
         self.session = session
+        self.intent = intent
+        """What this ingest declares (`seals.intent_digest`); None: use and write no seals."""
+        self._seals: dict[bytes, Seal] = {}
         self.racy_window_ns = racy_window_ns
         self.roots = roots
         self.event_id = event_id
@@ -284,10 +298,17 @@ class Ingester:
         # Batch N is written once batch N+1 is scanned and handed to the workers. Targets that
         # overlap could list a path in both, and N+1 must then see what N wrote: one at a time.
         overlap = targets_overlap(targets)
+        sealed: Sealed | None = None
         if not overlap:
             self._new_folders = self._unknown_folders(targets)
+            if self.intent is not None:
+                folders = [
+                    os.path.abspath(t).rstrip(b"/") + b"/" for t in targets if os.path.isdir(t)
+                ]
+                self._seals = load_seals(connection, self.roots, folders)
+                sealed = self._is_sealed
         pending: tuple[_Batch, _Pending] | None = None
-        for batch in batches(targets):
+        for batch in batches(targets, sealed):
             if overlap and pending is not None:
                 self._finish(*pending)
                 pending = None
@@ -299,6 +320,17 @@ class Ingester:
             self._finish(*pending)
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def _is_sealed(self, folder: bytes, listing: str, newest_ns: int) -> bool:
+        seal = self._seals.get(folder)
+        return (
+            seal is not None
+            and seal.listing == listing
+            and (self.intent == PLAIN_INTENT or seal.intent == self.intent)
+            # The racy rule, for the folder: a file changed within the window of the sealing
+            # may hold other bytes under the same listing.
+            and newest_ns < seal.recorded_ns - self.racy_window_ns
+        )
 
     # -- one batch -----------------------------------------------------------------------------
 
@@ -377,6 +409,9 @@ class Ingester:
             self.report.skipped.extend(
                 SkippedFile(s.path, s.reason.value, s.detail) for s in scan.skipped
             )
+        for scan in batch.scans:
+            if scan.sealed:
+                self._report_sealed(scan)
         digests, fresh = self._collect(pending)
         plans = self._plan_assets(pending.assets, digests)
         wanted = {r.digest: r.stat.size for r in fresh if r.digest and r.stat}
@@ -387,10 +422,84 @@ class Ingester:
         self._record_locations(fresh, pending.cached, pending.recorded_ns, content_ids)
         self._record_links([link for scan in batch.scans for link in scan.links])
         self._record_assets(plans, content_ids)
+        if self.intent is not None:
+            self._reseal(batch, plans, pending.recorded_ns)
         self._seen_files += batch.files
         self._seen_bytes += batch.bytes
         if self.progress is not None:
             self.progress(self._seen_files, self._seen_bytes, self.report.bytes_read)
+
+    def _report_sealed(self, scan: DirectoryScan) -> None:
+        assert scan.folder is not None
+        seal = self._seals[scan.folder]
+        report = self.report
+        before = len(report.assets)
+        if not report.assets.add_packed(scan.folder, seal.refs):
+            raise AssertionError("a seal of the other byte order passed its check")
+        report.assets_unchanged += len(report.assets) - before
+        report.files_unchanged += seal.file_count
+        report.bytes_total += seal.byte_count
+        if seal.holes != "{}":
+            report.holes.update(json.loads(seal.holes))
+        self._seen_files += seal.file_count
+        self._seen_bytes += seal.byte_count
+
+    def _reseal(self, batch: _Batch, plans: list[_AssetPlan], recorded_ns: int) -> None:
+        """Seal the folders of the batch that were recorded whole; drop the seals of every
+        other folder an asset of the batch lies in (a file or pattern target changed it)."""
+        assert self.intent is not None
+        planned = {id(plan.asset): plan for plan in plans}
+        sealing: list[tuple[bytes, Seal]] = []
+        dropping: list[bytes] = []
+        for scan in batch.scans:
+            if scan.sealed:
+                continue
+            if scan.folder is None:
+                dropping.extend(a.pattern.rpartition(b"/")[0] + b"/" for a in scan.assets)
+                continue
+            seal = self._seal_of(scan, planned, recorded_ns)
+            if seal is None:
+                dropping.append(scan.folder)
+            else:
+                sealing.append((scan.folder, seal))
+        connection = self._connection
+        drop_folders(connection, self.roots, dropping)
+        write_seals(connection, self.roots, sealing)
+
+    def _seal_of(
+        self, scan: DirectoryScan, planned: dict[int, _AssetPlan], recorded_ns: int
+    ) -> Seal | None:
+        """The seal of a folder recorded whole, or None when it cannot have one."""
+        assert scan.folder is not None and scan.listing is not None and self.intent is not None
+        if scan.links or scan.skipped or scan.newest_ns >= recorded_ns - self.racy_window_ns:
+            return None
+        refs = []
+        holes: dict[str, list[int]] = {}
+        files = size = 0
+        cut = len(scan.folder)
+        for asset in scan.assets:
+            plan = planned.get(id(asset))
+            if plan is None:
+                return None  # not recorded whole: a file could not be read
+            assert plan.asset_id is not None and plan.version_id is not None
+            refs.append(
+                (
+                    plan.asset_id,
+                    plan.version_id,
+                    plan.number,
+                    asset.pattern[cut:],
+                    asset.kind.value,
+                    plan.aggregate,
+                )
+            )
+            files += len(asset.members)
+            size += sum(m.stat.size for m in asset.members)
+            if asset.kind is AssetKind.SEQUENCE and asset.holes:
+                holes[display_path(asset.pattern)] = asset.holes
+        packed = pack_folder(refs)
+        if packed is None:
+            return None
+        return Seal(scan.listing, recorded_ns, self.intent, files, size, packed, json.dumps(holes))
 
     def _collect(
         self, pending: _Pending
@@ -661,7 +770,8 @@ class Ingester:
         for plan in plans:
             asset = plan.asset
             assert plan.asset_id is not None and plan.version_id is not None
-            if asset.kind is not AssetKind.FILE:
+            # Tiles of a UDIM set are laid out, not counted: gaps between them are no holes.
+            if asset.kind is AssetKind.SEQUENCE:
                 holes = asset.holes
                 if holes:
                     report.holes[display_path(asset.pattern)] = holes
@@ -754,6 +864,7 @@ def add_claims(
         ],
     )
     refresh_statuses(session, targets)
+    drop_for_versions(session, targets)
     return len(targets)
 
 
@@ -831,6 +942,7 @@ def add_edges(
     """Link each child to each parent, refusing cycles; an edge that exists already is kept."""
     added = 0
     now = now_utc()
+    changed: list[int] = []
     for child_id in child_ids:
         for parent in parents:
             if is_ancestor(session, child_id, parent.version_id):
@@ -857,6 +969,8 @@ def add_edges(
                 )
             )
             added += 1
+            changed.append(child_id)
+    drop_for_versions(session, changed)
     return added
 
 
@@ -902,6 +1016,7 @@ def add_likeness(
     session: Session, version_ids: Sequence[int], performers: Sequence[str], event_id: int
 ) -> None:
     """Mark versions as using these performers' likeness (kept once per version and performer)."""
+    marked: list[int] = []
     for performer in dict.fromkeys(p.strip() for p in performers if p.strip()):
         key = performer.casefold()
         for version_id in dict.fromkeys(version_ids):
@@ -919,3 +1034,5 @@ def add_likeness(
                         event_id=event_id,
                     )
                 )
+                marked.append(version_id)
+    drop_for_versions(session, marked)

@@ -111,6 +111,7 @@ from provenance.store.models import (
     Tristate,
 )
 from provenance.store.roles import RolesReport, create_roles
+from provenance.store.seals import intent_digest
 
 DEFAULT_LINEAGE_DEPTH = 50
 
@@ -349,8 +350,25 @@ class Ledger:
                     "likeness": list(likeness),
                 },
             )
+            intent = intent_digest(
+                {
+                    "claim": claim,
+                    "parents": sorted((p.version_id, p.kind.value) for p in parents),
+                    "likeness": sorted({p.strip().casefold() for p in likeness if p.strip()}),
+                }
+                if claim or parents or likeness
+                else None
+            )
             ingester = Ingester(
-                session, roots, event_id, hasher, claim, parents, progress, self.racy_window_ns
+                session,
+                roots,
+                event_id,
+                hasher,
+                claim,
+                parents,
+                progress,
+                self.racy_window_ns,
+                intent=intent,
             )
             report = ingester.run(targets)
             if likeness:

@@ -1,0 +1,201 @@
+"""Folder seals: an unchanged folder is re-ingested from its seal, and reports exactly what the
+full path would; anything that could make the full path do something breaks the seal."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from provenance import Ledger
+from provenance.ingest import Ingester
+from provenance.records import IngestReport
+from provenance.store.engine import write_session
+from provenance.store.models import FolderSeal
+
+from .builders import write_bytes, write_image, write_sequence
+
+WINDOW_NS = 20_000_000
+
+
+def _tree(workspace: Path) -> None:
+    write_sequence(workspace / "show/sh010/plates", "sh010_plate", [1001, 1002, 1004, 1005])
+    write_sequence(workspace / "show/sh010/comp", "sh010_comp", range(1001, 1006))
+    for tile in (1001, 1002, 1011):
+        write_bytes(workspace / f"show/assets/rock_diffuse.{tile}.tx", 512, seed=tile)
+    write_image(workspace / "show/sh010/comp/slate.png", seed=3)
+    write_bytes(workspace / "show/notes.txt", 100, seed=4)
+
+
+@pytest.fixture
+def sealed_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The folders an ingest reported from their seals."""
+    calls: list[bytes] = []
+    original = Ingester._report_sealed
+
+    def spy(self: Ingester, scan: object) -> None:
+        calls.append(scan.folder)  # type: ignore[attr-defined]
+        original(self, scan)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ingester, "_report_sealed", spy)
+    return calls
+
+
+def _summary(report: IngestReport) -> tuple[object, ...]:
+    return (
+        report.asset_count,
+        report.assets_new,
+        report.assets_changed,
+        report.assets_unchanged,
+        report.file_count,
+        report.files_read,
+        report.bytes_total,
+        report.claims_added,
+        report.edges_added,
+        dict(report.holes),
+        sorted(
+            (ref.name, ref.kind, ref.version, ref.digest, ref.asset_id) for ref in report.assets
+        ),
+    )
+
+
+def _drop_all_seals(ledger: Ledger) -> None:
+    with write_session(ledger.engine) as session:
+        session.execute(delete(FolderSeal))
+
+
+def _seal_count(ledger: Ledger) -> int:
+    with write_session(ledger.engine) as session:
+        return int(session.execute(select(func.count()).select_from(FolderSeal)).scalar_one())
+
+
+def _settle() -> None:
+    time.sleep(0.05)
+
+
+def test_an_unchanged_tree_is_reported_from_its_seals_as_the_full_path_reports_it(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    first = ledger.ingest(["show"], origin="capture", by="alice")
+    assert first.assets_new == 5 and not sealed_calls
+    assert _seal_count(ledger) == 5  # show/, sh010/ (no files: an empty seal), plates, comp, assets
+    _settle()
+    from_seals = ledger.ingest(["show"], origin="capture", by="alice")
+    assert sorted(sealed_calls) == sorted(
+        os.fsencode(workspace / p) + b"/"
+        for p in ("show", "show/sh010", "show/sh010/plates", "show/sh010/comp", "show/assets")
+    )
+    assert from_seals.files_read == 0 and from_seals.assets_unchanged == 5
+    assert from_seals.holes == {str(workspace / "show/sh010/plates/sh010_plate.####.tif"): [1003]}
+    _drop_all_seals(ledger)
+    sealed_calls.clear()
+    full = ledger.ingest(["show"], origin="capture", by="alice")
+    assert not sealed_calls
+    assert _summary(from_seals) == _summary(full)
+
+
+def test_a_file_rewritten_in_place_breaks_its_folders_seal(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    frame = workspace / "show/sh010/comp/sh010_comp.1003.tif"
+    before = frame.stat()
+    frame.write_bytes(b"x" * before.st_size)  # same size,
+    os.utime(frame, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime: ctime moved
+    _settle()
+    report = ledger.ingest(["show"])
+    assert os.fsencode(workspace / "show/sh010/comp") + b"/" not in sealed_calls
+    assert (report.files_read, report.files_changed, report.assets_changed) == (1, 1, 1)
+
+
+def test_a_frame_added_to_a_sealed_folder_makes_a_new_version(
+    ledger: Ledger, workspace: Path
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    write_sequence(workspace / "show/sh010/plates", "sh010_plate", [1003])
+    _settle()
+    report = ledger.ingest(["show"])
+    assert (report.assets_changed, report.holes) == (1, {})
+
+
+def test_a_retag_breaks_the_seal_so_the_same_declaration_counts_again(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    write_sequence(workspace / "elements", "sky", range(1, 4))
+    write_image(workspace / "elements/cloud.png", seed=1)
+    _settle()
+    ledger.ingest(["elements"], origin="human", by="carol")
+    ledger.add_tool("Runway Gen-4", vendor="Runway", generative=True)
+    ledger.tag(
+        "elements/sky.####.tif",
+        origin="ai",
+        tool="Runway Gen-4",
+        note="made with a generator",
+        resolve=True,
+    )
+    _settle()
+    # The full path adds the human claim again (a plain re-tag never silently wins over a
+    # resolved AI claim): a stale seal would have hidden that.
+    again = ledger.ingest(["elements"], origin="human", by="carol")
+    assert not sealed_calls
+    assert again.claims_added == 1
+    assert ledger.show("elements/sky.####.tif").disputed
+
+
+def test_an_ingest_declaring_something_new_does_not_use_the_seal(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    _settle()
+    declared = ledger.ingest(["show"], origin="capture", by="alice")
+    assert not sealed_calls and declared.claims_added == 5
+    _settle()
+    # ... and a plain ingest changes nothing whatever was declared: it may use any seal.
+    plain = ledger.ingest(["show"])
+    assert len(sealed_calls) == 5 and plain.claims_added == 0
+
+
+def test_a_file_ingested_by_name_breaks_the_seal_of_its_folder(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    write_bytes(workspace / "show/notes.txt", 120, seed=5)
+    _settle()
+    single = ledger.ingest(["show/notes.txt"])
+    assert single.assets_changed == 1
+    _settle()
+    again = ledger.ingest(["show"])
+    assert os.fsencode(workspace / "show") + b"/" not in sealed_calls
+    notes = [ref for ref in again.assets if ref.name.endswith("notes.txt")]
+    assert [ref.version for ref in notes] == [2]
+    assert again.assets_changed == 0
+
+
+def test_a_folder_changed_within_the_racy_window_is_not_sealed(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    # The default window (2 s) is far wider than the time between writing and ingesting here.
+    _tree(workspace)
+    ledger.ingest(["show"])
+    assert _seal_count(ledger) <= 1  # only show/sh010, which holds no files
+    report = ledger.ingest(["show"])
+    assert report.files_read == report.file_count == 14
