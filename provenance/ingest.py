@@ -164,6 +164,11 @@ _LOCATIONS = (
     .outerjoin(Content, Content.id == Location.content_id)
     .where(Location.root_id == bindparam("root"))
 )
+_LOCATIONS_IN_FOLDER = _LOCATIONS.where(
+    Location.path >= bindparam("low"), Location.path < bindparam("high")
+)
+# Folders with at least this many paths to look up are read whole, with one range query.
+_RANGE_MIN_FILES = 32
 _CONTENTS = select(Content.digest, Content.id)
 _LATEST_VERSIONS = (
     select(Asset.pattern, Asset.id, AssetVersion.id, AssetVersion.digest, AssetVersion.number)
@@ -320,6 +325,18 @@ class Ingester:
             self._finish(*pending)
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def is_sealed_for_reading(
+        self, seals: dict[bytes, Seal], folder: bytes, listing: str, newest_ns: int
+    ) -> bool:
+        """For a reader (a sweep): whatever the sealing ingest declared, the folder's files
+        are its assets' recorded members, byte for byte."""
+        seal = seals.get(folder)
+        return (
+            seal is not None
+            and seal.listing == listing
+            and newest_ns < seal.recorded_ns - self.racy_window_ns
+        )
 
     def _is_sealed(self, folder: bytes, listing: str, newest_ns: int) -> bool:
         seal = self._seals.get(folder)
@@ -532,12 +549,35 @@ class Ingester:
         return digests, fresh
 
     def _cached_locations(self, paths: list[bytes]) -> dict[bytes, _Cached]:
-        by_root: dict[int, dict[bytes, bytes]] = {}
+        """What the stat cache holds for each path: a folder of many paths in one range query
+        (its rows come back in index order), the rest by name."""
+        by_folder: dict[bytes, list[bytes]] = {}
         for path in paths:
-            root_id, relative = self.roots.split(path)
-            by_root.setdefault(root_id, {})[relative] = path
+            by_folder.setdefault(path.rpartition(b"/")[0], []).append(path)
+        by_root: dict[int, dict[bytes, bytes]] = {}
         found: dict[bytes, _Cached] = {}
         connection = self._connection
+        for folder, members in by_folder.items():
+            root_id, below = self.roots.split(folder + b"/-")
+            prefix = below[:-1]
+            if len(members) < _RANGE_MIN_FILES or not prefix:
+                named = by_root.setdefault(root_id, {})
+                for path in members:
+                    named[prefix + path[len(folder) + 1 :]] = path
+                continue
+            wanted = set(members)
+            base = folder + b"/"
+            cut = len(prefix)
+            in_folder = connection.execute(
+                _LOCATIONS_IN_FOLDER,
+                {"root": root_id, "low": prefix, "high": prefix[:-1] + b"0"},
+            ).all()
+            for relative, loc_id, digest, size, mtime, ctime, inode, device, recorded in in_folder:
+                path = base + relative[cut:]
+                if path in wanted:
+                    found[path] = _Cached(
+                        loc_id, digest, StatFingerprint(size, mtime, ctime, inode, device), recorded
+                    )
         for root_id, relatives in by_root.items():
             rows = bulk.select_in(
                 connection, _LOCATIONS, Location.path, list(relatives), {"root": root_id}

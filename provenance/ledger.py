@@ -640,7 +640,7 @@ class Ledger:
                     )
                     record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
                     verdict = check.verdict
-                    if verdict.blocked or not check.entries:
+                    if verdict.blocked or not check.file_count:
                         event_id = append_event(
                             session,
                             "finalize.refused",
@@ -649,7 +649,7 @@ class Ledger:
                                 "delivery": display_path(source),
                                 "policy": chosen.name,
                                 "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
-                                "files": len(check.entries),
+                                "files": check.file_count,
                             },
                         )
                         return _sweep_report(check, name=name, event_id=event_id)
@@ -661,7 +661,7 @@ class Ledger:
                             "delivery": display_path(source),
                             "policy": chosen.name,
                             "policy_digest": chosen.digest,
-                            "files": len(check.entries),
+                            "files": check.file_count,
                         },
                     )
                     event_hash = session.execute(
@@ -995,7 +995,7 @@ def _sweep_report(
         delivery_kind=check.delivery.kind.value,
         source=check.delivery.source,
         verdict=check.verdict,
-        files=len(check.entries),
+        files=check.file_count,
         assets=check.verdict.assets,
         files_read=check.files_read,
         bytes_read=check.bytes_read,

@@ -17,7 +17,14 @@ from provenance.policy import Verdict
 
 def display_path(path: bytes) -> str:
     """A path for people: undecodable bytes shown as \\xNN escapes."""
+    if _UTF8_PATHS:
+        return path.decode("utf-8", "backslashreplace")  # the same, in one step
     return os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# Paths are bytes decoded with surrogateescape from the filesystem encoding: when that is
+# UTF-8 (Linux, macOS), decoding the bytes directly gives what the round trip gives.
+_UTF8_PATHS = sys.getfilesystemencoding().lower() in ("utf-8", "utf8")
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,9 @@ class DirectoryScan:
     newest_ns: int = 0
     """The latest mtime or ctime among the entries: the racy rule applies to the folder too."""
     sealed: bool = False
-    """The ledger vouched for the whole folder as it is: nothing was grouped or listed."""
+    """The ledger vouched for the whole folder as it is: nothing was grouped."""
+    names: list[bytes] = field(default_factory=list)
+    """A sealed folder's file names, in name order (for whoever expands the seal)."""
 
     @property
     def file_count(self) -> int:
@@ -464,6 +466,7 @@ def scan_folder(
         and sealed(prefix, result.listing, newest)
     ):
         result.sealed = True
+        result.names = list(regular)
         return result, subfolders
     for name, st in others:
         _classify(prefix + name, name, st, top, result, files=None)

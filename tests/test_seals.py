@@ -6,15 +6,18 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
-from provenance import Ledger
+from provenance import Ledger, finalizer
 from provenance.ingest import Ingester
-from provenance.records import IngestReport
-from provenance.store.engine import write_session
-from provenance.store.models import FolderSeal
+from provenance.policy import Policy, load_policy
+from provenance.records import IngestReport, SweepReport
+from provenance.store.engine import read_session, write_session
+from provenance.store.models import Deliverable, DeliverableFile, FolderSeal
+from provenance.store.seals import SealedFiles
 
 from .builders import write_bytes, write_image, write_sequence
 
@@ -199,3 +202,145 @@ def test_a_folder_changed_within_the_racy_window_is_not_sealed(
     assert _seal_count(ledger) <= 1  # only show/sh010, which holds no files
     report = ledger.ingest(["show"])
     assert report.files_read == report.file_count == 14
+
+
+# -- sweeps and finalizes of sealed folders ------------------------------------------------------
+
+
+@pytest.fixture
+def expanded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many files each check took from seals."""
+    counts: list[int] = []
+    original = finalizer.expand_sealed
+
+    def spy(*args: Any, **kwargs: Any) -> SealedFiles:
+        result = original(*args, **kwargs)
+        counts.append(len(result.paths))
+        return result
+
+    monkeypatch.setattr(finalizer, "expand_sealed", spy)
+    return counts
+
+
+@pytest.fixture
+def show(ledger: Ledger, workspace: Path) -> Ledger:
+    """A camera plate, a generated sky and a comp made from both, each folder ingested whole."""
+    ledger.racy_window_ns = WINDOW_NS
+    write_sequence(workspace / "plates", "sh010_plate", [1001, 1002, 1004], seed="plate")
+    write_sequence(workspace / "elements", "sky_gen", range(1001, 1004), seed="sky")
+    write_sequence(workspace / "comp", "sh010_comp", range(1001, 1006), seed="comp")
+    write_image(workspace / "comp" / "slate.png", seed="slate")
+    _settle()
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    ledger.ingest(["plates"], origin="capture", by="alice")
+    ledger.ingest(["elements"], origin="ai", tool="Runway Gen-4", by="bob")
+    ledger.ingest(["comp"], origin="human", by="carol", contains=["elements/sky_gen.####.tif"])
+    _settle()
+    return ledger
+
+
+def _findings(report: SweepReport) -> list[tuple[object, ...]]:
+    return [
+        (f.rule, f.severity, f.asset, tuple(f.files), f.message, f.fix)
+        for f in report.verdict.findings
+    ]
+
+
+def test_a_sealed_folder_is_judged_exactly_as_one_read_file_by_file(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    from_seal = show.sweep(workspace / "comp")
+    assert expanded[-1] == 6 and from_seal.files_read == 0
+    # Both the comp and its slate were recorded as made from the generated sky.
+    assert [(f.rule, len(f.files)) for f in from_seal.verdict.findings] == [
+        ("genai-unapproved", 5),
+        ("genai-unapproved", 1),
+    ]
+    _drop_all_seals(show)
+    file_by_file = show.sweep(workspace / "comp")
+    assert expanded[-1] == 0
+    assert _findings(from_seal) == _findings(file_by_file)
+    assert (
+        (from_seal.files, from_seal.assets) == (file_by_file.files, file_by_file.assets) == (6, 2)
+    )
+
+
+def test_missing_frames_of_a_sealed_sequence_are_found(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    report = show.sweep(workspace / "plates")
+    assert expanded[-1] == 3
+    (finding,) = report.verdict.findings
+    assert (finding.rule, finding.files) == (
+        "frames-missing",
+        (str(workspace / "plates/sh010_plate.####.tif"),),
+    )
+    assert "1003" in finding.message
+
+
+def test_a_changed_file_in_a_sealed_folder_is_caught(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    frame = workspace / "comp" / "sh010_comp.1002.tif"
+    write_image(frame, seed="other")
+    _settle()
+    report = show.sweep(workspace / "comp")
+    assert expanded[-1] == 0
+    assert "changed" in [f.rule for f in report.verdict.findings]
+
+
+def test_a_sealed_delivery_finalizes_with_every_file(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    first = show.finalize(workspace / "plates", "PLATES_A", policy=_lenient(workspace))
+    assert first.finalized and expanded[-1] == 3
+    # The manifest it wrote changed the folder: the next finalize reads it file by file.
+    _settle()
+    second = show.finalize(workspace / "plates", "PLATES_B", policy=_lenient(workspace))
+    assert second.finalized and expanded[-1] == 0
+    with read_session(show.engine) as session:
+        rows = {
+            name: sorted(
+                session.execute(
+                    select(
+                        DeliverableFile.path,
+                        DeliverableFile.digest,
+                        DeliverableFile.size,
+                        DeliverableFile.version_id,
+                        DeliverableFile.frame,
+                    )
+                    .join(Deliverable, Deliverable.id == DeliverableFile.deliverable_id)
+                    .where(Deliverable.name == name)
+                ).all()
+            )
+            for name in ("PLATES_A", "PLATES_B")
+        }
+    assert len(rows["PLATES_A"]) == 3 and rows["PLATES_A"] == rows["PLATES_B"]
+    assert show.verify("PLATES_A").ok
+
+
+def test_a_seal_that_does_not_name_the_folders_files_is_not_trusted(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    # An insider (or a bug) gives the plates folder the comp folder's seal: the sweep must read
+    # the plates file by file, not believe the seal.
+    with write_session(show.engine) as session:
+        seals = {
+            os.path.basename(bytes(folder)[:-1]): (bytes(folder), refs)
+            for folder, refs in session.execute(select(FolderSeal.folder, FolderSeal.refs))
+        }
+        session.execute(
+            update(FolderSeal)
+            .where(FolderSeal.folder == seals[b"plates"][0])
+            .values(refs=seals[b"comp"][1])
+        )
+    report = show.sweep(workspace / "plates")
+    assert expanded[-1] == 0
+    assert [f.rule for f in report.verdict.findings] == ["frames-missing"]
+    assert report.files == 3
+
+
+def _lenient(workspace: Path) -> Policy:
+    policy = workspace.parent / "lenient.toml"
+    policy.write_text('name = "lenient"\n[rules]\nframes-missing = "warn"\n')
+    return load_policy(policy)

@@ -15,14 +15,18 @@ next ingest.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 import xxhash
 from sqlalchemy import Connection, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from provenance.store.models import Asset, AssetVersion, FolderSeal
+from provenance.records import AssetRef, AssetRefs, display_path
+from provenance.scan import DirectoryScan
+from provenance.store import bulk
+from provenance.store.models import Asset, AssetVersion, Content, FolderSeal, Member
 from provenance.store.queries import RootMap, chunked
 
 PLAIN_INTENT = "plain"
@@ -135,3 +139,105 @@ def drop_for_versions(session: Session, version_ids: Iterable[int]) -> None:
 def _key(roots: RootMap, folder: bytes) -> tuple[int, bytes]:
     root_id, relative = roots.split(folder + b"-")
     return root_id, relative[:-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sealed folders in a delivery: their files and what they resolve to, from the seal and the
+# recorded members, without a stat-cache lookup, a hash or a per-file resolution.
+
+_SEQUENCE_NAME = re.compile(
+    rb"^(?P<head>.*[._])(?P<token>#+|<UDIM>)(?P<tail>(?:\.[A-Za-z][^.]*)*)$"
+)
+
+
+@dataclass
+class SealedFiles:
+    """Parallel lists, one item a file: a hundred thousand files make no object each."""
+
+    paths: list[bytes] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    version_ids: list[int] = field(default_factory=list)
+    frames: list[int | None] = field(default_factory=list)
+    sequences: list[tuple[bytes, tuple[int, ...]]] = field(default_factory=list)
+    """(pattern, frames missing inside its range) of each sealed sequence."""
+    fallback: list[bytes] = field(default_factory=list)
+    """Folders whose seal did not name exactly the files they hold: read them the usual way."""
+
+
+_MEMBERS = (
+    select(Member.version_id, Member.frame, Content.digest, Content.size)
+    .join(Content, Content.id == Member.content_id)
+    .order_by(Member.version_id, Member.position)
+)
+
+
+def expand_sealed(
+    session: Session,
+    scans: Sequence[DirectoryScan],
+    seals: dict[bytes, Seal],
+    skip_name: Callable[[bytes], bool],
+) -> SealedFiles:
+    """Every file of the sealed folders, with its digest, size and asset version."""
+    result = SealedFiles()
+    opened: list[tuple[DirectoryScan, Seal, list[AssetRef]]] = []
+    for scan in scans:
+        assert scan.folder is not None
+        seal = seals[scan.folder]
+        packed = AssetRefs()
+        if packed.add_packed(scan.folder, seal.refs):
+            opened.append((scan, seal, list(packed)))
+        else:
+            result.fallback.append(scan.folder)
+    members: dict[int, list[tuple[int | None, str, int]]] = {}
+    version_ids = sorted({ref.version_id for _, _, refs in opened for ref in refs})
+    for version_id, frame, digest, size in bulk.select_in(
+        session.connection(), _MEMBERS, Member.version_id, version_ids
+    ):
+        members.setdefault(version_id, []).append((frame, digest, size))
+    for scan, seal, refs in opened:
+        folder = scan.folder
+        assert folder is not None
+        files: list[tuple[bytes, str, int, int, int | None]] = []
+        for ref in refs:
+            name = ref.path[len(folder) :]
+            recorded = members.get(ref.version_id, [])
+            if ref.kind == "file":
+                files.extend(
+                    (name, digest, size, ref.version_id, None) for _, digest, size in recorded
+                )
+                continue
+            match = _SEQUENCE_NAME.match(name)
+            if match is None:
+                break
+            head, token, tail = match.group("head", "token", "tail")
+            width = 1 if token == b"<UDIM>" else len(token)
+            files.extend(
+                (
+                    b"%s%0*d%s" % (head, width, -1 if frame is None else frame, tail),
+                    digest,
+                    size,
+                    ref.version_id,
+                    frame,
+                )
+                for frame, digest, size in recorded
+            )
+        else:
+            if sorted(name for name, *_ in files) == scan.names:
+                holes: dict[str, list[int]] = json.loads(seal.holes)
+                for name, digest, size, version_id, frame in files:
+                    if frame is None and skip_name(name):
+                        continue
+                    result.paths.append(folder + name)
+                    result.digests.append(digest)
+                    result.sizes.append(size)
+                    result.version_ids.append(version_id)
+                    result.frames.append(frame)
+                result.sequences += [
+                    (ref.path, tuple(holes.get(display_path(ref.path), ())))
+                    for ref in refs
+                    if ref.kind != "file"
+                ]
+                continue
+        result.fallback.append(folder)
+    return result
