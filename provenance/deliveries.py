@@ -18,12 +18,14 @@ from provenance.scan import (
     DirectoryScan,
     ScannedAsset,
     ScannedFile,
+    Sealed,
     Skipped,
     SkipReason,
     canonical_pattern,
     looks_like_pattern,
     missing_frames,
     parse_pattern,
+    scan_folder,
     scan_pattern,
     scan_target,
 )
@@ -73,6 +75,9 @@ class Delivery:
     skipped: list[Skipped] = field(default_factory=list)
     ignored_rows: int = 0
     """CSV rows not submitted as FINAL."""
+    sealed: list[DirectoryScan] = field(default_factory=list)
+    """Folders the ledger vouched for whole (see `store.seals`): their files are not in `files`
+    until the finalizer expands them from their seals."""
 
     def add_scan(self, scan: DirectoryScan, expected: Iterable[int] | None = None) -> None:
         for asset in scan.assets:
@@ -93,16 +98,21 @@ class Delivery:
         if asset.kind is AssetKind.FILE:
             return
         present = [m.frame for m in asset.members if m.frame is not None]
-        gaps = sorted(wanted - set(present)) if wanted is not None else missing_frames(present)
+        if wanted is not None:
+            gaps = sorted(wanted - set(present))
+        elif asset.kind is AssetKind.SEQUENCE:
+            gaps = missing_frames(present)
+        else:
+            gaps = []  # the tiles of a UDIM set are laid out, not counted
         self.sequences.append(DeliveredSequence(asset.pattern, tuple(gaps)))
 
 
-def read_delivery(source: bytes) -> Delivery:
+def read_delivery(source: bytes, sealed: Sealed | None = None) -> Delivery:
     """Whatever `source` is: a folder, a `.csv` pull list, an `.otio` timeline, a path list
     (`.txt`, `.lst`, `.list`), or a single file delivered on its own."""
     source = os.path.abspath(source)
     if os.path.isdir(source):
-        return _read_folder(source)
+        return _read_folder(source, sealed)
     if not os.path.exists(source):
         raise TargetNotFound(
             f"The delivery {os.fsdecode(source)!r} does not exist. Give a folder, a text file "
@@ -121,21 +131,35 @@ def read_delivery(source: bytes) -> Delivery:
     return delivery
 
 
-def _read_folder(folder: bytes) -> Delivery:
+def _read_folder(folder: bytes, sealed: Sealed | None = None) -> Delivery:
     delivery = Delivery(DeliveryKind.FOLDER, folder, folder)
-    for scan in scan_target(folder):
-        # Manifests written by earlier finalizes are not part of the delivery.
-        scan.assets = [
-            a
-            for a in scan.assets
-            if not (a.kind is AssetKind.FILE and _is_manifest(os.path.basename(a.pattern)))
-        ]
+    for scan in scan_target(folder, sealed):
+        if scan.sealed:
+            delivery.sealed.append(scan)
+            continue
+        _drop_manifests(scan)
         delivery.add_scan(scan)
     return delivery
 
 
-def _is_manifest(name: bytes) -> bool:
+def is_manifest(name: bytes) -> bool:
+    """A manifest an earlier finalize wrote: never part of a delivery."""
     return name == MANIFEST_NAME or name.endswith(MANIFEST_SUFFIX)
+
+
+def rescan_folder(folder: bytes, top: bytes) -> DirectoryScan:
+    """One folder of a folder delivery (ending in `/`), read without its seal."""
+    scan, _ = scan_folder(folder, top)
+    _drop_manifests(scan)
+    return scan
+
+
+def _drop_manifests(scan: DirectoryScan) -> None:
+    scan.assets = [
+        a
+        for a in scan.assets
+        if not (a.kind is AssetKind.FILE and is_manifest(os.path.basename(a.pattern)))
+    ]
 
 
 def _scan_named(delivery: Delivery, path: bytes, expected: Iterable[int] | None = None) -> None:

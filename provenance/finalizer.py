@@ -7,19 +7,26 @@ check and the mark.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple, overload
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from provenance.deliveries import Delivery, manifest_path, read_delivery
+from provenance.deliveries import (
+    DeliveredSequence,
+    Delivery,
+    is_manifest,
+    manifest_path,
+    read_delivery,
+    rescan_folder,
+)
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher
 from provenance.ingest import CacheRefresh, Ingester
@@ -30,6 +37,7 @@ from provenance.scan import StatFingerprint
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
+from provenance.store.seals import Seal, SealedFiles, expand_sealed, load_seals
 from provenance.store.signals import find_near_ai
 
 MANIFEST_SCHEMA = "DeliveryManifest.1"
@@ -37,8 +45,7 @@ MANIFEST_SCHEMA = "DeliveryManifest.1"
 Progress = Callable[[int, int, int], None]
 
 
-@dataclass(frozen=True)
-class DeliveredEntry:
+class DeliveredEntry(NamedTuple):
     path: bytes
     digest: str
     size: int
@@ -51,15 +58,41 @@ class DeliveryCheck:
 
     delivery: Delivery
     verdict: Verdict
-    entries: list[DeliveredEntry]
+    checked: list[DeliveredEntry]
+    """The files checked one by one (not in a sealed folder)."""
+    sealed: SealedFiles
+    """The files of sealed folders, vouched for in bulk."""
     facts: dict[int, AssetFacts]
     files: list[FileFacts]
+    """The facts of the files checked one by one (a sealed folder's are its assets')."""
     refresh: CacheRefresh
     """What had to be read: for the stat cache (recorded by the caller when it may write)."""
     files_read: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
     names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def file_count(self) -> int:
+        return len(self.checked) + len(self.sealed.paths)
+
+    @property
+    def entries(self) -> list[DeliveredEntry]:
+        """Every delivered file, in path order (made on demand: a sweep needs only the count)."""
+        sealed = self.sealed
+        entries = self.checked + [
+            DeliveredEntry(path, digest, size, Resolution(version_id, frame))
+            for path, digest, size, version_id, frame in zip(
+                sealed.paths,
+                sealed.digests,
+                sealed.sizes,
+                sealed.version_ids,
+                sealed.frames,
+                strict=True,
+            )
+        ]
+        entries.sort(key=lambda entry: entry.path)
+        return entries
 
 
 def check_delivery(
@@ -73,12 +106,13 @@ def check_delivery(
 ) -> DeliveryCheck:
     """Read, fingerprint (through the stat cache), resolve and judge a delivery. Writes nothing."""
     started = time.perf_counter()
-    delivery, digests, refresh, cache = _fingerprint_delivery(
+    delivery, digests, refresh, cache, sealed = _fingerprint_delivery(
         session, roots, source, hasher, racy_window_ns, progress
     )
     delivered = [Delivered(f.path, digests[f.path][0]) for f in delivery.files if f.path in digests]
     resolutions = resolve_delivered(session, roots, delivered)
     versions = {r.version_id for r in resolutions if r.version_id is not None}
+    versions.update(sealed.version_ids)
     ambiguous = {v for r in resolutions for v, _, _ in r.ambiguous}
     facts = asset_facts(session, roots, versions)
     names = {v: ref.name for v, ref in asset_refs(session, roots, versions | ambiguous).items()}
@@ -95,15 +129,16 @@ def check_delivery(
         for s in delivery.skipped
     ]
     sequences = [PolicySequence(display_path(s.pattern), s.missing) for s in delivery.sequences]
-    verdict = evaluate(files, sequences, policy)
-    entries = [
+    verdict = evaluate(files, sequences, policy, _vouched_groups(sealed, facts))
+    checked = [
         DeliveredEntry(item.path, item.digest, digests[item.path][1].size, resolution)
         for item, resolution in zip(delivered, resolutions, strict=True)
     ]
     return DeliveryCheck(
         delivery=delivery,
         verdict=verdict,
-        entries=entries,
+        checked=checked,
+        sealed=sealed,
         facts=facts,
         files=files,
         refresh=refresh,
@@ -148,8 +183,39 @@ def _with_file_signals(
         match = matches.get(index)
         near = (match.signal().summary,) if match is not None else ()
         if generated or near:
-            result[index] = dataclasses.replace(files[index], signals=generated, near_ai=near)
+            result[index] = files[index]._replace(signals=generated, near_ai=near)
     return result
+
+
+class _DisplayPaths(Sequence[str]):
+    """Paths shown to people, decoded only when a finding lists them."""
+
+    def __init__(self, paths: list[bytes]) -> None:
+        self._paths = paths
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [display_path(p) for p in self._paths[index]]
+        return display_path(self._paths[index])
+
+
+def _vouched_groups(
+    sealed: SealedFiles, facts: dict[int, AssetFacts]
+) -> list[tuple[AssetFacts, Sequence[str]]]:
+    """The files of sealed folders, by asset: each is its asset's recorded, unchanged member."""
+    by_version: dict[int, list[bytes]] = {}
+    for path, version_id in zip(sealed.paths, sealed.version_ids, strict=True):
+        by_version.setdefault(version_id, []).append(path)
+    return [(facts[v], _DisplayPaths(paths)) for v, paths in by_version.items()]
 
 
 def warm_cache(
@@ -171,13 +237,22 @@ def _fingerprint_delivery(
     hasher: Hasher,
     racy_window_ns: int,
     progress: Progress | None,
-) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester]:
-    delivery = read_delivery(source)
+) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester, SealedFiles]:
+    source = os.path.abspath(source)
     cache = Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns)
+    seals: dict[bytes, Seal] = {}
+    if os.path.isdir(source):
+        seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
+    delivery = read_delivery(source, partial(cache.is_sealed_for_reading, seals))
+    sealed = expand_sealed(session, delivery.sealed, seals, is_manifest)
+    for folder in sealed.fallback:
+        # The seal did not name exactly the files the folder holds: read it the usual way.
+        delivery.add_scan(rescan_folder(folder, source))
+    delivery.sequences += [DeliveredSequence(p, missing) for p, missing in sealed.sequences]
     digests, refresh = cache.fingerprint_files(delivery.files)
     if progress is not None:
         progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
-    return delivery, digests, refresh, cache
+    return delivery, digests, refresh, cache, sealed
 
 
 def record_cache(
@@ -207,7 +282,7 @@ def record_deliverable(
             kind=delivery.kind.value,
             policy_name=check.verdict.policy.name,
             policy_digest=check.verdict.policy.digest,
-            file_count=len(check.entries),
+            file_count=check.file_count,
             warnings=sum(1 for f in check.verdict.findings if not f.blocks),
             created_at=now,
             event_id=event_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,19 +32,21 @@ from provenance.fingerprint import (
     is_cache_trusted,
 )
 from provenance.origins import ClaimFacts, Evidence, Origin, summarize_claims
-from provenance.records import IngestReport, SkippedFile, display_path
+from provenance.records import IngestReport, SkippedFile, display_path, pack_folder
 from provenance.scan import (
     AssetKind,
     DirectoryScan,
     ScannedAsset,
     ScannedFile,
     ScannedLink,
+    Sealed,
     SkipReason,
     StatFingerprint,
     looks_like_pattern,
     scan_target,
 )
 from provenance.store import bulk
+from provenance.store.facts import latest_in_folder
 from provenance.store.models import (
     Approval,
     Asset,
@@ -60,6 +63,14 @@ from provenance.store.models import (
     Member,
 )
 from provenance.store.queries import IN_CHUNK, RootMap, chunked, is_ancestor
+from provenance.store.seals import (
+    PLAIN_INTENT,
+    Seal,
+    drop_folders,
+    drop_for_versions,
+    load_seals,
+    write_seals,
+)
 from provenance.store.signals import find_near_ai, record_signals
 
 BATCH_FILES = 4096
@@ -105,10 +116,10 @@ class _Batch:
         return self.files >= BATCH_FILES or self.bytes >= BATCH_BYTES
 
 
-def batches(targets: Sequence[bytes]) -> Iterator[_Batch]:
+def batches(targets: Sequence[bytes], sealed: Sealed | None = None) -> Iterator[_Batch]:
     batch = _Batch()
     for target in targets:
-        for scan in scan_target(target):
+        for scan in scan_target(target, sealed):
             batch.add(scan)
             if batch.full:
                 yield batch
@@ -156,6 +167,11 @@ _LOCATIONS = (
     .outerjoin(Content, Content.id == Location.content_id)
     .where(Location.root_id == bindparam("root"))
 )
+_LOCATIONS_IN_FOLDER = _LOCATIONS.where(
+    Location.path >= bindparam("low"), Location.path < bindparam("high")
+)
+# Folders with at least this many paths to look up are read whole, with one range query.
+_RANGE_MIN_FILES = 32
 _CONTENTS = select(Content.digest, Content.id)
 _LATEST_VERSIONS = (
     select(Asset.pattern, Asset.id, AssetVersion.id, AssetVersion.digest, AssetVersion.number)
@@ -253,8 +269,12 @@ class Ingester:
         progress: Progress | None = None,
         racy_window_ns: int = RACY_WINDOW_NS,
         detect: bool = True,
+        intent: str | None = None,
     ) -> None:
         self.session = session
+        self.intent = intent
+        """What this ingest declares (`seals.intent_digest`); None: use and write no seals."""
+        self._seals: dict[bytes, Seal] = {}
         self.racy_window_ns = racy_window_ns
         self.roots = roots
         self.event_id = event_id
@@ -289,10 +309,17 @@ class Ingester:
         # Batch N is written once batch N+1 is scanned and handed to the workers. Targets that
         # overlap could list a path in both, and N+1 must then see what N wrote: one at a time.
         overlap = targets_overlap(targets)
+        sealed: Sealed | None = None
         if not overlap:
             self._new_folders = self._unknown_folders(targets)
+            if self.intent is not None:
+                folders = [
+                    os.path.abspath(t).rstrip(b"/") + b"/" for t in targets if os.path.isdir(t)
+                ]
+                self._seals = load_seals(connection, self.roots, folders)
+                sealed = self._is_sealed
         pending: tuple[_Batch, _Pending] | None = None
-        for batch in batches(targets):
+        for batch in batches(targets, sealed):
             if overlap and pending is not None:
                 self._finish(*pending)
                 pending = None
@@ -304,6 +331,29 @@ class Ingester:
             self._finish(*pending)
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    def is_sealed_for_reading(
+        self, seals: dict[bytes, Seal], folder: bytes, listing: str, newest_ns: int
+    ) -> bool:
+        """For a reader (a sweep): whatever the sealing ingest declared, the folder's files
+        are its assets' recorded members, byte for byte."""
+        seal = seals.get(folder)
+        return (
+            seal is not None
+            and seal.listing == listing
+            and newest_ns < seal.recorded_ns - self.racy_window_ns
+        )
+
+    def _is_sealed(self, folder: bytes, listing: str, newest_ns: int) -> bool:
+        seal = self._seals.get(folder)
+        return (
+            seal is not None
+            and seal.listing == listing
+            and (self.intent == PLAIN_INTENT or seal.intent == self.intent)
+            # The racy rule, for the folder: a file changed within the window of the sealing
+            # may hold other bytes under the same listing.
+            and newest_ns < seal.recorded_ns - self.racy_window_ns
+        )
 
     # -- one batch -----------------------------------------------------------------------------
 
@@ -382,6 +432,9 @@ class Ingester:
             self.report.skipped.extend(
                 SkippedFile(s.path, s.reason.value, s.detail) for s in scan.skipped
             )
+        for scan in batch.scans:
+            if scan.sealed:
+                self._report_sealed(scan)
         digests, fresh = self._collect(pending)
         plans = self._plan_assets(pending.assets, digests)
         wanted = {r.digest: r.stat.size for r in fresh if r.digest and r.stat}
@@ -392,10 +445,92 @@ class Ingester:
         self._record_locations(fresh, pending.cached, pending.recorded_ns, content_ids)
         self._record_links([link for scan in batch.scans for link in scan.links])
         self._record_assets(plans, content_ids)
+        if self.intent is not None:
+            self._reseal(batch, plans, pending.recorded_ns)
         self._seen_files += batch.files
         self._seen_bytes += batch.bytes
         if self.progress is not None:
             self.progress(self._seen_files, self._seen_bytes, self.report.bytes_read)
+
+    def _report_sealed(self, scan: DirectoryScan) -> None:
+        assert scan.folder is not None
+        seal = self._seals[scan.folder]
+        report = self.report
+        before = len(report.assets)
+        if not report.assets.add_packed(scan.folder, seal.refs):
+            raise AssertionError("a seal of the other byte order passed its check")
+        report.assets_unchanged += len(report.assets) - before
+        report.files_unchanged += seal.file_count
+        report.bytes_total += seal.byte_count
+        if seal.holes != "{}":
+            report.holes.update(json.loads(seal.holes))
+        self._seen_files += seal.file_count
+        self._seen_bytes += seal.byte_count
+
+    def _reseal(self, batch: _Batch, plans: list[_AssetPlan], recorded_ns: int) -> None:
+        """Seal the folders of the batch that were recorded whole; drop the seals of every
+        other folder an asset of the batch lies in (a file or pattern target changed it)."""
+        assert self.intent is not None
+        planned = {id(plan.asset): plan for plan in plans}
+        sealing: list[tuple[bytes, Seal]] = []
+        dropping: list[bytes] = []
+        for scan in batch.scans:
+            if scan.sealed:
+                continue
+            if scan.folder is None:
+                dropping.extend(a.pattern.rpartition(b"/")[0] + b"/" for a in scan.assets)
+                continue
+            seal = self._seal_of(scan, planned, recorded_ns)
+            if seal is None:
+                dropping.append(scan.folder)
+            else:
+                sealing.append((scan.folder, seal))
+        connection = self._connection
+        drop_folders(connection, self.roots, dropping)
+        write_seals(connection, self.roots, sealing)
+
+    def _seal_of(
+        self, scan: DirectoryScan, planned: dict[int, _AssetPlan], recorded_ns: int
+    ) -> Seal | None:
+        """The seal of a folder recorded whole, or None when it cannot have one."""
+        assert scan.folder is not None and scan.listing is not None and self.intent is not None
+        if scan.links or scan.skipped or scan.newest_ns >= recorded_ns - self.racy_window_ns:
+            return None
+        refs = []
+        holes: dict[str, list[int]] = {}
+        files = size = 0
+        cut = len(scan.folder)
+        for asset in scan.assets:
+            plan = planned.get(id(asset))
+            if plan is None:
+                return None  # not recorded whole: a file could not be read
+            assert plan.asset_id is not None and plan.version_id is not None
+            refs.append(
+                (
+                    plan.asset_id,
+                    plan.version_id,
+                    plan.number,
+                    asset.pattern[cut:],
+                    asset.kind.value,
+                    plan.aggregate,
+                )
+            )
+            files += len(asset.members)
+            size += sum(m.stat.size for m in asset.members)
+            if asset.kind is AssetKind.SEQUENCE and asset.holes:
+                holes[display_path(asset.pattern)] = asset.holes
+        # The seal stands for the folder's assets: any other asset recorded there (a frame
+        # once ingested by name, an old pattern) would be resolved differently file by file.
+        root_id, below = self.roots.split(scan.folder + b"-")
+        if below == b"-":
+            return None  # the top of a root has no range of its own to check
+        recorded = latest_in_folder(self._connection, root_id, below[:-1])
+        if sorted(recorded.items()) != sorted((name, version) for _, version, _, name, *_ in refs):
+            return None
+        packed = pack_folder(refs)
+        if packed is None:
+            return None
+        return Seal(scan.listing, recorded_ns, self.intent, files, size, packed, json.dumps(holes))
 
     def _collect(
         self, pending: _Pending
@@ -428,12 +563,35 @@ class Ingester:
         return digests, fresh
 
     def _cached_locations(self, paths: list[bytes]) -> dict[bytes, _Cached]:
-        by_root: dict[int, dict[bytes, bytes]] = {}
+        """What the stat cache holds for each path: a folder of many paths in one range query
+        (its rows come back in index order), the rest by name."""
+        by_folder: dict[bytes, list[bytes]] = {}
         for path in paths:
-            root_id, relative = self.roots.split(path)
-            by_root.setdefault(root_id, {})[relative] = path
+            by_folder.setdefault(path.rpartition(b"/")[0], []).append(path)
+        by_root: dict[int, dict[bytes, bytes]] = {}
         found: dict[bytes, _Cached] = {}
         connection = self._connection
+        for folder, members in by_folder.items():
+            root_id, below = self.roots.split(folder + b"/-")
+            prefix = below[:-1]
+            if len(members) < _RANGE_MIN_FILES or not prefix:
+                named = by_root.setdefault(root_id, {})
+                for path in members:
+                    named[prefix + path[len(folder) + 1 :]] = path
+                continue
+            wanted = set(members)
+            base = folder + b"/"
+            cut = len(prefix)
+            in_folder = connection.execute(
+                _LOCATIONS_IN_FOLDER,
+                {"root": root_id, "low": prefix, "high": prefix[:-1] + b"0"},
+            ).all()
+            for relative, loc_id, digest, size, mtime, ctime, inode, device, recorded in in_folder:
+                path = base + relative[cut:]
+                if path in wanted:
+                    found[path] = _Cached(
+                        loc_id, digest, StatFingerprint(size, mtime, ctime, inode, device), recorded
+                    )
         for root_id, relatives in by_root.items():
             rows = bulk.select_in(
                 connection, _LOCATIONS, Location.path, list(relatives), {"root": root_id}
@@ -666,7 +824,8 @@ class Ingester:
         for plan in plans:
             asset = plan.asset
             assert plan.asset_id is not None and plan.version_id is not None
-            if asset.kind is not AssetKind.FILE:
+            # Tiles of a UDIM set are laid out, not counted: gaps between them are no holes.
+            if asset.kind is AssetKind.SEQUENCE:
                 holes = asset.holes
                 if holes:
                     report.holes[display_path(asset.pattern)] = holes
@@ -685,9 +844,17 @@ class Ingester:
         if self.parents:
             report.edges_added += add_edges(self.session, touched, self.parents, self.event_id)
         if self.detect:
-            self._record_detections(versioned, content_ids)
+            sidecars = {
+                member.path
+                for plan in plans
+                if plan.asset.pattern.endswith(b".c2pa")
+                for member in plan.asset.members
+            }
+            self._record_detections(versioned, content_ids, sidecars)
 
-    def _record_detections(self, versioned: list[_AssetPlan], content_ids: dict[str, int]) -> None:
+    def _record_detections(
+        self, versioned: list[_AssetPlan], content_ids: dict[str, int], sidecars: set[bytes]
+    ) -> None:
         """Read what each new version's files say about themselves, and record it.
 
         A sequence is read at its first frame: generators and signers mark every frame alike,
@@ -697,9 +864,12 @@ class Ingester:
             return
         # Loaded on first use: the readers bring numpy, Pillow and the c2pa library, which a
         # command that reads no file (show, history, tag) should not wait for.
-        from provenance.detect.files import detect_files
+        from provenance.detect.files import detect_files, worth_reading
         from provenance.store.perceptual import record_prints
 
+        versioned = [p for p in versioned if worth_reading(p.asset.members[0].path, sidecars)]
+        if not versioned:
+            return
         firsts = [plan.asset.members[0].path for plan in versioned]
         detections = detect_files(firsts, self.hasher.workers)
         printed = [
@@ -798,6 +968,7 @@ def add_claims(
         ],
     )
     refresh_statuses(session, targets)
+    drop_for_versions(session, targets)
     return len(targets)
 
 
@@ -879,6 +1050,7 @@ def add_edges(
     """Link each child to each parent, refusing cycles; an edge that exists already is kept."""
     added = 0
     now = now_utc()
+    changed: list[int] = []
     for child_id in child_ids:
         for parent in parents:
             if is_ancestor(session, child_id, parent.version_id):
@@ -905,6 +1077,8 @@ def add_edges(
                 )
             )
             added += 1
+            changed.append(child_id)
+    drop_for_versions(session, changed)
     return added
 
 
@@ -950,6 +1124,7 @@ def add_likeness(
     session: Session, version_ids: Sequence[int], performers: Sequence[str], event_id: int
 ) -> None:
     """Mark versions as using these performers' likeness (kept once per version and performer)."""
+    marked: list[int] = []
     for performer in dict.fromkeys(p.strip() for p in performers if p.strip()):
         key = performer.casefold()
         for version_id in dict.fromkeys(version_ids):
@@ -967,3 +1142,5 @@ def add_likeness(
                         event_id=event_id,
                     )
                 )
+                marked.append(version_id)
+    drop_for_versions(session, marked)

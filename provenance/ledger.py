@@ -111,6 +111,7 @@ from provenance.store.models import (
     Tristate,
 )
 from provenance.store.roles import RolesReport, create_roles
+from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
 
 DEFAULT_LINEAGE_DEPTH = 50
@@ -350,8 +351,25 @@ class Ledger:
                     "likeness": list(likeness),
                 },
             )
+            intent = intent_digest(
+                {
+                    "claim": claim,
+                    "parents": sorted((p.version_id, p.kind.value) for p in parents),
+                    "likeness": sorted({p.strip().casefold() for p in likeness if p.strip()}),
+                }
+                if claim or parents or likeness
+                else None
+            )
             ingester = Ingester(
-                session, roots, event_id, hasher, claim, parents, progress, self.racy_window_ns
+                session,
+                roots,
+                event_id,
+                hasher,
+                claim,
+                parents,
+                progress,
+                self.racy_window_ns,
+                intent=intent,
             )
             report = ingester.run(targets)
             if likeness:
@@ -623,7 +641,7 @@ class Ledger:
                     )
                     record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
                     verdict = check.verdict
-                    if verdict.blocked or not check.entries:
+                    if verdict.blocked or not check.file_count:
                         event_id = append_event(
                             session,
                             "finalize.refused",
@@ -632,7 +650,7 @@ class Ledger:
                                 "delivery": display_path(source),
                                 "policy": chosen.name,
                                 "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
-                                "files": len(check.entries),
+                                "files": check.file_count,
                             },
                         )
                         return _sweep_report(check, name=name, event_id=event_id)
@@ -644,7 +662,7 @@ class Ledger:
                             "delivery": display_path(source),
                             "policy": chosen.name,
                             "policy_digest": chosen.digest,
-                            "files": len(check.entries),
+                            "files": check.file_count,
                         },
                     )
                     event_hash = session.execute(
@@ -979,7 +997,7 @@ def _sweep_report(
         delivery_kind=check.delivery.kind.value,
         source=check.delivery.source,
         verdict=check.verdict,
-        files=len(check.entries),
+        files=check.file_count,
         assets=check.verdict.assets,
         files_read=check.files_read,
         bytes_read=check.bytes_read,

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from provenance.errors import ProvenanceError
 from provenance.origins import Origin
@@ -250,8 +251,7 @@ class AssetFacts:
     """Perceptual matches to generated material no TD has settled since."""
 
 
-@dataclass(frozen=True)
-class FileFacts:
+class FileFacts(NamedTuple):
     """One delivered file, as resolved against the ledger."""
 
     path: str
@@ -313,11 +313,16 @@ class Verdict:
 
 
 def evaluate(
-    files: Sequence[FileFacts], sequences: Iterable[SequenceFacts], policy: Policy
+    files: Sequence[FileFacts],
+    sequences: Iterable[SequenceFacts],
+    policy: Policy,
+    vouched: Iterable[tuple[AssetFacts, Sequence[str]]] = (),
 ) -> Verdict:
     """Apply the policy to what the ledger knows about every delivered file.
 
-    Findings about an asset are reported once for all its delivered frames.
+    `vouched` are files known in bulk to be their asset's recorded, unchanged members (the
+    files of a sealed folder), by asset. Findings about an asset are reported once for all its
+    delivered frames.
     """
     raw: list[tuple[str, str | None, str, str, str]] = []  # rule, asset, file, message, fix
     seen_assets: dict[str, AssetFacts] = {}
@@ -400,17 +405,28 @@ def evaluate(
         seen_assets[item.asset.name] = item.asset
         asset_files.setdefault(item.asset.name, []).append(item.path)
 
+    bulk_files: dict[str, list[Sequence[str]]] = {}
+    vouched_count = 0
+    for facts, paths in vouched:
+        seen_assets[facts.name] = facts
+        bulk_files.setdefault(facts.name, []).append(paths)
+        vouched_count += len(paths)
     findings: list[Finding] = []
     for rule, asset, path, message, fix in raw:
         severity = policy.severity(rule)
         if severity is not Severity.OFF:
             findings.append(Finding(rule, severity, asset, (path,), message, fix))
     for name, facts in seen_assets.items():
-        delivered = tuple(asset_files[name])
+        delivered: tuple[str, ...] | None = None
         for rule, message, fix in _asset_findings(facts):
             severity = policy.severity(rule)
-            if severity is not Severity.OFF:
-                findings.append(Finding(rule, severity, name, delivered, message, fix))
+            if severity is Severity.OFF:
+                continue
+            if delivered is None:
+                delivered = tuple(asset_files.get(name, ())) + tuple(
+                    path for paths in bulk_files.get(name, ()) for path in paths
+                )
+            findings.append(Finding(rule, severity, name, delivered, message, fix))
     for sequence in sequences:
         if not sequence.missing:
             continue
@@ -430,7 +446,9 @@ def evaluate(
             )
         )
     findings.sort(key=lambda f: (not f.blocks, f.rule, f.asset or "", f.files))
-    return Verdict(policy, files=len(files), assets=len(seen_assets), findings=findings)
+    return Verdict(
+        policy, files=len(files) + vouched_count, assets=len(seen_assets), findings=findings
+    )
 
 
 def _file_signal_findings(item: FileFacts) -> Iterator[tuple[str, str | None, str, str, str]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import struct
+import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +17,14 @@ from provenance.policy import Verdict
 
 def display_path(path: bytes) -> str:
     """A path for people: undecodable bytes shown as \\xNN escapes."""
+    if _UTF8_PATHS:
+        return path.decode("utf-8", "backslashreplace")  # the same, in one step
     return os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# Paths are bytes decoded with surrogateescape from the filesystem encoding: when that is
+# UTF-8 (Linux, macOS), decoding the bytes directly gives what the round trip gives.
+_UTF8_PATHS = sys.getfilesystemencoding().lower() in ("utf-8", "utf8")
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,42 @@ def _xxh3_128_value(digest: str) -> bytes | None:
         return None
 
 
+_BYTE_ORDER = b"L" if sys.byteorder == "little" else b"B"
+_COUNT = struct.Struct("=I")
+_PACKED_KINDS = ("file", "sequence", "udim")
+
+
+def pack_folder(refs: Sequence[tuple[int, int, int, bytes, str, str]]) -> bytes | None:
+    """(asset id, version id, number, name within the folder, kind, digest) in a block that
+    `AssetRefs.add_packed` reads back in a few array copies; None when a digest or kind is
+    one the block has no room for."""
+    numbers = array("q")
+    kinds = bytearray()
+    digests = bytearray()
+    ends = array("Q")
+    names = bytearray()
+    for asset_id, version_id, number, name, kind, digest in refs:
+        value = _xxh3_128_value(digest)
+        if value is None or kind not in _PACKED_KINDS:
+            return None
+        numbers.extend((asset_id, version_id, number))
+        kinds.append(_PACKED_KINDS.index(kind))
+        digests += value
+        names += name
+        ends.append(len(names))
+    return b"".join(
+        (
+            _BYTE_ORDER,
+            _COUNT.pack(len(ends)),
+            numbers.tobytes(),
+            bytes(kinds),
+            bytes(digests),
+            ends.tobytes(),
+            bytes(names),
+        )
+    )
+
+
 class AssetRefs(Sequence[AssetRef]):
     """AssetRefs in the order they were added: a list, held in a few flat arrays.
 
@@ -135,6 +180,40 @@ class AssetRefs(Sequence[AssetRef]):
             value = bytes(16)
             self._other_digests[index] = digest
         self._digests += value
+
+    def add_packed(self, folder: bytes, block: bytes) -> bool:
+        """Append the refs `pack_folder` packed for `folder` (ending in `/`): a sealed folder's
+        assets, added without making a ref or a tuple each. False (nothing added) when the
+        block was packed on a machine of the other byte order."""
+        if block[:1] != _BYTE_ORDER:
+            return False
+        (count,) = _COUNT.unpack_from(block, 1)
+        at = 1 + _COUNT.size
+        numbers = array("q")
+        numbers.frombytes(block[at : at + 24 * count])
+        at += 24 * count
+        kinds = block[at : at + count]
+        at += count
+        digests = block[at : at + 16 * count]
+        at += 16 * count
+        ends = array("Q")
+        ends.frombytes(block[at : at + 8 * count])
+        at += 8 * count
+        folder_id = self._folder_index.get(folder)
+        if folder_id is None:
+            folder_id = self._folder_index[folder] = len(self._folders)
+            self._folders.append(folder)
+        table = bytearray(256)
+        for code, kind in enumerate(_PACKED_KINDS):
+            table[code] = self._kinds.setdefault(kind, len(self._kinds))
+        base = len(self._names)
+        self._numbers.extend(numbers)
+        self._folder_of.extend(array("L", [folder_id]) * count)
+        self._names += block[at:]
+        self._name_ends.extend(array("Q", [base + end for end in ends]))
+        self._kind_of += kinds.translate(table)
+        self._digests += digests
+        return True
 
     def __len__(self) -> int:
         return len(self._name_ends)

@@ -11,9 +11,12 @@ import itertools
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+import struct
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+import xxhash
 
 from provenance.errors import BadPattern, TargetNotFound
 
@@ -108,6 +111,16 @@ class DirectoryScan:
     assets: list[ScannedAsset] = field(default_factory=list)
     links: list[ScannedLink] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    folder: bytes | None = None
+    """Set when this is a whole folder of a walk (ending in `/`): what a seal can vouch for."""
+    listing: str | None = None
+    """A digest of every entry's name and stat fingerprint, in name order (see `Sealed`)."""
+    newest_ns: int = 0
+    """The latest mtime or ctime among the entries: the racy rule applies to the folder too."""
+    sealed: bool = False
+    """The ledger vouched for the whole folder as it is: nothing was grouped."""
+    names: list[bytes] = field(default_factory=list)
+    """A sealed folder's file names, in name order (for whoever expands the seal)."""
 
     @property
     def file_count(self) -> int:
@@ -286,7 +299,7 @@ def _lstat(path: bytes) -> os.stat_result | None:
         return None
 
 
-def scan_target(target: bytes) -> Iterator[DirectoryScan]:
+def scan_target(target: bytes, sealed: Sealed | None = None) -> Iterator[DirectoryScan]:
     """Scan one ingest target: a folder (recursively), a file, or a sequence pattern.
 
     Yields one DirectoryScan per folder so that a tree of any size streams through in batches.
@@ -296,7 +309,7 @@ def scan_target(target: bytes) -> Iterator[DirectoryScan]:
     target = os.path.abspath(target)
     st = _lstat(target)
     if st is not None and stat.S_ISDIR(st.st_mode):
-        yield from walk_folder(target)
+        yield from walk_folder(target, sealed)
         return
     if st is not None:
         yield scan_single(target, st, top=os.path.dirname(target))
@@ -363,17 +376,32 @@ def scan_pattern(pattern: SequencePattern) -> DirectoryScan:
     return result
 
 
-def walk_folder(top: bytes) -> Iterator[DirectoryScan]:
+Sealed = Callable[[bytes, str, int], bool]
+"""(folder, listing digest, newest mtime/ctime) -> does the ledger vouch for it as it is?
+
+An unchanged folder has the same listing: the same names with the same sizes, times, inodes
+and devices. Like the stat cache of single files, a listing is only as good as the racy rule
+makes it: the caller compares the newest time with when its seal was made.
+"""
+
+
+def walk_folder(top: bytes, sealed: Sealed | None = None) -> Iterator[DirectoryScan]:
     """Walk a tree without following links, one DirectoryScan per folder."""
     stack = [top]
     while stack:
-        result, subfolders = scan_folder(stack.pop(), top)
+        result, subfolders = scan_folder(stack.pop(), top, sealed)
         # Reverse so that folders come out in name order.
         stack.extend(reversed(subfolders))
         yield result
 
 
-def scan_folder(folder: bytes, top: bytes) -> tuple[DirectoryScan, list[bytes]]:
+_ENTRY = struct.Struct("<BqqqQQ")
+_IFMT, _IFDIR, _IFREG = 0o170000, stat.S_IFDIR, stat.S_IFREG
+
+
+def scan_folder(
+    folder: bytes, top: bytes, sealed: Sealed | None = None
+) -> tuple[DirectoryScan, list[bytes]]:
     """What one folder of a walk of `top` holds, and its subfolders in name order."""
     result = DirectoryScan()
     try:
@@ -386,31 +414,62 @@ def scan_folder(folder: bytes, top: bytes) -> tuple[DirectoryScan, list[bytes]]:
         return result, []
     prefix = folder if folder.endswith(b"/") else folder + b"/"
     regular: dict[bytes, os.stat_result] = {}
+    others: list[tuple[bytes, os.stat_result]] = []
     subfolders: list[bytes] = []
+    parts: list[bytes] = []
+    newest = 0
+    pack = _ENTRY.pack
+    lstat = os.lstat
     folder_fd = _open_folder(folder)
     try:
         for name in names:
-            path = prefix + name
             try:
                 # Relative to the open folder: the kernel does not walk the whole path again.
-                st = os.lstat(name, dir_fd=folder_fd) if folder_fd is not None else os.lstat(path)
+                st = (
+                    lstat(name, dir_fd=folder_fd) if folder_fd is not None else lstat(prefix + name)
+                )
             except FileNotFoundError:
-                result.skipped.append(Skipped(path, SkipReason.VANISHED))
+                result.skipped.append(Skipped(prefix + name, SkipReason.VANISHED))
                 continue
             except OSError as exc:
+                path = prefix + name
                 result.skipped.append(Skipped(path, SkipReason.UNREADABLE, str(exc.strerror)))
                 continue
-            mode = st.st_mode
-            if stat.S_ISREG(mode):
-                regular[name] = st
-            elif stat.S_ISDIR(mode):
+            kind = st.st_mode & _IFMT
+            if kind == _IFDIR:
                 if name not in SKIPPED_FOLDERS:
-                    subfolders.append(path)
+                    subfolders.append(prefix + name)
+                continue
+            if kind == _IFREG:
+                regular[name] = st
             else:
-                _classify(path, name, st, top, result, files=None)
+                others.append((name, st))
+            mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+            if mtime > newest:
+                newest = mtime
+            if ctime > newest:
+                newest = ctime
+            parts.append(name)
+            parts.append(pack(kind >> 12, st.st_size, mtime, ctime, st.st_ino, st.st_dev))
     finally:
         if folder_fd is not None:
             os.close(folder_fd)
+    listing = xxhash.xxh3_128_hexdigest(b"".join(parts))
+    result.folder = prefix
+    result.listing = listing
+    result.newest_ns = newest
+    # Only folders of plain files are vouched for whole: links and special files are reported
+    # on every run.
+    if (
+        not (result.skipped or others)
+        and sealed is not None
+        and sealed(prefix, result.listing, newest)
+    ):
+        result.sealed = True
+        result.names = list(regular)
+        return result, subfolders
+    for name, st in others:
+        _classify(prefix + name, name, st, top, result, files=None)
     result.assets.extend(_assets_from_files(prefix, regular))
     return result, subfolders
 

@@ -414,6 +414,7 @@ def test_admin_page_lists_exactly_the_grants_of_each_role() -> None:
 
     assert names(rows[roles.ARTIST], "INSERT") == list(roles.ARTIST_INSERT)
     assert names(rows[roles.ARTIST], "UPDATE") == list(roles.ARTIST_UPDATE)
+    assert names(rows[roles.ARTIST], "DELETE") == list(roles.ARTIST_DELETE)
     assert names(rows[roles.TD], "INSERT") == list(roles.TD_INSERT)
     assert names(rows[roles.TD], "UPDATE") == list(roles.TD_UPDATE)
     for table, columns in roles.ARTIST_UPDATE.items():

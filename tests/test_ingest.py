@@ -64,6 +64,7 @@ def test_udim_sets_are_one_asset(ledger: Ledger, workspace: Path) -> None:
     assert [(os.path.basename(r.path), r.kind) for r in report.assets] == [
         (b"diffuse.<UDIM>.tx", "udim")
     ]
+    assert report.holes == {}, "tiles of a UDIM set are laid out, not counted"
     card = ledger.show("tex/diffuse.<UDIM>.tx")
     assert card.frames == [1001, 1002, 1011]
     assert ledger.show("tex/diffuse.1011.tx").frame == 1011

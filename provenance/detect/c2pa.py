@@ -105,7 +105,7 @@ def read_c2pa(
     extension = os.path.splitext(asset)[1].lower()
     if extension == SIDECAR_SUFFIX:
         return []
-    embedded_format = _embedded_format(extension)
+    embedded_format = format_of(extension)
     sidecars = [candidate for candidate in sidecar_candidates(asset) if os.path.isfile(candidate)]
     if embedded_format is None and not sidecars:
         return []
@@ -333,7 +333,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _embedded_format(extension: str) -> str | None:
+def format_of(extension: str) -> str | None:
     """The format to hand the C2PA reader for a file extension, or None when it cannot embed."""
     supported = _supported_formats()
     bare = extension.lstrip(".")

@@ -6,17 +6,18 @@ a large delivery costs a few queries per thousand files, not a few per file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import literal, select
+from sqlalchemy import Connection, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from provenance.origins import ClaimFacts, Evidence, Origin, OriginSummary, summarize_claims
 from provenance.policy import AssetFacts, FileFacts, GenerativeSource, ToolFacts
 from provenance.records import DisclosureEntry, SignalInfo, display_path
 from provenance.scan import FRAME_NAME, UDIM_TOKEN
+from provenance.store import bulk
 from provenance.store.models import (
     Approval,
     Asset,
@@ -36,14 +37,12 @@ from provenance.store.signals import PERCEPTUAL_SOURCE, signals_by_version
 MAX_ANCESTRY = 100
 
 
-@dataclass(frozen=True)
-class Delivered:
+class Delivered(NamedTuple):
     path: bytes
     digest: str
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
     """Which asset version a delivered file is, and how that was decided."""
 
     version_id: int | None
@@ -53,53 +52,112 @@ class Resolution:
     """(version, origin, contains generated material) of each asset holding the bytes."""
 
 
-def _candidate_patterns(path: bytes) -> list[tuple[bytes, int | None]]:
-    """Asset patterns a file could be a member of: itself, or a frame of a sequence or UDIM set."""
-    candidates: list[tuple[bytes, int | None]] = [(path, None)]
-    folder, name = os.path.split(path)
+def _candidate_names(name: bytes) -> list[tuple[bytes, int | None]]:
+    """Asset names a file could be a member of, in its folder: itself, or a frame of a
+    sequence or UDIM set."""
+    candidates: list[tuple[bytes, int | None]] = [(name, None)]
     match = FRAME_NAME.match(name)
     if match is not None:
         digits = match.group("frame")
         head, tail = match.group("head"), match.group("tail")
         frame = int(digits)
-        candidates.append((os.path.join(folder, head + b"#" * len(digits) + tail), frame))
+        candidates.append((head + b"#" * len(digits) + tail, frame))
         if not digits.startswith(b"0") and len(digits) > 1:
-            candidates.append((os.path.join(folder, head + b"#" + tail), frame))
-        candidates.append((os.path.join(folder, head + UDIM_TOKEN + tail), frame))
+            candidates.append((head + b"#" + tail, frame))
+        candidates.append((head + UDIM_TOKEN + tail, frame))
     return candidates
+
+
+# Folders with at least this many delivered files have their assets read with one range query;
+# the others have their candidate patterns looked up by name.
+_RANGE_MIN_FILES = 32
+
+
+def _assets_by_path(
+    session: Session, roots: RootMap, files: Sequence[Delivered]
+) -> dict[int, tuple[int, int | None]]:
+    """file index -> (latest version, frame) of the recorded asset its path names, if any."""
+    by_folder: dict[bytes, list[tuple[int, bytes]]] = {}
+    for index, item in enumerate(files):
+        folder, _, name = item.path.rpartition(b"/")
+        by_folder.setdefault(folder, []).append((index, name))
+    connection = session.connection()
+    found: dict[int, tuple[int, int | None]] = {}
+    by_name: list[tuple[int, bytes, list[tuple[int, tuple[bytes, int | None]]]]] = []
+    for folder, members in by_folder.items():
+        root_id, below = roots.split(folder + b"/-")
+        prefix = below[:-1]
+        # (A folder at the top of a root has no range of its own: it is looked up by name.)
+        if len(members) >= _RANGE_MIN_FILES and prefix:
+            names = latest_in_folder(connection, root_id, prefix)
+            for index, name in members:
+                for candidate, frame in _candidate_names(name):
+                    version_id = names.get(candidate)
+                    if version_id is not None:
+                        found[index] = (version_id, frame)
+                        break
+        else:
+            by_name.append(
+                (root_id, prefix, [(i, c) for i, name in members for c in _candidate_names(name)])
+            )
+    wanted: dict[int, set[bytes]] = {}
+    for root_id, prefix, candidates in by_name:
+        wanted.setdefault(root_id, set()).update(prefix + name for _, (name, _) in candidates)
+    latest: dict[tuple[int, bytes], int] = {}
+    for root_id, patterns in wanted.items():
+        for pattern, version_id in bulk.select_in(
+            connection, _LATEST, Asset.pattern, sorted(patterns), {"root": root_id}
+        ):
+            latest[(root_id, pattern)] = version_id
+    for root_id, prefix, candidates in by_name:
+        for index, (name, frame) in candidates:
+            if index in found:
+                continue  # the first candidate that names a recorded asset wins
+            version_id = latest.get((root_id, prefix + name))
+            if version_id is not None:
+                found[index] = (version_id, frame)
+    return found
+
+
+_LATEST = (
+    select(Asset.pattern, AssetVersion.id)
+    .join(
+        AssetVersion,
+        (AssetVersion.asset_id == Asset.id) & (AssetVersion.number == Asset.latest_version),
+    )
+    .where(Asset.root_id == bindparam("root"))
+)
+_LATEST_IN_FOLDER = (
+    select(Asset.pattern, AssetVersion.id)
+    .join(
+        AssetVersion,
+        (AssetVersion.asset_id == Asset.id) & (AssetVersion.number == Asset.latest_version),
+    )
+    .where(
+        Asset.root_id == bindparam("root"),
+        Asset.pattern >= bindparam("low"),
+        Asset.pattern < bindparam("high"),
+    )
+)
+
+
+def latest_in_folder(connection: Connection, root_id: int, prefix: bytes) -> dict[bytes, int]:
+    """name -> latest version, for the assets directly in a folder (`prefix`, relative to the
+    root, ends in `/`)."""
+    rows = connection.execute(
+        _LATEST_IN_FOLDER,
+        # Every path under `prefix`: from it to `prefix` with its closing `/` replaced by `0`.
+        {"root": root_id, "low": prefix, "high": prefix[:-1] + b"0"},
+    ).all()
+    cut = len(prefix)
+    return {pattern[cut:]: version_id for pattern, version_id in rows if b"/" not in pattern[cut:]}
 
 
 def resolve_delivered(
     session: Session, roots: RootMap, files: Sequence[Delivered]
 ) -> list[Resolution]:
     """Resolve each file by its path first (is it a member of a recorded asset?), then by content."""
-    candidates: list[list[tuple[tuple[int, bytes], int | None]]] = []
-    wanted: set[tuple[int, bytes]] = set()
-    for item in files:
-        keyed = [(roots.split(pattern), frame) for pattern, frame in _candidate_patterns(item.path)]
-        candidates.append(keyed)
-        wanted.update(key for key, _ in keyed)
-    by_pattern: dict[tuple[int, bytes], int] = {}
-    for root_id in {r for r, _ in wanted}:
-        patterns = [p for r, p in wanted if r == root_id]
-        for chunk in chunked(patterns):
-            for pattern, version_id in session.execute(
-                select(Asset.pattern, AssetVersion.id)
-                .join(
-                    AssetVersion,
-                    (AssetVersion.asset_id == Asset.id)
-                    & (AssetVersion.number == Asset.latest_version),
-                )
-                .where(Asset.root_id == root_id, Asset.pattern.in_(chunk))
-            ):
-                by_pattern[(root_id, pattern)] = version_id
-    # The first candidate that names a recorded asset wins: the file itself, then its sequence.
-    by_path: dict[int, tuple[int, int | None]] = {}
-    for index, keyed in enumerate(candidates):
-        for key, frame in keyed:
-            if key in by_pattern:
-                by_path[index] = (by_pattern[key], frame)
-                break
+    by_path = _assets_by_path(session, roots, files)
     member_digests = _member_digests(session, {v for v, _ in by_path.values()})
     results: list[Resolution | None] = [None] * len(files)
     by_content: list[int] = []

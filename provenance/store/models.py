@@ -201,6 +201,33 @@ class Location(Base):
     """When the fingerprint was taken: a file modified within the racy window of this is re-hashed."""
 
 
+class FolderSeal(Base):
+    """A cache, like `locations`: a folder the last ingest found whole and recorded as it is.
+
+    While its listing (every entry's name and stat fingerprint) is unchanged and no other write
+    touched its assets, ingesting it again with the same intent (claim, lineage, likeness)
+    changes nothing: the ingest reports it from here without grouping or looking up its files.
+    Every write to an asset drops the seal of its folder.
+    """
+
+    __tablename__ = "folder_seals"
+
+    root_id: Mapped[int] = mapped_column(ForeignKey("roots.id"), primary_key=True)
+    folder: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    """Relative to the root, ending in `/`."""
+    listing: Mapped[str] = mapped_column(String(64))
+    recorded_ns: Mapped[int] = mapped_column(BigInteger)
+    """Taken before the folder's files were read or trusted: the racy rule's reference."""
+    intent: Mapped[str] = mapped_column(String(64))
+    """Digest of the claim, lineage and likeness the sealing ingest applied."""
+    file_count: Mapped[int] = mapped_column(Integer)
+    byte_count: Mapped[int] = mapped_column(BigInteger)
+    refs: Mapped[bytes] = mapped_column(LargeBinary)
+    """The folder's assets as the report lists them (`AssetRefs.pack_folder`)."""
+    holes: Mapped[str] = mapped_column(Text)
+    """JSON: sequence name -> frames missing inside its range."""
+
+
 class Tool(Base):
     """A registered tool with what the guidelines ask of it."""
 

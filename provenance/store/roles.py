@@ -32,7 +32,10 @@ ARTIST_INSERT = (
     "tools",
     "likenesses",
     "perceptual_prints",
+    "folder_seals",
 )
+# The folder seals are a cache every writer replaces (an ingest seals, a tag drops a seal).
+ARTIST_DELETE = ("folder_seals",)
 ARTIST_UPDATE = {
     "locations": None,  # the stat cache is refreshed in place
     "assets": ("latest_version",),
@@ -78,6 +81,7 @@ def create_roles(engine: Engine) -> RolesReport:
             f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {ARTIST}",
         ]
         statements += [f"GRANT INSERT ON {table} TO {ARTIST}" for table in ARTIST_INSERT]
+        statements += [f"GRANT DELETE ON {table} TO {ARTIST}" for table in ARTIST_DELETE]
         statements += [_update_grant(t, c, ARTIST) for t, c in ARTIST_UPDATE.items()]
         statements += [f"GRANT INSERT ON {table} TO {TD}" for table in TD_INSERT]
         statements += [_update_grant(t, c, TD) for t, c in TD_UPDATE.items()]

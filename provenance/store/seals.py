@@ -1,0 +1,243 @@
+"""Folder seals: the ledger's memory that a folder was recorded whole, exactly as it is.
+
+Re-ingesting an unchanged tree must run at the speed of `stat`, and the per-file work of the
+full path (grouping names into sequences, looking up every path and asset, comparing digests)
+costs several times that. A seal lets a folder skip all of it: while the folder's listing
+(every name with its size, times, inode and device) is what it was, no write has touched its
+assets since, and the new ingest means the same (claim, lineage, likeness), recording it again
+would change nothing, so the ingest reports it from the seal.
+
+Seals are a cache, like the stat cache in `locations`: not history, never trusted by the
+finalizer or the audit, dropped by any write to an asset of their folder, and rebuilt by the
+next ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import xxhash
+from sqlalchemy import Connection, delete, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from provenance.records import AssetRef, AssetRefs, display_path
+from provenance.scan import DirectoryScan
+from provenance.store import bulk
+from provenance.store.models import Asset, AssetVersion, Content, FolderSeal, Member
+from provenance.store.queries import RootMap, chunked
+
+PLAIN_INTENT = "plain"
+"""An ingest that declares nothing: it changes nothing in an unchanged folder, whatever any
+earlier ingest declared, so it may use any seal."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    listing: str
+    recorded_ns: int
+    intent: str
+    file_count: int
+    byte_count: int
+    refs: bytes
+    holes: str
+
+
+def intent_digest(facts: object) -> str:
+    """The digest of what an ingest declares (JSON-able facts), or PLAIN_INTENT for nothing."""
+    if not facts:
+        return PLAIN_INTENT
+    text = json.dumps(facts, sort_keys=True, default=str)
+    return "xxh3-128:" + xxhash.xxh3_128_hexdigest(text.encode())
+
+
+def load_seals(
+    connection: Connection, roots: RootMap, folders: Iterable[bytes]
+) -> dict[bytes, Seal]:
+    """The seals under each folder (absolute, ending in `/`), keyed by absolute folder path."""
+    found: dict[bytes, Seal] = {}
+    for folder in folders:
+        root_id, below = roots.split(folder + b"-")
+        prefix = below[:-1]
+        base = folder[: len(folder) - len(prefix)]
+        query = select(
+            FolderSeal.folder,
+            FolderSeal.listing,
+            FolderSeal.recorded_ns,
+            FolderSeal.intent,
+            FolderSeal.file_count,
+            FolderSeal.byte_count,
+            FolderSeal.refs,
+            FolderSeal.holes,
+        ).where(FolderSeal.root_id == root_id)
+        if prefix:
+            # Every folder under `prefix`: relative paths from `prefix` up to `prefix` with its
+            # closing `/` replaced by the byte after it.
+            query = query.where(FolderSeal.folder >= prefix, FolderSeal.folder < prefix[:-1] + b"0")
+        for relative, listing, recorded_ns, intent, files, size, refs, holes in connection.execute(
+            query
+        ):
+            found[base + relative] = Seal(listing, recorded_ns, intent, files, size, refs, holes)
+    return found
+
+
+def write_seals(
+    connection: Connection, roots: RootMap, seals: Sequence[tuple[bytes, Seal]]
+) -> None:
+    """Replace the seals of these folders (absolute, ending in `/`)."""
+    if not seals:
+        return
+    drop_folders(connection, roots, [folder for folder, _ in seals])
+    rows = []
+    for folder, seal in seals:
+        root_id, relative = roots.split(folder + b"-")
+        rows.append(
+            {
+                "root_id": root_id,
+                "folder": relative[:-1],
+                "listing": seal.listing,
+                "recorded_ns": seal.recorded_ns,
+                "intent": seal.intent,
+                "file_count": seal.file_count,
+                "byte_count": seal.byte_count,
+                "refs": seal.refs,
+                "holes": seal.holes,
+            }
+        )
+    connection.execute(insert(FolderSeal), rows)
+
+
+def drop_folders(connection: Connection, roots: RootMap, folders: Iterable[bytes]) -> None:
+    """Drop the seals of these folders (absolute, ending in `/`)."""
+    keys = sorted({_key(roots, folder) for folder in folders})
+    for chunk in chunked(keys):
+        connection.execute(
+            delete(FolderSeal).where(tuple_(FolderSeal.root_id, FolderSeal.folder).in_(chunk))
+        )
+
+
+def drop_for_versions(session: Session, version_ids: Iterable[int]) -> None:
+    """Drop the seal of the folder of each version's asset: something about it changed."""
+    connection = session.connection()
+    keys: set[tuple[int, bytes]] = set()
+    for chunk in chunked(sorted(set(version_ids))):
+        for root_id, pattern in connection.execute(
+            select(Asset.root_id, Asset.pattern)
+            .join(AssetVersion, AssetVersion.asset_id == Asset.id)
+            .where(AssetVersion.id.in_(chunk))
+            .distinct()
+        ):
+            keys.add((root_id, pattern.rpartition(b"/")[0] + b"/" if b"/" in pattern else b""))
+    for chunk in chunked(sorted(keys)):
+        connection.execute(
+            delete(FolderSeal).where(tuple_(FolderSeal.root_id, FolderSeal.folder).in_(chunk))
+        )
+
+
+def _key(roots: RootMap, folder: bytes) -> tuple[int, bytes]:
+    root_id, relative = roots.split(folder + b"-")
+    return root_id, relative[:-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sealed folders in a delivery: their files and what they resolve to, from the seal and the
+# recorded members, without a stat-cache lookup, a hash or a per-file resolution.
+
+_SEQUENCE_NAME = re.compile(
+    rb"^(?P<head>.*[._])(?P<token>#+|<UDIM>)(?P<tail>(?:\.[A-Za-z][^.]*)*)$"
+)
+
+
+@dataclass
+class SealedFiles:
+    """Parallel lists, one item a file: a hundred thousand files make no object each."""
+
+    paths: list[bytes] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    version_ids: list[int] = field(default_factory=list)
+    frames: list[int | None] = field(default_factory=list)
+    sequences: list[tuple[bytes, tuple[int, ...]]] = field(default_factory=list)
+    """(pattern, frames missing inside its range) of each sealed sequence."""
+    fallback: list[bytes] = field(default_factory=list)
+    """Folders whose seal did not name exactly the files they hold: read them the usual way."""
+
+
+_MEMBERS = (
+    select(Member.version_id, Member.frame, Content.digest, Content.size)
+    .join(Content, Content.id == Member.content_id)
+    .order_by(Member.version_id, Member.position)
+)
+
+
+def expand_sealed(
+    session: Session,
+    scans: Sequence[DirectoryScan],
+    seals: dict[bytes, Seal],
+    skip_name: Callable[[bytes], bool],
+) -> SealedFiles:
+    """Every file of the sealed folders, with its digest, size and asset version."""
+    result = SealedFiles()
+    opened: list[tuple[DirectoryScan, Seal, list[AssetRef]]] = []
+    for scan in scans:
+        assert scan.folder is not None
+        seal = seals[scan.folder]
+        packed = AssetRefs()
+        if packed.add_packed(scan.folder, seal.refs):
+            opened.append((scan, seal, list(packed)))
+        else:
+            result.fallback.append(scan.folder)
+    members: dict[int, list[tuple[int | None, str, int]]] = {}
+    version_ids = sorted({ref.version_id for _, _, refs in opened for ref in refs})
+    for version_id, frame, digest, size in bulk.select_in(
+        session.connection(), _MEMBERS, Member.version_id, version_ids
+    ):
+        members.setdefault(version_id, []).append((frame, digest, size))
+    for scan, seal, refs in opened:
+        folder = scan.folder
+        assert folder is not None
+        files: list[tuple[bytes, str, int, int, int | None]] = []
+        for ref in refs:
+            name = ref.path[len(folder) :]
+            recorded = members.get(ref.version_id, [])
+            if ref.kind == "file":
+                files.extend(
+                    (name, digest, size, ref.version_id, None) for _, digest, size in recorded
+                )
+                continue
+            match = _SEQUENCE_NAME.match(name)
+            if match is None:
+                break
+            head, token, tail = match.group("head", "token", "tail")
+            width = 1 if token == b"<UDIM>" else len(token)
+            files.extend(
+                (
+                    b"%s%0*d%s" % (head, width, -1 if frame is None else frame, tail),
+                    digest,
+                    size,
+                    ref.version_id,
+                    frame,
+                )
+                for frame, digest, size in recorded
+            )
+        else:
+            if sorted(name for name, *_ in files) == scan.names:
+                holes: dict[str, list[int]] = json.loads(seal.holes)
+                for name, digest, size, version_id, frame in files:
+                    if frame is None and skip_name(name):
+                        continue
+                    result.paths.append(folder + name)
+                    result.digests.append(digest)
+                    result.sizes.append(size)
+                    result.version_ids.append(version_id)
+                    result.frames.append(frame)
+                result.sequences += [
+                    (ref.path, tuple(holes.get(display_path(ref.path), ())))
+                    for ref in refs
+                    if ref.kind != "file"
+                ]
+                continue
+        result.fallback.append(folder)
+    return result

@@ -1,0 +1,362 @@
+"""Folder seals: an unchanged folder is re-ingested from its seal, and reports exactly what the
+full path would; anything that could make the full path do something breaks the seal."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from provenance import Ledger, finalizer
+from provenance.ingest import Ingester
+from provenance.policy import Policy, load_policy
+from provenance.records import IngestReport, SweepReport
+from provenance.store.engine import read_session, write_session
+from provenance.store.models import Deliverable, DeliverableFile, FolderSeal
+from provenance.store.seals import SealedFiles
+
+from .builders import write_bytes, write_image, write_sequence
+
+WINDOW_NS = 20_000_000
+
+
+def _tree(workspace: Path) -> None:
+    write_sequence(workspace / "show/sh010/plates", "sh010_plate", [1001, 1002, 1004, 1005])
+    write_sequence(workspace / "show/sh010/comp", "sh010_comp", range(1001, 1006))
+    for tile in (1001, 1002, 1011):
+        write_bytes(workspace / f"show/assets/rock_diffuse.{tile}.tx", 512, seed=tile)
+    write_image(workspace / "show/sh010/comp/slate.png", seed=3)
+    write_bytes(workspace / "show/notes.txt", 100, seed=4)
+
+
+@pytest.fixture
+def sealed_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The folders an ingest reported from their seals."""
+    calls: list[bytes] = []
+    original = Ingester._report_sealed
+
+    def spy(self: Ingester, scan: object) -> None:
+        calls.append(scan.folder)  # type: ignore[attr-defined]
+        original(self, scan)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ingester, "_report_sealed", spy)
+    return calls
+
+
+def _summary(report: IngestReport) -> tuple[object, ...]:
+    return (
+        report.asset_count,
+        report.assets_new,
+        report.assets_changed,
+        report.assets_unchanged,
+        report.file_count,
+        report.files_read,
+        report.bytes_total,
+        report.claims_added,
+        report.edges_added,
+        dict(report.holes),
+        sorted(
+            (ref.name, ref.kind, ref.version, ref.digest, ref.asset_id) for ref in report.assets
+        ),
+    )
+
+
+def _drop_all_seals(ledger: Ledger) -> None:
+    with write_session(ledger.engine) as session:
+        session.execute(delete(FolderSeal))
+
+
+def _seal_count(ledger: Ledger) -> int:
+    with write_session(ledger.engine) as session:
+        return int(session.execute(select(func.count()).select_from(FolderSeal)).scalar_one())
+
+
+def _settle() -> None:
+    time.sleep(0.05)
+
+
+def test_an_unchanged_tree_is_reported_from_its_seals_as_the_full_path_reports_it(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    first = ledger.ingest(["show"], origin="capture", by="alice")
+    assert first.assets_new == 5 and not sealed_calls
+    assert _seal_count(ledger) == 5  # show/, sh010/ (no files: an empty seal), plates, comp, assets
+    _settle()
+    from_seals = ledger.ingest(["show"], origin="capture", by="alice")
+    assert sorted(sealed_calls) == sorted(
+        os.fsencode(workspace / p) + b"/"
+        for p in ("show", "show/sh010", "show/sh010/plates", "show/sh010/comp", "show/assets")
+    )
+    assert from_seals.files_read == 0 and from_seals.assets_unchanged == 5
+    assert from_seals.holes == {str(workspace / "show/sh010/plates/sh010_plate.####.tif"): [1003]}
+    _drop_all_seals(ledger)
+    sealed_calls.clear()
+    full = ledger.ingest(["show"], origin="capture", by="alice")
+    assert not sealed_calls
+    assert _summary(from_seals) == _summary(full)
+
+
+def test_a_file_rewritten_in_place_breaks_its_folders_seal(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    frame = workspace / "show/sh010/comp/sh010_comp.1003.tif"
+    before = frame.stat()
+    frame.write_bytes(b"x" * before.st_size)  # same size,
+    os.utime(frame, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime: ctime moved
+    _settle()
+    report = ledger.ingest(["show"])
+    assert os.fsencode(workspace / "show/sh010/comp") + b"/" not in sealed_calls
+    assert (report.files_read, report.files_changed, report.assets_changed) == (1, 1, 1)
+
+
+def test_a_frame_added_to_a_sealed_folder_makes_a_new_version(
+    ledger: Ledger, workspace: Path
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    write_sequence(workspace / "show/sh010/plates", "sh010_plate", [1003])
+    _settle()
+    report = ledger.ingest(["show"])
+    assert (report.assets_changed, report.holes) == (1, {})
+
+
+def test_a_retag_breaks_the_seal_so_the_same_declaration_counts_again(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    write_sequence(workspace / "elements", "sky", range(1, 4))
+    write_image(workspace / "elements/cloud.png", seed=1)
+    _settle()
+    ledger.ingest(["elements"], origin="human", by="carol")
+    ledger.add_tool("Runway Gen-4", vendor="Runway", generative=True)
+    ledger.tag(
+        "elements/sky.####.tif",
+        origin="ai",
+        tool="Runway Gen-4",
+        note="made with a generator",
+        resolve=True,
+    )
+    _settle()
+    # The full path adds the human claim again (a plain re-tag never silently wins over a
+    # resolved AI claim): a stale seal would have hidden that.
+    again = ledger.ingest(["elements"], origin="human", by="carol")
+    assert not sealed_calls
+    assert again.claims_added == 1
+    assert ledger.show("elements/sky.####.tif").disputed
+
+
+def test_an_ingest_declaring_something_new_does_not_use_the_seal(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    _settle()
+    declared = ledger.ingest(["show"], origin="capture", by="alice")
+    assert not sealed_calls and declared.claims_added == 5
+    _settle()
+    # ... and a plain ingest changes nothing whatever was declared: it may use any seal.
+    plain = ledger.ingest(["show"])
+    assert len(sealed_calls) == 5 and plain.claims_added == 0
+
+
+def test_a_file_ingested_by_name_breaks_the_seal_of_its_folder(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    write_bytes(workspace / "show/notes.txt", 120, seed=5)
+    _settle()
+    single = ledger.ingest(["show/notes.txt"])
+    assert single.assets_changed == 1
+    _settle()
+    again = ledger.ingest(["show"])
+    assert os.fsencode(workspace / "show") + b"/" not in sealed_calls
+    notes = [ref for ref in again.assets if ref.name.endswith("notes.txt")]
+    assert [ref.version for ref in notes] == [2]
+    assert again.assets_changed == 0
+
+
+def test_a_folder_changed_within_the_racy_window_is_not_sealed(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    # The default window (2 s) is far wider than the time between writing and ingesting here.
+    _tree(workspace)
+    ledger.ingest(["show"])
+    assert _seal_count(ledger) <= 1  # only show/sh010, which holds no files
+    report = ledger.ingest(["show"])
+    assert report.files_read == report.file_count == 14
+
+
+# -- sweeps and finalizes of sealed folders ------------------------------------------------------
+
+
+@pytest.fixture
+def expanded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many files each check took from seals."""
+    counts: list[int] = []
+    original = finalizer.expand_sealed
+
+    def spy(*args: Any, **kwargs: Any) -> SealedFiles:
+        result = original(*args, **kwargs)
+        counts.append(len(result.paths))
+        return result
+
+    monkeypatch.setattr(finalizer, "expand_sealed", spy)
+    return counts
+
+
+@pytest.fixture
+def show(ledger: Ledger, workspace: Path) -> Ledger:
+    """A camera plate, a generated sky and a comp made from both, each folder ingested whole."""
+    ledger.racy_window_ns = WINDOW_NS
+    write_sequence(workspace / "plates", "sh010_plate", [1001, 1002, 1004], seed="plate")
+    write_sequence(workspace / "elements", "sky_gen", range(1001, 1004), seed="sky")
+    write_sequence(workspace / "comp", "sh010_comp", range(1001, 1006), seed="comp")
+    write_image(workspace / "comp" / "slate.png", seed="slate")
+    _settle()
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    ledger.ingest(["plates"], origin="capture", by="alice")
+    ledger.ingest(["elements"], origin="ai", tool="Runway Gen-4", by="bob")
+    ledger.ingest(["comp"], origin="human", by="carol", contains=["elements/sky_gen.####.tif"])
+    _settle()
+    return ledger
+
+
+def _findings(report: SweepReport) -> list[tuple[object, ...]]:
+    return [
+        (f.rule, f.severity, f.asset, tuple(f.files), f.message, f.fix)
+        for f in report.verdict.findings
+    ]
+
+
+def test_a_sealed_folder_is_judged_exactly_as_one_read_file_by_file(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    from_seal = show.sweep(workspace / "comp")
+    assert expanded[-1] == 6 and from_seal.files_read == 0
+    # Both the comp and its slate were recorded as made from the generated sky.
+    assert [(f.rule, len(f.files)) for f in from_seal.verdict.findings] == [
+        ("genai-unapproved", 5),
+        ("genai-unapproved", 1),
+    ]
+    _drop_all_seals(show)
+    file_by_file = show.sweep(workspace / "comp")
+    assert expanded[-1] == 0
+    assert _findings(from_seal) == _findings(file_by_file)
+    assert (
+        (from_seal.files, from_seal.assets) == (file_by_file.files, file_by_file.assets) == (6, 2)
+    )
+
+
+def test_missing_frames_of_a_sealed_sequence_are_found(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    report = show.sweep(workspace / "plates")
+    assert expanded[-1] == 3
+    (finding,) = report.verdict.findings
+    assert (finding.rule, finding.files) == (
+        "frames-missing",
+        (str(workspace / "plates/sh010_plate.####.tif"),),
+    )
+    assert "1003" in finding.message
+
+
+def test_a_changed_file_in_a_sealed_folder_is_caught(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    frame = workspace / "comp" / "sh010_comp.1002.tif"
+    write_image(frame, seed="other")
+    _settle()
+    report = show.sweep(workspace / "comp")
+    assert expanded[-1] == 0
+    assert "changed" in [f.rule for f in report.verdict.findings]
+
+
+def test_a_sealed_delivery_finalizes_with_every_file(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    first = show.finalize(workspace / "plates", "PLATES_A", policy=_lenient(workspace))
+    assert first.finalized and expanded[-1] == 3
+    # The manifest it wrote changed the folder: the next finalize reads it file by file.
+    _settle()
+    second = show.finalize(workspace / "plates", "PLATES_B", policy=_lenient(workspace))
+    assert second.finalized and expanded[-1] == 0
+    with read_session(show.engine) as session:
+        rows = {
+            name: sorted(
+                session.execute(
+                    select(
+                        DeliverableFile.path,
+                        DeliverableFile.digest,
+                        DeliverableFile.size,
+                        DeliverableFile.version_id,
+                        DeliverableFile.frame,
+                    )
+                    .join(Deliverable, Deliverable.id == DeliverableFile.deliverable_id)
+                    .where(Deliverable.name == name)
+                ).all()
+            )
+            for name in ("PLATES_A", "PLATES_B")
+        }
+    assert len(rows["PLATES_A"]) == 3 and rows["PLATES_A"] == rows["PLATES_B"]
+    assert show.verify("PLATES_A").ok
+
+
+def test_a_seal_that_does_not_name_the_folders_files_is_not_trusted(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    # An insider (or a bug) gives the plates folder the comp folder's seal: the sweep must read
+    # the plates file by file, not believe the seal.
+    with write_session(show.engine) as session:
+        seals = {
+            os.path.basename(bytes(folder)[:-1]): (bytes(folder), refs)
+            for folder, refs in session.execute(select(FolderSeal.folder, FolderSeal.refs))
+        }
+        session.execute(
+            update(FolderSeal)
+            .where(FolderSeal.folder == seals[b"plates"][0])
+            .values(refs=seals[b"comp"][1])
+        )
+    report = show.sweep(workspace / "plates")
+    assert expanded[-1] == 0
+    assert [f.rule for f in report.verdict.findings] == ["frames-missing"]
+    assert report.files == 3
+
+
+def _lenient(workspace: Path) -> Policy:
+    policy = workspace.parent / "lenient.toml"
+    policy.write_text('name = "lenient"\n[rules]\nframes-missing = "warn"\n')
+    return load_policy(policy)
+
+
+def test_a_folder_holding_an_asset_its_walk_did_not_make_is_not_sealed(
+    ledger: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    # A frame ingested by name before its sequence stays an asset of its own; file by file, a
+    # sweep resolves that frame to it, so no seal may stand for the folder.
+    ledger.racy_window_ns = WINDOW_NS
+    write_sequence(workspace / "plates", "p", range(1001, 1004))
+    _settle()
+    ledger.ingest(["plates/p.1001.tif"], origin="capture")
+    ledger.ingest(["plates"], origin="capture")
+    assert _seal_count(ledger) == 0
+    _settle()
+    report = ledger.sweep(workspace / "plates")
+    assert expanded[-1] == 0 and report.assets == 2
