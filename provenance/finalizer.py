@@ -239,7 +239,7 @@ def _fingerprint_delivery(
     progress: Progress | None,
 ) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester, SealedFiles]:
     source = os.path.abspath(source)
-    cache = Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns)
+    cache = Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns, detect=False)
     seals: dict[bytes, Seal] = {}
     if os.path.isdir(source):
         seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
@@ -260,7 +260,9 @@ def record_cache(
 ) -> None:
     """Keep what a check had to read in the stat cache (a cache of where bytes were seen)."""
     if refresh.fresh:
-        Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns).record_cache(refresh)
+        Ingester(
+            session, roots, 0, hasher, racy_window_ns=racy_window_ns, detect=False
+        ).record_cache(refresh)
 
 
 def deliverable_exists(session: Session, name: str) -> bool:

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import xxhash
 
@@ -58,6 +58,9 @@ class HashResult(NamedTuple):
     """The fingerprint of the bytes that were hashed (unchanged from opening to the end of reading)."""
     skip: SkipReason | None = None
     detail: str = ""
+    detection: Any = None
+    """What the file says about itself (`provenance.detect.files.Detection`), when it was asked
+    for: read right after hashing, by the same worker, while the file is in the page cache."""
 
 
 def aggregate_digest(members: Iterable[tuple[int | None, str]]) -> str:
@@ -187,8 +190,20 @@ def _readinto(fd: int) -> Callable[[memoryview], int]:
     return lambda buf: stream.readinto(buf) or 0
 
 
-def hash_chunk(paths: Sequence[bytes]) -> list[HashResult]:
-    return [hash_file(path) for path in paths]
+def hash_chunk(paths: Sequence[bytes], detect: frozenset[bytes] = frozenset()) -> list[HashResult]:
+    """Hash each path; read what the files in `detect` say about themselves too."""
+    if not detect:
+        return [hash_file(path) for path in paths]
+    # Loaded in the worker on first use: numpy, Pillow and the c2pa library.
+    from provenance.detect.files import detect_file
+
+    results = []
+    for path in paths:
+        result = hash_file(path)
+        if path in detect and result.digest is not None:
+            result = result._replace(detection=detect_file(path))
+        results.append(result)
+    return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,8 +219,9 @@ class HashJob:
     imports SQLAlchemy) it is the only hasher, so a batch never waits for them.
     """
 
-    def __init__(self, chunks: list[list[bytes]]) -> None:
+    def __init__(self, chunks: list[list[bytes]], detect: frozenset[bytes] = frozenset()) -> None:
         self._chunks = chunks
+        self._detecting = detect
         self._futures: list[Future[list[HashResult]] | None] = [None] * len(chunks)
         self._hashed_here: list[list[HashResult] | None] = [None] * len(chunks)
         self._handed = 0
@@ -215,16 +231,23 @@ class HashJob:
         self._lock = threading.Lock()
         self._hasher: Hasher | None = None
 
+    def _detect(self, chunk: list[bytes]) -> frozenset[bytes]:
+        """The paths of a chunk to run the detectors on (only those travel to the worker)."""
+        if not self._detecting:
+            return frozenset()
+        return frozenset(path for path in chunk if path in self._detecting)
+
     def _hand_over(self, pool: Executor) -> None:
         with self._lock:
             while self._handed < self._kept:
                 chunk = self._chunks[self._handed]
-                self._futures[self._handed] = pool.submit(hash_chunk, chunk)
+                self._futures[self._handed] = pool.submit(hash_chunk, chunk, self._detect(chunk))
                 self._handed += 1
 
     def _hash_here(self) -> None:
         while (index := self._take_last()) is not None:
-            self._hashed_here[index] = hash_chunk(self._chunks[index])
+            chunk = self._chunks[index]
+            self._hashed_here[index] = hash_chunk(chunk, self._detect(chunk))
 
     def _take_last(self) -> int | None:
         """The last chunk no worker has started, now to be hashed here."""
@@ -292,15 +315,18 @@ class Hasher:
         """Hash (path, expected size) pairs; results come back in the same order."""
         return self.submit(files).results()
 
-    def submit(self, files: Sequence[tuple[bytes, int]]) -> HashJob:
-        """Start hashing (path, expected size) pairs in the workers and return at once."""
+    def submit(
+        self, files: Sequence[tuple[bytes, int]], detect: frozenset[bytes] = frozenset()
+    ) -> HashJob:
+        """Start hashing (path, expected size) pairs in the workers and return at once; the
+        files in `detect` are also read by the detectors (`HashResult.detection`)."""
         total = sum(size for _, size in files)
         parallel = self.workers > 1 and (
             len(files) >= PARALLEL_MIN_FILES or total >= PARALLEL_MIN_BYTES
         )
         if not parallel or len(files) < 2:
-            return HashJob([[path for path, _ in files]])
-        job = HashJob(_chunks(files, self.workers))
+            return HashJob([[path for path, _ in files]], detect)
+        job = HashJob(_chunks(files, self.workers), detect)
         if total >= THREADED_MIN_AVERAGE * len(files):
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(self.workers, "provenance-hash")

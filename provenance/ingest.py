@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -72,6 +72,9 @@ from provenance.store.seals import (
     write_seals,
 )
 from provenance.store.signals import find_near_ai, record_signals
+
+if TYPE_CHECKING:
+    from provenance.detect.files import Detection
 
 BATCH_FILES = 4096
 BATCH_BYTES = 2 << 30
@@ -275,6 +278,8 @@ class Ingester:
         self.intent = intent
         """What this ingest declares (`seals.intent_digest`); None: use and write no seals."""
         self._seals: dict[bytes, Seal] = {}
+        self._detections: dict[bytes, Detection] = {}
+        """What the workers read from files as they hashed them, until their versions are written."""
         self.racy_window_ns = racy_window_ns
         self.roots = roots
         self.event_id = event_id
@@ -422,9 +427,22 @@ class Ingester:
             else:
                 to_hash.append((scanned.path, scanned.stat.size))
         recorded_ns = time.time_ns()
-        job = self.hasher.submit(to_hash) if to_hash else None
+        detect = self._to_detect(assets, to_hash) if self.detect and to_hash else frozenset()
+        job = self.hasher.submit(to_hash, detect) if to_hash else None
         size = sum(f.stat.size for f in files)
         return _Pending(assets, size, cached, trusted, job, recorded_ns)
+
+    def _to_detect(
+        self, assets: list[ScannedAsset], to_hash: list[tuple[bytes, int]]
+    ) -> frozenset[bytes]:
+        """The files the workers also read the detectors on, right after hashing them: the first
+        member of each asset, when it is read anyway and is of a type some detector reads."""
+        from provenance.detect.files import worth_reading  # numpy, Pillow, c2pa: on first use
+
+        hashed = {path for path, _ in to_hash}
+        sidecars = {path for path in hashed if path.endswith(b".c2pa")}
+        firsts = (asset.members[0].path for asset in assets if asset.members)
+        return frozenset(p for p in firsts if p in hashed and worth_reading(p, sidecars))
 
     def _finish(self, batch: _Batch, pending: _Pending) -> None:
         """Wait for the batch's digests and write it."""
@@ -445,6 +463,7 @@ class Ingester:
         self._record_locations(fresh, pending.cached, pending.recorded_ns, content_ids)
         self._record_links([link for scan in batch.scans for link in scan.links])
         self._record_assets(plans, content_ids)
+        self._detections.clear()  # read for versions that turned out unchanged
         if self.intent is not None:
             self._reseal(batch, plans, pending.recorded_ns)
         self._seen_files += batch.files
@@ -560,6 +579,8 @@ class Ingester:
                 report.files_changed += 1
             digests[result.path] = (result.digest, result.stat)
             fresh.append(result)
+            if result.detection is not None:
+                self._detections[result.path] = result.detection
         return digests, fresh
 
     def _cached_locations(self, paths: list[bytes]) -> dict[bytes, _Cached]:
@@ -871,7 +892,12 @@ class Ingester:
         if not versioned:
             return
         firsts = [plan.asset.members[0].path for plan in versioned]
-        detections = detect_files(firsts, self.hasher.workers)
+        # Read by the workers as they hashed; a version made of files the stat cache vouched
+        # for (fingerprinted by an earlier sweep) is read here.
+        read = {path: self._detections.pop(path) for path in firsts if path in self._detections}
+        missing = [path for path in firsts if path not in read]
+        read.update(zip(missing, detect_files(missing, self.hasher.workers), strict=True))
+        detections = [read[path] for path in firsts]
         printed = [
             (content_ids[plan.members[0][1]], detection)
             for plan, detection in zip(versioned, detections, strict=True)

@@ -227,3 +227,17 @@ def test_show_lists_the_signals(run: Cli, ledger: Ledger, workspace: Path) -> No
 def _parent(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_a_file_first_seen_by_a_sweep_is_read_when_it_is_ingested(
+    ledger: Ledger, workspace: Path
+) -> None:
+    # The sweep fingerprints the untracked file into the stat cache; the ingest then trusts
+    # the cache and hashes nothing, and must still read what the file says.
+    ledger.racy_window_ns = 20_000_000
+    _generated_png(workspace / "incoming" / "castle_v002.png")
+    time.sleep(0.05)
+    assert "untracked" in _rules(ledger.sweep(workspace / "incoming"))
+    report = ledger.ingest(["incoming"], origin="human")
+    assert report.files_read == 0
+    assert [s.source for s in ledger.show("incoming/castle_v002.png").signals] == ["a1111"]

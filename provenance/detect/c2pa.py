@@ -255,14 +255,58 @@ def _may_hold_manifest(asset: str) -> bool:
     try:
         # Unbuffered: the walk is a few small reads between seeks, which a buffer would refill.
         with open(asset, "rb", buffering=0) as handle:
-            start = handle.read(8)
+            start = handle.read(12)
             if start[:3] == b"\xff\xd8\xff":
                 handle.seek(2)
                 return _jpeg_may_hold_manifest(handle)
-            if start == b"\x89PNG\r\n\x1a\n":
+            if start[:8] == b"\x89PNG\r\n\x1a\n":
+                handle.seek(8)
                 return _png_may_hold_manifest(handle)
+            if start[4:8] in _BMFF_FIRST_BOXES:
+                handle.seek(0)
+                return _bmff_may_hold_manifest(handle)
     except OSError:
-        pass
+        return True
+    # A file named as a type whose bytes do not start as that type (random bytes named .mov)
+    # cannot be parsed by the reader either: nothing to read. Other types go to the reader.
+    extension = os.path.splitext(asset)[1].lower()
+    return extension not in _SNIFFED_EXTENSIONS
+
+
+# The types whose start is checked here before the reader is built.
+_SNIFFED_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".mov", ".mp4", ".m4v", ".m4a", ".heic", ".heif", ".avif"}
+)
+_BMFF_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid"})
+_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+
+
+def _bmff_may_hold_manifest(handle: BinaryIO) -> bool:
+    """An ISO BMFF file (MP4, MOV, HEIF, AVIF) carries its manifest in a top-level `uuid` box
+    with C2PA's UUID: walk the top-level boxes by seeking."""
+    position = 0
+    for _ in range(4096):
+        header = handle.read(16)
+        if len(header) < 8:
+            return False
+        size = int.from_bytes(header[:4], "big")
+        kind = header[4:8]
+        body = 8
+        if size == 1:
+            if len(header) < 16:
+                return True
+            size = int.from_bytes(header[8:16], "big")
+            body = 16
+        if kind == b"uuid":
+            if body == 8:
+                return header[8:16] == _C2PA_UUID[:8] or len(header) < 16
+            return handle.read(8) == _C2PA_UUID[:8]
+        if size == 0:
+            return False  # the last box runs to the end of the file
+        if size < body:
+            return True  # not a box structure this walk understands: let the reader judge
+        position += size
+        handle.seek(position)
     return True
 
 
