@@ -95,6 +95,15 @@ def _check_in(column: str, enum_type: type[enum.Enum]) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({values})", name=f"{column}_valid")
 
 
+def event_reference() -> ForeignKey:
+    """The reference from a history row to the event that recorded it.
+
+    Deferrable: a unit of work writes its rows first and its event last (the event commits to
+    the rows), so the reference is checked at commit (see store.events.unit_of_work_event).
+    """
+    return ForeignKey("events.id", deferrable=True, initially="IMMEDIATE")
+
+
 class Event(Base):
     """One change to the ledger, hash-chained to the one before it."""
 
@@ -163,7 +172,7 @@ class AssetVersion(Base):
     total_size: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Member(Base):
@@ -219,7 +228,7 @@ class Tool(Base):
     trains_on_inputs: Mapped[str] = mapped_column(String(16))
     secured: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Claim(Base):
@@ -242,7 +251,7 @@ class Claim(Base):
     note: Mapped[str | None] = mapped_column(Text)
     resolves: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class LineageEdge(Base):
@@ -261,7 +270,7 @@ class LineageEdge(Base):
     parent_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"))
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Approval(Base):
@@ -280,7 +289,7 @@ class Approval(Base):
     """The approval explicitly accepts a generative tool that is not vetted."""
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Consent(Base):
@@ -295,7 +304,7 @@ class Consent(Base):
     ref: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Likeness(Base):
@@ -306,7 +315,7 @@ class Likeness(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), primary_key=True)
     performer_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     performer: Mapped[str] = mapped_column(String(200))
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Deliverable(Base):
@@ -323,7 +332,7 @@ class Deliverable(Base):
     file_count: Mapped[int] = mapped_column(Integer)
     warnings: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class DeliverableFile(Base):
