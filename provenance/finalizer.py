@@ -26,6 +26,7 @@ from provenance.policy import AssetFacts, FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
 from provenance.records import display_path
 from provenance.scan import StatFingerprint
+from provenance.store.events import UnitOfWork
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
@@ -131,7 +132,7 @@ def _fingerprint_delivery(
     progress: Progress | None,
 ) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester]:
     delivery = read_delivery(source)
-    cache = Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns)
+    cache = Ingester(session, roots, None, hasher, racy_window_ns=racy_window_ns)
     digests, refresh = cache.fingerprint_files(delivery.files)
     if progress is not None:
         progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
@@ -143,7 +144,7 @@ def record_cache(
 ) -> None:
     """Keep what a check had to read in the stat cache (a cache of where bytes were seen)."""
     if refresh.fresh:
-        Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns).record_cache(refresh)
+        Ingester(session, roots, None, hasher, racy_window_ns=racy_window_ns).record_cache(refresh)
 
 
 def deliverable_exists(session: Session, name: str) -> bool:
@@ -152,9 +153,7 @@ def deliverable_exists(session: Session, name: str) -> bool:
     )
 
 
-def record_deliverable(
-    session: Session, name: str, check: DeliveryCheck, event_id: int, now: Any
-) -> int:
+def record_deliverable(session: Session, name: str, check: DeliveryCheck, unit: UnitOfWork) -> int:
     """Freeze a delivery that passed: every path with its digest and the asset it resolved to."""
     delivery = check.delivery
     deliverable_id = session.execute(
@@ -167,8 +166,8 @@ def record_deliverable(
             policy_digest=check.verdict.policy.digest,
             file_count=len(check.entries),
             warnings=sum(1 for f in check.verdict.findings if not f.blocks),
-            created_at=now,
-            event_id=event_id,
+            created_at=unit.at,
+            event_id=unit.event_id,
         )
         .returning(Deliverable.id)
     ).scalar_one()
