@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,34 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from provenance import merkle
 from provenance.errors import ProvenanceError
+from provenance.fingerprint import aggregate_digest
+from provenance.origins import Origin
+from provenance.records import display_path
 from provenance.store.events import GENESIS_HASH, canonical_event, event_hash
-from provenance.store.models import Approval, Claim, Event, Tool
+from provenance.store.models import (
+    Approval,
+    AssetVersion,
+    Claim,
+    Consent,
+    Deliverable,
+    Event,
+    LineageEdge,
+    Tool,
+)
+from provenance.store.rows import (
+    COLUMNS,
+    LineDigests,
+    RebuiltState,
+    Row,
+    child_lines,
+    read_rows,
+    rebuild_state,
+)
 
 CHECKPOINT_SCHEMA = "Checkpoint.1"
 EVENT_EXPORT_SCHEMA = "Event.1"
@@ -277,6 +299,8 @@ class AuditReport:
     chain_problems: list[str]
     checkpoints: list[CheckpointCheck]
     seconds: float
+    notes: list[str] = field(default_factory=list)
+    """What an auditor should know that is not a problem (events older than row commitments)."""
 
     @property
     def ok(self) -> bool:
@@ -296,7 +320,8 @@ def audit(session: Session, folder: Path, trusted: str | None) -> AuditReport:
     """
     started = time.perf_counter()
     state = read_chain(session)
-    state.problems.extend(check_state(session))
+    state_check = check_state(session)
+    state.problems.extend(state_check.problems)
     checks = []
     for path, document in stored_checkpoints(folder, state.ledger_id):
         checks.append(check_checkpoint(path, document, state, trusted))
@@ -307,6 +332,7 @@ def audit(session: Session, folder: Path, trusted: str | None) -> AuditReport:
         state.problems,
         checks,
         time.perf_counter() - started,
+        state_check.notes,
     )
 
 
@@ -340,29 +366,367 @@ def export_events(session: Session) -> Iterator[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# State against events: the rows that say what things are must agree with the events that
-# made them, so that relabelling a claim with plain SQL shows.
+# State against events: every event commits to the rows its unit of work wrote (store.rows), so
+# the state rebuilt from the events alone must be the tables, row for row.
+
+LEGACY_WRITES: dict[str, frozenset[str]] = {
+    "ingest": frozenset({"asset_versions", "claims", "lineage", "likenesses"}),
+    "claim": frozenset({"claims", "likenesses"}),
+    "claim.resolve": frozenset({"claims", "likenesses"}),
+    "link": frozenset({"lineage"}),
+    "approve": frozenset({"approvals"}),
+    "consent": frozenset({"consents"}),
+    "tool.add": frozenset({"tools"}),
+    "finalize": frozenset({"deliverables"}),
+}
+"""Which tables events written before row commitments could write, by kind."""
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "tools": ("id",),
+    "asset_versions": ("id",),
+    "claims": ("version_id",),
+    "lineage": ("child_id", "parent_id"),
+    "approvals": ("version_id",),
+    "consents": ("performer_key",),
+    "likenesses": ("version_id", "performer_key"),
+    "deliverables": ("id",),
+}
+"""What names a row in a sentence: a row added and a row gone with the same key were changed."""
+
+MOST_PER_GROUP = 20
+"""Sentences about one table of one event; past this, how many more is said."""
 
 
-def check_state(session: Session) -> list[str]:
-    """Compare claims and approvals with the events that recorded them."""
+@dataclass
+class StateCheck:
+    problems: list[str]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class _EventFacts:
+    kind: str
+    at: dt.datetime
+
+
+def check_state(session: Session) -> StateCheck:
+    """Rebuild the state from the events alone and compare it with the tables."""
+    connection = session.connection()
+    events: dict[int, _EventFacts] = {}
+    parsed: list[tuple[int, str, dict[str, Any]]] = []
+    for event_id, kind, at, payload in connection.execute(
+        select(Event.id, Event.kind, Event.at, Event.payload).order_by(Event.id)
+    ):
+        events[event_id] = _EventFacts(kind, at)
+        try:
+            document = json.loads(payload)
+        except ValueError:
+            document = None
+        parsed.append((event_id, kind, document if isinstance(document, dict) else {}))
+    rebuilt = rebuild_state(parsed)
+    actual = read_rows(connection)
+    names = _Names(actual, rebuilt)
+    problems = list(rebuilt.unreadable)
+    for table in COLUMNS:
+        problems += _compare_table(table, rebuilt, actual[table], events, names)
+    problems += _check_times(connection, rebuilt.committed, events)
+    problems += _check_members(connection, rebuilt, actual, events, names)
+    problems += _check_deliverable_files(connection, rebuilt, actual, events)
+    notes = []
+    legacy = set(rebuilt.legacy)
+    if legacy:
+        problems += _legacy_checks(session, legacy, parsed)
+        notes.append(
+            f"written before row commitments ({len(legacy)} events): their rows are checked by "
+            "the old rules"
+        )
+    return StateCheck(problems, notes)
+
+
+def _compare_table(
+    table: str,
+    rebuilt: RebuiltState,
+    found: dict[int, list[Row]],
+    events: dict[int, _EventFacts],
+    names: _Names,
+) -> list[str]:
+    problems: list[str] = []
+    expected = rebuilt.rows[table]
+    for event_id in sorted(set(expected) | set(found)):
+        recorded = expected.get(event_id, [])
+        present = found.get(event_id, [])
+        event = events.get(event_id)
+        if event_id not in rebuilt.committed and not recorded:
+            # Rows of an event without commitments: only where they point can be judged.
+            if event is None:
+                why = "which does not exist"
+            elif table not in LEGACY_WRITES.get(event.kind, frozenset()):
+                why = f"a {event.kind} event, which records no {table.replace('_', ' ')}"
+            else:
+                continue
+            problems += _capped(
+                [
+                    f"{names.describe(table, row)} is not recorded by any event: inserted outside "
+                    f"provenance (it names event #{event_id}, {why})"
+                    for row in present
+                ]
+            )
+            continue
+        if Counter(recorded) == Counter(present):
+            continue
+        added = list((Counter(present) - Counter(recorded)).elements())
+        gone = list((Counter(recorded) - Counter(present)).elements())
+        kind = event.kind if event is not None else "which does not exist"
+        label = f"event #{event_id} ({kind})"
+        sentences = []
+        key = [COLUMNS[table].index(column) for column in KEYS[table]]
+        for row in added:
+            twin = next((g for g in gone if [g[i] for i in key] == [row[i] for i in key]), None)
+            if twin is None:
+                sentences.append(
+                    f"{names.describe(table, row)} is not recorded by any event: inserted outside "
+                    f"provenance (it names event #{event_id}, {kind})"
+                )
+                continue
+            gone.remove(twin)
+            changes = "; ".join(
+                f"{column} is {now!r}, the event says {then!r}"
+                for column, then, now in zip(COLUMNS[table], twin, row, strict=True)
+                if then != now
+            )
+            last = rebuilt.last_recorded.get((table, twin[0]), event_id)
+            when = f"event #{last} ({events[last].kind})" if last in events else label
+            sentences.append(
+                f"{names.describe(table, twin)} was changed after {when} recorded it: {changes}"
+            )
+        sentences += [
+            f"{names.describe(table, row)}, recorded by {label}, is missing: deleted outside "
+            "provenance"
+            for row in gone
+        ]
+        problems += _capped(sentences)
+    return problems
+
+
+def _capped(sentences: list[str]) -> list[str]:
+    if len(sentences) <= MOST_PER_GROUP:
+        return sentences
+    more = len(sentences) - MOST_PER_GROUP
+    return [*sentences[:MOST_PER_GROUP], f"... and {more} more like these"]
+
+
+def _check_times(
+    connection: Connection, committed: set[int], events: dict[int, _EventFacts]
+) -> list[str]:
+    """Every row an event recorded carries the event's time as its `created_at`."""
+    problems = []
+    for table, model in _TIMED.items():
+        for event_id, first, last in connection.execute(
+            select(model.event_id, func.min(model.created_at), func.max(model.created_at))
+            .group_by(model.event_id)
+            .order_by(model.event_id)
+        ):
+            event = events.get(event_id)
+            if event_id in committed and event is not None and not first == last == event.at:
+                problems.append(
+                    f"the time of {table.replace('_', ' ')} recorded by event #{event_id} "
+                    f"({event.kind}) was changed outside provenance: each must be the event's "
+                    f"time, {event.at.isoformat()}"
+                )
+    return problems
+
+
+_TIMED: dict[str, Any] = {
+    "asset_versions": AssetVersion,
+    "claims": Claim,
+    "lineage": LineageEdge,
+    "approvals": Approval,
+    "consents": Consent,
+    "deliverables": Deliverable,
+}
+
+
+def _check_members(
+    connection: Connection,
+    rebuilt: RebuiltState,
+    actual: dict[str, dict[int, list[Row]]],
+    events: dict[int, _EventFacts],
+    names: _Names,
+) -> list[str]:
+    """Each version's frames add up to its digest, count and size; each event's to its digest."""
+    digests = LineDigests()
+    seen: dict[int, tuple[list[tuple[int | None, str]], int]] = {}
+    for event_id, line in child_lines(connection, "members"):
+        version_id, _position, frame, digest, size = line
+        frames, total = seen.get(version_id, ([], 0))
+        frames.append((frame, digest))
+        seen[version_id] = (frames, total + size)
+        digests.add(event_id, line)
+    problems = []
+    flagged: set[int] = set()
+    # What each version's frames must add up to: as its event recorded it (a version row edited
+    # in the table is reported as such), else, before row commitments, as the table has it.
+    recorded = _version_sums(actual)
+    recorded.update(_version_sums(rebuilt.rows))
+    for version_id, (event_id, digest, count, size) in recorded.items():
+        frames, total = seen.get(version_id, ([], 0))
+        if (aggregate_digest(frames), len(frames), total) != (digest, count, size):
+            flagged.add(event_id)
+            problems.append(
+                f"the frames of {names.version(version_id)} no longer add up to its digest, "
+                "count and size: a member was changed, added or removed outside provenance"
+            )
+    found = digests.result()
+    for event_id, members_digest in rebuilt.digests["members"].items():
+        if found.get(event_id) != members_digest and event_id not in flagged:
+            problems.append(
+                f"the members of the asset versions recorded by event #{event_id} "
+                f"({events[event_id].kind}) differ from what it recorded: changed, added or "
+                "removed outside provenance"
+            )
+    return problems
+
+
+def _version_sums(rows: dict[str, dict[int, list[Row]]]) -> dict[int, Row]:
+    """version id -> (event id, digest, member count, total size)."""
+    return {
+        row[0]: (event_id, row[5], row[6], row[7])
+        for event_id, versions in rows["asset_versions"].items()
+        for row in versions
+    }
+
+
+def _check_deliverable_files(
+    connection: Connection,
+    rebuilt: RebuiltState,
+    actual: dict[str, dict[int, list[Row]]],
+    events: dict[int, _EventFacts],
+) -> list[str]:
+    """Each deliverable holds as many files as it says, and each event's the files it recorded."""
+    digests = LineDigests()
+    counts: dict[int, int] = {}
+    for event_id, line in child_lines(connection, "deliverable_files"):
+        counts[line[0]] = counts.get(line[0], 0) + 1
+        digests.add(event_id, line)
+    problems = []
+    named = {row[0]: row[2] for rows in actual["deliverables"].values() for row in rows}
+    for rows in actual["deliverables"].values():
+        for row in rows:
+            if counts.get(row[0], 0) != row[6]:
+                problems.append(
+                    f"deliverable {row[2]!r} holds {counts.get(row[0], 0)} files but was "
+                    f"finalized with {row[6]}: files were added or removed outside provenance"
+                )
+    found = digests.result()
+    for event_id, recorded in rebuilt.digests["deliverable_files"].items():
+        if found.get(event_id) != recorded:
+            which = ", ".join(
+                repr(named[row[0]])
+                for row in rebuilt.rows["deliverables"].get(event_id, [])
+                if row[0] in named
+            )
+            problems.append(
+                f"the files of deliverable {which or '(gone)'} differ from what event #{event_id} "
+                f"({events[event_id].kind}) recorded: changed outside provenance"
+            )
+    return problems
+
+
+class _Names:
+    """How sentences name asset versions and tools: as the tables have them, else as the events do."""
+
+    def __init__(self, actual: dict[str, dict[int, list[Row]]], rebuilt: RebuiltState) -> None:
+        self._versions: dict[int, str] = {}
+        self._tools: dict[int, str] = {}
+        for source in (rebuilt.rows, actual):
+            for rows in source["asset_versions"].values():
+                for row in rows:
+                    self._versions[row[0]] = f"{_shown_path(row[1], row[2])} v{row[4]}"
+            for rows in source["tools"].values():
+                for row in rows:
+                    self._tools[row[0]] = str(row[2])
+
+    def version(self, version_id: object) -> str:
+        if isinstance(version_id, int) and version_id in self._versions:
+            return self._versions[version_id]
+        return f"asset version #{version_id}"
+
+    def describe(self, table: str, row: Row) -> str:
+        """A row as an auditor reads it."""
+        values = dict(zip(COLUMNS[table], row, strict=True))
+        if table == "tools":
+            return f"tool {values['name']!r}"
+        if table == "asset_versions":
+            return f"asset version {self.version(values['id'])} ({values['digest']})"
+        if table == "claims":
+            tool = self._tools.get(values["tool_id"]) if values["tool_id"] is not None else None
+            made = f" made with {tool}" if tool else ""
+            resolving = "resolving claim" if values["resolves"] else "claim"
+            return (
+                f"{resolving} that {self.version(values['version_id'])} is "
+                f"{_origin_alias(values['origin'])}{made}, by {values['claimed_by']} "
+                f"({values['evidence']})"
+            )
+        if table == "lineage":
+            return (
+                f"lineage edge {self.version(values['child_id'])} \u2190 "
+                f"{self.version(values['parent_id'])} ({values['kind']})"
+            )
+        if table == "approvals":
+            return (
+                f"approval {values['ref']!r} by {values['approved_by']} of "
+                f"{self.version(values['version_id'])}"
+            )
+        if table == "consents":
+            return f"consent of {values['performer']} ({values['ref']!r})"
+        if table == "likenesses":
+            return f"likeness of {values['performer']} on {self.version(values['version_id'])}"
+        return f"deliverable {values['name']!r}"
+
+
+def _shown_path(root: object, pattern: object) -> str:
+    def shown(text: object) -> str:
+        if isinstance(text, str) and text.startswith("\x00"):
+            try:
+                return display_path(bytes.fromhex(text[1:]))
+            except ValueError:
+                pass
+        return str(text)
+
+    if root == "/":
+        return "/" + shown(pattern)
+    return shown(pattern)
+
+
+def _origin_alias(code: object) -> str:
+    try:
+        return Origin(code).alias
+    except ValueError:
+        return repr(code)
+
+
+# -- events written before row commitments: the old rules ---------------------------------------
+
+
+def _legacy_checks(
+    session: Session, legacy: set[int], parsed: list[tuple[int, str, dict[str, Any]]]
+) -> list[str]:
+    """Claims and approvals of events without row commitments, against their payload fields."""
     problems: list[str] = []
     events = {
-        event_id: (kind, json.loads(payload))
-        for event_id, kind, payload in session.execute(
-            select(Event.id, Event.kind, Event.payload).where(
-                Event.kind.in_(["ingest", "claim", "claim.resolve", "approve"])
-            )
-        )
+        event_id: (kind, payload)
+        for event_id, kind, payload in parsed
+        if event_id in legacy and kind in ("ingest", "claim", "claim.resolve", "approve")
     }
     tool_names = dict(session.execute(select(Tool.id, Tool.name)).all())
     claims_per_event: dict[int, int] = {}
-    for claim in session.execute(select(Claim).order_by(Claim.id)).scalars():
+    for claim in session.execute(
+        select(Claim).where(Claim.event_id.in_(list(events))).order_by(Claim.id)
+    ).scalars():
         claims_per_event[claim.event_id] = claims_per_event.get(claim.event_id, 0) + 1
-        kind, payload = events.get(claim.event_id, ("", {}))
+        kind, payload = events[claim.event_id]
         if kind not in ("ingest", "claim", "claim.resolve"):
-            problems.append(f"claim #{claim.id} points at no event that records claims")
-            continue
+            continue  # reported as a row in a table its event does not write
         recorded_origin = payload.get("origin")
         tool = tool_names.get(claim.tool_id) if claim.tool_id is not None else None
         recorded_tool = payload.get("tool")
@@ -372,8 +736,6 @@ def check_state(session: Session) -> list[str]:
         mismatches = []
         if claim.resolves != (kind == "claim.resolve"):
             mismatches.append("its resolving flag differs from the event's")
-        if claim.evidence != "declared" and kind in ("ingest", "claim", "claim.resolve"):
-            mismatches.append(f"evidence {claim.evidence!r} but the event recorded a declaration")
         if (recorded_version or None) != (claim.tool_version or None) and recorded_tool:
             mismatches.append("its tool version differs from the event's")
         if recorded_origin != claim.origin:
@@ -394,9 +756,11 @@ def check_state(session: Session) -> list[str]:
         if kind in ("claim", "claim.resolve") and claims_per_event.get(event_id, 0) != 1:
             problems.append(f"the claim recorded by event #{event_id} ({kind}) is missing")
     approvals_per_event: dict[int, int] = {}
-    for approval in session.execute(select(Approval)).scalars():
+    for approval in session.execute(
+        select(Approval).where(Approval.event_id.in_(list(events)))
+    ).scalars():
         approvals_per_event[approval.event_id] = approvals_per_event.get(approval.event_id, 0) + 1
-        kind, payload = events.get(approval.event_id, ("", {}))
+        kind, payload = events[approval.event_id]
         recorded = (
             payload.get("version_id"),
             payload.get("digest"),
@@ -411,7 +775,7 @@ def check_state(session: Session) -> list[str]:
             approval.approved_by,
             approval.covers_tool_risk,
         )
-        if kind != "approve" or recorded != actual:
+        if kind == "approve" and recorded != actual:
             problems.append(
                 f"approval #{approval.id} (event #{approval.event_id}) does not match the event "
                 "that recorded it"
