@@ -72,6 +72,7 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
                 "ledger": report.ledger_id,
                 "seconds": round(report.seconds, 3),
                 "problems": report.problems,
+                "notes": report.notes,
                 "checkpoints": [
                     {
                         "path": str(c.path),
@@ -87,6 +88,8 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
     else:
         for problem in report.problems:
             click.echo(f"TAMPERED {problem}")
+        for note in report.notes:
+            click.echo(f"note: {note}")
         checked = [c for c in report.checkpoints if c.checked]
         good = sum(1 for c in checked if c.problem is None)
         other = len(report.checkpoints) - len(checked)

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +46,9 @@ from provenance.store.rows import (
     LineDigests,
     RebuiltState,
     Row,
+    StateBuilder,
     child_lines,
     read_rows,
-    rebuild_state,
 )
 
 CHECKPOINT_SCHEMA = "Checkpoint.1"
@@ -76,28 +76,38 @@ class ChainState:
         return merkle.root(self.leaves)
 
 
-def iter_events(session: Session, batch: int = 5000) -> Iterator[Event]:
+_EVENT_COLUMNS = select(
+    Event.id, Event.kind, Event.actor, Event.host, Event.at, Event.payload, Event.prev_hash,
+    Event.hash,
+)  # fmt: skip
+
+
+def iter_events(session: Session, batch: int = 5000) -> Iterator[Any]:
+    """Every event (a row with the columns of `Event`), oldest first, a page at a time."""
     last = 0
+    connection = session.connection()  # plain rows: no ORM bookkeeping a row
     while True:
-        rows = list(
-            session.execute(select(Event).where(Event.id > last).order_by(Event.id).limit(batch))
-            .scalars()
-            .all()
-        )
+        rows = connection.execute(
+            _EVENT_COLUMNS.where(Event.id > last).order_by(Event.id).limit(batch)
+        ).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].id
-        session.expunge_all()
 
 
-def read_chain(session: Session) -> ChainState:
-    """Recompute every event's hash and link; collect the Merkle leaves."""
+def read_chain(session: Session, each: Callable[[Any], None] | None = None) -> ChainState:
+    """Recompute every event's hash and link; collect the Merkle leaves.
+
+    `each` is shown every event on the way (so that one pass over the log serves the audit).
+    """
     leaves: list[bytes] = []
     problems: list[str] = []
     previous = GENESIS_HASH
     ledger_id = ""
     for event in iter_events(session):
+        if each is not None:
+            each(event)
         recomputed = event_hash(
             canonical_event(
                 event.kind, event.actor, event.host, event.at, event.payload, event.prev_hash
@@ -319,8 +329,15 @@ def audit(session: Session, folder: Path, trusted: str | None) -> AuditReport:
     `trusted` is the public key (hex) whose checkpoints vouch for history.
     """
     started = time.perf_counter()
-    state = read_chain(session)
-    state_check = check_state(session)
+    builder = StateBuilder(keep_legacy=LEGACY_CHECKED)
+    facts: dict[int, _EventFacts] = {}
+
+    def each(event: Any) -> None:
+        facts[event.id] = _EventFacts(event.kind, event.at)
+        builder.add(event.id, event.kind, _payload(event.payload))
+
+    state = read_chain(session, each)
+    state_check = check_state(session, builder.result(), facts)
     state.problems.extend(state_check.problems)
     checks = []
     for path, document in stored_checkpoints(folder, state.ledger_id):
@@ -381,6 +398,9 @@ LEGACY_WRITES: dict[str, frozenset[str]] = {
 }
 """Which tables events written before row commitments could write, by kind."""
 
+LEGACY_CHECKED = ("ingest", "claim", "claim.resolve", "approve")
+"""Kinds of those events whose claims and approvals the old rules compare with their payloads."""
+
 KEYS: dict[str, tuple[str, ...]] = {
     "tools": ("id",),
     "asset_versions": ("id",),
@@ -409,21 +429,19 @@ class _EventFacts:
     at: dt.datetime
 
 
-def check_state(session: Session) -> StateCheck:
-    """Rebuild the state from the events alone and compare it with the tables."""
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return {}  # the chain shows the edit
+    return document if isinstance(document, dict) else {}
+
+
+def check_state(
+    session: Session, rebuilt: RebuiltState, events: dict[int, _EventFacts]
+) -> StateCheck:
+    """Compare the state rebuilt from the events alone (`rebuilt`) with the tables."""
     connection = session.connection()
-    events: dict[int, _EventFacts] = {}
-    parsed: list[tuple[int, str, dict[str, Any]]] = []
-    for event_id, kind, at, payload in connection.execute(
-        select(Event.id, Event.kind, Event.at, Event.payload).order_by(Event.id)
-    ):
-        events[event_id] = _EventFacts(kind, at)
-        try:
-            document = json.loads(payload)
-        except ValueError:
-            document = None
-        parsed.append((event_id, kind, document if isinstance(document, dict) else {}))
-    rebuilt = rebuild_state(parsed)
     actual = read_rows(connection)
     names = _Names(actual, rebuilt)
     problems = list(rebuilt.unreadable)
@@ -435,7 +453,7 @@ def check_state(session: Session) -> StateCheck:
     notes = []
     legacy = set(rebuilt.legacy)
     if legacy:
-        problems += _legacy_checks(session, legacy, parsed)
+        problems += _legacy_checks(session, rebuilt.legacy_payloads)
         notes.append(
             f"written before row commitments ({len(legacy)} events): their rows are checked by "
             "the old rules"
@@ -633,23 +651,35 @@ def _check_deliverable_files(
 
 
 class _Names:
-    """How sentences name asset versions and tools: as the tables have them, else as the events do."""
+    """How sentences name asset versions and tools: as the tables have them, else as the events
+    do. (Looked up only when there is something to say.)"""
 
     def __init__(self, actual: dict[str, dict[int, list[Row]]], rebuilt: RebuiltState) -> None:
-        self._versions: dict[int, str] = {}
-        self._tools: dict[int, str] = {}
-        for source in (rebuilt.rows, actual):
-            for rows in source["asset_versions"].values():
-                for row in rows:
-                    self._versions[row[0]] = f"{_shown_path(row[1], row[2])} v{row[4]}"
-            for rows in source["tools"].values():
-                for row in rows:
-                    self._tools[row[0]] = str(row[2])
+        self._sources = (actual, rebuilt.rows)
+        self._rows: dict[str, dict[int, Row]] | None = None
+
+    def _row(self, table: str, row_id: object) -> Row | None:
+        if self._rows is None:
+            self._rows = {
+                name: {
+                    row[0]: row
+                    for source in reversed(self._sources)
+                    for rows in source[name].values()
+                    for row in rows
+                }
+                for name in ("asset_versions", "tools")
+            }
+        return self._rows[table].get(row_id) if isinstance(row_id, int) else None
 
     def version(self, version_id: object) -> str:
-        if isinstance(version_id, int) and version_id in self._versions:
-            return self._versions[version_id]
-        return f"asset version #{version_id}"
+        row = self._row("asset_versions", version_id)
+        if row is None:
+            return f"asset version #{version_id}"
+        return f"{_shown_path(row[1], row[2])} v{row[4]}"
+
+    def tool(self, tool_id: object) -> str | None:
+        row = self._row("tools", tool_id)
+        return str(row[2]) if row is not None else None
 
     def describe(self, table: str, row: Row) -> str:
         """A row as an auditor reads it."""
@@ -659,7 +689,7 @@ class _Names:
         if table == "asset_versions":
             return f"asset version {self.version(values['id'])} ({values['digest']})"
         if table == "claims":
-            tool = self._tools.get(values["tool_id"]) if values["tool_id"] is not None else None
+            tool = self.tool(values["tool_id"])
             made = f" made with {tool}" if tool else ""
             resolving = "resolving claim" if values["resolves"] else "claim"
             return (
@@ -708,16 +738,9 @@ def _origin_alias(code: object) -> str:
 # -- events written before row commitments: the old rules ---------------------------------------
 
 
-def _legacy_checks(
-    session: Session, legacy: set[int], parsed: list[tuple[int, str, dict[str, Any]]]
-) -> list[str]:
+def _legacy_checks(session: Session, events: dict[int, tuple[str, dict[str, Any]]]) -> list[str]:
     """Claims and approvals of events without row commitments, against their payload fields."""
     problems: list[str] = []
-    events = {
-        event_id: (kind, payload)
-        for event_id, kind, payload in parsed
-        if event_id in legacy and kind in ("ingest", "claim", "claim.resolve", "approve")
-    }
     tool_names = dict(session.execute(select(Tool.id, Tool.name)).all())
     claims_per_event: dict[int, int] = {}
     for claim in session.execute(

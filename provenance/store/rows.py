@@ -14,11 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, LargeBinary, or_, select
 
 from provenance.store.models import (
     Approval,
@@ -34,6 +35,7 @@ from provenance.store.models import (
     Member,
     Root,
     Tool,
+    UTCDateTime,
 )
 
 ROWS_SCHEMA = "Rows.1"
@@ -83,8 +85,8 @@ DIGESTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
 }
 """Child tables committed to by one SHA-256 an event: (parent table, what they are, the columns
-of each line). The digest is over one line per row, a compact JSON list of those columns and a
-newline, ordered by the parent's id and the position."""
+of each row). The digest is over the compact JSON list of the rows of the event's parents (each
+row a list of those columns), ordered by the parent's id and the position."""
 
 UNTIMED = frozenset({"tools", "likenesses"})
 """Tables without a `created_at` that must equal the event's time (tools keep the time of their
@@ -100,12 +102,37 @@ def path_text(path: bytes) -> str:
         return "\x00" + path.hex()
 
 
-def _value(value: object) -> object:
-    if isinstance(value, bytes):
-        return path_text(value)
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat()
-    return value
+def _time_text(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat()
+
+
+def _canonical(statement: Any) -> Callable[[Any], Row]:
+    """A function from a selected row (event id first) to its canonical row: paths as text,
+    times in ISO 8601, everything else as the driver gives it."""
+    fixes: list[tuple[int, Callable[[Any], object]]] = []
+    for index, column in enumerate(list(statement.selected_columns)[1:]):
+        if isinstance(column.type, LargeBinary):
+            fixes.append((index, path_text))
+        elif isinstance(column.type, UTCDateTime):
+            fixes.append((index, _time_text))
+    if not fixes:
+        return operator.itemgetter(slice(1, None))
+
+    def canonical(row: Any) -> Row:
+        values = list(row[1:])
+        for index, fix in fixes:
+            if values[index] is not None:
+                values[index] = fix(values[index])
+        return tuple(values)
+
+    return canonical
+
+
+def _fetch(connection: Connection, statement: Any) -> Iterator[Any]:
+    """The rows of `statement`, fetched a few thousand at a time."""
+    result = connection.execute(statement)
+    while rows := result.fetchmany(4096):
+        yield from rows
 
 
 def _statements() -> dict[str, tuple[Any, Any]]:
@@ -218,8 +245,12 @@ def read_rows(
                 wanted = or_(wanted, statement.selected_columns[1].in_(ids))
             statement = statement.where(wanted)
         per_event: dict[int, list[Row]] = {}
-        for event, *values in connection.execute(statement):
-            per_event.setdefault(event, []).append(tuple(_value(v) for v in values))
+        canonical = _canonical(statement)
+        for row in _fetch(connection, statement):
+            rows = per_event.get(row[0])
+            if rows is None:
+                rows = per_event[row[0]] = []
+            rows.append(canonical(row))
         found[table] = per_event
     return found
 
@@ -231,28 +262,49 @@ def child_lines(
     statement, event_column = _child_statements()[table]
     if event_id is not None:
         statement = statement.where(event_column == event_id)
-    for event, *values in connection.execute(statement):
-        yield event, tuple(_value(v) for v in values)
-
-
-def line_bytes(line: Row) -> bytes:
-    return json.dumps(line, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    canonical = _canonical(statement)
+    for row in _fetch(connection, statement):
+        yield row[0], canonical(row)
 
 
 class LineDigests:
-    """SHA-256 per event over the lines of a child table, fed in order."""
+    """Per event, the SHA-256 of the compact JSON list of a child table's rows, fed in order.
+
+    The list is `json.dumps(rows, separators=(",", ":"), ensure_ascii=False)`, hashed a few
+    thousand rows at a time so that memory stays flat on any number of rows.
+    """
 
     def __init__(self) -> None:
         self._hashes: dict[int, Any] = {}
+        self._pending: list[Row] = []
+        self._pending_event: int | None = None
 
-    def add(self, event_id: int, line: Row) -> None:
-        digest = self._hashes.get(event_id)
+    def add(self, event_id: int, row: Row) -> None:
+        if event_id != self._pending_event or len(self._pending) >= 4096:
+            self._flush()
+            self._pending_event = event_id
+        self._pending.append(row)
+
+    def _flush(self) -> None:
+        if not self._pending or self._pending_event is None:
+            return
+        text = json.dumps(self._pending, separators=(",", ":"), ensure_ascii=False)
+        digest = self._hashes.get(self._pending_event)
         if digest is None:
-            digest = self._hashes[event_id] = hashlib.sha256()
-        digest.update(line_bytes(line))
+            digest = self._hashes[self._pending_event] = hashlib.sha256(b"[")
+        else:
+            digest.update(b",")
+        digest.update(text[1:-1].encode())
+        self._pending = []
 
     def result(self) -> dict[int, str]:
-        return {event: "sha256:" + h.hexdigest() for event, h in self._hashes.items()}
+        self._flush()
+        found = {}
+        for event, digest in self._hashes.items():
+            closed = digest.copy()
+            closed.update(b"]")
+            found[event] = "sha256:" + closed.hexdigest()
+        return found
 
 
 def committed_rows(
@@ -262,7 +314,7 @@ def committed_rows(
     changed in place."""
     document: dict[str, Any] = {"schema": ROWS_SCHEMA}
     for table, per_event in read_rows(connection, event_id, changed).items():
-        rows = [list(row) for rows in per_event.values() for row in rows]
+        rows = [row for rows in per_event.values() for row in rows]
         if rows:
             document[table] = rows
     for table in DIGESTS:
@@ -297,8 +349,49 @@ class RebuiltState:
     """Events that carry row commitments."""
     legacy: list[int] = field(default_factory=list)
     """Events written before row commitments (no `rows` in their payload)."""
+    legacy_payloads: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """(kind, payload) of the legacy events whose kinds the builder was asked to keep."""
     unreadable: list[str] = field(default_factory=list)
     """Commitments that are not in the Rows.1 form, described."""
+
+
+class StateBuilder:
+    """Rebuilds the state one event at a time, oldest first (see `rebuild_state`)."""
+
+    def __init__(self, keep_legacy: Iterable[str] = ()) -> None:
+        self.state = RebuiltState()
+        self._tools: dict[int, Row] = {}
+        self._keep_legacy = frozenset(keep_legacy)
+
+    def add(self, event_id: int, kind: str, payload: Mapping[str, Any]) -> None:
+        state = self.state
+        document = payload.get("rows")
+        if document is None:
+            state.legacy.append(event_id)
+            if kind in self._keep_legacy:
+                state.legacy_payloads[event_id] = (kind, dict(payload))
+            return
+        problem = _form_problem(document)
+        if problem is not None:
+            state.unreadable.append(f"event #{event_id} ({kind}) records its rows {problem}")
+            return
+        state.committed.add(event_id)
+        for table, value in document.items():
+            if table in DIGESTS:
+                state.digests[table][event_id] = value
+            elif table == "tools":
+                for row in value:
+                    self._tools[row[0]] = tuple(row)
+                    state.last_recorded[(table, row[0])] = event_id
+            elif table in COLUMNS:
+                state.rows[table][event_id] = [tuple(row) for row in value]
+
+    def result(self) -> RebuiltState:
+        tools: dict[int, list[Row]] = {}
+        for row in self._tools.values():
+            tools.setdefault(row[1], []).append(row)
+        self.state.rows["tools"] = tools
+        return self.state
 
 
 def rebuild_state(events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> RebuiltState:
@@ -306,33 +399,10 @@ def rebuild_state(events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Rebui
 
     Works on the database's events and on `provenance audit export` output alike.
     """
-    state = RebuiltState()
-    tools: dict[int, Row] = {}
+    builder = StateBuilder()
     for event_id, kind, payload in events:
-        document = payload.get("rows")
-        if document is None:
-            state.legacy.append(event_id)
-            continue
-        problem = _form_problem(document)
-        if problem is not None:
-            state.unreadable.append(f"event #{event_id} ({kind}) records its rows {problem}")
-            continue
-        state.committed.add(event_id)
-        for table, value in document.items():
-            if table in DIGESTS:
-                state.digests[table][event_id] = value
-            elif table == "tools":
-                for row in value:
-                    tools[row[0]] = tuple(row)
-                    state.last_recorded[(table, row[0])] = event_id
-            elif table in COLUMNS:
-                state.rows[table][event_id] = [tuple(row) for row in value]
-    for row in tools.values():
-        state.rows["tools"].setdefault(row[1], []).append(row)
-    return state
-
-
-_SCALARS = (str, int, float, type(None))
+        builder.add(event_id, kind, payload)
+    return builder.result()
 
 
 def _form_problem(document: object) -> str | None:
@@ -347,12 +417,14 @@ def _form_problem(document: object) -> str | None:
         elif table in COLUMNS:
             width = len(COLUMNS[table])
             if not isinstance(value, list) or not all(
-                isinstance(row, list)
-                and len(row) == width
-                and all(isinstance(v, _SCALARS) for v in row)
-                for row in value
+                isinstance(row, list) and len(row) == width for row in value
             ):
-                return f"with {table} rows that are not lists of {width} plain values"
+                return f"with {table} rows that are not lists of {width} values"
+            try:
+                for row in value:
+                    hash(tuple(row))  # plain values only: no lists or objects in a row
+            except TypeError:
+                return f"with {table} rows that hold lists or objects, not plain values"
         else:
             return f"for a table {table!r} that Rows.1 does not know"
     return None
