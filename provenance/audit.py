@@ -627,24 +627,24 @@ def _check_deliverable_files(
         counts[line[0]] = counts.get(line[0], 0) + 1
         digests.add(event_id, line)
     problems = []
-    named = {row[0]: row[2] for rows in actual["deliverables"].values() for row in rows}
-    for rows in actual["deliverables"].values():
+    counted: set[int] = set()
+    for event_id, rows in actual["deliverables"].items():
         for row in rows:
-            if counts.get(row[0], 0) != row[6]:
+            deliverable = dict(zip(COLUMNS["deliverables"], row, strict=True))
+            held = counts.get(deliverable["id"], 0)
+            if held != deliverable["file_count"]:
+                counted.add(event_id)
                 problems.append(
-                    f"deliverable {row[2]!r} holds {counts.get(row[0], 0)} files but was "
-                    f"finalized with {row[6]}: files were added or removed outside provenance"
+                    f"deliverable {deliverable['name']!r} holds {held} files but was finalized "
+                    f"with {deliverable['file_count']}: files were added or removed outside "
+                    "provenance"
                 )
     found = digests.result()
     for event_id, recorded in rebuilt.digests["deliverable_files"].items():
-        if found.get(event_id) != recorded:
-            which = ", ".join(
-                repr(named[row[0]])
-                for row in rebuilt.rows["deliverables"].get(event_id, [])
-                if row[0] in named
-            )
+        if found.get(event_id) != recorded and event_id not in counted:
+            names = [repr(row[1]) for row in rebuilt.rows["deliverables"].get(event_id, [])]
             problems.append(
-                f"the files of deliverable {which or '(gone)'} differ from what event #{event_id} "
+                f"the files of deliverable {', '.join(names)} differ from what event #{event_id} "
                 f"({events[event_id].kind}) recorded: changed outside provenance"
             )
     return problems
