@@ -574,15 +574,21 @@ def test_events_written_before_row_commitments_keep_the_old_rules(
         "old rules"
     ]
     assert "note: written before row commitments" in run("audit", "verify").stdout
+    # Changes made since commit to their rows, even to a tool registered before.
+    busy.set_tool("Runway Gen-4", secured="yes")
+    assert busy.audit_verify().ok
     raw(
         db_url,
         [
             *drop_guards(backend, "claims"),
             "UPDATE claims SET origin = 'digitalCreation' WHERE claimed_by = 'carol'",
             "INSERT INTO lineage (child_id, parent_id, kind, created_at, event_id) SELECT "
-            f"child_id, parent_id, 'contains', created_at, {last_event('tool.set')} FROM lineage",
+            "child_id, parent_id, 'contains', created_at, (SELECT min(id) FROM events WHERE "
+            "kind = 'tool.set') FROM lineage",
+            "UPDATE tools SET secured = 'no'",
         ],
     )
     found = tampered(run)
     assert any("was changed: origin 'digitalCreation'" in line for line in found), found
     assert any("a tool.set event, which records no lineage)" in line for line in found), found
+    assert any("secured is 'no', the event says 'yes'" in line for line in found), found
