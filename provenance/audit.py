@@ -10,11 +10,13 @@ consistency proof shows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import operator
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -470,6 +472,7 @@ def _compare_table(
 ) -> list[str]:
     problems: list[str] = []
     expected = rebuilt.rows[table]
+    key = operator.itemgetter(*[COLUMNS[table].index(column) for column in KEYS[table]])
     for event_id in sorted(set(expected) | set(found)):
         recorded = expected.get(event_id, [])
         present = found.get(event_id, [])
@@ -482,55 +485,69 @@ def _compare_table(
                 why = f"a {event.kind} event, which records no {table.replace('_', ' ')}"
             else:
                 continue
-            problems += _capped(
-                [
-                    f"{names.describe(table, row)} is not recorded by any event: inserted outside "
-                    f"provenance (it names event #{event_id}, {why})"
-                    for row in present
-                ]
-            )
+            say = functools.partial(_sentence, table, event_id, why, rebuilt, events, names)
+            problems += _capped([("added", row, None) for row in present], say)
             continue
-        if Counter(recorded) == Counter(present):
+        recorded_count, present_count = Counter(recorded), Counter(present)
+        if recorded_count == present_count:
             continue
-        added = list((Counter(present) - Counter(recorded)).elements())
-        gone = list((Counter(recorded) - Counter(present)).elements())
+        # A row gone and a row added with the same key are one row changed.
+        gone: dict[object, list[Row]] = {}
+        for row in (recorded_count - present_count).elements():
+            gone.setdefault(key(row), []).append(row)
+        differences: list[tuple[str, Row, Row | None]] = []
+        for row in (present_count - recorded_count).elements():
+            twins = gone.get(key(row))
+            differences.append(("changed", twins.pop(), row) if twins else ("added", row, None))
+        differences.sort(key=lambda difference: difference[0])  # added, then changed
+        differences += [("missing", row, None) for rows in gone.values() for row in rows]
         kind = event.kind if event is not None else "which does not exist"
-        label = f"event #{event_id} ({kind})"
-        sentences = []
-        key = [COLUMNS[table].index(column) for column in KEYS[table]]
-        for row in added:
-            twin = next((g for g in gone if [g[i] for i in key] == [row[i] for i in key]), None)
-            if twin is None:
-                sentences.append(
-                    f"{names.describe(table, row)} is not recorded by any event: inserted outside "
-                    f"provenance (it names event #{event_id}, {kind})"
-                )
-                continue
-            gone.remove(twin)
-            changes = "; ".join(
-                f"{column} is {now!r}, the event says {then!r}"
-                for column, then, now in zip(COLUMNS[table], twin, row, strict=True)
-                if then != now
-            )
-            last = rebuilt.last_recorded.get((table, twin[0]), event_id)
-            when = f"event #{last} ({events[last].kind})" if last in events else label
-            sentences.append(
-                f"{names.describe(table, twin)} was changed after {when} recorded it: {changes}"
-            )
-        sentences += [
-            f"{names.describe(table, row)}, recorded by {label}, is missing: deleted outside "
-            "provenance"
-            for row in gone
-        ]
-        problems += _capped(sentences)
+        say = functools.partial(_sentence, table, event_id, kind, rebuilt, events, names)
+        problems += _capped(differences, say)
     return problems
 
 
-def _capped(sentences: list[str]) -> list[str]:
-    if len(sentences) <= MOST_PER_GROUP:
-        return sentences
-    more = len(sentences) - MOST_PER_GROUP
-    return [*sentences[:MOST_PER_GROUP], f"... and {more} more like these"]
+def _sentence(
+    table: str,
+    event_id: int,
+    kind: str,
+    rebuilt: RebuiltState,
+    events: dict[int, _EventFacts],
+    names: _Names,
+    difference: tuple[str, Row, Row | None],
+) -> str:
+    """One difference between a table and its events, as an auditor reads it."""
+    what, row, present = difference
+    if what == "added":
+        return (
+            f"{names.describe(table, row)} is not recorded by any event: inserted outside "
+            f"provenance (it names event #{event_id}, {kind})"
+        )
+    if what == "missing":
+        return (
+            f"{names.describe(table, row)}, recorded by event #{event_id} ({kind}), is missing: "
+            "deleted outside provenance"
+        )
+    assert present is not None
+    changes = "; ".join(
+        f"{column} is {now!r}, the event says {then!r}"
+        for column, then, now in zip(COLUMNS[table], row, present, strict=True)
+        if then != now
+    )
+    last = rebuilt.last_recorded.get((table, row[0]), event_id)
+    when = f"event #{last} ({events[last].kind})" if last in events else f"event #{event_id}"
+    return f"{names.describe(table, row)} was changed after {when} recorded it: {changes}"
+
+
+def _capped(
+    differences: Sequence[tuple[str, Row, Row | None]],
+    say: Callable[[tuple[str, Row, Row | None]], str],
+) -> list[str]:
+    """The first MOST_PER_GROUP sentences (made only when shown), then how many more."""
+    shown = [say(difference) for difference in differences[:MOST_PER_GROUP]]
+    if len(differences) > MOST_PER_GROUP:
+        shown.append(f"... and {len(differences) - MOST_PER_GROUP} more like these")
+    return shown
 
 
 def _check_times(

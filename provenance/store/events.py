@@ -68,7 +68,7 @@ class UnitOfWork:
     """Rows changed in place (only tools change), by table: committed to beside the new rows."""
 
     def changed(self, table: str, row_id: int) -> None:
-        """Note a row of a mutable table that this unit changed (its new rows are found alone)."""
+        """Note a row that this unit changed in place (rows it inserts are found by their event id)."""
         self.changed_ids.setdefault(table, set()).add(row_id)
 
 
