@@ -326,7 +326,8 @@ class AuditReport:
 
 
 def audit(session: Session, folder: Path, trusted: str | None) -> AuditReport:
-    """Recompute the chain and check every stored checkpoint against it.
+    """Recompute the chain, compare the state rebuilt from the events with the tables, and check
+    every stored checkpoint against the chain.
 
     `trusted` is the public key (hex) whose checkpoints vouch for history.
     """
@@ -590,13 +591,24 @@ def _check_members(
 ) -> list[str]:
     """Each version's frames add up to its digest, count and size; each event's to its digest."""
     digests = LineDigests()
-    seen: dict[int, tuple[list[tuple[int | None, str]], int]] = {}
+    # What each version's frames add up to: (digest, count, size). The lines come in version
+    # order, so one version's frames are held at a time.
+    seen: dict[int, tuple[str, int, int]] = {}
+    current: int | None = None
+    frames: list[tuple[int | None, str]] = []
+    total = 0
     for event_id, line in child_lines(connection, "members"):
         version_id, _position, frame, digest, size = line
-        frames, total = seen.get(version_id, ([], 0))
+        if version_id != current:
+            if current is not None:
+                seen[current] = (aggregate_digest(frames), len(frames), total)
+            current, frames, total = version_id, [], 0
         frames.append((frame, digest))
-        seen[version_id] = (frames, total + size)
+        total += size
         digests.add(event_id, line)
+    if current is not None:
+        seen[current] = (aggregate_digest(frames), len(frames), total)
+    nothing = (aggregate_digest([]), 0, 0)
     problems = []
     flagged: set[int] = set()
     # What each version's frames must add up to: as its event recorded it (a version row edited
@@ -604,8 +616,7 @@ def _check_members(
     recorded = _version_sums(actual)
     recorded.update(_version_sums(rebuilt.rows))
     for version_id, (event_id, digest, count, size) in recorded.items():
-        frames, total = seen.get(version_id, ([], 0))
-        if (aggregate_digest(frames), len(frames), total) != (digest, count, size):
+        if seen.get(version_id, nothing) != (digest, count, size):
             flagged.add(event_id)
             problems.append(
                 f"the frames of {names.version(version_id)} no longer add up to its digest, "

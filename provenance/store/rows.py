@@ -72,25 +72,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 recorded for its id. Its `registered_by` is the row's `event_id`: the registering event, under
 which the tool's row is filed."""
 
-DIGESTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "members": (
-        "asset_versions",
-        "the frames (or the file) of each asset version, in order",
-        ("version_id", "position", "frame", "digest", "size"),
-    ),
+DIGESTS: dict[str, tuple[str, ...]] = {
+    "members": ("version_id", "position", "frame", "digest", "size"),
     "deliverable_files": (
-        "deliverables",
-        "the files of each deliverable, in order",
-        ("deliverable_id", "position", "path", "digest", "size", "version_id", "frame"),
+        "deliverable_id", "position", "path", "digest", "size", "version_id", "frame",
     ),
-}
-"""Child tables committed to by one SHA-256 an event: (parent table, what they are, the columns
-of each row). The digest is over the compact JSON list of the rows of the event's parents (each
-row a list of those columns), ordered by the parent's id and the position."""
-
-UNTIMED = frozenset({"tools", "likenesses"})
-"""Tables without a `created_at` that must equal the event's time (tools keep the time of their
-registration, in the row; likenesses have none)."""
+}  # fmt: skip
+"""Child tables committed to by one SHA-256 an event, and the columns of their rows: the frames
+of the event's asset versions, the files of its deliverable. The digest is over the compact JSON
+list of those rows, ordered by the parent's id and the position."""
 
 
 def path_text(path: bytes) -> str:
