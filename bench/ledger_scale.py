@@ -10,9 +10,11 @@ What is measured, on each backend:
   load       rows/s of a bulk load of the real tables (contents, assets, asset_versions, members,
              claims, lineage, events; the roots once), in batches of 500 shots (10,000 assets):
              each batch is one write transaction of the library (`write_session`), opened by one
-             `ingest` event made with `append_event`, its ids taken with `bulk.allocate_ids` and
-             its rows written with `bulk.insert_rows` (SQLAlchemy Core statements, executemany),
-             as the library's own ingest writes them. The schema is made by `Ledger.create`.
+             `ingest` unit of work (`unit_of_work_event`), its ids taken with `bulk.allocate_ids`
+             and its rows written with `bulk.insert_rows` (SQLAlchemy Core statements,
+             executemany), as the library's own ingest writes them; the event, written last,
+             commits to the rows (the `events` column times that). The schema is made by
+             `Ledger.create`.
   lineage    `Ledger.lineage(target, up=True, depth=50)` from the deep end of a 50-edge
              `contains` chain, and `up=False` from its top (target resolution, the recursive CTE,
              the asset references and the tree), and `queries.lineage_edges` on its own.
@@ -199,10 +201,10 @@ def child_load(url: str, workspace: Path, assets: int, versions_file: Path) -> N
     """Create the ledger and load it; print the rows and seconds of each table as JSON."""
     from provenance import Ledger
     from provenance.fingerprint import aggregate_digest
-    from provenance.ingest import SQLITE_CACHE_KIB, now_utc
+    from provenance.ingest import SQLITE_CACHE_KIB
     from provenance.store import bulk, queries
     from provenance.store.engine import write_session
-    from provenance.store.events import append_event
+    from provenance.store.events import unit_of_work_event
     from provenance.store.models import (
         Asset,
         AssetVersion,
@@ -255,8 +257,7 @@ def child_load(url: str, workspace: Path, assets: int, versions_file: Path) -> N
                 connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             # The ledger's own root: the workspace on SQLite, `/` on PostgreSQL.
             roots = queries.ensure_roots(session, ledger.workspace)
-            event_started = time.perf_counter()
-            event_id = append_event(
+            unit_of_work = unit_of_work_event(
                 session,
                 "ingest",
                 {
@@ -270,109 +271,113 @@ def child_load(url: str, workspace: Path, assets: int, versions_file: Path) -> N
                     "likeness": [],
                 },
             )
+            # The event is written last, committing to the rows (read back from the tables).
+            with unit_of_work as unit:
+                event_id = unit.event_id
+                now = bulk.driver_value(connection, tables["assets"].c.created_at, unit.at)
+                members = [plan.member_paths(index) for index in range(first, last)]
+                content_ids = iter(ids("contents", sum(len(m) for m in members)))
+                content_rows: list[tuple[object, ...]] = []
+                member_rows: list[tuple[object, ...]] = []
+                version_rows: list[tuple[object, ...]] = []
+                asset_rows: list[tuple[object, ...]] = []
+                asset_ids = ids("assets", last - first)
+                version_ids = ids("asset_versions", last - first)
+                for offset, index in enumerate(range(first, last)):
+                    version_id = version_ids[offset]
+                    version_of[index] = version_id
+                    digests = []
+                    total = 0
+                    for position, (frame, _path) in enumerate(members[offset]):
+                        content_id = next(content_ids)
+                        digest = content_digest(index, frame)
+                        size = content_size(index, frame)
+                        content_rows.append((content_id, digest, size))
+                        member_rows.append((version_id, position, frame, content_id))
+                        digests.append((frame, digest))
+                        total += size
+                    root_id, relative = roots.split(plan.asset_path(index))
+                    kind = "sequence" if index % SHOT == 0 else "file"
+                    asset_rows.append((asset_ids[offset], root_id, relative, kind, 1, now))
+                    version_rows.append(
+                        (
+                            version_id,
+                            asset_ids[offset],
+                            1,
+                            aggregate_digest(digests),
+                            len(digests),
+                            total,
+                            "standard",
+                            now,
+                            event_id,
+                        )
+                    )
+                write("contents", ("id", "digest", "size"), content_rows)
+                write(
+                    "assets",
+                    ("id", "root_id", "pattern", "kind", "latest_version", "created_at"),
+                    asset_rows,
+                )
+                write(
+                    "asset_versions",
+                    (
+                        "id",
+                        "asset_id",
+                        "number",
+                        "digest",
+                        "member_count",
+                        "total_size",
+                        "status",
+                        "created_at",
+                        "event_id",
+                    ),
+                    version_rows,
+                )
+                write("members", ("version_id", "position", "frame", "content_id"), member_rows)
+                write(
+                    "claims",
+                    (
+                        "version_id",
+                        "origin",
+                        "tool_id",
+                        "tool_version",
+                        "claimed_by",
+                        "evidence",
+                        "detail",
+                        "note",
+                        "resolves",
+                        "created_at",
+                        "event_id",
+                    ),
+                    [
+                        (
+                            v,
+                            origin,
+                            None,
+                            None,
+                            CLAIMED_BY,
+                            "declared",
+                            None,
+                            None,
+                            False,
+                            now,
+                            event_id,
+                        )
+                        for v in version_ids
+                    ],
+                )
+                write(
+                    "lineage",
+                    ("child_id", "parent_id", "kind", "created_at", "event_id"),
+                    [
+                        (version_of[index], version_of[parent], kind, now, event_id)
+                        for index in range(first, last)
+                        for parent, kind in plan.parents(index)
+                    ],
+                )
+                event_started = time.perf_counter()
             spent["events"] += time.perf_counter() - event_started
             rows["events"] += 1
-            now = bulk.driver_value(connection, tables["assets"].c.created_at, now_utc())
-            members = [plan.member_paths(index) for index in range(first, last)]
-            content_ids = iter(ids("contents", sum(len(m) for m in members)))
-            content_rows: list[tuple[object, ...]] = []
-            member_rows: list[tuple[object, ...]] = []
-            version_rows: list[tuple[object, ...]] = []
-            asset_rows: list[tuple[object, ...]] = []
-            asset_ids = ids("assets", last - first)
-            version_ids = ids("asset_versions", last - first)
-            for offset, index in enumerate(range(first, last)):
-                version_id = version_ids[offset]
-                version_of[index] = version_id
-                digests = []
-                total = 0
-                for position, (frame, _path) in enumerate(members[offset]):
-                    content_id = next(content_ids)
-                    digest = content_digest(index, frame)
-                    size = content_size(index, frame)
-                    content_rows.append((content_id, digest, size))
-                    member_rows.append((version_id, position, frame, content_id))
-                    digests.append((frame, digest))
-                    total += size
-                root_id, relative = roots.split(plan.asset_path(index))
-                kind = "sequence" if index % SHOT == 0 else "file"
-                asset_rows.append((asset_ids[offset], root_id, relative, kind, 1, now))
-                version_rows.append(
-                    (
-                        version_id,
-                        asset_ids[offset],
-                        1,
-                        aggregate_digest(digests),
-                        len(digests),
-                        total,
-                        "standard",
-                        now,
-                        event_id,
-                    )
-                )
-            write("contents", ("id", "digest", "size"), content_rows)
-            write(
-                "assets",
-                ("id", "root_id", "pattern", "kind", "latest_version", "created_at"),
-                asset_rows,
-            )
-            write(
-                "asset_versions",
-                (
-                    "id",
-                    "asset_id",
-                    "number",
-                    "digest",
-                    "member_count",
-                    "total_size",
-                    "status",
-                    "created_at",
-                    "event_id",
-                ),
-                version_rows,
-            )
-            write("members", ("version_id", "position", "frame", "content_id"), member_rows)
-            write(
-                "claims",
-                (
-                    "version_id",
-                    "origin",
-                    "tool_id",
-                    "tool_version",
-                    "claimed_by",
-                    "evidence",
-                    "detail",
-                    "note",
-                    "resolves",
-                    "created_at",
-                    "event_id",
-                ),
-                [
-                    (
-                        v,
-                        origin,
-                        None,
-                        None,
-                        CLAIMED_BY,
-                        "declared",
-                        None,
-                        None,
-                        False,
-                        now,
-                        event_id,
-                    )
-                    for v in version_ids
-                ],
-            )
-            write(
-                "lineage",
-                ("child_id", "parent_id", "kind", "created_at", "event_id"),
-                [
-                    (version_of[index], version_of[parent], kind, now, event_id)
-                    for index in range(first, last)
-                    for parent, kind in plan.parents(index)
-                ],
-            )
             commit_started = time.perf_counter()
         spent["commit"] = spent.get("commit", 0.0) + time.perf_counter() - commit_started
         if batch_number % 10 == 9:

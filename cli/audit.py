@@ -56,7 +56,8 @@ def checkpoint(obj: Context, key: Path | None, checkpoints: Path | None, as_json
 @json_option
 @pass_context
 def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bool) -> None:
-    """Recompute the hash chain and prove each stored checkpoint consistent with the log.
+    """Recompute the hash chain, compare the state rebuilt from the events with the tables, and
+    prove each stored checkpoint consistent with the log.
 
     Exit 0 when history verifies, 3 when it was edited, truncated or rewritten.
     """
@@ -72,6 +73,7 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
                 "ledger": report.ledger_id,
                 "seconds": round(report.seconds, 3),
                 "problems": report.problems,
+                "notes": report.notes,
                 "checkpoints": [
                     {
                         "path": str(c.path),
@@ -87,6 +89,8 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
     else:
         for problem in report.problems:
             click.echo(f"TAMPERED {problem}")
+        for note in report.notes:
+            click.echo(f"note: {note}")
         checked = [c for c in report.checkpoints if c.checked]
         good = sum(1 for c in checked if c.problem is None)
         other = len(report.checkpoints) - len(checked)
@@ -115,7 +119,11 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
 )
 @pass_context
 def export(obj: Context, output: Path | None) -> None:
-    """Every event as JSON Lines ("schema": "Event.1"), oldest first, for an auditor's tools."""
+    """Every event as JSON Lines ("schema": "Event.1"), oldest first, for an auditor's tools.
+
+    Each event's payload carries the rows it wrote ("rows"): the ledger's state can be rebuilt
+    from the export alone.
+    """
     with obj.open() as ledger:
         stream = output.open("w", encoding="utf-8") if output else sys.stdout
         try:

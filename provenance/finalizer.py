@@ -34,6 +34,7 @@ from provenance.policy import AssetFacts, FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
 from provenance.records import display_path
 from provenance.scan import StatFingerprint
+from provenance.store.events import UnitOfWork
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
@@ -239,7 +240,7 @@ def _fingerprint_delivery(
     progress: Progress | None,
 ) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester, SealedFiles]:
     source = os.path.abspath(source)
-    cache = Ingester(session, roots, 0, hasher, racy_window_ns=racy_window_ns, detect=False)
+    cache = Ingester(session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False)
     seals: dict[bytes, Seal] = {}
     if os.path.isdir(source):
         seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
@@ -261,7 +262,7 @@ def record_cache(
     """Keep what a check had to read in the stat cache (a cache of where bytes were seen)."""
     if refresh.fresh:
         Ingester(
-            session, roots, 0, hasher, racy_window_ns=racy_window_ns, detect=False
+            session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False
         ).record_cache(refresh)
 
 
@@ -271,9 +272,7 @@ def deliverable_exists(session: Session, name: str) -> bool:
     )
 
 
-def record_deliverable(
-    session: Session, name: str, check: DeliveryCheck, event_id: int, now: Any
-) -> int:
+def record_deliverable(session: Session, name: str, check: DeliveryCheck, unit: UnitOfWork) -> int:
     """Freeze a delivery that passed: every path with its digest and the asset it resolved to."""
     delivery = check.delivery
     deliverable_id = session.execute(
@@ -286,8 +285,8 @@ def record_deliverable(
             policy_digest=check.verdict.policy.digest,
             file_count=check.file_count,
             warnings=sum(1 for f in check.verdict.findings if not f.blocks),
-            created_at=now,
-            event_id=event_id,
+            created_at=unit.at,
+            event_id=unit.event_id,
         )
         .returning(Deliverable.id)
     ).scalar_one()

@@ -46,6 +46,7 @@ from provenance.scan import (
     scan_target,
 )
 from provenance.store import bulk
+from provenance.store.events import UnitOfWork
 from provenance.store.facts import latest_in_folder
 from provenance.store.models import (
     Approval,
@@ -265,7 +266,7 @@ class Ingester:
         self,
         session: Session,
         roots: RootMap,
-        event_id: int,
+        unit: UnitOfWork | None,
         hasher: Hasher,
         claim: ClaimSpec | None = None,
         parents: Sequence[ParentSpec] = (),
@@ -282,12 +283,13 @@ class Ingester:
         """What the workers read from files as they hashed them, until their versions are written."""
         self.racy_window_ns = racy_window_ns
         self.roots = roots
-        self.event_id = event_id
+        self.unit = unit
+        """The ingest's unit of work; None for a fingerprint pass that records only the stat cache."""
         self.hasher = hasher
         self.claim = claim
         self.parents = list(parents)
         self.progress = progress
-        self.report = IngestReport(event_id=event_id)
+        self.report = IngestReport(event_id=unit.event_id if unit is not None else 0)
         self.detect = detect
         """Read embedded provenance and perceptual fingerprints of new versions."""
         self._seen_files = 0
@@ -760,9 +762,12 @@ class Ingester:
     def _record_assets(self, plans: list[_AssetPlan], content_ids: dict[str, int]) -> None:
         if not plans:
             return
+        unit = self.unit
+        if unit is None:
+            raise RuntimeError("assets are recorded only inside an ingest's unit of work")
         connection = self._connection
         report = self.report
-        now = bulk.driver_value(connection, _table(Asset).c.created_at, now_utc())
+        now = bulk.driver_value(connection, _table(Asset).c.created_at, unit.at)
         # New assets, then the new versions of new and changed ones: one statement each, with
         # ids taken up front so that nothing needs to be read back.
         created = [p for p in plans if p.asset_id is None]
@@ -811,7 +816,7 @@ class Ingester:
                     sum(size for _, _, size in p.members),
                     AssetStatus.STANDARD.value,
                     now,
-                    self.event_id,
+                    unit.event_id,
                 )
                 for p in versioned
             ],
@@ -837,7 +842,7 @@ class Ingester:
                 for p in changed
                 if p.previous_version_id is not None and p.version_id is not None
             ],
-            self.event_id,
+            unit,
         )
         report.assets_new += len(created)
         report.assets_changed += len(changed)
@@ -860,10 +865,10 @@ class Ingester:
             )
         if self.claim is not None:
             report.claims_added += add_claims(
-                self.session, touched, self.claim, self.event_id, skip_repeats=True
+                self.session, touched, self.claim, unit, skip_repeats=True
             )
         if self.parents:
-            report.edges_added += add_edges(self.session, touched, self.parents, self.event_id)
+            report.edges_added += add_edges(self.session, touched, self.parents, unit)
         if self.detect:
             sidecars = {
                 member.path
@@ -912,7 +917,8 @@ class Ingester:
             match = matches.get(content_ids[plan.members[0][1]])
             if match is not None and match.version_id != plan.version_id:
                 found.append((plan.version_id, match.signal()))
-        claimed = record_signals(self.session, found, self.event_id, now_utc())
+        assert self.unit is not None
+        claimed = record_signals(self.session, found, self.unit.event_id, self.unit.at)
         refresh_statuses(self.session, claimed)
         self.report.claims_added += len(claimed)
         patterns = {plan.version_id: plan.asset.pattern for plan in versioned}
@@ -945,7 +951,7 @@ def add_claims(
     session: Session,
     version_ids: Sequence[int],
     claim: ClaimSpec,
-    event_id: int,
+    unit: UnitOfWork,
     skip_repeats: bool,
 ) -> int:
     """Add `claim` to each version, then refresh each version's status. Returns claims added.
@@ -973,7 +979,6 @@ def add_claims(
             targets.append(version_id)
     if not targets:
         return 0
-    now = now_utc()
     session.connection().execute(
         insert(Claim),
         [
@@ -987,8 +992,8 @@ def add_claims(
                 "detail": None,
                 "note": claim.note,
                 "resolves": claim.resolves,
-                "created_at": now,
-                "event_id": event_id,
+                "created_at": unit.at,
+                "event_id": unit.event_id,
             }
             for version_id in targets
         ],
@@ -1071,11 +1076,10 @@ def refresh_statuses(session: Session, version_ids: Sequence[int]) -> None:
 
 
 def add_edges(
-    session: Session, child_ids: Sequence[int], parents: Sequence[ParentSpec], event_id: int
+    session: Session, child_ids: Sequence[int], parents: Sequence[ParentSpec], unit: UnitOfWork
 ) -> int:
     """Link each child to each parent, refusing cycles; an edge that exists already is kept."""
     added = 0
-    now = now_utc()
     changed: list[int] = []
     for child_id in child_ids:
         for parent in parents:
@@ -1098,8 +1102,8 @@ def add_edges(
                     child_id=child_id,
                     parent_id=parent.version_id,
                     kind=parent.kind.value,
-                    created_at=now,
-                    event_id=event_id,
+                    created_at=unit.at,
+                    event_id=unit.event_id,
                 )
             )
             added += 1
@@ -1108,7 +1112,7 @@ def add_edges(
     return added
 
 
-def carry_over(session: Session, pairs: Sequence[tuple[int, int]], event_id: int) -> None:
+def carry_over(session: Session, pairs: Sequence[tuple[int, int]], unit: UnitOfWork) -> None:
     """A new version of an asset inherits what it was made from and whose likeness it uses.
 
     New bytes at the same name are almost always a re-render of the same thing: dropping the
@@ -1124,30 +1128,31 @@ def carry_over(session: Session, pairs: Sequence[tuple[int, int]], event_id: int
                 LineageEdge.child_id.in_(chunk)
             )
         ).all()
-        now = now_utc()
         for child, parent, kind in edges:
             session.execute(
                 insert(LineageEdge).values(
                     child_id=successor[child],
                     parent_id=parent,
                     kind=kind,
-                    created_at=now,
-                    event_id=event_id,
+                    created_at=unit.at,
+                    event_id=unit.event_id,
                 )
             )
         marks = session.execute(
             select(Likeness.version_id, Likeness.performer).where(Likeness.version_id.in_(chunk))
         ).all()
-        add_likeness_pairs(session, [(successor[v], p) for v, p in marks], event_id)
+        add_likeness_pairs(session, [(successor[v], p) for v, p in marks], unit)
 
 
-def add_likeness_pairs(session: Session, pairs: Sequence[tuple[int, str]], event_id: int) -> None:
+def add_likeness_pairs(
+    session: Session, pairs: Sequence[tuple[int, str]], unit: UnitOfWork
+) -> None:
     for version_id, performer in pairs:
-        add_likeness(session, [version_id], [performer], event_id)
+        add_likeness(session, [version_id], [performer], unit)
 
 
 def add_likeness(
-    session: Session, version_ids: Sequence[int], performers: Sequence[str], event_id: int
+    session: Session, version_ids: Sequence[int], performers: Sequence[str], unit: UnitOfWork
 ) -> None:
     """Mark versions as using these performers' likeness (kept once per version and performer)."""
     marked: list[int] = []
@@ -1165,7 +1170,7 @@ def add_likeness(
                         version_id=version_id,
                         performer_key=key,
                         performer=performer,
-                        event_id=event_id,
+                        event_id=unit.event_id,
                     )
                 )
                 marked.append(version_id)

@@ -55,7 +55,6 @@ from provenance.ingest import (
     add_claims,
     add_edges,
     add_likeness,
-    now_utc,
     refresh_status,
 )
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
@@ -92,7 +91,7 @@ from provenance.store.engine import (
     translate_db_errors,
     write_session,
 )
-from provenance.store.events import append_event, current_actor
+from provenance.store.events import current_actor, unit_of_work_event
 from provenance.store.facts import generative_uses
 from provenance.store.models import (
     Approval,
@@ -199,7 +198,8 @@ class Ledger:
             schema.upgrade(engine)
             with write_session(engine) as session:
                 if session.execute(select(func.count()).select_from(Event)).scalar() == 0:
-                    append_event(session, "init", {"schema": schema.head_revision()})
+                    with unit_of_work_event(session, "init", {"schema": schema.head_revision()}):
+                        pass
             return cls(location, engine, cwd, racy_window_ns)
         except BaseException:
             engine.dispose()
@@ -273,8 +273,10 @@ class Ledger:
             if secured is not None:
                 changes["secured"] = _tristate("secured", secured).value
             if changes:
-                append_event(session, "tool.set", {"tool": tool.name, "changes": changes})
-                session.execute(update(Tool).where(Tool.id == tool.id).values(**changes))
+                payload = {"tool": tool.name, "changes": changes}
+                with unit_of_work_event(session, "tool.set", payload) as unit:
+                    session.execute(update(Tool).where(Tool.id == tool.id).values(**changes))
+                    unit.changed("tools", tool.id)
                 session.refresh(tool)
             return queries.tool_info(tool)
 
@@ -337,20 +339,16 @@ class Ledger:
                     "--tool needs --origin: say what the tool made (e.g. --origin human)."
                 )
             parents = self._parent_specs(session, roots, contains, references)
-            event_id = append_event(
-                session,
-                "ingest",
-                {
-                    "paths": [display_path(t) for t in targets],
-                    "origin": claim.origin.value if claim else None,
-                    "tool": tool,
-                    "by": claim.claimed_by if claim else None,
-                    "contains": list(contains),
-                    "references": list(references),
-                    "note": note,
-                    "likeness": list(likeness),
-                },
-            )
+            payload = {
+                "paths": [display_path(t) for t in targets],
+                "origin": claim.origin.value if claim else None,
+                "tool": tool,
+                "by": claim.claimed_by if claim else None,
+                "contains": list(contains),
+                "references": list(references),
+                "note": note,
+                "likeness": list(likeness),
+            }
             intent = intent_digest(
                 {
                     "claim": claim,
@@ -360,20 +358,21 @@ class Ledger:
                 if claim or parents or likeness
                 else None
             )
-            ingester = Ingester(
-                session,
-                roots,
-                event_id,
-                hasher,
-                claim,
-                parents,
-                progress,
-                self.racy_window_ns,
-                intent=intent,
-            )
-            report = ingester.run(targets)
-            if likeness:
-                add_likeness(session, [ref.version_id for ref in report.assets], likeness, event_id)
+            with unit_of_work_event(session, "ingest", payload) as unit:
+                ingester = Ingester(
+                    session,
+                    roots,
+                    unit,
+                    hasher,
+                    claim,
+                    parents,
+                    progress,
+                    self.racy_window_ns,
+                    intent=intent,
+                )
+                report = ingester.run(targets)
+                if likeness:
+                    add_likeness(session, [ref.version_id for ref in report.assets], likeness, unit)
             return report
 
     @retry_conflicts
@@ -399,21 +398,19 @@ class Ledger:
             roots = queries.ensure_roots(session, self.workspace)
             resolved = queries.resolve_target(session, roots, target, self.cwd)
             claim = self._claim_spec(session, origin, tool, by, note, resolves=resolve)
-            event_id = append_event(
-                session,
-                "claim.resolve" if resolve else "claim",
-                {
-                    "target": target,
-                    "version_id": resolved.version_id,
-                    "origin": claim.origin.value,
-                    "tool": tool,
-                    "by": claim.claimed_by,
-                    "note": note,
-                    "likeness": list(likeness),
-                },
-            )
-            add_claims(session, [resolved.version_id], claim, event_id, skip_repeats=False)
-            add_likeness(session, [resolved.version_id], likeness, event_id)
+            payload = {
+                "target": target,
+                "version_id": resolved.version_id,
+                "origin": claim.origin.value,
+                "tool": tool,
+                "by": claim.claimed_by,
+                "note": note,
+                "likeness": list(likeness),
+            }
+            kind = "claim.resolve" if resolve else "claim"
+            with unit_of_work_event(session, kind, payload) as unit:
+                add_claims(session, [resolved.version_id], claim, unit, skip_repeats=False)
+                add_likeness(session, [resolved.version_id], likeness, unit)
             return self._card(session, roots, resolved)
 
     @retry_conflicts
@@ -429,18 +426,15 @@ class Ledger:
             roots = queries.ensure_roots(session, self.workspace)
             resolved = queries.resolve_target(session, roots, child, self.cwd)
             parents = self._parent_specs(session, roots, contains, references)
-            event_id = append_event(
-                session,
-                "link",
-                {
-                    "child": child,
-                    "version_id": resolved.version_id,
-                    "contains": list(contains),
-                    "references": list(references),
-                },
-            )
+            payload = {
+                "child": child,
+                "version_id": resolved.version_id,
+                "contains": list(contains),
+                "references": list(references),
+            }
             try:
-                add_edges(session, [resolved.version_id], parents, event_id)
+                with unit_of_work_event(session, "link", payload) as unit:
+                    add_edges(session, [resolved.version_id], parents, unit)
             except LineageCycle:
                 refs = queries.asset_refs(session, roots, [p.version_id for p in parents])
                 names = ", ".join(r.name for r in refs.values())
@@ -476,36 +470,32 @@ class Ledger:
             roots = queries.ensure_roots(session, self.workspace)
             resolved = queries.resolve_target(session, roots, target, self.cwd)
             asset = queries.asset_refs(session, roots, [resolved.version_id])[resolved.version_id]
-            event_id = append_event(
-                session,
-                "approve",
-                {
-                    "target": target,
-                    "version_id": resolved.version_id,
-                    "digest": asset.digest,
-                    "ref": ref,
-                    "by": by,
-                    "note": note,
-                    "covers_tool_risk": covers_tool_risk,
-                },
-            )
+            payload = {
+                "target": target,
+                "version_id": resolved.version_id,
+                "digest": asset.digest,
+                "ref": ref,
+                "by": by,
+                "note": note,
+                "covers_tool_risk": covers_tool_risk,
+            }
             recorded_by = current_actor()
-            now = now_utc()
-            session.execute(
-                insert(Approval).values(
-                    version_id=resolved.version_id,
-                    digest=asset.digest,
-                    ref=ref,
-                    approved_by=by,
-                    note=note,
-                    covers_tool_risk=covers_tool_risk,
-                    recorded_by=recorded_by,
-                    created_at=now,
-                    event_id=event_id,
+            with unit_of_work_event(session, "approve", payload) as unit:
+                session.execute(
+                    insert(Approval).values(
+                        version_id=resolved.version_id,
+                        digest=asset.digest,
+                        ref=ref,
+                        approved_by=by,
+                        note=note,
+                        covers_tool_risk=covers_tool_risk,
+                        recorded_by=recorded_by,
+                        created_at=unit.at,
+                        event_id=unit.event_id,
+                    )
                 )
-            )
-            refresh_status(session, resolved.version_id)
-            return ApprovalInfo(asset, ref, by, note, covers_tool_risk, recorded_by, now)
+                refresh_status(session, resolved.version_id)
+            return ApprovalInfo(asset, ref, by, note, covers_tool_risk, recorded_by, unit.at)
 
     @retry_conflicts
     def add_consent(self, performer: str, scope: str, ref: str) -> ConsentInfo:
@@ -515,12 +505,12 @@ class Ledger:
                 "A consent needs the performer's name, --scope (e.g. \"S01 digital double, "
                 'ep 1-3") and --ref (e.g. "SAG consent form 88").'
             )
-        with write_session(self.engine) as session:
-            event_id = append_event(
-                session, "consent", {"performer": performer, "scope": scope, "ref": ref}
-            )
-            recorded_by = current_actor()
-            now = now_utc()
+        recorded_by = current_actor()
+        payload = {"performer": performer, "scope": scope, "ref": ref}
+        with (
+            write_session(self.engine) as session,
+            unit_of_work_event(session, "consent", payload) as unit,
+        ):
             session.execute(
                 insert(Consent).values(
                     performer=performer.strip(),
@@ -528,11 +518,11 @@ class Ledger:
                     scope=scope,
                     ref=ref,
                     recorded_by=recorded_by,
-                    created_at=now,
-                    event_id=event_id,
+                    created_at=unit.at,
+                    event_id=unit.event_id,
                 )
             )
-            return ConsentInfo(performer.strip(), scope, ref, recorded_by, now)
+        return ConsentInfo(performer.strip(), scope, ref, recorded_by, unit.at)
 
     def consents(self) -> list[ConsentInfo]:
         with read_session(self.engine) as session:
@@ -642,38 +632,33 @@ class Ledger:
                     record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
                     verdict = check.verdict
                     if verdict.blocked or not check.file_count:
-                        event_id = append_event(
-                            session,
-                            "finalize.refused",
-                            {
-                                "name": name,
-                                "delivery": display_path(source),
-                                "policy": chosen.name,
-                                "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
-                                "files": check.file_count,
-                            },
-                        )
-                        return _sweep_report(check, name=name, event_id=event_id)
-                    event_id = append_event(
-                        session,
-                        "finalize",
-                        {
+                        refusal = {
                             "name": name,
                             "delivery": display_path(source),
                             "policy": chosen.name,
-                            "policy_digest": chosen.digest,
+                            "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
                             "files": check.file_count,
-                        },
-                    )
-                    event_hash = session.execute(
-                        select(Event.hash).where(Event.id == event_id)
-                    ).scalar_one()
-                    now = now_utc()
-                    record_deliverable(session, name, check, event_id, now)
+                        }
+                        with unit_of_work_event(session, "finalize.refused", refusal) as refused:
+                            pass
+                        return _sweep_report(check, name=name, event_id=refused.event_id)
+                    payload = {
+                        "name": name,
+                        "delivery": display_path(source),
+                        "policy": chosen.name,
+                        "policy_digest": chosen.digest,
+                        "files": check.file_count,
+                    }
+                    with unit_of_work_event(session, "finalize", payload) as unit:
+                        record_deliverable(session, name, check, unit)
+                    event_id = unit.event_id
+                    assert unit.hash is not None
+                    event_hash = unit.hash
                     # The checkpoint of this moment (including the finalize event itself) travels
                     # in the manifest, so the deliverable can be checked against the log years on.
                     checkpoint = make_checkpoint(read_chain(session), signing_key)
-                    document = manifest_document(name, check, event_id, event_hash, now.isoformat())
+                    finalized_at = unit.at.isoformat()
+                    document = manifest_document(name, check, event_id, event_hash, finalized_at)
                     document["checkpoint"] = checkpoint
                     staged = stage_manifest(check.delivery, document)
             staged_final = staged[1]
@@ -1036,31 +1021,28 @@ def _insert_tool(
     trains: Tristate,
     secured: Tristate,
 ) -> Tool:
-    event_id = append_event(
-        session,
-        "tool.add",
-        {
-            "tool": name,
-            "vendor": vendor,
-            "generative": generative,
-            "trains_on_inputs": trains.value,
-            "secured": secured.value,
-        },
-    )
-    tool_id = session.execute(
-        insert(Tool)
-        .values(
-            name=name,
-            key=name.casefold(),
-            vendor=vendor,
-            generative=generative,
-            trains_on_inputs=trains.value,
-            secured=secured.value,
-            created_at=now_utc(),
-            event_id=event_id,
-        )
-        .returning(Tool.id)
-    ).scalar_one()
+    payload = {
+        "tool": name,
+        "vendor": vendor,
+        "generative": generative,
+        "trains_on_inputs": trains.value,
+        "secured": secured.value,
+    }
+    with unit_of_work_event(session, "tool.add", payload) as unit:
+        tool_id = session.execute(
+            insert(Tool)
+            .values(
+                name=name,
+                key=name.casefold(),
+                vendor=vendor,
+                generative=generative,
+                trains_on_inputs=trains.value,
+                secured=secured.value,
+                created_at=unit.at,
+                event_id=unit.event_id,
+            )
+            .returning(Tool.id)
+        ).scalar_one()
     return session.execute(select(Tool).where(Tool.id == tool_id)).scalar_one()
 
 

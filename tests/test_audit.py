@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -13,9 +15,13 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from provenance import Ledger
+from provenance import Ledger, Origin
 from provenance.errors import AuditFailed
-from provenance.store.events import canonical_event, event_hash
+from provenance.ingest import ClaimSpec, add_claims
+from provenance.origins import Evidence
+from provenance.store.engine import read_session, write_session
+from provenance.store.events import canonical_event, event_hash, unit_of_work_event
+from provenance.store.rows import DIGESTS, LineDigests, child_lines, read_rows, rebuild_state
 
 from .builders import write_image, write_sequence
 from .conftest import Cli
@@ -151,7 +157,8 @@ def test_a_recomputed_chain_is_caught_by_an_earlier_checkpoint(
         ),
     )
     found = problems(busy)
-    assert not any("changed after" in p or "does not follow" in p for p in found)  # chain is sound
+    chain = ("changed after it was written", "does not follow")
+    assert not any(c in p for p in found for c in chain)  # the chain itself is sound
     assert any("history was rewritten" in p or "before it was rewritten" in p for p in found)
 
 
@@ -219,7 +226,10 @@ def test_a_claim_turned_into_a_resolution_is_caught(
             "UPDATE claims SET resolves = TRUE WHERE claimed_by = 'alice'",
         ],
     )
-    assert any("resolving flag" in p for p in problems(busy))
+    assert any(
+        "was changed after event" in p and "resolves is True, the event says False" in p
+        for p in problems(busy)
+    )
 
 
 def test_finalize_is_refused_while_history_does_not_verify(
@@ -277,3 +287,308 @@ def test_a_named_key_that_does_not_exist_is_an_error(busy: Ledger, workspace: Pa
 
     with pytest.raises(ProvenanceError, match="No key at"):
         busy.audit_verify(key=workspace / "nope.pem")
+
+
+# -- the state against the events: every event commits to the rows its unit of work wrote ------
+
+
+@pytest.fixture
+def history(busy: Ledger, workspace: Path) -> Ledger:
+    """`busy`, plus a comp made from the AI image using a performer's likeness, her consent, and a
+    finalized delivery of the plates: every kind of row the ledger writes."""
+    write_image(workspace / "comp.png", seed="comp")
+    busy.ingest(["comp.png"], origin="human", by="dana", contains=["gen.png"], likeness=["Zoë Kim"])
+    busy.add_consent("Zoë Kim", scope="S01 digital double", ref="SAG form 88")
+    delivery = workspace / "delivery" / "EP101"
+    delivery.mkdir(parents=True)
+    for plate in sorted((workspace / "plates").iterdir()):
+        shutil.copy2(plate, delivery / plate.name)
+    assert busy.finalize(delivery, "EP101_v001").finalized
+    return busy
+
+
+def version_id(ledger: Ledger, target: str) -> int:
+    return ledger.show(target).asset.version_id
+
+
+def last_event(kind: str) -> str:
+    return f"(SELECT max(id) FROM events WHERE kind = '{kind}')"
+
+
+def tampered(run: Cli) -> list[str]:
+    """What `audit verify` reports, which must be a failure (exit 3)."""
+    result = run("audit", "verify", expect=3)
+    return [line[len("TAMPERED ") :] for line in result.stdout.splitlines() if "TAMPERED" in line]
+
+
+def test_an_untouched_ledger_with_every_kind_of_row_verifies(history: Ledger, run: Cli) -> None:
+    report = history.audit_verify()
+    assert (report.ok, report.problems, report.notes) == (True, [], [])
+    assert "history verifies" in run("audit", "verify").stdout
+
+
+# Each forgery: (SQL, given the version ids; what must be in one line of the report). The
+# inserted rows point at an existing event of the right kind and carry its time, as a careful
+# insider would make them.
+FORGERIES: dict[str, tuple[Callable[[dict[str, int]], list[str]], list[str]]] = {
+    "lineage edge": (
+        lambda v: [
+            "INSERT INTO lineage (child_id, parent_id, kind, created_at, event_id) "
+            f"SELECT {v['comp']}, {v['plates']}, 'contains', at, id FROM events "
+            f"WHERE id = {last_event('link')}"
+        ],
+        ["lineage edge ", "comp.png v1 \u2190 ", "p.####.tif v1 (contains) is not recorded by "
+         "any event: inserted outside provenance (it names event #"],
+    ),
+    "approval": (
+        lambda v: [
+            "INSERT INTO approvals (version_id, digest, ref, approved_by, note, covers_tool_risk, "
+            "recorded_by, created_at, event_id) SELECT v.id, v.digest, 'NFX-2', 'jane', NULL, "
+            f"TRUE, 'mallory', e.at, e.id FROM asset_versions v, events e WHERE v.id = "
+            f"{v['comp']} AND e.id = {last_event('approve')}"
+        ],
+        ["approval 'NFX-2' by jane of ", "comp.png v1 is not recorded by any event: inserted "
+         "outside provenance"],
+    ),
+    "likeness": (
+        lambda v: [
+            "INSERT INTO likenesses (version_id, performer_key, performer, event_id) "
+            f"SELECT {v['gen']}, 'mallory', 'Mallory', {last_event('ingest')}"
+        ],
+        ["likeness of Mallory on ", "gen.png v1 is not recorded by any event"],
+    ),
+    "consent": (
+        lambda v: [
+            "INSERT INTO consents (performer, performer_key, scope, ref, recorded_by, created_at, "
+            "event_id) SELECT 'Mallory', 'mallory', 'everything', 'none', 'mallory', at, id "
+            f"FROM events WHERE id = {last_event('consent')}"
+        ],
+        ["consent of Mallory ('none') is not recorded by any event: inserted outside provenance"],
+    ),
+    "deliverable": (
+        lambda v: [
+            "INSERT INTO deliverables (name, source, kind, policy_name, policy_digest, "
+            "file_count, warnings, created_at, event_id) SELECT 'EP101_v002', source, kind, "
+            "policy_name, policy_digest, 0, 0, created_at, event_id FROM deliverables"
+        ],
+        ["deliverable 'EP101_v002' is not recorded by any event: inserted outside provenance"],
+    ),
+    "deliverable file": (
+        lambda v: [
+            "INSERT INTO deliverable_files (deliverable_id, position, path, digest, size, "
+            "version_id, frame) SELECT deliverable_id, 99, path, digest, size, version_id, frame "
+            "FROM deliverable_files WHERE position = 0"
+        ],
+        ["deliverable 'EP101_v001' holds 4 files but was finalized with 3: files were added or "
+         "removed outside provenance"],
+    ),
+    "row naming an event that writes no such rows": (
+        lambda v: [
+            "INSERT INTO lineage (child_id, parent_id, kind, created_at, event_id) "
+            f"SELECT {v['comp']}, {v['plates']}, 'references', at, id FROM events "
+            f"WHERE id = {last_event('tool.set')}"
+        ],
+        ["p.####.tif v1 (references) is not recorded by any event: inserted outside provenance "
+         "(it names event #", ", tool.set)"],
+    ),
+    "tool facts": (
+        lambda v: ["UPDATE tools SET trains_on_inputs = 'yes'"],
+        ["tool 'Runway Gen-4' was changed after event #", " (tool.set) recorded it: "
+         "trains_on_inputs is 'yes', the event says 'no'"],
+    ),
+    "asset version digest": (
+        lambda v: [f"UPDATE asset_versions SET digest = 'xxh3-128:{'0' * 32}' WHERE id = {v['gen']}"],
+        ["asset version ", "gen.png v1 (xxh3-128:", ") was changed after event #", " (ingest) "
+         f"recorded it: digest is 'xxh3-128:{'0' * 32}', the event says 'xxh3-128:"],
+    ),
+    "asset version time": (
+        lambda v: [f"UPDATE asset_versions SET created_at = '2020-01-01 00:00:00' WHERE id = {v['gen']}"],
+        ["the time of asset versions recorded by event #", " (ingest) was changed outside "
+         "provenance"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("forgery", list(FORGERIES))
+def test_a_row_written_outside_provenance_is_caught(
+    history: Ledger, run: Cli, db_url: str, forgery: str
+) -> None:
+    make, expected = FORGERIES[forgery]
+    versions = {
+        name: version_id(history, target)
+        for name, target in (
+            ("comp", "comp.png"),
+            ("gen", "gen.png"),
+            ("plates", "plates/p.####.tif"),
+        )
+    }
+    raw(db_url, make(versions))
+    found = tampered(run)
+    assert any(all(part in line for part in expected) for line in found), found
+
+
+def test_a_deleted_ingest_claim_is_caught(
+    history: Ledger, run: Cli, db_url: str, backend: str
+) -> None:
+    raw(db_url, [*drop_guards(backend, "claims"), "DELETE FROM claims WHERE claimed_by = 'alice'"])
+    found = tampered(run)
+    assert any(
+        line.startswith("claim that ")
+        and "p.####.tif v1 is capture, by alice (declared), recorded by event #" in line
+        and line.endswith(" (ingest), is missing: deleted outside provenance")
+        for line in found
+    ), found
+
+
+def test_a_member_given_other_content_is_caught(
+    history: Ledger, run: Cli, db_url: str, backend: str
+) -> None:
+    plates, gen = version_id(history, "plates/p.####.tif"), version_id(history, "gen.png")
+    raw(
+        db_url,
+        [
+            *drop_guards(backend, "members"),
+            f"UPDATE members SET content_id = (SELECT content_id FROM members WHERE version_id = "
+            f"{gen}) WHERE version_id = {plates} AND position = 1",
+        ],
+    )
+    found = tampered(run)
+    assert len(found) == 1, found
+    assert "p.####.tif v1 no longer add up to its digest, count and size: a member was " in found[0]
+
+
+def test_a_deliverable_file_changed_is_caught(
+    history: Ledger, run: Cli, db_url: str, backend: str
+) -> None:
+    raw(
+        db_url,
+        [
+            *drop_guards(backend, "deliverable_files"),
+            f"UPDATE deliverable_files SET digest = 'xxh3-128:{'0' * 32}' WHERE position = 1",
+        ],
+    )
+    found = tampered(run)
+    assert len(found) == 1, found
+    assert found[0].startswith("the files of deliverable 'EP101_v001' differ from what event #")
+    assert found[0].endswith(" (finalize) recorded: changed outside provenance")
+
+
+def test_a_row_naming_no_event_is_caught(
+    history: Ledger, run: Cli, db_url: str, backend: str
+) -> None:
+    comp, gen = version_id(history, "comp.png"), version_id(history, "gen.png")
+    unchecked = (
+        ["ALTER TABLE approvals DROP CONSTRAINT fk_approvals_event_id_events"]
+        if backend == "postgresql"
+        else []  # SQLite checks references only on connections that ask (the ledger's do)
+    )
+    raw(
+        db_url,
+        [
+            *unchecked,
+            "INSERT INTO approvals (version_id, digest, ref, approved_by, note, covers_tool_risk, "
+            f"recorded_by, created_at, event_id) SELECT id, digest, 'NFX-3', 'jane', NULL, FALSE, "
+            f"'mallory', created_at, 999999 FROM asset_versions WHERE id IN ({comp}, {gen})",
+        ],
+    )
+    found = tampered(run)
+    assert sum("(it names event #999999, which does not exist)" in line for line in found) == 2
+
+
+def test_claims_on_any_evidence_are_committed_like_any_other(
+    history: Ledger, run: Cli, db_url: str, backend: str
+) -> None:
+    # What an ingest that reads embedded C2PA manifests writes: claims that are not declarations,
+    # in the ingest's own event, through the same unit of work as every other row.
+    gen = version_id(history, "gen.png")
+    spec = ClaimSpec(Origin.TRAINED_ALGORITHMIC_MEDIA, None, None, "c2pa", Evidence.EMBEDDED_SIGNED)
+    with (
+        write_session(history.engine) as session,
+        unit_of_work_event(session, "ingest", {"paths": ["gen.png"]}) as unit,
+    ):
+        assert add_claims(session, [gen], spec, unit, skip_repeats=False) == 1
+    assert history.audit_verify().ok
+    raw(
+        db_url,
+        [*drop_guards(backend, "claims"), "UPDATE claims SET evidence = 'declared' WHERE "
+         "claimed_by = 'c2pa'"],
+    )  # fmt: skip
+    found = tampered(run)
+    assert any(
+        "by c2pa (embedded-signed) was changed after event #" in line
+        and "evidence is 'declared', the event says 'embedded-signed'" in line
+        for line in found
+    ), found
+
+
+def test_the_state_rebuilt_from_an_export_alone_is_the_tables(
+    history: Ledger, run: Cli, workspace: Path
+) -> None:
+    output = workspace.parent / "events.jsonl"
+    run("audit", "export", "-o", str(output))
+    documents = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    rebuilt = rebuild_state((d["id"], d["kind"], d["payload"]) for d in documents)
+    assert (rebuilt.legacy, rebuilt.unreadable) == ([], [])
+
+    with read_session(history.engine) as session:
+        connection = session.connection()
+        tables = read_rows(connection)
+        digests = {}
+        for child in DIGESTS:
+            lines = LineDigests()
+            for event_id, line in child_lines(connection, child):
+                lines.add(event_id, line)
+            digests[child] = lines.result()
+
+    def multisets(state: dict[str, dict[int, list[tuple[object, ...]]]]) -> dict[str, object]:
+        return {
+            table: {event: Counter(rows) for event, rows in per_event.items()}
+            for table, per_event in state.items()
+        }
+
+    assert multisets(rebuilt.rows) == multisets(tables)
+    assert rebuilt.digests == digests
+    # The state, read from the events: the comp contains the AI image and uses Zoë's likeness.
+    comp, gen = version_id(history, "comp.png"), version_id(history, "gen.png")
+    lineage = {row for rows in rebuilt.rows["lineage"].values() for row in rows}
+    assert (comp, gen, "contains") in lineage
+    likenesses = {row for rows in rebuilt.rows["likenesses"].values() for row in rows}
+    assert likenesses == {(comp, "zoë kim", "Zoë Kim")}
+    (deliverable,) = [row for rows in rebuilt.rows["deliverables"].values() for row in rows]
+    assert deliverable[1:3] == ("EP101_v001", str(workspace / "delivery" / "EP101"))
+
+
+def test_events_written_before_row_commitments_keep_the_old_rules(
+    busy: Ledger, run: Cli, db_url: str, backend: str
+) -> None:
+    # A ledger of an older version of provenance, upgraded: its events carry no rows.
+    def strip(event_id: int, host: str, payload: str) -> tuple[str, str]:
+        document = json.loads(payload)
+        document.pop("rows", None)
+        return host, json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    rewrite_chain(db_url, backend, strip)
+    report = busy.audit_verify()
+    assert report.ok and report.notes == [
+        f"written before row commitments ({report.size} events): their rows are checked by the "
+        "old rules"
+    ]
+    assert "note: written before row commitments" in run("audit", "verify").stdout
+    # Changes made since commit to their rows, even to a tool registered before.
+    busy.set_tool("Runway Gen-4", secured="yes")
+    assert busy.audit_verify().ok
+    raw(
+        db_url,
+        [
+            *drop_guards(backend, "claims"),
+            "UPDATE claims SET origin = 'digitalCreation' WHERE claimed_by = 'carol'",
+            "INSERT INTO lineage (child_id, parent_id, kind, created_at, event_id) SELECT "
+            "child_id, parent_id, 'contains', created_at, (SELECT min(id) FROM events WHERE "
+            "kind = 'tool.set') FROM lineage",
+            "UPDATE tools SET secured = 'no'",
+        ],
+    )
+    found = tampered(run)
+    assert any("was changed: origin 'digitalCreation'" in line for line in found), found
+    assert any("a tool.set event, which records no lineage)" in line for line in found), found
+    assert any("secured is 'no', the event says 'yes'" in line for line in found), found

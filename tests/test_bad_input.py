@@ -24,7 +24,7 @@ from provenance.fingerprint import Hasher
 from provenance.ingest import Ingester, batches
 from provenance.store import queries
 from provenance.store.engine import read_session, write_session
-from provenance.store.events import append_event
+from provenance.store.events import unit_of_work_event
 from provenance.store.models import Asset, AssetVersion, Claim, Content, Event, Location, Member
 
 from .builders import write_bytes, write_image, write_sequence
@@ -146,9 +146,9 @@ def test_a_file_deleted_mid_walk_is_reported_as_vanished(ledger: Ledger, workspa
     (workspace / "b.png").unlink()  # listed and stat'ed, gone before it is read
     with write_session(ledger.engine) as session, Hasher(1) as hasher:
         roots = queries.ensure_roots(session, ledger.workspace)
-        event_id = append_event(session, "ingest", {})
-        ingester = Ingester(session, roots, event_id, hasher)
-        ingester._ingest_batch(batch)
+        with unit_of_work_event(session, "ingest", {}) as unit:
+            ingester = Ingester(session, roots, unit, hasher)
+            ingester._ingest_batch(batch)
     report = ingester.report
     assert [(os.path.basename(s.path), s.reason) for s in report.skipped] == [
         (b"b.png", "vanished")

@@ -17,6 +17,7 @@ from provenance import Ledger
 from .builders import write_exr_sequence, write_image
 from .c2pa_fixtures import C2paFiles, ThrowawayCA, make_test_ca, write_c2pa_files
 from .conftest import Cli
+from .test_audit import drop_guards, raw
 from .test_perceptual import ai_image, human_image
 
 A1111 = (
@@ -241,3 +242,24 @@ def test_a_file_first_seen_by_a_sweep_is_read_when_it_is_ingested(
     report = ledger.ingest(["incoming"], origin="human")
     assert report.files_read == 0
     assert [s.source for s in ledger.show("incoming/castle_v002.png").signals] == ["a1111"]
+
+
+def test_a_signal_deleted_outside_provenance_is_caught_by_the_audit(
+    ledger: Ledger, workspace: Path, db_url: str, backend: str
+) -> None:
+    _generated_png(workspace / "elements" / "castle_v001.png")
+    ledger.ingest(["elements"], origin="human", by="carol")
+    assert ledger.audit_verify().ok
+    # An insider hides what the file said: drop the guard, delete the signal and its claim.
+    raw(
+        db_url,
+        [
+            *drop_guards(backend, "signals", "claims"),
+            "DELETE FROM signals",
+            "DELETE FROM claims WHERE evidence = 'embedded'",
+        ],
+    )
+    assert not ledger.show("elements/castle_v001.png").disputed
+    problems = ledger.audit_verify().problems
+    assert any(p.startswith("signal a1111 (embedded)") and "deleted" in p for p in problems)
+    assert any("claim that" in p and "a1111" in p and "deleted" in p for p in problems)

@@ -387,6 +387,18 @@ def test_verify_export_checks_a_deliverable_against_the_exported_events(
     assert bad.returncode == 3, bad.stdout + bad.stderr
     assert f"FAILED event #{ingest['id']} (ingest) does not match its hash" in bad.stdout
 
+    # A manifest whose file list was edited no longer matches what the finalize event recorded.
+    listed = json.loads(manifest.read_text(encoding="utf-8"))
+    listed["files"][0]["digest"] = "xxh3-128:" + "0" * 32
+    forged = tmp_path / "forged-manifest.json"
+    forged.write_text(json.dumps(listed), encoding="utf-8")
+    bad = run_verify_export(export, forged, default_key_path())
+    assert bad.returncode == 3, bad.stdout + bad.stderr
+    finalize = listed["ledger_event"]["id"]
+    assert bad.stdout.splitlines() == [
+        f"FAILED event #{finalize} did not record the files the manifest lists"
+    ]
+
 
 def test_auditor_page_shows_the_export_check_as_it_is() -> None:
     example = (DOCS / "examples" / "verify_export.py").read_text(encoding="utf-8")

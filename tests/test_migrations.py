@@ -20,6 +20,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy.exc import DatabaseError
 
 from provenance import Ledger, NotALedger, Origin, ProvenanceError, SchemaMismatch
 from provenance.store import schema
@@ -140,6 +141,30 @@ def test_downgrade_to_base_and_upgrade_again_with_data(db_url: str, workspace: P
         assert card.frames == [1001, 1002, 1003]
         assert card.origin is Origin.DIGITAL_CAPTURE
         assert ledger.tools() == []
+
+
+def test_the_row_commitments_revision_keeps_data_guards_and_history(
+    db_url: str, workspace: Path
+) -> None:
+    # Down and up again: SQLite rebuilds the tables whose references to events become
+    # deferrable, so their rows, their append-only guards and the audit must all survive.
+    make_show(workspace)
+    with Ledger.create(db_url, cwd=workspace) as ledger:
+        ledger.add_tool("Runway Gen-4", vendor="Runway", generative=True)
+        ledger.ingest(["plates"], origin="capture", by="alice")
+        ledger.ingest(["elements/sky_gen.png"], origin="ai", tool="Runway Gen-4", by="bob")
+        ledger.link("elements/sky_gen.png", contains=["plates/sh010_plate.####.png"])
+        before = ledger.audit_verify()
+        assert before.ok
+        head = schema.head_revision()
+        assert schema.downgrade(ledger.engine, "-1").current != head
+        assert schema.upgrade(ledger.engine).current == head
+        after = ledger.audit_verify()
+        assert (after.ok, after.size, after.root) == (True, before.size, before.root)
+        with pytest.raises(DatabaseError, match="append-only"), ledger.engine.begin() as c:
+            c.execute(text("UPDATE claims SET origin = 'digitalCreation'"))
+        ledger.tag("plates/sh010_plate.####.png", "capture", by="carol")
+        assert ledger.audit_verify().ok
 
 
 # -- refusing a ledger the code does not match --------------------------------------------------

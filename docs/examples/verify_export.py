@@ -7,6 +7,7 @@ checkpoint key: the PEM file, or its public key as 64 hex digits.
     python verify_export.py events.jsonl provenance-manifest.json checkpoint-ed25519.pem
 
 Exit 0 when everything holds, 3 when something does not (each problem is printed).
+It also shows how to rebuild the ledger's state from the events alone (`rebuild`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import posixpath
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,21 @@ def merkle_root(leaves: list[bytes]) -> bytes:
         return leaves[0]
     k = 1 << ((len(leaves) - 1).bit_length() - 1)  # the largest power of two below the size
     return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
+
+
+def rebuild(events: list[dict[str, Any]]) -> dict[str, list[list[Any]]]:
+    """The history tables as the events record them (`Rows.1`, see docs/auditor.md): each row
+    with the id of its event first. A tool's row is the last one recorded for its id."""
+    state: dict[str, list[list[Any]]] = {}
+    tools: dict[int, list[Any]] = {}
+    for event in events:
+        for table, rows in event["payload"].get("rows", {}).items():
+            if table == "tools":
+                tools.update((row[0], [row[1], *row]) for row in rows)
+            elif isinstance(rows, list):  # not "schema", nor a digest of child rows
+                state.setdefault(table, []).extend([event["id"], *row] for row in rows)
+    state["tools"] = list(tools.values())
+    return state
 
 
 def trusted_key(key: str) -> Ed25519PublicKey:
@@ -105,6 +122,27 @@ def problems(events_file: str, manifest_file: str, key: str) -> list[str]:
     matches = [e for e in first if e["id"] == named["id"] and e["hash"] == named["hash"]]
     if not matches or matches[0]["payload"].get("name") != manifest["name"]:
         found.append(f"event #{named['id']} is not the finalize of {manifest['name']}")
+        return found
+    # 5. That event recorded exactly the manifest's files: the SHA-256 of its deliverable's file
+    #    rows [deliverable id, position, path, digest, size, asset version id, frame].
+    recorded = matches[0]["payload"].get("rows", {})
+    if "deliverables" not in recorded:
+        return found  # written before row commitments: the event names no files
+    deliverable_id, name, *_, policy_digest, file_count, _warnings = recorded["deliverables"][0]
+    versions = {
+        (posixpath.join(root, pattern), number): version_id
+        for _event, version_id, root, pattern, _kind, number, *_ in rebuild(first)["asset_versions"]
+    }
+    files = [
+        [deliverable_id, position, f["path"], f["digest"], f["size"],
+         versions.get((f["asset"], f["version"])), f["frame"]]
+        for position, f in enumerate(manifest["files"])
+    ]  # fmt: skip
+    digest = "sha256:" + hashlib.sha256(compact(files).encode("utf-8")).hexdigest()
+    if (name, policy_digest, file_count) != (
+        manifest["name"], manifest["policy"]["digest"], len(manifest["files"])
+    ) or digest != recorded["deliverable_files"]:  # fmt: skip
+        found.append(f"event #{named['id']} did not record the files the manifest lists")
     return found
 
 

@@ -1,4 +1,5 @@
-"""Appending events: each one hash-chained (SHA-256 of its canonical form) to the one before it."""
+"""Appending events: one a unit of work, committing to the rows it wrote, hash-chained (SHA-256 of
+its canonical form) to the one before it."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import hashlib
 import json
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from provenance.store.models import Event
+from provenance.store.rows import committed_rows
 
 GENESIS_HASH = "sha256:" + "0" * 64
 
@@ -47,14 +52,76 @@ def event_hash(canonical: bytes) -> str:
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
-def append_event(
-    session: Session, kind: str, payload: dict[str, Any], actor: str | None = None
-) -> int:
-    """Append one event inside the caller's (write-locked) transaction and return its id."""
+@dataclass
+class UnitOfWork:
+    """One change to the ledger in progress: its event's id and time are known before its rows
+    are written, and its event is appended when it completes."""
+
+    kind: str
+    event_id: int
+    at: dt.datetime
+    """The event's time; every row the unit writes carries it as its `created_at`."""
+    payload: dict[str, Any]
+    hash: str | None = None
+    """The event's hash, once the unit completed."""
+    changed_ids: dict[str, set[int]] = field(default_factory=dict)
+    """Rows changed in place (only tools change), by table: committed to beside the new rows."""
+
+    def changed(self, table: str, row_id: int) -> None:
+        """Note a row that this unit changed in place (rows it inserts are found by their event id)."""
+        self.changed_ids.setdefault(table, set()).add(row_id)
+
+
+@contextmanager
+def unit_of_work_event(
+    session: Session, kind: str, payload: dict[str, Any]
+) -> Iterator[UnitOfWork]:
+    """Write one event's rows inside the caller's write-locked transaction, then the event.
+
+    The event id is reserved first, every row is written with it, and the event is appended
+    last with the rows it wrote in its payload (`rows`, see store.rows): the event commits to
+    exactly what its unit of work wrote, so the state can be rebuilt from the events alone.
+    The rows' references to the event are checked at commit. If the body raises, no event is
+    appended (and the caller's transaction rolls back). Units do not nest.
+    """
+    if session.info.get(_OPEN_UNIT) is not None:
+        raise RuntimeError(
+            f"a {kind} event was started inside the unit of work of a "
+            f"{session.info[_OPEN_UNIT].kind} event; finish one before starting the next"
+        )
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        event_id = connection.execute(
+            select(func.nextval(func.pg_get_serial_sequence("events", "id")))
+        ).scalar_one()
+        # Only the references to events are deferrable (schema 0005).
+        connection.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
+    else:
+        # The writer holds SQLite's write lock (BEGIN IMMEDIATE): the next id is its own.
+        last = connection.execute(select(func.max(Event.id))).scalar()
+        event_id = (last or 0) + 1
+        connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    unit = UnitOfWork(kind, int(event_id), dt.datetime.now(dt.timezone.utc), dict(payload))
+    session.info[_OPEN_UNIT] = unit
+    try:
+        yield unit
+        session.flush()
+    finally:
+        del session.info[_OPEN_UNIT]
+    rows = committed_rows(connection, unit.event_id, unit.changed_ids)
+    body = {**unit.payload, "rows": rows}
+    unit.hash = _insert_event(session, unit.event_id, kind, unit.at, body)
+
+
+_OPEN_UNIT = "provenance_unit_of_work"
+
+
+def _insert_event(
+    session: Session, event_id: int, kind: str, at: dt.datetime, payload: dict[str, Any]
+) -> str:
     prev = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
     prev_hash = prev or GENESIS_HASH
-    at = dt.datetime.now(dt.timezone.utc)
-    who = actor or current_actor()
+    who = current_actor()
     if session.get_bind().dialect.name == "postgresql":
         # On a shared ledger the database role is who acted (the OS account may be shared or
         # spoofed); the OS user is kept beside it.
@@ -63,10 +130,16 @@ def append_event(
     host = current_host()
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     digest = event_hash(canonical_event(kind, who, host, at, body, prev_hash))
-    return session.execute(
-        insert(Event)
-        .values(
-            kind=kind, actor=who, host=host, at=at, payload=body, prev_hash=prev_hash, hash=digest
+    session.execute(
+        insert(Event).values(
+            id=event_id,
+            kind=kind,
+            actor=who,
+            host=host,
+            at=at,
+            payload=body,
+            prev_hash=prev_hash,
+            hash=digest,
         )
-        .returning(Event.id)
-    ).scalar_one()
+    )
+    return digest

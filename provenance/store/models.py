@@ -95,6 +95,15 @@ def _check_in(column: str, enum_type: type[enum.Enum]) -> CheckConstraint:
     return CheckConstraint(f"{column} IN ({values})", name=f"{column}_valid")
 
 
+def event_reference() -> ForeignKey:
+    """The reference from a history row to the event that recorded it.
+
+    Deferrable: a unit of work writes its rows first and its event last (the event commits to
+    the rows), so the reference is checked at commit (see store.events.unit_of_work_event).
+    """
+    return ForeignKey("events.id", deferrable=True, initially="IMMEDIATE")
+
+
 class Event(Base):
     """One change to the ledger, hash-chained to the one before it."""
 
@@ -163,7 +172,7 @@ class AssetVersion(Base):
     total_size: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Member(Base):
@@ -246,7 +255,7 @@ class Tool(Base):
     trains_on_inputs: Mapped[str] = mapped_column(String(16))
     secured: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Claim(Base):
@@ -269,7 +278,7 @@ class Claim(Base):
     note: Mapped[str | None] = mapped_column(Text)
     resolves: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class LineageEdge(Base):
@@ -288,7 +297,7 @@ class LineageEdge(Base):
     parent_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"))
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Approval(Base):
@@ -307,7 +316,7 @@ class Approval(Base):
     """The approval explicitly accepts a generative tool that is not vetted."""
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Consent(Base):
@@ -322,7 +331,7 @@ class Consent(Base):
     ref: Mapped[str] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Likeness(Base):
@@ -333,7 +342,7 @@ class Likeness(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id"), primary_key=True)
     performer_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     performer: Mapped[str] = mapped_column(String(200))
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class SignalRecord(Base):
@@ -356,7 +365,7 @@ class SignalRecord(Base):
     summary: Mapped[str] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text)
     """JSON: what the reader found (signer, validation state, matched asset and distance ...)."""
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class Deliverable(Base):
@@ -373,7 +382,7 @@ class Deliverable(Base):
     file_count: Mapped[int] = mapped_column(Integer)
     warnings: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
-    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 
 
 class DeliverableFile(Base):
