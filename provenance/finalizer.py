@@ -27,6 +27,7 @@ from provenance.deliveries import (
     read_delivery,
     rescan_folder,
 )
+from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher
 from provenance.ingest import CacheRefresh, Ingester
@@ -166,6 +167,7 @@ def _with_file_signals(
         if (resolution.version_id is None and not resolution.ambiguous)
         or resolution.recorded_digest is not None
     ]
+    unvouched = [i for i in unvouched if could_carry(delivered[i].path)]
     if not unvouched:
         return files
     from provenance.detect.files import detect_files  # numpy, Pillow, c2pa: on first use

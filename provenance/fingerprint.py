@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import xxhash
 
+from provenance.detect.sniff import could_carry
 from provenance.scan import SkipReason, StatFingerprint
 
 ALGORITHM = "xxh3-128"
@@ -48,6 +49,10 @@ class Fate(str, enum.Enum):
     SKIPPED = "skipped"
 
 
+NOTHING_TO_READ = False
+"""`HashResult.detection` of a file asked for whose bytes no detector parses."""
+
+
 class HashResult(NamedTuple):
     """One file's digest, or why it has none. A NamedTuple: one is pickled back per file."""
 
@@ -60,7 +65,8 @@ class HashResult(NamedTuple):
     detail: str = ""
     detection: Any = None
     """What the file says about itself (`provenance.detect.files.Detection`), when it was asked
-    for: read right after hashing, by the same worker, while the file is in the page cache."""
+    for: read right after hashing, by the same worker, while the file is in the page cache;
+    NOTHING_TO_READ when its first bytes showed no reader could parse it."""
 
 
 def aggregate_digest(members: Iterable[tuple[int | None, str]]) -> str:
@@ -194,14 +200,17 @@ def hash_chunk(paths: Sequence[bytes], detect: frozenset[bytes] = frozenset()) -
     """Hash each path; read what the files in `detect` say about themselves too."""
     if not detect:
         return [hash_file(path) for path in paths]
-    # Loaded in the worker on first use: numpy, Pillow and the c2pa library.
-    from provenance.detect.files import detect_file
-
     results = []
     for path in paths:
         result = hash_file(path)
         if path in detect and result.digest is not None:
-            result = result._replace(detection=detect_file(path))
+            if could_carry(path):
+                # Loaded in the worker on first use: numpy, Pillow and the c2pa library.
+                from provenance.detect.files import detect_file
+
+                result = result._replace(detection=detect_file(path))
+            else:
+                result = result._replace(detection=NOTHING_TO_READ)
         results.append(result)
     return results
 

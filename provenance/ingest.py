@@ -16,12 +16,13 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from provenance.detect import Signal
+from provenance.detect.sniff import could_carry, worth_reading
 from provenance.errors import LineageCycle
 from provenance.fingerprint import (
     RACY_WINDOW_NS,
@@ -279,7 +280,7 @@ class Ingester:
         self.intent = intent
         """What this ingest declares (`seals.intent_digest`); None: use and write no seals."""
         self._seals: dict[bytes, Seal] = {}
-        self._detections: dict[bytes, Detection] = {}
+        self._detections: dict[bytes, Detection | Literal[False]] = {}
         """What the workers read from files as they hashed them, until their versions are written."""
         self.racy_window_ns = racy_window_ns
         self.roots = roots
@@ -439,8 +440,6 @@ class Ingester:
     ) -> frozenset[bytes]:
         """The files the workers also read the detectors on, right after hashing them: the first
         member of each asset, when it is read anyway and is of a type some detector reads."""
-        from provenance.detect.files import worth_reading  # numpy, Pillow, c2pa: on first use
-
         hashed = {path for path, _ in to_hash}
         sidecars = {path for path in hashed if path.endswith(b".c2pa")}
         firsts = (asset.members[0].path for asset in assets if asset.members)
@@ -545,9 +544,12 @@ class Ingester:
         root_id, below = self.roots.split(scan.folder + b"-")
         if below == b"-":
             return None  # the top of a root has no range of its own to check
-        recorded = latest_in_folder(self._connection, root_id, below[:-1])
-        if sorted(recorded.items()) != sorted((name, version) for _, version, _, name, *_ in refs):
-            return None
+        if not scan.folder.startswith(self._new_folders):
+            # (A folder the ledger held nothing under before this run holds no other asset.)
+            recorded = latest_in_folder(self._connection, root_id, below[:-1])
+            made = sorted((name, version) for _, version, _, name, *_ in refs)
+            if sorted(recorded.items()) != made:
+                return None
         packed = pack_folder(refs)
         if packed is None:
             return None
@@ -581,7 +583,7 @@ class Ingester:
                 report.files_changed += 1
             digests[result.path] = (result.digest, result.stat)
             fresh.append(result)
-            if result.detection is not None:
+            if result.detection is not None:  # a Detection, or NOTHING_TO_READ
                 self._detections[result.path] = result.detection
         return digests, fresh
 
@@ -890,19 +892,24 @@ class Ingester:
             return
         # Loaded on first use: the readers bring numpy, Pillow and the c2pa library, which a
         # command that reads no file (show, history, tag) should not wait for.
-        from provenance.detect.files import detect_files, worth_reading
-        from provenance.store.perceptual import record_prints
-
         versioned = [p for p in versioned if worth_reading(p.asset.members[0].path, sidecars)]
-        if not versioned:
-            return
         firsts = [plan.asset.members[0].path for plan in versioned]
         # Read by the workers as they hashed; a version made of files the stat cache vouched
         # for (fingerprinted by an earlier sweep) is read here.
         read = {path: self._detections.pop(path) for path in firsts if path in self._detections}
-        missing = [path for path in firsts if path not in read]
-        read.update(zip(missing, detect_files(missing, self.hasher.workers), strict=True))
-        detections = [read[path] for path in firsts]
+        missing = [path for path in firsts if path not in read and could_carry(path)]
+        if missing:
+            from provenance.detect.files import detect_files  # numpy, Pillow, c2pa: first use
+
+            read.update(zip(missing, detect_files(missing, self.hasher.workers), strict=True))
+        versioned = [plan for plan, path in zip(versioned, firsts, strict=True) if read.get(path)]
+        if not versioned:
+            return
+        from provenance.store.perceptual import record_prints  # numpy: on first use
+
+        detections = [
+            entry for plan in versioned if (entry := read[plan.asset.members[0].path]) is not False
+        ]
         printed = [
             (content_ids[plan.members[0][1]], detection)
             for plan, detection in zip(versioned, detections, strict=True)

@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from provenance.detect import Signal
-from provenance.detect.c2pa import format_of, read_c2pa
-from provenance.detect.metadata import EXTENSIONS as METADATA_EXTENSIONS
+from provenance.detect.c2pa import read_c2pa
 from provenance.detect.metadata import read_metadata
-from provenance.detect.perceptual import image_prints, is_printable
+from provenance.detect.perceptual import image_prints
 
 # Below this many files a pool costs more than it saves.
 _POOL_MIN_FILES = 4
@@ -29,30 +27,6 @@ class Detection:
     """The file's perceptual print, as recorded."""
     lookups: tuple[int, ...] = ()
     """The prints to look up near copies with: its own, and as a crop of a larger frame."""
-
-
-def worth_reading(path: bytes, sidecars: Collection[bytes]) -> bool:
-    """Whether any reader would look inside `path`: its type is one they read, or a `.c2pa`
-    sidecar for it is among `sidecars` (decided without touching the disk)."""
-    stem, extension = os.path.splitext(path)
-    if extension.lower() == SIDECAR:
-        return False
-    return _readable_type(extension.lower()) or (
-        bool(sidecars) and (stem + SIDECAR in sidecars or path + SIDECAR in sidecars)
-    )
-
-
-SIDECAR = b".c2pa"
-
-
-@functools.lru_cache(maxsize=256)
-def _readable_type(extension: bytes) -> bool:
-    name = os.fsdecode(extension)
-    return (
-        name in METADATA_EXTENSIONS
-        or is_printable(b"file" + extension)
-        or format_of(name) is not None
-    )
 
 
 def detect_file(path: bytes) -> Detection:

@@ -1,0 +1,40 @@
+"""Which files go to the detectors: decided by name and first bytes, without loading them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from provenance.detect.sniff import could_carry, worth_reading
+
+from .builders import write_bytes, write_exr, write_image
+
+
+def test_only_types_a_reader_parses_are_worth_reading() -> None:
+    assert worth_reading(b"/show/comp/sh010.1001.exr", set())
+    assert worth_reading(b"/show/refs/IMG_0001.JPG", set())
+    assert worth_reading(b"/show/edit/cut_v003.mov", set())
+    assert not worth_reading(b"/show/fx/sim.0001.bgeo.sc", set())
+    assert not worth_reading(b"/show/comp/sh010_comp.nk", set())
+    assert not worth_reading(b"/show/plates/plate.c2pa", {b"/show/plates/plate.c2pa"})
+
+
+def test_a_sidecar_makes_any_file_worth_reading() -> None:
+    assert worth_reading(b"/show/plates/plate.ari", {b"/show/plates/plate.c2pa"})
+    assert worth_reading(b"/show/plates/plate.ari", {b"/show/plates/plate.ari.c2pa"})
+
+
+def test_a_file_is_read_only_when_its_bytes_start_as_a_readable_type(tmp_path: Path) -> None:
+    assert could_carry(os.fsencode(write_image(tmp_path / "a.png")))
+    assert could_carry(os.fsencode(write_image(tmp_path / "b.jpg")))
+    assert could_carry(os.fsencode(write_image(tmp_path / "c.tif")))
+    assert could_carry(os.fsencode(write_exr(tmp_path / "d.exr")))
+    assert not could_carry(os.fsencode(write_bytes(tmp_path / "e.exr", 4096, seed=1)))
+    assert not could_carry(os.fsencode(write_bytes(tmp_path / "f.mov", 4096, seed=2)))
+    assert not could_carry(os.fsencode(tmp_path / "missing.png"))
+
+
+def test_a_sidecar_makes_unreadable_bytes_worth_a_look(tmp_path: Path) -> None:
+    frame = write_bytes(tmp_path / "plate.1001.ari", 4096, seed=3)
+    (tmp_path / "plate.1001.c2pa").write_bytes(b"manifest")
+    assert could_carry(bytes(frame))
