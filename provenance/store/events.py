@@ -66,6 +66,9 @@ class UnitOfWork:
     """The event's hash, once the unit completed."""
     changed_ids: dict[str, set[int]] = field(default_factory=dict)
     """Rows changed in place (only tools change), by table: committed to beside the new rows."""
+    written: dict[str, list[Any]] = field(default_factory=dict)
+    """Canonical rows (store.rows) of tables this unit's writer alone writes, as it wrote them,
+    in table order: committed to without reading them back (an ingest's versions and members)."""
 
     def changed(self, table: str, row_id: int) -> None:
         """Note a row that this unit changed in place (rows it inserts are found by their event id)."""
@@ -108,7 +111,7 @@ def unit_of_work_event(
         session.flush()
     finally:
         del session.info[_OPEN_UNIT]
-    rows = committed_rows(connection, unit.event_id, unit.changed_ids)
+    rows = committed_rows(connection, unit.event_id, unit.changed_ids, unit.written)
     body = {**unit.payload, "rows": rows}
     unit.hash = _insert_event(session, unit.event_id, kind, unit.at, body)
 

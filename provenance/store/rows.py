@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,11 +233,15 @@ def read_rows(
     connection: Connection,
     event_id: int | None = None,
     changed: Mapping[str, Iterable[int]] | None = None,
+    skip: Collection[str] = (),
 ) -> dict[str, dict[int, list[Row]]]:
     """The canonical rows in the tables, per table and the event they name: all of them, or those
-    of one event (with the rows it `changed` in place, by table and id)."""
+    of one event (with the rows it `changed` in place, by table and id), but the tables in
+    `skip`."""
     found: dict[str, dict[int, list[Row]]] = {}
     for table, (statement, event_column) in _statements().items():
+        if table in skip:
+            continue
         if event_id is not None:
             ids = sorted((changed or {}).get(table, ()))
             wanted = event_column == event_id
@@ -308,19 +312,35 @@ class LineDigests:
 
 
 def committed_rows(
-    connection: Connection, event_id: int, changed: Mapping[str, Iterable[int]] | None = None
+    connection: Connection,
+    event_id: int,
+    changed: Mapping[str, Iterable[int]] | None = None,
+    written: Mapping[str, list[Row]] | None = None,
 ) -> dict[str, Any]:
     """The `rows` document of an event: every row the tables hold under its id, and the rows it
-    changed in place."""
+    changed in place.
+
+    `written` holds, for tables (and child tables) the unit's writer alone wrote, their
+    canonical rows in table order as the writer made them: they are not read back. (The audit
+    reads them from the tables, so a writer that made them wrong fails its own verify.)
+    """
+    given = written or {}
     document: dict[str, Any] = {"schema": ROWS_SCHEMA}
-    for table, per_event in read_rows(connection, event_id, changed).items():
+    for table, per_event in read_rows(connection, event_id, changed, skip=given).items():
         rows = [row for rows in per_event.values() for row in rows]
         if rows:
             document[table] = rows
+    for table, rows in given.items():
+        if table in COLUMNS and rows:
+            document[table] = rows
     for table in DIGESTS:
         digests = LineDigests()
-        for event, line in child_lines(connection, table, event_id):
-            digests.add(event, line)
+        if table in given:
+            for line in given[table]:
+                digests.add(event_id, line)
+        else:
+            for event, line in child_lines(connection, table, event_id):
+                digests.add(event, line)
         digest = digests.result().get(event_id)
         if digest is not None:
             document[table] = digest
