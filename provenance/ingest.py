@@ -65,7 +65,7 @@ from provenance.store.models import (
     Member,
 )
 from provenance.store.queries import IN_CHUNK, RootMap, chunked, is_ancestor
-from provenance.store.rows import path_text
+from provenance.store.rows import LineDigests, path_text
 from provenance.store.seals import (
     PLAIN_INTENT,
     Seal,
@@ -944,8 +944,10 @@ class Ingester:
             roots.workspace_id: path_text(roots.workspace),
             roots.absolute_id: path_text(b"/"),
         }
-        versions = self.unit.written.setdefault("asset_versions", [])
-        members = self.unit.written.setdefault("members", [])
+        unit = self.unit
+        versions = unit.written.setdefault("asset_versions", [])
+        members = unit.lines.setdefault("members", LineDigests())
+        event_id = unit.event_id
         for plan in versioned:
             versions.append(
                 (
@@ -959,10 +961,8 @@ class Ingester:
                     sum(size for _, _, size in plan.members),
                 )
             )
-            members.extend(
-                (plan.version_id, position, frame, digest, size)
-                for position, (frame, digest, size) in enumerate(plan.members)
-            )
+            for position, (frame, digest, size) in enumerate(plan.members):
+                members.add(event_id, (plan.version_id, position, frame, digest, size))
 
     def _existing_assets(
         self, patterns: Iterable[tuple[int, bytes]]

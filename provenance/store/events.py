@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from provenance.store.models import Event
-from provenance.store.rows import committed_rows
+from provenance.store.rows import LineDigests, committed_rows
 
 GENESIS_HASH = "sha256:" + "0" * 64
 
@@ -68,7 +68,10 @@ class UnitOfWork:
     """Rows changed in place (only tools change), by table: committed to beside the new rows."""
     written: dict[str, list[Any]] = field(default_factory=dict)
     """Canonical rows (store.rows) of tables this unit's writer alone writes, as it wrote them,
-    in table order: committed to without reading them back (an ingest's versions and members)."""
+    in table order: committed to without reading them back (an ingest's versions)."""
+    lines: dict[str, LineDigests] = field(default_factory=dict)
+    """Digests of child tables (store.rows.DIGESTS) the writer fed as it wrote them, in order
+    (an ingest's members): hashed as they come, so memory stays flat."""
 
     def changed(self, table: str, row_id: int) -> None:
         """Note a row that this unit changed in place (rows it inserts are found by their event id)."""
@@ -111,7 +114,7 @@ def unit_of_work_event(
         session.flush()
     finally:
         del session.info[_OPEN_UNIT]
-    rows = committed_rows(connection, unit.event_id, unit.changed_ids, unit.written)
+    rows = committed_rows(connection, unit.event_id, unit.changed_ids, unit.written, unit.lines)
     body = {**unit.payload, "rows": rows}
     unit.hash = _insert_event(session, unit.event_id, kind, unit.at, body)
 

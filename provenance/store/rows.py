@@ -316,13 +316,15 @@ def committed_rows(
     event_id: int,
     changed: Mapping[str, Iterable[int]] | None = None,
     written: Mapping[str, list[Row]] | None = None,
+    lines: Mapping[str, LineDigests] | None = None,
 ) -> dict[str, Any]:
     """The `rows` document of an event: every row the tables hold under its id, and the rows it
     changed in place.
 
-    `written` holds, for tables (and child tables) the unit's writer alone wrote, their
-    canonical rows in table order as the writer made them: they are not read back. (The audit
-    reads them from the tables, so a writer that made them wrong fails its own verify.)
+    `written` holds, for tables the unit's writer alone wrote, their canonical rows in table
+    order as the writer made them, and `lines` the digests of child tables it fed as it wrote
+    them: neither is read back. (The audit reads the tables, so a writer that made them wrong
+    fails its own verify.)
     """
     given = written or {}
     document: dict[str, Any] = {"schema": ROWS_SCHEMA}
@@ -331,14 +333,12 @@ def committed_rows(
         if rows:
             document[table] = rows
     for table, rows in given.items():
-        if table in COLUMNS and rows:
+        if rows:
             document[table] = rows
     for table in DIGESTS:
-        digests = LineDigests()
-        if table in given:
-            for line in given[table]:
-                digests.add(event_id, line)
-        else:
+        digests = lines.get(table) if lines else None
+        if digests is None:
+            digests = LineDigests()
             for event, line in child_lines(connection, table, event_id):
                 digests.add(event, line)
         digest = digests.result().get(event_id)
