@@ -1,5 +1,10 @@
-"""Run every detector over files, in threads: the readers spend their time in C and Rust
-(Pillow's decoders, numpy, the c2pa library through ctypes), which release the GIL."""
+"""Run every detector over a file (`detect_file`), or over many in threads (`detect_files`).
+
+An ingest has its hashing workers call `detect_file` right after hashing each asset's first
+member (`fingerprint.hash_chunk`); the threads serve what they did not read (a version made of
+files the stat cache vouched for) and a sweep's untracked or changed files. The readers spend
+much of their time in C and Rust (Pillow's decoders, numpy, the c2pa library through ctypes),
+which release the GIL."""
 
 from __future__ import annotations
 
