@@ -176,8 +176,15 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
         "escaping_links": [display_path(p) for p in report.escaping_links],
         "claims_added": report.claims_added,
         "signals": [
-            {"asset": display_path(pattern), "summary": summary}
-            for pattern, summary in report.signals
+            {
+                "asset": display_path(pattern),
+                "source": signal.source,
+                "origin": signal.origin.alias if signal.origin is not None else None,
+                "evidence": signal.evidence.value,
+                "tool": signal.tool,
+                "summary": signal.summary,
+            }
+            for pattern, signal in report.signals
         ],
         "edges_added": report.edges_added,
         "seconds": round(report.seconds, 4),
@@ -206,8 +213,11 @@ def ingest_text(report: IngestReport) -> Iterator[str]:
     )
     if report.claims_added or report.edges_added:
         yield f"{report.claims_added} claims and {report.edges_added} lineage links added"
-    for pattern, summary in report.signals:
-        yield f"signal in {shown(display_path(pattern))}: {summary}"
+    for pattern, signal in report.signals:
+        yield (
+            f"signal in {shown(display_path(pattern))}: {signal.source} "
+            f"[{signal.evidence.value}]: {signal.summary}"
+        )
     for pattern, holes in sorted(report.holes.items()):
         yield f"holes in {shown(pattern)}: {format_frames(holes)}"
     if report.links:

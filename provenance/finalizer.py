@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, NamedTuple, overload
 
 from sqlalchemy import insert, select
@@ -39,7 +38,13 @@ from provenance.store.events import UnitOfWork
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
-from provenance.store.seals import Seal, SealedFiles, expand_sealed, load_seals
+from provenance.store.seals import (
+    Seal,
+    SealedFiles,
+    expand_sealed,
+    load_seals,
+    sealed_for_reading,
+)
 from provenance.store.signals import find_near_ai
 
 MANIFEST_SCHEMA = "DeliveryManifest.1"
@@ -246,7 +251,7 @@ def _fingerprint_delivery(
     seals: dict[bytes, Seal] = {}
     if os.path.isdir(source):
         seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
-    delivery = read_delivery(source, partial(cache.is_sealed_for_reading, seals))
+    delivery = read_delivery(source, sealed_for_reading(seals, racy_window_ns))
     sealed = expand_sealed(session, delivery.sealed, seals, is_manifest)
     for folder in sealed.fallback:
         # The seal did not name exactly the files the folder holds: read it the usual way.

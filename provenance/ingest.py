@@ -64,7 +64,7 @@ from provenance.store.models import (
     LocationKind,
     Member,
 )
-from provenance.store.queries import IN_CHUNK, RootMap, chunked, is_ancestor
+from provenance.store.queries import IN_CHUNK, RootMap, chunked, folder_bounds, is_ancestor
 from provenance.store.rows import LineDigests, path_text
 from provenance.store.seals import (
     PLAIN_INTENT,
@@ -341,27 +341,12 @@ class Ingester:
         self.report.seconds = time.perf_counter() - started
         return self.report
 
-    def is_sealed_for_reading(
-        self, seals: dict[bytes, Seal], folder: bytes, listing: str, newest_ns: int
-    ) -> bool:
-        """For a reader (a sweep): whatever the sealing ingest declared, the folder's files
-        are its assets' recorded members, byte for byte."""
-        seal = seals.get(folder)
-        return (
-            seal is not None
-            and seal.listing == listing
-            and newest_ns < seal.recorded_ns - self.racy_window_ns
-        )
-
     def _is_sealed(self, folder: bytes, listing: str, newest_ns: int) -> bool:
         seal = self._seals.get(folder)
         return (
             seal is not None
-            and seal.listing == listing
+            and seal.holds(listing, newest_ns, self.racy_window_ns)
             and (self.intent == PLAIN_INTENT or seal.intent == self.intent)
-            # The racy rule, for the folder: a file changed within the window of the sealing
-            # may hold other bytes under the same listing.
-            and newest_ns < seal.recorded_ns - self.racy_window_ns
         )
 
     # -- one batch -----------------------------------------------------------------------------
@@ -400,13 +385,13 @@ class Ingester:
             folder = os.path.abspath(target).rstrip(b"/") + b"/"
             if not os.path.isdir(folder):
                 continue
-            root_id, below = self.roots.split(folder + b"-")
-            prefix = below[:-1]
+            root_id, prefix = self.roots.split_folder(folder)
             known = False
             for model, column in ((Location, Location.path), (Asset, Asset.pattern)):
                 query = select(model.id).where(model.root_id == root_id)
                 if prefix:
-                    query = query.where(column >= prefix, column < prefix[:-1] + b"0")
+                    low, high = folder_bounds(prefix)
+                    query = query.where(column >= low, column < high)
                 known = known or connection.execute(query.limit(1)).first() is not None
             if not known:
                 unknown.append(folder)
@@ -452,7 +437,6 @@ class Ingester:
             self.report.skipped.extend(
                 SkippedFile(s.path, s.reason.value, s.detail) for s in scan.skipped
             )
-        for scan in batch.scans:
             if scan.sealed:
                 self._report_sealed(scan)
         digests, fresh = self._collect(pending)
@@ -478,8 +462,7 @@ class Ingester:
         seal = self._seals[scan.folder]
         report = self.report
         before = len(report.assets)
-        if not report.assets.add_packed(scan.folder, seal.refs):
-            raise AssertionError("a seal of the other byte order passed its check")
+        report.assets.add_packed(scan.folder, seal.refs)  # `Seal.holds` checked its byte order
         report.assets_unchanged += len(report.assets) - before
         report.files_unchanged += seal.file_count
         report.bytes_total += seal.byte_count
@@ -542,12 +525,12 @@ class Ingester:
                 holes[display_path(asset.pattern)] = asset.holes
         # The seal stands for the folder's assets: any other asset recorded there (a frame
         # once ingested by name, an old pattern) would be resolved differently file by file.
-        root_id, below = self.roots.split(scan.folder + b"-")
-        if below == b"-":
+        root_id, prefix = self.roots.split_folder(scan.folder)
+        if not prefix:
             return None  # the top of a root has no range of its own to check
         if not scan.folder.startswith(self._new_folders):
             # (A folder the ledger held nothing under before this run holds no other asset.)
-            recorded = latest_in_folder(self._connection, root_id, below[:-1])
+            recorded = latest_in_folder(self._connection, root_id, prefix)
             made = sorted((name, version) for _, version, _, name, *_ in refs)
             if sorted(recorded.items()) != made:
                 return None
@@ -598,8 +581,7 @@ class Ingester:
         found: dict[bytes, _Cached] = {}
         connection = self._connection
         for folder, members in by_folder.items():
-            root_id, below = self.roots.split(folder + b"/-")
-            prefix = below[:-1]
+            root_id, prefix = self.roots.split_folder(folder)
             if len(members) < _RANGE_MIN_FILES or not prefix:
                 named = by_root.setdefault(root_id, {})
                 for path in members:
@@ -608,9 +590,9 @@ class Ingester:
             wanted = set(members)
             base = folder + b"/"
             cut = len(prefix)
+            low, high = folder_bounds(prefix)
             in_folder = connection.execute(
-                _LOCATIONS_IN_FOLDER,
-                {"root": root_id, "low": prefix, "high": prefix[:-1] + b"0"},
+                _LOCATIONS_IN_FOLDER, {"root": root_id, "low": low, "high": high}
             ).all()
             for relative, loc_id, digest, size, mtime, ctime, inode, device, recorded in in_folder:
                 path = base + relative[cut:]
@@ -931,9 +913,7 @@ class Ingester:
         refresh_statuses(self.session, claimed)
         self.report.claims_added += len(claimed)
         patterns = {plan.version_id: plan.asset.pattern for plan in versioned}
-        self.report.signals.extend(
-            (patterns[version_id], signal.summary) for version_id, signal in found
-        )
+        self.report.signals.extend((patterns[version_id], signal) for version_id, signal in found)
 
     def _commit_to(self, versioned: list[_AssetPlan]) -> None:
         """Hand the ingest event the canonical rows of the versions and members just written

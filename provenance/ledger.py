@@ -24,6 +24,7 @@ from provenance.audit import (
     trusted_public_key,
     write_checkpoint,
 )
+from provenance.detect.trust import configured_anchors
 from provenance.errors import (
     AuditFailed,
     LedgerNotFound,
@@ -321,6 +322,7 @@ class Ledger:
                     f"{_show(text)!r} does not exist. Check the path (relative paths are read "
                     "from the current folder); give a sequence as name.####.ext."
                 )
+        configured_anchors()  # a trust list that cannot be used is an error now, not mid-run
         with write_session(self.engine) as session, Hasher(workers) as hasher:
             roots = queries.ensure_roots(session, self.workspace)
             for text, target in zip(paths, targets, strict=True):
@@ -546,6 +548,7 @@ class Ledger:
         read-only role can sweep too (the cache is then simply not refreshed).
         """
         source = self._absolute(delivery)
+        configured_anchors()
         with Hasher(workers) as hasher:
             check = self._check_unlocked(source, policy or DEFAULT_POLICY, hasher, progress)
         return _sweep_report(check)
@@ -601,6 +604,7 @@ class Ledger:
         if not name:
             raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
         source = self._absolute(delivery)
+        configured_anchors()
         signing_key, _ = load_or_create_key(key)
         folder = self.checkpoints_folder(checkpoints)
         staged: tuple[bytes, bytes] | None = None

@@ -135,13 +135,9 @@ def parse_origin(text: str) -> Origin:
     lowered = word.lower()
     if lowered in ALIASES:
         return ALIASES[lowered]
-    for prefix in (IPTC_PREFIX, C2PA_PREFIX):
-        for scheme_form in (prefix, prefix.replace("http://", "https://", 1)):
-            if lowered.startswith(scheme_form.lower()):
-                lowered = lowered[len(scheme_form) :]
-                break
-    if lowered in _BY_LOWER_CODE:
-        return _BY_LOWER_CODE[lowered]
+    found = origin_of_code(word)
+    if found is not None:
+        return found
     choices = list(ALIASES) + [o.value for o in Origin if o is not Origin.UNKNOWN]
     close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -220,6 +216,24 @@ def summarize_claims(claims: Sequence[ClaimFacts]) -> OriginSummary:
         generative=any(o.generative for o in distinct),
         origins=distinct,
     )
+
+
+def origin_of_code(text: str) -> Origin | None:
+    """The origin an IPTC or C2PA digital source type names, bare or as a URI (http or https);
+    None for anything else. What files carry: our aliases (`ai`) are not codes."""
+    lowered = text.strip().lower()
+    for prefix in _CODE_PREFIXES:
+        if lowered.startswith(prefix):
+            lowered = lowered[len(prefix) :]
+            break
+    return _BY_LOWER_CODE.get(lowered)
+
+
+_CODE_PREFIXES = tuple(
+    scheme_form.lower()
+    for prefix in (IPTC_PREFIX, C2PA_PREFIX)
+    for scheme_form in (prefix, prefix.replace("http://", "https://", 1))
+)
 
 
 def _distinct(origins: Iterable[Origin]) -> tuple[Origin, ...]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from provenance.detect import Signal
 from provenance.origins import Origin
 from provenance.policy import Verdict
 
@@ -132,6 +133,11 @@ def pack_folder(refs: Sequence[tuple[int, int, int, bytes, str, str]]) -> bytes 
     )
 
 
+def packed_here(block: bytes) -> bool:
+    """Whether `pack_folder` made this block on a machine of this byte order."""
+    return block[:1] == _BYTE_ORDER
+
+
 class AssetRefs(Sequence[AssetRef]):
     """AssetRefs in the order they were added: a list, held in a few flat arrays.
 
@@ -185,7 +191,7 @@ class AssetRefs(Sequence[AssetRef]):
         """Append the refs `pack_folder` packed for `folder` (ending in `/`): a sealed folder's
         assets, added without making a ref or a tuple each. False (nothing added) when the
         block was packed on a machine of the other byte order."""
-        if block[:1] != _BYTE_ORDER:
+        if not packed_here(block):
             return False
         (count,) = _COUNT.unpack_from(block, 1)
         at = 1 + _COUNT.size
@@ -332,8 +338,8 @@ class IngestReport:
     bytes_read: int = 0
     links: int = 0
     claims_added: int = 0
-    signals: list[tuple[bytes, str]] = field(default_factory=list)
-    """(asset pattern, summary) of every signal new versions' files carried."""
+    signals: list[tuple[bytes, Signal]] = field(default_factory=list)
+    """(asset pattern, signal) of every signal new versions' files carried."""
     edges_added: int = 0
     seconds: float = 0.0
     assets: AssetRefs = field(default_factory=AssetRefs)

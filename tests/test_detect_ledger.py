@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from provenance import Ledger
+from provenance import Ledger, ProvenanceError
 
 from .builders import write_exr_sequence, write_image
 from .c2pa_fixtures import C2paFiles, ThrowawayCA, make_test_ca, write_c2pa_files
@@ -63,9 +63,9 @@ def test_an_undeclared_generated_image_is_caught_at_ingest(ledger: Ledger, works
     assert [
         (
             name.decode().rsplit("/", 1)[-1],
-            "a1111" in summary.lower() or "automatic" in summary.lower(),
+            "a1111" in signal.summary.lower() or "automatic" in signal.summary.lower(),
         )
-        for name, summary in report.signals
+        for name, signal in report.signals
     ] == [("castle_v001.png", True)]
     card = ledger.show("elements/castle_v001.png")
     assert card.disputed and card.generative and card.status == "temporary"
@@ -263,3 +263,19 @@ def test_a_signal_deleted_outside_provenance_is_caught_by_the_audit(
     problems = ledger.audit_verify().problems
     assert any(p.startswith("signal a1111 (embedded)") and "deleted" in p for p in problems)
     assert any("claim that" in p and "a1111" in p and "deleted" in p for p in problems)
+
+
+def test_a_trust_list_that_cannot_be_used_stops_an_ingest_before_it_starts(
+    ledger: Ledger, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Plain images carry no manifest: the misconfiguration must show anyway, at once.
+    write_image(workspace / "plates" / "still.png", seed="s")
+    monkeypatch.setenv("PROVENANCE_C2PA_TRUST_ANCHORS", str(workspace / "missing.pem"))
+    with pytest.raises(ProvenanceError, match=r"cannot be read.*PEM file"):
+        ledger.ingest(["plates"], origin="capture")
+    (workspace / "anchors.pem").write_text("not a certificate\n")
+    monkeypatch.setenv("PROVENANCE_C2PA_TRUST_ANCHORS", str(workspace / "anchors.pem"))
+    with pytest.raises(ProvenanceError, match="are not PEM certificates"):
+        ledger.sweep(workspace / "plates")
+    monkeypatch.delenv("PROVENANCE_C2PA_TRUST_ANCHORS")
+    assert ledger.ingest(["plates"], origin="capture").asset_count == 1

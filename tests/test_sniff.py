@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provenance.detect.sniff import could_carry, worth_reading
+from provenance.detect.sniff import READABLE_TYPES, could_carry, worth_reading
 
 from .builders import write_bytes, write_exr, write_image
 
@@ -38,3 +38,30 @@ def test_a_sidecar_makes_unreadable_bytes_worth_a_look(tmp_path: Path) -> None:
     frame = write_bytes(tmp_path / "plate.1001.ari", 4096, seed=3)
     (tmp_path / "plate.1001.c2pa").write_bytes(b"manifest")
     assert could_carry(bytes(frame))
+
+
+def test_every_type_a_reader_reads_is_worth_reading() -> None:
+    # The list is kept by hand so that sniffing loads no reader; it must not fall behind them.
+    import mimetypes
+
+    from provenance.detect import c2pa, metadata, perceptual
+
+    pillow = perceptual._pillow_formats()[1]
+    tagged = {os.fsencode(extension) for extension in metadata.EXTENSIONS}
+    signed = {
+        os.fsencode(extension)
+        for extension in mimetypes.types_map
+        if c2pa.format_of(extension) is not None
+    }
+    assert (pillow | tagged | signed | {b".exr"}) <= READABLE_TYPES
+
+
+def test_a_bigtiff_is_read_and_a_type_without_a_mark_is_left_to_the_readers(
+    tmp_path: Path,
+) -> None:
+    big = tmp_path / "matte.tif"
+    big.write_bytes(b"II+\x00" + bytes(60))
+    assert could_carry(os.fsencode(big))
+    fits = tmp_path / "star.fits"
+    fits.write_bytes(b"SIMPLE  =                    T" + bytes(50))
+    assert could_carry(os.fsencode(fits))

@@ -42,11 +42,12 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import c2pa  # type: ignore[import-untyped]
-from cryptography import x509
 
 from provenance.detect import Signal
-from provenance.errors import ProvenanceError, UnknownOrigin
-from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
+from provenance.detect.sniff import BMFF_FIRST_BOXES, SNIFFED_TYPES
+from provenance.detect.trust import TRUST_ANCHORS_ENV, checked_anchors, configured_anchors
+from provenance.errors import ProvenanceError
+from provenance.origins import ClaimFacts, Evidence, Origin, origin_of_code, summarize_claims
 
 __all__ = [
     "INVALID",
@@ -59,7 +60,6 @@ __all__ = [
     "signal_from_manifest_store",
 ]
 
-TRUST_ANCHORS_ENV = "PROVENANCE_C2PA_TRUST_ANCHORS"
 SIDECAR_SUFFIX = ".c2pa"
 
 # The validation states c2pa-rs reports, strongest last.
@@ -262,22 +262,16 @@ def _may_hold_manifest(asset: str) -> bool:
             if start[:8] == b"\x89PNG\r\n\x1a\n":
                 handle.seek(8)
                 return _png_may_hold_manifest(handle)
-            if start[4:8] in _BMFF_FIRST_BOXES:
+            if start[4:8] in BMFF_FIRST_BOXES:
                 handle.seek(0)
                 return _bmff_may_hold_manifest(handle)
     except OSError:
         return True
     # A file named as a type whose bytes do not start as that type (random bytes named .mov)
     # cannot be parsed by the reader either: nothing to read. Other types go to the reader.
-    extension = os.path.splitext(asset)[1].lower()
-    return extension not in _SNIFFED_EXTENSIONS
+    return os.fsencode(os.path.splitext(asset)[1].lower()) not in SNIFFED_TYPES
 
 
-# The types whose start is checked here before the reader is built.
-_SNIFFED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".mov", ".mp4", ".m4v", ".m4a", ".heic", ".heif", ".avif"}
-)
-_BMFF_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid"})
 _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 
 
@@ -399,18 +393,8 @@ def _supported_formats() -> frozenset[str]:
 
 def _resolve_trust_anchors(trust_anchors: bytes | None) -> bytes | None:
     if trust_anchors is not None:
-        return trust_anchors or None
-    configured = os.environ.get(TRUST_ANCHORS_ENV, "").strip()
-    if not configured:
-        return None
-    try:
-        with open(configured, "rb") as handle:
-            return handle.read() or None
-    except OSError as exc:
-        raise ProvenanceError(
-            f"{TRUST_ANCHORS_ENV} names {configured!r}, which cannot be read ({exc.strerror}). "
-            f"Point it at a PEM file of trusted root certificates, or unset it."
-        ) from exc
+        return checked_anchors(trust_anchors) if trust_anchors else None
+    return configured_anchors()
 
 
 _contexts: dict[tuple[int, bytes | None], Any] = {}
@@ -429,16 +413,12 @@ def _reading_context(trust_anchors: bytes | None) -> Any:
         }
         if trust_anchors is not None:
             try:
-                # c2pa-rs skips a certificate it cannot parse without a word, which would leave
-                # every signer quietly untrusted: refuse the whole bundle here instead.
-                x509.load_pem_x509_certificates(trust_anchors)
                 settings["trust"] = {"user_anchors": trust_anchors.decode("ascii")}
                 context = c2pa.Context.from_dict(settings)
-            except (ValueError, c2pa.C2paError) as exc:
+            except (UnicodeDecodeError, c2pa.C2paError) as exc:
                 raise ProvenanceError(
-                    f"The C2PA trust anchors are not PEM certificates ({_error_text(exc)}). "
-                    f"Give a PEM bundle of root certificates (-----BEGIN CERTIFICATE-----), "
-                    f"or check the file {TRUST_ANCHORS_ENV} names."
+                    f"The C2PA library refused the trust anchors ({_error_text(exc)}). Give a "
+                    f"PEM bundle of root certificates, or unset {TRUST_ANCHORS_ENV}."
                 ) from exc
         else:
             context = c2pa.Context.from_dict(settings)
@@ -573,12 +553,7 @@ def _add_action(claims: _OwnClaims, action: Mapping[str, Any], agents: Sequence[
 
 def _origin(raw: str | None) -> Origin | None:
     """The origin a digitalSourceType names; None for an unknown one and for C2PA's `empty`."""
-    if not raw:
-        return None
-    try:
-        origin = parse_origin(raw)
-    except UnknownOrigin:
-        return None
+    origin = origin_of_code(raw) if raw else None
     return None if origin in (Origin.EMPTY, Origin.UNKNOWN) else origin
 
 

@@ -26,8 +26,7 @@ from typing import IO, Any
 from defusedxml import ElementTree as SafeElementTree  # type: ignore[import-untyped]
 
 from provenance.detect import Signal
-from provenance.errors import UnknownOrigin
-from provenance.origins import ALIASES, Evidence, Origin, parse_origin
+from provenance.origins import Evidence, Origin, origin_of_code
 
 __all__ = ["EXTENSIONS", "read_metadata"]
 
@@ -517,12 +516,7 @@ def _parse_xmp(packet: bytes) -> tuple[list[str], str | None]:
 
 def _declared_origin(value: str) -> Origin | None:
     """The origin an IPTC code or URI (http or https) names; None for anything else."""
-    if value.strip().lower() in ALIASES:
-        return None  # our own shorthand ("ai"), not a code a file can declare
-    try:
-        origin = parse_origin(value)
-    except UnknownOrigin:
-        return None
+    origin = origin_of_code(value)
     return None if origin is Origin.UNKNOWN else origin
 
 

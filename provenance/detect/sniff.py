@@ -14,29 +14,48 @@ from collections.abc import Collection
 
 SIDECAR = b".c2pa"
 
-# Types some reader looks inside: images Pillow decodes (perceptual prints, XMP, generator
-# chunks), OpenEXR frames (prints, sidecars), and what the C2PA library reads.
+# Types some reader looks inside: what Pillow decodes (perceptual prints, XMP, generator
+# chunks), OpenEXR frames (prints, sidecars), and what the C2PA library reads. A test holds this
+# to the readers' own lists, so that a type they learn is not left out here.
 READABLE_TYPES = frozenset(
     {
         # images
-        b".png", b".jpg", b".jpeg", b".jpe", b".jfif", b".tif", b".tiff", b".webp", b".gif",
-        b".bmp", b".dib", b".tga", b".psd", b".dds", b".dpx", b".exr", b".hdr", b".jp2",
-        b".j2k", b".jpx", b".jpf", b".qoi", b".ppm", b".pgm", b".pbm", b".pnm", b".sgi",
-        b".rgb", b".rgba", b".bw", b".pcx", b".ico", b".avif", b".heic", b".heif",
-        # C2PA containers beyond images
-        b".mov", b".mp4", b".m4v", b".m4a", b".wav", b".mp3", b".pdf", b".svg", b".arw",
-        b".nef", b".dng",
+        b".png", b".apng", b".jpg", b".jpeg", b".jpe", b".jfif", b".tif", b".tiff", b".webp",
+        b".gif", b".bmp", b".dib", b".tga", b".psd", b".dds", b".dpx", b".exr", b".hdr",
+        b".jp2", b".j2k", b".j2c", b".jpc", b".jpx", b".jpf", b".jxl", b".qoi", b".ppm",
+        b".pgm", b".pbm", b".pnm", b".pfm", b".sgi", b".rgb", b".rgba", b".bw", b".pcx",
+        b".ico", b".cur", b".icns", b".avif", b".avifs", b".heic", b".heif", b".xbm", b".xpm",
+        b".blp", b".bufr", b".dcx", b".emf", b".wmf", b".fit", b".fits", b".flc", b".fli",
+        b".ftc", b".ftu", b".gbr", b".grib", b".h5", b".hdf", b".icb", b".iim", b".im",
+        b".msp", b".pcd", b".pxr", b".ras", b".vda", b".vst",
+        # what the C2PA library reads beyond images
+        b".mov", b".qt", b".mp4", b".m4v", b".m4a", b".avi", b".mpg", b".mpeg", b".mp2",
+        b".wav", b".mp3", b".flac", b".pdf", b".svg", b".arw", b".nef", b".dng", b".zip",
+        b".epub", b".oxps", b".docx", b".docm", b".xlsx", b".xlsm", b".pptx", b".pptm",
+        b".odt", b".ott", b".ods", b".ots", b".odp", b".otp", b".odg", b".otg",
     }
 )  # fmt: skip
 
-# How the readable types start. A file that starts as none of these holds nothing a reader
-# could parse (random bytes named .exr, a truncated frame).
+# The types whose files start with one of the marks below. A file of one of these types that
+# starts with none of them (random bytes named .exr, a truncated frame) holds nothing a reader
+# could parse; other types (FITS, XBM ...) are left to the readers.
+SNIFFED_TYPES = frozenset(
+    {
+        b".png", b".jpg", b".jpeg", b".jpe", b".jfif", b".tif", b".tiff", b".webp", b".gif",
+        b".bmp", b".psd", b".dpx", b".exr", b".hdr", b".mov", b".qt", b".mp4", b".m4v",
+        b".m4a", b".avif", b".heic", b".heif", b".wav", b".pdf",
+    }
+)  # fmt: skip
+
+# How the readable types start.
 _MAGIC = (
     b"\xff\xd8\xff",  # JPEG
     b"\x89PNG\r\n\x1a\n",
     b"GIF8",
     b"II*\x00",  # TIFF (and DNG, NEF, ARW)
     b"MM\x00*",
+    b"II+\x00",  # BigTIFF
+    b"MM\x00+",
     b"BM",
     b"8BPS",  # Photoshop
     b"SDPX",  # DPX
@@ -57,7 +76,7 @@ _MAGIC = (
     b"P1", b"P2", b"P3", b"P4", b"P5", b"P6",  # netpbm
     b"\x00\x00\x01\x00",  # ICO
 )  # fmt: skip
-_BMFF_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid"})
+BMFF_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid"})
 
 
 def worth_reading(path: bytes, sidecars: Collection[bytes]) -> bool:
@@ -74,13 +93,15 @@ def worth_reading(path: bytes, sidecars: Collection[bytes]) -> bool:
     return (stem if extension else path) + SIDECAR in sidecars or path + SIDECAR in sidecars
 
 
-def starts_like_readable(head: bytes) -> bool:
-    """Whether a file's first bytes are those of a type some reader parses."""
-    if head.startswith(_MAGIC):
+def starts_like_readable(head: bytes, extension: bytes) -> bool:
+    """Whether a file's first bytes could be those of a type some reader parses: they are one of
+    the marks above (whatever the name says: a PNG renamed .jpg still reads), or its type
+    (lower-case, with its dot) has no mark checked here."""
+    if head.startswith(_MAGIC) or head[4:8] in BMFF_FIRST_BOXES:
         return True
     if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE", b"AVI "):
         return True
-    return head[4:8] in _BMFF_BOXES or (head[:2] == b"\x00\x00" and head[4:8] == b"ftyp")
+    return extension not in SNIFFED_TYPES
 
 
 def has_sidecar(path: bytes) -> bool:
@@ -95,4 +116,5 @@ def could_carry(path: bytes) -> bool:
             head = handle.read(16)
     except OSError:
         return False
-    return starts_like_readable(head) or has_sidecar(path)
+    extension = os.path.splitext(path)[1].lower()
+    return starts_like_readable(head, extension) or has_sidecar(path)

@@ -31,7 +31,7 @@ from provenance.store.models import (
     Member,
     Tool,
 )
-from provenance.store.queries import RootMap, asset_refs, chunked, tool_info
+from provenance.store.queries import RootMap, asset_refs, chunked, folder_bounds, tool_info
 from provenance.store.signals import PERCEPTUAL_SOURCE, signals_by_version
 
 MAX_ANCESTRY = 100
@@ -85,8 +85,7 @@ def _assets_by_path(
     found: dict[int, tuple[int, int | None]] = {}
     by_name: list[tuple[int, bytes, list[tuple[int, tuple[bytes, int | None]]]]] = []
     for folder, members in by_folder.items():
-        root_id, below = roots.split(folder + b"/-")
-        prefix = below[:-1]
+        root_id, prefix = roots.split_folder(folder)
         # (A folder at the top of a root has no range of its own: it is looked up by name.)
         if len(members) >= _RANGE_MIN_FILES and prefix:
             names = latest_in_folder(connection, root_id, prefix)
@@ -144,11 +143,8 @@ _LATEST_IN_FOLDER = (
 def latest_in_folder(connection: Connection, root_id: int, prefix: bytes) -> dict[bytes, int]:
     """name -> latest version, for the assets directly in a folder (`prefix`, relative to the
     root, ends in `/`)."""
-    rows = connection.execute(
-        _LATEST_IN_FOLDER,
-        # Every path under `prefix`: from it to `prefix` with its closing `/` replaced by `0`.
-        {"root": root_id, "low": prefix, "high": prefix[:-1] + b"0"},
-    ).all()
+    low, high = folder_bounds(prefix)
+    rows = connection.execute(_LATEST_IN_FOLDER, {"root": root_id, "low": low, "high": high}).all()
     cut = len(prefix)
     return {pattern[cut:]: version_id for pattern, version_id in rows if b"/" not in pattern[cut:]}
 

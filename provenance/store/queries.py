@@ -47,9 +47,21 @@ class RootMap:
             return self.workspace_id, path[len(self.workspace) + 1 :]
         return self.absolute_id, path.lstrip(b"/")
 
+    def split_folder(self, folder: bytes) -> tuple[int, bytes]:
+        """(root id, the folder under the root ending in `/`, or b"" for the root itself), for
+        an absolute folder with or without its closing `/`."""
+        root_id, below = self.split(folder.rstrip(b"/") + b"/-")
+        return root_id, below[:-1]
+
     def join(self, root_id: int, relative: bytes) -> bytes:
         base = self.workspace if root_id == self.workspace_id else b"/"
         return os.path.join(base, relative)
+
+
+def folder_bounds(prefix: bytes) -> tuple[bytes, bytes]:
+    """(low, high) such that `low <= path < high` holds exactly for the paths under `prefix`
+    (which ends in `/`): `/` is followed by `0` in byte order."""
+    return prefix, prefix[:-1] + b"0"
 
 
 def ensure_roots(session: Session, workspace: bytes) -> RootMap:

@@ -23,11 +23,11 @@ import xxhash
 from sqlalchemy import Connection, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from provenance.records import AssetRef, AssetRefs, display_path
-from provenance.scan import DirectoryScan
+from provenance.records import AssetRef, AssetRefs, display_path, packed_here
+from provenance.scan import DirectoryScan, Sealed
 from provenance.store import bulk
 from provenance.store.models import Asset, AssetVersion, Content, FolderSeal, Member
-from provenance.store.queries import RootMap, chunked
+from provenance.store.queries import RootMap, chunked, folder_bounds
 
 PLAIN_INTENT = "plain"
 """An ingest that declares nothing: it changes nothing in an unchanged folder, whatever any
@@ -44,6 +44,27 @@ class Seal:
     refs: bytes
     holes: str
 
+    def holds(self, listing: str, newest_ns: int, racy_window_ns: int) -> bool:
+        """The folder is as it was sealed: the same listing, and nothing in it changed within
+        the racy window of the sealing (a file changed then may hold other bytes under the same
+        listing)."""
+        return (
+            listing == self.listing
+            and newest_ns < self.recorded_ns - racy_window_ns
+            and packed_here(self.refs)  # (a ledger moved to a machine of the other byte order)
+        )
+
+
+def sealed_for_reading(seals: dict[bytes, Seal], racy_window_ns: int) -> Sealed:
+    """For a reader (a sweep): whatever the sealing ingest declared, a folder its seal holds for
+    is its assets' recorded members, byte for byte."""
+
+    def sealed(folder: bytes, listing: str, newest_ns: int) -> bool:
+        seal = seals.get(folder)
+        return seal is not None and seal.holds(listing, newest_ns, racy_window_ns)
+
+    return sealed
+
 
 def intent_digest(facts: object) -> str:
     """The digest of what an ingest declares (JSON-able facts), or PLAIN_INTENT for nothing."""
@@ -59,8 +80,7 @@ def load_seals(
     """The seals under each folder (absolute, ending in `/`), keyed by absolute folder path."""
     found: dict[bytes, Seal] = {}
     for folder in folders:
-        root_id, below = roots.split(folder + b"-")
-        prefix = below[:-1]
+        root_id, prefix = roots.split_folder(folder)
         base = folder[: len(folder) - len(prefix)]
         query = select(
             FolderSeal.folder,
@@ -73,9 +93,8 @@ def load_seals(
             FolderSeal.holes,
         ).where(FolderSeal.root_id == root_id)
         if prefix:
-            # Every folder under `prefix`: relative paths from `prefix` up to `prefix` with its
-            # closing `/` replaced by the byte after it.
-            query = query.where(FolderSeal.folder >= prefix, FolderSeal.folder < prefix[:-1] + b"0")
+            low, high = folder_bounds(prefix)
+            query = query.where(FolderSeal.folder >= low, FolderSeal.folder < high)
         for relative, listing, recorded_ns, intent, files, size, refs, holes in connection.execute(
             query
         ):
@@ -92,11 +111,11 @@ def write_seals(
     drop_folders(connection, roots, [folder for folder, _ in seals])
     rows = []
     for folder, seal in seals:
-        root_id, relative = roots.split(folder + b"-")
+        root_id, relative = roots.split_folder(folder)
         rows.append(
             {
                 "root_id": root_id,
-                "folder": relative[:-1],
+                "folder": relative,
                 "listing": seal.listing,
                 "recorded_ns": seal.recorded_ns,
                 "intent": seal.intent,
@@ -111,7 +130,7 @@ def write_seals(
 
 def drop_folders(connection: Connection, roots: RootMap, folders: Iterable[bytes]) -> None:
     """Drop the seals of these folders (absolute, ending in `/`)."""
-    keys = sorted({_key(roots, folder) for folder in folders})
+    keys = sorted({roots.split_folder(folder) for folder in folders})
     for chunk in chunked(keys):
         connection.execute(
             delete(FolderSeal).where(tuple_(FolderSeal.root_id, FolderSeal.folder).in_(chunk))
@@ -134,11 +153,6 @@ def drop_for_versions(session: Session, version_ids: Iterable[int]) -> None:
         connection.execute(
             delete(FolderSeal).where(tuple_(FolderSeal.root_id, FolderSeal.folder).in_(chunk))
         )
-
-
-def _key(roots: RootMap, folder: bytes) -> tuple[int, bytes]:
-    root_id, relative = roots.split(folder + b"-")
-    return root_id, relative[:-1]
 
 
 # ---------------------------------------------------------------------------------------------
