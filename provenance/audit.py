@@ -77,6 +77,11 @@ class ChainState:
     def root(self) -> bytes:
         return merkle.root(self.leaves)
 
+    def appended(self, event_hash: str) -> ChainState:
+        """The chain with one more event (the one just written), without reading the log."""
+        leaves = [*self.leaves, merkle.leaf_hash(event_hash.encode())]
+        return ChainState(len(leaves), leaves, self.ledger_id or event_hash, list(self.problems))
+
 
 _EVENT_COLUMNS = select(
     Event.id, Event.kind, Event.actor, Event.host, Event.at, Event.payload, Event.prev_hash,
@@ -313,6 +318,8 @@ class AuditReport:
     seconds: float
     notes: list[str] = field(default_factory=list)
     """What an auditor should know that is not a problem (events older than row commitments)."""
+    chain: ChainState | None = field(default=None, repr=False, compare=False)
+    """The chain as recomputed (a checkpoint is made from it, without reading the log again)."""
 
     @property
     def ok(self) -> bool:
@@ -353,6 +360,7 @@ def audit(session: Session, folder: Path, trusted: str | None) -> AuditReport:
         checks,
         time.perf_counter() - started,
         state_check.notes,
+        state,
     )
 
 

@@ -7,6 +7,7 @@ check and the mark.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -34,10 +35,12 @@ from provenance.policy import AssetFacts, FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
 from provenance.records import display_path
 from provenance.scan import StatFingerprint
+from provenance.store import bulk
 from provenance.store.events import UnitOfWork
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
+from provenance.store.rows import LineDigests, path_text
 from provenance.store.seals import (
     Seal,
     SealedFiles,
@@ -83,7 +86,7 @@ class DeliveryCheck:
     def file_count(self) -> int:
         return len(self.checked) + len(self.sealed.paths)
 
-    @property
+    @functools.cached_property
     def entries(self) -> list[DeliveredEntry]:
         """Every delivered file, in path order (made on demand: a sweep needs only the count)."""
         sealed = self.sealed
@@ -298,25 +301,25 @@ def record_deliverable(session: Session, name: str, check: DeliveryCheck, unit: 
         .returning(Deliverable.id)
     ).scalar_one()
     rows = []
+    # The event commits to the files as they are written (not read back to be hashed).
+    lines = unit.lines.setdefault("deliverable_files", LineDigests())
     for position, entry in enumerate(check.entries):
-        if entry.resolution.version_id is None:
+        version_id = entry.resolution.version_id
+        if version_id is None:
             raise ProvenanceError(
                 f"{display_path(entry.path)} resolved to no asset; a delivery that passed the "
                 "policy must not hold one. Report this as a bug."
             )
-        rows.append(
-            {
-                "deliverable_id": deliverable_id,
-                "position": position,
-                "path": os.path.relpath(entry.path, delivery.home),
-                "digest": entry.digest,
-                "size": entry.size,
-                "version_id": entry.resolution.version_id,
-                "frame": entry.resolution.frame,
-            }
-        )
-    if rows:
-        session.execute(insert(DeliverableFile), rows)
+        path = os.path.relpath(entry.path, delivery.home)
+        row = (deliverable_id, position, path, entry.digest, entry.size, version_id)
+        rows.append((*row, entry.resolution.frame))
+        lines.add(unit.event_id, (*row[:2], path_text(path), *row[3:], entry.resolution.frame))
+    bulk.insert_rows(
+        session.connection(),
+        bulk.table_of(DeliverableFile),
+        ("deliverable_id", "position", "path", "digest", "size", "version_id", "frame"),
+        rows,
+    )
     return deliverable_id
 
 

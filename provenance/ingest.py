@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from provenance.detect import Signal
@@ -54,7 +54,6 @@ from provenance.store.models import (
     Asset,
     AssetStatus,
     AssetVersion,
-    Base,
     Claim,
     Content,
     EdgeKind,
@@ -187,12 +186,6 @@ _LATEST_VERSIONS = (
     )
     .where(Asset.root_id == bindparam("root"))
 )
-
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
 
 
 @contextlib.contextmanager
@@ -490,7 +483,7 @@ class Ingester:
             else:
                 sealing.append((scan.folder, seal))
         connection = self._connection
-        drop_folders(connection, self.roots, dropping)
+        drop_folders(connection, self.roots, [*dropping, *(folder for folder, _ in sealing)])
         write_seals(connection, self.roots, sealing)
 
     def _seal_of(
@@ -619,10 +612,10 @@ class Ingester:
         ids = dict(found)
         missing = [d for d in pairs if d not in ids]
         if missing:
-            new_ids = bulk.allocate_ids(connection, _table(Content), len(missing))
+            new_ids = bulk.allocate_ids(connection, bulk.table_of(Content), len(missing))
             bulk.insert_rows(
                 connection,
-                _table(Content),
+                bulk.table_of(Content),
                 ("id", "digest", "size"),
                 [(i, d, pairs[d]) for i, d in zip(new_ids, missing, strict=True)],
             )
@@ -651,7 +644,7 @@ class Ingester:
             else:
                 changed_rows.append((entry.location_id, content_ids[digest], *stat, recorded_ns))
         connection = self._connection
-        table = _table(Location)
+        table = bulk.table_of(Location)
         bulk.insert_rows(
             connection,
             table,
@@ -752,34 +745,34 @@ class Ingester:
             raise RuntimeError("assets are recorded only inside an ingest's unit of work")
         connection = self._connection
         report = self.report
-        now = bulk.driver_value(connection, _table(Asset).c.created_at, unit.at)
+        now = bulk.driver_value(connection, bulk.table_of(Asset).c.created_at, unit.at)
         # New assets, then the new versions of new and changed ones: one statement each, with
         # ids taken up front so that nothing needs to be read back.
         created = [p for p in plans if p.asset_id is None]
-        asset_ids = bulk.allocate_ids(connection, _table(Asset), len(created))
+        asset_ids = bulk.allocate_ids(connection, bulk.table_of(Asset), len(created))
         for plan, asset_id in zip(created, asset_ids, strict=True):
             plan.asset_id = asset_id
         bulk.insert_rows(
             connection,
-            _table(Asset),
+            bulk.table_of(Asset),
             ("id", "root_id", "pattern", "kind", "latest_version", "created_at"),
             [(p.asset_id, p.root_id, p.relative, p.asset.kind.value, 1, now) for p in created],
         )
         changed = [p for p in plans if p.version_id is None and p.number > 1]
         bulk.update_rows(
             connection,
-            _table(Asset),
+            bulk.table_of(Asset),
             "id",
             ("latest_version",),
             [(p.asset_id, p.number) for p in changed],
         )
         versioned = [p for p in plans if p.version_id is None]
-        version_ids = bulk.allocate_ids(connection, _table(AssetVersion), len(versioned))
+        version_ids = bulk.allocate_ids(connection, bulk.table_of(AssetVersion), len(versioned))
         for plan, version_id in zip(versioned, version_ids, strict=True):
             plan.version_id = version_id
         bulk.insert_rows(
             connection,
-            _table(AssetVersion),
+            bulk.table_of(AssetVersion),
             (
                 "id",
                 "asset_id",
@@ -808,7 +801,7 @@ class Ingester:
         )
         bulk.insert_rows(
             connection,
-            _table(Member),
+            bulk.table_of(Member),
             ("version_id", "position", "frame", "content_id"),
             [
                 (p.version_id, position, frame, content_ids[digest])

@@ -20,7 +20,6 @@ from provenance.audit import (
     load_or_create_key,
     make_checkpoint,
     public_hex,
-    read_chain,
     trusted_public_key,
     write_checkpoint,
 )
@@ -660,7 +659,8 @@ class Ledger:
                     event_hash = unit.hash
                     # The checkpoint of this moment (including the finalize event itself) travels
                     # in the manifest, so the deliverable can be checked against the log years on.
-                    checkpoint = make_checkpoint(read_chain(session), signing_key)
+                    assert trail.chain is not None
+                    checkpoint = make_checkpoint(trail.chain.appended(event_hash), signing_key)
                     finalized_at = unit.at.isoformat()
                     document = manifest_document(name, check, event_id, event_hash, finalized_at)
                     document["checkpoint"] = checkpoint
@@ -741,9 +741,6 @@ class Ledger:
         sqlite = self.location.sqlite_path
         if sqlite is not None:
             return sqlite.parent / "checkpoints"
-        studio = os.environ.get("PROVENANCE_CHECKPOINTS")
-        if studio:
-            return Path(studio)
         base = os.environ.get("XDG_DATA_HOME") or os.path.join(
             os.path.expanduser("~"), ".local", "share"
         )
@@ -766,8 +763,8 @@ class Ledger:
             report = audit(session, where, public_hex(signing_key.public_key()))
             if not report.ok:
                 raise AuditFailed(report)
-            state = read_chain(session)
-        document = make_checkpoint(state, signing_key)
+        assert report.chain is not None
+        document = make_checkpoint(report.chain, signing_key)
         return write_checkpoint(where, document), document
 
     def audit_verify(self, key: Path | None = None, folder: Path | None = None) -> AuditReport:

@@ -155,6 +155,8 @@ class AssetRefs(Sequence[AssetRef]):
         self._names = bytearray()
         self._name_ends = array("Q")
         self._kinds: dict[str, int] = {}
+        self._kind_names: list[str] = []
+        """`_kinds` by index (an access must not rebuild this list)."""
         self._kind_of = bytearray()
         self._digests = bytearray()
         """16 bytes a ref: the xxh3-128 value; other digests are kept whole in `_other_digests`."""
@@ -180,7 +182,7 @@ class AssetRefs(Sequence[AssetRef]):
         self._folder_of.append(folder_id)
         self._names += name
         self._name_ends.append(len(self._names))
-        self._kind_of.append(self._kinds.setdefault(kind, len(self._kinds)))
+        self._kind_of.append(self._kind_code(kind))
         value = _xxh3_128_value(digest)
         if value is None:
             value = bytes(16)
@@ -211,7 +213,7 @@ class AssetRefs(Sequence[AssetRef]):
             self._folders.append(folder)
         table = bytearray(256)
         for code, kind in enumerate(_PACKED_KINDS):
-            table[code] = self._kinds.setdefault(kind, len(self._kinds))
+            table[code] = self._kind_code(kind)
         base = len(self._names)
         self._numbers.extend(numbers)
         self._folder_of.extend(array("L", [folder_id]) * count)
@@ -220,6 +222,13 @@ class AssetRefs(Sequence[AssetRef]):
         self._kind_of += kinds.translate(table)
         self._digests += digests
         return True
+
+    def _kind_code(self, kind: str) -> int:
+        code = self._kinds.get(kind)
+        if code is None:
+            code = self._kinds[kind] = len(self._kind_names)
+            self._kind_names.append(kind)
+        return code
 
     def __len__(self) -> int:
         return len(self._name_ends)
@@ -244,7 +253,7 @@ class AssetRefs(Sequence[AssetRef]):
         if digest is None:
             digest = "xxh3-128:" + self._digests[16 * index : 16 * index + 16].hex()
         asset_id, version_id, version = self._numbers[3 * index : 3 * index + 3]
-        kind = list(self._kinds)[self._kind_of[index]]
+        kind = self._kind_names[self._kind_of[index]]
         return AssetRef(asset_id, version_id, version, folder + name, kind, digest)
 
     def __eq__(self, other: object) -> bool:

@@ -25,6 +25,13 @@ IN_CHUNK = 2048
 """Keys per IN list: far below SQLite's limit of 32766 bound parameters."""
 
 
+def table_of(model: type[Any]) -> Table:
+    """The Table of a mapped class (for the Core statements here)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def driver_value(connection: Connection, column: Column[Any], value: object) -> object:
     """`value` as SQLAlchemy would hand it to the driver for `column` (e.g. a datetime for SQLite)."""
     dialect = connection.dialect

@@ -105,10 +105,10 @@ def load_seals(
 def write_seals(
     connection: Connection, roots: RootMap, seals: Sequence[tuple[bytes, Seal]]
 ) -> None:
-    """Replace the seals of these folders (absolute, ending in `/`)."""
+    """Write the seals of these folders (absolute, ending in `/`), whose old seals the caller
+    dropped."""
     if not seals:
         return
-    drop_folders(connection, roots, [folder for folder, _ in seals])
     rows = []
     for folder, seal in seals:
         root_id, relative = roots.split_folder(folder)
@@ -130,11 +130,7 @@ def write_seals(
 
 def drop_folders(connection: Connection, roots: RootMap, folders: Iterable[bytes]) -> None:
     """Drop the seals of these folders (absolute, ending in `/`)."""
-    keys = sorted({roots.split_folder(folder) for folder in folders})
-    for chunk in chunked(keys):
-        connection.execute(
-            delete(FolderSeal).where(tuple_(FolderSeal.root_id, FolderSeal.folder).in_(chunk))
-        )
+    _drop_keys(connection, {roots.split_folder(folder) for folder in folders})
 
 
 def drop_for_versions(session: Session, version_ids: Iterable[int]) -> None:
@@ -148,8 +144,13 @@ def drop_for_versions(session: Session, version_ids: Iterable[int]) -> None:
             .where(AssetVersion.id.in_(chunk))
             .distinct()
         ):
-            keys.add((root_id, pattern.rpartition(b"/")[0] + b"/" if b"/" in pattern else b""))
-    for chunk in chunked(sorted(keys)):
+            keys.add((root_id, pattern[: pattern.rfind(b"/") + 1]))
+    _drop_keys(connection, keys)
+
+
+def _drop_keys(connection: Connection, keys: Iterable[tuple[int, bytes]]) -> None:
+    """Drop the seals of these (root id, folder under the root) keys."""
+    for chunk in chunked(sorted(set(keys))):
         connection.execute(
             delete(FolderSeal).where(tuple_(FolderSeal.root_id, FolderSeal.folder).in_(chunk))
         )
