@@ -125,7 +125,10 @@ def check_delivery(
     versions.update(sealed.version_ids)
     ambiguous = {v for r in resolutions for v, _, _ in r.ambiguous}
     facts = asset_facts(session, roots, versions)
-    names = {v: ref.name for v, ref in asset_refs(session, roots, versions | ambiguous).items()}
+    names = {v: fact.name for v, fact in facts.items()}
+    names.update(
+        (v, ref.name) for v, ref in asset_refs(session, roots, ambiguous - names.keys()).items()
+    )
     files = _with_file_signals(
         session, roots, file_facts(delivered, resolutions, facts, names), delivered, resolutions
     )

@@ -304,22 +304,10 @@ def asset_facts(
     delivered = set(version_ids)
     ancestry = contains_ancestors(session, delivered)
     everyone = delivered | {a for ancestors in ancestry.values() for a in ancestors}
-    rows: dict[int, _VersionRow] = {}
-    for chunk in chunked(sorted(everyone)):
-        for version_id, root_id, pattern, number, digest in session.execute(
-            select(
-                AssetVersion.id,
-                Asset.root_id,
-                Asset.pattern,
-                AssetVersion.number,
-                AssetVersion.digest,
-            )
-            .join(Asset, Asset.id == AssetVersion.asset_id)
-            .where(AssetVersion.id.in_(chunk))
-        ):
-            rows[version_id] = _VersionRow(
-                display_path(roots.join(root_id, pattern)), number, digest
-            )
+    rows = {
+        version_id: _VersionRow(ref.name, ref.version, ref.digest)
+        for version_id, ref in asset_refs(session, roots, everyone).items()
+    }
     claims = _claims_by_version(session, everyone)
     tools = _tools(
         session, {c.tool_id for cs in claims.values() for c in cs if c.tool_id is not None}
