@@ -43,6 +43,7 @@ from provenance.store.models import (
     LineageEdge,
     Tool,
 )
+from provenance.store.queries import chunked
 from provenance.store.rows import (
     COLUMNS,
     LineDigests,
@@ -785,9 +786,13 @@ def _legacy_checks(session: Session, events: dict[int, tuple[str, dict[str, Any]
     problems: list[str] = []
     tool_names = dict(session.execute(select(Tool.id, Tool.name)).all())
     claims_per_event: dict[int, int] = {}
-    for claim in session.execute(
-        select(Claim).where(Claim.event_id.in_(list(events))).order_by(Claim.id)
-    ).scalars():
+    legacy = sorted(events)
+    claims = [
+        claim
+        for chunk in chunked(legacy)
+        for claim in session.execute(select(Claim).where(Claim.event_id.in_(chunk))).scalars()
+    ]
+    for claim in sorted(claims, key=lambda c: c.id):
         claims_per_event[claim.event_id] = claims_per_event.get(claim.event_id, 0) + 1
         kind, payload = events[claim.event_id]
         if kind not in ("ingest", "claim", "claim.resolve"):
@@ -821,9 +826,13 @@ def _legacy_checks(session: Session, events: dict[int, tuple[str, dict[str, Any]
         if kind in ("claim", "claim.resolve") and claims_per_event.get(event_id, 0) != 1:
             problems.append(f"the claim recorded by event #{event_id} ({kind}) is missing")
     approvals_per_event: dict[int, int] = {}
-    for approval in session.execute(
-        select(Approval).where(Approval.event_id.in_(list(events)))
-    ).scalars():
+    for approval in (
+        approval
+        for chunk in chunked(legacy)
+        for approval in session.execute(
+            select(Approval).where(Approval.event_id.in_(chunk))
+        ).scalars()
+    ):
         approvals_per_event[approval.event_id] = approvals_per_event.get(approval.event_id, 0) + 1
         kind, payload = events[approval.event_id]
         recorded = (

@@ -456,15 +456,22 @@ def generative_uses(session: Session, roots: RootMap) -> list[DisclosureEntry]:
     refs = asset_refs(
         session, roots, set(generative) | {d for ds in descendants.values() for d in ds}
     )
-    statuses = dict(
-        session.execute(
-            select(AssetVersion.id, AssetVersion.status).where(AssetVersion.id.in_(generative))
-        ).all()
-    )
+    statuses: dict[int, str] = {}
     approvals: dict[int, list[str]] = {}
-    for approval in session.execute(
-        select(Approval).where(Approval.version_id.in_(generative)).order_by(Approval.id)
-    ).scalars():
+    # (In chunks: a show can hold more generated versions than SQLite takes parameters.)
+    for chunk in chunked(sorted(generative)):
+        for version_id, status in session.execute(
+            select(AssetVersion.id, AssetVersion.status).where(AssetVersion.id.in_(chunk))
+        ):
+            statuses[version_id] = status
+    chosen = [
+        approval
+        for chunk in chunked(sorted(generative))
+        for approval in session.execute(
+            select(Approval).where(Approval.version_id.in_(chunk))
+        ).scalars()
+    ]
+    for approval in sorted(chosen, key=lambda a: a.id):
         if approval.digest == refs[approval.version_id].digest:
             approvals.setdefault(approval.version_id, []).append(
                 f"{approval.ref} ({approval.approved_by})"
