@@ -29,7 +29,8 @@ READABLE_TYPES = frozenset(
         b".ftc", b".ftu", b".gbr", b".grib", b".h5", b".hdf", b".icb", b".iim", b".im",
         b".msp", b".pcd", b".pxr", b".ras", b".vda", b".vst",
         # what the C2PA library reads beyond images
-        b".mov", b".qt", b".mp4", b".m4v", b".m4a", b".avi", b".mpg", b".mpeg", b".mp2",
+        b".mov", b".qt", b".mp4", b".mpg4", b".m4v", b".m4a", b".avi", b".mpg", b".mpeg",
+        b".mp1", b".mp2", b".mpga", b".mpega", b".svgz", b".hif",
         b".wav", b".mp3", b".flac", b".pdf", b".svg", b".arw", b".nef", b".dng", b".zip",
         b".epub", b".oxps", b".docx", b".docm", b".xlsx", b".xlsm", b".pptx", b".pptm",
         b".odt", b".ott", b".ods", b".ots", b".odp", b".otp", b".odg", b".otg",
