@@ -112,9 +112,9 @@ def generate(spec: DeliverySpec, root: Path, seed: int = 2025) -> tuple[int, int
 
 
 PHASES = (
-    ("provenance.finalizer", None, "read_delivery", "walk the delivery (scan, stat)"),
-    ("provenance.ingest", "Ingester", "fingerprint_files", "stat cache and hashing"),
+    ("provenance.finalizer", None, "read_delivery", "walk the delivery (hashing starts)"),
     ("provenance.ingest", "Ingester", "_cached_locations", "  of which: stat-cache lookup"),
+    ("provenance.ingest", "FingerprintStream", "finish", "waiting for the hashing"),
     ("provenance.finalizer", None, "resolve_delivered", "resolve files to assets"),
     ("provenance.store.facts", None, "_member_digests", "  of which: members by path"),
     ("provenance.store.facts", None, "_versions_holding", "  of which: holders by content"),

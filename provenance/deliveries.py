@@ -9,7 +9,7 @@ import csv
 import enum
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from provenance.errors import BadPattern, ProvenanceError, TargetNotFound
@@ -107,12 +107,19 @@ class Delivery:
         self.sequences.append(DeliveredSequence(asset.pattern, tuple(gaps)))
 
 
-def read_delivery(source: bytes, sealed: Sealed | None = None) -> Delivery:
+def read_delivery(
+    source: bytes,
+    sealed: Sealed | None = None,
+    found: Callable[[Delivery], None] | None = None,
+) -> Delivery:
     """Whatever `source` is: a folder, a `.csv` pull list, an `.otio` timeline, a path list
-    (`.txt`, `.lst`, `.list`), or a single file delivered on its own."""
+    (`.txt`, `.lst`, `.list`), or a single file delivered on its own.
+
+    `found` is called with the delivery so far after each folder a folder delivery's walk
+    reads (so that its files can be hashed while the walk goes on)."""
     source = os.path.abspath(source)
     if os.path.isdir(source):
-        return _read_folder(source, sealed)
+        return _read_folder(source, sealed, found)
     if not os.path.exists(source):
         raise TargetNotFound(
             f"The delivery {os.fsdecode(source)!r} does not exist. Give a folder, a text file "
@@ -131,7 +138,9 @@ def read_delivery(source: bytes, sealed: Sealed | None = None) -> Delivery:
     return delivery
 
 
-def _read_folder(folder: bytes, sealed: Sealed | None = None) -> Delivery:
+def _read_folder(
+    folder: bytes, sealed: Sealed | None, found: Callable[[Delivery], None] | None
+) -> Delivery:
     delivery = Delivery(DeliveryKind.FOLDER, folder, folder)
     for scan in scan_target(folder, sealed):
         if scan.sealed:
@@ -139,6 +148,8 @@ def _read_folder(folder: bytes, sealed: Sealed | None = None) -> Delivery:
             continue
         _drop_manifests(scan)
         delivery.add_scan(scan)
+        if found is not None:
+            found(delivery)
     return delivery
 
 

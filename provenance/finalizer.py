@@ -120,7 +120,8 @@ def check_delivery(
         session, roots, source, hasher, racy_window_ns, progress
     )
     delivered = [Delivered(f.path, digests[f.path][0]) for f in delivery.files if f.path in digests]
-    resolutions = resolve_delivered(session, roots, delivered)
+    # (The content ids it looks up go to the stat-cache refresh, which need not look again.)
+    resolutions = resolve_delivered(session, roots, delivered, refresh.content_ids)
     versions = {r.version_id for r in resolutions if r.version_id is not None}
     versions.update(sealed.version_ids)
     ambiguous = {v for r in resolutions for v, _, _ in r.ambiguous}
@@ -257,13 +258,17 @@ def _fingerprint_delivery(
     seals: dict[bytes, Seal] = {}
     if os.path.isdir(source):
         seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
-    delivery = read_delivery(source, sealed_for_reading(seals, racy_window_ns))
+    stream = cache.fingerprint_stream(source if os.path.isdir(source) else None)
+    delivery = read_delivery(
+        source, sealed_for_reading(seals, racy_window_ns), lambda d: stream.take(d.files)
+    )
     sealed = expand_sealed(session, delivery.sealed, seals, is_manifest)
     for folder in sealed.fallback:
         # The seal did not name exactly the files the folder holds: read it the usual way.
         delivery.add_scan(rescan_folder(folder, source))
     delivery.sequences += [DeliveredSequence(p, missing) for p, missing in sealed.sequences]
-    digests, refresh = cache.fingerprint_files(delivery.files)
+    stream.take(delivery.files, final=True)
+    digests, refresh = stream.finish()
     if progress is not None:
         progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
     return delivery, digests, refresh, cache, sealed

@@ -148,7 +148,7 @@ def hash_file(path: bytes) -> HashResult:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
                 return HashResult(path, None, None, SkipReason.SPECIAL, "not a regular file")
-            digest = _read_digest(fd, buffer)
+            digest = _read_digest(fd, buffer, before.st_size)
             try:
                 on_disk = os.lstat(path)
             except FileNotFoundError:
@@ -166,17 +166,26 @@ def hash_file(path: bytes) -> HashResult:
     )
 
 
-def _read_digest(fd: int, buffer: memoryview) -> str:
-    """The xxh3-128 hex digest of what `fd` holds from where it is to its end."""
+def _read_digest(fd: int, buffer: memoryview, size: int) -> str:
+    """The xxh3-128 hex digest of what `fd` holds from where it is to its end; `size` is what
+    fstat said it holds (the caller checks afterwards that it did not change)."""
     readinto = _readinto(fd)
-    # Most files fit the buffer: fill it, and hash it in one call.
-    filled = 0
-    while filled < len(buffer):
-        count = readinto(buffer[filled:])
-        if not count:
-            return xxhash.xxh3_128_hexdigest(buffer[:filled])
-        filled += count
-    hasher = xxhash.xxh3_128(buffer)
+    if size < len(buffer):
+        # Most files fit the buffer: ask for one byte more than the file holds, so that a
+        # short read says the end was reached without a further read returning nothing.
+        wanted = size + 1
+        filled = 0
+        while filled < wanted:
+            count = readinto(buffer[filled:wanted])
+            if not count:
+                return xxhash.xxh3_128_hexdigest(buffer[:filled])
+            filled += count
+            if filled == size:
+                return xxhash.xxh3_128_hexdigest(buffer[:filled])
+        # It grew since fstat: read the rest the long way (the caller sees the change).
+    else:
+        filled = 0
+    hasher = xxhash.xxh3_128(buffer[:filled])
     while True:
         count = readinto(buffer)
         if not count:
@@ -252,6 +261,10 @@ class HashJob:
                 chunk = self._chunks[self._handed]
                 self._futures[self._handed] = pool.submit(hash_chunk, chunk, self._detect(chunk))
                 self._handed += 1
+
+    def hash_unstarted(self) -> None:
+        """Hash here, from the last, the chunks no worker has started (then `results` waits)."""
+        self._hash_here()
 
     def _hash_here(self) -> None:
         while (index := self._take_last()) is not None:

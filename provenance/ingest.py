@@ -80,6 +80,8 @@ if TYPE_CHECKING:
 
 BATCH_FILES = 4096
 BATCH_BYTES = 2 << 30
+# A fingerprint pass (a sweep) hands the workers files this many at a time as the walk finds them.
+STREAM_BATCH = 4096
 SQLITE_CACHE_KIB = 64 << 10
 
 Progress = Callable[[int, int, int], None]
@@ -235,6 +237,51 @@ class CacheRefresh:
     fresh: list[HashResult]
     cached: dict[bytes, _Cached]
     recorded_ns: int
+    content_ids: dict[str, int] = field(default_factory=dict)
+    """Ids of contents the check already looked up (digest -> id): not looked up again."""
+
+
+class FingerprintStream:
+    """A fingerprint pass that starts hashing while the files are still being found.
+
+    `take` is handed the growing list of files a walk has found so far; every STREAM_BATCH new
+    files are looked up in the stat cache and the ones it cannot vouch for go to the hashing
+    workers at once, so the workers hash the first folders while the walk lists the rest. Hand
+    whole folders at a time: the stat cache reads a folder with one range query.
+    """
+
+    def __init__(self, ingester: Ingester) -> None:
+        self._ingester = ingester
+        self._taken = 0
+        self._pending: list[_Pending] = []
+
+    def take(self, files: Sequence[ScannedFile], final: bool = False) -> None:
+        """Start on the files of `files` not taken yet, once there are enough of them (or all
+        of them when `final`)."""
+        if len(files) - self._taken < (1 if final else STREAM_BATCH):
+            return
+        new = list(files[self._taken :])
+        self._taken = len(files)
+        self._pending.append(self._ingester._start([ScannedAsset(AssetKind.FILE, b"", new)]))
+
+    def finish(self) -> tuple[dict[bytes, tuple[str, StatFingerprint]], CacheRefresh]:
+        """Every file's digest and fingerprint, and what had to be read (for `record_cache`)."""
+        digests: dict[bytes, tuple[str, StatFingerprint]] = {}
+        fresh: list[HashResult] = []
+        cached: dict[bytes, _Cached] = {}
+        # The earliest start errs on the safe side of the racy rule for every file.
+        recorded_ns = min((p.recorded_ns for p in self._pending), default=time.time_ns())
+        # The workers take chunks from the first batch on: this thread hashes from the last.
+        for pending in reversed(self._pending):
+            if pending.job is not None:
+                pending.job.hash_unstarted()
+        for pending in self._pending:
+            found, read = self._ingester._collect(pending)
+            digests.update(found)
+            fresh.extend(read)
+            cached.update(pending.cached)
+        self._pending = []
+        return digests, CacheRefresh(fresh, cached, recorded_ns)
 
 
 @dataclass(slots=True)
@@ -350,24 +397,22 @@ class Ingester:
     def _prepare(self, batch: _Batch) -> _Pending:
         return self._start([asset for scan in batch.scans for asset in scan.assets])
 
-    def fingerprint_files(
-        self, files: list[ScannedFile]
-    ) -> tuple[dict[bytes, tuple[str, StatFingerprint]], CacheRefresh]:
-        """Digest and fingerprint of every file, from the stat cache when it can be trusted.
-
-        Writes nothing: what had to be read comes back as a CacheRefresh for `record_cache`,
-        so that a reader (a sweep, an auditor) can fingerprint without the write lock.
-        """
-        pending = self._start([ScannedAsset(AssetKind.FILE, b"", files)])
-        digests, fresh = self._collect(pending)
-        return digests, CacheRefresh(fresh, pending.cached, pending.recorded_ns)
+    def fingerprint_stream(self, top: bytes | None = None) -> FingerprintStream:
+        """A fingerprint pass over files given as they are found (see FingerprintStream); when
+        they all lie under the folder `top`, a `top` the ledger holds nothing under (a fresh
+        copy) is not looked up in the stat cache at all."""
+        if top is not None:
+            self._new_folders = self._unknown_folders([top])
+        return FingerprintStream(self)
 
     def record_cache(self, refresh: CacheRefresh) -> None:
         """Record what a fingerprint pass had to read as locations (a fresher stat cache)."""
         fresh = refresh.fresh
+        known = refresh.content_ids
         content_ids = self._content_ids(
-            {r.digest: r.stat.size for r in fresh if r.digest and r.stat}
+            {r.digest: r.stat.size for r in fresh if r.digest and r.stat and r.digest not in known}
         )
+        content_ids.update(known)
         self._record_locations(fresh, refresh.cached, refresh.recorded_ns, content_ids)
 
     def _unknown_folders(self, targets: Sequence[bytes]) -> tuple[bytes, ...]:

@@ -218,6 +218,24 @@ def test_re_sweeping_an_unchanged_delivery_reads_nothing(show: Ledger, workspace
     assert second.files_read == 0 and second.verdict.clean
 
 
+def test_a_sweep_hashing_while_it_walks_resolves_every_folder(
+    show: Ledger, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every folder the walk reads goes to the hashing workers as a batch of its own (a big
+    # delivery's batches are thousands of files): each batch is looked up and hashed apart,
+    # and the sweep still sees every file, resolves it, and refreshes the stat cache.
+    monkeypatch.setattr("provenance.ingest.STREAM_BATCH", 1)
+    delivery = deliver(workspace, "plates", "comp", "elements")
+    time.sleep(0.05)
+    first = show.sweep(delivery)
+    assert first.files == first.files_read == 3 * len(FRAMES)
+    assert rules(first) == ["genai-unapproved"]
+    blocked = {f.asset.rsplit("/", 1)[-1] for f in first.verdict.findings if f.asset}
+    assert blocked == {"sh010_comp_v003.####.tif", "sky_gen_v001.####.tif"}
+    second = show.sweep(delivery)
+    assert second.files_read == 0 and rules(second) == ["genai-unapproved"]
+
+
 def test_verify_catches_added_removed_and_changed_files(show: Ledger, workspace: Path) -> None:
     delivery = deliver(workspace, "plates")
     assert show.finalize(delivery, "EP101_PLATES_v001").finalized

@@ -9,9 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import xxhash
 
 from provenance.fingerprint import (
+    BUFFER_SIZE,
     Hasher,
     aggregate_digest,
     hash_file,
@@ -27,6 +29,17 @@ def test_digest_is_xxh3_128_with_its_algorithm(tmp_path: Path) -> None:
     result = hash_file(os.fsencode(path))
     assert result.digest == "xxh3-128:" + xxhash.xxh3_128(path.read_bytes()).hexdigest()
     assert result.stat is not None and result.stat.size == 3 << 20
+
+
+@pytest.mark.parametrize(
+    "size", [1, BUFFER_SIZE - 1, BUFFER_SIZE, BUFFER_SIZE + 1, 3 * BUFFER_SIZE]
+)
+def test_digest_is_right_on_both_sides_of_the_buffer_size(tmp_path: Path, size: int) -> None:
+    # Files smaller than the buffer are read in one call that must come back short; the rest
+    # are streamed.
+    path = write_bytes(tmp_path / "a.bin", size, seed=size)
+    result = hash_file(os.fsencode(path))
+    assert result.digest == "xxh3-128:" + xxhash.xxh3_128(path.read_bytes()).hexdigest()
 
 
 def test_digest_matches_xxhsum_h2(tmp_path: Path) -> None:

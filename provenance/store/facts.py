@@ -89,6 +89,8 @@ def _assets_by_path(
         # (A folder at the top of a root has no range of its own: it is looked up by name.)
         if len(members) >= _RANGE_MIN_FILES and prefix:
             names = latest_in_folder(connection, root_id, prefix)
+            if not names:
+                continue  # a folder the ledger holds no asset in (a copy): by content only
             for index, name in members:
                 for candidate, frame in _candidate_names(name):
                     version_id = names.get(candidate)
@@ -150,9 +152,15 @@ def latest_in_folder(connection: Connection, root_id: int, prefix: bytes) -> dic
 
 
 def resolve_delivered(
-    session: Session, roots: RootMap, files: Sequence[Delivered]
+    session: Session,
+    roots: RootMap,
+    files: Sequence[Delivered],
+    contents: dict[str, int] | None = None,
 ) -> list[Resolution]:
-    """Resolve each file by its path first (is it a member of a recorded asset?), then by content."""
+    """Resolve each file by its path first (is it a member of a recorded asset?), then by content.
+
+    `contents`, when given, receives the id of every content looked up by its digest (so that
+    a stat-cache refresh after the check need not look them up again)."""
     by_path = _assets_by_path(session, roots, files)
     member_digests = _member_digests(session, {v for v, _ in by_path.values()})
     results: list[Resolution | None] = [None] * len(files)
@@ -171,7 +179,7 @@ def resolve_delivered(
         else:
             results[index] = Resolution(version_id, frame, recorded_digest=recorded)
     if by_content:
-        holders = _versions_holding(session, {files[i].digest for i in by_content})
+        holders = _versions_holding(session, {files[i].digest for i in by_content}, contents)
         candidates_ids = {v for vs in holders.values() for v, _ in vs}
         summaries = origin_summaries(session, candidates_ids)
         # Two assets holding the same bytes agree only if they agree on origin *and* on
@@ -220,21 +228,28 @@ def _member_digests(
 
 
 def _versions_holding(
-    session: Session, digests: Iterable[str]
+    session: Session, digests: Iterable[str], contents: dict[str, int] | None = None
 ) -> dict[str, list[tuple[int, int | None]]]:
-    """Latest versions of assets that hold each digest as a member."""
+    """Latest versions of assets that hold each digest as a member (a cold sweep asks this of
+    every file it delivers: plain rows, not ORM ones); the content ids go to `contents`."""
     found: dict[str, list[tuple[int, int | None]]] = {}
-    for chunk in chunked(sorted(digests)):
-        for digest, version_id, frame in session.execute(
-            select(Content.digest, AssetVersion.id, Member.frame)
-            .join(Member, Member.content_id == Content.id)
-            .join(AssetVersion, AssetVersion.id == Member.version_id)
-            .join(Asset, Asset.id == AssetVersion.asset_id)
-            .where(Content.digest.in_(chunk), AssetVersion.number == Asset.latest_version)
-            .order_by(AssetVersion.id)
-        ):
-            found.setdefault(digest, []).append((version_id, frame))
+    content_ids: dict[str, int] = {} if contents is None else contents
+    for digest, content_id, version_id, frame in bulk.select_in(
+        session.connection(), _HOLDERS, Content.digest, sorted(digests)
+    ):
+        found.setdefault(digest, []).append((version_id, frame))
+        content_ids[digest] = content_id
     return found
+
+
+_HOLDERS = (
+    select(Content.digest, Content.id, AssetVersion.id, Member.frame)
+    .join(Member, Member.content_id == Content.id)
+    .join(AssetVersion, AssetVersion.id == Member.version_id)
+    .join(Asset, Asset.id == AssetVersion.asset_id)
+    .where(AssetVersion.number == Asset.latest_version)
+    .order_by(AssetVersion.id)
+)
 
 
 # ---------------------------------------------------------------------------------------------
