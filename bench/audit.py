@@ -11,8 +11,8 @@ state from the events and compares it with the tables, and proves the checkpoint
 with the log. The peer, measured in the same run, is the floor of that work: one SHA-256 over
 every event's canonical form in a plain Python loop, with the rows already in memory.
 
-Files: the worst case for an event's size, `Ledger.ingest` of 100,000 small files that are each
-an asset of their own, with a claim each (--origin): one event commits to 200,000 rows. With
+Files: the worst case for an event's commitment, `Ledger.ingest` of 100,000 small files that are
+each an asset of their own, with a claim each (--origin): one event commits to 200,000 rows. With
 --lineage each also gets a lineage edge (--contains), 300,000 rows (slow: the ingest checks
 each new edge for a cycle with a query of its own). Printed: the ingest's wall time, its
 event's payload size, how long reading its rows back takes (what the commitment adds to the
@@ -198,7 +198,7 @@ def main() -> None:
         time.sleep(2.5)  # past the stat cache's racy window
         print()
         print(
-            f"{'ledger':<12} {'files':>8} {'ingest s':>9} {'event MB':>9} {'rows s':>7} "
+            f"{'ledger':<12} {'files':>8} {'ingest s':>9} {'event kB':>9} {'rows s':>7} "
             f"{'verify s':>9} {'floor s':>8} {'ratio':>6}"
         )
         for name, url in targets:
@@ -210,7 +210,7 @@ def main() -> None:
                 url, work / "show", tree, options.lineage
             )
             print(
-                f"{name:<12} {options.files:>8} {ingest:>9.2f} {size / 1e6:>9.1f} {rows:>7.2f} "
+                f"{name:<12} {options.files:>8} {ingest:>9.2f} {size / 1e3:>9.1f} {rows:>7.2f} "
                 f"{verify:>9.2f} {floor:>8.2f} {verify / floor:>6.1f}"
             )
 

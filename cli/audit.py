@@ -121,8 +121,9 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
 def export(obj: Context, output: Path | None) -> None:
     """Every event as JSON Lines ("schema": "Event.1"), oldest first, for an auditor's tools.
 
-    Each event's payload carries the rows it wrote ("rows"): the ledger's state can be rebuilt
-    from the export alone.
+    Each event's payload carries the rows it wrote ("rows"); of a table of more than 1,000 rows,
+    their count and digest, with the rows beside the payload ("digested_rows"): the ledger's
+    state can be rebuilt from the export alone.
     """
     with obj.open() as ledger:
         stream = output.open("w", encoding="utf-8") if output else sys.stdout

@@ -49,9 +49,12 @@ from provenance.store.rows import (
     LineDigests,
     RebuiltState,
     Row,
+    RowsDigest,
     StateBuilder,
     child_lines,
+    digested_tables,
     read_rows,
+    table_rows,
 )
 
 CHECKPOINT_SCHEMA = "Checkpoint.1"
@@ -379,19 +382,33 @@ def stored_checkpoints(folder: Path, ledger_id: str) -> Iterator[tuple[Path, dic
 
 
 def export_events(session: Session) -> Iterator[dict[str, Any]]:
-    """Every event as a JSON-ready document, oldest first, for an auditor's own tools."""
+    """Every event as a JSON-ready document, oldest first, for an auditor's own tools.
+
+    A table the event committed to by count and digest (more than INLINE_ROWS rows) comes
+    beside the payload, in `digested_rows`, as the table holds it: the auditor checks it against
+    the digest, and the state can still be rebuilt from the export alone.
+    """
+    connection = session.connection()
     for event in iter_events(session):
-        yield {
+        payload = json.loads(event.payload)
+        document = {
             "schema": EVENT_EXPORT_SCHEMA,
             "id": event.id,
             "kind": event.kind,
             "actor": event.actor,
             "host": event.host,
             "at": event.at.isoformat(),
-            "payload": json.loads(event.payload),
+            "payload": payload,
             "prev_hash": event.prev_hash,
             "hash": event.hash,
         }
+        digested = digested_tables(payload.get("rows") if isinstance(payload, dict) else None)
+        if digested:
+            document["digested_rows"] = {
+                table: [list(row) for _event, row in table_rows(connection, table, event.id)]
+                for table in digested
+            }
+        yield document
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,10 +475,15 @@ def check_state(
     actual = read_rows(connection)
     names = _Names(actual, rebuilt)
     problems = list(rebuilt.unreadable)
+    unvouched: dict[str, set[int]] = {}
     for table in COLUMNS:
+        found, unvouched[table] = _check_digested(table, rebuilt, actual[table], events)
+        problems += found
         problems += _compare_table(table, rebuilt, actual[table], events, names)
     problems += _check_times(connection, rebuilt.committed, events)
-    problems += _check_members(connection, rebuilt, actual, events, names)
+    problems += _check_members(
+        connection, rebuilt, actual, events, names, unvouched["asset_versions"]
+    )
     problems += _check_deliverable_files(connection, rebuilt, actual, events)
     notes = []
     legacy = set(rebuilt.legacy)
@@ -474,6 +496,34 @@ def check_state(
     return StateCheck(problems, notes)
 
 
+def _check_digested(
+    table: str,
+    rebuilt: RebuiltState,
+    found: dict[int, list[Row]],
+    events: dict[int, _EventFacts],
+) -> tuple[list[str], set[int]]:
+    """The rows of events that committed to this table by count and digest, against the table.
+
+    Returns the problems, and the events whose rows the table no longer holds as committed (the
+    rows of the others are vouched for by the digest, and stand in for the event's own)."""
+    problems: list[str] = []
+    failed: set[int] = set()
+    for event_id, committed in sorted(rebuilt.digested[table].items()):
+        present = found.get(event_id, [])
+        digest = RowsDigest()
+        for row in present:
+            digest.add(row)
+        if (digest.count, digest.sha256()) == (committed.count, committed.sha256):
+            continue
+        failed.add(event_id)
+        problems.append(
+            f"the {table.replace('_', ' ')} recorded by event #{event_id} "
+            f"({events[event_id].kind}) are not the rows it committed to ({committed.count:,} "
+            f"committed, {digest.count:,} present): changed, added or removed outside provenance"
+        )
+    return problems, failed
+
+
 def _compare_table(
     table: str,
     rebuilt: RebuiltState,
@@ -483,8 +533,9 @@ def _compare_table(
 ) -> list[str]:
     problems: list[str] = []
     expected = rebuilt.rows[table]
+    digested = rebuilt.digested[table]  # compared whole by _check_digested
     key = operator.itemgetter(*[COLUMNS[table].index(column) for column in KEYS[table]])
-    for event_id in sorted(set(expected) | set(found)):
+    for event_id in sorted((set(expected) | set(found)) - set(digested)):
         recorded = expected.get(event_id, [])
         present = found.get(event_id, [])
         event = events.get(event_id)
@@ -598,8 +649,12 @@ def _check_members(
     actual: dict[str, dict[int, list[Row]]],
     events: dict[int, _EventFacts],
     names: _Names,
+    unvouched: set[int],
 ) -> list[str]:
-    """Each version's frames add up to its digest, count and size; each event's to its digest."""
+    """Each version's frames add up to its digest, count and size; each event's to its digest.
+
+    The versions of `unvouched` events (whose version rows no longer match their digest, already
+    reported) are not summed: what they must add up to is not known."""
     digests = LineDigests()
     # What each version's frames add up to: (digest, count, size). The lines come in version
     # order, so one version's frames are held at a time.
@@ -621,9 +676,14 @@ def _check_members(
     nothing = (aggregate_digest([]), 0, 0)
     problems = []
     flagged: set[int] = set()
-    # What each version's frames must add up to: as its event recorded it (a version row edited
-    # in the table is reported as such), else, before row commitments, as the table has it.
-    recorded = _version_sums(actual)
+    # What each version's frames must add up to: as its event listed it (a version row edited
+    # in the table is reported as such), else as the table has it: vouched for by its event's
+    # digest, or written before row commitments.
+    recorded = {
+        version_id: sums
+        for version_id, sums in _version_sums(actual).items()
+        if sums[0] not in unvouched
+    }
     recorded.update(_version_sums(rebuilt.rows))
     for version_id, (event_id, digest, count, size) in recorded.items():
         if seen.get(version_id, nothing) != (digest, count, size):

@@ -64,7 +64,7 @@ from provenance.store.models import (
     Member,
 )
 from provenance.store.queries import IN_CHUNK, RootMap, chunked, folder_bounds, is_ancestor
-from provenance.store.rows import LineDigests, path_text
+from provenance.store.rows import EventRows, LineDigests, path_text
 from provenance.store.seals import (
     PLAIN_INTENT,
     Seal,
@@ -955,7 +955,8 @@ class Ingester:
 
     def _commit_to(self, versioned: list[_AssetPlan]) -> None:
         """Hand the ingest event the canonical rows of the versions and members just written
-        (it would otherwise read them back: a second of a 100,000-file ingest)."""
+        (it would otherwise read them back: a second of a 100,000-file ingest), a batch at a
+        time: past INLINE_ROWS versions, only their count and digest are kept."""
         assert self.unit is not None
         roots = self.roots
         root_text = {
@@ -963,11 +964,13 @@ class Ingester:
             roots.absolute_id: path_text(b"/"),
         }
         unit = self.unit
-        versions = unit.written.setdefault("asset_versions", [])
+        versions = unit.written.get("asset_versions")
+        if versions is None:
+            versions = unit.written["asset_versions"] = EventRows("asset_versions")
         members = unit.lines.setdefault("members", LineDigests())
         event_id = unit.event_id
         for plan in versioned:
-            versions.append(
+            versions.add(
                 (
                     plan.version_id,
                     root_text[plan.root_id],

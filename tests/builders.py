@@ -82,3 +82,16 @@ def write_exr_sequence(
     return [
         write_exr(folder / f"{name}.{frame:04d}.exr", seed=f"{seed}{frame}") for frame in frames
     ]
+
+
+def write_notes(folder: Path, count: int) -> list[Path]:
+    """`count` tiny text files, each an asset of its own (named with letters, not numbers, so
+    that none is taken for a frame of a sequence)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        name = "".join(chr(ord("a") + index // 26**place % 26) for place in (2, 1, 0))
+        path = folder / f"note_{name}.txt"
+        path.write_text(f"note {name}\n", encoding="utf-8")
+        paths.append(path)
+    return paths

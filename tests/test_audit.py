@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,9 +23,16 @@ from provenance.ingest import ClaimSpec, add_claims
 from provenance.origins import Evidence
 from provenance.store.engine import read_session, write_session
 from provenance.store.events import canonical_event, event_hash, unit_of_work_event
-from provenance.store.rows import DIGESTS, LineDigests, child_lines, read_rows, rebuild_state
+from provenance.store.rows import (
+    DIGESTS,
+    INLINE_ROWS,
+    LineDigests,
+    child_lines,
+    read_rows,
+    rebuild_state,
+)
 
-from .builders import write_image, write_sequence
+from .builders import write_image, write_notes, write_sequence
 from .conftest import Cli
 
 
@@ -592,3 +601,102 @@ def test_events_written_before_row_commitments_keep_the_old_rules(
     assert any("was changed: origin 'digitalCreation'" in line for line in found), found
     assert any("a tool.set event, which records no lineage)" in line for line in found), found
     assert any("secured is 'no', the event says 'yes'" in line for line in found), found
+
+
+# -- events whose tables are committed to by count and digest (past INLINE_ROWS rows) ----------
+
+
+@pytest.fixture
+def crowded(ledger: Ledger, workspace: Path) -> Ledger:
+    """One ingest of more assets than an event lists, each with a claim: its versions and
+    claims are committed to by count and digest."""
+    write_notes(workspace / "notes", INLINE_ROWS + 1)
+    ledger.ingest(["notes"], origin="capture", by="alice", workers=1)
+    return ledger
+
+
+def last_rows(db_url: str, kind: str) -> dict[str, Any]:
+    """The `rows` document of the last event of this kind, with its id as `event`."""
+    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        event_id, payload = connection.exec_driver_sql(
+            f"SELECT id, payload FROM events WHERE id = {last_event(kind)}"
+        ).one()
+    engine.dispose()
+    return {**json.loads(payload)["rows"], "event": event_id}
+
+
+def test_an_ingest_past_the_inline_limit_commits_by_digest_and_verifies(
+    crowded: Ledger, db_url: str, backend: str, run: Cli
+) -> None:
+    rows = last_rows(db_url, "ingest")
+    assert rows["schema"] == "Rows.2"
+    for table in ("asset_versions", "claims"):
+        assert rows[table] == {"rows": INLINE_ROWS + 1, "sha256": rows[table]["sha256"]}
+    report = crowded.audit_verify()
+    assert (report.ok, report.problems) == (True, [])
+    # An event that lists every row is of the first form (which earlier versions wrote, and
+    # still read), and both verify together.
+    crowded.tag("notes/note_aaa.txt", "human", by="carol")
+    tag_rows = last_rows(db_url, "claim")
+    assert tag_rows["schema"] == "Rows.1" and len(tag_rows["claims"]) == 1
+    assert "history verifies" in run("audit", "verify").stdout
+    raw(db_url, [*drop_guards(backend, "claims"), "DELETE FROM claims WHERE claimed_by = 'carol'"])
+    (found,) = tampered(run)
+    assert found.endswith(" (claim), is missing: deleted outside provenance"), found
+
+
+# Each forgery of a row under the crowded ingest: (SQL, given the event; what the count says).
+DIGESTED_FORGERIES: dict[str, tuple[Callable[[int], list[str]], str, str]] = {
+    "claim deleted": (
+        lambda e: ["DELETE FROM claims WHERE id = (SELECT max(id) FROM claims)"],
+        "claims", f"{INLINE_ROWS + 1:,} committed, {INLINE_ROWS:,} present",
+    ),
+    "claim edited": (
+        lambda e: ["UPDATE claims SET origin = 'digitalCreation' WHERE id = "
+                   "(SELECT min(id) FROM claims)"],
+        "claims", f"{INLINE_ROWS + 1:,} committed, {INLINE_ROWS + 1:,} present",
+    ),
+    "claim added": (
+        lambda e: ["INSERT INTO claims (version_id, origin, tool_id, tool_version, claimed_by, "
+                   "evidence, detail, note, resolves, created_at, event_id) SELECT version_id, "
+                   "'digitalCreation', NULL, NULL, 'mallory', evidence, NULL, NULL, resolves, "
+                   "created_at, event_id FROM claims WHERE id = (SELECT min(id) FROM claims)"],
+        "claims", f"{INLINE_ROWS + 1:,} committed, {INLINE_ROWS + 2:,} present",
+    ),
+    "asset version edited": (
+        lambda e: [f"UPDATE asset_versions SET total_size = 1 WHERE id = (SELECT min(id) FROM "
+                   f"asset_versions WHERE event_id = {e})"],
+        "asset versions", f"{INLINE_ROWS + 1:,} committed, {INLINE_ROWS + 1:,} present",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("forgery", list(DIGESTED_FORGERIES))
+def test_a_row_changed_under_an_event_that_committed_by_digest_is_caught(
+    crowded: Ledger, run: Cli, db_url: str, backend: str, forgery: str
+) -> None:
+    make, table, counts = DIGESTED_FORGERIES[forgery]
+    event_id = last_rows(db_url, "ingest")["event"]
+    raw(db_url, [*drop_guards(backend, "claims"), *make(event_id)])
+    assert tampered(run) == [
+        f"the {table} recorded by event #{event_id} (ingest) are not the rows it committed to "
+        f"({counts}): changed, added or removed outside provenance"
+    ]
+
+
+def test_an_export_carries_the_rows_an_event_committed_to_by_digest(
+    crowded: Ledger, db_url: str
+) -> None:
+    rows = last_rows(db_url, "ingest")
+    event_id = rows["event"]
+    (exported,) = [e for e in crowded.export_events() if e["id"] == event_id]
+    assert sorted(exported["digested_rows"]) == ["asset_versions", "claims"]
+    for table, listed in exported["digested_rows"].items():
+        text = json.dumps(listed, separators=(",", ":"), ensure_ascii=False)
+        digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        assert rows[table] == {"rows": len(listed), "sha256": digest}
+    claims = {tuple(row) for row in exported["digested_rows"]["claims"]}
+    assert len(claims) == INLINE_ROWS + 1 and all(c[4] == "alice" for c in claims)
+    assert all("digested_rows" not in e for e in crowded.export_events() if e["id"] != event_id)

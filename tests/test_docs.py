@@ -25,8 +25,9 @@ from provenance.audit import default_key_path
 from provenance.errors import UnknownTool
 from provenance.policy import RULES
 from provenance.store import roles
+from provenance.store.rows import INLINE_ROWS
 
-from .builders import write_image, write_sequence
+from .builders import write_image, write_notes, write_sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -353,9 +354,9 @@ def run_verify_export(events: Path, manifest: Path, key: Path) -> subprocess.Com
     )
 
 
-def test_verify_export_checks_a_deliverable_against_the_exported_events(
-    workspace: Path, tmp_path: Path
-) -> None:
+def finalized_and_exported(workspace: Path, tmp_path: Path) -> tuple[list[str], Path, Path]:
+    """(exported events, their file, the manifest) of a delivery of two plates, ingested with
+    whatever else is in workspace/plates, and events after it."""
     plates = [write_image(workspace / "plates" / f"sh010_plate.{f}.png") for f in (1001, 1002)]
     delivery = workspace / "delivery" / "EP101"
     delivery.mkdir(parents=True)
@@ -374,7 +375,13 @@ def test_verify_export_checks_a_deliverable_against_the_exported_events(
     assert json.loads(manifest.read_text(encoding="utf-8"))["checkpoint"]["size"] < len(events)
     export = tmp_path / "events.jsonl"
     export.write_text("\n".join(events) + "\n", encoding="utf-8")
+    return events, export, manifest
 
+
+def test_verify_export_checks_a_deliverable_against_the_exported_events(
+    workspace: Path, tmp_path: Path
+) -> None:
+    events, export, manifest = finalized_and_exported(workspace, tmp_path)
     good = run_verify_export(export, manifest, default_key_path())
     assert (good.returncode, good.stdout.startswith("OK: ")) == (0, True), good.stdout + good.stderr
 
@@ -397,6 +404,27 @@ def test_verify_export_checks_a_deliverable_against_the_exported_events(
     finalize = listed["ledger_event"]["id"]
     assert bad.stdout.splitlines() == [
         f"FAILED event #{finalize} did not record the files the manifest lists"
+    ]
+
+
+def test_verify_export_takes_the_rows_of_a_large_ingest_from_beside_its_event(
+    workspace: Path, tmp_path: Path
+) -> None:
+    # The plates' ingest records more versions than an event lists: they are exported beside it.
+    write_notes(workspace / "plates" / "notes", INLINE_ROWS)
+    events, export, manifest = finalized_and_exported(workspace, tmp_path)
+    ingest = json.loads(events[1])
+    assert isinstance(ingest["payload"]["rows"]["asset_versions"], dict)
+    good = run_verify_export(export, manifest, default_key_path())
+    assert (good.returncode, good.stdout.startswith("OK: ")) == (0, True), good.stdout + good.stderr
+
+    ingest["digested_rows"]["asset_versions"][-1][7] += 1  # a total size: files still resolve
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text("\n".join([events[0], json.dumps(ingest), *events[2:]]) + "\n")
+    bad = run_verify_export(edited, manifest, default_key_path())
+    assert bad.returncode == 3, bad.stdout + bad.stderr
+    assert bad.stdout.splitlines() == [
+        f"FAILED the asset_versions exported with event #{ingest['id']} do not match its digest"
     ]
 
 

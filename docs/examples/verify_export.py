@@ -55,13 +55,26 @@ def merkle_root(leaves: list[bytes]) -> bytes:
     return hashlib.sha256(b"\x01" + merkle_root(leaves[:k]) + merkle_root(leaves[k:])).digest()
 
 
-def rebuild(events: list[dict[str, Any]]) -> dict[str, list[list[Any]]]:
-    """The history tables as the events record them (`Rows.1`, see docs/auditor.md): each row
-    with the id of its event first. A tool's row is the last one recorded for its id."""
+def rows_digest(rows: list[list[Any]]) -> str:
+    return "sha256:" + hashlib.sha256(compact(rows).encode("utf-8")).hexdigest()
+
+
+def rebuild(events: list[dict[str, Any]], found: list[str]) -> dict[str, list[list[Any]]]:
+    """The history tables as the events record them (`Rows.1` and `Rows.2`, see
+    docs/auditor.md): each row with the id of its event first. A tool's row is the last one
+    recorded for its id. A table an event committed to by count and digest is taken from the
+    rows exported beside it, which must match them."""
     state: dict[str, list[list[Any]]] = {}
     tools: dict[int, list[Any]] = {}
     for event in events:
         for table, rows in event["payload"].get("rows", {}).items():
+            if isinstance(rows, dict):  # {"rows": count, "sha256": digest}
+                committed = rows
+                rows = event.get("digested_rows", {}).get(table, [])
+                if [len(rows), rows_digest(rows)] != [committed["rows"], committed["sha256"]]:
+                    found.append(
+                        f"the {table} exported with event #{event['id']} do not match its digest"
+                    )
             if table == "tools":
                 tools.update((row[0], [row[1], *row]) for row in rows)
             elif isinstance(rows, list):  # not "schema", nor a digest of child rows
@@ -129,19 +142,19 @@ def problems(events_file: str, manifest_file: str, key: str) -> list[str]:
     if "deliverables" not in recorded:
         return found  # written before row commitments: the event names no files
     deliverable_id, name, *_, policy_digest, file_count, _warnings = recorded["deliverables"][0]
+    tables = rebuild(first, found)
     versions = {
         (posixpath.join(root, pattern), number): version_id
-        for _event, version_id, root, pattern, _kind, number, *_ in rebuild(first)["asset_versions"]
+        for _event, version_id, root, pattern, _kind, number, *_ in tables["asset_versions"]
     }
     files = [
         [deliverable_id, position, f["path"], f["digest"], f["size"],
          versions.get((f["asset"], f["version"])), f["frame"]]
         for position, f in enumerate(manifest["files"])
     ]  # fmt: skip
-    digest = "sha256:" + hashlib.sha256(compact(files).encode("utf-8")).hexdigest()
     if (name, policy_digest, file_count) != (
         manifest["name"], manifest["policy"]["digest"], len(manifest["files"])
-    ) or digest != recorded["deliverable_files"]:  # fmt: skip
+    ) or rows_digest(files) != recorded["deliverable_files"]:  # fmt: skip
         found.append(f"event #{named['id']} did not record the files the manifest lists")
     return found
 

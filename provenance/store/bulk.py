@@ -172,7 +172,9 @@ def allocate_ids(connection: Connection, table: Table, count: int) -> list[int]:
     if connection.dialect.name == "postgresql":
         sequence = func.pg_get_serial_sequence(table.name, "id")
         numbers = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
-        return [int(value) for value in connection.execute(numbers).scalars()]
+        # Ascending, as on SQLite: rows inserted in this order are in table order, which the
+        # digests of an event's rows (store.rows) are taken in.
+        return sorted(int(value) for value in connection.execute(numbers).scalars())
     largest = connection.execute(select(table.c.id).order_by(table.c.id.desc()).limit(1)).scalar()
     first = (largest or 0) + 1
     return list(range(first, first + count))

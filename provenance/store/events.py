@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from provenance.store.models import Event
-from provenance.store.rows import LineDigests, committed_rows
+from provenance.store.rows import EventRows, LineDigests, committed_rows
 
 GENESIS_HASH = "sha256:" + "0" * 64
 
@@ -66,9 +66,10 @@ class UnitOfWork:
     """The event's hash, once the unit completed."""
     changed_ids: dict[str, set[int]] = field(default_factory=dict)
     """Rows changed in place (only tools change), by table: committed to beside the new rows."""
-    written: dict[str, list[Any]] = field(default_factory=dict)
-    """Canonical rows (store.rows) of tables this unit's writer alone writes, as it wrote them,
-    in table order: committed to without reading them back (an ingest's versions)."""
+    written: dict[str, EventRows] = field(default_factory=dict)
+    """Canonical rows (store.rows) of tables this unit's writer alone writes, fed as it writes
+    them, in table order: committed to without reading them back, and without holding them
+    past INLINE_ROWS (an ingest's versions)."""
     lines: dict[str, LineDigests] = field(default_factory=dict)
     """Digests of child tables (store.rows.DIGESTS) the writer fed as it wrote them, in order
     (an ingest's members): hashed as they come, so memory stays flat."""

@@ -1,23 +1,28 @@
 """What an event commits to: the canonical rows of the history tables, read from the database or
-rebuilt from the events alone (format `Rows.1`, described in docs/auditor.md).
+rebuilt from the events alone (formats `Rows.1` and `Rows.2`, described in docs/auditor.md).
 
 Each unit of work writes its rows with the id of its event, then the event, whose payload
 carries those rows (`"rows"`): so the state (origins, lineage, approvals, deliverables) can be
 rebuilt from the event log alone and compared with the tables. A row is a compact JSON list of
 its columns in the order of `COLUMNS`, without its own autoincrement id, except where other
-rows refer to it by id (tools, asset versions, deliverables). Child tables that can hold
-millions of rows (members, deliverable files) are committed to as one SHA-256 an event.
+rows refer to it by id (tools, asset versions, deliverables). A table's rows under one event
+are listed while they are few; past INLINE_ROWS the event commits to their count and SHA-256
+instead (the table's rows under the event must then hash to it, and stand in for the event's),
+and child tables that can hold millions of rows (members, deliverable files) are committed to
+as one SHA-256 an event: so an event stays small, and memory flat, whatever its unit of work
+wrote.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import operator
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, LargeBinary, or_, select
 
@@ -40,6 +45,24 @@ from provenance.store.models import (
 )
 
 ROWS_SCHEMA = "Rows.1"
+"""The form of an event that lists every row it wrote (up to INLINE_ROWS a table)."""
+
+DIGESTED_ROWS_SCHEMA = "Rows.2"
+"""The form of an event that commits to a table by count and digest (past INLINE_ROWS): Rows.1
+with that one addition. Named apart so that a version of provenance that reads only Rows.1 says
+it cannot read such an event instead of misreading it, and reads every other event as before."""
+
+READABLE_SCHEMAS = (ROWS_SCHEMA, DIGESTED_ROWS_SCHEMA)
+
+INLINE_ROWS = 1000
+"""Rows of one table an event lists in its payload. Past this many it commits to their count and
+SHA-256 instead (`{"rows": N, "sha256": ...}`, Rows.2): an ingest of a million files would
+otherwise write, and hold in memory, an event of hundreds of megabytes. The writer's choice:
+readers take either form at any count."""
+
+ALWAYS_LISTED = frozenset({"tools"})
+"""Tables an event lists whatever their size: a tool's state is the last row recorded for its id,
+which the rebuild needs (and an event records one tool)."""
 
 Row = tuple[Any, ...]
 
@@ -82,7 +105,7 @@ DIGESTS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 """Child tables committed to by one SHA-256 an event, and the columns of their rows: the frames
 of the event's asset versions, the files of its deliverable. The digest is over the compact JSON
-list of those rows, ordered by the parent's id and the position."""
+list of those rows (RowsDigest), ordered by the parent's id and the position."""
 
 
 def path_text(path: bytes) -> str:
@@ -121,12 +144,14 @@ def _canonical(statement: Any) -> Callable[[Any], Row]:
 
 
 def _fetch(connection: Connection, statement: Any) -> Iterator[Any]:
-    """The rows of `statement`, fetched a few thousand at a time."""
-    result = connection.execute(statement)
+    """The rows of `statement`, fetched a few thousand at a time (on PostgreSQL from a server-side
+    cursor: the driver would otherwise take every row of a million-row table at once)."""
+    result = connection.execute(statement.execution_options(stream_results=True))
     while rows := result.fetchmany(4096):
         yield from rows
 
 
+@functools.cache
 def _statements() -> dict[str, tuple[Any, Any]]:
     """Each table's canonical rows: the event id, then the columns of COLUMNS, in a stable order."""
     return {
@@ -203,6 +228,7 @@ def _statements() -> dict[str, tuple[Any, Any]]:
     }  # fmt: skip
 
 
+@functools.cache
 def _child_statements() -> dict[str, tuple[Any, Any]]:
     """Each child table's lines: the parent's event id, then the columns of DIGESTS, in order."""
     return {
@@ -229,32 +255,37 @@ def _child_statements() -> dict[str, tuple[Any, Any]]:
     }  # fmt: skip
 
 
-def read_rows(
+def table_rows(
     connection: Connection,
+    table: str,
     event_id: int | None = None,
-    changed: Mapping[str, Iterable[int]] | None = None,
-    skip: Collection[str] = (),
-) -> dict[str, dict[int, list[Row]]]:
-    """The canonical rows in the tables, per table and the event they name: all of them, or those
-    of one event (with the rows it `changed` in place, by table and id), but the tables in
-    `skip`."""
+    changed: Iterable[int] = (),
+) -> Iterator[tuple[int, Row]]:
+    """(event id, canonical row) of a history table, in table order, fetched a few thousand at a
+    time: all of them, or those of one event and the rows it `changed` in place (by id)."""
+    statement, event_column = _statements()[table]
+    if event_id is not None:
+        wanted = event_column == event_id
+        ids = sorted(changed)
+        if ids:
+            wanted = or_(wanted, statement.selected_columns[1].in_(ids))
+        statement = statement.where(wanted)
+    canonical = _canonical(statement)
+    for row in _fetch(connection, statement):
+        yield row[0], canonical(row)
+
+
+def read_rows(connection: Connection) -> dict[str, dict[int, list[Row]]]:
+    """Every canonical row in the history tables, per table and the event it names, in table
+    order."""
     found: dict[str, dict[int, list[Row]]] = {}
-    for table, (statement, event_column) in _statements().items():
-        if table in skip:
-            continue
-        if event_id is not None:
-            ids = sorted((changed or {}).get(table, ()))
-            wanted = event_column == event_id
-            if ids:
-                wanted = or_(wanted, statement.selected_columns[1].in_(ids))
-            statement = statement.where(wanted)
+    for table in COLUMNS:
         per_event: dict[int, list[Row]] = {}
-        canonical = _canonical(statement)
-        for row in _fetch(connection, statement):
-            rows = per_event.get(row[0])
+        for event_id, row in table_rows(connection, table):
+            rows = per_event.get(event_id)
             if rows is None:
-                rows = per_event[row[0]] = []
-            rows.append(canonical(row))
+                rows = per_event[event_id] = []
+            rows.append(row)
         found[table] = per_event
     return found
 
@@ -271,70 +302,130 @@ def child_lines(
         yield row[0], canonical(row)
 
 
-class LineDigests:
-    """Per event, the SHA-256 of the compact JSON list of a child table's rows, fed in order.
+# ---------------------------------------------------------------------------------------------
+# Commitments, fed one row at a time
 
-    The list is `json.dumps(rows, separators=(",", ":"), ensure_ascii=False)`, hashed a few
-    thousand rows at a time so that memory stays flat on any number of rows.
+
+class RowsDigest:
+    """The SHA-256 of the compact JSON list of the rows fed, in order, and how many there were.
+
+    The list is `json.dumps(rows, separators=(",", ":"), ensure_ascii=False)` as UTF-8, hashed a
+    few thousand rows at a time so that memory stays flat on any number of rows.
     """
 
     def __init__(self) -> None:
-        self._hashes: dict[int, Any] = {}
+        self._hash = hashlib.sha256(b"[")
         self._pending: list[Row] = []
-        self._pending_event: int | None = None
+        self.count = 0
 
-    def add(self, event_id: int, row: Row) -> None:
-        if event_id != self._pending_event or len(self._pending) >= 4096:
-            self._flush()
-            self._pending_event = event_id
+    def add(self, row: Row) -> None:
         self._pending.append(row)
+        self.count += 1
+        if len(self._pending) >= 4096:
+            self.flush()
 
-    def _flush(self) -> None:
-        if not self._pending or self._pending_event is None:
+    def flush(self) -> None:
+        """Hash the rows held so far (and hold none)."""
+        if not self._pending:
             return
+        if self.count > len(self._pending):
+            self._hash.update(b",")
         text = json.dumps(self._pending, separators=(",", ":"), ensure_ascii=False)
-        digest = self._hashes.get(self._pending_event)
-        if digest is None:
-            digest = self._hashes[self._pending_event] = hashlib.sha256(b"[")
-        else:
-            digest.update(b",")
-        digest.update(text[1:-1].encode())
+        self._hash.update(text[1:-1].encode())
         self._pending = []
 
+    def sha256(self) -> str:
+        """`sha256:` and the hex digest of the rows fed so far (more can follow)."""
+        self.flush()
+        closed = self._hash.copy()
+        closed.update(b"]")
+        return "sha256:" + closed.hexdigest()
+
+
+class LineDigests:
+    """Per event, the RowsDigest of a child table's rows, fed in order (one event after another:
+    only the current event's rows are held unhashed)."""
+
+    def __init__(self) -> None:
+        self._digests: dict[int, RowsDigest] = {}
+        self._current: RowsDigest | None = None
+        self._current_event: int | None = None
+
+    def add(self, event_id: int, row: Row) -> None:
+        if event_id != self._current_event or self._current is None:
+            if self._current is not None:
+                self._current.flush()
+            self._current = self._digests.setdefault(event_id, RowsDigest())
+            self._current_event = event_id
+        self._current.add(row)
+
     def result(self) -> dict[int, str]:
-        self._flush()
-        found = {}
-        for event, digest in self._hashes.items():
-            closed = digest.copy()
-            closed.update(b"]")
-            found[event] = "sha256:" + closed.hexdigest()
-        return found
+        return {event: digest.sha256() for event, digest in self._digests.items()}
+
+
+Commitment: TypeAlias = "list[Row] | dict[str, Any]"
+"""What an event records of one table: its rows listed, or `{"rows": count, "sha256": digest}`."""
+
+
+class EventRows:
+    """One table's rows under one event, fed one at a time in table order: listed while there are
+    at most INLINE_ROWS of them (always, for a table in ALWAYS_LISTED), else committed to as their
+    count and RowsDigest. Holds a few thousand rows at most, however many are fed."""
+
+    def __init__(self, table: str) -> None:
+        self._limit = None if table in ALWAYS_LISTED else INLINE_ROWS
+        self._listed: list[Row] | None = []
+        self._digest = RowsDigest()
+
+    def add(self, row: Row) -> None:
+        listed = self._listed
+        if listed is None:
+            self._digest.add(row)
+            return
+        listed.append(row)
+        if self._limit is not None and len(listed) > self._limit:
+            for held in listed:
+                self._digest.add(held)
+            self._listed = None
+
+    @property
+    def count(self) -> int:
+        return self._digest.count if self._listed is None else len(self._listed)
+
+    def commitment(self) -> Commitment:
+        if self._listed is not None:
+            return self._listed
+        return {"rows": self._digest.count, "sha256": self._digest.sha256()}
 
 
 def committed_rows(
     connection: Connection,
     event_id: int,
     changed: Mapping[str, Iterable[int]] | None = None,
-    written: Mapping[str, list[Row]] | None = None,
+    written: Mapping[str, EventRows] | None = None,
     lines: Mapping[str, LineDigests] | None = None,
 ) -> dict[str, Any]:
     """The `rows` document of an event: every row the tables hold under its id, and the rows it
-    changed in place.
+    changed in place, each table listed or committed to by count and digest (EventRows).
 
-    `written` holds, for tables the unit's writer alone wrote, their canonical rows in table
-    order as the writer made them, and `lines` the digests of child tables it fed as it wrote
-    them: neither is read back. (The audit reads the tables, so a writer that made them wrong
-    fails its own verify.)
+    `written` holds, for tables the unit's writer alone wrote, their rows as the writer fed
+    them in table order, and `lines` the digests of child tables it fed as it wrote them:
+    neither is read back. (The audit reads the tables, so a writer that made them wrong fails
+    its own verify.)
     """
     given = written or {}
     document: dict[str, Any] = {"schema": ROWS_SCHEMA}
-    for table, per_event in read_rows(connection, event_id, changed, skip=given).items():
-        rows = [row for rows in per_event.values() for row in rows]
-        if rows:
-            document[table] = rows
-    for table, rows in given.items():
-        if rows:
-            document[table] = rows
+    for table in COLUMNS:
+        rows = given.get(table)
+        if rows is None:
+            rows = EventRows(table)
+            ids = (changed or {}).get(table, ())
+            for _event, row in table_rows(connection, table, event_id, ids):
+                rows.add(row)
+        if rows.count:
+            document[table] = commitment = rows.commitment()
+            if isinstance(commitment, dict):
+                document["schema"] = DIGESTED_ROWS_SCHEMA
     for table in DIGESTS:
         digests = lines.get(table) if lines else None
         if digests is None:
@@ -347,8 +438,23 @@ def committed_rows(
     return document
 
 
+def digested_tables(document: object) -> list[str]:
+    """The tables a `rows` document commits to by count and digest rather than listing them."""
+    if not isinstance(document, dict):
+        return []
+    return [t for t, value in document.items() if t in COLUMNS and isinstance(value, dict)]
+
+
 # ---------------------------------------------------------------------------------------------
 # The state rebuilt from the events alone
+
+
+@dataclass(frozen=True)
+class DigestedRows:
+    """A table's rows under one event, as the event committed to them past INLINE_ROWS."""
+
+    count: int
+    sha256: str
 
 
 @dataclass
@@ -358,7 +464,11 @@ class RebuiltState:
     rows: dict[str, dict[int, list[Row]]] = field(
         default_factory=lambda: {table: {} for table in COLUMNS}
     )
-    """table -> event id -> canonical rows the event recorded."""
+    """table -> event id -> canonical rows the event listed."""
+    digested: dict[str, dict[int, DigestedRows]] = field(
+        default_factory=lambda: {table: {} for table in COLUMNS}
+    )
+    """table -> event id -> the count and digest of the rows the event committed to unlisted."""
     digests: dict[str, dict[int, str]] = field(
         default_factory=lambda: {table: {} for table in DIGESTS}
     )
@@ -372,7 +482,7 @@ class RebuiltState:
     legacy_payloads: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     """(kind, payload) of the legacy events whose kinds the builder was asked to keep."""
     unreadable: list[str] = field(default_factory=list)
-    """Commitments that are not in the Rows.1 form, described."""
+    """Commitments that are not in a form this version reads (READABLE_SCHEMAS), described."""
 
 
 class StateBuilder:
@@ -403,6 +513,8 @@ class StateBuilder:
                 for row in value:
                     self._tools[row[0]] = tuple(row)
                     state.last_recorded[(table, row[0])] = event_id
+            elif table in COLUMNS and isinstance(value, dict):
+                state.digested[table][event_id] = DigestedRows(value["rows"], value["sha256"])
             elif table in COLUMNS:
                 state.rows[table][event_id] = [tuple(row) for row in value]
 
@@ -417,7 +529,8 @@ class StateBuilder:
 def rebuild_state(events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> RebuiltState:
     """The state from (id, kind, payload) of every event, oldest first.
 
-    Works on the database's events and on `provenance audit export` output alike.
+    Works on the database's events and on `provenance audit export` output alike (a table an
+    event committed to by digest comes as its DigestedRows, not its rows).
     """
     builder = StateBuilder()
     for event_id, kind, payload in events:
@@ -425,15 +538,39 @@ def rebuild_state(events: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Rebui
     return builder.result()
 
 
+def _is_sha256(value: object) -> bool:
+    if not isinstance(value, str) or not value.startswith("sha256:") or len(value) != 71:
+        return False
+    return all(character in "0123456789abcdef" for character in value[7:])
+
+
 def _form_problem(document: object) -> str | None:
-    if not isinstance(document, dict) or document.get("schema") != ROWS_SCHEMA:
-        return f"in a form this version of provenance does not read (not {ROWS_SCHEMA})"
+    schema = document.get("schema") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or schema not in READABLE_SCHEMAS:
+        return (
+            "in a form this version of provenance does not read (not "
+            f"{' or '.join(READABLE_SCHEMAS)})"
+        )
     for table, value in document.items():
         if table == "schema":
             continue
         if table in DIGESTS:
-            if not isinstance(value, str) or not value.startswith("sha256:"):
+            if not _is_sha256(value):
                 return f"with a {table} digest that is not a SHA-256"
+        elif table in COLUMNS and isinstance(value, dict):
+            if schema == "Rows.1":
+                return f"with {table} committed to by digest, which Rows.1 does not allow"
+            if table in ALWAYS_LISTED:
+                return f"with {table} committed to by digest, not listed as {schema} requires"
+            count = value.get("rows")
+            if (
+                set(value) != {"rows", "sha256"}
+                or not isinstance(count, int)
+                or isinstance(count, bool)
+                or count < 0
+                or not _is_sha256(value["sha256"])
+            ):
+                return f"with a {table} commitment that is not a row count and a SHA-256"
         elif table in COLUMNS:
             width = len(COLUMNS[table])
             if not isinstance(value, list) or not all(
@@ -446,5 +583,5 @@ def _form_problem(document: object) -> str | None:
             except TypeError:
                 return f"with {table} rows that hold lists or objects, not plain values"
         else:
-            return f"for a table {table!r} that Rows.1 does not know"
+            return f"for a table {table!r} that {schema} does not know"
     return None
