@@ -262,7 +262,7 @@ def _fingerprint_delivery(
     delivery = read_delivery(
         source, sealed_for_reading(seals, racy_window_ns), lambda d: stream.take(d.files)
     )
-    sealed = expand_sealed(session, delivery.sealed, seals, is_manifest)
+    sealed = expand_sealed(session, roots, delivery.sealed, is_manifest)
     for folder in sealed.fallback:
         # The seal did not name exactly the files the folder holds: read it the usual way.
         delivery.add_scan(rescan_folder(folder, source))

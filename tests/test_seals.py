@@ -11,13 +11,21 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from provenance import Ledger, finalizer
-from provenance.ingest import Ingester
+from provenance import Ledger, finalizer, ingest
+from provenance.ingest import Ingester, batches
 from provenance.policy import Policy, load_policy
-from provenance.records import IngestReport, SweepReport
+from provenance.records import IngestReport, SweepReport, packed_here
 from provenance.store.engine import read_session, write_session
-from provenance.store.models import Deliverable, DeliverableFile, FolderSeal
-from provenance.store.seals import SealedFiles
+from provenance.store.models import (
+    AssetVersion,
+    Claim,
+    Deliverable,
+    DeliverableFile,
+    FolderSeal,
+    Location,
+    Member,
+)
+from provenance.store.seals import SealedAssets, SealedFiles
 
 from .builders import write_bytes, write_image, write_sequence
 
@@ -39,9 +47,9 @@ def sealed_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     calls: list[bytes] = []
     original = Ingester._report_sealed
 
-    def spy(self: Ingester, scan: object) -> None:
-        calls.append(scan.folder)  # type: ignore[attr-defined]
-        original(self, scan)  # type: ignore[arg-type]
+    def spy(self: Ingester, folder: bytes, seal: SealedAssets) -> None:
+        calls.append(folder)
+        original(self, folder, seal)
 
     monkeypatch.setattr(Ingester, "_report_sealed", spy)
     return calls
@@ -360,3 +368,144 @@ def test_a_folder_holding_an_asset_its_walk_did_not_make_is_not_sealed(
     _settle()
     report = ledger.sweep(workspace / "plates")
     assert expanded[-1] == 0 and report.assets == 2
+
+
+# -- seals read a batch of folders at a time ------------------------------------------------------
+
+
+def _shots(workspace: Path, count: int) -> list[Path]:
+    """`count` folders of three single files each, under show/."""
+    folders = [workspace / f"show/sh{index:03d}" for index in range(count)]
+    for index, folder in enumerate(folders):
+        for name in ("comp.nk", "cache.abc", "notes.txt"):
+            write_bytes(folder / name, 64 + index, seed=index)
+    return folders
+
+
+def _row_counts(ledger: Ledger) -> dict[str, int]:
+    with read_session(ledger.engine) as session:
+        return {
+            model.__tablename__: session.execute(
+                select(func.count()).select_from(model)
+            ).scalar_one()
+            for model in (AssetVersion, Member, Claim, Location, FolderSeal)
+        }
+
+
+def _foreign_byte_order(ledger: Ledger, folder: Path) -> None:
+    """Make the seal of `folder` look packed on a machine of the other byte order, as in a
+    ledger moved there."""
+    other = b"B" if packed_here(b"L") else b"L"
+    wanted = os.fsencode(folder) + b"/"
+    with write_session(ledger.engine) as session:
+        # (Relative to the workspace's root, or to `/` on a server ledger.)
+        [(key, refs)] = [
+            (key, refs)
+            for key, refs in session.execute(select(FolderSeal.folder, FolderSeal.refs))
+            if wanted.endswith(b"/" + bytes(key))
+        ]
+        session.execute(
+            update(FolderSeal).where(FolderSeal.folder == key).values(refs=other + refs[1:])
+        )
+
+
+def test_sealed_folders_end_batches_as_files_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sealed folder's files are not fingerprinted, but the batch holds their names and reads
+    # their seal: unbounded, an unchanged tree was walked into one batch holding all its names.
+    monkeypatch.setattr(ingest, "BATCH_SEALED_FILES", 4)
+    _shots(tmp_path, 6)
+    walked = list(batches([os.fsencode(tmp_path / "show")], sealed=lambda *_: True))
+    assert [[os.path.basename(scan.folder[:-1]) for scan in b.scans] for b in walked] == [  # type: ignore[index]
+        [b"show", b"sh000", b"sh001"],
+        [b"sh002", b"sh003"],
+        [b"sh004", b"sh005"],
+    ]
+    assert [b.sealed_files for b in walked] == [6, 6, 6]
+    assert not any(scan.assets for b in walked for scan in b.scans)
+
+
+def test_an_unchanged_tree_in_many_batches_records_nothing_and_reads_no_file(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "BATCH_SEALED_FILES", 4)
+    ledger.racy_window_ns = WINDOW_NS
+    folders = _shots(workspace, 6)
+    _settle()
+    ledger.ingest(["show"], origin="capture", by="alice")
+    recorded = _row_counts(ledger)
+    _settle()
+    written: list[tuple[int, int, int]] = []
+    again = ledger.ingest(
+        ["show"], origin="capture", by="alice", progress=lambda *seen: written.append(seen)
+    )
+    assert len(written) == 3  # batches
+    assert sorted(sealed_calls) == sorted(
+        os.fsencode(folder) + b"/" for folder in (workspace / "show", *folders)
+    )
+    assert (again.files_read, again.file_count, again.assets_unchanged) == (0, 18, 18)
+    assert (again.assets_new, again.assets_changed, again.claims_added) == (0, 0, 0)
+    assert _row_counts(ledger) == recorded
+    _drop_all_seals(ledger)
+    sealed_calls.clear()
+    full = ledger.ingest(["show"], origin="capture", by="alice")
+    assert not sealed_calls
+    assert _summary(again) == _summary(full)
+
+
+def test_a_folder_changed_among_many_sealed_ones_is_read_again(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "BATCH_SEALED_FILES", 4)
+    ledger.racy_window_ns = WINDOW_NS
+    folders = _shots(workspace, 6)
+    _settle()
+    ledger.ingest(["show"])
+    write_bytes(folders[3] / "cache.abc", 200, seed="re-cached")
+    _settle()
+    again = ledger.ingest(["show"])
+    changed = os.fsencode(folders[3]) + b"/"
+    assert changed not in sealed_calls and len(sealed_calls) == 6
+    assert (again.files_read, again.files_changed) == (1, 1)
+    assert (again.assets_changed, again.assets_unchanged, again.asset_count) == (1, 17, 18)
+    [cache] = [ref for ref in again.assets if ref.path == os.fsencode(folders[3] / "cache.abc")]
+    assert cache.version == 2
+    # ... and it is sealed again as it is now.
+    sealed_calls.clear()
+    _settle()
+    third = ledger.ingest(["show"])
+    assert changed in sealed_calls and third.files_read == 0
+
+
+def test_a_seal_packed_on_a_machine_of_the_other_byte_order_is_not_used(
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+) -> None:
+    ledger.racy_window_ns = WINDOW_NS
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    _foreign_byte_order(ledger, workspace / "show/sh010/comp")
+    _settle()
+    moved = ledger.ingest(["show"])
+    comp = os.fsencode(workspace / "show/sh010/comp") + b"/"
+    assert comp not in sealed_calls and len(sealed_calls) == 4
+    assert (moved.files_read, moved.assets_new, moved.assets_changed) == (0, 0, 0)
+    # Read the usual way, the folder is sealed again in this machine's byte order.
+    sealed_calls.clear()
+    _settle()
+    ledger.ingest(["show"])
+    assert comp in sealed_calls
+    _drop_all_seals(ledger)
+    full = ledger.ingest(["show"])
+    assert _summary(moved) == _summary(full)
+
+
+def test_a_sweep_reads_a_folder_whose_seal_is_of_the_other_byte_order(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    _foreign_byte_order(show, workspace / "plates")
+    report = show.sweep(workspace / "plates")
+    assert expanded[-1] == 0
+    assert [f.rule for f in report.verdict.findings] == ["frames-missing"]
+    assert report.files == 3

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import xxhash
-from sqlalchemy import Connection, delete, insert, select, tuple_
+from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from provenance.records import AssetRef, AssetRefs, display_path, packed_here
@@ -36,23 +36,37 @@ earlier ingest declared, so it may use any seal."""
 
 @dataclass(frozen=True, slots=True)
 class Seal:
+    """What a seal vouches for, loaded for a whole tree before it is walked: only what `holds`
+    needs. What it recorded, most of its row, is read a batch of folders at a time
+    (`load_sealed_assets`)."""
+
     listing: str
     recorded_ns: int
     intent: str
-    file_count: int
-    byte_count: int
-    refs: bytes
-    holes: str
 
     def holds(self, listing: str, newest_ns: int, racy_window_ns: int) -> bool:
         """The folder is as it was sealed: the same listing, and nothing in it changed within
         the racy window of the sealing (a file changed then may hold other bytes under the same
         listing)."""
-        return (
-            listing == self.listing
-            and newest_ns < self.recorded_ns - racy_window_ns
-            and packed_here(self.refs)  # (a ledger moved to a machine of the other byte order)
-        )
+        return listing == self.listing and newest_ns < self.recorded_ns - racy_window_ns
+
+
+@dataclass(frozen=True, slots=True)
+class SealedAssets:
+    """What a seal recorded: its folder's assets, files, bytes and holes."""
+
+    file_count: int
+    byte_count: int
+    refs: bytes
+    """The folder's assets (`records.pack_folder`)."""
+    holes: str
+    """JSON: sequence name -> frames missing inside its range."""
+
+    @property
+    def readable(self) -> bool:
+        """False for assets packed on a machine of the other byte order (a ledger moved there):
+        the folder must be read the usual way."""
+        return packed_here(self.refs)
 
 
 def sealed_for_reading(seals: dict[bytes, Seal], racy_window_ns: int) -> Sealed:
@@ -79,38 +93,60 @@ def load_seals(
 ) -> dict[bytes, Seal]:
     """The seals under each folder (absolute, ending in `/`), keyed by absolute folder path."""
     found: dict[bytes, Seal] = {}
+    intents: dict[str, str] = {}  # one string for each intent, not one a folder
     for folder in folders:
         root_id, prefix = roots.split_folder(folder)
         base = folder[: len(folder) - len(prefix)]
         query = select(
-            FolderSeal.folder,
-            FolderSeal.listing,
-            FolderSeal.recorded_ns,
-            FolderSeal.intent,
-            FolderSeal.file_count,
-            FolderSeal.byte_count,
-            FolderSeal.refs,
-            FolderSeal.holes,
+            FolderSeal.folder, FolderSeal.listing, FolderSeal.recorded_ns, FolderSeal.intent
         ).where(FolderSeal.root_id == root_id)
         if prefix:
             low, high = folder_bounds(prefix)
             query = query.where(FolderSeal.folder >= low, FolderSeal.folder < high)
-        for relative, listing, recorded_ns, intent, files, size, refs, holes in connection.execute(
-            query
+        for relative, listing, recorded_ns, intent in connection.execute(query):
+            intent = intents.setdefault(intent, intent)
+            found[base + relative] = Seal(listing, recorded_ns, intent)
+    return found
+
+
+_SEALED_ASSETS = select(
+    FolderSeal.folder,
+    FolderSeal.file_count,
+    FolderSeal.byte_count,
+    FolderSeal.refs,
+    FolderSeal.holes,
+).where(FolderSeal.root_id == bindparam("root"))
+
+
+def load_sealed_assets(
+    connection: Connection, roots: RootMap, folders: Sequence[bytes]
+) -> dict[bytes, SealedAssets]:
+    """What the seals of these folders (absolute, ending in `/`) recorded, keyed by folder
+    (a folder without a seal is left out)."""
+    by_root: dict[int, dict[bytes, bytes]] = {}
+    for folder in folders:
+        root_id, relative = roots.split_folder(folder)
+        by_root.setdefault(root_id, {})[relative] = folder
+    found: dict[bytes, SealedAssets] = {}
+    for root_id, absolute in by_root.items():
+        for relative, files, size, refs, holes in bulk.select_in(
+            connection, _SEALED_ASSETS, FolderSeal.folder, list(absolute), {"root": root_id}
         ):
-            found[base + relative] = Seal(listing, recorded_ns, intent, files, size, refs, holes)
+            found[absolute[relative]] = SealedAssets(files, size, refs, holes)
     return found
 
 
 def write_seals(
-    connection: Connection, roots: RootMap, seals: Sequence[tuple[bytes, Seal]]
+    connection: Connection,
+    roots: RootMap,
+    seals: Sequence[tuple[bytes, Seal, SealedAssets]],
 ) -> None:
     """Write the seals of these folders (absolute, ending in `/`), whose old seals the caller
     dropped."""
     if not seals:
         return
     rows = []
-    for folder, seal in seals:
+    for folder, seal, assets in seals:
         root_id, relative = roots.split_folder(folder)
         rows.append(
             {
@@ -119,10 +155,10 @@ def write_seals(
                 "listing": seal.listing,
                 "recorded_ns": seal.recorded_ns,
                 "intent": seal.intent,
-                "file_count": seal.file_count,
-                "byte_count": seal.byte_count,
-                "refs": seal.refs,
-                "holes": seal.holes,
+                "file_count": assets.file_count,
+                "byte_count": assets.byte_count,
+                "refs": assets.refs,
+                "holes": assets.holes,
             }
         )
     connection.execute(insert(FolderSeal), rows)
@@ -189,18 +225,20 @@ _MEMBERS = (
 
 def expand_sealed(
     session: Session,
+    roots: RootMap,
     scans: Sequence[DirectoryScan],
-    seals: dict[bytes, Seal],
     skip_name: Callable[[bytes], bool],
 ) -> SealedFiles:
     """Every file of the sealed folders, with its digest, size and asset version."""
     result = SealedFiles()
-    opened: list[tuple[DirectoryScan, Seal, list[AssetRef]]] = []
+    folders = [scan.folder for scan in scans if scan.folder is not None]
+    sealed = load_sealed_assets(session.connection(), roots, folders)
+    opened: list[tuple[DirectoryScan, SealedAssets, list[AssetRef]]] = []
     for scan in scans:
         assert scan.folder is not None
-        seal = seals[scan.folder]
+        seal = sealed.get(scan.folder)
         packed = AssetRefs()
-        if packed.add_packed(scan.folder, seal.refs):
+        if seal is not None and packed.add_packed(scan.folder, seal.refs):
             opened.append((scan, seal, list(packed)))
         else:
             result.fallback.append(scan.folder)
