@@ -210,10 +210,15 @@ def hash_chunk(paths: Sequence[bytes], detect: frozenset[bytes] = frozenset()) -
     if not detect:
         return [hash_file(path) for path in paths]
     results = []
+    buffer = _get_buffer()
     for path in paths:
         result = hash_file(path)
-        if path in detect and result.digest is not None:
-            if could_carry(path):
+        if path in detect and result.digest is not None and result.stat is not None:
+            # A file smaller than the buffer was read into it from its start: its first bytes
+            # are there, no need to open it again to sniff them.
+            size = result.stat.size
+            head = bytes(buffer[: min(size, 16)]) if size < len(buffer) else None
+            if could_carry(path, head):
                 # Loaded in the worker on first use: numpy, Pillow and the c2pa library.
                 from provenance.detect.files import detect_file
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from provenance.detect.sniff import READABLE_TYPES, could_carry, worth_reading
+from provenance.fingerprint import NOTHING_TO_READ, hash_chunk
 
 from .builders import write_bytes, write_exr, write_image
 
@@ -61,3 +62,16 @@ def test_a_bigtiff_is_read_and_a_type_without_a_mark_is_left_to_the_readers(
     fits = tmp_path / "star.fits"
     fits.write_bytes(b"SIMPLE  =                    T" + bytes(50))
     assert could_carry(os.fsencode(fits))
+
+
+def test_the_hashing_sniffs_the_first_bytes_it_just_read(tmp_path: Path) -> None:
+    # The workers sniff from their read buffer: a short file after a PNG must be judged by its
+    # own bytes, not by what the buffer still holds of the PNG.
+    image = write_image(tmp_path / "a.png")
+    stub = tmp_path / "b.png"
+    stub.write_bytes(image.read_bytes()[:3])
+    noise = write_bytes(tmp_path / "c.exr", 4096, seed=1)
+    paths = [os.fsencode(path) for path in (image, stub, noise)]
+    results = hash_chunk(paths, frozenset(paths))
+    assert results[0].detection not in (None, NOTHING_TO_READ)
+    assert [result.detection for result in results[1:]] == [NOTHING_TO_READ, NOTHING_TO_READ]

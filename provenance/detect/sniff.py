@@ -110,12 +110,14 @@ def has_sidecar(path: bytes) -> bool:
     return os.path.isfile(stem + SIDECAR) or os.path.isfile(path + SIDECAR)
 
 
-def could_carry(path: bytes) -> bool:
-    """Whether the file starts as a type some reader parses, or has a `.c2pa` sidecar."""
-    try:
-        with open(path, "rb", buffering=0) as handle:
-            head = handle.read(16)
-    except OSError:
-        return False
+def could_carry(path: bytes, head: bytes | None = None) -> bool:
+    """Whether the file starts as a type some reader parses, or has a `.c2pa` sidecar. `head`:
+    its first 16 bytes, when the caller has them (the hashing just read them)."""
+    if head is None:
+        try:
+            with open(path, "rb", buffering=0) as handle:
+                head = handle.read(16)
+        except OSError:
+            return False
     extension = os.path.splitext(path)[1].lower()
     return starts_like_readable(head, extension) or has_sidecar(path)
