@@ -163,6 +163,21 @@ def sign(
     return signed.getvalue(), bytes(store)
 
 
+def write_signed(
+    path: Path,
+    ca: ThrowawayCA,
+    manifest: dict[str, Any],
+    asset: bytes,
+    mime: str = "image/jpeg",
+    *,
+    ingredients: tuple[tuple[dict[str, Any], bytes, str], ...] = (),
+) -> Path:
+    """Sign `asset` with its manifest embedded, and write it to `path`."""
+    signed, _ = sign(ca, manifest, asset, mime, ingredients=ingredients)
+    path.write_bytes(signed)
+    return path
+
+
 def created_manifest(
     title: str,
     source_type: str,
@@ -208,14 +223,12 @@ def write_c2pa_files(folder: Path, ca: ThrowawayCA) -> C2paFiles:
     """Make every signed file the tests read (about a tenth of a second in all)."""
     folder.mkdir(parents=True, exist_ok=True)
 
-    ai, _ = sign(
+    ai_jpeg = write_signed(
+        folder / "sky_gen.jpg",
         ca,
         created_manifest("sky_gen.jpg", IPTC + "trainedAlgorithmicMedia", "Adobe Firefly"),
         image_bytes("ai"),
-        "image/jpeg",
     )
-    ai_jpeg = folder / "sky_gen.jpg"
-    ai_jpeg.write_bytes(ai)
 
     nuke = {"name": "Nuke", "version": "15.1"}
     composite_manifest = {
@@ -241,11 +254,11 @@ def write_c2pa_files(folder: Path, ca: ThrowawayCA) -> C2paFiles:
             }
         ],
     }
-    composite, _ = sign(
+    composite_jpeg = write_signed(
+        folder / "comp.jpg",
         ca,
         composite_manifest,
         image_bytes("comp"),
-        "image/jpeg",
         ingredients=(
             (
                 {"title": "plate_v001.jpg", "relationship": "parentOf", "label": "plate"},
@@ -254,15 +267,14 @@ def write_c2pa_files(folder: Path, ca: ThrowawayCA) -> C2paFiles:
             ),
             (
                 {"title": "sky_gen.jpg", "relationship": "componentOf", "label": "sky"},
-                ai,
+                ai_jpeg.read_bytes(),
                 "image/jpeg",
             ),
         ),
     )
-    composite_jpeg = folder / "comp.jpg"
-    composite_jpeg.write_bytes(composite)
 
-    v2, _ = sign(
+    v2_png = write_signed(
+        folder / "matte.png",
         ca,
         created_manifest(
             "matte.png",
@@ -274,30 +286,24 @@ def write_c2pa_files(folder: Path, ca: ThrowawayCA) -> C2paFiles:
         image_bytes("v2", "PNG"),
         "image/png",
     )
-    v2_png = folder / "matte.png"
-    v2_png.write_bytes(v2)
 
-    human, _ = sign(
+    human_jpeg = write_signed(
+        folder / "paint.jpg",
         ca,
         created_manifest(
             "paint.jpg", IPTC + "digitalCreation", "Photoshop 25.0", generator="Photoshop"
         ),
         image_bytes("human"),
-        "image/jpeg",
     )
-    human_jpeg = folder / "paint.jpg"
-    human_jpeg.write_bytes(human)
 
-    capture, _ = sign(
+    capture_jpeg = write_signed(
+        folder / "plate.jpg",
         ca,
         created_manifest(
             "plate.jpg", IPTC + "digitalCapture", "Leica M11 firmware 2.0", generator="Leica"
         ),
         image_bytes("capture"),
-        "image/jpeg",
     )
-    capture_jpeg = folder / "plate.jpg"
-    capture_jpeg.write_bytes(capture)
 
     adobe_manifest = created_manifest(
         "fill.jpg", IPTC + "digitalCreation", None, generator="Adobe Photoshop"
@@ -308,9 +314,7 @@ def write_c2pa_files(folder: Path, ca: ThrowawayCA) -> C2paFiles:
             "data": {"description": "Generative Fill", "version": "1.0.0"},
         }
     )
-    adobe, _ = sign(ca, adobe_manifest, image_bytes("adobe"), "image/jpeg")
-    adobe_jpeg = folder / "fill.jpg"
-    adobe_jpeg.write_bytes(adobe)
+    adobe_jpeg = write_signed(folder / "fill.jpg", ca, adobe_manifest, image_bytes("adobe"))
 
     plain_jpeg = folder / "plain.jpg"
     plain_jpeg.write_bytes(image_bytes("plain", size=(200, 150)))

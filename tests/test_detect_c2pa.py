@@ -35,6 +35,7 @@ from .c2pa_fixtures import (
     make_test_ca,
     sign,
     write_c2pa_files,
+    write_signed,
 )
 
 DETAIL_KEYS = {
@@ -71,6 +72,13 @@ def copy(source: Path, folder: Path, name: str | None = None) -> Path:
     target = folder / (name or source.name)
     shutil.copyfile(source, target)
     return target
+
+
+def cut_short(source: Path, folder: Path, length: int) -> Path:
+    """A copy of `source` holding only its first `length` bytes."""
+    truncated = folder / f"truncated{source.suffix}"
+    truncated.write_bytes(source.read_bytes()[:length])
+    return truncated
 
 
 def flip_bytes_near_the_end(path: Path) -> None:
@@ -212,6 +220,27 @@ def test_a_pillow_resave_strips_the_manifest(files: C2paFiles, tmp_path: Path) -
     with Image.open(files.ai_jpeg) as image:
         image.save(resaved)
     assert read_c2pa(resaved) == []
+
+
+@pytest.mark.parametrize(
+    ("image_format", "mime", "suffix"),
+    [("WEBP", "image/webp", ".webp"), ("TIFF", "image/tiff", ".tif"), ("GIF", "image/gif", ".gif")],
+)
+def test_a_manifest_embedded_in_other_image_types_is_read(
+    ca: ThrowawayCA, tmp_path: Path, image_format: str, mime: str, suffix: str
+) -> None:
+    signed = write_signed(
+        tmp_path / f"gen{suffix}",
+        ca,
+        created_manifest(f"gen{suffix}", IPTC + "trainedAlgorithmicMedia", "Gen"),
+        image_bytes("other types", image_format),
+        mime,
+    )
+
+    signal = only(read_c2pa(signed))
+
+    assert signal.origin is Origin.TRAINED_ALGORITHMIC_MEDIA
+    assert signal.evidence is Evidence.EMBEDDED_SIGNED
 
 
 def test_no_manifest_gives_nothing(files: C2paFiles) -> None:
@@ -359,11 +388,8 @@ def test_unreadable_trust_anchors_are_a_configuration_error(
 def test_a_jpeg_cut_short_in_its_pixels_is_invalid_and_still_says_ai(
     files: C2paFiles, tmp_path: Path
 ) -> None:
-    data = files.ai_jpeg.read_bytes()
-    truncated = tmp_path / "truncated.jpg"
-    truncated.write_bytes(data[: len(data) - 200])
-
-    signal = only(read_c2pa(truncated))
+    length = files.ai_jpeg.stat().st_size - 200
+    signal = only(read_c2pa(cut_short(files.ai_jpeg, tmp_path, length)))
 
     assert signal.detail["validation_state"] == "Invalid"
     assert signal.evidence is Evidence.EMBEDDED
@@ -374,11 +400,8 @@ def test_a_jpeg_cut_short_in_its_pixels_is_invalid_and_still_says_ai(
 def test_a_jpeg_cut_short_in_its_header_is_unreadable_but_its_ai_type_is_legible(
     files: C2paFiles, tmp_path: Path
 ) -> None:
-    data = files.ai_jpeg.read_bytes()
-    truncated = tmp_path / "truncated.jpg"
-    truncated.write_bytes(data[: data.index(b"trainedAlgorithmicMedia") + 100])
-
-    signal = only(read_c2pa(truncated))
+    length = files.ai_jpeg.read_bytes().index(b"trainedAlgorithmicMedia") + 100
+    signal = only(read_c2pa(cut_short(files.ai_jpeg, tmp_path, length)))
 
     assert signal.detail["validation_state"] == "Invalid"
     assert signal.evidence is Evidence.EMBEDDED
@@ -390,20 +413,15 @@ def test_a_jpeg_cut_short_in_its_header_is_unreadable_but_its_ai_type_is_legible
 def test_a_jpeg_cut_short_before_any_source_type_has_no_origin(
     files: C2paFiles, tmp_path: Path
 ) -> None:
-    data = files.ai_jpeg.read_bytes()
-    truncated = tmp_path / "truncated.jpg"
-    truncated.write_bytes(data[: data.index(b"jumdc2pa") + 100])
-
-    signal = only(read_c2pa(truncated))
+    length = files.ai_jpeg.read_bytes().index(b"jumdc2pa") + 100
+    signal = only(read_c2pa(cut_short(files.ai_jpeg, tmp_path, length)))
 
     assert signal.detail["validation_state"] == "Invalid"
     assert signal.origin is None
 
 
 def test_a_truncated_plain_jpeg_gives_nothing(files: C2paFiles, tmp_path: Path) -> None:
-    truncated = tmp_path / "truncated.jpg"
-    truncated.write_bytes(files.plain_jpeg.read_bytes()[:500])
-    assert read_c2pa(truncated) == []
+    assert read_c2pa(cut_short(files.plain_jpeg, tmp_path, 500)) == []
 
 
 def test_random_bytes_named_jpg_give_nothing(tmp_path: Path) -> None:

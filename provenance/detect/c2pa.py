@@ -44,7 +44,12 @@ from typing import Any, BinaryIO
 import c2pa  # type: ignore[import-untyped]
 
 from provenance.detect import Signal
-from provenance.detect.sniff import BMFF_FIRST_BOXES, SNIFFED_TYPES
+from provenance.detect.sniff import (
+    BMFF_FIRST_BOXES,
+    SIDECAR,
+    sidecar_paths,
+    starts_like_readable,
+)
 from provenance.detect.trust import TRUST_ANCHORS_ENV, checked_anchors, configured_anchors
 from provenance.errors import ProvenanceError
 from provenance.origins import ClaimFacts, Evidence, Origin, origin_of_code, summarize_claims
@@ -60,7 +65,7 @@ __all__ = [
     "signal_from_manifest_store",
 ]
 
-SIDECAR_SUFFIX = ".c2pa"
+SIDECAR_SUFFIX = SIDECAR.decode()
 
 # The validation states c2pa-rs reports, strongest last.
 INVALID = "Invalid"
@@ -129,11 +134,7 @@ def sidecar_candidates(
     path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
 ) -> tuple[str, ...]:
     """Where a `.c2pa` sidecar for `path` may sit: `name.c2pa`, then `name.ext.c2pa`."""
-    asset = os.fsdecode(path)
-    stem, extension = os.path.splitext(asset)
-    if not extension:
-        return (asset + SIDECAR_SUFFIX,)
-    return (stem + SIDECAR_SUFFIX, asset + SIDECAR_SUFFIX)
+    return tuple(os.fsdecode(candidate) for candidate in sidecar_paths(os.fsencode(path)))
 
 
 def signal_from_manifest_store(store: Mapping[str, Any], *, sidecar: str | None = None) -> Signal:
@@ -161,14 +162,15 @@ def signal_from_manifest_store(store: Mapping[str, Any], *, sidecar: str | None 
     dropped: Origin | None = None
     if state not in (VALID, TRUSTED) and origin is not None and not origin.generative:
         dropped, origin = origin, None
-    tool = verdict.tool or own.first_agent or _claim_generator(active).get("name")
+    claim_generator = _claim_generator(active)
+    tool = verdict.tool or own.first_agent or claim_generator["name"]
 
     detail: dict[str, Any] = {
         "validation_state": state,
         "validation_failures": failures,
         "manifest": label,
         "title": _text(active.get("title")),
-        "claim_generator": _claim_generator(active),
+        "claim_generator": claim_generator,
         "signer": _signer(active),
         "digital_source_types": own.source_types,
         "actions": own.actions,
@@ -255,7 +257,7 @@ def _may_hold_manifest(asset: str) -> bool:
     try:
         # Unbuffered: the walk is a few small reads between seeks, which a buffer would refill.
         with open(asset, "rb", buffering=0) as handle:
-            start = handle.read(12)
+            start = handle.read(16)
             if start[:3] == b"\xff\xd8\xff":
                 handle.seek(2)
                 return _jpeg_may_hold_manifest(handle)
@@ -267,9 +269,9 @@ def _may_hold_manifest(asset: str) -> bool:
                 return _bmff_may_hold_manifest(handle)
     except OSError:
         return True
-    # A file named as a type whose bytes do not start as that type (random bytes named .mov)
-    # cannot be parsed by the reader either: nothing to read. Other types go to the reader.
-    return os.fsencode(os.path.splitext(asset)[1].lower()) not in SNIFFED_TYPES
+    # A file whose bytes start as no type the reader parses (random bytes named .mov) cannot
+    # be parsed by it either: nothing to read. Any other (WebP, TIFF, PDF ...) goes to the reader.
+    return starts_like_readable(start, os.fsencode(os.path.splitext(asset)[1].lower()))
 
 
 _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")

@@ -26,7 +26,7 @@ import itertools
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -264,7 +264,11 @@ def read_luma(path: PathArg) -> npt.NDArray[np.float32] | None:
         formats, extensions = _pillow_formats()
         if extension not in extensions:
             return None
-        return _pillow_luma(path, _formats_to_try(path, extension, formats))
+        # Opened once: its first bytes choose the formats, then Pillow reads it from the start.
+        with open(os.fsencode(path), "rb") as handle:
+            wanted = _formats_to_try(handle.read(16), extension, formats)
+            handle.seek(0)
+            return _pillow_luma(handle, wanted)
     except Exception:
         # Hostile and broken files raise anything (struct.error, IndexError, MemoryError ...
         # from the plugins): a file that cannot be decoded has no print.
@@ -291,13 +295,8 @@ _MAGIC = (
 )
 
 
-def _formats_to_try(path: PathArg, extension: bytes, formats: tuple[str, ...]) -> tuple[str, ...]:
+def _formats_to_try(head: bytes, extension: bytes, formats: tuple[str, ...]) -> tuple[str, ...]:
     own = Image.registered_extensions().get(os.fsdecode(extension))
-    try:
-        with open(os.fsencode(path), "rb") as handle:
-            head = handle.read(16)
-    except OSError:
-        return ()
     sniffed = [name for magic, name in _MAGIC if head.startswith(magic)]
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         sniffed.append("WEBP")
@@ -308,13 +307,13 @@ def _formats_to_try(path: PathArg, extension: bytes, formats: tuple[str, ...]) -
 _HIGH_DEPTH_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 
 
-def _pillow_luma(path: PathArg, formats: tuple[str, ...]) -> npt.NDArray[np.float32] | None:
+def _pillow_luma(stream: BinaryIO, formats: tuple[str, ...]) -> npt.NDArray[np.float32] | None:
     if not formats:
         return None
     # Past Image.MAX_IMAGE_PIXELS, Pillow warns that the image may be a decompression bomb
     # (past twice that it raises, which read_luma turns into None); it is not decoded here
     # either way. Silencing that warning would take catch_warnings, which is not thread-safe.
-    with Image.open(os.fsdecode(path), formats=formats) as image:
+    with Image.open(stream, formats=formats) as image:
         if Image.MAX_IMAGE_PIXELS and image.width * image.height > Image.MAX_IMAGE_PIXELS:
             return None
         if image.format == "JPEG":

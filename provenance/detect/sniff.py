@@ -105,9 +105,14 @@ def starts_like_readable(head: bytes, extension: bytes) -> bool:
     return extension not in SNIFFED_TYPES
 
 
+def sidecar_paths(path: bytes) -> tuple[bytes, ...]:
+    """Where a `.c2pa` sidecar for `path` may sit: `name.c2pa`, then `name.ext.c2pa`."""
+    stem, extension = os.path.splitext(path)
+    return (stem + SIDECAR, path + SIDECAR) if extension else (path + SIDECAR,)
+
+
 def has_sidecar(path: bytes) -> bool:
-    stem = os.path.splitext(path)[0]
-    return os.path.isfile(stem + SIDECAR) or os.path.isfile(path + SIDECAR)
+    return any(os.path.isfile(candidate) for candidate in sidecar_paths(path))
 
 
 def could_carry(path: bytes, head: bytes | None = None) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from provenance.detect.perceptual import band_probes, bands, probe_radius, to_signed
@@ -23,14 +23,7 @@ from provenance.store import bulk
 from provenance.store.models import PerceptualPrint
 from provenance.store.queries import chunked
 
-
-def _prints_table() -> Table:
-    table = PerceptualPrint.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-_TABLE = _prints_table()
+_TABLE = bulk.table_of(PerceptualPrint)
 _BAND_COLUMNS = (_TABLE.c.band0, _TABLE.c.band1, _TABLE.c.band2)
 # Built once: `bulk.select_in` compiles a statement once per IN-list length.
 _CANDIDATES = select(_TABLE.c.content_id, _TABLE.c.print)
