@@ -36,6 +36,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from provenance import Ledger
+from provenance.fingerprint import RACY_WINDOW_NS
 from provenance.store.events import GENESIS_HASH, canonical_event, event_hash
 from provenance.store.models import Event, Tool
 from provenance.store.rows import ROWS_SCHEMA, committed_rows, read_rows
@@ -105,6 +106,16 @@ def floor_seconds(rows: list[tuple[str, str, str, dt.datetime, str]]) -> float:
     return time.perf_counter() - started
 
 
+def timed_verify(ledger: Ledger, checkpoints: Path) -> tuple[float, int]:
+    """(seconds, events) of `audit verify` on a ledger nothing tampered with."""
+    started = time.perf_counter()
+    report = ledger.audit_verify(folder=checkpoints)
+    seconds = time.perf_counter() - started
+    if not report.ok:
+        raise SystemExit(f"the untouched ledger did not verify: {report.problems[:3]}")
+    return seconds, report.size
+
+
 def measure(url: str, events: int, work: Path) -> tuple[float, float, int]:
     ledger = Ledger.create(url, cwd=work)
     try:
@@ -112,18 +123,15 @@ def measure(url: str, events: int, work: Path) -> tuple[float, float, int]:
         half = fill(ledger, events // 2)
         ledger.checkpoint(key=None, folder=work / "checkpoints")
         rest = fill(ledger, events - events // 2)
-        started = time.perf_counter()
-        report = ledger.audit_verify(folder=work / "checkpoints")
-        seconds = time.perf_counter() - started
-        if not report.ok:
-            raise SystemExit(f"the untouched ledger did not verify: {report.problems[:3]}")
-        return seconds, floor_seconds(half + rest), report.size
+        seconds, size = timed_verify(ledger, work / "checkpoints")
+        return seconds, floor_seconds(half + rest), size
     finally:
         ledger.close()
 
 
 def make_files(folder: Path, count: int) -> None:
-    """`count` small files, 1,000 a folder, named as a show names its single files."""
+    """`count` small files, 1,000 a folder, named as a show names its single files; and
+    concept.png beside `folder`, the parent that --lineage gives each of them."""
     for index in range(count):
         shot = folder / f"sq{index // 10_000:03d}" / f"sh{index // 1000:04d}" / "comp"
         if index % 1000 == 0:
@@ -157,11 +165,7 @@ def measure_ingest(
                     Event.id
                 )
             ).all()
-        started = time.perf_counter()
-        verified = ledger.audit_verify(folder=work / "checkpoints")
-        verify = time.perf_counter() - started
-        if not verified.ok:
-            raise SystemExit(f"the untouched ledger did not verify: {verified.problems[:3]}")
+        verify, _ = timed_verify(ledger, work / "checkpoints")
         floor = floor_seconds([tuple(e) for e in events])
         return seconds, len(payload.encode()), read_back, verify, floor
     finally:
@@ -195,7 +199,7 @@ def main() -> None:
             return
         tree = work / "show" / "renders"
         make_files(tree, options.files)
-        time.sleep(2.5)  # past the stat cache's racy window
+        time.sleep(RACY_WINDOW_NS / 1e9 + 0.5)  # past the stat cache's racy window
         print()
         print(
             f"{'ledger':<12} {'files':>8} {'ingest s':>9} {'event kB':>9} {'rows s':>7} "

@@ -66,9 +66,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # bench/ingest.py: the shared conventions.
-from ingest import log, mib
+from ingest import DEFAULT_WORK, log, mib
 
-DEFAULT_WORK = Path(__file__).resolve().parent / "_work"
 SHOT = 20
 """Assets a shot: its plate (a sequence) and 19 single files."""
 PLATE_FRAMES = 20
@@ -188,6 +187,69 @@ def content_size(index: int, frame: int | None) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Shared with bench/perceptual.py: a ledger loaded in one child process, queried in another,
+# on SQLite and on PostgreSQL
+
+
+def analyze_after_load(engine: Any) -> float:
+    """`VACUUM ANALYZE` a PostgreSQL database, as its autovacuum would a little later (without
+    statistics the planner guesses the sizes of freshly loaded tables). Returns the seconds it
+    took; SQLite is left as the library leaves it (0)."""
+    if engine.dialect.name != "postgresql":
+        return 0.0
+    started = time.perf_counter()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE")
+    return time.perf_counter() - started
+
+
+def database_size(engine: Any) -> int:
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+            page = connection.exec_driver_sql("PRAGMA page_size").scalar()
+            return int(pages) * int(page)
+        return int(
+            connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
+        )
+
+
+def run_child(script: str, *args: str) -> dict[str, Any]:
+    """Run `script --child ARGS` in a process of its own: the JSON its last line prints."""
+    command = [sys.executable, script, "--child", *args]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"child {args[0]} failed with exit code {done.returncode}")
+    data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return data
+
+
+def fresh_work_folder(work: Path) -> Path:
+    """Empty `work`; the ledgers made in it read and write their settings there too, not the
+    user's (unless XDG folders are set already)."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    os.environ.setdefault("XDG_CONFIG_HOME", str(work / "config"))
+    os.environ.setdefault("XDG_DATA_HOME", str(work / "data"))
+    return work
+
+
+def create_database(admin_url: str, name: str) -> str:
+    """The URL of a new, empty database `name` on the server of `admin_url`."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return sa.engine.make_url(admin_url).set(database=name).render_as_string(False)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+# ---------------------------------------------------------------------------------------------
 # The children
 
 
@@ -272,6 +334,13 @@ def child_load(url: str, workspace: Path, assets: int, versions_file: Path) -> N
                 },
             )
             # The event is written last, committing to the rows (read back from the tables).
+            # The rows are those `Ingester._record_assets` (provenance/ingest.py) writes, written
+            # here and not through it: it is private, wants scanned files, and writes assets,
+            # versions and members in one call where this times each table; and an ingest gives
+            # every asset the same parents (`add_edges`: a cycle check and an insert an edge)
+            # where this plan gives each asset its own. Unlike it, nothing hands the event the
+            # versions and members written (its `_commit_to`): the events column includes
+            # reading them back.
             with unit_of_work as unit:
                 event_id = unit.event_id
                 now = bulk.driver_value(connection, tables["assets"].c.created_at, unit.at)
@@ -384,14 +453,7 @@ def child_load(url: str, workspace: Path, assets: int, versions_file: Path) -> N
             done = last / assets
             log(f"  loaded {last:,} assets ({done:.0%}) in {time.perf_counter() - started:.0f} s")
     seconds = time.perf_counter() - started
-    analyze_seconds = 0.0
-    if not sqlite:
-        # What autovacuum does on its own a little later: without statistics the planner
-        # guesses the sizes of freshly loaded tables.
-        analyze_started = time.perf_counter()
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE")
-        analyze_seconds = time.perf_counter() - analyze_started
+    analyze_seconds = analyze_after_load(engine)
     size = database_size(engine)
     ledger.close()
     versions_file.write_bytes(version_of.tobytes())
@@ -407,17 +469,6 @@ def child_load(url: str, workspace: Path, assets: int, versions_file: Path) -> N
             }
         )
     )
-
-
-def database_size(engine: Any) -> int:
-    with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
-            page = connection.exec_driver_sql("PRAGMA page_size").scalar()
-            return int(pages) * int(page)
-        return int(
-            connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
-        )
 
 
 def tree_depth(node: Any) -> tuple[int, int]:
@@ -582,15 +633,6 @@ def child_query(url: str, workspace: Path, assets: int, versions_file: Path, fil
 # The parent
 
 
-def run_child(*args: str) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", *args]
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"child {args[0]} failed with exit code {done.returncode}")
-    data: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return data
-
-
 @dataclass
 class Measured:
     backend: str
@@ -602,10 +644,16 @@ def measure(backend: str, url: str, workspace: Path, args: argparse.Namespace) -
     workspace.mkdir(parents=True, exist_ok=True)
     versions_file = workspace / "versions.bin"
     log(f"{backend}: loading {args.assets:,} assets")
-    load = run_child("load", url, str(workspace), str(args.assets), str(versions_file))
+    load = run_child(__file__, "load", url, str(workspace), str(args.assets), str(versions_file))
     log(f"{backend}: loaded in {float(load['seconds']):.1f} s ({mib(int(load['size']))}), querying")
     found = run_child(
-        "query", url, str(workspace), str(args.assets), str(versions_file), str(args.sweep_files)
+        __file__,
+        "query",
+        url,
+        str(workspace),
+        str(args.assets),
+        str(versions_file),
+        str(args.sweep_files),
     )
     versions_file.unlink()
     return Measured(backend, load, found)
@@ -613,10 +661,6 @@ def measure(backend: str, url: str, workspace: Path, args: argparse.Namespace) -
 
 def best(values: list[float]) -> float:
     return min(values)
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 def report(runs: list[Measured], args: argparse.Namespace) -> None:
@@ -803,11 +847,7 @@ def main() -> int:
         parser.error(f"--assets must be at least {SHOT * (CHAIN_EDGES + 1) * 2:,}")
     args.assets -= args.assets % SHOT
     args.sweep_files = min(args.sweep_files, args.assets)
-    work: Path = args.work.resolve() / "ledger_scale"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    os.environ.setdefault("XDG_CONFIG_HOME", str(work / "config"))
-    os.environ.setdefault("XDG_DATA_HOME", str(work / "data"))
+    work = fresh_work_folder(args.work.resolve() / "ledger_scale")
     load_before = os.getloadavg()[0]
     runs: list[Measured] = []
     server = None
@@ -822,7 +862,7 @@ def main() -> int:
                 from tests.pgserver import start_server
 
                 server = start_server()
-                url = create_database(server.url())
+                url = create_database(server.url(), "ledger_scale")
             runs.append(measure("postgresql", url, work / "postgresql", args))
     finally:
         if server is not None:
@@ -837,16 +877,6 @@ def main() -> int:
     )
     report(runs, args)
     return 0
-
-
-def create_database(admin_url: str) -> str:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with engine.connect() as connection:
-        connection.exec_driver_sql('CREATE DATABASE "ledger_scale"')
-    engine.dispose()
-    return sa.engine.make_url(admin_url).set(database="ledger_scale").render_as_string(False)
 
 
 if __name__ == "__main__":

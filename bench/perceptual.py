@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,10 +50,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-# bench/ingest.py: the shared conventions.
-from ingest import Row, log, mib, report
+# bench/ingest.py: the shared conventions; bench/ledger_scale.py: ledgers on both backends.
+from ingest import DEFAULT_WORK, Row, log, mib, report
+from ledger_scale import (
+    analyze_after_load,
+    create_database,
+    database_size,
+    fresh_work_folder,
+    ms,
+    run_child,
+)
 
-DEFAULT_WORK = Path(__file__).resolve().parent / "_work"
 BATCH = 50_000
 QUERIES = 200
 SCAN_QUERIES = 20
@@ -79,48 +85,29 @@ def child_load(url: str, workspace: Path, prints: int) -> dict[str, Any]:
     ledger = Ledger.create(url, cwd=workspace)
     engine = ledger.engine
     rng = np.random.default_rng(SEED)
-    spent = {"contents": 0.0, "prints": 0.0}
+    recording_seconds = 0.0
     started = time.perf_counter()
     for first in range(1, prints + 1, BATCH):
         count = min(BATCH, prints + 1 - first)
         values = rng.integers(0, 2**64, size=count, dtype=np.uint64).view(np.int64).tolist()
         ids = range(first, first + count)
         with write_session(engine) as session:
-            connection = session.connection()
-            began = time.perf_counter()
             bulk.insert_rows(
-                connection,
+                session.connection(),
                 contents,
                 ("id", "digest", "size"),
                 [(i, f"xxh3-128:{i:032x}", 4096) for i in ids],
             )
-            spent["contents"] += time.perf_counter() - began
             began = time.perf_counter()
             record_prints(session, zip(ids, values, strict=True))
-            spent["prints"] += time.perf_counter() - began
+            recording_seconds += time.perf_counter() - began
         if (first // BATCH) % 4 == 3:
             log(f"  loaded {first + count - 1:,} prints in {time.perf_counter() - started:.0f} s")
     seconds = time.perf_counter() - started
-    analyze = 0.0
-    if engine.dialect.name == "postgresql":
-        began = time.perf_counter()
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM ANALYZE")
-        analyze = time.perf_counter() - began
+    analyze_after_load(engine)
     size = database_size(engine)
     ledger.close()
-    return {"seconds": seconds, "spent": spent, "analyze": analyze, "size": size}
-
-
-def database_size(engine: Any) -> int:
-    with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
-            page = connection.exec_driver_sql("PRAGMA page_size").scalar()
-            return int(pages) * int(page)
-        return int(
-            connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
-        )
+    return {"seconds": seconds, "recording_seconds": recording_seconds, "size": size}
 
 
 def child_query(url: str, workspace: Path, prints: int) -> dict[str, Any]:
@@ -174,21 +161,21 @@ def child_query(url: str, workspace: Path, prints: int) -> dict[str, Any]:
         # A file's prints as a crop are 4-16 bits from its own (8 at the median).
         queries.append([own, *(flip(own, rng.randint(4, 16)) for _ in range(9))])
 
-    def resident(lookups: list[int]) -> list[tuple[int, int]]:
+    def near(content_ids: Any, stored: Any, lookups: list[int]) -> list[tuple[int, int]]:
+        """(content id, distance) of every stored print within NEAR_AI_DISTANCE of a lookup,
+        nearest first (then by content id), as `near_prints` answers: XOR and popcount over every row."""
         wanted = np.array([to_signed(v) for v in lookups], dtype=np.int64).view(np.uint64)
-        distances = np.bitwise_count(values[:, None] ^ wanted[None, :]).min(axis=1)
-        near = np.flatnonzero(distances <= NEAR_AI_DISTANCE)
-        found = sorted(zip(distances[near].tolist(), ids[near].tolist(), strict=True))
+        distances = np.bitwise_count(stored[:, None] ^ wanted[None, :]).min(axis=1)
+        close = np.flatnonzero(distances <= NEAR_AI_DISTANCE)
+        found = sorted(zip(distances[close].tolist(), content_ids[close].tolist(), strict=True))
         return [(content_id, int(distance)) for distance, content_id in found]
+
+    def resident(lookups: list[int]) -> list[tuple[int, int]]:
+        return near(ids, values, lookups)
 
     def scan(session: Any, lookups: list[int]) -> list[tuple[int, int]]:
         everything = read_all(session)
-        scanned = everything[:, 1].view(np.uint64)
-        wanted = np.array([to_signed(v) for v in lookups], dtype=np.int64).view(np.uint64)
-        distances = np.bitwise_count(scanned[:, None] ^ wanted[None, :]).min(axis=1)
-        near = np.flatnonzero(distances <= NEAR_AI_DISTANCE)
-        found = sorted(zip(distances[near].tolist(), everything[near, 0].tolist(), strict=True))
-        return [(content_id, int(distance)) for distance, content_id in found]
+        return near(everything[:, 0], everything[:, 1].view(np.uint64), lookups)
 
     timings: dict[str, list[float]] = {
         "one": [],
@@ -321,23 +308,9 @@ def child_prints(work: Path) -> dict[str, Any]:
 # Running
 
 
-def run_child(*args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"child {args[0]} failed with exit code {done.returncode}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 def p50_p95(values: list[float]) -> str:
@@ -352,7 +325,7 @@ def lookup_rows(
         Row(
             f"{backend}: load {prints:,} prints (record_prints + contents rows)",
             f"{load['seconds']:.0f} s ({prints / load['seconds']:,.0f} prints/s, "
-            f"record_prints {load['spent']['prints'] / load['seconds']:.0%})",
+            f"record_prints {load['recording_seconds'] / load['seconds']:.0%})",
             "-",
             "-",
             "-",
@@ -426,16 +399,6 @@ def print_rows(timings: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def create_database(admin_url: str) -> str:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with engine.connect() as connection:
-        connection.exec_driver_sql('CREATE DATABASE "perceptual_bench"')
-    engine.dispose()
-    return sa.engine.make_url(admin_url).set(database="perceptual_bench").render_as_string(False)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -460,11 +423,7 @@ def main() -> int:
         return 0
     if args.quick:
         args.prints = 100_000
-    work: Path = args.work.resolve() / "perceptual"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    os.environ.setdefault("XDG_CONFIG_HOME", str(work / "config"))
-    os.environ.setdefault("XDG_DATA_HOME", str(work / "data"))
+    work = fresh_work_folder(args.work.resolve() / "perceptual")
     load_before = os.getloadavg()[0]
     rows: list[Row] = []
     server = None
@@ -476,17 +435,17 @@ def main() -> int:
             from tests.pgserver import start_server
 
             server = start_server()
-            targets.append(("postgresql", create_database(server.url())))
+            targets.append(("postgresql", create_database(server.url(), "perceptual_bench")))
         for backend, url in targets:
             workspace = work / backend
             workspace.mkdir(parents=True, exist_ok=True)
             log(f"{backend}: loading {args.prints:,} prints")
-            load = run_child("load", url, str(workspace), str(args.prints))
+            load = run_child(__file__, "load", url, str(workspace), str(args.prints))
             log(f"{backend}: loaded in {load['seconds']:.0f} s, querying")
-            found = run_child("query", url, str(workspace), str(args.prints))
+            found = run_child(__file__, "query", url, str(workspace), str(args.prints))
             rows.extend(lookup_rows(backend, load, found, args.prints))
         log("printing 2K frames")
-        rows.extend(print_rows(run_child("prints", str(work))))
+        rows.extend(print_rows(run_child(__file__, "prints", str(work))))
     finally:
         if server is not None:
             server.stop()

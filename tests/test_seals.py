@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from provenance import Ledger, finalizer, ingest
+from provenance.fingerprint import RACY_WINDOW_NS
 from provenance.ingest import Ingester, batches
 from provenance.policy import Policy, load_policy
 from provenance.records import IngestReport, SweepReport, packed_here
@@ -32,6 +34,13 @@ from .builders import write_bytes, write_image, write_sequence
 WINDOW_NS = 20_000_000
 
 
+@pytest.fixture
+def ledger(ledger: Ledger) -> Ledger:
+    """A ledger whose racy window (20 ms) is past once `_settle` has waited: its folders seal."""
+    ledger.racy_window_ns = WINDOW_NS
+    return ledger
+
+
 def _tree(workspace: Path) -> None:
     write_sequence(workspace / "show/sh010/plates", "sh010_plate", [1001, 1002, 1004, 1005])
     write_sequence(workspace / "show/sh010/comp", "sh010_comp", range(1001, 1006))
@@ -39,6 +48,20 @@ def _tree(workspace: Path) -> None:
         write_bytes(workspace / f"show/assets/rock_diffuse.{tile}.tx", 512, seed=tile)
     write_image(workspace / "show/sh010/comp/slate.png", seed=3)
     write_bytes(workspace / "show/notes.txt", 100, seed=4)
+
+
+@pytest.fixture
+def sealed_tree(ledger: Ledger, workspace: Path) -> Ledger:
+    """The tree of `_tree` under show/, ingested once with nothing declared: every folder sealed."""
+    _tree(workspace)
+    _settle()
+    ledger.ingest(["show"])
+    return ledger
+
+
+def _folder_bytes(folder: Path) -> bytes:
+    """A folder as an ingest names it (and its seal): its bytes, ending in `/`."""
+    return os.fsencode(folder) + b"/"
 
 
 @pytest.fixture
@@ -79,8 +102,31 @@ def _drop_all_seals(ledger: Ledger) -> None:
 
 
 def _seal_count(ledger: Ledger) -> int:
-    with write_session(ledger.engine) as session:
+    with read_session(ledger.engine) as session:
         return int(session.execute(select(func.count()).select_from(FolderSeal)).scalar_one())
+
+
+def _stored_seal(session: Session, folder: Path) -> tuple[bytes, bytes]:
+    """(key, refs) of the seal of `folder`: the key is relative to the workspace's root, or to
+    `/` on a server ledger."""
+    wanted = _folder_bytes(folder)
+    [(key, refs)] = [
+        (bytes(key), bytes(refs))
+        for key, refs in session.execute(select(FolderSeal.folder, FolderSeal.refs))
+        if wanted.endswith(b"/" + bytes(key))
+    ]
+    return key, refs
+
+
+def _assert_the_full_path_reports_the_same(
+    ledger: Ledger, from_seals: IngestReport, sealed_calls: list[bytes], **declared: Any
+) -> None:
+    """Drop every seal and ingest show/ again, file by file: the report must be the same."""
+    _drop_all_seals(ledger)
+    sealed_calls.clear()
+    full = ledger.ingest(["show"], **declared)
+    assert not sealed_calls
+    assert _summary(from_seals) == _summary(full)
 
 
 def _settle() -> None:
@@ -90,7 +136,6 @@ def _settle() -> None:
 def test_an_unchanged_tree_is_reported_from_its_seals_as_the_full_path_reports_it(
     ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
-    ledger.racy_window_ns = WINDOW_NS
     _tree(workspace)
     _settle()
     first = ledger.ingest(["show"], origin="capture", by="alice")
@@ -99,52 +144,41 @@ def test_an_unchanged_tree_is_reported_from_its_seals_as_the_full_path_reports_i
     _settle()
     from_seals = ledger.ingest(["show"], origin="capture", by="alice")
     assert sorted(sealed_calls) == sorted(
-        os.fsencode(workspace / p) + b"/"
+        _folder_bytes(workspace / p)
         for p in ("show", "show/sh010", "show/sh010/plates", "show/sh010/comp", "show/assets")
     )
     assert from_seals.files_read == 0 and from_seals.assets_unchanged == 5
     assert from_seals.holes == {str(workspace / "show/sh010/plates/sh010_plate.####.tif"): [1003]}
-    _drop_all_seals(ledger)
-    sealed_calls.clear()
-    full = ledger.ingest(["show"], origin="capture", by="alice")
-    assert not sealed_calls
-    assert _summary(from_seals) == _summary(full)
+    _assert_the_full_path_reports_the_same(
+        ledger, from_seals, sealed_calls, origin="capture", by="alice"
+    )
 
 
 def test_a_file_rewritten_in_place_breaks_its_folders_seal(
-    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+    sealed_tree: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
-    ledger.racy_window_ns = WINDOW_NS
-    _tree(workspace)
-    _settle()
-    ledger.ingest(["show"])
     frame = workspace / "show/sh010/comp/sh010_comp.1003.tif"
     before = frame.stat()
     frame.write_bytes(b"x" * before.st_size)  # same size,
     os.utime(frame, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime: ctime moved
     _settle()
-    report = ledger.ingest(["show"])
-    assert os.fsencode(workspace / "show/sh010/comp") + b"/" not in sealed_calls
+    report = sealed_tree.ingest(["show"])
+    assert _folder_bytes(workspace / "show/sh010/comp") not in sealed_calls
     assert (report.files_read, report.files_changed, report.assets_changed) == (1, 1, 1)
 
 
 def test_a_frame_added_to_a_sealed_folder_makes_a_new_version(
-    ledger: Ledger, workspace: Path
+    sealed_tree: Ledger, workspace: Path
 ) -> None:
-    ledger.racy_window_ns = WINDOW_NS
-    _tree(workspace)
-    _settle()
-    ledger.ingest(["show"])
     write_sequence(workspace / "show/sh010/plates", "sh010_plate", [1003])
     _settle()
-    report = ledger.ingest(["show"])
+    report = sealed_tree.ingest(["show"])
     assert (report.assets_changed, report.holes) == (1, {})
 
 
 def test_a_retag_breaks_the_seal_so_the_same_declaration_counts_again(
     ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
-    ledger.racy_window_ns = WINDOW_NS
     write_sequence(workspace / "elements", "sky", range(1, 4))
     write_image(workspace / "elements/cloud.png", seed=1)
     _settle()
@@ -167,35 +201,27 @@ def test_a_retag_breaks_the_seal_so_the_same_declaration_counts_again(
 
 
 def test_an_ingest_declaring_something_new_does_not_use_the_seal(
-    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+    sealed_tree: Ledger, sealed_calls: list[bytes]
 ) -> None:
-    ledger.racy_window_ns = WINDOW_NS
-    _tree(workspace)
     _settle()
-    ledger.ingest(["show"])
-    _settle()
-    declared = ledger.ingest(["show"], origin="capture", by="alice")
+    declared = sealed_tree.ingest(["show"], origin="capture", by="alice")
     assert not sealed_calls and declared.claims_added == 5
     _settle()
     # ... and a plain ingest changes nothing whatever was declared: it may use any seal.
-    plain = ledger.ingest(["show"])
+    plain = sealed_tree.ingest(["show"])
     assert len(sealed_calls) == 5 and plain.claims_added == 0
 
 
 def test_a_file_ingested_by_name_breaks_the_seal_of_its_folder(
-    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+    sealed_tree: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
-    ledger.racy_window_ns = WINDOW_NS
-    _tree(workspace)
-    _settle()
-    ledger.ingest(["show"])
     write_bytes(workspace / "show/notes.txt", 120, seed=5)
     _settle()
-    single = ledger.ingest(["show/notes.txt"])
+    single = sealed_tree.ingest(["show/notes.txt"])
     assert single.assets_changed == 1
     _settle()
-    again = ledger.ingest(["show"])
-    assert os.fsencode(workspace / "show") + b"/" not in sealed_calls
+    again = sealed_tree.ingest(["show"])
+    assert _folder_bytes(workspace / "show") not in sealed_calls
     notes = [ref for ref in again.assets if ref.name.endswith("notes.txt")]
     assert [ref.version for ref in notes] == [2]
     assert again.assets_changed == 0
@@ -205,6 +231,7 @@ def test_a_folder_changed_within_the_racy_window_is_not_sealed(
     ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
     # The default window (2 s) is far wider than the time between writing and ingesting here.
+    ledger.racy_window_ns = RACY_WINDOW_NS
     _tree(workspace)
     ledger.ingest(["show"])
     assert _seal_count(ledger) <= 1  # only show/sh010, which holds no files
@@ -233,7 +260,6 @@ def expanded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture
 def show(ledger: Ledger, workspace: Path) -> Ledger:
     """A camera plate, a generated sky and a comp made from both, each folder ingested whole."""
-    ledger.racy_window_ns = WINDOW_NS
     write_sequence(workspace / "plates", "sh010_plate", [1001, 1002, 1004], seed="plate")
     write_sequence(workspace / "elements", "sky_gen", range(1001, 1004), seed="sky")
     write_sequence(workspace / "comp", "sh010_comp", range(1001, 1006), seed="comp")
@@ -333,15 +359,17 @@ def test_a_seal_that_does_not_name_the_folders_files_is_not_trusted(
     # An insider (or a bug) gives the plates folder the comp folder's seal: the sweep must read
     # the plates file by file, not believe the seal.
     with write_session(show.engine) as session:
-        seals = {
-            os.path.basename(bytes(folder)[:-1]): (bytes(folder), refs)
-            for folder, refs in session.execute(select(FolderSeal.folder, FolderSeal.refs))
-        }
+        plates, _ = _stored_seal(session, workspace / "plates")
+        _, comp_refs = _stored_seal(session, workspace / "comp")
         session.execute(
-            update(FolderSeal)
-            .where(FolderSeal.folder == seals[b"plates"][0])
-            .values(refs=seals[b"comp"][1])
+            update(FolderSeal).where(FolderSeal.folder == plates).values(refs=comp_refs)
         )
+    _assert_the_plates_are_swept_file_by_file(show, workspace, expanded)
+
+
+def _assert_the_plates_are_swept_file_by_file(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
     report = show.sweep(workspace / "plates")
     assert expanded[-1] == 0
     assert [f.rule for f in report.verdict.findings] == ["frames-missing"]
@@ -359,7 +387,6 @@ def test_a_folder_holding_an_asset_its_walk_did_not_make_is_not_sealed(
 ) -> None:
     # A frame ingested by name before its sequence stays an asset of its own; file by file, a
     # sweep resolves that frame to it, so no seal may stand for the folder.
-    ledger.racy_window_ns = WINDOW_NS
     write_sequence(workspace / "plates", "p", range(1001, 1004))
     _settle()
     ledger.ingest(["plates/p.1001.tif"], origin="capture")
@@ -396,25 +423,23 @@ def _foreign_byte_order(ledger: Ledger, folder: Path) -> None:
     """Make the seal of `folder` look packed on a machine of the other byte order, as in a
     ledger moved there."""
     other = b"B" if packed_here(b"L") else b"L"
-    wanted = os.fsencode(folder) + b"/"
     with write_session(ledger.engine) as session:
-        # (Relative to the workspace's root, or to `/` on a server ledger.)
-        [(key, refs)] = [
-            (key, refs)
-            for key, refs in session.execute(select(FolderSeal.folder, FolderSeal.refs))
-            if wanted.endswith(b"/" + bytes(key))
-        ]
+        key, refs = _stored_seal(session, folder)
         session.execute(
             update(FolderSeal).where(FolderSeal.folder == key).values(refs=other + refs[1:])
         )
 
 
-def test_sealed_folders_end_batches_as_files_do(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def four_sealed_files_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches end at 4 files of sealed folders: the six `_shots` folders take three."""
+    monkeypatch.setattr(ingest, "BATCH_SEALED_FILES", 4)
+
+
+@pytest.mark.usefixtures("four_sealed_files_a_batch")
+def test_sealed_folders_end_batches_as_files_do(tmp_path: Path) -> None:
     # A sealed folder's files are not fingerprinted, but the batch holds their names and reads
     # their seal: unbounded, an unchanged tree was walked into one batch holding all its names.
-    monkeypatch.setattr(ingest, "BATCH_SEALED_FILES", 4)
     _shots(tmp_path, 6)
     walked = list(batches([os.fsencode(tmp_path / "show")], sealed=lambda *_: True))
     assert [[os.path.basename(scan.folder[:-1]) for scan in b.scans] for b in walked] == [  # type: ignore[index]
@@ -426,11 +451,10 @@ def test_sealed_folders_end_batches_as_files_do(
     assert not any(scan.assets for b in walked for scan in b.scans)
 
 
+@pytest.mark.usefixtures("four_sealed_files_a_batch")
 def test_an_unchanged_tree_in_many_batches_records_nothing_and_reads_no_file(
-    ledger: Ledger, workspace: Path, sealed_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
-    monkeypatch.setattr(ingest, "BATCH_SEALED_FILES", 4)
-    ledger.racy_window_ns = WINDOW_NS
     folders = _shots(workspace, 6)
     _settle()
     ledger.ingest(["show"], origin="capture", by="alice")
@@ -442,30 +466,27 @@ def test_an_unchanged_tree_in_many_batches_records_nothing_and_reads_no_file(
     )
     assert len(written) == 3  # batches
     assert sorted(sealed_calls) == sorted(
-        os.fsencode(folder) + b"/" for folder in (workspace / "show", *folders)
+        _folder_bytes(folder) for folder in (workspace / "show", *folders)
     )
     assert (again.files_read, again.file_count, again.assets_unchanged) == (0, 18, 18)
     assert (again.assets_new, again.assets_changed, again.claims_added) == (0, 0, 0)
     assert _row_counts(ledger) == recorded
-    _drop_all_seals(ledger)
-    sealed_calls.clear()
-    full = ledger.ingest(["show"], origin="capture", by="alice")
-    assert not sealed_calls
-    assert _summary(again) == _summary(full)
+    _assert_the_full_path_reports_the_same(
+        ledger, again, sealed_calls, origin="capture", by="alice"
+    )
 
 
+@pytest.mark.usefixtures("four_sealed_files_a_batch")
 def test_a_folder_changed_among_many_sealed_ones_is_read_again(
-    ledger: Ledger, workspace: Path, sealed_calls: list[bytes], monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
-    monkeypatch.setattr(ingest, "BATCH_SEALED_FILES", 4)
-    ledger.racy_window_ns = WINDOW_NS
     folders = _shots(workspace, 6)
     _settle()
     ledger.ingest(["show"])
     write_bytes(folders[3] / "cache.abc", 200, seed="re-cached")
     _settle()
     again = ledger.ingest(["show"])
-    changed = os.fsencode(folders[3]) + b"/"
+    changed = _folder_bytes(folders[3])
     assert changed not in sealed_calls and len(sealed_calls) == 6
     assert (again.files_read, again.files_changed) == (1, 1)
     assert (again.assets_changed, again.assets_unchanged, again.asset_count) == (1, 17, 18)
@@ -479,33 +500,24 @@ def test_a_folder_changed_among_many_sealed_ones_is_read_again(
 
 
 def test_a_seal_packed_on_a_machine_of_the_other_byte_order_is_not_used(
-    ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
+    sealed_tree: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
-    ledger.racy_window_ns = WINDOW_NS
-    _tree(workspace)
+    _foreign_byte_order(sealed_tree, workspace / "show/sh010/comp")
     _settle()
-    ledger.ingest(["show"])
-    _foreign_byte_order(ledger, workspace / "show/sh010/comp")
-    _settle()
-    moved = ledger.ingest(["show"])
-    comp = os.fsencode(workspace / "show/sh010/comp") + b"/"
+    moved = sealed_tree.ingest(["show"])
+    comp = _folder_bytes(workspace / "show/sh010/comp")
     assert comp not in sealed_calls and len(sealed_calls) == 4
     assert (moved.files_read, moved.assets_new, moved.assets_changed) == (0, 0, 0)
     # Read the usual way, the folder is sealed again in this machine's byte order.
     sealed_calls.clear()
     _settle()
-    ledger.ingest(["show"])
+    sealed_tree.ingest(["show"])
     assert comp in sealed_calls
-    _drop_all_seals(ledger)
-    full = ledger.ingest(["show"])
-    assert _summary(moved) == _summary(full)
+    _assert_the_full_path_reports_the_same(sealed_tree, moved, sealed_calls)
 
 
 def test_a_sweep_reads_a_folder_whose_seal_is_of_the_other_byte_order(
     show: Ledger, workspace: Path, expanded: list[int]
 ) -> None:
     _foreign_byte_order(show, workspace / "plates")
-    report = show.sweep(workspace / "plates")
-    assert expanded[-1] == 0
-    assert [f.rule for f in report.verdict.findings] == ["frames-missing"]
-    assert report.files == 3
+    _assert_the_plates_are_swept_file_by_file(show, workspace, expanded)
