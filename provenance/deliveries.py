@@ -110,16 +110,16 @@ class Delivery:
 def read_delivery(
     source: bytes,
     sealed: Sealed | None = None,
-    found: Callable[[Delivery], None] | None = None,
+    after_folder: Callable[[Delivery], None] | None = None,
 ) -> Delivery:
     """Whatever `source` is: a folder, a `.csv` pull list, an `.otio` timeline, a path list
     (`.txt`, `.lst`, `.list`), or a single file delivered on its own.
 
-    `found` is called with the delivery so far after each folder a folder delivery's walk
+    `after_folder` is called with the delivery so far after each folder a folder delivery's walk
     reads (so that its files can be hashed while the walk goes on)."""
     source = os.path.abspath(source)
     if os.path.isdir(source):
-        return _read_folder(source, sealed, found)
+        return _read_folder(source, sealed, after_folder)
     if not os.path.exists(source):
         raise TargetNotFound(
             f"The delivery {os.fsdecode(source)!r} does not exist. Give a folder, a text file "
@@ -139,7 +139,7 @@ def read_delivery(
 
 
 def _read_folder(
-    folder: bytes, sealed: Sealed | None, found: Callable[[Delivery], None] | None
+    folder: bytes, sealed: Sealed | None, after_folder: Callable[[Delivery], None] | None
 ) -> Delivery:
     delivery = Delivery(DeliveryKind.FOLDER, folder, folder)
     for scan in scan_target(folder, sealed):
@@ -148,8 +148,8 @@ def _read_folder(
             continue
         _drop_manifests(scan)
         delivery.add_scan(scan)
-        if found is not None:
-            found(delivery)
+        if after_folder is not None:
+            after_folder(delivery)
     return delivery
 
 

@@ -256,9 +256,10 @@ def _fingerprint_delivery(
     source = os.path.abspath(source)
     cache = Ingester(session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False)
     seals: dict[bytes, Seal] = {}
-    if os.path.isdir(source):
+    is_folder = os.path.isdir(source)
+    if is_folder:
         seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
-    stream = cache.fingerprint_stream(source if os.path.isdir(source) else None)
+    stream = cache.fingerprint_stream(source if is_folder else None)
     delivery = read_delivery(
         source, sealed_for_reading(seals, racy_window_ns), lambda d: stream.take(d.files)
     )

@@ -268,10 +268,8 @@ class HashJob:
                 self._handed += 1
 
     def hash_unstarted(self) -> None:
-        """Hash here, from the last, the chunks no worker has started (then `results` waits)."""
-        self._hash_here()
-
-    def _hash_here(self) -> None:
+        """Hash here, from the last, the chunks no worker has started (`results` then waits for
+        the others)."""
         while (index := self._take_last()) is not None:
             chunk = self._chunks[index]
             self._hashed_here[index] = hash_chunk(chunk, self._detect(chunk))
@@ -288,7 +286,7 @@ class HashJob:
             return self._kept
 
     def results(self) -> list[HashResult]:
-        self._hash_here()
+        self.hash_unstarted()
         if self._hasher is not None:
             self._hasher._dismiss(self)
         results: list[HashResult] = []
