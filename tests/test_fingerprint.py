@@ -14,6 +14,7 @@ import xxhash
 
 from provenance.fingerprint import (
     BUFFER_SIZE,
+    WORKER_NICENESS,
     Hasher,
     aggregate_digest,
     hash_file,
@@ -102,6 +103,28 @@ def test_parallel_hashing_matches_serial(tmp_path: Path) -> None:
     serial = [hash_file(path) for path, _ in files]
     assert [r.digest for r in parallel] == [r.digest for r in serial]
     assert [r.path for r in parallel] == [path for path, _ in files]
+
+
+def test_hashing_workers_yield_the_cores_to_the_writer(tmp_path: Path) -> None:
+    # The process that writes the ledger is the critical path of a many-small-files ingest.
+    paths = [write_bytes(tmp_path / f"f{i}", 1000, seed=i) for i in range(400)]
+    files = [(os.fsencode(p), p.stat().st_size) for p in paths]
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    wanted = min(19, own + WORKER_NICENESS)
+    with Hasher(workers=2) as hasher:
+        hasher.hash_files(files)
+        workers = hasher.worker_pids()
+        assert workers
+        assert os.getpid() not in workers
+        # A worker lowers its priority as it starts, before it takes any chunk; one that the
+        # pool has just forked may still be starting.
+        deadline = time.monotonic() + 60
+        priorities = {pid: os.getpriority(os.PRIO_PROCESS, pid) for pid in workers}
+        while set(priorities.values()) != {wanted} and time.monotonic() < deadline:
+            time.sleep(0.05)
+            priorities = {pid: os.getpriority(os.PRIO_PROCESS, pid) for pid in workers}
+        assert set(priorities.values()) == {wanted}
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own
 
 
 def fingerprint(mtime_ns: int, ctime_ns: int | None = None, size: int = 10) -> StatFingerprint:
