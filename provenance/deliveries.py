@@ -78,6 +78,9 @@ class Delivery:
     sealed: list[DirectoryScan] = field(default_factory=list)
     """Folders the ledger vouched for whole (see `store.seals`): their files are not in `files`
     until the finalizer expands them from their seals."""
+    asset_spans: list[tuple[int, int]] = field(default_factory=list)
+    """Where each asset as delivered lies in `files` (start, stop), in order: a copy of a
+    recorded asset is resolved whole, not file by file."""
 
     def add_scan(self, scan: DirectoryScan, expected: Iterable[int] | None = None) -> None:
         for asset in scan.assets:
@@ -94,7 +97,9 @@ class Delivery:
         if wanted is not None and asset.kind is not AssetKind.FILE:
             # A named range delivers only its frames, whatever else lies in the folder.
             asset = replace(asset, members=[m for m in asset.members if m.frame in wanted])
+        start = len(self.files)
         self.files.extend(asset.members)
+        self.asset_spans.append((start, len(self.files)))
         if asset.kind is AssetKind.FILE:
             return
         present = [m.frame for m in asset.members if m.frame is not None]

@@ -119,9 +119,9 @@ def check_delivery(
     delivery, digests, refresh, cache, sealed = _fingerprint_delivery(
         session, roots, source, hasher, racy_window_ns, progress
     )
-    delivered = [Delivered(f.path, digests[f.path][0]) for f in delivery.files if f.path in digests]
+    delivered, whole = _delivered(delivery, digests)
     # (The content ids it looks up go to the stat-cache refresh, which need not look again.)
-    resolutions = resolve_delivered(session, roots, delivered, refresh.content_ids)
+    resolutions = resolve_delivered(session, roots, delivered, refresh.content_ids, whole)
     versions = {r.version_id for r in resolutions if r.version_id is not None}
     versions.update(sealed.version_ids)
     ambiguous = {v for r in resolutions for v, _, _ in r.ambiguous}
@@ -161,6 +161,29 @@ def check_delivery(
         seconds=time.perf_counter() - started,
         names=names,
     )
+
+
+def _delivered(
+    delivery: Delivery, digests: dict[bytes, tuple[str, StatFingerprint]]
+) -> tuple[list[Delivered], list[list[tuple[int, int | None]]]]:
+    """The delivered files that have a digest (in delivery order), and the assets all of whose
+    files do: each as the (index among those files, frame) of its members."""
+    delivered: list[Delivered] = []
+    whole: list[list[tuple[int, int | None]]] = []
+    files = delivery.files
+    for start, stop in delivery.asset_spans:
+        members: list[tuple[int, int | None]] | None = []
+        for scanned in files[start:stop]:
+            found = digests.get(scanned.path)
+            if found is None:
+                members = None  # unreadable: this file is reported, its asset not resolved whole
+                continue
+            if members is not None:
+                members.append((len(delivered), scanned.frame))
+            delivered.append(Delivered(scanned.path, found[0]))
+        if members:
+            whole.append(members)
+    return delivered, whole
 
 
 def _with_file_signals(

@@ -190,6 +190,39 @@ def test_identical_bytes_with_different_origins_are_explained(
     assert show.sweep(workspace / "plates2").verdict.clean
 
 
+def test_a_copied_sequence_is_resolved_frame_by_frame(show: Ledger, workspace: Path) -> None:
+    # A hold: frames 1001 and 1002 of the plate are the same bytes. Each copied frame is still
+    # its own frame of the plate, not the first frame that holds its bytes.
+    frames = write_sequence(workspace / "holds", "sh020_plate", range(1001, 1004), seed="hold")
+    shutil.copyfile(frames[0], frames[1])
+    time.sleep(0.05)
+    show.ingest(["holds"], origin="capture")
+    delivery = deliver(workspace, "holds")
+    assert show.finalize(delivery, "EP101_HOLDS").finalized
+    manifest = json.loads((delivery / "provenance-manifest.json").read_text())
+    assert [(f["path"], f["frame"], f["asset"]) for f in manifest["files"]] == [
+        (f"holds/sh020_plate.{frame}.tif", frame, str(workspace / "holds/sh020_plate.####.tif"))
+        for frame in (1001, 1002, 1003)
+    ]
+
+
+def test_a_copied_sequence_sharing_a_frame_with_ai_material_is_explained(
+    show: Ledger, workspace: Path
+) -> None:
+    frames = write_sequence(workspace / "plates3", "sh030_plate", range(1001, 1004), seed="p3")
+    slate = write_image(workspace / "gen3" / "slate.tif", seed="slate")
+    shutil.copyfile(slate, frames[1])
+    time.sleep(0.05)
+    show.ingest(["plates3"], origin="capture")
+    show.ingest(["gen3"], origin="ai", tool="Runway Gen-4")
+    report = show.sweep(deliver(workspace, "plates3"))
+    assert rules(report) == ["content-ambiguous"]
+    (finding,) = report.verdict.findings
+    assert [Path(f).name for f in finding.files] == ["sh030_plate.1002.tif"]
+    # (The other frames are the plate's: neither untracked nor ambiguous.)
+    assert "capture" in finding.message and "ai" in finding.message
+
+
 def test_missing_frames_in_a_delivered_sequence(show: Ledger, workspace: Path) -> None:
     delivery = deliver(workspace, "plates")
     (delivery / "plates" / "sh010_plate.1003.tif").unlink()
