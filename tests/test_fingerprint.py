@@ -17,8 +17,11 @@ from provenance.fingerprint import (
     WORKER_NICENESS,
     Hasher,
     aggregate_digest,
+    hash_chunk,
+    hash_chunk_packed,
     hash_file,
     is_cache_trusted,
+    unpack_results,
 )
 from provenance.scan import SkipReason, StatFingerprint
 
@@ -103,6 +106,22 @@ def test_parallel_hashing_matches_serial(tmp_path: Path) -> None:
     serial = [hash_file(path) for path, _ in files]
     assert [r.digest for r in parallel] == [r.digest for r in serial]
     assert [r.path for r in parallel] == [path for path, _ in files]
+
+
+def test_results_packed_by_a_worker_unpack_to_the_same_results(tmp_path: Path) -> None:
+    plain = [write_bytes(tmp_path / f"f{i}", 100 * i, seed=i) for i in range(3)]
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    png = tmp_path / "read.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)  # read by the detectors
+    paths = [os.fsencode(p) for p in (plain[0], fifo, plain[1], tmp_path / "gone", png, plain[2])]
+    detect = frozenset({os.fsencode(png)})
+    expected = hash_chunk(paths, detect)
+    assert [r.skip for r in expected] == [
+        None, SkipReason.SPECIAL, None, SkipReason.VANISHED, None, None
+    ]  # fmt: skip
+    assert expected[4].detection is not None
+    assert unpack_results(paths, hash_chunk_packed(paths, detect)) == expected
 
 
 def test_hashing_workers_yield_the_cores_to_the_writer(tmp_path: Path) -> None:
