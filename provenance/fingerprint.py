@@ -232,7 +232,7 @@ def hash_chunk(paths: Sequence[bytes], detect: frozenset[bytes] = frozenset()) -
     return results
 
 
-PackedResults: TypeAlias = "tuple[list[str | None], list[int], dict[int, HashResult]]"
+PackedResults: TypeAlias = "tuple[list[str | None], list[int], list[int], dict[int, HashResult]]"
 """A chunk's results as a worker sends them back (see `hash_chunk_packed`)."""
 
 
@@ -240,28 +240,33 @@ def hash_chunk_packed(
     paths: Sequence[bytes], detect: frozenset[bytes] = frozenset()
 ) -> PackedResults:
     """`hash_chunk`, packed for the trip back from a worker process: each file's digest (None
-    for the others), the five numbers of the stat fingerprints one after another, and whole
-    the results that are not a plain digest (a file skipped, or read by the detectors).
+    for the others), the five numbers of the stat fingerprints one after another, the indexes
+    of the files whose first bytes showed nothing to read (NOTHING_TO_READ), and whole the
+    other results (a file skipped, or read by the detectors).
 
     Pickling a HashResult with its StatFingerprint took 5 us, more than hashing a 10 KiB file;
     these lists take 0.5 us a file, and the paths are not sent back at all.
     """
     digests: list[str | None] = []
     numbers: list[int] = []
+    nothing_to_read: list[int] = []
     whole: dict[int, HashResult] = {}
     for index, result in enumerate(hash_chunk(paths, detect)):
-        if result.stat is None or result.detection is not None:
+        detection = result.detection
+        if result.stat is None or (detection is not None and detection is not NOTHING_TO_READ):
             whole[index] = result
             digests.append(None)
-        else:
-            digests.append(result.digest)
-            numbers.extend(result.stat)
-    return digests, numbers, whole
+            continue
+        digests.append(result.digest)
+        numbers.extend(result.stat)
+        if detection is NOTHING_TO_READ:
+            nothing_to_read.append(index)
+    return digests, numbers, nothing_to_read, whole
 
 
 def unpack_results(paths: Sequence[bytes], packed: PackedResults) -> list[HashResult]:
     """The HashResults of the chunk `paths` from what `hash_chunk_packed` sent back."""
-    digests, numbers, whole = packed
+    digests, numbers, nothing_to_read, whole = packed
     make_result, make_stat = HashResult._make, StatFingerprint._make
     results = []
     at = 0
@@ -271,6 +276,8 @@ def unpack_results(paths: Sequence[bytes], packed: PackedResults) -> list[HashRe
             continue
         results.append(make_result((path, digest, make_stat(numbers[at : at + 5]), None, "", None)))
         at += 5
+    for index in nothing_to_read:
+        results[index] = results[index]._replace(detection=NOTHING_TO_READ)
     return results
 
 

@@ -14,6 +14,7 @@ import xxhash
 
 from provenance.fingerprint import (
     BUFFER_SIZE,
+    NOTHING_TO_READ,
     WORKER_NICENESS,
     Hasher,
     aggregate_digest,
@@ -114,13 +115,16 @@ def test_results_packed_by_a_worker_unpack_to_the_same_results(tmp_path: Path) -
     os.mkfifo(fifo)
     png = tmp_path / "read.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)  # read by the detectors
-    paths = [os.fsencode(p) for p in (plain[0], fifo, plain[1], tmp_path / "gone", png, plain[2])]
-    detect = frozenset({os.fsencode(png)})
+    fake = write_bytes(tmp_path / "fake.png", 200, seed=9)  # its first bytes are no PNG's
+    files = (plain[0], fifo, plain[1], tmp_path / "gone", png, fake, plain[2])
+    paths = [os.fsencode(p) for p in files]
+    detect = frozenset({os.fsencode(png), os.fsencode(fake)})
     expected = hash_chunk(paths, detect)
     assert [r.skip for r in expected] == [
-        None, SkipReason.SPECIAL, None, SkipReason.VANISHED, None, None
+        None, SkipReason.SPECIAL, None, SkipReason.VANISHED, None, None, None
     ]  # fmt: skip
-    assert expected[4].detection is not None
+    assert expected[4].detection not in (None, NOTHING_TO_READ)
+    assert expected[5].detection is NOTHING_TO_READ
     assert unpack_results(paths, hash_chunk_packed(paths, detect)) == expected
 
 
