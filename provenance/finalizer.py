@@ -180,7 +180,7 @@ def _delivered(
                 continue
             if members is not None:
                 members.append((len(delivered), scanned.frame))
-            delivered.append(Delivered(scanned.path, found[0]))
+            delivered.append(Delivered(scanned.path, found[0], scanned.frame))
         if members:
             whole.append(members)
     return delivered, whole

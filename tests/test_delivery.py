@@ -206,6 +206,24 @@ def test_a_copied_sequence_is_resolved_frame_by_frame(show: Ledger, workspace: P
     ]
 
 
+def test_a_copied_hold_resolved_file_by_file_keeps_its_own_frames(
+    show: Ledger, workspace: Path
+) -> None:
+    # Frame 1003 of the plate is also a recorded still (same origin: no ambiguity), so the copy
+    # is resolved file by file; the hold (1001 and 1002 alike) must still name its own frames.
+    frames = write_sequence(workspace / "holds", "sh040_plate", range(1001, 1004), seed="h4")
+    shutil.copyfile(frames[0], frames[1])
+    shutil.copyfile(frames[2], write_image(workspace / "stills" / "sh040_still.tif"))
+    time.sleep(0.05)
+    show.ingest(["holds", "stills"], origin="capture")
+    delivery = deliver(workspace, "holds")
+    assert show.finalize(delivery, "EP101_HOLDS_BY_FILE").finalized
+    manifest = json.loads((delivery / "provenance-manifest.json").read_text())
+    assert [(f["path"], f["frame"]) for f in manifest["files"]] == [
+        (f"holds/sh040_plate.{frame}.tif", frame) for frame in (1001, 1002, 1003)
+    ]
+
+
 def test_a_copied_sequence_sharing_a_frame_with_ai_material_is_explained(
     show: Ledger, workspace: Path
 ) -> None:

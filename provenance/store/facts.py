@@ -41,6 +41,8 @@ MAX_ANCESTRY = 100
 class Delivered(NamedTuple):
     path: bytes
     digest: str
+    frame: int | None = None
+    """Its frame (or tile) in the sequence it was delivered in, if any."""
 
 
 class Resolution(NamedTuple):
@@ -210,8 +212,12 @@ def resolve_delivered(
         for index in by_content:
             found = holders.get(files[index].digest, [])
             assets: dict[int, tuple[int, int | None]] = {}
+            own_frame = files[index].frame
             for version_id, frame in found:
-                assets.setdefault(version_id, (version_id, frame))
+                # A version may hold the bytes at several frames (a hold): the file is the one
+                # at its own frame number, if the version has the bytes there.
+                if version_id not in assets or frame == own_frame:
+                    assets[version_id] = (version_id, frame)
             if not assets:
                 results[index] = Resolution(None)
                 continue
@@ -242,8 +248,7 @@ def _whole_copies(
     lookup a file: a copy is resolved whole only when no other asset's latest version holds any
     of its bytes, and so each of its files would have had that one holder. Otherwise (a black
     frame that an AI element holds too, or the same sequence recorded twice) its files are left
-    to the content lookup, which explains any disagreement. The frames are the copy's own, where
-    the content lookup names the first frame that holds a repeated digest.
+    to the content lookup, which explains any disagreement.
     """
     by_digest: dict[str, list[Sequence[tuple[int, int | None]]]] = {}
     for members in assets:
