@@ -165,24 +165,22 @@ def check_delivery(
 
 def _delivered(
     delivery: Delivery, digests: dict[bytes, tuple[str, StatFingerprint]]
-) -> tuple[list[Delivered], list[list[tuple[int, int | None]]]]:
-    """The delivered files that have a digest (in delivery order), and the assets all of whose
-    files do: each as the (index among those files, frame) of its members."""
+) -> tuple[list[Delivered], list[range]]:
+    """The delivered files that have a digest (in delivery order), and where among them lie
+    the assets all of whose files do."""
     delivered: list[Delivered] = []
-    whole: list[list[tuple[int, int | None]]] = []
+    whole: list[range] = []
     files = delivery.files
     for start, stop in delivery.asset_spans:
-        members: list[tuple[int, int | None]] | None = []
-        for scanned in files[start:stop]:
-            found = digests.get(scanned.path)
-            if found is None:
-                members = None  # unreadable: this file is reported, its asset not resolved whole
-                continue
-            if members is not None:
-                members.append((len(delivered), scanned.frame))
-            delivered.append(Delivered(scanned.path, found[0], scanned.frame))
-        if members:
-            whole.append(members)
+        first = len(delivered)
+        delivered.extend(
+            Delivered(f.path, digests[f.path][0], f.frame)
+            for f in files[start:stop]
+            if f.path in digests  # (one that could not be read is reported, not resolved)
+        )
+        read = range(first, len(delivered))
+        if read and len(read) == stop - start:
+            whole.append(read)
     return delivered, whole
 
 

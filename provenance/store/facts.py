@@ -159,13 +159,13 @@ def resolve_delivered(
     roots: RootMap,
     files: Sequence[Delivered],
     contents: dict[str, int] | None = None,
-    delivered_assets: Sequence[Sequence[tuple[int, int | None]]] = (),
+    delivered_assets: Sequence[range] = (),
 ) -> list[Resolution]:
     """Resolve each file by its path first (is it a member of a recorded asset?), then by content.
 
-    `delivered_assets` groups the files as they were delivered: each asset as the (index in `files`,
-    frame) of its members. One that no path resolves and that is an exact copy of a recorded
-    asset is resolved whole (see `_whole_copies`).
+    `delivered_assets` groups the files as they were delivered: where each asset lies in
+    `files`. One that no path resolves and that is an exact copy of a recorded asset is
+    resolved whole (see `_whole_copies`).
 
     `contents`, when given, receives the id of every content looked up by its digest (so that
     a stat-cache refresh after the check need not look them up again)."""
@@ -174,7 +174,7 @@ def resolve_delivered(
     whole = _whole_copies(
         session,
         files,
-        [m for m in delivered_assets if not any(index in by_path for index, _ in m)],
+        [span for span in delivered_assets if not any(index in by_path for index in span)],
         contents,
     )
     results: list[Resolution | None] = [None] * len(files)
@@ -238,7 +238,7 @@ def resolve_delivered(
 def _whole_copies(
     session: Session,
     files: Sequence[Delivered],
-    assets: Sequence[Sequence[tuple[int, int | None]]],
+    assets: Sequence[range],
     contents: dict[str, int] | None,
 ) -> dict[int, Resolution]:
     """file index -> its resolution, for the delivered assets that are exact copies of one
@@ -250,10 +250,10 @@ def _whole_copies(
     frame that an AI element holds too, or the same sequence recorded twice) its files are left
     to the content lookup, which explains any disagreement.
     """
-    by_digest: dict[str, list[Sequence[tuple[int, int | None]]]] = {}
-    for members in assets:
-        digest = aggregate_digest((frame, files[index].digest) for index, frame in members)
-        by_digest.setdefault(digest, []).append(members)
+    by_digest: dict[str, list[range]] = {}
+    for span in assets:
+        digest = aggregate_digest((files[i].frame, files[i].digest) for i in span)
+        by_digest.setdefault(digest, []).append(span)
     if not by_digest:
         return {}
     connection = session.connection()
@@ -273,14 +273,14 @@ def _whole_copies(
             shared.add(version_id)
     resolved: dict[int, Resolution] = {}
     for version_id, digest in sole.items():
-        content_ids = recorded.get(version_id, [])
         if version_id in shared:
             continue
-        for members in by_digest[digest]:
-            if len(members) != len(content_ids):
+        content_ids = recorded.get(version_id, [])
+        for span in by_digest[digest]:
+            if len(span) != len(content_ids):
                 continue  # (only if two member lists shared a 128-bit digest)
-            for (index, frame), content_id in zip(members, content_ids, strict=True):
-                resolved[index] = Resolution(version_id, frame)
+            for index, content_id in zip(span, content_ids, strict=True):
+                resolved[index] = Resolution(version_id, files[index].frame)
                 if contents is not None:
                     contents[files[index].digest] = content_id
     return resolved
