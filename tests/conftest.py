@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from provenance.cli import cli
+from sqlalchemy import func, select
 
 from provenance import Ledger
+from provenance.store.engine import read_session
 
 from .pgserver import PostgresServer, start_server
 
@@ -92,6 +94,17 @@ def ledger(db_url: str, workspace: Path) -> Iterator[Ledger]:
         yield created
     finally:
         created.close()
+
+
+def row_counts(ledger: Ledger, *models: type) -> dict[str, int]:
+    """How many rows each model's table holds, by table name."""
+    with read_session(ledger.engine) as session:
+        return {
+            model.__tablename__: session.execute(
+                select(func.count()).select_from(model)
+            ).scalar_one()
+            for model in models
+        }
 
 
 def make_runner() -> CliRunner:

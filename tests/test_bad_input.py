@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from provenance import Ledger
 from provenance.errors import (
@@ -28,28 +28,18 @@ from provenance.store.events import unit_of_work_event
 from provenance.store.models import Asset, AssetVersion, Claim, Content, Event, Location, Member
 
 from .builders import write_bytes, write_image, write_sequence
-from .conftest import Cli
+from .conftest import Cli, row_counts
 from .unprivileged import provenance
 
 TABLES = (Event, Asset, AssetVersion, Member, Content, Location, Claim)
 
 
-def counts(ledger: Ledger) -> dict[str, int]:
-    with read_session(ledger.engine) as session:
-        return {
-            table.__tablename__: session.execute(
-                select(func.count()).select_from(table)
-            ).scalar_one()
-            for table in TABLES
-        }
-
-
 def test_missing_path_is_refused_and_nothing_recorded(ledger: Ledger, workspace: Path) -> None:
     write_image(workspace / "real.png")
-    before = counts(ledger)
+    before = row_counts(ledger, *TABLES)
     with pytest.raises(TargetNotFound, match="does not exist"):
         ledger.ingest(["real.png", "plates/nope.exr"])
-    assert counts(ledger) == before
+    assert row_counts(ledger, *TABLES) == before
 
 
 def test_missing_path_on_the_cli_exits_1(run: Cli) -> None:
@@ -59,10 +49,10 @@ def test_missing_path_on_the_cli_exits_1(run: Cli) -> None:
 
 def test_zero_frame_pattern(ledger: Ledger, workspace: Path, run: Cli) -> None:
     write_sequence(workspace / "comp", "a", [1001, 1002])
-    before = counts(ledger)
+    before = row_counts(ledger, *TABLES)
     with pytest.raises(BadPattern, match="0 frames"):
         ledger.ingest(["comp/b.####.tif"])
-    assert counts(ledger) == before
+    assert row_counts(ledger, *TABLES) == before
     assert "0 frames" in run("ingest", "comp/b.####.tif", expect=1).stderr
 
 
@@ -77,12 +67,12 @@ def test_empty_file(ledger: Ledger, workspace: Path) -> None:
 
 def test_unknown_origin_and_tool_change_nothing(ledger: Ledger, workspace: Path, run: Cli) -> None:
     write_image(workspace / "a.png")
-    before = counts(ledger)
+    before = row_counts(ledger, *TABLES)
     with pytest.raises(UnknownOrigin, match="Did you mean"):
         ledger.ingest(["a.png"], origin="humen")
     with pytest.raises(UnknownTool, match="tools add"):
         ledger.ingest(["a.png"], origin="ai", tool="Midjourney")
-    assert counts(ledger) == before
+    assert row_counts(ledger, *TABLES) == before
     result = run("ingest", "a.png", "--origin", "generated", expect=1)
     assert "Unknown origin 'generated'" in result.stderr
 
@@ -234,9 +224,9 @@ def test_ingesting_twice_adds_no_duplicate_rows(ledger: Ledger, workspace: Path)
     write_bytes(workspace / "notes.bin", 5000)
     time.sleep(0.1)
     first = ledger.ingest(["."], origin="capture", by="alice")
-    after_first = counts(ledger)
+    after_first = row_counts(ledger, *TABLES)
     second = ledger.ingest(["."], origin="capture", by="alice")
-    after_second = counts(ledger)
+    after_second = row_counts(ledger, *TABLES)
     assert first.assets_new == 2 and second.assets_unchanged == 2
     assert second.files_read == 0 and second.bytes_read == 0
     assert after_second == after_first | {"events": after_first["events"] + 1}

@@ -17,7 +17,7 @@ from provenance.store.engine import read_session
 from provenance.store.models import Deliverable, DeliverableFile, Event
 
 from .builders import write_exr_sequence, write_image, write_sequence
-from .conftest import Cli
+from .conftest import Cli, row_counts
 
 FRAMES = range(1001, 1006)
 
@@ -61,8 +61,7 @@ def deliver(workspace: Path, *folders: str, name: str = "delivery") -> Path:
 
 
 def event_count(ledger: Ledger) -> int:
-    with read_session(ledger.engine) as session:
-        return session.execute(select(func.count()).select_from(Event)).scalar_one()
+    return row_counts(ledger, Event)[Event.__tablename__]
 
 
 def test_ai_inside_a_comp_is_refused_until_approved(show: Ledger, workspace: Path) -> None:

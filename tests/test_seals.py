@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from provenance import Ledger, finalizer, ingest
@@ -30,6 +30,7 @@ from provenance.store.models import (
 from provenance.store.seals import SealedAssets, SealedFiles
 
 from .builders import write_bytes, write_image, write_sequence
+from .conftest import row_counts
 
 WINDOW_NS = 20_000_000
 
@@ -102,8 +103,7 @@ def _drop_all_seals(ledger: Ledger) -> None:
 
 
 def _seal_count(ledger: Ledger) -> int:
-    with read_session(ledger.engine) as session:
-        return int(session.execute(select(func.count()).select_from(FolderSeal)).scalar_one())
+    return row_counts(ledger, FolderSeal)[FolderSeal.__tablename__]
 
 
 def _stored_seal(session: Session, folder: Path) -> tuple[bytes, bytes]:
@@ -409,14 +409,7 @@ def _shots(workspace: Path, count: int) -> list[Path]:
     return folders
 
 
-def _row_counts(ledger: Ledger) -> dict[str, int]:
-    with read_session(ledger.engine) as session:
-        return {
-            model.__tablename__: session.execute(
-                select(func.count()).select_from(model)
-            ).scalar_one()
-            for model in (AssetVersion, Member, Claim, Location, FolderSeal)
-        }
+RECORDED_TABLES = (AssetVersion, Member, Claim, Location, FolderSeal)
 
 
 def _foreign_byte_order(ledger: Ledger, folder: Path) -> None:
@@ -458,7 +451,7 @@ def test_an_unchanged_tree_in_many_batches_records_nothing_and_reads_no_file(
     folders = _shots(workspace, 6)
     _settle()
     ledger.ingest(["show"], origin="capture", by="alice")
-    recorded = _row_counts(ledger)
+    recorded = row_counts(ledger, *RECORDED_TABLES)
     _settle()
     written: list[tuple[int, int, int]] = []
     again = ledger.ingest(
@@ -470,7 +463,7 @@ def test_an_unchanged_tree_in_many_batches_records_nothing_and_reads_no_file(
     )
     assert (again.files_read, again.file_count, again.assets_unchanged) == (0, 18, 18)
     assert (again.assets_new, again.assets_changed, again.claims_added) == (0, 0, 0)
-    assert _row_counts(ledger) == recorded
+    assert row_counts(ledger, *RECORDED_TABLES) == recorded
     _assert_the_full_path_reports_the_same(
         ledger, again, sealed_calls, origin="capture", by="alice"
     )
