@@ -440,8 +440,8 @@ def evaluate(
                 severity,
                 None,
                 (sequence.pattern,),
-                f"{sequence.pattern} is missing {len(sequence.missing)} frames inside its range: "
-                f"{ranges}.",
+                f"{sequence.pattern} is missing {len(sequence.missing)} "
+                f"frame{'s' if len(sequence.missing) > 1 else ''} inside its range: {ranges}.",
                 "Render or copy the missing frames into the delivery, or trim the range.",
             )
         )
