@@ -20,6 +20,9 @@ so that the stat cache trusts every file. Then:
          read (the sweep's own write). Before each cold run the ledger is put back as it was
          before the first one, so every run is cold.
          Reference: `find DIR -type f -print0 | xargs -0 -P2 xxhsum -H2` over the same copy.
+  copy   `Ledger.sweep(copy)` again, right after a cold run: unchanged since the last sweep,
+         as a TD re-sweeps the outgoing folder. The cold sweep sealed its folders as exact
+         copies, so nothing is read or looked up file by file. Reference: the same walk.
 
 Each sweep runs in a child process of its own (this script again, with --child); "ours" is the
 wall time of `Ledger.sweep` in it (walk, stat cache, hashing, resolution, facts, policy and the
@@ -244,7 +247,10 @@ def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, Path, Path, int
     delivery = workspace / "delivery"
     saved = work / "ledger-after-ingest"
     marker = work / "spec.json"
-    wanted = json.dumps(spec.__dict__, sort_keys=True)
+    from provenance.store.schema import head_revision
+
+    # (A ledger kept from before a schema change is made again, not refused mid-run.)
+    wanted = json.dumps({**spec.__dict__, "schema": head_revision()}, sort_keys=True)
     if args.keep and marker.exists():
         found = json.loads(marker.read_text())
         if found["spec"] == wanted and (saved / "ledger.db").exists():
@@ -299,16 +305,19 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
     walk_runs: list[float] = []
     colds: list[dict[str, Any]] = []
     warms: list[dict[str, Any]] = []
+    copies: list[dict[str, Any]] = []
     for _ in range(args.repeat):
         xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=copy)))
         restore_ledger(workspace, saved)
         colds.append(run_sweep(workspace, copy, args.workers))
+        copies.append(run_sweep(workspace, copy, args.workers))
         walk_runs.append(timed_shell(STAT_WALK.format(dir=delivery)))
         warms.append(run_sweep(workspace, delivery, args.workers))
     log(f"xxhsum       {seconds_list(xxh_runs)}")
     log(f"cold sweep   {seconds_list([float(r['seconds']) for r in colds])}")
     log(f"find -printf {seconds_list(walk_runs)}")
     log(f"warm sweep   {seconds_list([float(r['seconds']) for r in warms])}")
+    log(f"copy again   {seconds_list([float(r['seconds']) for r in copies])}")
     if args.profile:
         for profile in ("phases", "cprofile"):
             log(f"{profile} of a warm sweep:")
@@ -320,12 +329,17 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
     xxh, walk = min(xxh_runs), min(walk_runs)
     cold = min(colds, key=lambda r: float(r["seconds"]))
     warm = min(warms, key=lambda r: float(r["seconds"]))
-    cold_s, warm_s = float(cold["seconds"]), float(warm["seconds"])
+    again = min(copies, key=lambda r: float(r["seconds"]))
+    cold_s, warm_s, again_s = (
+        float(cold["seconds"]),
+        float(warm["seconds"]),
+        float(again["seconds"]),
+    )
     shots = files // 100
-    judged = [(r["files"], r["assets"], r["blocked"]) for r in (*colds, *warms)]
-    findings = sorted({rule for r in (*colds, *warms) for rule in r["rules"]})
+    judged = [(r["files"], r["assets"], r["blocked"]) for r in (*colds, *warms, *copies)]
+    findings = sorted({rule for r in (*colds, *warms, *copies) for rule in r["rules"]})
     label = f"{files:,} files ({shots:,} shots x 100 frames, {gb(total)})"
-    warm_read = max(int(r["files_read"]) for r in warms)
+    warm_read = max(int(r["files_read"]) for r in (*warms, *copies))
     return [
         Row(
             f"{label}: warm sweep",
@@ -336,7 +350,15 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
             files / warm_s >= WARM_TARGET_FILES_S,
         ),
         Row(
-            "  warm sweep: files read",
+            f"{label}: the swept copy, swept again",
+            f"{files / again_s:,.0f} files/s ({again_s:.2f} s)",
+            f"find -printf {files / walk:,.0f} files/s",
+            f"{again_s / walk:.1f}x time",
+            f">= {WARM_TARGET_FILES_S:,} files/s",
+            files / again_s >= WARM_TARGET_FILES_S,
+        ),
+        Row(
+            "  warm sweeps: files read",
             f"{warm_read:,} files",
             "-",
             "-",

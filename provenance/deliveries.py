@@ -61,6 +61,23 @@ class DeliveredSequence:
     """Frames missing inside the range the delivery names (or between its first and last)."""
 
 
+@dataclass(frozen=True)
+class FolderRead:
+    """A folder of a folder delivery, read whole: what a sweep needs to seal it as copies."""
+
+    folder: bytes
+    """Absolute, ending in `/`."""
+    listing: str
+    newest_ns: int
+    spans: range
+    """Its assets, as indexes into `Delivery.asset_spans`."""
+    kinds: tuple[AssetKind, ...]
+    """The kind of each of its assets, in the same order."""
+    complete: bool
+    """Every entry of the folder is a file of one of its assets (no link, special or unreadable
+    file, no manifest): a seal can stand for the folder."""
+
+
 @dataclass
 class Delivery:
     kind: DeliveryKind
@@ -81,6 +98,30 @@ class Delivery:
     asset_spans: list[tuple[int, int]] = field(default_factory=list)
     """Where each asset as delivered lies in `files` (start, stop), in order: a copy of a
     recorded asset is resolved whole, not file by file."""
+    asset_patterns: list[bytes] = field(default_factory=list)
+    """The pattern (or path) of each asset of `asset_spans`."""
+    folders: list[FolderRead] = field(default_factory=list)
+    """The folders of a folder delivery that were read (not vouched for by a seal)."""
+
+    def add_folder(self, scan: DirectoryScan) -> None:
+        """One folder of a folder delivery's walk (`scan.folder` set), without its manifest."""
+        files = scan.file_count
+        _drop_manifests(scan)
+        if scan.folder is None or scan.listing is None:  # (it vanished, or cannot be listed)
+            self.add_scan(scan)
+            return
+        first = len(self.asset_spans)
+        self.add_scan(scan)
+        self.folders.append(
+            FolderRead(
+                scan.folder,
+                scan.listing,
+                scan.newest_ns,
+                range(first, len(self.asset_spans)),
+                tuple(asset.kind for asset in scan.assets),
+                complete=not (scan.skipped or scan.links) and scan.file_count == files,
+            )
+        )
 
     def add_scan(self, scan: DirectoryScan, expected: Iterable[int] | None = None) -> None:
         for asset in scan.assets:
@@ -100,6 +141,7 @@ class Delivery:
         start = len(self.files)
         self.files.extend(asset.members)
         self.asset_spans.append((start, len(self.files)))
+        self.asset_patterns.append(asset.pattern)
         if asset.kind is AssetKind.FILE:
             return
         present = [m.frame for m in asset.members if m.frame is not None]
@@ -151,8 +193,7 @@ def _read_folder(
         if scan.sealed:
             delivery.sealed.append(scan)
             continue
-        _drop_manifests(scan)
-        delivery.add_scan(scan)
+        delivery.add_folder(scan)
         if after_folder is not None:
             after_folder(delivery)
     return delivery
@@ -164,9 +205,9 @@ def is_manifest(name: bytes) -> bool:
 
 
 def rescan_folder(folder: bytes, top: bytes) -> DirectoryScan:
-    """One folder of a folder delivery (ending in `/`), read without its seal."""
+    """One folder of a folder delivery (ending in `/`), read without its seal (hand it to
+    `Delivery.add_folder`)."""
     scan, _ = scan_folder(folder, top)
-    _drop_manifests(scan)
     return scan
 
 

@@ -13,10 +13,10 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, overload
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from provenance.deliveries import (
@@ -38,15 +38,17 @@ from provenance.scan import StatFingerprint
 from provenance.store import bulk
 from provenance.store.events import UnitOfWork
 from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
-from provenance.store.models import Deliverable, DeliverableFile
+from provenance.store.models import AssetVersion, Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
 from provenance.store.rows import LineDigests, path_text
 from provenance.store.seals import (
+    CopiedFolder,
     Seal,
     SealedFiles,
     expand_sealed,
     load_seals,
     sealed_for_reading,
+    write_copy_seals,
 )
 from provenance.store.signals import find_near_ai
 
@@ -121,7 +123,16 @@ def check_delivery(
     )
     delivered, whole = _delivered(delivery, digests)
     # (The content ids it looks up go to the stat-cache refresh, which need not look again.)
-    resolutions = resolve_delivered(session, roots, delivered, refresh.content_ids, whole)
+    copies: list[range] = []
+    resolutions = resolve_delivered(
+        session, roots, delivered, refresh.content_ids, list(whole.values()), copies
+    )
+    refresh = replace(
+        refresh,
+        copied=_copied_folders(
+            session, delivery, whole, copies, resolutions, digests, refresh, racy_window_ns
+        ),
+    )
     versions = {r.version_id for r in resolutions if r.version_id is not None}
     versions.update(sealed.version_ids)
     ambiguous = {v for r in resolutions for v, _, _ in r.ambiguous}
@@ -165,13 +176,13 @@ def check_delivery(
 
 def _delivered(
     delivery: Delivery, digests: dict[bytes, tuple[str, StatFingerprint]]
-) -> tuple[list[Delivered], list[range]]:
+) -> tuple[list[Delivered], dict[int, range]]:
     """The delivered files that have a digest (in delivery order), and where among them lie
-    the assets all of whose files do."""
+    the assets all of whose files do (by the asset's index in `delivery.asset_spans`)."""
     delivered: list[Delivered] = []
-    whole: list[range] = []
+    whole: dict[int, range] = {}
     files = delivery.files
-    for start, stop in delivery.asset_spans:
+    for asset, (start, stop) in enumerate(delivery.asset_spans):
         first = len(delivered)
         delivered.extend(
             Delivered(f.path, digests[f.path][0], f.frame)
@@ -180,8 +191,64 @@ def _delivered(
         )
         read = range(first, len(delivered))
         if read and len(read) == stop - start:
-            whole.append(read)
+            whole[asset] = read
     return delivered, whole
+
+
+def _copied_folders(
+    session: Session,
+    delivery: Delivery,
+    whole: dict[int, range],
+    copies: list[range],
+    resolutions: list[Resolution],
+    digests: dict[bytes, tuple[str, StatFingerprint]],
+    refresh: CacheRefresh,
+    racy_window_ns: int,
+) -> list[CopiedFolder]:
+    """The delivered folders all of whose assets were resolved as exact copies, and that hold
+    nothing else: the stat cache keeps each as one seal, not a row a file."""
+    if not copies:
+        return []
+    # (The copies were resolved against the versions this transaction sees.)
+    as_of = session.scalar(select(func.max(AssetVersion.id))) or 0
+    copied = {(span.start, span.stop) for span in copies}
+    holes = {s.pattern: s.missing for s in delivery.sequences}
+    found: list[CopiedFolder] = []
+    for read in delivery.folders:
+        spans = [whole.get(asset) for asset in read.spans]
+        if not (read.complete and spans) or any(
+            span is None or (span.start, span.stop) not in copied for span in spans
+        ):
+            continue
+        paths = [
+            f.path for a in read.spans for f in delivery.files[slice(*delivery.asset_spans[a])]
+        ]
+        cached = refresh.cached
+        recorded_ns = min(
+            [refresh.recorded_ns, *(cached[p].recorded_ns for p in paths if p in cached)]
+        )
+        if read.newest_ns >= recorded_ns - racy_window_ns:
+            continue  # (a file changed within the racy window may change again unseen)
+        cut = len(read.folder)
+        assets = []
+        for asset, kind, span in zip(read.spans, read.kinds, spans, strict=True):
+            assert span is not None
+            version_id = resolutions[span.start].version_id
+            assert version_id is not None
+            pattern = delivery.asset_patterns[asset]
+            assets.append((version_id, pattern[cut:], kind.value, holes.get(pattern, ())))
+        found.append(
+            CopiedFolder(
+                read.folder,
+                read.listing,
+                recorded_ns,
+                tuple(assets),
+                len(paths),
+                sum(digests[p][1].size for p in paths),
+                as_of,
+            )
+        )
+    return found
 
 
 def _with_file_signals(
@@ -287,7 +354,7 @@ def _fingerprint_delivery(
     sealed = expand_sealed(session, roots, delivery.sealed, is_manifest)
     for folder in sealed.fallback:
         # The seal did not name exactly the files the folder holds: read it the usual way.
-        delivery.add_scan(rescan_folder(folder, source))
+        delivery.add_folder(rescan_folder(folder, source))
     delivery.sequences += [DeliveredSequence(p, missing) for p, missing in sealed.sequences]
     stream.take(delivery.files, final=True)
     digests, refresh = stream.finish()
@@ -299,11 +366,16 @@ def _fingerprint_delivery(
 def record_cache(
     session: Session, roots: RootMap, refresh: CacheRefresh, hasher: Hasher, racy_window_ns: int
 ) -> None:
-    """Keep what a check had to read in the stat cache (a cache of where bytes were seen)."""
-    if refresh.fresh:
+    """Keep what a check had to read in the stat cache (a cache of where bytes were seen): a
+    folder of exact copies as one seal, any other file as its own location."""
+    sealed = write_copy_seals(session.connection(), roots, refresh.copied)
+    fresh = refresh.fresh
+    if sealed:
+        fresh = [r for r in fresh if r.path[: r.path.rfind(b"/") + 1] not in sealed]
+    if fresh:
         Ingester(
             session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False
-        ).record_cache(refresh)
+        ).record_cache(replace(refresh, fresh=fresh))
 
 
 def deliverable_exists(session: Session, name: str) -> bool:

@@ -67,7 +67,9 @@ from provenance.store.models import (
 from provenance.store.queries import IN_CHUNK, RootMap, chunked, folder_bounds, is_ancestor
 from provenance.store.rows import EventRows, LineDigests, path_text
 from provenance.store.seals import (
+    COPY_INTENT,
     PLAIN_INTENT,
+    CopiedFolder,
     Seal,
     SealedAssets,
     drop_folders,
@@ -260,6 +262,8 @@ class CacheRefresh:
     recorded_ns: int
     content_ids: dict[str, int] = field(default_factory=dict)
     """Ids of contents the check already looked up (digest -> id): not looked up again."""
+    copied: list[CopiedFolder] = field(default_factory=list)
+    """Delivered folders of exact copies, to be sealed as such (`seals.write_copy_seals`)."""
 
 
 class FingerprintStream:
@@ -411,6 +415,7 @@ class Ingester:
         return (
             seal is not None
             and seal.holds(listing, newest_ns, self.racy_window_ns)
+            and seal.intent != COPY_INTENT  # (a sweep's: the folder was never ingested as it is)
             and (self.intent == PLAIN_INTENT or seal.intent == self.intent)
         )
 

@@ -573,7 +573,7 @@ class Ledger:
     def _refresh_cache(self, refresh: CacheRefresh, hasher: Hasher) -> None:
         """Record what a check had to read. Best effort: a read-only role, or a writer that
         recorded the same paths meanwhile, only means the next check reads them again."""
-        if not refresh.fresh:
+        if not (refresh.fresh or refresh.copied):
             return
         with (
             contextlib.suppress(LedgerReadOnly, IntegrityError),

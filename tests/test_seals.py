@@ -4,11 +4,13 @@ full path would; anything that could make the full path do something breaks the 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import xxhash
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -27,7 +29,7 @@ from provenance.store.models import (
     Location,
     Member,
 )
-from provenance.store.seals import SealedAssets, SealedFiles
+from provenance.store.seals import COPY_INTENT, SealedAssets, SealedFiles
 
 from .builders import write_bytes, write_image, write_sequence
 from .conftest import row_counts
@@ -395,6 +397,170 @@ def test_a_folder_holding_an_asset_its_walk_did_not_make_is_not_sealed(
     _settle()
     report = ledger.sweep(workspace / "plates")
     assert expanded[-1] == 0 and report.assets == 2
+
+
+# -- a sweep seals the folders of exact copies it delivers ------------------------------------------
+
+
+def _copy_of_the_show(workspace: Path) -> Path:
+    """The show's three folders copied under outgoing/ (new paths, new inodes, same bytes), as a
+    TD assembles a delivery, and left past the racy window."""
+    outgoing = workspace / "outgoing"
+    for name in ("plates", "elements", "comp"):
+        shutil.copytree(workspace / name, outgoing / name)
+    _settle()
+    return outgoing
+
+
+def _copy_seals(ledger: Ledger) -> dict[bytes, int | None]:
+    """folder key -> copied_as_of, of every seal a sweep made."""
+    with read_session(ledger.engine) as session:
+        return {
+            bytes(folder).rsplit(b"/", 2)[-2]: as_of
+            for folder, as_of in session.execute(
+                select(FolderSeal.folder, FolderSeal.copied_as_of).where(
+                    FolderSeal.intent == COPY_INTENT
+                )
+            )
+        }
+
+
+def _swept_file_by_file(ledger: Ledger, delivery: Path, expanded: list[int]) -> SweepReport:
+    """The sweep's answer without any seal (each file read, looked up and judged on its own)."""
+    _drop_all_seals(ledger)
+    report = ledger.sweep(delivery)
+    assert expanded[-1] == 0
+    return report
+
+
+def test_a_swept_copy_is_sealed_and_judged_from_its_seals_as_when_read(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    outgoing = _copy_of_the_show(workspace)
+    locations = row_counts(show, Location)
+    cold = show.sweep(outgoing)
+    assert cold.files_read == 12 and expanded[-1] == 0
+    # One seal a folder, not one stat-cache row a file.
+    assert set(_copy_seals(show)) == {b"plates", b"elements", b"comp"}
+    assert row_counts(show, Location) == locations
+    warm = show.sweep(outgoing)
+    assert warm.files_read == 0 and expanded[-1] == 12
+    assert sorted(rule for rule, *_ in _findings(cold)) == [
+        "frames-missing",
+        "genai-unapproved",
+        "genai-unapproved",
+        "genai-unapproved",
+    ]
+    assert _findings(warm) == _findings(cold)
+    assert (warm.files, warm.assets) == (cold.files, cold.assets) == (12, 4)
+
+
+def test_a_finalize_of_a_sealed_copy_records_every_file_as_it_is(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    outgoing = _copy_of_the_show(workspace)
+    shutil.rmtree(outgoing / "elements")
+    shutil.rmtree(outgoing / "comp")
+    show.sweep(outgoing)
+    report = show.finalize(outgoing, "PLATES_COPY", policy=_lenient(workspace))
+    assert report.finalized and expanded[-1] == 3
+    with read_session(show.engine) as session:
+        recorded = [
+            (bytes(path), digest, size, frame)
+            for path, digest, size, frame in session.execute(
+                select(
+                    DeliverableFile.path,
+                    DeliverableFile.digest,
+                    DeliverableFile.size,
+                    DeliverableFile.frame,
+                ).order_by(DeliverableFile.position)
+            )
+        ]
+    on_disk = []
+    for frame in (1001, 1002, 1004):
+        data = (outgoing / "plates" / f"sh010_plate.{frame}.tif").read_bytes()
+        on_disk.append(
+            (
+                f"plates/sh010_plate.{frame}.tif".encode(),
+                "xxh3-128:" + xxhash.xxh3_128_hexdigest(data),
+                len(data),
+                frame,
+            )
+        )
+    assert recorded == on_disk
+
+
+def test_a_copy_of_a_version_since_superseded_is_read_again(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    outgoing = _copy_of_the_show(workspace)
+    show.sweep(outgoing)
+    # The artist publishes a new comp: the delivered one is now a copy of the old version.
+    write_image(workspace / "comp" / "sh010_comp.1003.tif", seed="fixed")
+    _settle()
+    show.ingest(["comp"], origin="human", by="carol")
+    stale = show.sweep(outgoing)
+    assert expanded[-1] == 6  # the plates and the sky, not the comp folder
+    assert "untracked" in [f.rule for f in stale.verdict.findings]
+    assert _findings(stale) == _findings(_swept_file_by_file(show, outgoing, expanded))
+
+
+def test_a_copy_whose_bytes_another_asset_now_holds_is_read_again(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    outgoing = _copy_of_the_show(workspace)
+    show.sweep(outgoing)
+    # A generated element is recorded holding one of the plate's frames, byte for byte.
+    shutil.copy(workspace / "plates" / "sh010_plate.1002.tif", workspace / "gen_frame.tif")
+    _settle()
+    show.ingest(["gen_frame.tif"], origin="ai", tool="Runway Gen-4", by="bob")
+    ambiguous = show.sweep(outgoing)
+    assert expanded[-1] == 9  # the sky and the comp, not the plates
+    assert "content-ambiguous" in [f.rule for f in ambiguous.verdict.findings]
+    assert _findings(ambiguous) == _findings(_swept_file_by_file(show, outgoing, expanded))
+
+
+def test_an_ingest_of_a_sealed_copy_records_it_and_the_seal_is_no_longer_read(
+    show: Ledger, workspace: Path, expanded: list[int], sealed_calls: list[bytes]
+) -> None:
+    outgoing = _copy_of_the_show(workspace)
+    show.sweep(outgoing)
+    assert len(_copy_seals(show)) == 3
+    report = show.ingest(["outgoing"], origin="human", by="dave")
+    assert not sealed_calls
+    assert (report.assets_new, report.files_read) == (4, 12)
+    assert _copy_seals(show) == {}  # the ingest sealed the folders as its own
+    swept = show.sweep(outgoing)
+    assert expanded[-1] == 12
+    # The files are now the new assets at their own paths: the "human-made" sky among them is
+    # caught as a copy of the generated one.
+    assert {f.rule for f in swept.verdict.findings} == {"frames-missing", "near-ai-copy"}
+    assert _findings(swept) == _findings(_swept_file_by_file(show, outgoing, expanded))
+
+
+def test_a_copy_swept_within_the_racy_window_is_not_sealed(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    outgoing = workspace / "outgoing"
+    shutil.copytree(workspace / "plates", outgoing / "plates")
+    locations = row_counts(show, Location)[Location.__tablename__]
+    show.racy_window_ns = 60_000_000_000
+    show.sweep(outgoing)
+    assert _copy_seals(show) == {}
+    # (Its files are in the stat cache as ever, which the same rule keeps from trusting them.)
+    assert row_counts(show, Location)[Location.__tablename__] == locations + 3
+
+
+def test_a_folder_holding_more_than_copies_is_not_sealed(
+    show: Ledger, workspace: Path, expanded: list[int]
+) -> None:
+    outgoing = _copy_of_the_show(workspace)
+    write_image(outgoing / "plates" / "notes.png", seed="new")
+    _settle()
+    report = show.sweep(outgoing)
+    assert set(_copy_seals(show)) == {b"elements", b"comp"}
+    assert "untracked" in [f.rule for f in report.verdict.findings]
+    assert show.sweep(outgoing).files_read == 0 and expanded[-1] == 9
 
 
 # -- seals read a batch of folders at a time ------------------------------------------------------

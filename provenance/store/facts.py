@@ -160,6 +160,7 @@ def resolve_delivered(
     files: Sequence[Delivered],
     contents: dict[str, int] | None = None,
     delivered_assets: Sequence[range] = (),
+    copies: list[range] | None = None,
 ) -> list[Resolution]:
     """Resolve each file by its path first (is it a member of a recorded asset?), then by content.
 
@@ -168,7 +169,8 @@ def resolve_delivered(
     resolved whole (see `_whole_copies`).
 
     `contents`, when given, receives the id of every content looked up by its digest (so that
-    a stat-cache refresh after the check need not look them up again)."""
+    a stat-cache refresh after the check need not look them up again); `copies` receives the
+    delivered assets resolved whole."""
     by_path = _assets_by_path(session, roots, files)
     member_digests = _member_digests(session, {v for v, _ in by_path.values()})
     whole = _whole_copies(
@@ -176,6 +178,7 @@ def resolve_delivered(
         files,
         [span for span in delivered_assets if not any(index in by_path for index in span)],
         contents,
+        copies,
     )
     results: list[Resolution | None] = [None] * len(files)
     by_content: list[int] = []
@@ -240,6 +243,7 @@ def _whole_copies(
     files: Sequence[Delivered],
     assets: Sequence[range],
     contents: dict[str, int] | None,
+    copies: list[range] | None = None,
 ) -> dict[int, Resolution]:
     """file index -> its resolution, for the delivered assets that are exact copies of one
     recorded asset's latest version: the same digests at the same frames (its digest).
@@ -279,6 +283,8 @@ def _whole_copies(
         for span in by_digest[digest]:
             if len(span) != len(content_ids):
                 continue  # (only if two member lists shared a 128-bit digest)
+            if copies is not None:
+                copies.append(span)
             for index, content_id in zip(span, content_ids, strict=True):
                 resolved[index] = Resolution(version_id, files[index].frame)
                 if contents is not None:

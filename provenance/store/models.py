@@ -217,6 +217,11 @@ class FolderSeal(Base):
     touched its assets, ingesting it again with the same intent (claim, lineage, likeness)
     changes nothing: the ingest reports it from here without grouping or looking up its files.
     Every write to an asset drops the seal of its folder.
+
+    A sweep seals a delivered folder of exact copies the same way (intent `copy`, with
+    `copied_as_of` set): its files are those versions' members, byte for byte, as long as its
+    listing is unchanged. Only a sweep reads such a seal, and only while no later version
+    supersedes its versions or holds any of their bytes.
     """
 
     __tablename__ = "folder_seals"
@@ -235,6 +240,8 @@ class FolderSeal(Base):
     """The folder's assets as the report lists them (`AssetRefs.pack_folder`)."""
     holes: Mapped[str] = mapped_column(Text)
     """JSON: sequence name -> frames missing inside its range."""
+    copied_as_of: Mapped[int | None] = mapped_column(BigInteger)
+    """A sweep's seal of copies: the highest asset version id when they were resolved."""
 
 
 class Tool(Base):

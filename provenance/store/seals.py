@@ -10,6 +10,11 @@ would change nothing, so the ingest reports it from the seal.
 Seals are a cache, like the stat cache in `locations`: not history, never trusted by the
 finalizer or the audit, dropped by any write to an asset of their folder, and rebuilt by the
 next ingest.
+
+A sweep seals the delivered folders it resolved as exact copies (`COPY_INTENT`): a delivery is
+usually a copy of the work folders, and a TD sweeps it again and again. Such a seal says only
+that the folder holds those versions' bytes; whether they are still the copies the ledger
+knows is checked at every sweep (`stale_copies`), and an ingest never uses one.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import xxhash
 from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from provenance.records import AssetRef, AssetRefs, display_path, packed_here
+from provenance.records import AssetRef, AssetRefs, display_path, pack_folder, packed_here
 from provenance.scan import DirectoryScan, Sealed
 from provenance.store import bulk
 from provenance.store.models import Asset, AssetVersion, Content, FolderSeal, Member
@@ -31,7 +36,10 @@ from provenance.store.queries import RootMap, chunked, folder_bounds
 
 PLAIN_INTENT = "plain"
 """An ingest that declares nothing: it changes nothing in an unchanged folder, whatever any
-earlier ingest declared, so it may use any seal."""
+earlier ingest declared, so it may use any ingest's seal."""
+COPY_INTENT = "copy"
+"""A sweep's seal of a folder of exact copies: it declares nothing, and an ingest of the folder
+records it (as new assets) rather than report it unchanged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,8 @@ class SealedAssets:
     """The folder's assets (`records.pack_folder`)."""
     holes: str
     """JSON: sequence name -> frames missing inside its range."""
+    copied_as_of: int | None = None
+    """A sweep's seal of copies: the highest asset version id when they were resolved."""
 
     @property
     def readable(self) -> bool:
@@ -115,6 +125,7 @@ _SEALED_ASSETS = select(
     FolderSeal.byte_count,
     FolderSeal.refs,
     FolderSeal.holes,
+    FolderSeal.copied_as_of,
 ).where(FolderSeal.root_id == bindparam("root"))
 
 
@@ -129,10 +140,10 @@ def load_sealed_assets(
         by_root.setdefault(root_id, {})[relative] = folder
     found: dict[bytes, SealedAssets] = {}
     for root_id, absolute in by_root.items():
-        for relative, files, size, refs, holes in bulk.select_in(
+        for relative, files, size, refs, holes, copied_as_of in bulk.select_in(
             connection, _SEALED_ASSETS, FolderSeal.folder, list(absolute), {"root": root_id}
         ):
-            found[absolute[relative]] = SealedAssets(files, size, refs, holes)
+            found[absolute[relative]] = SealedAssets(files, size, refs, holes, copied_as_of)
     return found
 
 
@@ -159,9 +170,79 @@ def write_seals(
                 "byte_count": assets.byte_count,
                 "refs": assets.refs,
                 "holes": assets.holes,
+                "copied_as_of": assets.copied_as_of,
             }
         )
     connection.execute(insert(FolderSeal), rows)
+
+
+@dataclass(frozen=True)
+class CopiedFolder:
+    """A delivered folder every file of which a sweep resolved as part of an exact copy of a
+    recorded asset's latest version: what its seal (`COPY_INTENT`) is made of."""
+
+    folder: bytes
+    """Absolute, ending in `/`."""
+    listing: str
+    recorded_ns: int
+    """Taken before any of its files was read or trusted (the racy rule's reference)."""
+    assets: tuple[tuple[int, bytes, str, tuple[int, ...]], ...]
+    """(version id, name in the folder, kind, frames missing inside its range) of each asset."""
+    file_count: int
+    byte_count: int
+    copied_as_of: int
+    """The highest asset version id the copies were resolved against."""
+
+
+_VERSION_REFS = select(
+    AssetVersion.id, AssetVersion.asset_id, AssetVersion.number, AssetVersion.digest
+)
+
+
+def write_copy_seals(
+    connection: Connection, roots: RootMap, copied: Sequence[CopiedFolder]
+) -> set[bytes]:
+    """Seal these delivered folders as copies (replacing any seal they had); the folders sealed
+    (all but one whose assets the packed block has no room for)."""
+    if not copied:
+        return set()
+    versions = {
+        version_id: (asset_id, number, digest)
+        for version_id, asset_id, number, digest in bulk.select_in(
+            connection,
+            _VERSION_REFS,
+            AssetVersion.id,
+            sorted({v for folder in copied for v, *_ in folder.assets}),
+        )
+    }
+    sealing: list[tuple[bytes, Seal, SealedAssets]] = []
+    for folder in copied:
+        refs = []
+        holes: dict[str, list[int]] = {}
+        for version_id, name, kind, missing in folder.assets:
+            asset_id, number, digest = versions[version_id]
+            refs.append((asset_id, version_id, number, name, kind, digest))
+            if missing:
+                holes[display_path(folder.folder + name)] = list(missing)
+        packed = pack_folder(refs)
+        if packed is None:
+            continue
+        sealing.append(
+            (
+                folder.folder,
+                Seal(folder.listing, folder.recorded_ns, COPY_INTENT),
+                SealedAssets(
+                    folder.file_count,
+                    folder.byte_count,
+                    packed,
+                    json.dumps(holes),
+                    folder.copied_as_of,
+                ),
+            )
+        )
+    drop_folders(connection, roots, [folder for folder, *_ in sealing])
+    write_seals(connection, roots, sealing)
+    return {folder for folder, *_ in sealing}
 
 
 def drop_folders(connection: Connection, roots: RootMap, folders: Iterable[bytes]) -> None:
@@ -242,6 +323,14 @@ def expand_sealed(
             opened.append((scan, seal, list(packed)))
         else:
             result.fallback.append(scan.folder)
+    copies = [(seal, refs) for _, seal, refs in opened if seal.copied_as_of is not None]
+    if copies:
+        stale = stale_copies(session.connection(), copies)
+        for scan, _, refs in opened:
+            if any(ref.version_id in stale for ref in refs):
+                assert scan.folder is not None
+                result.fallback.append(scan.folder)
+        opened = [item for item in opened if not any(r.version_id in stale for r in item[2])]
     members: dict[int, list[tuple[int | None, str, int]]] = {}
     version_ids = sorted({ref.version_id for _, _, refs in opened for ref in refs})
     for version_id, frame, digest, size in bulk.select_in(
@@ -294,3 +383,46 @@ def expand_sealed(
                 continue
         result.fallback.append(folder)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# A sweep's seals of copies: still the copies the ledger knows?
+
+_LATEST_OF = (
+    select(AssetVersion.id)
+    .join(Asset, Asset.id == AssetVersion.asset_id)
+    .where(AssetVersion.number == Asset.latest_version)
+)
+_CONTENTS_SINCE = select(Member.content_id, Member.version_id).where(
+    Member.version_id > bindparam("as_of")
+)
+_CONTENTS_OF = select(Member.version_id, Member.content_id)
+
+
+def stale_copies(
+    connection: Connection, copies: Sequence[tuple[SealedAssets, Sequence[AssetRef]]]
+) -> set[int]:
+    """The versions of these sweep-made seals that a sweep can no longer read from them.
+
+    A copy was resolved whole because its version was its asset's latest and no other asset's
+    latest version held any of its bytes. A later version can break either: one of the same
+    asset supersedes it, or one of another asset holds some of the same bytes (a black frame in
+    an AI element), which a sweep must explain file by file. Versions are numbered in the order
+    they are recorded, so only those above the oldest seal's `copied_as_of` are looked at: when
+    nothing was recorded since, the check is one empty range read.
+    """
+    version_ids = sorted({ref.version_id for _, refs in copies for ref in refs})
+    as_of = min(seal.copied_as_of or 0 for seal, _ in copies)
+    latest = {v for (v,) in bulk.select_in(connection, _LATEST_OF, AssetVersion.id, version_ids)}
+    stale = set(version_ids) - latest
+    since: dict[int, set[int]] = {}
+    for content_id, version_id in connection.execute(_CONTENTS_SINCE, {"as_of": as_of}):
+        since.setdefault(content_id, set()).add(version_id)
+    if since:
+        for version_id, content_id in bulk.select_in(
+            connection, _CONTENTS_OF, Member.version_id, version_ids
+        ):
+            # (A seal newer than the oldest one may hold a version recorded after it.)
+            if since.get(content_id, set()) - {version_id}:
+                stale.add(version_id)
+    return stale
