@@ -423,8 +423,15 @@ def evaluate(
             if severity is Severity.OFF:
                 continue
             if delivered is None:
-                delivered = tuple(asset_files.get(name, ())) + tuple(
-                    path for paths in bulk_files.get(name, ()) for path in paths
+                # In path order, however the sweep came to know them (file by file, from a
+                # seal, or as a copy read whole).
+                delivered = tuple(
+                    sorted(
+                        [
+                            *asset_files.get(name, ()),
+                            *(path for paths in bulk_files.get(name, ()) for path in paths),
+                        ]
+                    )
                 )
             findings.append(Finding(rule, severity, name, delivered, message, fix))
     for sequence in sequences:
