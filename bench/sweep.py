@@ -115,6 +115,12 @@ def generate(spec: DeliverySpec, root: Path, seed: int = 2025) -> tuple[int, int
 
 
 PHASES = (
+    ("provenance.finalizer", None, "read_unseen", "read a never-seen delivery by folders"),
+    ("provenance.unseen", None, "_folders_under", "  of which: list its folders"),
+    ("provenance.fingerprint", "CallJob", "results", "  of which: the workers' reading"),
+    ("provenance.unseen", None, "copied_versions", "  of which: copies by asset digest"),
+    ("provenance.unseen", None, "_add_copies", "  of which: copies vouched for"),
+    ("provenance.unseen", None, "_add_file_by_file", "  of which: other folders, file by file"),
     ("provenance.finalizer", None, "read_delivery", "walk the delivery (hashing starts)"),
     ("provenance.ingest", "Ingester", "_cached_locations", "  of which: stat-cache lookup"),
     ("provenance.ingest", "FingerprintStream", "finish", "waiting for the hashing"),

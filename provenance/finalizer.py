@@ -51,6 +51,7 @@ from provenance.store.seals import (
     write_copy_seals,
 )
 from provenance.store.signals import find_near_ai
+from provenance.unseen import read_unseen
 
 MANIFEST_SCHEMA = "DeliveryManifest.1"
 
@@ -129,7 +130,8 @@ def check_delivery(
     )
     refresh = replace(
         refresh,
-        copied=_copied_folders(
+        copied=refresh.copied
+        + _copied_folders(
             session, delivery, whole, copies, resolutions, digests, refresh, racy_window_ns
         ),
     )
@@ -347,6 +349,8 @@ def _fingerprint_delivery(
     is_folder = os.path.isdir(source)
     if is_folder:
         seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
+        if not seals and cache.holds_nothing_under(source):
+            return _fingerprint_unseen(session, source, cache, hasher, racy_window_ns, progress)
     stream = cache.fingerprint_stream(source if is_folder else None)
     delivery = read_delivery(
         source, sealed_for_reading(seals, racy_window_ns), lambda d: stream.take(d.files)
@@ -361,6 +365,30 @@ def _fingerprint_delivery(
     if progress is not None:
         progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
     return delivery, digests, refresh, cache, sealed
+
+
+def _fingerprint_unseen(
+    session: Session,
+    source: bytes,
+    cache: Ingester,
+    hasher: Hasher,
+    racy_window_ns: int,
+    progress: Progress | None,
+) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester, SealedFiles]:
+    """`_fingerprint_delivery` of a folder the ledger holds nothing under (see `unseen`)."""
+    unseen = read_unseen(session, source, hasher, racy_window_ns)
+    report = cache.report
+    report.files_read = report.files_new = unseen.files_read
+    report.bytes_read = unseen.bytes_read
+    report.bytes_total = unseen.bytes_total
+    report.skipped.extend(unseen.skipped)
+    refresh = CacheRefresh(unseen.fresh, {}, unseen.recorded_ns, copied=unseen.copied)
+    delivery = unseen.delivery
+    delivery.sequences += [DeliveredSequence(p, missing) for p, missing in unseen.copies.sequences]
+    if progress is not None:
+        files = len(delivery.files) + len(unseen.copies.paths)
+        progress(files, report.bytes_total, report.bytes_read)
+    return delivery, unseen.digests, refresh, cache, unseen.copies
 
 
 def record_cache(

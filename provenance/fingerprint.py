@@ -14,12 +14,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 
 import xxhash
 
 from provenance.detect.sniff import could_carry
-from provenance.scan import SkipReason, StatFingerprint
+from provenance.scan import ScannedLink, Skipped, SkipReason, StatFingerprint, scan_folder
 
 ALGORITHM = "xxh3-128"
 BUFFER_SIZE = 1 << 20
@@ -41,6 +41,10 @@ CHUNK_MAX_BYTES = 64 << 20
 WORKER_NICENESS = 10
 # Batches of files this big on average are hashed by threads (see Hasher).
 THREADED_MIN_AVERAGE = 256 << 10
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+_Packed = TypeVar("_Packed")
 
 
 def format_digest(raw_hex: str) -> str:
@@ -282,54 +286,185 @@ def unpack_results(paths: Sequence[bytes], packed: PackedResults) -> list[HashRe
 
 
 # ---------------------------------------------------------------------------------------------
+# Hashing whole folders
+
+
+class HashedAsset(NamedTuple):
+    kind: str
+    pattern: bytes
+    names: list[bytes]
+    """Its files' names, in frame order."""
+    frames: list[int | None]
+    aggregate: str | None
+    """Its digest (`fingerprint.aggregate_digest`), None when a file could not be hashed."""
+
+
+class HashedFolder(NamedTuple):
+    """One folder as a worker read it, packed for the trip back: no object a file."""
+
+    folder: bytes | None
+    """Ending in `/`; None when it could not be listed (see `skipped`)."""
+    listing: str | None
+    newest_ns: int
+    assets: list[HashedAsset]
+    digests: list[str | None]
+    """Each file's digest, the assets' files one after another (None: see `failed`)."""
+    numbers: list[int]
+    """The five numbers of the stat fingerprint of each file with a digest."""
+    failed: dict[int, tuple[HashResult, StatFingerprint]]
+    """By file index: why it has no digest, and its stat fingerprint from the listing."""
+    skipped: list[Skipped]
+    links: list[ScannedLink]
+    stable: bool
+    """Every file was hashed as it was listed (the same size, times and inode)."""
+
+
+def hash_folders(folders: list[bytes], top: bytes) -> list[HashedFolder]:
+    """Run in a worker: list, stat, group and hash each folder of a walk of `top` (see
+    `provenance.unseen`)."""
+    return [_hash_folder(folder, top) for folder in folders]
+
+
+def _hash_folder(folder: bytes, top: bytes) -> HashedFolder:
+    scan, _ = scan_folder(folder, top)
+    buffer = _get_buffer()
+    prefix = scan.folder or b""
+    cut = len(prefix)
+    assets: list[HashedAsset] = []
+    digests: list[str | None] = []
+    numbers: list[int] = []
+    failed: dict[int, tuple[HashResult, StatFingerprint]] = {}
+    stable = True
+    for asset in scan.assets:
+        names: list[bytes] = []
+        frames: list[int | None] = []
+        read: list[tuple[int | None, str]] = []
+        for member in asset.members:
+            names.append(member.path[cut:])
+            frames.append(member.frame)
+            digest = _hash_listed(member.path, member.stat, buffer)
+            if digest is not None:
+                numbers.extend(member.stat)
+                read.append((member.frame, digest))
+                digests.append(digest)
+                continue
+            # Not as listed, or not readable: the long way, which says why.
+            result = hash_file(member.path)
+            if result.digest is None or result.stat is None:
+                failed[len(digests)] = (result, member.stat)
+            else:
+                numbers.extend(result.stat)
+                read.append((member.frame, result.digest))
+            stable = False
+            digests.append(result.digest)
+        aggregate = aggregate_digest(read) if len(read) == len(names) else None
+        assets.append(HashedAsset(asset.kind.value, asset.pattern, names, frames, aggregate))
+    return HashedFolder(
+        scan.folder,
+        scan.listing,
+        scan.newest_ns,
+        assets,
+        digests,
+        numbers,
+        failed,
+        scan.skipped,
+        scan.links,
+        stable,
+    )
+
+
+def _hash_listed(path: bytes, listed: StatFingerprint, buffer: memoryview) -> str | None:
+    """The digest of a file exactly as its folder's listing just saw it: None when it is not
+    (it changed or went since, it is not a regular file, it cannot be opened), and the caller
+    then takes the long way (`hash_file`), which says why.
+
+    The listing's stat stands in for `hash_file`'s second look at the path: the file opened
+    has the listed inode, size and times, and they did not move while it was read.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        before = os.fstat(fd)
+        if (
+            not stat.S_ISREG(before.st_mode)
+            or (
+                before.st_size,
+                before.st_mtime_ns,
+                before.st_ctime_ns,
+                before.st_ino,
+                before.st_dev,
+            )
+            != listed
+        ):
+            return None
+        size = before.st_size
+        if size < len(buffer):
+            # One read of one byte more than the file holds: a short read is its end.
+            data = os.read(fd, size + 1)
+            if len(data) != size:
+                return None
+            digest = xxhash.xxh3_128_hexdigest(data)
+        else:
+            digest = _read_digest(fd, buffer, size)
+        if not _same_bytes(before, os.fstat(fd)):
+            return None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return format_digest(digest)
+
+
+# ---------------------------------------------------------------------------------------------
 # Hashing many files
 
 
-class HashJob:
-    """Files being hashed; `results()` waits for them, in the order they were given.
+class _ChunkJob(Generic[_Item, _Result, _Packed]):
+    """Chunks of work, done by the worker processes and by the calling thread together;
+    `results()` waits for them, in the order they were given.
 
-    The calling thread hashes too: while it waits, it takes the chunks no worker has started,
+    The calling thread works too: while it waits, it takes the chunks no worker has started,
     from the back, as the workers take them from the front; and until worker processes run (a
     new process takes a tenth of a second to start, half a second under a main module that
-    imports SQLAlchemy) it is the only hasher, so a batch never waits for them.
+    imports SQLAlchemy) it is the only one working, so a batch never waits for them.
     """
 
-    def __init__(self, chunks: list[list[bytes]], detect: frozenset[bytes] = frozenset()) -> None:
+    def __init__(self, chunks: list[list[_Item]]) -> None:
         self._chunks = chunks
-        self._detecting = detect
-        self._futures: list[Future[PackedResults] | None] = [None] * len(chunks)
-        self._hashed_here: list[list[HashResult] | None] = [None] * len(chunks)
+        self._futures: list[Future[_Packed] | None] = [None] * len(chunks)
+        self._done_here: list[list[_Result] | None] = [None] * len(chunks)
         self._handed = 0
         """Chunks before this one went to the workers."""
         self._kept = len(chunks)
-        """Chunks from this one on are hashed here."""
+        """Chunks from this one on are done here."""
         self._lock = threading.Lock()
         self._hasher: Hasher | None = None
 
-    def _detect(self, chunk: list[bytes]) -> frozenset[bytes]:
-        """The paths of a chunk to run the detectors on (only those travel to the worker)."""
-        if not self._detecting:
-            return frozenset()
-        return frozenset(path for path in chunk if path in self._detecting)
+    def _submit(self, pool: Executor, chunk: list[_Item]) -> Future[_Packed]:
+        raise NotImplementedError
+
+    def _here(self, chunk: list[_Item]) -> list[_Result]:
+        raise NotImplementedError
+
+    def _unpack(self, chunk: list[_Item], packed: _Packed) -> list[_Result]:
+        raise NotImplementedError
 
     def _hand_over(self, pool: Executor) -> None:
         with self._lock:
             while self._handed < self._kept:
-                chunk = self._chunks[self._handed]
-                self._futures[self._handed] = pool.submit(
-                    hash_chunk_packed, chunk, self._detect(chunk)
-                )
+                self._futures[self._handed] = self._submit(pool, self._chunks[self._handed])
                 self._handed += 1
 
     def hash_unstarted(self) -> None:
-        """Hash here, from the last, the chunks no worker has started (`results` then waits for
+        """Do here, from the last, the chunks no worker has started (`results` then waits for
         the others)."""
         while (index := self._take_last()) is not None:
-            chunk = self._chunks[index]
-            self._hashed_here[index] = hash_chunk(chunk, self._detect(chunk))
+            self._done_here[index] = self._here(self._chunks[index])
 
     def _take_last(self) -> int | None:
-        """The last chunk no worker has started, now to be hashed here."""
+        """The last chunk no worker has started, now to be done here."""
         with self._lock:
             if self._kept == 0:
                 return None
@@ -339,19 +474,60 @@ class HashJob:
             self._kept -= 1
             return self._kept
 
-    def results(self) -> list[HashResult]:
+    def results(self) -> list[_Result]:
         self.hash_unstarted()
         if self._hasher is not None:
             self._hasher._dismiss(self)
-        results: list[HashResult] = []
-        for chunk, hashed, future in zip(
-            self._chunks, self._hashed_here, self._futures, strict=True
-        ):
-            if hashed is None:
+        results: list[_Result] = []
+        for chunk, done, future in zip(self._chunks, self._done_here, self._futures, strict=True):
+            if done is None:
                 assert future is not None
-                hashed = unpack_results(chunk, future.result())
-            results.extend(hashed)
+                done = self._unpack(chunk, future.result())
+            results.extend(done)
         return results
+
+
+class HashJob(_ChunkJob[bytes, HashResult, PackedResults]):
+    """Files being hashed (see `_ChunkJob`)."""
+
+    def __init__(self, chunks: list[list[bytes]], detect: frozenset[bytes] = frozenset()) -> None:
+        super().__init__(chunks)
+        self._detecting = detect
+
+    def _detect(self, chunk: list[bytes]) -> frozenset[bytes]:
+        """The paths of a chunk to run the detectors on (only those travel to the worker)."""
+        if not self._detecting:
+            return frozenset()
+        return frozenset(path for path in chunk if path in self._detecting)
+
+    def _submit(self, pool: Executor, chunk: list[bytes]) -> Future[PackedResults]:
+        return pool.submit(hash_chunk_packed, chunk, self._detect(chunk))
+
+    def _here(self, chunk: list[bytes]) -> list[HashResult]:
+        return hash_chunk(chunk, self._detect(chunk))
+
+    def _unpack(self, chunk: list[bytes], packed: PackedResults) -> list[HashResult]:
+        return unpack_results(chunk, packed)
+
+
+class CallJob(_ChunkJob[_Item, _Result, list[_Result]]):
+    """Chunks handed whole to a function that reads and hashes what they name (a module-level
+    function, or a partial of one: it travels to the workers by name)."""
+
+    def __init__(
+        self, work: Callable[[list[_Item]], list[_Result]], chunks: list[list[_Item]]
+    ) -> None:
+        super().__init__(chunks)
+        self._work = work
+
+    def _submit(self, pool: Executor, chunk: list[_Item]) -> Future[list[_Result]]:
+        return pool.submit(self._work, chunk)
+
+    def _here(self, chunk: list[_Item]) -> list[_Result]:
+        return self._work(chunk)
+
+    def _unpack(self, chunk: list[_Item], packed: list[_Result]) -> list[_Result]:
+        return packed
 
 
 class Hasher:
@@ -371,7 +547,7 @@ class Hasher:
         self._threads: ThreadPoolExecutor | None = None
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
-        self._waiting: list[HashJob] = []
+        self._waiting: list[_ChunkJob[Any, Any, Any]] = []
         """Jobs whose chunks go to the workers once they run."""
         self._lock = threading.Lock()
 
@@ -426,7 +602,17 @@ class Hasher:
             self._enlist(job)
         return job
 
-    def _enlist(self, job: HashJob) -> None:
+    def call(
+        self, work: Callable[[list[_Item]], list[_Result]], chunks: list[list[_Item]]
+    ) -> CallJob[_Item, _Result]:
+        """Start `work` on each chunk in the worker processes (and here, see `_ChunkJob`), and
+        return at once."""
+        job = CallJob(work, chunks)
+        if self.workers > 1 and len(chunks) > 1:
+            self._enlist(job)
+        return job
+
+    def _enlist(self, job: _ChunkJob[Any, Any, Any]) -> None:
         job._hasher = self
         with self._lock:
             pool = self._pool
@@ -439,7 +625,7 @@ class Hasher:
                 return
         job._hand_over(pool)
 
-    def _dismiss(self, job: HashJob) -> None:
+    def _dismiss(self, job: _ChunkJob[Any, Any, Any]) -> None:
         with self._lock:
             if job in self._waiting:
                 self._waiting.remove(job)

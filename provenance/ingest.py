@@ -471,6 +471,10 @@ class Ingester:
         content_ids.update(known)
         self._record_locations(fresh, refresh.cached, refresh.recorded_ns, content_ids)
 
+    def holds_nothing_under(self, folder: bytes) -> bool:
+        """The ledger has no location or asset under `folder` (a fresh copy, say)."""
+        return bool(self._unknown_folders([folder]))
+
     def _unknown_folders(self, targets: Sequence[bytes]) -> tuple[bytes, ...]:
         """The folder targets that no location or asset of the ledger lies under (a new delivery)."""
         unknown = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -425,12 +426,22 @@ def _copy_seals(ledger: Ledger) -> dict[bytes, int | None]:
         }
 
 
-def _swept_file_by_file(ledger: Ledger, delivery: Path, expanded: list[int]) -> SweepReport:
-    """The sweep's answer without any seal (each file read, looked up and judged on its own)."""
-    _drop_all_seals(ledger)
-    report = ledger.sweep(delivery)
-    assert expanded[-1] == 0
-    return report
+@pytest.fixture
+def file_by_file(
+    monkeypatch: pytest.MonkeyPatch, expanded: list[int]
+) -> Callable[[Ledger, Path], SweepReport]:
+    """The sweep's answer without any seal, nor the reading of a never-seen tree by folders:
+    each file read, looked up and judged on its own."""
+
+    def sweep(ledger: Ledger, delivery: Path) -> SweepReport:
+        _drop_all_seals(ledger)
+        with monkeypatch.context() as patch:
+            patch.setattr(Ingester, "holds_nothing_under", lambda self, folder: False)
+            report = ledger.sweep(delivery)
+        assert expanded[-1] == 0
+        return report
+
+    return sweep
 
 
 def test_a_swept_copy_is_sealed_and_judged_from_its_seals_as_when_read(
@@ -439,7 +450,7 @@ def test_a_swept_copy_is_sealed_and_judged_from_its_seals_as_when_read(
     outgoing = _copy_of_the_show(workspace)
     locations = row_counts(show, Location)
     cold = show.sweep(outgoing)
-    assert cold.files_read == 12 and expanded[-1] == 0
+    assert cold.files_read == 12 and not expanded
     # One seal a folder, not one stat-cache row a file.
     assert set(_copy_seals(show)) == {b"plates", b"elements", b"comp"}
     assert row_counts(show, Location) == locations
@@ -491,7 +502,7 @@ def test_a_finalize_of_a_sealed_copy_records_every_file_as_it_is(
 
 
 def test_a_copy_of_a_version_since_superseded_is_read_again(
-    show: Ledger, workspace: Path, expanded: list[int]
+    show: Ledger, workspace: Path, expanded: list[int], file_by_file: Callable[..., SweepReport]
 ) -> None:
     outgoing = _copy_of_the_show(workspace)
     show.sweep(outgoing)
@@ -502,11 +513,11 @@ def test_a_copy_of_a_version_since_superseded_is_read_again(
     stale = show.sweep(outgoing)
     assert expanded[-1] == 6  # the plates and the sky, not the comp folder
     assert "untracked" in [f.rule for f in stale.verdict.findings]
-    assert _findings(stale) == _findings(_swept_file_by_file(show, outgoing, expanded))
+    assert _findings(stale) == _findings(file_by_file(show, outgoing))
 
 
 def test_a_copy_whose_bytes_another_asset_now_holds_is_read_again(
-    show: Ledger, workspace: Path, expanded: list[int]
+    show: Ledger, workspace: Path, expanded: list[int], file_by_file: Callable[..., SweepReport]
 ) -> None:
     outgoing = _copy_of_the_show(workspace)
     show.sweep(outgoing)
@@ -517,11 +528,15 @@ def test_a_copy_whose_bytes_another_asset_now_holds_is_read_again(
     ambiguous = show.sweep(outgoing)
     assert expanded[-1] == 9  # the sky and the comp, not the plates
     assert "content-ambiguous" in [f.rule for f in ambiguous.verdict.findings]
-    assert _findings(ambiguous) == _findings(_swept_file_by_file(show, outgoing, expanded))
+    assert _findings(ambiguous) == _findings(file_by_file(show, outgoing))
 
 
 def test_an_ingest_of_a_sealed_copy_records_it_and_the_seal_is_no_longer_read(
-    show: Ledger, workspace: Path, expanded: list[int], sealed_calls: list[bytes]
+    show: Ledger,
+    workspace: Path,
+    expanded: list[int],
+    sealed_calls: list[bytes],
+    file_by_file: Callable[..., SweepReport],
 ) -> None:
     outgoing = _copy_of_the_show(workspace)
     show.sweep(outgoing)
@@ -535,7 +550,7 @@ def test_an_ingest_of_a_sealed_copy_records_it_and_the_seal_is_no_longer_read(
     # The files are now the new assets at their own paths: the "human-made" sky among them is
     # caught as a copy of the generated one.
     assert {f.rule for f in swept.verdict.findings} == {"frames-missing", "near-ai-copy"}
-    assert _findings(swept) == _findings(_swept_file_by_file(show, outgoing, expanded))
+    assert _findings(swept) == _findings(file_by_file(show, outgoing))
 
 
 def test_a_copy_swept_within_the_racy_window_is_not_sealed(

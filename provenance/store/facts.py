@@ -258,12 +258,34 @@ def _whole_copies(
     for span in assets:
         digest = aggregate_digest((files[i].frame, files[i].digest) for i in span)
         by_digest.setdefault(digest, []).append(span)
-    if not by_digest:
+    resolved: dict[int, Resolution] = {}
+    for digest, (version_id, content_ids) in copied_versions(
+        session.connection(), by_digest
+    ).items():
+        for span in by_digest[digest]:
+            if len(span) != len(content_ids):
+                continue  # (only if two member lists shared a 128-bit digest)
+            if copies is not None:
+                copies.append(span)
+            for index, content_id in zip(span, content_ids, strict=True):
+                resolved[index] = Resolution(version_id, files[index].frame)
+                if contents is not None:
+                    contents[files[index].digest] = content_id
+    return resolved
+
+
+def copied_versions(
+    connection: Connection, digests: Iterable[str]
+) -> dict[str, tuple[int, list[int]]]:
+    """Of these asset digests, the ones that name exactly one recorded asset's latest version
+    none of whose bytes another asset's latest version holds: digest -> (that version, its
+    members' content ids in order). A delivered asset with such a digest is a copy of it."""
+    wanted = list(digests)
+    if not wanted:
         return {}
-    connection = session.connection()
     holders: dict[str, list[int]] = {}
     for digest, version_id in bulk.select_in(
-        connection, _LATEST_BY_DIGEST, AssetVersion.digest, list(by_digest)
+        connection, _LATEST_BY_DIGEST, AssetVersion.digest, wanted
     ):
         holders.setdefault(digest, []).append(version_id)
     sole = {found[0]: digest for digest, found in holders.items() if len(found) == 1}
@@ -275,21 +297,11 @@ def _whole_copies(
         recorded.setdefault(version_id, []).append(content_id)
         if held_elsewhere:
             shared.add(version_id)
-    resolved: dict[int, Resolution] = {}
-    for version_id, digest in sole.items():
-        if version_id in shared:
-            continue
-        content_ids = recorded.get(version_id, [])
-        for span in by_digest[digest]:
-            if len(span) != len(content_ids):
-                continue  # (only if two member lists shared a 128-bit digest)
-            if copies is not None:
-                copies.append(span)
-            for index, content_id in zip(span, content_ids, strict=True):
-                resolved[index] = Resolution(version_id, files[index].frame)
-                if contents is not None:
-                    contents[files[index].digest] = content_id
-    return resolved
+    return {
+        digest: (version_id, recorded.get(version_id, []))
+        for version_id, digest in sole.items()
+        if version_id not in shared
+    }
 
 
 _LATEST_BY_DIGEST = (
