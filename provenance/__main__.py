@@ -1,6 +1,19 @@
-"""`python -m provenance` works like the `provenance` command."""
+"""`python -m provenance`, and the `provenance` command's entry point.
 
-# The CLI lives in cli/, installed as provenance.cli; mypy checks the library only.
-from provenance.cli import main  # type: ignore[import-not-found]
+The CLI (click, SQLAlchemy and the rest) is imported when `main` runs, not when this module is:
+hashing workers import the main module of the process that starts them, and a main module
+that imports the CLI cost each sweep or ingest about half a second before its workers ran.
+"""
 
-main()
+from __future__ import annotations
+
+
+def main() -> None:
+    # The CLI lives in cli/, installed as provenance.cli; mypy checks the library only.
+    from provenance.cli import main as run  # type: ignore[import-not-found]
+
+    run()
+
+
+if __name__ == "__main__":
+    main()

@@ -64,3 +64,18 @@ def test_library_error_is_one_line_on_stderr_and_exit_1(tmp_path: Path) -> None:
     assert result.stderr.startswith("Error: No ledger found in ")
     assert "provenance init" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_entry_point_module_imports_no_cli_until_it_runs(tmp_path: Path) -> None:
+    # Hashing workers import the main module of the process that starts them: the command's
+    # entry point (and `python -m provenance`) must not pull in click or SQLAlchemy until the
+    # command runs, or every worker pool starts half a second later.
+    probe = (
+        "import sys, provenance.__main__\n"
+        "print(sorted(m for m in ('click', 'sqlalchemy', 'provenance.cli') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+    assert python_m_provenance("--version", cwd=tmp_path).stdout.strip().endswith(__version__)
