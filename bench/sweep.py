@@ -15,10 +15,11 @@ so that the stat cache trusts every file. Then:
   warm   `Ledger.sweep(delivery)` once unmeasured, then measured: every file is trusted from
          the stat cache, nothing is read; the default policy is evaluated on every file.
          Reference: `find DIR -type f -printf ...`, a bare walk that stats every file.
-  cold   `Ledger.sweep(copy)` of `cp -a delivery outgoing` (new paths, new inodes): every file
-         is hashed and resolved by its content, then the stat cache is refreshed with what was
-         read (the sweep's own write). Before each cold run the ledger is put back as it was
-         before the first one, so every run is cold.
+  cold   `Ledger.sweep(copy)` of `cp -a delivery outgoing` (new paths, new inodes): the ledger
+         holds nothing under it, so the workers list, group and hash it a folder at a time and
+         each copied asset is looked up by its digest; then the stat cache is refreshed with
+         what was read (the sweep's own write: a seal a folder of copies). Before each cold
+         run the ledger is put back as it was before the first one, so every run is cold.
          Reference: `find DIR -type f -print0 | xargs -0 -P2 xxhsum -H2` over the same copy.
   copy   `Ledger.sweep(copy)` again, right after a cold run: unchanged since the last sweep,
          as a TD re-sweeps the outgoing folder. The cold sweep sealed its folders as exact
