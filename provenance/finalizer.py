@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, overload
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from provenance.deliveries import (
@@ -37,8 +37,15 @@ from provenance.records import display_path
 from provenance.scan import StatFingerprint
 from provenance.store import bulk
 from provenance.store.events import UnitOfWork
-from provenance.store.facts import Delivered, Resolution, asset_facts, file_facts, resolve_delivered
-from provenance.store.models import AssetVersion, Deliverable, DeliverableFile
+from provenance.store.facts import (
+    Delivered,
+    Resolution,
+    asset_facts,
+    file_facts,
+    latest_version_id,
+    resolve_delivered,
+)
+from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, asset_refs
 from provenance.store.rows import LineDigests, path_text
 from provenance.store.seals import (
@@ -125,6 +132,8 @@ def check_delivery(
     delivered, whole = _delivered(delivery, digests)
     # (The content ids it looks up go to the stat-cache refresh, which need not look again.)
     copies: list[range] = []
+    # (Read before resolving: see `unseen.read_unseen`.)
+    as_of = latest_version_id(session)
     resolutions = resolve_delivered(
         session, roots, delivered, refresh.content_ids, list(whole.values()), copies
     )
@@ -132,7 +141,7 @@ def check_delivery(
         refresh,
         copied=refresh.copied
         + _copied_folders(
-            session, delivery, whole, copies, resolutions, digests, refresh, racy_window_ns
+            delivery, whole, copies, resolutions, digests, refresh, racy_window_ns, as_of
         ),
     )
     versions = {r.version_id for r in resolutions if r.version_id is not None}
@@ -198,7 +207,6 @@ def _delivered(
 
 
 def _copied_folders(
-    session: Session,
     delivery: Delivery,
     whole: dict[int, range],
     copies: list[range],
@@ -206,13 +214,12 @@ def _copied_folders(
     digests: dict[bytes, tuple[str, StatFingerprint]],
     refresh: CacheRefresh,
     racy_window_ns: int,
+    as_of: int,
 ) -> list[CopiedFolder]:
     """The delivered folders all of whose assets were resolved as exact copies, and that hold
     nothing else: the stat cache keeps each as one seal, not a row a file."""
     if not copies:
         return []
-    # (The copies were resolved against the versions this transaction sees.)
-    as_of = session.scalar(select(func.max(AssetVersion.id))) or 0
     copied = {(span.start, span.stop) for span in copies}
     holes = {s.pattern: s.missing for s in delivery.sequences}
     found: list[CopiedFolder] = []

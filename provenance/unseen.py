@@ -17,7 +17,6 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from provenance.deliveries import Delivery, DeliveryKind, is_manifest
@@ -40,8 +39,7 @@ from provenance.scan import (
     StatFingerprint,
     missing_frames,
 )
-from provenance.store.facts import copied_versions
-from provenance.store.models import AssetVersion
+from provenance.store.facts import copied_versions, latest_version_id
 from provenance.store.seals import CopiedFolder, SealedFiles
 
 
@@ -79,13 +77,13 @@ def read_unseen(
     candidates = [
         folder for folder in hashed if _may_be_copies(folder, recorded_ns - racy_window_ns)
     ]
-    connection = session.connection()
+    # Read before the copies are looked up: a version recorded meanwhile is above it, and so
+    # checked by every sweep that reads the seals (writers are serialized: ids are in order).
+    as_of = latest_version_id(session)
     copies = copied_versions(
-        connection, {a.aggregate for f in candidates for a in f.assets if a.aggregate}
+        session.connection(),
+        {a.aggregate for f in candidates for a in f.assets if a.aggregate},
     )
-    as_of = 0
-    if copies:
-        as_of = session.scalar(select(func.max(AssetVersion.id))) or 0
     chosen = {id(f) for f in candidates if _all_copied(f, copies)}
     for folder in hashed:
         if id(folder) in chosen:

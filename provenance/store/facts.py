@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, literal, literal_column, select
+from sqlalchemy import Connection, bindparam, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from provenance.fingerprint import aggregate_digest
@@ -272,6 +272,11 @@ def _whole_copies(
                 if contents is not None:
                     contents[files[index].digest] = content_id
     return resolved
+
+
+def latest_version_id(session: Session) -> int:
+    """The highest asset version id recorded (0 for none): what a seal of copies is as of."""
+    return session.scalar(select(func.max(AssetVersion.id))) or 0
 
 
 def copied_versions(
