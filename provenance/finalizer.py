@@ -383,7 +383,7 @@ def _fingerprint_unseen(
     progress: Progress | None,
 ) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester, SealedFiles]:
     """`_fingerprint_delivery` of a folder the ledger holds nothing under (see `unseen`)."""
-    unseen = read_unseen(session, source, hasher, racy_window_ns)
+    unseen = read_unseen(session, source, hasher, racy_window_ns, progress)
     report = cache.report
     report.files_read = report.files_new = unseen.files_read
     report.bytes_read = unseen.bytes_read

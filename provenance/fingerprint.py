@@ -12,7 +12,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 
@@ -473,6 +473,27 @@ class _ChunkJob(Generic[_Item, _Result, _Packed]):
                 return None  # a worker started it, and so every chunk before it
             self._kept -= 1
             return self._kept
+
+    def each(self) -> Iterator[list[_Result]]:
+        """Each chunk's results in order, as soon as it is done (to show progress); between
+        chunks this thread does, from the last, the chunks no worker has started."""
+        for index, chunk in enumerate(self._chunks):
+            while self._done_here[index] is None:
+                future = self._futures[index]
+                if future is not None and future.done():
+                    break
+                taken = self._take_last()
+                if taken is None:
+                    break  # every chunk left is a worker's: wait for this one
+                self._done_here[taken] = self._here(self._chunks[taken])
+            done = self._done_here[index]
+            if done is None:
+                future = self._futures[index]
+                assert future is not None
+                done = self._unpack(chunk, future.result())
+            yield done
+        if self._hasher is not None:
+            self._hasher._dismiss(self)
 
     def results(self) -> list[_Result]:
         self.hash_unstarted()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
@@ -64,15 +65,27 @@ class UnseenDelivery:
 
 
 def read_unseen(
-    session: Session, top: bytes, hasher: Hasher, racy_window_ns: int
+    session: Session,
+    top: bytes,
+    hasher: Hasher,
+    racy_window_ns: int,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> UnseenDelivery:
-    """Read the folder delivery `top` (absolute), which the ledger holds nothing under."""
+    """Read the folder delivery `top` (absolute), which the ledger holds nothing under;
+    `progress(files, bytes, bytes read)` is called as each chunk of folders is read."""
     folders = _folders_under(top)
     chunks = _chunks(folders, hasher.workers)
     # Taken before any file is read: the racy rule errs on the safe side.
     recorded_ns = time.time_ns()
     job = hasher.call(functools.partial(hash_folders, top=top), chunks)
-    hashed = job.results()
+    hashed: list[HashedFolder] = []
+    files = size = 0
+    for done in job.each():
+        hashed += done
+        if progress is not None:
+            files += sum(len(folder.digests) for folder in done)
+            size += sum(sum(folder.numbers[0::5]) for folder in done)
+            progress(files, size, size)
     read = UnseenDelivery(Delivery(DeliveryKind.FOLDER, top, top), recorded_ns=recorded_ns)
     candidates = [
         folder for folder in hashed if _may_be_copies(folder, recorded_ns - racy_window_ns)

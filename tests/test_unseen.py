@@ -262,3 +262,17 @@ def test_reading_an_unseen_tree_in_one_process_needs_no_ledger_write(
         read = read_unseen(session, os.fsencode(workspace / "new"), hasher, WINDOW_NS)
     assert read.files_read == 3 and not read.copied and len(read.delivery.files) == 3
     assert sorted(read.digests) == sorted(f.path for f in read.delivery.files)
+
+
+def test_reading_a_never_seen_delivery_shows_progress_as_its_folders_are_read(
+    show: Ledger, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivery = workspace / "outgoing"
+    for index in range(6):
+        write_sequence(delivery / f"sh{index:03d}", "comp", range(1, 5), seed=f"shot{index}")
+    monkeypatch.setattr(unseen, "PARALLEL_MIN_FILES", 1)  # a chunk of folders a worker
+    calls: list[tuple[int, int, int]] = []
+    report = show.sweep(delivery, progress=lambda *counts: calls.append(counts))
+    files = [count for count, _, _ in calls]
+    assert len(calls) > 2 and files == sorted(files)
+    assert calls[-1] == (24, report.bytes_read, report.bytes_read) and report.files == 24
