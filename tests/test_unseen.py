@@ -94,16 +94,16 @@ def _judged(report: SweepReport) -> tuple[object, ...]:
 
 
 def _sweep_both_ways(
-    ledger: Ledger, delivery: Path, monkeypatch: pytest.MonkeyPatch, **options: object
+    ledger: Ledger, delivery: Path, monkeypatch: pytest.MonkeyPatch, workers: int | None = None
 ) -> tuple[SweepReport, SweepReport]:
     """(read by folders, walked) sweeps of the same never-seen delivery, each from the same
     ledger state: the first one's cache refresh is undone before the second."""
     snapshot = _cache_state(ledger)
-    by_folders = ledger.sweep(delivery, **options)  # type: ignore[arg-type]
+    by_folders = ledger.sweep(delivery, workers=workers)
     _restore_cache(ledger, snapshot)
     with monkeypatch.context() as patch:
         patch.setattr(Ingester, "holds_nothing_under", lambda self, folder: False)
-        walked = ledger.sweep(delivery, **options)  # type: ignore[arg-type]
+        walked = ledger.sweep(delivery, workers=workers)
     return by_folders, walked
 
 
