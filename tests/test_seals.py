@@ -516,6 +516,22 @@ def test_a_copy_of_a_version_since_superseded_is_read_again(
     assert _findings(stale) == _findings(file_by_file(show, outgoing))
 
 
+def test_a_copy_of_a_version_superseded_by_all_new_bytes_is_read_again(
+    show: Ledger, workspace: Path, expanded: list[int], file_by_file: Callable[..., SweepReport]
+) -> None:
+    outgoing = _copy_of_the_show(workspace)
+    show.sweep(outgoing)
+    # Every plate frame re-rendered: the new version shares no byte with the delivered copy.
+    write_sequence(workspace / "plates", "sh010_plate", [1001, 1002, 1004], seed="regraded")
+    _settle()
+    show.ingest(["plates"], origin="capture", by="alice")
+    stale = show.sweep(outgoing)
+    assert expanded[-1] == 9  # the sky and the comp, not the plates folder
+    untracked = [f for f in stale.verdict.findings if f.rule == "untracked"]
+    assert len(untracked) == 3
+    assert _findings(stale) == _findings(file_by_file(show, outgoing))
+
+
 def test_a_copy_whose_bytes_another_asset_now_holds_is_read_again(
     show: Ledger, workspace: Path, expanded: list[int], file_by_file: Callable[..., SweepReport]
 ) -> None:

@@ -388,10 +388,8 @@ def expand_sealed(
 # ---------------------------------------------------------------------------------------------
 # A sweep's seals of copies: still the copies the ledger knows?
 
-_LATEST_OF = (
-    select(AssetVersion.id)
-    .join(Asset, Asset.id == AssetVersion.asset_id)
-    .where(AssetVersion.number == Asset.latest_version)
+_VERSIONS_SINCE = select(AssetVersion.id, AssetVersion.asset_id).where(
+    AssetVersion.id > bindparam("as_of")
 )
 _CONTENTS_SINCE = select(Member.content_id, Member.version_id).where(
     Member.version_id > bindparam("as_of")
@@ -405,24 +403,27 @@ def stale_copies(
     """The versions of these sweep-made seals that a sweep can no longer read from them.
 
     A copy was resolved whole because its version was its asset's latest and no other asset's
-    latest version held any of its bytes. A later version can break either: one of the same
-    asset supersedes it, or one of another asset holds some of the same bytes (a black frame in
-    an AI element), which a sweep must explain file by file. Versions are numbered in the order
-    they are recorded, so only those above the oldest seal's `copied_as_of` are looked at: when
-    nothing was recorded since, the check is one empty range read.
+    latest version held any of its bytes. Only a later version can break either: one of the
+    same asset supersedes it, or one of another asset holds some of the same bytes (a black
+    frame in an AI element), which a sweep must explain file by file. Versions are numbered in
+    the order they are recorded, so only those above the oldest seal's `copied_as_of` are
+    looked at: when nothing was recorded since, the check is one empty range read.
     """
-    version_ids = sorted({ref.version_id for _, refs in copies for ref in refs})
     as_of = min(seal.copied_as_of or 0 for seal, _ in copies)
-    latest = {v for (v,) in bulk.select_in(connection, _LATEST_OF, AssetVersion.id, version_ids)}
-    stale = set(version_ids) - latest
+    newest_of_asset: dict[int, int] = {}
+    for version_id, asset_id in connection.execute(_VERSIONS_SINCE, {"as_of": as_of}):
+        newest_of_asset[asset_id] = max(version_id, newest_of_asset.get(asset_id, 0))
+    if not newest_of_asset:
+        return set()
+    refs = [ref for _, refs in copies for ref in refs]
+    stale = {r.version_id for r in refs if newest_of_asset.get(r.asset_id, 0) > r.version_id}
     since: dict[int, set[int]] = {}
     for content_id, version_id in connection.execute(_CONTENTS_SINCE, {"as_of": as_of}):
         since.setdefault(content_id, set()).add(version_id)
-    if since:
-        for version_id, content_id in bulk.select_in(
-            connection, _CONTENTS_OF, Member.version_id, version_ids
-        ):
-            # (A seal newer than the oldest one may hold a version recorded after it.)
-            if since.get(content_id, set()) - {version_id}:
-                stale.add(version_id)
+    for version_id, content_id in bulk.select_in(
+        connection, _CONTENTS_OF, Member.version_id, sorted({r.version_id for r in refs})
+    ):
+        # (A seal newer than the oldest one may hold a version recorded after it.)
+        if since.get(content_id, set()) - {version_id}:
+            stale.add(version_id)
     return stale
