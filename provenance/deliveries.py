@@ -23,7 +23,6 @@ from provenance.scan import (
     SkipReason,
     canonical_pattern,
     looks_like_pattern,
-    missing_frames,
     parse_pattern,
     scan_folder,
     scan_pattern,
@@ -144,13 +143,10 @@ class Delivery:
         self.asset_patterns.append(asset.pattern)
         if asset.kind is AssetKind.FILE:
             return
-        present = [m.frame for m in asset.members if m.frame is not None]
         if wanted is not None:
-            gaps = sorted(wanted - set(present))
-        elif asset.kind is AssetKind.SEQUENCE:
-            gaps = missing_frames(present)
+            gaps = sorted(wanted - {m.frame for m in asset.members})
         else:
-            gaps = []  # the tiles of a UDIM set are laid out, not counted
+            gaps = asset.holes
         self.sequences.append(DeliveredSequence(asset.pattern, tuple(gaps)))
 
 

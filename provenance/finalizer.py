@@ -220,13 +220,13 @@ def _copied_folders(
     nothing else: the stat cache keeps each as one seal, not a row a file."""
     if not copies:
         return []
-    copied = {(span.start, span.stop) for span in copies}
+    copied = set(copies)
     holes = {s.pattern: s.missing for s in delivery.sequences}
     found: list[CopiedFolder] = []
     for read in delivery.folders:
         spans = [whole.get(asset) for asset in read.spans]
         if not (read.complete and spans) or any(
-            span is None or (span.start, span.stop) not in copied for span in spans
+            span is None or span not in copied for span in spans
         ):
             continue
         paths = [

@@ -19,7 +19,14 @@ from typing import Any, Generic, NamedTuple, TypeAlias, TypeVar
 import xxhash
 
 from provenance.detect.sniff import could_carry
-from provenance.scan import ScannedLink, Skipped, SkipReason, StatFingerprint, scan_folder
+from provenance.scan import (
+    AssetKind,
+    ScannedLink,
+    Skipped,
+    SkipReason,
+    StatFingerprint,
+    scan_folder,
+)
 
 ALGORITHM = "xxh3-128"
 BUFFER_SIZE = 1 << 20
@@ -290,7 +297,7 @@ def unpack_results(paths: Sequence[bytes], packed: PackedResults) -> list[HashRe
 
 
 class HashedAsset(NamedTuple):
-    kind: str
+    kind: AssetKind
     pattern: bytes
     names: list[bytes]
     """Its files' names, in frame order."""
@@ -358,7 +365,7 @@ def _hash_folder(folder: bytes, top: bytes) -> HashedFolder:
             stable = False
             digests.append(result.digest)
         aggregate = aggregate_digest(read) if len(read) == len(names) else None
-        assets.append(HashedAsset(asset.kind.value, asset.pattern, names, frames, aggregate))
+        assets.append(HashedAsset(asset.kind, asset.pattern, names, frames, aggregate))
     return HashedFolder(
         scan.folder,
         scan.listing,
@@ -496,16 +503,10 @@ class _ChunkJob(Generic[_Item, _Result, _Packed]):
             self._hasher._dismiss(self)
 
     def results(self) -> list[_Result]:
+        """Every chunk's results, in order: this thread first does every chunk no worker has
+        started (the workers' own then come back while it works)."""
         self.hash_unstarted()
-        if self._hasher is not None:
-            self._hasher._dismiss(self)
-        results: list[_Result] = []
-        for chunk, done, future in zip(self._chunks, self._done_here, self._futures, strict=True):
-            if done is None:
-                assert future is not None
-                done = self._unpack(chunk, future.result())
-            results.extend(done)
-        return results
+        return [result for done in self.each() for result in done]
 
 
 class HashJob(_ChunkJob[bytes, HashResult, PackedResults]):

@@ -618,7 +618,7 @@ class Ingester:
             )
             files += len(asset.members)
             size += sum(m.stat.size for m in asset.members)
-            if asset.kind is AssetKind.SEQUENCE and asset.holes:
+            if asset.holes:
                 holes[display_path(asset.pattern)] = asset.holes
         # The seal stands for the folder's assets: any other asset recorded there (a frame
         # once ingested by name, an old pattern) would be resolved differently file by file.
@@ -936,11 +936,9 @@ class Ingester:
         for plan in plans:
             asset = plan.asset
             assert plan.asset_id is not None and plan.version_id is not None
-            # Tiles of a UDIM set are laid out, not counted: gaps between them are no holes.
-            if asset.kind is AssetKind.SEQUENCE:
-                holes = asset.holes
-                if holes:
-                    report.holes[display_path(asset.pattern)] = holes
+            holes = asset.holes
+            if holes:
+                report.holes[display_path(asset.pattern)] = holes
             report.assets.add(
                 plan.asset_id,
                 plan.version_id,

@@ -74,7 +74,7 @@ class ScannedAsset:
 
     @property
     def holes(self) -> list[int]:
-        return missing_frames([m.frame for m in self.members if m.frame is not None])
+        return holes_of(self.kind, [m.frame for m in self.members])
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +125,14 @@ class DirectoryScan:
     @property
     def file_count(self) -> int:
         return sum(len(a.members) for a in self.assets)
+
+
+def holes_of(kind: AssetKind, frames: Iterable[int | None]) -> list[int]:
+    """The frames missing inside a sequence's range. The tiles of a UDIM set are laid out, not
+    counted, and a single file has no range: neither has holes."""
+    if kind is not AssetKind.SEQUENCE:
+        return []
+    return missing_frames(f for f in frames if f is not None)
 
 
 def missing_frames(frames: Iterable[int]) -> list[int]:

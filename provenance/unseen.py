@@ -38,7 +38,7 @@ from provenance.scan import (
     ScannedFile,
     SkipReason,
     StatFingerprint,
-    missing_frames,
+    holes_of,
 )
 from provenance.store.facts import copied_versions, latest_version_id
 from provenance.store.seals import CopiedFolder, SealedFiles
@@ -165,9 +165,7 @@ def _may_be_copies(folder: HashedFolder, settled_before_ns: int) -> bool:
         and not (folder.skipped or folder.links)
         and folder.newest_ns < settled_before_ns
         and all(a.aggregate is not None for a in folder.assets)
-        and not any(
-            a.kind == AssetKind.FILE.value and is_manifest(a.names[0]) for a in folder.assets
-        )
+        and not any(a.kind is AssetKind.FILE and is_manifest(a.names[0]) for a in folder.assets)
     )
 
 
@@ -202,12 +200,10 @@ def _add_copies(
         sealed.frames.extend(asset.frames)
         size += sum(sizes)
         at += count
-        holes: tuple[int, ...] = ()
-        if asset.kind == AssetKind.SEQUENCE.value:
-            holes = tuple(missing_frames(f for f in asset.frames if f is not None))
-        if asset.kind != AssetKind.FILE.value:
+        holes = tuple(holes_of(asset.kind, asset.frames))
+        if asset.kind is not AssetKind.FILE:
             sealed.sequences.append((asset.pattern, holes))
-        refs.append((version_id, asset.pattern[len(prefix) :], asset.kind, holes))
+        refs.append((version_id, asset.pattern[len(prefix) :], asset.kind.value, holes))
     read.bytes_total += size
     read.files_read += at
     read.bytes_read += size
@@ -230,8 +226,7 @@ def _add_file_by_file(read: UnseenDelivery, folder: HashedFolder) -> None:
     prefix = folder.folder or b""
     index = at = 0
     for asset in folder.assets:
-        kind = AssetKind(asset.kind)
-        manifest = kind is AssetKind.FILE and is_manifest(asset.names[0])
+        manifest = asset.kind is AssetKind.FILE and is_manifest(asset.names[0])
         members: list[ScannedFile] = []
         for name, frame in zip(asset.names, asset.frames, strict=True):
             path = prefix + name
@@ -257,5 +252,5 @@ def _add_file_by_file(read: UnseenDelivery, folder: HashedFolder) -> None:
             read.files_read += 1
             read.bytes_read += stat.size
             read.bytes_total += stat.size
-        scan.assets.append(ScannedAsset(kind, asset.pattern, members))
+        scan.assets.append(ScannedAsset(asset.kind, asset.pattern, members))
     read.delivery.add_folder(scan)
