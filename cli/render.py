@@ -319,6 +319,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "files": list(finding.files),
         "message": finding.message,
         "fix": finding.fix,
+        "details": dict(finding.details),
     }
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from provenance.errors import ProvenanceError
 from provenance.origins import Origin
@@ -290,6 +290,9 @@ class Finding:
     files: tuple[str, ...]
     message: str
     fix: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """What the message says, as fields for scripts (`--json`): matched assets, versions,
+    distances. Rule-specific; documented with each rule in docs/delivery.md."""
 
     @property
     def blocks(self) -> bool:
