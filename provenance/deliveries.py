@@ -101,24 +101,33 @@ class Delivery:
     """The pattern (or path) of each asset of `asset_spans`."""
     folders: list[FolderRead] = field(default_factory=list)
     """The folders of a folder delivery that were read (not vouched for by a seal)."""
+    manifest: ScannedFile | None = None
+    """A file at this delivery's own manifest path (`manifest_at`), set aside until the
+    finalizer knows whether its bytes are a manifest a finalize recorded (then it is not part
+    of the delivery) or not (then it is judged like any other file: `judge_manifest`)."""
+
+    @property
+    def manifest_at(self) -> bytes:
+        """Where this delivery's manifest is written: the one path a sweep may leave out."""
+        return manifest_path(self.kind, self.source, self.home)
 
     def add_folder(self, scan: DirectoryScan) -> None:
-        """One folder of a folder delivery's walk (`scan.folder` set), without its manifest."""
-        files = scan.file_count
-        _drop_manifests(scan)
+        """One folder of a folder delivery's walk (`scan.folder` set)."""
         if scan.folder is None or scan.listing is None:  # (it vanished, or cannot be listed)
             self.add_scan(scan)
             return
         first = len(self.asset_spans)
+        held = self.manifest
         self.add_scan(scan)
+        kept = [asset for asset in scan.assets if not self._is_own_manifest(asset)]
         self.folders.append(
             FolderRead(
                 scan.folder,
                 scan.listing,
                 scan.newest_ns,
                 range(first, len(self.asset_spans)),
-                tuple(asset.kind for asset in scan.assets),
-                complete=not (scan.skipped or scan.links) and scan.file_count == files,
+                tuple(asset.kind for asset in kept),
+                complete=not (scan.skipped or scan.links) and self.manifest is held,
             )
         )
 
@@ -132,7 +141,23 @@ class Delivery:
             Skipped(link.path, SkipReason.SPECIAL, "symlink") for link in scan.links
         )
 
+    def _is_own_manifest(self, asset: ScannedAsset) -> bool:
+        return asset.kind is AssetKind.FILE and asset.pattern == self.manifest_at
+
     def add_asset(self, asset: ScannedAsset, expected: Iterable[int] | None = None) -> None:
+        if self._is_own_manifest(asset):
+            self.manifest = asset.members[0]
+            return
+        self._add(asset, expected)
+
+    def judge_manifest(self) -> None:
+        """The file at the manifest path is not a manifest a finalize recorded: it ships, and
+        is judged like any other file."""
+        if self.manifest is not None:
+            self._add(ScannedAsset(AssetKind.FILE, self.manifest.path, [self.manifest]))
+            self.manifest = None
+
+    def _add(self, asset: ScannedAsset, expected: Iterable[int] | None = None) -> None:
         wanted = set(expected) if expected is not None else None
         if wanted is not None and asset.kind is not AssetKind.FILE:
             # A named range delivers only its frames, whatever else lies in the folder.
@@ -195,24 +220,11 @@ def _read_folder(
     return delivery
 
 
-def is_manifest(name: bytes) -> bool:
-    """A manifest an earlier finalize wrote: never part of a delivery."""
-    return name == MANIFEST_NAME or name.endswith(MANIFEST_SUFFIX)
-
-
 def rescan_folder(folder: bytes, top: bytes) -> DirectoryScan:
     """One folder of a folder delivery (ending in `/`), read without its seal (hand it to
     `Delivery.add_folder`)."""
     scan, _ = scan_folder(folder, top)
     return scan
-
-
-def _drop_manifests(scan: DirectoryScan) -> None:
-    scan.assets = [
-        a
-        for a in scan.assets
-        if not (a.kind is AssetKind.FILE and is_manifest(os.path.basename(a.pattern)))
-    ]
 
 
 def _scan_named(delivery: Delivery, path: bytes, expected: Iterable[int] | None = None) -> None:

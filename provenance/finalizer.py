@@ -16,25 +16,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, overload
 
+import xxhash
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from provenance.deliveries import (
     DeliveredSequence,
     Delivery,
-    is_manifest,
-    manifest_path,
     read_delivery,
     rescan_folder,
 )
 from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
-from provenance.fingerprint import Hasher
+from provenance.fingerprint import Hasher, format_digest, hash_file
 from provenance.ingest import CacheRefresh, Ingester
 from provenance.policy import AssetFacts, FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
 from provenance.records import display_path
-from provenance.scan import StatFingerprint
+from provenance.scan import Skipped, SkipReason, StatFingerprint
 from provenance.store import bulk
 from provenance.store.events import UnitOfWork
 from provenance.store.facts import (
@@ -46,7 +45,7 @@ from provenance.store.facts import (
     resolve_delivered,
 )
 from provenance.store.models import Deliverable, DeliverableFile
-from provenance.store.queries import RootMap, asset_refs
+from provenance.store.queries import RootMap, asset_refs, recorded_manifests
 from provenance.store.rows import LineDigests, path_text
 from provenance.store.seals import (
     CopiedFolder,
@@ -362,16 +361,55 @@ def _fingerprint_delivery(
     delivery = read_delivery(
         source, sealed_for_reading(seals, racy_window_ns), lambda d: stream.take(d.files)
     )
-    sealed = expand_sealed(session, roots, delivery.sealed, is_manifest)
+    manifests = recorded_manifests(session)
+    manifest_at = delivery.manifest_at
+
+    def recorded_manifest(path: bytes, digest: str) -> bool:
+        return path == manifest_at and digest in manifests
+
+    sealed = expand_sealed(session, roots, delivery.sealed, recorded_manifest)
     for folder in sealed.fallback:
         # The seal did not name exactly the files the folder holds: read it the usual way.
         delivery.add_folder(rescan_folder(folder, source))
     delivery.sequences += [DeliveredSequence(p, missing) for p, missing in sealed.sequences]
     stream.take(delivery.files, final=True)
     digests, refresh = stream.finish()
+    read = _settle_manifest(delivery, digests, manifests)
+    if read is not None:  # (as the workers count the files they read)
+        report = cache.report
+        report.files_read += 1
+        report.bytes_read += read
+        report.bytes_total += read
     if progress is not None:
         progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
     return delivery, digests, refresh, cache, sealed
+
+
+def _settle_manifest(
+    delivery: Delivery,
+    digests: dict[bytes, tuple[str, StatFingerprint]],
+    manifests: frozenset[str],
+) -> int | None:
+    """The file at the delivery's own manifest path is left out only when its bytes are a
+    manifest a finalize recorded; anything else there ships, and is judged. Returns the size
+    of the file when it had to be read here."""
+    held = delivery.manifest
+    if held is None:
+        return None
+    size = None
+    if held.path not in digests:
+        read = hash_file(held.path)
+        if read.digest is None or read.stat is None:
+            delivery.manifest = None
+            delivery.skipped.append(
+                Skipped(held.path, read.skip or SkipReason.UNREADABLE, read.detail)
+            )
+            return None
+        digests[held.path] = (read.digest, read.stat)
+        size = read.stat.size
+    if digests[held.path][0] not in manifests:
+        delivery.judge_manifest()
+    return size
 
 
 def _fingerprint_unseen(
@@ -391,6 +429,7 @@ def _fingerprint_unseen(
     report.skipped.extend(unseen.skipped)
     refresh = CacheRefresh(unseen.fresh, {}, unseen.recorded_ns, copied=unseen.copied)
     delivery = unseen.delivery
+    _settle_manifest(delivery, unseen.digests, recorded_manifests(session))
     delivery.sequences += [DeliveredSequence(p, missing) for p, missing in unseen.copies.sequences]
     if progress is not None:
         files = len(delivery.files) + len(unseen.copies.paths)
@@ -504,10 +543,19 @@ def manifest_document(
     }
 
 
-def stage_manifest(delivery: Delivery, document: dict[str, Any]) -> tuple[bytes, bytes]:
-    """Write the manifest to a temporary file beside its final name; returns (temp, final)."""
+class StagedManifest(NamedTuple):
+    temp: bytes
+    final: bytes
+    digest: str
+    size: int
+
+
+def stage_manifest(delivery: Delivery, document: dict[str, Any]) -> StagedManifest:
+    """Write the manifest to a temporary file beside its final name, with the digest of the
+    bytes written (recorded by the finalize: a sweep leaves out only those bytes)."""
     home = delivery.home
-    final = manifest_path(delivery.kind, delivery.source, home)
+    final = delivery.manifest_at
+    body = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     try:
         handle, temp = tempfile.mkstemp(prefix=b".provenance-manifest.", dir=home)
     except OSError as exc:
@@ -515,11 +563,10 @@ def stage_manifest(delivery: Delivery, document: dict[str, Any]) -> tuple[bytes,
             f"Cannot write the manifest into {display_path(home)} ({exc.strerror}); nothing was "
             "finalized. Make the folder writable and finalize again."
         ) from None
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(document, stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(body)
     # mkstemp makes the file private; a manifest is for whoever receives the delivery.
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(temp, 0o666 & ~umask)
-    return temp, final
+    return StagedManifest(temp, final, format_digest(xxhash.xxh3_128_hexdigest(body)), len(body))

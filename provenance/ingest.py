@@ -35,6 +35,7 @@ from provenance.fingerprint import (
 from provenance.origins import ClaimFacts, Evidence, Origin, summarize_claims
 from provenance.records import IngestReport, SkippedFile, display_path, pack_folder
 from provenance.scan import (
+    LEDGER_FOLDERS,
     AssetKind,
     DirectoryScan,
     ScannedAsset,
@@ -149,7 +150,7 @@ class _Batch:
 def batches(targets: Sequence[bytes], sealed: Sealed | None = None) -> Iterator[_Batch]:
     batch = _Batch()
     for target in targets:
-        for scan in scan_target(target, sealed):
+        for scan in scan_target(target, sealed, LEDGER_FOLDERS):
             batch.add(scan)
             if batch.full:
                 yield batch
@@ -441,7 +442,7 @@ class Ingester:
         for scan in batch.scans:
             if scan.sealed and scan.folder in unreadable:
                 top = next(t for t in self._walked if scan.folder.startswith(t))
-                scan = scan_folder(scan.folder, top)[0]
+                scan = scan_folder(scan.folder, top, skip=LEDGER_FOLDERS)[0]
             opened.add(scan)
         return opened
 

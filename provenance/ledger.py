@@ -37,6 +37,7 @@ from provenance.errors import (
 )
 from provenance.finalizer import (
     DeliveryCheck,
+    StagedManifest,
     check_delivery,
     deliverable_exists,
     manifest_document,
@@ -109,6 +110,7 @@ from provenance.store.models import (
     Tool,
     Tristate,
 )
+from provenance.store.queries import MANIFEST_EVENT
 from provenance.store.roles import RolesReport, create_roles
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
@@ -606,7 +608,7 @@ class Ledger:
         configured_anchors()
         signing_key, _ = load_or_create_key(key)
         folder = self.checkpoints_folder(checkpoints)
-        staged: tuple[bytes, bytes] | None = None
+        staged: StagedManifest | None = None
         checkpoint: dict[str, Any] | None = None
         try:
             with Hasher(workers) as hasher:
@@ -665,8 +667,18 @@ class Ledger:
                     document = manifest_document(name, check, event_id, event_hash, finalized_at)
                     document["checkpoint"] = checkpoint
                     staged = stage_manifest(check.delivery, document)
-            staged_final = staged[1]
-            os.replace(staged[0], staged_final)
+                    # Its bytes are recorded: the one file a later sweep of this delivery may
+                    # leave out (anything else at that name is judged like any other file).
+                    written = {
+                        "name": name,
+                        "path": display_path(staged.final),
+                        "digest": staged.digest,
+                        "size": staged.size,
+                    }
+                    with unit_of_work_event(session, MANIFEST_EVENT, written):
+                        pass
+            staged_final = staged.final
+            os.replace(staged.temp, staged_final)
             staged = None
             write_checkpoint(folder, checkpoint)
             return _sweep_report(
@@ -680,7 +692,7 @@ class Ledger:
         finally:
             if staged is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(staged[0])
+                    os.unlink(staged.temp)
 
     def verify(
         self,

@@ -28,8 +28,9 @@ FRAME_NAME = re.compile(rb"^(?P<head>.*[._])(?P<frame>\d+)(?P<tail>(?:\.[A-Za-z]
 UDIM_EXTENSIONS = frozenset({b".tx", b".tex", b".rat", b".tdl", b".b3d"})
 UDIM_FIRST, UDIM_LAST = 1001, 1099
 UDIM_TOKEN = b"<UDIM>"
-# The ledger's own folder is never an asset of the show.
-SKIPPED_FOLDERS = frozenset({b".provenance"})
+# An ingest never records the ledger's own folder as an asset of the show. Deliveries skip
+# nothing: whatever ships is judged, hidden folders and `.provenance` included.
+LEDGER_FOLDERS = frozenset({b".provenance"})
 
 
 class AssetKind(str, enum.Enum):
@@ -307,17 +308,20 @@ def _lstat(path: bytes) -> os.stat_result | None:
         return None
 
 
-def scan_target(target: bytes, sealed: Sealed | None = None) -> Iterator[DirectoryScan]:
-    """Scan one ingest target: a folder (recursively), a file, or a sequence pattern.
+def scan_target(
+    target: bytes, sealed: Sealed | None = None, skip: frozenset[bytes] = frozenset()
+) -> Iterator[DirectoryScan]:
+    """Scan one target: a folder (recursively), a file, or a sequence pattern.
 
     Yields one DirectoryScan per folder so that a tree of any size streams through in batches.
-    Raises TargetNotFound when the target itself does not exist, BadPattern when a pattern
-    matches no file.
+    Subfolders named in `skip` are not walked (an ingest passes LEDGER_FOLDERS; a delivery
+    nothing). Raises TargetNotFound when the target itself does not exist, BadPattern when a
+    pattern matches no file.
     """
     target = os.path.abspath(target)
     st = _lstat(target)
     if st is not None and stat.S_ISDIR(st.st_mode):
-        yield from walk_folder(target, sealed)
+        yield from walk_folder(target, sealed, skip)
         return
     if st is not None:
         yield scan_single(target, st, top=os.path.dirname(target))
@@ -393,11 +397,14 @@ makes it: the caller compares the newest time with when its seal was made.
 """
 
 
-def walk_folder(top: bytes, sealed: Sealed | None = None) -> Iterator[DirectoryScan]:
-    """Walk a tree without following links, one DirectoryScan per folder."""
+def walk_folder(
+    top: bytes, sealed: Sealed | None = None, skip: frozenset[bytes] = frozenset()
+) -> Iterator[DirectoryScan]:
+    """Walk a tree without following links, one DirectoryScan per folder (not into the
+    subfolders named in `skip`)."""
     stack = [top]
     while stack:
-        result, subfolders = scan_folder(stack.pop(), top, sealed)
+        result, subfolders = scan_folder(stack.pop(), top, sealed, skip)
         # Reverse so that folders come out in name order.
         stack.extend(reversed(subfolders))
         yield result
@@ -408,9 +415,10 @@ _IFMT, _IFDIR, _IFREG = 0o170000, stat.S_IFDIR, stat.S_IFREG
 
 
 def scan_folder(
-    folder: bytes, top: bytes, sealed: Sealed | None = None
+    folder: bytes, top: bytes, sealed: Sealed | None = None, skip: frozenset[bytes] = frozenset()
 ) -> tuple[DirectoryScan, list[bytes]]:
-    """What one folder of a walk of `top` holds, and its subfolders in name order."""
+    """What one folder of a walk of `top` holds, and its subfolders in name order (but those
+    named in `skip`)."""
     result = DirectoryScan()
     try:
         names = sorted(os.listdir(folder))
@@ -445,7 +453,7 @@ def scan_folder(
                 continue
             kind = st.st_mode & _IFMT
             if kind == _IFDIR:
-                if name not in SKIPPED_FOLDERS:
+                if name not in skip:
                     subfolders.append(prefix + name)
                 continue
             if kind == _IFREG:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from provenance.deliveries import Delivery, DeliveryKind, is_manifest
+from provenance.deliveries import Delivery, DeliveryKind
 from provenance.fingerprint import (
     CHUNKS_PER_WORKER,
     PARALLEL_MIN_FILES,
@@ -31,7 +31,6 @@ from provenance.fingerprint import (
 )
 from provenance.records import SkippedFile
 from provenance.scan import (
-    SKIPPED_FOLDERS,
     AssetKind,
     DirectoryScan,
     ScannedAsset,
@@ -87,8 +86,11 @@ def read_unseen(
             size += sum(sum(folder.numbers[0::5]) for folder in done)
             progress(files, size, size)
     read = UnseenDelivery(Delivery(DeliveryKind.FOLDER, top, top), recorded_ns=recorded_ns)
+    manifest = read.delivery.manifest_at
     candidates = [
-        folder for folder in hashed if _may_be_copies(folder, recorded_ns - racy_window_ns)
+        folder
+        for folder in hashed
+        if _may_be_copies(folder, recorded_ns - racy_window_ns, manifest)
     ]
     # Read before the copies are looked up: a version recorded meanwhile is above it, and so
     # checked by every sweep that reads the seals (writers are serialized: ids are in order).
@@ -124,7 +126,7 @@ def _folders_under(top: bytes) -> list[tuple[bytes, int]]:
                         is_folder = False
                     if not is_folder:
                         others += 1
-                    elif entry.name not in SKIPPED_FOLDERS:
+                    else:  # (every folder: hidden ones and `.provenance` ship too)
                         subfolders.append(entry.path)
         except OSError:
             pass  # the worker's listing reports it
@@ -154,9 +156,11 @@ def _chunks(folders: list[tuple[bytes, int]], workers: int) -> list[list[bytes]]
     return chunks
 
 
-def _may_be_copies(folder: HashedFolder, settled_before_ns: int) -> bool:
+def _may_be_copies(folder: HashedFolder, settled_before_ns: int, manifest: bytes) -> bool:
     """Could a seal stand for the folder: every entry a file of an asset, each read as listed,
-    none of them changed within the racy window?"""
+    none of them changed within the racy window, and not the delivery's own manifest (which
+    the finalizer settles on its own)?"""
+    prefix = folder.folder or b""
     return (
         folder.folder is not None
         and folder.listing is not None
@@ -165,7 +169,9 @@ def _may_be_copies(folder: HashedFolder, settled_before_ns: int) -> bool:
         and not (folder.skipped or folder.links)
         and folder.newest_ns < settled_before_ns
         and all(a.aggregate is not None for a in folder.assets)
-        and not any(a.kind is AssetKind.FILE and is_manifest(a.names[0]) for a in folder.assets)
+        and not any(
+            a.kind is AssetKind.FILE and prefix + a.names[0] == manifest for a in folder.assets
+        )
     )
 
 
@@ -226,7 +232,6 @@ def _add_file_by_file(read: UnseenDelivery, folder: HashedFolder) -> None:
     prefix = folder.folder or b""
     index = at = 0
     for asset in folder.assets:
-        manifest = asset.kind is AssetKind.FILE and is_manifest(asset.names[0])
         members: list[ScannedFile] = []
         for name, frame in zip(asset.names, asset.frames, strict=True):
             path = prefix + name
@@ -235,16 +240,13 @@ def _add_file_by_file(read: UnseenDelivery, folder: HashedFolder) -> None:
             if failure is not None:
                 result, listed = failure
                 members.append(ScannedFile(path, listed, frame))
-                if not manifest:
-                    read.bytes_total += listed.size
-                    reason = result.skip or SkipReason.UNREADABLE
-                    read.skipped.append(SkippedFile(path, reason.value, result.detail))
+                read.bytes_total += listed.size
+                reason = result.skip or SkipReason.UNREADABLE
+                read.skipped.append(SkippedFile(path, reason.value, result.detail))
                 continue
             stat = StatFingerprint._make(folder.numbers[at : at + 5])
             at += 5
             members.append(ScannedFile(path, stat, frame))
-            if manifest:
-                continue  # (never part of a delivery; `add_folder` drops it)
             digest = folder.digests[index - 1]
             assert digest is not None
             read.digests[path] = (digest, stat)

@@ -148,7 +148,9 @@ def test_a_never_seen_delivery_is_judged_as_when_walked_file_by_file(
     rules = {f.rule for f in by_folders.verdict.findings}
     # The copies' hole, the comp's sky (copied twice), the new matte, the link and the FIFO.
     assert {"frames-missing", "genai-unapproved", "untracked", "unreadable"} <= rules
-    assert by_folders.files == 12 + 6 + 2 + 1
+    # What ships is judged: the file at the manifest's name (bytes no finalize recorded) and
+    # the `.provenance` folder's file are delivered files like the others.
+    assert by_folders.files == 12 + 6 + 2 + 1 + 2
     assert by_folders.files_read == by_folders.files
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,7 @@ from provenance.store.models import (
     Asset,
     AssetVersion,
     Content,
+    Event,
     LineageEdge,
     Location,
     Member,
@@ -457,3 +459,18 @@ __all__ = [
     "lineage_edges",
     "resolve_target",
 ]
+
+
+MANIFEST_EVENT = "finalize.manifest"
+"""The event that records the bytes of a manifest a finalize wrote (see `recorded_manifests`)."""
+
+
+def recorded_manifests(session: Session) -> frozenset[str]:
+    """The digests of every manifest a finalize wrote: the only bytes a sweep may leave out of a
+    delivery, and only at that delivery's own manifest path."""
+    return frozenset(
+        json.loads(payload)["digest"]
+        for payload in session.execute(
+            select(Event.payload).where(Event.kind == MANIFEST_EVENT)
+        ).scalars()
+    )

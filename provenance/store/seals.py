@@ -308,9 +308,10 @@ def expand_sealed(
     session: Session,
     roots: RootMap,
     scans: Sequence[DirectoryScan],
-    skip_name: Callable[[bytes], bool],
+    leave_out: Callable[[bytes, str], bool],
 ) -> SealedFiles:
-    """Every file of the sealed folders, with its digest, size and asset version."""
+    """Every file of the sealed folders, with its digest, size and asset version, but those
+    that `leave_out(path, digest)` (a delivery's recorded manifest)."""
     result = SealedFiles()
     folders = [scan.folder for scan in scans if scan.folder is not None]
     sealed = load_sealed_assets(session.connection(), roots, folders)
@@ -368,7 +369,7 @@ def expand_sealed(
             if sorted(name for name, *_ in files) == scan.names:
                 holes: dict[str, list[int]] = json.loads(seal.holes)
                 for name, digest, size, version_id, frame in files:
-                    if frame is None and skip_name(name):
+                    if frame is None and leave_out(folder + name, digest):
                         continue
                     result.paths.append(folder + name)
                     result.digests.append(digest)
