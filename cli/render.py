@@ -336,6 +336,7 @@ def sweep_json(report: SweepReport) -> dict[str, Any]:
         "assets": report.assets,
         "files_read": report.files_read,
         "bytes_read": report.bytes_read,
+        "files_cached": report.files_cached,
         "ignored_rows": report.ignored_rows,
         "seconds": round(report.seconds, 4),
         "manifest": display_path(report.manifest) if report.manifest else None,
@@ -358,6 +359,11 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
         f"{warnings} warnings (policy {verdict.policy.name}); read {report.files_read} files "
         f"in {report.seconds:.2f} s"
     )
+    if report.files_cached:
+        yield (
+            f"{report.files_cached} files were taken as unchanged from the stat cache, not read "
+            "(finalize reads every file)"
+        )
     if report.ignored_rows:
         yield f"{report.ignored_rows} pull-list rows not submitted as FINAL were left out"
     if report.name is not None:
@@ -379,6 +385,8 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "finalized_at": report.finalized_at.isoformat(),
         "files": report.files,
         "ok": report.ok,
+        "files_read": report.files_read,
+        "files_cached": report.files_cached,
         "added": changes(report.added),
         "removed": changes(report.removed),
         "changed": changes(report.changed),
@@ -392,6 +400,11 @@ def verify_text(report: VerifyReport) -> Iterator[str]:
         yield f"removed  {change.path} (was {change.recorded})"
     for change in report.changed:
         yield f"changed  {change.path} (was {change.recorded}, now {change.now})"
+    if report.files_cached:
+        yield (
+            f"quick: {report.files_cached} files were taken as unchanged from the stat cache, "
+            "not read (verify without --quick reads every file)"
+        )
     state = "matches" if report.ok else "DOES NOT match"
     yield (
         f"{shown(display_path(report.source))} {state} {report.name} as finalized "

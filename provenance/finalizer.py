@@ -12,9 +12,9 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeAlias, overload
 
 import xxhash
 from sqlalchemy import insert, select
@@ -28,7 +28,7 @@ from provenance.deliveries import (
 )
 from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
-from provenance.fingerprint import Hasher, format_digest, hash_file
+from provenance.fingerprint import Hasher, format_digest, hash_file, is_cache_trusted
 from provenance.ingest import CacheRefresh, Ingester
 from provenance.policy import AssetFacts, FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
@@ -62,6 +62,8 @@ from provenance.unseen import read_unseen
 MANIFEST_SCHEMA = "DeliveryManifest.1"
 
 Progress = Callable[[int, int, int], None]
+Prior: TypeAlias = Mapping[bytes, tuple[str, StatFingerprint, int]]
+"""What a run read itself: path -> (digest, stat after reading, when the reading began)."""
 
 
 class DeliveredEntry(NamedTuple):
@@ -88,6 +90,9 @@ class DeliveryCheck:
     """What had to be read: for the stat cache (recorded by the caller when it may write)."""
     files_read: int = 0
     bytes_read: int = 0
+    files_cached: int = 0
+    """Files whose digests the ledger's stat cache or a seal vouched for, unread (a sweep's
+    shortcut; a finalize and a verify read every file)."""
     seconds: float = 0.0
     names: dict[int, str] = field(default_factory=dict)
 
@@ -122,11 +127,16 @@ def check_delivery(
     hasher: Hasher,
     racy_window_ns: int,
     progress: Progress | None = None,
+    prior: Prior | None = None,
 ) -> DeliveryCheck:
-    """Read, fingerprint (through the stat cache), resolve and judge a delivery. Writes nothing."""
+    """Read, fingerprint, resolve and judge a delivery. Writes nothing.
+
+    Without `prior`, the ledger's stat cache and seals vouch for files they know unchanged (a
+    sweep). With it, they are not consulted: a file is read unless `prior` (what this run read
+    itself, `read_every_file`) vouches for it; an empty `prior` reads every file."""
     started = time.perf_counter()
     delivery, digests, refresh, cache, sealed = _fingerprint_delivery(
-        session, roots, source, hasher, racy_window_ns, progress
+        session, roots, source, hasher, racy_window_ns, progress, prior
     )
     delivered, whole = _delivered(delivery, digests)
     # (The content ids it looks up go to the stat-cache refresh, which need not look again.)
@@ -179,6 +189,7 @@ def check_delivery(
         refresh=refresh,
         files_read=cache.report.files_read,
         bytes_read=cache.report.bytes_read,
+        files_cached=cache.trusted_files + sealed.vouched,
         seconds=time.perf_counter() - started,
         names=names,
     )
@@ -329,16 +340,32 @@ def _vouched_groups(
     return [(facts[v], _DisplayPaths(paths)) for v, paths in by_version.items()]
 
 
-def warm_cache(
+@dataclass(frozen=True)
+class Reading:
+    """Every file of a delivery, read (`read_every_file`)."""
+
+    prior: Prior
+    refresh: CacheRefresh
+    files_read: int
+    bytes_read: int
+
+
+def read_every_file(
     session: Session,
     roots: RootMap,
     source: bytes,
     hasher: Hasher,
     racy_window_ns: int,
     progress: Progress | None = None,
-) -> CacheRefresh:
-    """Fingerprint a delivery's files (reading only what the stat cache cannot vouch for)."""
-    return _fingerprint_delivery(session, roots, source, hasher, racy_window_ns, progress)[2]
+) -> Reading:
+    """Read every byte of a delivery, trusting no row of the ledger: what a finalize (before
+    it takes the write lock) and a verify establish for themselves."""
+    _, digests, refresh, cache, _ = _fingerprint_delivery(
+        session, roots, source, hasher, racy_window_ns, progress, prior={}
+    )
+    recorded_ns = refresh.recorded_ns
+    prior = {path: (digest, stat, recorded_ns) for path, (digest, stat) in digests.items()}
+    return Reading(prior, refresh, cache.report.files_read, cache.report.bytes_read)
 
 
 def _fingerprint_delivery(
@@ -348,16 +375,21 @@ def _fingerprint_delivery(
     hasher: Hasher,
     racy_window_ns: int,
     progress: Progress | None,
+    prior: Prior | None = None,
 ) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester, SealedFiles]:
     source = os.path.abspath(source)
-    cache = Ingester(session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False)
+    cache = Ingester(
+        session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False, prior=prior
+    )
     seals: dict[bytes, Seal] = {}
     is_folder = os.path.isdir(source)
-    if is_folder:
+    # The ledger's caches (seals, the stat cache, a never-seen folder's copies resolved in
+    # bulk) only when no `prior` says what to trust.
+    if is_folder and prior is None:
         seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
         if not seals and cache.holds_nothing_under(source):
             return _fingerprint_unseen(session, source, cache, hasher, racy_window_ns, progress)
-    stream = cache.fingerprint_stream(source if is_folder else None)
+    stream = cache.fingerprint_stream(source if is_folder and prior is None else None)
     delivery = read_delivery(
         source, sealed_for_reading(seals, racy_window_ns), lambda d: stream.take(d.files)
     )
@@ -374,7 +406,7 @@ def _fingerprint_delivery(
     delivery.sequences += [DeliveredSequence(p, missing) for p, missing in sealed.sequences]
     stream.take(delivery.files, final=True)
     digests, refresh = stream.finish()
-    read = _settle_manifest(delivery, digests, manifests)
+    read = _settle_manifest(delivery, digests, manifests, prior, racy_window_ns)
     if read is not None:  # (as the workers count the files they read)
         report = cache.report
         report.files_read += 1
@@ -389,6 +421,8 @@ def _settle_manifest(
     delivery: Delivery,
     digests: dict[bytes, tuple[str, StatFingerprint]],
     manifests: frozenset[str],
+    prior: Prior | None,
+    racy_window_ns: int,
 ) -> int | None:
     """The file at the delivery's own manifest path is left out only when its bytes are a
     manifest a finalize recorded; anything else there ships, and is judged. Returns the size
@@ -397,6 +431,9 @@ def _settle_manifest(
     if held is None:
         return None
     size = None
+    earlier = prior.get(held.path) if prior is not None else None
+    if earlier is not None and is_cache_trusted(earlier[1], earlier[2], held.stat, racy_window_ns):
+        digests[held.path] = (earlier[0], held.stat)
     if held.path not in digests:
         read = hash_file(held.path)
         if read.digest is None or read.stat is None:
@@ -429,7 +466,7 @@ def _fingerprint_unseen(
     report.skipped.extend(unseen.skipped)
     refresh = CacheRefresh(unseen.fresh, {}, unseen.recorded_ns, copied=unseen.copied)
     delivery = unseen.delivery
-    _settle_manifest(delivery, unseen.digests, recorded_manifests(session))
+    _settle_manifest(delivery, unseen.digests, recorded_manifests(session), None, racy_window_ns)
     delivery.sequences += [DeliveredSequence(p, missing) for p, missing in unseen.copies.sequences]
     if progress is not None:
         files = len(delivery.files) + len(unseen.copies.paths)

@@ -14,7 +14,7 @@ import gc
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -342,8 +342,15 @@ class Ingester:
         racy_window_ns: int = RACY_WINDOW_NS,
         detect: bool = True,
         intent: str | None = None,
+        prior: Mapping[bytes, tuple[str, StatFingerprint, int]] | None = None,
     ) -> None:
         self.session = session
+        self.prior = prior
+        """When set, the only readings trusted (path -> (digest, stat, when it was read)): a
+        finalize or verify trusts what this very run read, never a row of the ledger (which
+        any writer could forge). Empty: every file is read."""
+        self.trusted_files = 0
+        """Files whose digests the ledger's stat cache vouched for (not read)."""
         self.intent = intent
         """What this ingest declares (`seals.intent_digest`); None: use and write no seals."""
         self._seals: dict[bytes, Seal] = {}
@@ -504,8 +511,14 @@ class Ingester:
         trusted: dict[bytes, tuple[str, StatFingerprint]] = {}
         to_hash: list[tuple[bytes, int]] = []
         window = self.racy_window_ns
+        prior = self.prior
         for scanned in files:
-            entry = cached.get(scanned.path)
+            entry: _Cached | None
+            if prior is None:
+                entry = cached.get(scanned.path)
+            else:
+                read = prior.get(scanned.path)
+                entry = None if read is None else _Cached(0, *read)
             if (
                 entry is not None
                 and entry.digest is not None
@@ -514,6 +527,8 @@ class Ingester:
                 trusted[scanned.path] = (entry.digest, scanned.stat)
             else:
                 to_hash.append((scanned.path, scanned.stat.size))
+        if prior is None:
+            self.trusted_files += len(trusted)
         recorded_ns = time.time_ns()
         detect = self._to_detect(assets, to_hash) if self.detect and to_hash else frozenset()
         job = self.hasher.submit(to_hash, detect) if to_hash else None

@@ -41,10 +41,10 @@ from provenance.finalizer import (
     check_delivery,
     deliverable_exists,
     manifest_document,
+    read_every_file,
     record_cache,
     record_deliverable,
     stage_manifest,
-    warm_cache,
 )
 from provenance.fingerprint import RACY_WINDOW_NS, Hasher
 from provenance.ingest import (
@@ -555,13 +555,19 @@ class Ledger:
         return _sweep_report(check)
 
     def _check_unlocked(
-        self, source: bytes, policy: Policy, hasher: Hasher, progress: Progress | None = None
+        self,
+        source: bytes,
+        policy: Policy,
+        hasher: Hasher,
+        progress: Progress | None = None,
+        read_all: bool = False,
     ) -> DeliveryCheck:
-        """A delivery check in a read transaction, then a best-effort stat-cache refresh."""
+        """A delivery check in a read transaction (reading every byte when `read_all`, else
+        trusting the stat cache and seals), then a best-effort stat-cache refresh."""
         with read_session(self.engine) as session:
             check = check_delivery(
                 session, self._roots_for_reading(session), source, policy, hasher,
-                self.racy_window_ns, progress,
+                self.racy_window_ns, progress, prior={} if read_all else None,
             )  # fmt: skip
         self._refresh_cache(check.refresh, hasher)
         return check
@@ -612,14 +618,15 @@ class Ledger:
         checkpoint: dict[str, Any] | None = None
         try:
             with Hasher(workers) as hasher:
-                # Hash outside the lock first (fingerprints only): the locked check below then
-                # finds a warm stat cache and reads only what changed in between.
+                # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
+                # row is a cache any writer could forge). The locked check below trusts only
+                # these readings, for files whose stat has not moved since, and reads the rest.
                 with read_session(self.engine) as session:
-                    refresh = warm_cache(
+                    reading = read_every_file(
                         session, self._roots_for_reading(session), source, hasher,
                         self.racy_window_ns, progress,
                     )  # fmt: skip
-                self._refresh_cache(refresh, hasher)
+                self._refresh_cache(reading.refresh, hasher)
                 with write_session(self.engine) as session:
                     trail = audit(session, folder, public_hex(signing_key.public_key()))
                     if not trail.ok:
@@ -632,8 +639,11 @@ class Ledger:
                     roots = queries.ensure_roots(session, self.workspace)
                     chosen = policy or DEFAULT_POLICY
                     check = check_delivery(
-                        session, roots, source, chosen, hasher, self.racy_window_ns
-                    )
+                        session, roots, source, chosen, hasher, self.racy_window_ns,
+                        prior=reading.prior,
+                    )  # fmt: skip
+                    check.files_read += reading.files_read
+                    check.bytes_read += reading.bytes_read
                     record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
                     verdict = check.verdict
                     if verdict.blocked or not check.file_count:
@@ -699,8 +709,13 @@ class Ledger:
         name: str,
         delivery: str | os.PathLike[str] | bytes | None = None,
         workers: int | None = None,
+        quick: bool = False,
     ) -> VerifyReport:
-        """Compare a delivery with what was finalized as `name`: files added, removed, changed."""
+        """Compare a delivery with what was finalized as `name`: files added, removed, changed.
+
+        Every file is read: the ledger's stat cache is a cache, and any writer of the ledger
+        could forge it. `quick` trusts it (a file whose size, times and inode have not moved
+        since it was last read is taken as unchanged), and the report says so."""
         with read_session(self.engine) as session:
             row = session.execute(select(Deliverable).where(Deliverable.name == name)).scalar()
             if row is None:
@@ -722,7 +737,7 @@ class Ledger:
             }
             finalized_at = row.created_at
         with Hasher(workers) as hasher:
-            check = self._check_unlocked(source, DEFAULT_POLICY, hasher)
+            check = self._check_unlocked(source, DEFAULT_POLICY, hasher, read_all=not quick)
         home = check.delivery.home
         now = {os.path.relpath(e.path, home): e.digest for e in check.entries}
         missing = {os.path.relpath(p, home) for p in check.delivery.missing}
@@ -739,7 +754,17 @@ class Ledger:
             for p in sorted(now)
             if p in recorded and recorded[p] != now[p]
         ]
-        return VerifyReport(name, source, finalized_at, len(recorded), added, removed, changed)
+        return VerifyReport(
+            name,
+            source,
+            finalized_at,
+            len(recorded),
+            added,
+            removed,
+            changed,
+            files_read=check.files_read,
+            files_cached=check.files_cached,
+        )
 
     # -- audit ---------------------------------------------------------------------------------
 
@@ -999,6 +1024,7 @@ def _sweep_report(
         assets=check.verdict.assets,
         files_read=check.files_read,
         bytes_read=check.bytes_read,
+        files_cached=check.files_cached,
         seconds=check.seconds,
         ignored_rows=check.delivery.ignored_rows,
         name=name,

@@ -387,6 +387,9 @@ class SweepReport:
     bytes_read: int
     seconds: float
     ignored_rows: int = 0
+    files_cached: int = 0
+    """Files whose digests came from the ledger's stat cache or a seal, not from reading them:
+    a sweep's shortcut, never a finalize's."""
     name: str | None = None
     finalized: bool = False
     manifest: bytes | None = None
@@ -416,6 +419,9 @@ class VerifyReport:
     added: list[FileChange]
     removed: list[FileChange]
     changed: list[FileChange]
+    files_read: int = 0
+    files_cached: int = 0
+    """Files taken as unchanged from the stat cache (`verify --quick`), not read."""
 
     @property
     def ok(self) -> bool:

@@ -4,12 +4,18 @@ would, on both ledgers: each section is one class of bypass and its obvious vari
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert, select, update
 
 from provenance import Ledger
+from provenance.store import queries
+from provenance.store.engine import write_session
+from provenance.store.models import Location
 
 from .builders import age, write_bytes
 from .conftest import Cli
@@ -157,3 +163,107 @@ def test_verify_lists_hidden_files_added_after_finalizing(ledger: Ledger, worksp
     write_bytes(delivery / ".provenance" / "extra.exr", 64, seed="extra")
     verified = ledger.verify("EP1_v001")
     assert not verified.ok and [c.path for c in verified.added] == [".provenance/extra.exr"]
+
+
+# -- 8. Finalize and verify do not trust what any writer can forge ------------------------------
+
+
+def _forge_location(ledger: Ledger, path: Path, as_bytes_of: Path) -> None:
+    """What a writer of the ledger (psql) can do to the stat cache: make `path`, as it is on
+    disk now, look like the content of `as_bytes_of`."""
+    st = os.lstat(path)
+    with write_session(ledger.engine) as session:
+        roots = queries.find_roots(session, ledger.workspace)
+        assert roots is not None
+        content = session.execute(
+            select(Location.content_id).where(
+                Location.path == roots.split(os.fsencode(as_bytes_of))[1]
+            )
+        ).scalar_one()
+        root_id, relative = roots.split(os.fsencode(path))
+        forged = {
+            "content_id": content,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "ctime_ns": st.st_ctime_ns,
+            "inode": st.st_ino,
+            "device": st.st_dev,
+            "recorded_ns": time.time_ns() + 10**12,
+        }
+        done = session.execute(
+            update(Location)
+            .where(Location.root_id == root_id, Location.path == relative)
+            .values(**forged)
+        )
+        if done.rowcount == 0:
+            session.execute(
+                insert(Location).values(
+                    root_id=root_id, path=relative, kind="file", link_target=None, **forged
+                )
+            )
+
+
+@pytest.fixture
+def sky_and_plate(ledger: Ledger, workspace: Path) -> tuple[Ledger, Path, Path]:
+    ledger.racy_window_ns = 0
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    sky = write_bytes(workspace / "elements" / "sky.exr", 4096, seed="sky")
+    plate = write_bytes(workspace / "plates" / "plate.exr", 4096, seed="plate")
+    ledger.ingest([str(sky)], origin="ai", tool="Runway Gen-4")
+    ledger.ingest([str(plate)], origin="capture")
+    return ledger, sky, plate
+
+
+def test_a_forged_stat_cache_row_does_not_get_generated_bytes_finalized(
+    sky_and_plate: tuple[Ledger, Path, Path], workspace: Path
+) -> None:
+    ledger, sky, plate = sky_and_plate
+    delivered = workspace / "d" / "EP1" / "sh010_plate.exr"
+    delivered.parent.mkdir(parents=True)
+    shutil.copy(sky, delivered)
+    _forge_location(ledger, delivered, as_bytes_of=plate)
+    # A sweep may take the cache's word, and says that it did ...
+    swept = ledger.sweep(delivered.parent)
+    assert not swept.verdict.findings and swept.files_cached == 1 and swept.files_read == 0
+    # ... a finalize reads every byte, and the forged row changes nothing.
+    refused = ledger.finalize(delivered.parent, "EP1_v001")
+    assert not refused.finalized and refused.files_read == 1 and refused.files_cached == 0
+    assert [f.rule for f in refused.verdict.findings] == ["genai-unapproved"]
+
+
+def test_a_forged_stat_cache_row_does_not_make_verify_vouch_for_swapped_bytes(
+    sky_and_plate: tuple[Ledger, Path, Path], workspace: Path
+) -> None:
+    ledger, sky, plate = sky_and_plate
+    delivered = workspace / "d" / "EP1" / "sh010_plate.exr"
+    delivered.parent.mkdir(parents=True)
+    shutil.copy(plate, delivered)
+    assert ledger.finalize(delivered.parent, "EP1_v001").finalized
+    shutil.copy(sky, delivered)  # swapped after the finalize ...
+    _forge_location(ledger, delivered, as_bytes_of=plate)  # ... and the cache made to agree
+    verified = ledger.verify("EP1_v001")
+    assert not verified.ok and [c.path for c in verified.changed] == ["sh010_plate.exr"]
+    assert verified.files_cached == 0
+    # (That full read put the true digest in the cache.) --quick trusts the cache, forged
+    # again, and the report says how many files it did not read.
+    _forge_location(ledger, delivered, as_bytes_of=plate)
+    quick = ledger.verify("EP1_v001", quick=True)
+    assert quick.ok and quick.files_cached == 1
+
+
+def test_verify_quick_says_so_on_the_command_line(
+    sky_and_plate: tuple[Ledger, Path, Path], workspace: Path, db_url: str
+) -> None:
+    ledger, _, plate = sky_and_plate
+    delivered = workspace / "d" / "EP1" / "plate.exr"
+    delivered.parent.mkdir(parents=True)
+    shutil.copy(plate, delivered)
+    assert ledger.finalize(delivered.parent, "EP1_v001").finalized
+    time.sleep(2.1)  # past the command line's racy window (2 s), for its stat cache to vouch
+    run = Cli(db_url, workspace)
+    full = run("verify", "EP1_v001")
+    assert "stat cache" not in full.stdout and "matches EP1_v001" in full.stdout
+    quick = run("verify", "EP1_v001", "--quick")
+    assert "quick: 1 file" in quick.stdout
+    document = json.loads(run("verify", "EP1_v001", "--quick", "--json").stdout)
+    assert document["files_cached"] == 1 and document["ok"]

@@ -326,15 +326,17 @@ def test_a_changed_file_in_a_sealed_folder_is_caught(
     assert "changed" in [f.rule for f in report.verdict.findings]
 
 
-def test_a_sealed_delivery_finalizes_with_every_file(
+def test_a_sealed_delivery_is_finalized_from_its_bytes_not_its_seal(
     show: Ledger, workspace: Path, expanded: list[int]
 ) -> None:
+    # A seal is a cache any writer of the ledger could forge: a finalize reads every file.
     first = show.finalize(workspace / "plates", "PLATES_A", policy=_lenient(workspace))
-    assert first.finalized and expanded[-1] == 3
-    # The manifest it wrote changed the folder: the next finalize reads it file by file.
+    assert first.finalized and not any(expanded) and first.files_read == first.files == 3
     _settle()
     second = show.finalize(workspace / "plates", "PLATES_B", policy=_lenient(workspace))
-    assert second.finalized and expanded[-1] == 0
+    # (and the manifest the first one wrote, read to know that it is that manifest)
+    assert second.finalized and not any(expanded) and second.files_read == 3 + 1
+    assert show.sweep(workspace / "plates", policy=_lenient(workspace)).files_cached == 3
     with read_session(show.engine) as session:
         rows = {
             name: sorted(
@@ -474,7 +476,8 @@ def test_a_finalize_of_a_sealed_copy_records_every_file_as_it_is(
     shutil.rmtree(outgoing / "comp")
     show.sweep(outgoing)
     report = show.finalize(outgoing, "PLATES_COPY", policy=_lenient(workspace))
-    assert report.finalized and expanded[-1] == 3
+    # (The sweep sealed it as a copy; the finalize read it instead.)
+    assert report.finalized and not any(expanded) and report.files_read == 3
     with read_session(show.engine) as session:
         recorded = [
             (bytes(path), digest, size, frame)

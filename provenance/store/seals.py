@@ -295,6 +295,8 @@ class SealedFiles:
     """(pattern, frames missing inside its range) of each sealed sequence."""
     fallback: list[bytes] = field(default_factory=list)
     """Folders whose seal did not name exactly the files they hold: read them the usual way."""
+    vouched: int = 0
+    """How many of the files a seal vouched for, unread (a never-seen folder's copies were read)."""
 
 
 _MEMBERS = (
@@ -383,6 +385,7 @@ def expand_sealed(
                 ]
                 continue
         result.fallback.append(folder)
+    result.vouched = len(result.paths)
     return result
 
 
