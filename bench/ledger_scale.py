@@ -18,7 +18,7 @@ What is measured, on each backend:
   lineage    `Ledger.lineage(target, up=True, depth=50)` from the deep end of a 50-edge
              `contains` chain, and `up=False` from its top (target resolution, the recursive CTE,
              the asset references and the tree), and `queries.lineage_edges` on its own.
-  sweep      `facts.resolve_delivered` + `facts.asset_facts` for 100,000 `Delivered(path,
+  sweep      `facts.resolve_delivered` + `facts.ledger_facts` for 100,000 `Delivered(path,
              digest)` items that are members of recorded assets (no file is read or hashed).
 
 The ledger: shots of 20 assets. Asset 0 of a shot is its plate, a 20-frame EXR sequence; assets
@@ -489,7 +489,7 @@ def child_query(url: str, workspace: Path, assets: int, versions_file: Path, fil
 
     from provenance.store import queries
     from provenance.store.engine import read_session
-    from provenance.store.facts import Delivered, asset_facts, resolve_delivered
+    from provenance.store.facts import Delivered, ledger_facts, resolve_delivered
     from provenance.store.models import Asset, AssetVersion, Content, LineageEdge, Member
 
     plan = Plan(assets, os.fsencode(workspace))
@@ -596,7 +596,7 @@ def child_query(url: str, workspace: Path, assets: int, versions_file: Path, fil
             resolutions = resolve_delivered(session, roots, items)
             resolved = time.perf_counter()
             versions = {r.version_id for r in resolutions if r.version_id is not None}
-            facts = asset_facts(session, roots, versions)
+            facts = ledger_facts(session, roots, versions)
             done = time.perf_counter()
             sweep["resolve"].append(resolved - started)
             sweep["facts"].append(done - resolved)
@@ -615,8 +615,10 @@ def child_query(url: str, workspace: Path, assets: int, versions_file: Path, fil
             )
             if wrong:
                 checks.append(f"sweep: {wrong:,} of {len(items):,} files resolved wrongly")
-            if len(facts) != len(delivered_assets):
-                checks.append(f"sweep: facts for {len(facts):,} of {len(delivered_assets):,}")
+            if len(facts.versions) != len(delivered_assets):
+                checks.append(
+                    f"sweep: facts for {len(facts.versions):,} of {len(delivered_assets):,}"
+                )
             result["sweep_counts"] = {
                 "files": len(items),
                 "assets": len(delivered_assets),
@@ -794,7 +796,7 @@ def report(runs: list[Measured], args: argparse.Namespace) -> None:
         {b: best(sweep[b]["resolve"]) for b in backends},
         lambda s: f"{s:.2f} s",
     )
-    line("  asset_facts", {b: best(sweep[b]["facts"]) for b in backends}, lambda s: f"{s:.2f} s")
+    line("  ledger_facts", {b: best(sweep[b]["facts"]) for b in backends}, lambda s: f"{s:.2f} s")
     line(
         f"  peer: one plain join fetching the {counts['plain_rows']:,} member rows",
         {b: best(sweep[b]["plain"]) for b in backends},

@@ -4,6 +4,7 @@
     .venv/bin/python bench/sweep.py --quick    # 100 shots x 100 frames, one repetition (a smoke run)
     .venv/bin/python bench/sweep.py --keep     # keep (and reuse) the generated delivery
     .venv/bin/python bench/sweep.py --profile  # also time the phases of a warm and a cold sweep, and cProfile them
+    .venv/bin/python bench/sweep.py --only frames  # only the frame-sized delivery (finalize)
 
 The delivery is generated in a work folder (bench/_work/sweep by default, git-ignored) and
 removed at the end unless --keep is given: a workspace holding the ledger and `delivery/`, one
@@ -24,6 +25,15 @@ so that the stat cache trusts every file. Then:
   copy   `Ledger.sweep(copy)` again, right after a cold run: unchanged since the last sweep,
          as a TD re-sweeps the outgoing folder. The cold sweep sealed its folders as exact
          copies, so nothing is read or looked up file by file. Reference: the same walk.
+
+A second delivery holds frame-sized files (2,000 frames of 1-1.5 MiB, about 2.5 GB; --quick:
+200), ingested the same way, then copied:
+
+  frames cold   `Ledger.sweep(copy)` of the fresh copy. Reference: xxhsum as above.
+  finalize      `Ledger.finalize(copy)`: it reads every byte (it trusts no row of the ledger),
+                then checks and records under the write lock, trusting only its own reading.
+                Before each run the ledger is put back and the manifest removed, so every
+                finalize is the first. Reference: xxhsum over the same copy.
 
 Each sweep runs in a child process of its own (this script again, with --child); "ours" is the
 wall time of `Ledger.sweep` in it (walk, stat cache, hashing, resolution, facts, policy and the
@@ -70,6 +80,8 @@ from ingest import (
 DEFAULT_WORK = Path(__file__).resolve().parent / "_work"
 WARM_TARGET_FILES_S = 100_000
 COLD_TARGET_RATIO = 1.5
+FRAMES_COLD_TARGET_RATIO = 1.2
+FINALIZE_TARGET_RATIO = 1.3
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,10 @@ class DeliverySpec:
 
 def delivery_spec(quick: bool) -> DeliverySpec:
     return DeliverySpec(100 if quick else 1_000, 100, 4 * KiB, 16 * KiB)
+
+
+def frames_spec(quick: bool) -> DeliverySpec:
+    return DeliverySpec(2 if quick else 20, 100, 1 * MiB, 3 * MiB // 2)
 
 
 def generate(spec: DeliverySpec, root: Path, seed: int = 2025) -> tuple[int, int]:
@@ -128,7 +144,7 @@ PHASES = (
     ("provenance.finalizer", None, "resolve_delivered", "resolve files to assets"),
     ("provenance.store.facts", None, "_member_digests", "  of which: members by path"),
     ("provenance.store.facts", None, "_versions_holding", "  of which: holders by content"),
-    ("provenance.finalizer", None, "asset_facts", "facts of the assets"),
+    ("provenance.finalizer", None, "ledger_facts", "facts of the assets"),
     ("provenance.finalizer", None, "file_facts", "facts of the files"),
     ("provenance.finalizer", None, "evaluate", "the policy"),
     ("provenance.ledger", None, "record_cache", "stat-cache refresh (a write)"),
@@ -161,8 +177,10 @@ def time_phases() -> dict[str, float]:
     return spent
 
 
-def child_sweep(workspace: str, folder: str, workers: int | None, profile: str | None) -> None:
-    """Run in a child process: one sweep through the library, measured from inside."""
+def child_sweep(
+    workspace: str, folder: str, workers: int | None, profile: str | None, finalize: bool = False
+) -> None:
+    """Run in a child process: one sweep (or finalize) through the library, measured from inside."""
     from provenance import Ledger
 
     spent = time_phases() if profile == "phases" else None
@@ -174,7 +192,12 @@ def child_sweep(workspace: str, folder: str, workers: int | None, profile: str |
         profiler = cProfile.Profile()
         profiler.enable()
     started = time.perf_counter()
-    report = ledger.sweep(folder, workers=workers)
+    if finalize:
+        report = ledger.finalize(
+            folder, f"BENCH_{time.time_ns()}", workers=workers, checkpoints=Path(workspace) / "cp"
+        )
+    else:
+        report = ledger.sweep(folder, workers=workers)
     seconds = time.perf_counter() - started
     if profiler is not None:
         import io
@@ -203,16 +226,23 @@ def child_sweep(workspace: str, folder: str, workers: int | None, profile: str |
                 "findings": len(verdict.findings),
                 "rules": sorted({f.rule for f in verdict.findings}),
                 "blocked": verdict.blocked,
+                "finalized": report.finalized,
             }
         )
     )
 
 
 def run_sweep(
-    workspace: Path, folder: Path, workers: int | None, profile: str | None = None
+    workspace: Path,
+    folder: Path,
+    workers: int | None,
+    profile: str | None = None,
+    finalize: bool = False,
 ) -> dict[str, Any]:
     settle()
     command = [sys.executable, __file__, "--child", str(workspace), str(folder)]
+    if finalize:
+        command.append("--child-finalize")
     if workers is not None:
         command += ["--workers", str(workers)]
     if profile:
@@ -247,9 +277,11 @@ def restore_ledger(workspace: Path, saved: Path) -> None:
             shutil.copy2(saved / path.name, path)
 
 
-def prepare(args: argparse.Namespace, work: Path) -> tuple[Path, Path, Path, int, int]:
+def prepare(
+    args: argparse.Namespace, work: Path, spec: DeliverySpec | None = None
+) -> tuple[Path, Path, Path, int, int]:
     """(workspace, delivery, ledger snapshot, files, bytes): generated and ingested unless kept."""
-    spec = delivery_spec(args.quick)
+    spec = spec or delivery_spec(args.quick)
     workspace = work / "workspace"
     delivery = workspace / "delivery"
     saved = work / "ledger-after-ingest"
@@ -408,6 +440,52 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
     ]
 
 
+def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
+    """A delivery of frame-sized files: its cold sweep and its finalize against xxhsum."""
+    workspace, delivery, saved, files, total = prepare(args, work, frames_spec(args.quick))
+    copy = workspace / "outgoing"
+    restore_ledger(workspace, saved)
+    make_copy(delivery, copy)
+    warm_cache(copy)
+    xxh_runs: list[float] = []
+    colds: list[dict[str, Any]] = []
+    finals: list[dict[str, Any]] = []
+    for _ in range(args.repeat):
+        xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=copy)))
+        restore_ledger(workspace, saved)
+        colds.append(run_sweep(workspace, copy, args.workers))
+        restore_ledger(workspace, saved)
+        (copy / "provenance-manifest.json").unlink(missing_ok=True)
+        finals.append(run_sweep(workspace, copy, args.workers, finalize=True))
+    log(f"xxhsum (frames)  {seconds_list(xxh_runs)}")
+    log(f"cold sweep       {seconds_list([float(r['seconds']) for r in colds])}")
+    log(f"finalize         {seconds_list([float(r['seconds']) for r in finals])}")
+    xxh = min(xxh_runs)
+    cold = min(float(r["seconds"]) for r in colds)
+    final = min(finals, key=lambda r: float(r["seconds"]))
+    final_s = float(final["seconds"])
+    label = f"{files:,} frames of 1-1.5 MiB ({gb(total)})"
+    return [
+        Row(
+            f"{label}: cold sweep of a fresh copy",
+            f"{cold:.2f} s",
+            f"xxhsum {xxh:.2f} s",
+            f"{cold / xxh:.2f}x time",
+            f"<= {FRAMES_COLD_TARGET_RATIO}x time",
+            cold <= FRAMES_COLD_TARGET_RATIO * xxh,
+        ),
+        Row(
+            f"{label}: finalize (reads every byte)",
+            f"{final_s:.2f} s, read {int(final['files_read']):,} files",
+            f"xxhsum {xxh:.2f} s",
+            f"{final_s / xxh:.2f}x time",
+            f"<= {FINALIZE_TARGET_RATIO}x time",
+            final_s <= FINALIZE_TARGET_RATIO * xxh
+            and all(r["finalized"] and r["files_read"] >= files for r in finals),
+        ),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -429,9 +507,15 @@ def main() -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--child", nargs=2, metavar=("WORKSPACE", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--child-profile", choices=("phases", "cprofile"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-finalize", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only", choices=("small", "frames"), help="only the small-file or the frames delivery"
+    )
     args = parser.parse_args()
     if args.child:
-        child_sweep(args.child[0], args.child[1], args.workers, args.child_profile)
+        child_sweep(
+            args.child[0], args.child[1], args.workers, args.child_profile, args.child_finalize
+        )
         return 0
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
@@ -448,10 +532,13 @@ def main() -> int:
     os.environ.setdefault("XDG_CONFIG_HOME", str(work / "config"))
     load_before = os.getloadavg()[0]
     try:
-        rows = bench(args, work)
+        rows = bench(args, work) if args.only != "frames" else []
+        if args.only != "small":
+            rows += bench_frames(args, work.parent / "sweep-frames")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(work.parent / "sweep-frames", ignore_errors=True)
     return report(rows, args, load_before)
 
 

@@ -68,8 +68,14 @@ def asset_json(ref: AssetRef) -> dict[str, Any]:
         "path": ref.name,
         "kind": ref.kind,
         "version": ref.version,
+        "latest_version": ref.latest,
         "digest": ref.digest,
     }
+
+
+def version_text(ref: AssetRef) -> str:
+    """`v1`, or `v1; latest v2` when a newer version exists (lineage is pinned to versions)."""
+    return f"v{ref.version}; latest v{ref.latest}" if ref.superseded else f"v{ref.version}"
 
 
 def claim_json(claim: ClaimInfo) -> dict[str, Any]:
@@ -268,11 +274,11 @@ def card_text(card: AssetCard) -> Iterator[str]:
     if card.parents:
         yield "  made from"
         for link in card.parents:
-            yield f"    {link.kind:<10} {shown(link.asset.name)} (v{link.asset.version})"
+            yield f"    {link.kind:<10} {shown(link.asset.name)} ({version_text(link.asset)})"
     if card.children:
         yield "  used by"
         for link in card.children:
-            yield f"    {link.kind:<10} {shown(link.asset.name)} (v{link.asset.version})"
+            yield f"    {link.kind:<10} {shown(link.asset.name)} ({version_text(link.asset)})"
 
 
 def lineage_text(node: LineageNode, up: bool) -> Iterator[str]:
@@ -288,7 +294,7 @@ def _tree_lines(children: list[LineageNode], indent: str, up: bool) -> Iterator[
         branch = "`-- " if last else "|-- "
         again = " (shown above)" if child.seen_before else ""
         name = shown(child.asset.name)
-        yield f"{indent}{branch}[{child.kind}] {name} (v{child.asset.version}){again}"
+        yield f"{indent}{branch}[{child.kind}] {name} ({version_text(child.asset)}){again}"
         yield from _tree_lines(child.children, indent + ("    " if last else "|   "), up)
 
 
@@ -469,6 +475,16 @@ def disclosure_json(entries: list[DisclosureEntry]) -> dict[str, Any]:
                 "tools": [tool_json(t) for t in e.tools],
                 "approvals": e.approvals,
                 "used_in": [asset_json(r) for r in e.used_in],
+                "deliverables": [
+                    {
+                        "name": d.deliverable,
+                        "asset": d.asset,
+                        "version": d.version,
+                        "how": d.how,
+                        "covered_by": d.covered_by,
+                    }
+                    for d in e.deliverables
+                ],
             }
             for e in entries
         ]
@@ -490,3 +506,7 @@ def disclosure_text(entries: list[DisclosureEntry]) -> Iterator[str]:
         yield f"  approvals  {'; '.join(entry.approvals) or 'none'}"
         for ref in entry.used_in:
             yield f"  used in    {shown(ref.name)} v{ref.version}"
+        for use in entry.deliverables:
+            how = "itself" if use.how == "itself" else f"in {shown(use.asset)} v{use.version}"
+            covered = "; ".join(use.covered_by) or "NOT COVERED (delivered under a relaxed policy)"
+            yield f"  delivered  {use.deliverable}: {how}, approved by {covered}"

@@ -141,8 +141,9 @@ def main() -> None:
         "finalize", "delivery/EP101", "--name", "EP101_VFX_v003", allowed=(3,),
     )  # fmt: skip
     step(
-        "The studio approves the comp in writing; the approval is bound to its exact bytes",
-        "approve", "comp/sh010_comp_v003.####.tif", "--ref", "NFX-1234 email 2026-11-20",
+        "The studio approves the generated sky in writing: the approval is bound to its exact "
+        "bytes, and covers every comp that contains exactly that version",
+        "approve", "elements/sky_gen_v001.####.tif", "--ref", "NFX-1234 email 2026-11-20",
         "--by", "jane (Netflix VFX)",
     )  # fmt: skip
     step(

@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, TypeAlias, overload
 
 import xxhash
@@ -30,7 +30,8 @@ from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher, format_digest, hash_file, is_cache_trusted
 from provenance.ingest import CacheRefresh, Ingester
-from provenance.policy import AssetFacts, FileFacts, Policy, Verdict, evaluate
+from provenance.obligations import Judged
+from provenance.policy import FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
 from provenance.records import display_path
 from provenance.scan import Skipped, SkipReason, StatFingerprint
@@ -39,13 +40,13 @@ from provenance.store.events import UnitOfWork
 from provenance.store.facts import (
     Delivered,
     Resolution,
-    asset_facts,
     file_facts,
     latest_version_id,
+    ledger_facts,
     resolve_delivered,
 )
 from provenance.store.models import Deliverable, DeliverableFile
-from provenance.store.queries import RootMap, asset_refs, recorded_manifests
+from provenance.store.queries import RootMap, recorded_manifests
 from provenance.store.rows import LineDigests, path_text
 from provenance.store.seals import (
     CopiedFolder,
@@ -83,7 +84,6 @@ class DeliveryCheck:
     """The files checked one by one (not in a sealed folder)."""
     sealed: SealedFiles
     """The files of sealed folders, vouched for in bulk."""
-    facts: dict[int, AssetFacts]
     files: list[FileFacts]
     """The facts of the files checked one by one (a sealed folder's are its assets')."""
     refresh: CacheRefresh
@@ -94,7 +94,11 @@ class DeliveryCheck:
     """Files whose digests the ledger's stat cache or a seal vouched for, unread (a sweep's
     shortcut; a finalize and a verify read every file)."""
     seconds: float = 0.0
-    names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def judged(self) -> dict[int, Judged]:
+        """What each delivered version answers for."""
+        return self.verdict.judged
 
     @property
     def file_count(self) -> int:
@@ -138,13 +142,13 @@ def check_delivery(
     delivery, digests, refresh, cache, sealed = _fingerprint_delivery(
         session, roots, source, hasher, racy_window_ns, progress, prior
     )
-    delivered, whole = _delivered(delivery, digests)
+    delivered, whole, spans = _delivered(delivery, digests)
     # (The content ids it looks up go to the stat-cache refresh, which need not look again.)
     copies: list[range] = []
     # (Read before resolving: see `unseen.read_unseen`.)
     as_of = latest_version_id(session)
     resolutions = resolve_delivered(
-        session, roots, delivered, refresh.content_ids, list(whole.values()), copies
+        session, roots, delivered, refresh.content_ids, list(whole.values()), copies, spans
     )
     refresh = replace(
         refresh,
@@ -154,15 +158,11 @@ def check_delivery(
         ),
     )
     versions = {r.version_id for r in resolutions if r.version_id is not None}
+    versions.update(v for r in resolutions for v in r.holders)
     versions.update(sealed.version_ids)
-    ambiguous = {v for r in resolutions for v, _, _ in r.ambiguous}
-    facts = asset_facts(session, roots, versions)
-    names = {v: fact.name for v, fact in facts.items()}
-    names.update(
-        (v, ref.name) for v, ref in asset_refs(session, roots, ambiguous - names.keys()).items()
-    )
+    ledger = ledger_facts(session, roots, versions)
     files = _with_file_signals(
-        session, roots, file_facts(delivered, resolutions, facts, names), delivered, resolutions
+        session, roots, file_facts(delivered, resolutions), delivered, resolutions
     )
     files += [FileFacts(display_path(path), None, problem="missing") for path in delivery.missing]
     files += [
@@ -174,7 +174,7 @@ def check_delivery(
         for s in delivery.skipped
     ]
     sequences = [PolicySequence(display_path(s.pattern), s.missing) for s in delivery.sequences]
-    verdict = evaluate(files, sequences, policy, _vouched_groups(sealed, facts))
+    verdict = evaluate(files, sequences, policy, ledger, _vouched_groups(sealed))
     checked = [
         DeliveredEntry(item.path, item.digest, digests[item.path][1].size, resolution)
         for item, resolution in zip(delivered, resolutions, strict=True)
@@ -184,24 +184,24 @@ def check_delivery(
         verdict=verdict,
         checked=checked,
         sealed=sealed,
-        facts=facts,
         files=files,
         refresh=refresh,
         files_read=cache.report.files_read,
         bytes_read=cache.report.bytes_read,
         files_cached=cache.trusted_files + sealed.vouched,
         seconds=time.perf_counter() - started,
-        names=names,
     )
 
 
 def _delivered(
     delivery: Delivery, digests: dict[bytes, tuple[str, StatFingerprint]]
-) -> tuple[list[Delivered], dict[int, range]]:
-    """The delivered files that have a digest (in delivery order), and where among them lie
-    the assets all of whose files do (by the asset's index in `delivery.asset_spans`)."""
+) -> tuple[list[Delivered], dict[int, range], list[range]]:
+    """The delivered files that have a digest (in delivery order); where among them lie the
+    assets all of whose files do (by the asset's index in `delivery.asset_spans`); and where
+    every asset of several files lies (the context of its frames)."""
     delivered: list[Delivered] = []
     whole: dict[int, range] = {}
+    spans: list[range] = []
     files = delivery.files
     for asset, (start, stop) in enumerate(delivery.asset_spans):
         first = len(delivered)
@@ -213,7 +213,9 @@ def _delivered(
         read = range(first, len(delivered))
         if read and len(read) == stop - start:
             whole[asset] = read
-    return delivered, whole
+        if len(read) > 1:
+            spans.append(read)
+    return delivered, whole, spans
 
 
 def _copied_folders(
@@ -283,8 +285,7 @@ def _with_file_signals(
     unvouched = [
         index
         for index, resolution in enumerate(resolutions)
-        if (resolution.version_id is None and not resolution.ambiguous)
-        or resolution.recorded_digest is not None
+        if (resolution.version_id is None and not resolution.holders) or resolution.changed
     ]
     unvouched = [i for i in unvouched if could_carry(delivered[i].path)]
     if not unvouched:
@@ -330,14 +331,13 @@ class _DisplayPaths(Sequence[str]):
         return display_path(self._paths[index])
 
 
-def _vouched_groups(
-    sealed: SealedFiles, facts: dict[int, AssetFacts]
-) -> list[tuple[AssetFacts, Sequence[str]]]:
-    """The files of sealed folders, by asset: each is its asset's recorded, unchanged member."""
+def _vouched_groups(sealed: SealedFiles) -> list[tuple[int, Sequence[str]]]:
+    """The files of sealed folders, by version: each is its version's recorded, unchanged
+    member."""
     by_version: dict[int, list[bytes]] = {}
     for path, version_id in zip(sealed.paths, sealed.version_ids, strict=True):
         by_version.setdefault(version_id, []).append(path)
-    return [(facts[v], _DisplayPaths(paths)) for v, paths in by_version.items()]
+    return [(v, _DisplayPaths(paths)) for v, paths in by_version.items()]
 
 
 @dataclass(frozen=True)
@@ -517,7 +517,7 @@ def record_deliverable(session: Session, name: str, check: DeliveryCheck, unit: 
     # The event commits to the files as they are written (not read back to be hashed).
     lines = unit.lines.setdefault("deliverable_files", LineDigests())
     for position, entry in enumerate(check.entries):
-        version_id = entry.resolution.version_id
+        version_id = entry.resolution.recorded_as
         if version_id is None:
             raise ProvenanceError(
                 f"{display_path(entry.path)} resolved to no asset; a delivery that passed the "
@@ -542,25 +542,31 @@ def manifest_document(
     """The manifest written beside a finalized delivery: every file, its digest, origin, tool, approvals."""
     files = []
     for entry in check.entries:
-        version_id = entry.resolution.version_id
+        resolution = entry.resolution
+        version_id = resolution.recorded_as
         assert version_id is not None
-        facts = check.facts[version_id]
-        tools = sorted({t.name for s in facts.generative_sources for t in s.tools})
-        files.append(
-            {
-                "path": display_path(os.path.relpath(entry.path, check.delivery.home)),
-                "digest": entry.digest,
-                "size": entry.size,
-                "asset": facts.name,
-                "version": facts.version,
-                "asset_digest": facts.digest,
-                "frame": entry.resolution.frame,
-                "origin": facts.origin.alias,
-                "origin_code": facts.origin.value,
-                "generative_tools": tools,
-                "approvals": list(facts.approvals),
-            }
-        )
+        judged = check.judged[version_id]
+        version = judged.version
+        covering = [a.ref for a in judged.approvals] + [
+            a.ref for s in judged.sources for a in s.covered_by
+        ]
+        document: dict[str, Any] = {
+            "path": display_path(os.path.relpath(entry.path, check.delivery.home)),
+            "digest": entry.digest,
+            "size": entry.size,
+            "asset": version.name,
+            "version": version.number,
+            "asset_digest": version.digest,
+            "frame": resolution.frame,
+            "origin": judged.origin.alias,
+            "origin_code": judged.origin.value,
+            "generative_tools": sorted(judged.generative_tools),
+            "approvals": list(dict.fromkeys(covering)),
+        }
+        others = [check.judged[h].version for h in resolution.holders if h != version_id]
+        if others:
+            document["also_held_by"] = [{"asset": o.name, "version": o.number} for o in others]
+        files.append(document)
     return {
         "schema": MANIFEST_SCHEMA,
         "name": name,

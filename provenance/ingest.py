@@ -32,6 +32,7 @@ from provenance.fingerprint import (
     aggregate_digest,
     is_cache_trusted,
 )
+from provenance.obligations import covers_bytes
 from provenance.origins import ClaimFacts, Evidence, Origin, summarize_claims
 from provenance.records import IngestReport, SkippedFile, display_path, pack_folder
 from provenance.scan import (
@@ -1185,14 +1186,15 @@ def refresh_statuses(session: Session, version_ids: Sequence[int]) -> None:
             .order_by(Claim.version_id, Claim.id)
         ):
             claims[version_id].append(ClaimFacts(Origin(origin), bool(resolves)))
-        # An approval counts only for the bytes it was given for.
-        approved = set(
-            connection.execute(
-                select(Approval.version_id)
+        approved = {
+            version_id
+            for version_id, given_for, holds in connection.execute(
+                select(Approval.version_id, Approval.digest, AssetVersion.digest)
                 .join(AssetVersion, AssetVersion.id == Approval.version_id)
-                .where(Approval.version_id.in_(chunk), Approval.digest == AssetVersion.digest)
-            ).scalars()
-        )
+                .where(Approval.version_id.in_(chunk))
+            )
+            if covers_bytes(given_for, holds)
+        }
         for version_id, facts in claims.items():
             if not summarize_claims(facts).generative:
                 status = AssetStatus.STANDARD
@@ -1252,21 +1254,33 @@ def carry_over(session: Session, pairs: Sequence[tuple[int, int]], unit: UnitOfW
 
     New bytes at the same name are almost always a re-render of the same thing: dropping the
     old version's `contains` edges would let a comp that still holds a generated sky pass as
-    plain human work. Claims and approvals do not carry over: they are about exact bytes.
+    plain human work. A re-render made after a parent changed cannot be assumed to use the
+    parent's old bytes: each carried edge points at its parent asset's latest version now.
+    Claims and approvals do not carry over: they are about exact bytes.
     """
     if not pairs:
         return
     successor = dict(pairs)
+    connection = session.connection()
     for chunk in chunked(list(successor)):
-        edges = session.execute(
+        edges = connection.execute(
             select(LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.kind).where(
                 LineageEdge.child_id.in_(chunk)
             )
         ).all()
-        for child, parent, kind in edges:
+        latest: dict[int, int] = dict(
+            bulk.select_in(
+                connection,
+                select(AssetVersion.id, _LATEST_OF_ASSET.scalar_subquery()),
+                AssetVersion.id,
+                sorted({parent for _, parent, _ in edges}),
+            )
+        )
+        carried = {(successor[child], latest[parent], kind) for child, parent, kind in edges}
+        for child, parent, kind in sorted(carried):
             session.execute(
                 insert(LineageEdge).values(
-                    child_id=successor[child],
+                    child_id=child,
                     parent_id=parent,
                     kind=kind,
                     created_at=unit.at,
@@ -1277,6 +1291,17 @@ def carry_over(session: Session, pairs: Sequence[tuple[int, int]], unit: UnitOfW
             select(Likeness.version_id, Likeness.performer).where(Likeness.version_id.in_(chunk))
         ).all()
         add_likeness_pairs(session, [(successor[v], p) for v, p in marks], unit)
+
+
+_latest_version = bulk.table_of(AssetVersion).alias("latest_version")
+_LATEST_OF_ASSET = (
+    select(_latest_version.c.id)
+    .join(Asset, Asset.id == _latest_version.c.asset_id)
+    .where(
+        _latest_version.c.asset_id == AssetVersion.asset_id,
+        _latest_version.c.number == Asset.latest_version,
+    )
+)
 
 
 def add_likeness_pairs(

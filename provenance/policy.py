@@ -10,12 +10,21 @@ import enum
 import hashlib
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from provenance.errors import ProvenanceError
+from provenance.obligations import (
+    Judge,
+    Judged,
+    LedgerFacts,
+    Source,
+    VersionFacts,
+    describe_path,
+)
 from provenance.origins import Origin
 from provenance.scan import format_frames
 
@@ -81,8 +90,30 @@ RULES: dict[str, Rule] = {
         Rule(
             "content-ambiguous",
             "Identical content recorded with different origins",
-            "The same bytes are recorded under assets with different origins; which one the "
-            "delivered file is must be made explicit.",
+            "The same bytes are recorded under assets that disagree about whether they are "
+            "generated; which one the delivered file is must be settled by a person.",
+        ),
+        Rule(
+            "lineage-stale",
+            "Made from a parent version that is no longer the latest",
+            "Lineage is pinned to versions: an asset recorded as made from an older version of "
+            "a parent may be out of date, or may use the newer version without saying so.",
+            Severity.WARN,
+        ),
+        Rule(
+            "lineage-stale-genai",
+            "Made from a parent whose newer version is unapproved generated material",
+            f"{_NETFLIX}, principle 4: a child rendered after its parent changed cannot be "
+            "assumed to use the parent's old bytes; when the newer version is, or contains, "
+            "generated material that no approval covers, it may be in the delivery.",
+        ),
+        Rule(
+            "content-shared",
+            "A few frames are the bytes of generated material",
+            "Identical bytes are one content whatever the path: frames of a delivered asset "
+            "that a generated asset holds too are reported (black frames and slates are "
+            "shared; a generated frame spliced in is not).",
+            Severity.WARN,
         ),
         Rule(
             "genai-unapproved",
@@ -197,58 +228,7 @@ def load_policy(path: Path | None) -> Policy:
 
 
 # ---------------------------------------------------------------------------------------------
-# Facts
-
-
-@dataclass(frozen=True)
-class ToolFacts:
-    name: str
-    generative: bool
-    trains_on_inputs: str
-    secured: str
-
-    @property
-    def risks(self) -> list[str]:
-        """What the guidelines would have a TD escalate about this tool."""
-        found = []
-        if self.trains_on_inputs != "no":
-            found.append(f"trains on or keeps inputs: {self.trains_on_inputs}")
-        if self.secured != "yes":
-            found.append(f"enterprise-secured: {self.secured}")
-        return found
-
-
-@dataclass(frozen=True)
-class GenerativeSource:
-    """Generated material in a delivered asset: the asset itself, or an ancestor it contains."""
-
-    asset: str
-    version: int
-    origin: Origin
-    tools: tuple[ToolFacts, ...]
-
-
-@dataclass(frozen=True)
-class AssetFacts:
-    """What the ledger says about one delivered asset version."""
-
-    name: str
-    version: int
-    digest: str
-    origin: Origin
-    disputed: bool
-    claimed: tuple[Origin, ...]
-    generative_sources: tuple[GenerativeSource, ...]
-    approvals: tuple[str, ...]
-    """References of written approvals bound to exactly this version."""
-    approval_covers_tool_risk: bool
-    likeness: tuple[str, ...]
-    consented: frozenset[str]
-    """Performers (case-folded) with a consent record."""
-    evidence: tuple[str, ...] = ()
-    """The live claims that came from the files themselves, described (C2PA, XMP ...)."""
-    near_ai: tuple[str, ...] = ()
-    """Perceptual matches to generated material no TD has settled since."""
+# Facts about files
 
 
 class FileFacts(NamedTuple):
@@ -256,12 +236,14 @@ class FileFacts(NamedTuple):
 
     path: str
     digest: str | None
-    asset: AssetFacts | None = None
+    version: int | None = None
+    """The asset version it is (by its path, its bytes, or its sequence's other frames)."""
     frame: int | None = None
+    changed: bool = False
+    """It stands where `version` has other bytes (`recorded_digest`), or none."""
     recorded_digest: str | None = None
-    """Set when the path is a member of a known asset whose recorded bytes differ."""
-    ambiguous: tuple[tuple[str, Origin], ...] = ()
-    """Assets holding this content, when they disagree about its origin."""
+    holders: tuple[int, ...] = ()
+    """Several assets hold its bytes and nothing picked one: it answers to each of them."""
     problem: str | None = None
     """Why there is no digest: `missing`, or why the file could not be read."""
     signals: tuple[str, ...] = ()
@@ -276,6 +258,25 @@ class SequenceFacts:
 
     pattern: str
     missing: tuple[int, ...]
+
+
+def pick_by_context(resolved: Sequence[int | None], spans: Iterable[range]) -> dict[int, int]:
+    """file index -> the version most of its delivered sequence's resolved frames resolve to.
+
+    A black frame or a slate is held by many assets; which one a delivered frame is, is what
+    the rest of its sequence says (`resolved[i]`: the version file i resolved to on its own,
+    None when its bytes and path did not settle it)."""
+    picks: dict[int, int] = {}
+    for span in spans:
+        if len(span) < 2:
+            continue
+        counts = Counter(v for v in (resolved[i] for i in span) if v is not None)
+        if not counts:
+            continue
+        version, count = counts.most_common(1)[0]
+        if count * 2 > sum(counts.values()):
+            picks.update(dict.fromkeys(span, version))
+    return picks
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,6 +306,8 @@ class Verdict:
     files: int
     assets: int
     findings: list[Finding] = field(default_factory=list)
+    judged: dict[int, Judged] = field(default_factory=dict)
+    """What each delivered version answers for (what a manifest records of it)."""
 
     @property
     def blocked(self) -> bool:
@@ -315,85 +318,40 @@ class Verdict:
         return not any(f.severity is not Severity.OFF for f in self.findings)
 
 
+_Raw = tuple[str, str | None, str, str, str, Mapping[str, Any]]
+"""rule, asset, file, message, fix, details"""
+
+
 def evaluate(
     files: Sequence[FileFacts],
     sequences: Iterable[SequenceFacts],
     policy: Policy,
-    vouched: Iterable[tuple[AssetFacts, Sequence[str]]] = (),
+    ledger: LedgerFacts,
+    vouched: Iterable[tuple[int, Sequence[str]]] = (),
 ) -> Verdict:
     """Apply the policy to what the ledger knows about every delivered file.
 
-    `vouched` are files known in bulk to be their asset's recorded, unchanged members (the
-    files of a sealed folder), by asset. Findings about an asset are reported once for all its
-    delivered frames.
+    `vouched` are files known in bulk to be their asset version's recorded, unchanged members
+    (the files of a sealed folder), by version. Findings about an asset are reported once for
+    all its delivered files.
     """
-    raw: list[tuple[str, str | None, str, str, str]] = []  # rule, asset, file, message, fix
-    seen_assets: dict[str, AssetFacts] = {}
-    asset_files: dict[str, list[str]] = {}
+    judge = Judge(ledger)
+    raw: list[_Raw] = []
+    asset_files: dict[int, list[Sequence[str]]] = {}
     for item in files:
         if item.digest is None:
-            if item.problem == "missing":
-                raw.append(
-                    (
-                        "missing-file",
-                        None,
-                        item.path,
-                        f"{item.path} is named by the delivery but does not exist.",
-                        "Copy the file into the delivery, or take it off the list.",
-                    )
-                )
-            elif item.problem and item.problem.startswith("special"):
-                raw.append(
-                    (
-                        "unreadable",
-                        None,
-                        item.path,
-                        f"{item.path} is not a regular file ({item.problem.split(' ', 1)[-1]}): "
-                        "the delivery would hand over whatever it points to, unchecked.",
-                        "Replace it with the file itself, or take it out of the delivery.",
-                    )
-                )
-            else:
-                raw.append(
-                    (
-                        "unreadable",
-                        None,
-                        item.path,
-                        f"{item.path} could not be read ({item.problem}).",
-                        "Fix its permissions (or wait until it stops changing) and sweep again.",
-                    )
-                )
-            continue
-        if item.recorded_digest is not None and item.asset is not None:
-            raw.append(
-                (
-                    "changed",
-                    item.asset.name,
-                    item.path,
-                    f"{item.path} is not the file recorded as {item.asset.name} v"
-                    f"{item.asset.version} (now {item.digest}, recorded {item.recorded_digest}).",
-                    f"Re-ingest the whole asset (`provenance ingest '{item.asset.name}' --origin "
-                    "...`): the new bytes become its next version, keeping its lineage, and need "
-                    "their origin declared (and any approval given) again.",
-                )
-            )
+            raw.append(_problem(item))
+        elif item.changed and item.version is not None:
+            raw.append(_changed(item, ledger.versions[item.version]))
             raw.extend(_file_signal_findings(item))
-            continue
-        if item.ambiguous:
-            described = ", ".join(f"{name} ({origin.alias})" for name, origin in item.ambiguous)
-            raw.append(
-                (
-                    "content-ambiguous",
-                    None,
-                    item.path,
-                    f"{item.path} has the same bytes ({item.digest}) as several assets that "
-                    f"disagree about its origin: {described}. The ledger will not pick one.",
-                    "Ingest the delivered file at its own path with its origin, or re-record "
-                    "the assets so the identical content is not claimed two ways.",
-                )
-            )
-            continue
-        if item.asset is None:
+        elif item.holders:
+            holders = [judge.judge(v) for v in item.holders]
+            if len({j.summary.generative for j in holders}) > 1:
+                raw.append(_ambiguous(item, holders))
+                continue
+            for holder in item.holders:
+                asset_files.setdefault(holder, []).append((item.path,))
+        elif item.version is None:
             raw.append(
                 (
                     "untracked",
@@ -401,67 +359,145 @@ def evaluate(
                     item.path,
                     f"{item.path} ({item.digest}) is not in the ledger.",
                     f"Record it with its origin: `provenance ingest {item.path} --origin ...`.",
+                    {},
                 )
             )
             raw.extend(_file_signal_findings(item))
-            continue
-        seen_assets[item.asset.name] = item.asset
-        asset_files.setdefault(item.asset.name, []).append(item.path)
-
-    bulk_files: dict[str, list[Sequence[str]]] = {}
+        else:
+            asset_files.setdefault(item.version, []).append((item.path,))
     vouched_count = 0
-    for facts, paths in vouched:
-        seen_assets[facts.name] = facts
-        bulk_files.setdefault(facts.name, []).append(paths)
+    for version_id, paths in vouched:
+        asset_files.setdefault(version_id, []).append(paths)
         vouched_count += len(paths)
     findings: list[Finding] = []
-    for rule, asset, path, message, fix in raw:
+    for rule, asset, path, message, fix, details in raw:
         severity = policy.severity(rule)
         if severity is not Severity.OFF:
-            findings.append(Finding(rule, severity, asset, (path,), message, fix))
-    for name, facts in seen_assets.items():
+            findings.append(Finding(rule, severity, asset, (path,), message, fix, details))
+    judged: dict[int, Judged] = {}
+    for version_id, groups in asset_files.items():
+        facts = judged[version_id] = judge.judge(version_id)
         delivered: tuple[str, ...] | None = None
-        for rule, message, fix in _asset_findings(facts):
+        for rule, message, fix, details in asset_findings(facts):
             severity = policy.severity(rule)
             if severity is Severity.OFF:
                 continue
             if delivered is None:
                 # In path order, however the sweep came to know them (file by file, from a
                 # seal, or as a copy read whole).
-                delivered = tuple(
-                    sorted(
-                        [
-                            *asset_files.get(name, ()),
-                            *(path for paths in bulk_files.get(name, ()) for path in paths),
-                        ]
-                    )
-                )
-            findings.append(Finding(rule, severity, name, delivered, message, fix))
-    for sequence in sequences:
-        if not sequence.missing:
-            continue
-        severity = policy.severity("frames-missing")
-        if severity is Severity.OFF:
-            continue
-        ranges = format_frames(sequence.missing)
-        findings.append(
-            Finding(
-                "frames-missing",
-                severity,
-                None,
-                (sequence.pattern,),
-                f"{sequence.pattern} is missing {len(sequence.missing)} "
-                f"frame{'s' if len(sequence.missing) > 1 else ''} inside its range: {ranges}.",
-                "Render or copy the missing frames into the delivery, or trim the range.",
+                delivered = tuple(sorted(path for paths in groups for path in paths))
+            findings.append(
+                Finding(rule, severity, facts.version.name, delivered, message, fix, details)
             )
-        )
+    findings.extend(_sequence_findings(sequences, policy))
     findings.sort(key=lambda f: (not f.blocks, f.rule, f.asset or "", f.files))
     return Verdict(
-        policy, files=len(files) + vouched_count, assets=len(seen_assets), findings=findings
+        policy,
+        files=len(files) + vouched_count,
+        assets=len({judged[v].version.asset_id for v in judged}),
+        findings=findings,
+        judged=judged,
     )
 
 
-def _file_signal_findings(item: FileFacts) -> Iterator[tuple[str, str | None, str, str, str]]:
+def _problem(item: FileFacts) -> _Raw:
+    if item.problem == "missing":
+        return (
+            "missing-file",
+            None,
+            item.path,
+            f"{item.path} is named by the delivery but does not exist.",
+            "Copy the file into the delivery, or take it off the list.",
+            {},
+        )
+    if item.problem and item.problem.startswith("special"):
+        return (
+            "unreadable",
+            None,
+            item.path,
+            f"{item.path} is not a regular file ({item.problem.split(' ', 1)[-1]}): "
+            "the delivery would hand over whatever it points to, unchecked.",
+            "Replace it with the file itself, or take it out of the delivery.",
+            {},
+        )
+    return (
+        "unreadable",
+        None,
+        item.path,
+        f"{item.path} could not be read ({item.problem}).",
+        "Fix its permissions (or wait until it stops changing) and sweep again.",
+        {},
+    )
+
+
+def _changed(item: FileFacts, version: VersionFacts) -> _Raw:
+    where = f"frame {item.frame} of {version.label}" if item.frame is not None else version.label
+    if item.recorded_digest is not None:
+        now = f"now {item.digest}, recorded {item.recorded_digest}"
+    else:
+        now = f"{item.digest}; {version.label} has no frame {item.frame}"
+    return (
+        "changed",
+        version.name,
+        item.path,
+        f"{item.path} stands as {where} but is not the file recorded there ({now}).",
+        f"Put the new bytes in {version.name} and re-ingest the whole asset (`provenance ingest "
+        f"'{version.name}' --origin ...`): they become its next version, which keeps its "
+        "lineage and needs its origin declared (and any approval given) again; then deliver "
+        "a copy of that version.",
+        {
+            "asset": version.name,
+            "version": version.number,
+            "frame": item.frame,
+            "digest": item.digest,
+            "recorded": item.recorded_digest,
+        },
+    )
+
+
+def _ambiguous(item: FileFacts, judged: Sequence[Judged]) -> _Raw:
+    described = ", ".join(
+        f"{j.version.name} ({j.origin.alias}{', generated' if j.summary.generative else ''})"
+        for j in judged
+    )
+    return (
+        "content-ambiguous",
+        None,
+        item.path,
+        f"{item.path} has the same bytes ({item.digest}) as assets that disagree about whether "
+        f"it is generated: {described}. The ledger will not pick one.",
+        "A TD settles what these bytes are on the asset that is wrong (`provenance tag ASSET "
+        "--origin X --resolve --note WHY`), or ingest the delivered file at its own path.",
+        {
+            "holders": [
+                {"asset": j.version.name, "version": j.version.number, "origin": j.origin.alias}
+                for j in judged
+            ]
+        },
+    )
+
+
+def _sequence_findings(sequences: Iterable[SequenceFacts], policy: Policy) -> Iterator[Finding]:
+    severity = policy.severity("frames-missing")
+    if severity is Severity.OFF:
+        return
+    for sequence in sequences:
+        if not sequence.missing:
+            continue
+        ranges = format_frames(sequence.missing)
+        yield Finding(
+            "frames-missing",
+            severity,
+            None,
+            (sequence.pattern,),
+            f"{sequence.pattern} is missing {len(sequence.missing)} "
+            f"frame{'s' if len(sequence.missing) > 1 else ''} inside its range: {ranges}.",
+            "Render or copy the missing frames into the delivery, or trim the range.",
+            {"missing": list(sequence.missing)},
+        )
+
+
+def _file_signal_findings(item: FileFacts) -> Iterator[_Raw]:
     """What a file the ledger does not hold says about itself, read during the sweep."""
     if item.signals:
         yield (
@@ -471,6 +507,7 @@ def _file_signal_findings(item: FileFacts) -> Iterator[tuple[str, str | None, st
             f"{item.path} says it holds generated material: {'; '.join(item.signals)}.",
             f"Record it as what it is (`provenance ingest {item.path} --origin ai --tool ...`) "
             "and get written approval, or replace it.",
+            {},
         )
     if item.near_ai:
         yield (
@@ -481,44 +518,48 @@ def _file_signal_findings(item: FileFacts) -> Iterator[tuple[str, str | None, st
             "If it is that material, record it as generated (`--origin ai`) and get written "
             "approval, or replace it; if it is not, ingest it and have a TD settle it "
             "(`provenance tag ... --resolve --note WHY`).",
+            {},
         )
 
 
-def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
-    label = f"{asset.name} v{asset.version}"
-    if asset.origin is Origin.UNKNOWN and not asset.disputed:
-        said = "is claimed as unknown" if asset.claimed else "has no origin claim"
+def asset_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str, Any]]]:
+    """(rule, message, fix, details) of everything a delivered version answers for."""
+    version = judged.version
+    label = version.label
+    name = version.name
+    if judged.origin is Origin.UNKNOWN and not judged.disputed:
+        said = "is claimed as unknown" if version.claims else "has no origin claim"
         yield (
             "origin-unknown",
             f"{label} {said}.",
-            f"Declare it: `provenance tag {asset.name} --origin capture|human|ml-assisted|ai|ai-composite`.",
+            f"Declare it: `provenance tag {name} --origin capture|human|ml-assisted|ai|ai-composite`.",
+            {},
         )
-    if asset.disputed:
-        claimed = ", ".join(o.alias for o in asset.claimed)
-        found = f" The files themselves say: {'; '.join(asset.evidence)}." if asset.evidence else ""
-        yield (
-            "origin-disputed",
-            f"Claims about {label} disagree ({claimed}).{found}",
-            f"A TD settles it: `provenance tag {asset.name} --origin X --resolve --note WHY`.",
+    if judged.disputed:
+        yield _disputed(judged)
+    unapproved = judged.unapproved
+    if unapproved:
+        described = "; ".join(s.describe() for s in unapproved)
+        elements = [s.version for s in unapproved if s.path]
+        by_element = (
+            f"`provenance approve {elements[0].name} ...` (an approval of the generated element "
+            "covers every asset that contains exactly that version), or "
+            if elements
+            else ""
         )
-    if asset.generative_sources and not asset.approvals:
-        sources = "; ".join(_source_text(asset, s) for s in asset.generative_sources)
         yield (
             "genai-unapproved",
-            f"{label} is or contains generative AI material ({sources}) and no written "
-            "approval is bound to this exact content.",
-            f'Get written approval, then record it: `provenance approve {asset.name} --ref "TICKET or '
-            'EMAIL" --by "NAME (STUDIO)"`; or replace the generated material.',
+            f"{label} is or contains generative AI material that no written approval covers "
+            f"({described}).",
+            f"Get written approval, then record it: {by_element}`provenance approve {name} "
+            '--ref "TICKET or EMAIL" --by "NAME (STUDIO)"` (this exact content); or replace the '
+            "generated material.",
+            {"sources": [_source_json(s) for s in unapproved]},
         )
-    risky = [
-        (source, tool)
-        for source in asset.generative_sources
-        for tool in source.tools
-        if tool.generative and tool.risks
-    ]
-    if risky and not asset.approval_covers_tool_risk:
+    risky = [(s, t) for s in judged.sources for t in s.risky_tools if not s.tool_risk_accepted]
+    if risky:
         described = "; ".join(
-            f"{tool.name} (used for {source.asset}): {', '.join(tool.risks)}"
+            f"{tool.name} (used for {source.version.name}): {', '.join(tool.risks)}"
             for source, tool in risky
         )
         yield (
@@ -526,29 +567,112 @@ def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
             f"{label} holds material from generative tools not vetted for production data: "
             f"{described}.",
             "Escalate to the studio; record an approval that covers the tool "
-            f"(`provenance approve {asset.name} ... --covers-tool-risk`), or mark the tool as "
-            "vetted (`provenance tools set NAME --trains-on-inputs no --secured yes`).",
+            f"(`provenance approve {name} ... --covers-tool-risk`, or of the element it made), "
+            "or mark the tool as vetted (`provenance tools set NAME --trains-on-inputs no "
+            "--secured yes`).",
+            {"tools": sorted({t.name for _, t in risky})},
         )
-    if asset.near_ai and not asset.origin.generative:
+    if judged.near_ai and not judged.origin.generative:
         yield (
             "near-ai-copy",
-            f"{label} is recorded as {asset.origin.alias} but {'; '.join(asset.near_ai)}.",
+            f"{label} is recorded as {judged.origin.alias} but {'; '.join(judged.near_ai)}.",
             "If it is that material, a TD records it as generated (`provenance tag "
-            f"{asset.name} --origin ai --resolve --note WHY`) and it needs written approval; if "
-            f"not, a TD says so (`provenance tag {asset.name} --origin {asset.origin.alias} "
+            f"{name} --origin ai --resolve --note WHY`) and it needs written approval; if "
+            f"not, a TD says so (`provenance tag {name} --origin {judged.origin.alias} "
             "--resolve --note WHY`).",
+            {},
         )
-    missing = [p for p in asset.likeness if p.casefold() not in asset.consented]
+    missing = judged.missing_consent
     if missing:
         yield (
             "likeness-no-consent",
             f"{label} uses the likeness of {', '.join(missing)} with no consent on record.",
             f'Record the consent: `provenance consent add "{missing[0]}" --scope "..." --ref "..."`.',
+            {"performers": list(missing)},
+        )
+    yield from _stale_findings(judged)
+    for holder, count in judged.shared:
+        of = f"{count} of its {version.members} files" if version.members > 1 else "its file"
+        yield (
+            "content-shared",
+            f"{of} {'are' if count > 1 else 'is'} the same bytes as {holder.label} "
+            f"({', '.join(sorted({c.origin.alias for c in holder.claims if c.origin.generative}))}): "
+            "a black frame or a slate is shared; a generated frame spliced in is generated "
+            "material.",
+            f"If {label} holds that material, record it: `provenance link {name} --from "
+            f"{holder.name}`.",
+            {"holder": holder.name, "version": holder.number, "shared_files": count},
         )
 
 
-def _source_text(asset: AssetFacts, source: GenerativeSource) -> str:
-    tools = ", ".join(t.name for t in source.tools) or "tool not recorded"
-    if source.asset == asset.name and source.version == asset.version:
-        return f"itself {source.origin.alias} with {tools}"
-    return f"contains {source.asset} v{source.version}, {source.origin.alias} with {tools}"
+def _disputed(judged: Judged) -> tuple[str, str, str, Mapping[str, Any]]:
+    version = judged.version
+    claimed = ", ".join(o.alias for o in judged.summary.origins) or "nothing"
+    found = f" The files themselves say: {'; '.join(judged.evidence)}." if judged.evidence else ""
+    copies = "".join(
+        f" Its bytes are recorded as {d.holder.label} ({d.origin.alias})."
+        for d in judged.content_disputes
+    )
+    if judged.summary.disputed:
+        why = f"Claims about {version.label} disagree ({claimed}).{found}{copies}"
+    else:
+        why = f"{version.label} is claimed as {claimed}, but its bytes are recorded as generated.{copies}"
+    return (
+        "origin-disputed",
+        why,
+        f"A TD settles it: `provenance tag {version.name} --origin X --resolve --note WHY`.",
+        {
+            "claimed": [o.alias for o in judged.summary.origins],
+            "same_bytes_as": [
+                {"asset": d.holder.name, "version": d.holder.number, "origin": d.origin.alias}
+                for d in judged.content_disputes
+            ],
+        },
+    )
+
+
+def _stale_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str, Any]]]:
+    version = judged.version
+    for stale in judged.stale:
+        parent = stale.parent
+        latest = stale.newer[-1] if stale.newer else parent
+        via = "" if stale.child.id == version.id else f" (through {stale.child.label})"
+        details = {
+            "child": stale.child.name,
+            "child_version": stale.child.number,
+            "parent": parent.name,
+            "recorded_version": parent.number,
+            "latest_version": latest.number,
+            "unapproved_versions": [n.number for n in stale.unapproved],
+        }
+        if stale.unapproved and not judged.approvals:
+            newer = ", ".join(f"v{n.number}" for n in stale.unapproved)
+            yield (
+                "lineage-stale-genai",
+                f"{version.label} was made from {parent.label}{via}, but {parent.name} has "
+                f"newer versions ({newer}) that are or contain generated material no approval "
+                f"covers; a render made after the change may use them.",
+                f"Re-render from the version you mean and ingest it (its lineage then points at "
+                f"{parent.name}'s latest version), or get the newer version approved "
+                f"(`provenance approve {parent.name} ...`), or this exact content "
+                f"(`provenance approve {version.name} ...`).",
+                details,
+            )
+        else:
+            yield (
+                "lineage-stale",
+                f"{version.label} was made from {parent.label}{via}; {parent.name} is at "
+                f"v{latest.number} now.",
+                f"If it should use v{latest.number}, re-render it and ingest it again.",
+                details,
+            )
+
+
+def _source_json(source: Source) -> dict[str, Any]:
+    return {
+        "asset": source.version.name,
+        "version": source.version.number,
+        "origin": source.origin.alias,
+        "tools": [t.name for t in source.tools],
+        "via": describe_path(source.path) if source.path else "itself",
+    }

@@ -81,10 +81,17 @@ class AssetRef:
     """Absolute path (or sequence pattern) on disk."""
     kind: str
     digest: str
+    latest: int | None = None
+    """The number of its asset's latest version, where it was looked up (lineage shows which
+    version of a parent is recorded and which is latest)."""
 
     @property
     def name(self) -> str:
         return display_path(self.path)
+
+    @property
+    def superseded(self) -> bool:
+        return self.latest is not None and self.latest > self.version
 
 
 def _xxh3_128_value(digest: str) -> bytes | None:
@@ -459,3 +466,19 @@ class DisclosureEntry:
     approvals: list[str]
     used_in: list[AssetRef]
     """Assets that contain this material (through `contains`, transitively)."""
+    deliverables: list[DeliveredUse] = field(default_factory=list)
+    """Each finalized deliverable it went into, through which delivered asset, covered how."""
+
+
+@dataclass(frozen=True)
+class DeliveredUse:
+    """Generated material in a finalized deliverable."""
+
+    deliverable: str
+    asset: str
+    """The delivered asset it went in through (itself, or one that contains it)."""
+    version: int
+    how: str
+    """`itself`, or how the delivered asset holds it (`contains elements/sky v1`)."""
+    covered_by: list[str]
+    """The approvals that covered it there."""

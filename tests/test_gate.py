@@ -267,3 +267,276 @@ def test_verify_quick_says_so_on_the_command_line(
     assert "quick: 1 file" in quick.stdout
     document = json.loads(run("verify", "EP1_v001", "--quick", "--json").stdout)
     assert document["files_cached"] == 1 and document["ok"]
+
+
+# -- 2. A parent re-versioned after the child was linked -----------------------------------------
+
+
+def _frames(folder: Path, name: str, text: str, frames: range = range(1001, 1004)) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in frames:
+        (folder / f"{name}.{frame}.exr").write_text(f"{text} {frame}")
+
+
+def test_the_reproduction_a_re_rendered_comp_follows_its_parent_to_the_new_version(
+    gate: Cli, workspace: Path
+) -> None:
+    _frames(workspace / "elements", "sky", "painted")
+    _frames(workspace / "comp", "c", "compA")
+    gate("ingest", "elements/sky.####.exr", "--origin", "human", "--tool", "Photoshop")
+    gate("ingest", "comp/c.####.exr", "--origin", "human", "--tool", "Nuke", "--from",
+         "elements/sky.####.exr")  # fmt: skip
+    _frames(workspace / "elements", "sky", "GENERATED")
+    gate("ingest", "elements/sky.####.exr", "--origin", "ai", "--tool", "Runway Gen-4")
+    assert "elements/sky.####.exr (v1; latest v2)" in gate("show", "comp/c.####.exr").stdout
+    lineage = json.loads(gate("lineage", "comp/c.####.exr", "--json").stdout)
+    (parent,) = lineage["root"]["links"]
+    assert (parent["version"], parent["latest_version"]) == (1, 2)
+    _frames(workspace / "comp", "c", "compB")
+    gate("ingest", "comp/c.####.exr", "--origin", "human", "--tool", "Nuke")
+    shown = gate("show", "comp/c.####.exr").stdout
+    assert "elements/sky.####.exr (v2)" in shown  # carried to the sky as it is now
+    shutil.copytree(workspace / "comp", workspace / "d/EP1")
+    refused = gate("finalize", "d/EP1", "--name", "EP1_v001", "--json", expect=3)
+    assert findings(refused.stdout) == [
+        ("genai-unapproved", f"c.{f}.exr") for f in (1001, 1002, 1003)
+    ]
+
+
+def test_a_comp_recorded_before_its_parent_turned_generated_is_stale(
+    ledger: Ledger, workspace: Path
+) -> None:
+    ledger.racy_window_ns = 0
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    _frames(workspace / "elements", "sky", "painted")
+    _frames(workspace / "pre", "p", "precomp")
+    _frames(workspace / "comp", "c", "comp")
+    ledger.ingest(["elements/sky.####.exr"], origin="human")
+    # A three-level chain: the comp contains a precomp that contains the sky.
+    ledger.ingest(["pre/p.####.exr"], origin="human", contains=["elements/sky.####.exr"])
+    ledger.ingest(["comp/c.####.exr"], origin="human", contains=["pre/p.####.exr"])
+    delivery = workspace / "d" / "EP1"
+    shutil.copytree(workspace / "comp", delivery)
+    assert ledger.finalize(delivery, "EP1_v001").finalized
+    # The sky is repainted by hand: the comp's record is out of date, a warning.
+    _frames(workspace / "elements", "sky", "repainted")
+    ledger.ingest(["elements/sky.####.exr"], origin="human")
+    swept = ledger.sweep(delivery)
+    assert [(f.rule, f.severity.value) for f in swept.verdict.findings] == [
+        ("lineage-stale", "warn")
+    ]
+    stale = swept.verdict.findings[0]
+    assert (stale.details["recorded_version"], stale.details["latest_version"]) == (1, 2)
+    # Then generated: the comp may use it, and nothing approves it. It blocks.
+    _frames(workspace / "elements", "sky", "GENERATED")
+    ledger.ingest(["elements/sky.####.exr"], origin="ai", tool="Runway Gen-4")
+    refused = ledger.finalize(delivery, "EP1_v002")
+    assert [f.rule for f in refused.verdict.findings] == ["lineage-stale-genai"]
+    assert "through " in refused.verdict.findings[0].message
+    # `lineage` and `show` say which version is recorded and which is latest.
+    (sky,) = ledger.lineage("pre/p.####.exr").children
+    assert (sky.asset.version, sky.asset.latest) == (1, 3)
+    (parent,) = ledger.show("pre/p.####.exr").parents
+    assert (parent.asset.version, parent.asset.latest) == (1, 3)
+    # Approving the generated version (it is approved for use) leaves the warning.
+    ledger.approve("elements/sky.####.exr", ref="NFX-9", by="jane")
+    again = ledger.finalize(delivery, "EP1_v002")
+    assert again.finalized and [f.rule for f in again.verdict.findings] == ["lineage-stale"]
+
+
+# -- 3. Bytes recorded as generated cannot be re-declared human at another path ----------------
+
+
+def test_the_reproduction_generated_bytes_redeclared_human_are_disputed(
+    gate: Cli, workspace: Path
+) -> None:
+    (workspace / "elements").mkdir()
+    (workspace / "elements/gen_geo.abc").write_bytes(b"gen")
+    gate("ingest", "elements/gen_geo.abc", "--origin", "ai", "--tool", "Runway Gen-4")
+    (workspace / "delivery/EP1").mkdir(parents=True)
+    shutil.copy(workspace / "elements/gen_geo.abc", workspace / "delivery/EP1/geo_v001.abc")
+    gate("ingest", "delivery/EP1", "--origin", "human")
+    refused = gate("finalize", "delivery/EP1", "--name", "EP1", "--json", expect=3)
+    assert findings(refused.stdout) == [
+        ("genai-unapproved", "geo_v001.abc"),
+        ("origin-disputed", "geo_v001.abc"),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["single file", "whole sequence", "one frame of a sequence"])
+def test_generated_bytes_are_caught_whatever_the_file_type_and_shape(
+    ledger: Ledger, workspace: Path, kind: str
+) -> None:
+    ledger.racy_window_ns = 0
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    delivery = workspace / "delivery" / "EP1"
+    delivery.mkdir(parents=True)
+    if kind == "single file":
+        write_bytes(workspace / "elements" / "gen.png", 500, seed="gen")
+        ledger.ingest(["elements/gen.png"], origin="ai", tool="Runway Gen-4")
+        shutil.copy(workspace / "elements" / "gen.png", delivery / "matte_v001.tif")
+    else:
+        _frames(workspace / "elements", "gen", "generated", range(1001, 1011))
+        ledger.ingest(["elements/gen.####.exr"], origin="ai", tool="Runway Gen-4")
+        if kind == "whole sequence":
+            for frame in range(1001, 1011):
+                shutil.copy(
+                    workspace / f"elements/gen.{frame}.exr", delivery / f"plate.{frame + 99}.dpx"
+                )
+        else:
+            shutil.copy(workspace / "elements/gen.1005.exr", delivery / "still.jpg")
+    ledger.ingest([str(delivery)], origin="capture")
+    refused = ledger.finalize(delivery, "EP1")
+    assert not refused.finalized
+    assert sorted({f.rule for f in refused.verdict.findings}) == [
+        "genai-unapproved",
+        "origin-disputed",
+    ]
+
+
+# -- 4. Several assets hold the same bytes: the delivered file answers to all of them ------------
+
+
+def test_the_reproduction_a_file_answers_to_every_asset_holding_its_bytes(
+    gate: Cli, workspace: Path
+) -> None:
+    gate("tools", "add", "Midjourney v7", "--vendor", "Midjourney", "--generative")
+    (workspace / "elements").mkdir()
+    (workspace / "comp").mkdir()
+    (workspace / "elements/gen_geo.abc").write_bytes(b"gen")
+    gate("ingest", "elements/gen_geo.abc", "--origin", "ai", "--tool", "Runway Gen-4")
+    gate("approve", "elements/gen_geo.abc", "--ref", "NFX-1", "--by", "jane")
+    shutil.copy(workspace / "elements/gen_geo.abc", workspace / "comp/double.abc")
+    gate("ingest", "comp/double.abc", "--origin", "ai", "--tool", "Midjourney v7",
+         "--likeness", "Ana Torres")  # fmt: skip
+    (workspace / "d/EP1").mkdir(parents=True)
+    shutil.copy(workspace / "comp/double.abc", workspace / "d/EP1/double.abc")
+    refused = gate("finalize", "d/EP1", "--name", "EP1", "--json", expect=3)
+    document = json.loads(refused.stdout)
+    by_asset = {
+        (f["rule"], f["asset"].rsplit("/", 1)[-1]) for f in document["findings"] if f["asset"]
+    }
+    # The copy's own claims, and (the same bytes) the approved element, which carries them.
+    assert {("genai-tool-risk", "double.abc"), ("genai-unapproved", "double.abc"),
+            ("likeness-no-consent", "double.abc")} <= by_asset  # fmt: skip
+    assert {rule for rule, _ in by_asset} == {
+        "genai-tool-risk",
+        "genai-unapproved",
+        "likeness-no-consent",
+    }
+    # Cleared only by what covers every holder: the copy's own approval (accepting its
+    # tool) and the consent.
+    gate("approve", "comp/double.abc", "--ref", "NFX-2", "--by", "jane", "--covers-tool-risk")
+    gate("consent", "add", "Ana Torres", "--scope", "S01", "--ref", "form 88")
+    final = json.loads(gate("finalize", "d/EP1", "--name", "EP1", "--json").stdout)
+    assert final["finalized"]
+    manifest = json.loads((workspace / "d/EP1/provenance-manifest.json").read_text())
+    (entry,) = manifest["files"]
+    assert entry["asset"].endswith("gen_geo.abc") and entry["also_held_by"][0]["asset"].endswith(
+        "double.abc"
+    )
+
+
+# -- 5. Shared trivial frames do not block a clean comp ------------------------------------------
+
+
+def test_the_reproduction_a_shared_black_frame_does_not_block_a_clean_comp(
+    gate: Cli, workspace: Path
+) -> None:
+    (workspace / "elements/fire").mkdir(parents=True)
+    (workspace / "comp/sh050").mkdir(parents=True)
+    (workspace / "elements/fire/f.1001.exr").write_text("BLACK")
+    (workspace / "comp/sh050/c.1001.exr").write_text("BLACK")
+    for frame in (1002, 1003):
+        (workspace / f"elements/fire/f.{frame}.exr").write_text(f"fire {frame}")
+        (workspace / f"comp/sh050/c.{frame}.exr").write_text(f"comp {frame}")
+    gate("ingest", "elements/fire", "--origin", "ai", "--tool", "Runway Gen-4")
+    gate("ingest", "comp/sh050", "--origin", "human", "--tool", "Nuke")
+    shutil.copytree(workspace / "comp/sh050", workspace / "d/EP1")
+    swept = json.loads(gate("sweep", "d/EP1", "--json", expect=3).stdout)
+    assert not swept["blocked"]
+    assert [(f["rule"], f["severity"]) for f in swept["findings"]] == [("content-shared", "warn")]
+    gate("finalize", "d/EP1", "--name", "EP1_v001")
+    # But a generated frame spliced into the comp is generated material, judged as such.
+    shutil.copytree(workspace / "comp/sh050", workspace / "d/EP2")
+    shutil.copy(workspace / "elements/fire/f.1002.exr", workspace / "d/EP2/c.1002.exr")
+    refused = gate("finalize", "d/EP2", "--name", "EP2_v001", "--json", expect=3)
+    assert ("genai-unapproved", "c.1002.exr") in findings(refused.stdout)
+
+
+# -- 6. A re-rendered frame stays part of its sequence -------------------------------------------
+
+
+def test_a_re_rendered_frame_is_a_changed_frame_of_its_sequence_however_it_is_recorded(
+    ledger: Ledger, workspace: Path
+) -> None:
+    ledger.racy_window_ns = 0
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    _frames(workspace / "elements", "sky", "generated")
+    _frames(workspace / "comp", "c", "comp")
+    ledger.ingest(["elements/sky.####.exr"], origin="ai", tool="Runway Gen-4")
+    ledger.ingest(["comp/c.####.exr"], origin="human", contains=["elements/sky.####.exr"])
+    ledger.approve("comp/c.####.exr", ref="NFX-1", by="jane")
+    delivery = workspace / "d" / "EP1"
+    shutil.copytree(workspace / "comp", delivery)
+    (delivery / "c.1002.exr").write_text("re-rendered 1002")
+
+    (changed,) = ledger.sweep(delivery).verdict.findings
+    assert changed.rule == "changed" and changed.files == (str(delivery / "c.1002.exr"),)
+    assert "provenance ingest" in changed.fix and "comp/c.####.exr" in changed.fix
+    assert "d/EP1/c.1002.exr --origin" not in changed.fix
+    # Following the old advice (the frame recorded on its own as human) changes nothing.
+    ledger.ingest([str(delivery / "c.1002.exr")], origin="human")
+    assert [f.rule for f in ledger.finalize(delivery, "EP1_a").verdict.findings] == ["changed"]
+    # Neither does recording the delivered sequence as new human work: it is mostly the comp.
+    ledger.ingest([str(delivery)], origin="human")
+    refused = ledger.finalize(delivery, "EP1_b")
+    assert [f.rule for f in refused.verdict.findings] == ["genai-unapproved"]
+    # The way through: a new version of the comp (its lineage kept), approved again.
+    shutil.copy(delivery / "c.1002.exr", workspace / "comp" / "c.1002.exr")
+    ledger.ingest(["comp/c.####.exr"], origin="human")
+    fresh = workspace / "d" / "EP2"
+    shutil.copytree(workspace / "comp", fresh)
+    # (Its bytes are also those of the assets recorded at d/EP1 above: it answers to each.)
+    swept = ledger.sweep(fresh).verdict.findings
+    assert {f.rule for f in swept} == {"genai-unapproved"}
+    assert any((f.asset or "").endswith("comp/c.####.exr") for f in swept)
+    ledger.approve("elements/sky.####.exr", ref="NFX-2", by="jane")  # the element, once
+    assert ledger.finalize(fresh, "EP2_v001").finalized
+
+
+# -- 7. Approvals at the level the studio gives them ---------------------------------------------
+
+
+def test_an_element_approval_clears_every_comp_of_that_version_and_only_that_version(
+    ledger: Ledger, workspace: Path
+) -> None:
+    ledger.racy_window_ns = 0
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    _frames(workspace / "elements", "sky", "generated v1")
+    _frames(workspace / "comp", "c", "comp v3")
+    ledger.ingest(["elements/sky.####.exr"], origin="ai", tool="Runway Gen-4")
+    ledger.ingest(["comp/c.####.exr"], origin="human", contains=["elements/sky.####.exr"])
+    ledger.approve("elements/sky.####.exr", ref="NFX-7 sky", by="jane")
+    delivery = workspace / "d" / "EP1"
+    shutil.copytree(workspace / "comp", delivery)
+    assert ledger.finalize(delivery, "EP1_v001").finalized
+    manifest = json.loads((delivery / "provenance-manifest.json").read_text())
+    assert {tuple(f["approvals"]) for f in manifest["files"]} == {("NFX-7 sky",)}
+    uses = {(e.asset.name.rsplit("/", 1)[-1], e.asset.version): e for e in ledger.disclosure()}
+    (use,) = uses[("sky.####.exr", 1)].deliverables
+    assert (use.deliverable, use.how, use.covered_by) == (
+        "EP1_v001",
+        "contains " + str(workspace / "elements" / "sky.####.exr") + " v1",
+        ["NFX-7 sky (jane)"],
+    )
+    # The sky re-rendered to v2 and the comp re-rendered from it: the approval was for v1.
+    _frames(workspace / "elements", "sky", "generated v2")
+    ledger.ingest(["elements/sky.####.exr"], origin="ai", tool="Runway Gen-4")
+    _frames(workspace / "comp", "c", "comp v4")
+    ledger.ingest(["comp/c.####.exr"], origin="human")
+    fresh = workspace / "d" / "EP2"
+    shutil.copytree(workspace / "comp", fresh)
+    refused = ledger.finalize(fresh, "EP2_v001")
+    assert [f.rule for f in refused.verdict.findings] == ["genai-unapproved"]
+    assert "elements/sky.####.exr v2" in refused.verdict.findings[0].message

@@ -6,19 +6,34 @@ a large delivery costs a few queries per thousand files, not a few per file.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, literal, literal_column, select
+from sqlalchemy import Connection, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from provenance.fingerprint import aggregate_digest
-from provenance.origins import ClaimFacts, Evidence, Origin, OriginSummary, summarize_claims
-from provenance.policy import AssetFacts, FileFacts, GenerativeSource, ToolFacts
-from provenance.records import DisclosureEntry, SignalInfo, display_path
+from provenance.obligations import (
+    MAX_DEPTH,
+    ApprovalRow,
+    ClaimRow,
+    Judge,
+    LedgerFacts,
+    SignalRow,
+    Source,
+    ToolFacts,
+    VersionFacts,
+    approved,
+    copy_relation_of,
+    describe_path,
+)
+from provenance.origins import Origin
+from provenance.policy import FileFacts, pick_by_context
+from provenance.records import DeliveredUse, DisclosureEntry, display_path
 from provenance.scan import FRAME_NAME, UDIM_TOKEN
-from provenance.store import bulk
+from provenance.store import bulk, queries
 from provenance.store.models import (
     Approval,
     Asset,
@@ -26,16 +41,17 @@ from provenance.store.models import (
     Claim,
     Consent,
     Content,
+    Deliverable,
+    DeliverableFile,
     EdgeKind,
     Likeness,
     LineageEdge,
     Member,
+    SignalRecord,
     Tool,
 )
-from provenance.store.queries import RootMap, asset_refs, chunked, folder_bounds, tool_info
-from provenance.store.signals import PERCEPTUAL_SOURCE, signals_by_version
-
-MAX_ANCESTRY = 100
+from provenance.store.queries import RootMap, asset_refs, folder_bounds, tool_info
+from provenance.store.signals import PERCEPTUAL_SOURCE
 
 
 class Delivered(NamedTuple):
@@ -51,8 +67,20 @@ class Resolution(NamedTuple):
     version_id: int | None
     frame: int | None = None
     recorded_digest: str | None = None
-    ambiguous: tuple[tuple[int, Origin, bool], ...] = ()
-    """(version, origin, contains generated material) of each asset holding the bytes."""
+    """The bytes recorded at its place in `version_id`, when they are not its bytes."""
+    changed: bool = False
+    """It stands where `version_id` has other bytes (`recorded_digest`), or none (a frame the
+    version does not have): a changed or re-rendered member."""
+    holders: tuple[int, ...] = ()
+    """When several assets hold its bytes and nothing picked one: a version of each."""
+
+    @property
+    def recorded_as(self) -> int | None:
+        """The version a finalized deliverable records it as: its own, or the first-recorded
+        of the assets that hold its bytes (it answered to each of them)."""
+        if self.version_id is not None:
+            return self.version_id
+        return min(self.holders) if self.holders else None
 
 
 def _candidate_names(name: bytes) -> list[tuple[bytes, int | None]]:
@@ -161,12 +189,15 @@ def resolve_delivered(
     contents: dict[str, int] | None = None,
     delivered_assets: Sequence[range] = (),
     copies: list[range] | None = None,
+    spans: Sequence[range] = (),
 ) -> list[Resolution]:
-    """Resolve each file by its path first (is it a member of a recorded asset?), then by content.
+    """Resolve each file by its path first (is it a member of a recorded asset?), then by its
+    content, then by its context (`policy.pick_by_context`).
 
-    `delivered_assets` groups the files as they were delivered: where each asset lies in
-    `files`. One that no path resolves and that is an exact copy of a recorded asset is
-    resolved whole (see `_whole_copies`).
+    `delivered_assets` are where the delivered assets all of whose files were read lie in
+    `files`: one that no path resolves and that is an exact copy of a recorded asset is
+    resolved whole (see `_whole_copies`). `spans` are where every delivered asset of several
+    files lies: the context of its frames.
 
     `contents`, when given, receives the id of every content looked up by its digest (so that
     a stat-cache refresh after the check need not look them up again); `copies` receives the
@@ -181,7 +212,9 @@ def resolve_delivered(
         copies,
     )
     results: list[Resolution | None] = [None] * len(files)
+    candidates: dict[int, dict[int, tuple[int, int | None]]] = {}
     by_content: list[int] = []
+    standalone: set[int] = set()
     for index, item in enumerate(files):
         hit = by_path.get(index)
         if hit is None:
@@ -192,50 +225,103 @@ def resolve_delivered(
                 results[index] = copied
             continue
         version_id, frame = hit
+        if frame is None and item.frame is not None:
+            standalone.add(index)  # a frame of a delivered sequence, recorded on its own
         recorded = member_digests.get((version_id, frame))
         if recorded is None:
             by_content.append(index)  # a frame the recorded version does not have
         elif recorded == item.digest:
             results[index] = Resolution(version_id, frame)
         else:
-            results[index] = Resolution(version_id, frame, recorded_digest=recorded)
+            results[index] = Resolution(version_id, frame, recorded, changed=True)
     if by_content:
         holders = _versions_holding(session, {files[i].digest for i in by_content}, contents)
-        candidates_ids = {v for vs in holders.values() for v, _ in vs}
-        summaries = origin_summaries(session, candidates_ids)
-        # Two assets holding the same bytes agree only if they agree on origin *and* on
-        # whether they contain generated material through their lineage.
-        ancestry = contains_ancestors(session, candidates_ids)
-        ancestors = {a for found in ancestry.values() for a in found}
-        ancestor_summaries = origin_summaries(session, ancestors)
-        contains_ai = {
-            v: any(ancestor_summaries[a].generative for a in ancestry.get(v, set()))
-            for v in candidates_ids
-        }
+        votes = _votes(files, by_content, holders, spans)
         for index in by_content:
-            found = holders.get(files[index].digest, [])
-            assets: dict[int, tuple[int, int | None]] = {}
-            own_frame = files[index].frame
-            for version_id, frame in found:
-                # A version may hold the bytes at several frames (a hold): the file is the one
-                # at its own frame number, if the version has the bytes there.
-                if version_id not in assets or frame == own_frame:
-                    assets[version_id] = (version_id, frame)
-            if not assets:
-                results[index] = Resolution(None)
-                continue
-            kinds = {(summaries[v].origin.category, contains_ai[v]) for v in assets}
-            if len(kinds) > 1:
-                results[index] = Resolution(
-                    None,
-                    ambiguous=tuple(
-                        (v, summaries[v].origin, contains_ai[v]) for v in sorted(assets)
-                    ),
-                )
-                continue
-            version_id, frame = assets[min(assets)]
-            results[index] = Resolution(version_id, frame)
+            found = _newest_holders(files[index], holders, votes.get(index))
+            if len(found) == 1:
+                results[index] = Resolution(*next(iter(found.values())))
+            elif found:
+                candidates[index] = found
+    # (A frame recorded on its own does not speak for its sequence.)
+    alone = [
+        None if result is None or index in standalone else result.version_id
+        for index, result in enumerate(results)
+    ]
+    picks = pick_by_context(alone, spans)
+    contexts = set(picks.values())
+    context_members = _member_digests(session, contexts)
+    context_assets = _asset_of(session, contexts)
+    for index, item in enumerate(files):
+        context = picks.get(index)
+        several = candidates.get(index)
+        if several is not None:
+            asset = context_assets.get(context) if context is not None else None
+            chosen = several.get(asset) if asset is not None else None
+            if chosen is not None and chosen[1] == item.frame:
+                results[index] = Resolution(*chosen)  # the frame its sequence says it is
+            else:
+                results[index] = Resolution(None, holders=tuple(v for v, _ in several.values()))
+            continue
+        current = results[index]
+        unresolved = current is None
+        moved = index in standalone and current is not None and current.version_id != context
+        if context is not None and item.frame is not None and (unresolved or moved):
+            # A frame its sequence's other frames say belongs to a recorded asset: its member
+            # (a frame also recorded on its own), or, with other bytes (a re-render) or none, a
+            # changed member of that asset, not a new file.
+            recorded = context_members.get((context, item.frame))
+            if recorded == item.digest:
+                results[index] = Resolution(context, item.frame)
+            else:
+                results[index] = Resolution(context, item.frame, recorded, changed=True)
     return [r if r is not None else Resolution(None) for r in results]
+
+
+def _votes(
+    files: Sequence[Delivered],
+    indexes: Iterable[int],
+    holders: dict[str, list[tuple[int, int | None, int, int]]],
+    spans: Sequence[range],
+) -> dict[int, Counter[int]]:
+    """file index -> how many files of its delivered sequence each version holds: a copy of an
+    older version is that version, though most of its frames are in the newer one too."""
+    span_of = {index: number for number, span in enumerate(spans) for index in span}
+    by_span: dict[int, Counter[int]] = {}
+    for index in indexes:
+        number = span_of.get(index)
+        if number is not None:
+            held = {v for v, _, _, _ in holders.get(files[index].digest, [])}
+            by_span.setdefault(number, Counter()).update(held)
+    return {i: by_span[span_of[i]] for i in indexes if span_of.get(i) in by_span}
+
+
+def _newest_holders(
+    item: Delivered,
+    holders: dict[str, list[tuple[int, int | None, int, int]]],
+    votes: Counter[int] | None,
+) -> dict[int, tuple[int, int | None]]:
+    """asset -> (version, frame): for each asset holding the file's bytes, the version its
+    sequence holds most of (else the newest), at the file's own frame if it is there (a hold
+    repeats a frame's bytes)."""
+    best: dict[int, tuple[tuple[int, int, bool], int, int | None]] = {}
+    for version_id, frame, asset_id, number in holders.get(item.digest, []):
+        rank = (votes[version_id] if votes else 0, number, frame == item.frame)
+        held = best.get(asset_id)
+        if held is None or rank > held[0]:
+            best[asset_id] = (rank, version_id, frame)
+    return {asset: (version_id, frame) for asset, (_, version_id, frame) in best.items()}
+
+
+def _asset_of(session: Session, version_ids: Iterable[int]) -> dict[int, int]:
+    return dict(
+        bulk.select_in(
+            session.connection(),
+            select(AssetVersion.id, AssetVersion.asset_id),
+            AssetVersion.id,
+            sorted(version_ids),
+        )
+    )
 
 
 def _whole_copies(
@@ -340,7 +426,7 @@ def _member_digests(
     session: Session, version_ids: Iterable[int]
 ) -> dict[tuple[int, int | None], str]:
     found: dict[tuple[int, int | None], str] = {}
-    for chunk in chunked(sorted(version_ids)):
+    for chunk in queries.chunked(sorted(version_ids)):
         for version_id, frame, digest in session.execute(
             select(Member.version_id, Member.frame, Content.digest)
             .join(Content, Content.id == Member.content_id)
@@ -352,286 +438,421 @@ def _member_digests(
 
 def _versions_holding(
     session: Session, digests: Iterable[str], contents: dict[str, int] | None = None
-) -> dict[str, list[tuple[int, int | None]]]:
-    """Latest versions of assets that hold each digest as a member (a cold sweep asks this of
-    every file it delivers: plain rows, not ORM ones); the content ids go to `contents`."""
-    found: dict[str, list[tuple[int, int | None]]] = {}
+) -> dict[str, list[tuple[int, int | None, int, int]]]:
+    """(version, frame, asset, version number) of every recorded version holding each digest
+    as a member, old versions too (a cold sweep asks this of every file it delivers: plain
+    rows, not ORM ones); the content ids go to `contents`."""
+    found: dict[str, list[tuple[int, int | None, int, int]]] = {}
     content_ids: dict[str, int] = {} if contents is None else contents
-    for digest, content_id, version_id, frame in bulk.select_in(
+    for digest, content_id, version_id, frame, asset_id, number in bulk.select_in(
         session.connection(), _HOLDERS, Content.digest, sorted(digests)
     ):
-        found.setdefault(digest, []).append((version_id, frame))
+        found.setdefault(digest, []).append((version_id, frame, asset_id, number))
         content_ids[digest] = content_id
     return found
 
 
 _HOLDERS = (
-    select(Content.digest, Content.id, AssetVersion.id, Member.frame)
+    select(
+        Content.digest,
+        Content.id,
+        AssetVersion.id,
+        Member.frame,
+        AssetVersion.asset_id,
+        AssetVersion.number,
+    )
     .join(Member, Member.content_id == Content.id)
     .join(AssetVersion, AssetVersion.id == Member.version_id)
-    .join(Asset, Asset.id == AssetVersion.asset_id)
-    .where(AssetVersion.number == Asset.latest_version)
     .order_by(AssetVersion.id)
 )
 
 
 # ---------------------------------------------------------------------------------------------
+# The rows the rules need (`obligations.LedgerFacts`): no verdicts here
 
 
-def _claims_by_version(session: Session, version_ids: Iterable[int]) -> dict[int, list[Claim]]:
-    claims: dict[int, list[Claim]] = {}
-    for chunk in chunked(sorted(set(version_ids))):
-        for claim in session.execute(
-            select(Claim).where(Claim.version_id.in_(chunk)).order_by(Claim.id)
-        ).scalars():
-            claims.setdefault(claim.version_id, []).append(claim)
-    return claims
-
-
-def origin_summaries(session: Session, version_ids: Iterable[int]) -> dict[int, OriginSummary]:
-    ids = set(version_ids)
-    claims = _claims_by_version(session, ids)
-    return {
-        v: summarize_claims([ClaimFacts(Origin(c.origin), c.resolves) for c in claims.get(v, [])])
-        for v in ids
+def ledger_facts(session: Session, roots: RootMap, version_ids: Iterable[int]) -> LedgerFacts:
+    """The rows about these versions and every version the rules may ask about through them:
+    the parents they contain (at any depth), the versions of other assets whose bytes they
+    copy or derive from, and the newer versions of every parent (with theirs), in rounds of
+    batched queries. Versions that hold only a few of their bytes are read shallowly (their
+    claims: are they generated?), not followed."""
+    connection = session.connection()
+    rows: dict[int, _Row] = {}
+    expanded: set[int] = set()
+    parents: set[int] = set()
+    deep = set(version_ids)
+    shallow: set[int] = set()
+    for _ in range(MAX_DEPTH + 2):
+        missing = (deep | shallow) - rows.keys()
+        rows.update(_version_rows(connection, roots, missing))
+        expand = {v for v in deep - expanded if v in rows}
+        if not expand:
+            break
+        expanded |= expand
+        contained = _contains(connection, expand)
+        shared = _shared(connection, expand)
+        deep = set()
+        shallow = set()
+        for version_id in expand:
+            row = rows[version_id]
+            row.contains = tuple(sorted(contained.get(version_id, ())))
+            row.shared = tuple(sorted(shared.get(version_id, {}).items()))
+            deep.update(row.contains)
+            for other, count in row.shared:
+                if copy_relation_of(row.members, count) is None:
+                    shallow.add(other)
+                else:
+                    deep.add(other)
+            parents.update(row.contains)
+        rows.update(_version_rows(connection, roots, (deep | shallow) - rows.keys()))
+        stale = [p for p in parents if p in rows and not rows[p].newer and rows[p].behind]
+        deep |= _newer_versions(connection, rows, stale)
+    ids = list(rows)
+    claims = _claim_rows(connection, ids)
+    approvals = _approval_rows(connection, ids)
+    likeness = _likeness_rows(connection, ids)
+    signals = _signal_rows(connection, ids)
+    tool_ids = {c.tool_id for cs in claims.values() for c in cs if c.tool_id is not None}
+    versions = {
+        version_id: VersionFacts(
+            id=version_id,
+            asset_id=row.asset_id,
+            name=row.name,
+            number=row.number,
+            latest=row.latest,
+            digest=row.digest,
+            members=row.members,
+            claims=tuple(claims.get(version_id, ())),
+            approvals=tuple(approvals.get(version_id, ())),
+            likeness=tuple(likeness.get(version_id, ())),
+            contains=tuple(p for p in row.contains if p in rows),
+            newer=tuple(n for n in row.newer if n in rows),
+            shared=tuple((o, c) for o, c in row.shared if o in rows),
+            signals=tuple(signals.get(version_id, ())),
+        )
+        for version_id, row in rows.items()
     }
-
-
-def contains_ancestors(session: Session, version_ids: Iterable[int]) -> dict[int, set[int]]:
-    """For each version, every version it contains material from (through `contains`, transitively)."""
-    return _contains_closure(session, version_ids, up=True)
-
-
-def _contains_closure(
-    session: Session, version_ids: Iterable[int], up: bool
-) -> dict[int, set[int]]:
-    """Every version reachable from each start through `contains` edges, up or down."""
-    near, far = (
-        (LineageEdge.child_id, LineageEdge.parent_id)
-        if up
-        else (LineageEdge.parent_id, LineageEdge.child_id)
+    return LedgerFacts(
+        versions,
+        _tools(connection, tool_ids),
+        frozenset(connection.execute(select(Consent.performer_key).distinct()).scalars()),
     )
-    contains = LineageEdge.kind == EdgeKind.CONTAINS.value
-    found: dict[int, set[int]] = {}
-    for chunk in chunked(sorted(set(version_ids))):
-        base = select(near.label("start"), far.label("id"), literal(1).label("depth")).where(
-            near.in_(chunk), contains
-        )
-        walk = base.cte("contained", recursive=True)
-        walk = walk.union(
-            select(walk.c.start, far, walk.c.depth + 1)
-            .join(LineageEdge, near == walk.c.id)
-            .where(contains, walk.c.depth < MAX_ANCESTRY)
-        )
-        for start, reached in session.execute(select(walk.c.start, walk.c.id).distinct()):
-            found.setdefault(start, set()).add(reached)
-    return found
 
 
-@dataclass(frozen=True)
-class _VersionRow:
+@dataclass
+class _Row:
+    asset_id: int
     name: str
     number: int
+    latest: int
     digest: str
+    members: int
+    contains: tuple[int, ...] = ()
+    shared: tuple[tuple[int, int], ...] = ()
+    newer: tuple[int, ...] = ()
+
+    @property
+    def behind(self) -> bool:
+        return self.number < self.latest
 
 
-def asset_facts(
-    session: Session, roots: RootMap, version_ids: Iterable[int]
-) -> dict[int, AssetFacts]:
-    """Everything the policy asks about each version: origin, generated material, approvals, consent."""
-    delivered = set(version_ids)
-    ancestry = contains_ancestors(session, delivered)
-    everyone = delivered | {a for ancestors in ancestry.values() for a in ancestors}
-    rows = {
-        version_id: _VersionRow(ref.name, ref.version, ref.digest)
-        for version_id, ref in asset_refs(session, roots, everyone).items()
-    }
-    claims = _claims_by_version(session, everyone)
-    tools = _tools(
-        session, {c.tool_id for cs in claims.values() for c in cs if c.tool_id is not None}
-    )
-    summaries = {
-        v: summarize_claims([ClaimFacts(Origin(c.origin), c.resolves) for c in claims.get(v, [])])
-        for v in everyone
-    }
-    approvals: dict[int, list[Approval]] = {}
-    likeness: dict[int, list[str]] = {}
-    for chunk in chunked(sorted(everyone)):
-        for approval in session.execute(
-            select(Approval).where(Approval.version_id.in_(chunk)).order_by(Approval.id)
-        ).scalars():
-            if approval.digest == rows[approval.version_id].digest:
-                approvals.setdefault(approval.version_id, []).append(approval)
-        for version_id, performer in session.execute(
-            select(Likeness.version_id, Likeness.performer).where(Likeness.version_id.in_(chunk))
-        ):
-            likeness.setdefault(version_id, []).append(performer)
-    consented = frozenset(session.execute(select(Consent.performer_key).distinct()).scalars())
+_VERSION_ROWS = select(
+    AssetVersion.id,
+    Asset.id,
+    Asset.root_id,
+    Asset.pattern,
+    AssetVersion.number,
+    Asset.latest_version,
+    AssetVersion.digest,
+    AssetVersion.member_count,
+).join(Asset, Asset.id == AssetVersion.asset_id)
 
-    def source(version_id: int) -> GenerativeSource:
-        summary = summaries[version_id]
-        used = tuple(
-            tools[c.tool_id]
-            for c in claims.get(version_id, [])
-            if c.tool_id is not None and Origin(c.origin).generative and c.tool_id in tools
+
+def _version_rows(connection: Connection, roots: RootMap, ids: Iterable[int]) -> dict[int, _Row]:
+    return {
+        version_id: _Row(
+            asset_id, display_path(roots.join(root_id, pattern)), number, latest, digest, members
         )
-        unique = tuple(dict.fromkeys(used))
-        row = rows[version_id]
-        return GenerativeSource(row.name, row.number, summary.origin, unique)
-
-    signals = signals_by_version(session, delivered)
-    facts: dict[int, AssetFacts] = {}
-    for version_id in delivered:
-        summary = summaries[version_id]
-        lineage = sorted(ancestry.get(version_id, set()))
-        sources = [source(version_id)] if summary.generative else []
-        sources += [source(a) for a in lineage if summaries[a].generative]
-        performers = likeness.get(version_id, []) + [
-            p for a in lineage for p in likeness.get(a, [])
-        ]
-        own = approvals.get(version_id, [])
-        row = rows[version_id]
-        facts[version_id] = AssetFacts(
-            name=row.name,
-            version=row.number,
-            digest=row.digest,
-            origin=summary.origin,
-            disputed=summary.disputed,
-            claimed=summary.origins,
-            generative_sources=tuple(sources),
-            approvals=tuple(a.ref for a in own),
-            approval_covers_tool_risk=any(a.covers_tool_risk for a in own),
-            likeness=tuple(dict.fromkeys(performers)),
-            consented=consented,
-            **_file_evidence(claims.get(version_id, []), signals.get(version_id, [])),
+        for version_id, asset_id, root_id, pattern, number, latest, digest, members in (
+            bulk.select_in(connection, _VERSION_ROWS, AssetVersion.id, sorted(ids))
         )
-    return facts
+    }
 
 
-def _file_evidence(claims: list[Claim], signals: list[SignalInfo]) -> dict[str, tuple[str, ...]]:
-    """What the files said, as far as it is still live: a TD's resolving claim settles
-    everything recorded before it."""
-    settled = max((c.event_id for c in claims if c.resolves), default=0)
-    start = max((i for i, c in enumerate(claims) if c.resolves), default=0)
-    evidence = tuple(
-        f"{Origin(c.origin).alias} ({c.evidence}: {c.detail or c.claimed_by})"
-        for c in claims[start:]
-        if c.evidence != Evidence.DECLARED.value
-    )
-    near_ai = tuple(
-        s.summary for s in signals if s.source == PERCEPTUAL_SOURCE and s.event_id > settled
-    )
-    return {"evidence": evidence, "near_ai": near_ai}
+_CONTAINS = select(LineageEdge.child_id, LineageEdge.parent_id).where(
+    LineageEdge.kind == bindparam("kind")
+)
+_CONTAINS_KIND = {"kind": EdgeKind.CONTAINS.value}
 
 
-def _tools(session: Session, tool_ids: Iterable[int]) -> dict[int, ToolFacts]:
-    found: dict[int, ToolFacts] = {}
-    for chunk in chunked(sorted(set(tool_ids))):
-        for tool in session.execute(select(Tool).where(Tool.id.in_(chunk))).scalars():
-            found[tool.id] = ToolFacts(
-                tool.name, tool.generative, tool.trains_on_inputs, tool.secured
-            )
+def _contains(connection: Connection, ids: Iterable[int]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for child, parent in bulk.select_in(
+        connection, _CONTAINS, LineageEdge.child_id, sorted(ids), _CONTAINS_KIND
+    ):
+        found.setdefault(child, set()).add(parent)
     return found
 
 
-def file_facts(
-    files: Sequence[Delivered],
-    resolutions: Sequence[Resolution],
-    facts: dict[int, AssetFacts],
-    names: dict[int, str],
-) -> list[FileFacts]:
-    result = []
-    for item, resolution in zip(files, resolutions, strict=True):
-        path = display_path(item.path)
-        if resolution.ambiguous:
-            result.append(
-                FileFacts(
-                    path,
-                    item.digest,
-                    ambiguous=tuple(
-                        (names[v] + (" [contains generated material]" if ai else ""), origin)
-                        for v, origin, ai in resolution.ambiguous
-                    ),
-                )
-            )
-        elif resolution.version_id is None:
-            result.append(FileFacts(path, item.digest))
-        else:
-            result.append(
-                FileFacts(
-                    path,
-                    item.digest,
-                    asset=facts[resolution.version_id],
-                    frame=resolution.frame,
-                    recorded_digest=resolution.recorded_digest,
-                )
-            )
-    return result
+_mine = bulk.table_of(Member).alias("mine")
+_theirs = bulk.table_of(Member).alias("theirs")
+_my_version = bulk.table_of(AssetVersion).alias("my_version")
+_their_version = bulk.table_of(AssetVersion).alias("their_version")
+# For each version, the versions of *other* assets holding any of its members' bytes, and how
+# many of its members: identical bytes are one content, whatever the path.
+_SHARED = (
+    select(_mine.c.version_id, _theirs.c.version_id, func.count(_mine.c.position.distinct()))
+    .select_from(_mine)
+    .join(_theirs, _theirs.c.content_id == _mine.c.content_id)
+    .join(_my_version, _my_version.c.id == _mine.c.version_id)
+    .join(_their_version, _their_version.c.id == _theirs.c.version_id)
+    .where(_their_version.c.asset_id != _my_version.c.asset_id)
+    .group_by(_mine.c.version_id, _theirs.c.version_id)
+)
+
+
+def _shared(connection: Connection, ids: Iterable[int]) -> dict[int, dict[int, int]]:
+    found: dict[int, dict[int, int]] = {}
+    for mine, theirs, count in bulk.select_in(connection, _SHARED, _mine.c.version_id, sorted(ids)):
+        found.setdefault(mine, {})[theirs] = count
+    return found
+
+
+_NEWER = select(AssetVersion.asset_id, AssetVersion.id, AssetVersion.number)
+
+
+def _newer_versions(connection: Connection, rows: dict[int, _Row], stale: list[int]) -> set[int]:
+    """Set `newer` on these parents (not their asset's latest), and return those versions."""
+    if not stale:
+        return set()
+    by_asset: dict[int, list[tuple[int, int]]] = {}
+    for asset_id, version_id, number in bulk.select_in(
+        connection, _NEWER, AssetVersion.asset_id, sorted({rows[p].asset_id for p in stale})
+    ):
+        by_asset.setdefault(asset_id, []).append((number, version_id))
+    found: set[int] = set()
+    for parent in stale:
+        row = rows[parent]
+        row.newer = tuple(v for n, v in sorted(by_asset.get(row.asset_id, [])) if n > row.number)
+        found.update(row.newer)
+    return found
+
+
+def _claim_rows(connection: Connection, ids: list[int]) -> dict[int, list[ClaimRow]]:
+    found: dict[int, list[ClaimRow]] = {}
+    query = select(
+        Claim.version_id,
+        Claim.origin,
+        Claim.resolves,
+        Claim.evidence,
+        Claim.tool_id,
+        Claim.event_id,
+        Claim.detail,
+        Claim.claimed_by,
+        Claim.id,
+    ).order_by(Claim.id)
+    for version_id, origin, resolves, evidence, tool_id, event_id, detail, by, _ in bulk.select_in(
+        connection, query, Claim.version_id, sorted(ids)
+    ):
+        found.setdefault(version_id, []).append(
+            ClaimRow(Origin(origin), bool(resolves), evidence, tool_id, event_id, detail or by)
+        )
+    for claims in found.values():
+        claims.sort(key=lambda c: c.event_id)  # (oldest first, whatever order the chunks came in)
+    return found
+
+
+def _approval_rows(connection: Connection, ids: list[int]) -> dict[int, list[ApprovalRow]]:
+    found: dict[int, list[ApprovalRow]] = {}
+    query = select(
+        Approval.version_id,
+        Approval.ref,
+        Approval.digest,
+        Approval.covers_tool_risk,
+        Approval.approved_by,
+        Approval.id,
+    ).order_by(Approval.id)
+    for version_id, ref, digest, covers, by, _ in bulk.select_in(
+        connection, query, Approval.version_id, sorted(ids)
+    ):
+        found.setdefault(version_id, []).append(ApprovalRow(ref, digest, bool(covers), by))
+    return found
+
+
+def _likeness_rows(connection: Connection, ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    query = select(Likeness.version_id, Likeness.performer)
+    for version_id, performer in bulk.select_in(
+        connection, query, Likeness.version_id, sorted(ids)
+    ):
+        found.setdefault(version_id, []).append(performer)
+    return found
+
+
+def _signal_rows(connection: Connection, ids: list[int]) -> dict[int, list[SignalRow]]:
+    found: dict[int, list[SignalRow]] = {}
+    query = (
+        select(
+            SignalRecord.version_id, SignalRecord.event_id, SignalRecord.summary, SignalRecord.id
+        )
+        .where(SignalRecord.source == bindparam("source"))
+        .order_by(SignalRecord.id)
+    )
+    for version_id, event_id, summary, _ in bulk.select_in(
+        connection, query, SignalRecord.version_id, sorted(ids), {"source": PERCEPTUAL_SOURCE}
+    ):
+        found.setdefault(version_id, []).append(SignalRow(event_id, summary))
+    return found
+
+
+def _tools(connection: Connection, tool_ids: Iterable[int]) -> dict[int, ToolFacts]:
+    query = select(Tool.id, Tool.name, Tool.generative, Tool.trains_on_inputs, Tool.secured)
+    return {
+        tool_id: ToolFacts(name, bool(generative), trains, secured)
+        for tool_id, name, generative, trains, secured in bulk.select_in(
+            connection, query, Tool.id, sorted(set(tool_ids))
+        )
+    }
+
+
+def file_facts(files: Sequence[Delivered], resolutions: Sequence[Resolution]) -> list[FileFacts]:
+    return [
+        FileFacts(
+            display_path(item.path),
+            item.digest,
+            version=resolution.version_id,
+            frame=resolution.frame,
+            changed=resolution.changed,
+            recorded_digest=resolution.recorded_digest,
+            holders=resolution.holders,
+        )
+        for item, resolution in zip(files, resolutions, strict=True)
+    ]
 
 
 def generative_uses(session: Session, roots: RootMap) -> list[DisclosureEntry]:
-    """Every latest asset version whose claims say generative AI, with where its material went."""
-    latest = [
-        version_id
-        for (version_id,) in session.execute(
-            select(AssetVersion.id)
-            .join(Asset, Asset.id == AssetVersion.asset_id)
-            .where(AssetVersion.number == Asset.latest_version)
-            .where(AssetVersion.id.in_(select(Claim.version_id).distinct()))
-        )
-    ]
-    summaries = origin_summaries(session, latest)
-    generative = sorted(v for v in latest if summaries[v].generative)
-    if not generative:
-        return []
-    claims = _claims_by_version(session, generative)
-    tool_rows: dict[int, Tool] = {}
-    tool_ids = {c.tool_id for cs in claims.values() for c in cs if c.tool_id is not None}
-    for chunk in chunked(sorted(tool_ids)):
-        for tool in session.execute(select(Tool).where(Tool.id.in_(chunk))).scalars():
-            tool_rows[tool.id] = tool
-    descendants = _contains_closure(session, generative, up=False)
-    refs = asset_refs(
-        session, roots, set(generative) | {d for ds in descendants.values() for d in ds}
-    )
-    statuses: dict[int, str] = {}
-    approvals: dict[int, list[str]] = {}
-    # (In chunks: a show can hold more generated versions than SQLite takes parameters.)
-    for chunk in chunked(sorted(generative)):
-        for version_id, status in session.execute(
-            select(AssetVersion.id, AssetVersion.status).where(AssetVersion.id.in_(chunk))
-        ):
-            statuses[version_id] = status
-    chosen = [
-        approval
-        for chunk in chunked(sorted(generative))
-        for approval in session.execute(
-            select(Approval).where(Approval.version_id.in_(chunk))
+    """Every generated asset version that is its asset's latest or went into a deliverable:
+    its tools, its approvals, the assets that contain it, and each deliverable it went into
+    with the approval that covered it there."""
+    connection = session.connection()
+    generative_codes = [o.value for o in Origin if o.generative]
+    claimed = set(
+        connection.execute(
+            select(Claim.version_id).where(Claim.origin.in_(generative_codes)).distinct()
         ).scalars()
-    ]
-    for approval in sorted(chosen, key=lambda a: a.id):
-        if approval.digest == refs[approval.version_id].digest:
-            approvals.setdefault(approval.version_id, []).append(
-                f"{approval.ref} ({approval.approved_by})"
+    )
+    delivered: dict[int, list[str]] = {}
+    for name, version_id in connection.execute(
+        select(Deliverable.name, DeliverableFile.version_id)
+        .join(DeliverableFile, DeliverableFile.deliverable_id == Deliverable.id)
+        .distinct()
+        .order_by(Deliverable.name)
+    ):
+        delivered.setdefault(version_id, []).append(name)
+    judge = Judge(ledger_facts(session, roots, claimed | delivered.keys()))
+    versions = judge.ledger.versions
+    uses: dict[int, list[DeliveredUse]] = {}
+    for version_id, names in delivered.items():
+        for source in judge.sources(version_id):
+            via = versions[version_id]
+            for name in names:
+                uses.setdefault(source.version.id, []).append(
+                    DeliveredUse(
+                        deliverable=name,
+                        asset=via.name,
+                        version=via.number,
+                        how="itself" if not source.path else describe_source_path(source),
+                        covered_by=[f"{a.ref} ({a.approved_by})" for a in source.covered_by],
+                    )
+                )
+    generated = sorted(
+        v
+        for v in claimed
+        if v in versions
+        and judge.generative(v)
+        and (versions[v].number == versions[v].latest or v in uses)
+    )
+    if not generated:
+        return []
+    descendants = _contained_in(connection, generated)
+    refs = asset_refs(
+        session, roots, set(generated) | {d for ds in descendants.values() for d in ds}
+    )
+    statuses = dict(
+        bulk.select_in(
+            connection, select(AssetVersion.id, AssetVersion.status), AssetVersion.id, generated
+        )
+    )
+    tools = {
+        tool.id: tool
+        for tool in session.execute(
+            select(Tool).where(
+                Tool.id.in_(
+                    {
+                        c.tool_id
+                        for v in generated
+                        for c in versions[v].claims
+                        if c.tool_id is not None
+                    }
+                )
             )
+        ).scalars()
+    }
     entries = []
-    for version_id in generative:
+    for version_id in generated:
+        version = versions[version_id]
         used = [
-            tool_rows[c.tool_id]
-            for c in claims.get(version_id, [])
-            if c.tool_id is not None and Origin(c.origin).generative
+            tools[c.tool_id]
+            for c in version.claims
+            if c.tool_id is not None and c.origin.generative and c.tool_id in tools
         ]
-        tools = [tool_info(t) for t in dict.fromkeys(used)]
         entries.append(
             DisclosureEntry(
                 asset=refs[version_id],
-                origin=summaries[version_id].origin,
+                origin=judge.summary(version_id).origin,
                 status=statuses[version_id],
-                tools=tools,
-                approvals=approvals.get(version_id, []),
+                tools=[tool_info(t) for t in dict.fromkeys(used)],
+                approvals=[f"{a.ref} ({a.approved_by})" for a in approved(version)],
                 used_in=sorted(
                     (refs[d] for d in descendants.get(version_id, set())), key=lambda r: r.name
                 ),
+                deliverables=uses.get(version_id, []),
             )
         )
-    return sorted(entries, key=lambda e: e.asset.name)
+    return sorted(entries, key=lambda e: (e.asset.name, e.asset.version))
+
+
+def describe_source_path(source: Source) -> str:
+    return describe_path(source.path)
+
+
+_CONTAINED_IN = select(LineageEdge.parent_id, LineageEdge.child_id).where(
+    LineageEdge.kind == bindparam("kind")
+)
+
+
+def _contained_in(connection: Connection, version_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Every version that contains each of these (through `contains`, transitively)."""
+    found: dict[int, set[int]] = {v: set() for v in version_ids}
+    frontier = {v: {v} for v in found}
+    for _ in range(MAX_DEPTH):
+        reach: dict[int, set[int]] = {}
+        by_parent: dict[int, set[int]] = {}
+        for parent, child in bulk.select_in(
+            connection,
+            _CONTAINED_IN,
+            LineageEdge.parent_id,
+            sorted({p for ps in frontier.values() for p in ps}),
+            _CONTAINS_KIND,
+        ):
+            by_parent.setdefault(parent, set()).add(child)
+        for start, parents in frontier.items():
+            new = {c for p in parents for c in by_parent.get(p, ())} - found[start] - {start}
+            if new:
+                found[start] |= new
+                reach[start] = new
+        if not reach:
+            break
+        frontier = reach
+    return found

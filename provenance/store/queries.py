@@ -107,13 +107,14 @@ def asset_refs(session: Session, roots: RootMap, version_ids: Iterable[int]) -> 
                 Asset.pattern,
                 Asset.kind,
                 AssetVersion.digest,
+                Asset.latest_version,
             )
             .join(Asset, Asset.id == AssetVersion.asset_id)
             .where(AssetVersion.id.in_(chunk))
         )
-        for asset_id, version_id, number, root_id, pattern, kind, digest in rows:
+        for asset_id, version_id, number, root_id, pattern, kind, digest, latest in rows:
             refs[version_id] = AssetRef(
-                asset_id, version_id, number, roots.join(root_id, pattern), kind, digest
+                asset_id, version_id, number, roots.join(root_id, pattern), kind, digest, latest
             )
     return refs
 
