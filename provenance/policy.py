@@ -85,6 +85,13 @@ RULES: dict[str, Rule] = {
             "delivered file is must be made explicit.",
         ),
         Rule(
+            "input-origin-unknown",
+            "Contains material of undeclared origin",
+            f"{_NETFLIX}: partners disclose any intended GenAI use; the gate cannot vouch for "
+            "material read into a delivered asset (a plate, an element a script reads) whose "
+            "origin nobody has declared.",
+        ),
+        Rule(
             "genai-unapproved",
             "Generative AI material without written approval",
             f"{_NETFLIX}, principle 4: generated material is temporary and not part of the "
@@ -249,6 +256,8 @@ class AssetFacts:
     """The live claims that came from the files themselves, described (C2PA, XMP ...)."""
     near_ai: tuple[str, ...] = ()
     """Perceptual matches to generated material no TD has settled since."""
+    unknown_inputs: tuple[tuple[str, int], ...] = ()
+    """(asset, version) of what it contains, at any depth, whose origin is unknown."""
 
 
 class FileFacts(NamedTuple):
@@ -500,6 +509,15 @@ def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
             "origin-disputed",
             f"Claims about {label} disagree ({claimed}).{found}",
             f"A TD settles it: `provenance tag {asset.name} --origin X --resolve --note WHY`.",
+        )
+    if asset.unknown_inputs:
+        listed = ", ".join(f"{name} v{version}" for name, version in asset.unknown_inputs)
+        first = asset.unknown_inputs[0][0]
+        yield (
+            "input-origin-unknown",
+            f"{label} contains material whose origin nobody has declared: {listed}.",
+            f"Declare each input: `provenance tag {first} --origin capture|human|ml-assisted|ai|"
+            "ai-composite` (the person who made or received it knows).",
         )
     if asset.generative_sources and not asset.approvals:
         sources = "; ".join(_source_text(asset, s) for s in asset.generative_sources)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from provenance.policy import (
     AssetFacts,
     FileFacts,
     GenerativeSource,
+    Policy,
     SequenceFacts,
     Severity,
     ToolFacts,
@@ -190,3 +192,16 @@ def test_bad_policy_files_name_the_fix(tmp_path: Path, text: str, message: str) 
         load_policy(path)
     with pytest.raises(ProvenanceError, match="does not exist"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_material_of_unknown_origin_inside_a_delivered_asset_blocks_and_names_the_input() -> None:
+    comp = replace(asset(), unknown_inputs=(("elements/sky.####.exr", 2),))
+    verdict = evaluate(frames(comp), (), DEFAULT_POLICY)
+    assert [f.rule for f in verdict.findings] == ["input-origin-unknown"]
+    finding = verdict.findings[0]
+    assert finding.blocks and "elements/sky.####.exr v2" in finding.message
+    assert "provenance tag elements/sky.####.exr --origin" in finding.fix
+    relaxed = Policy(
+        "relaxed", {**DEFAULT_POLICY.severities, "input-origin-unknown": Severity.WARN}
+    )
+    assert [f.severity for f in evaluate(frames(comp), (), relaxed).findings] == [Severity.WARN]

@@ -491,6 +491,9 @@ def asset_facts(
         ]
         own = approvals.get(version_id, [])
         row = rows[version_id]
+        unknown = tuple(
+            (rows[a].name, rows[a].number) for a in lineage if summaries[a].origin is Origin.UNKNOWN
+        )
         facts[version_id] = AssetFacts(
             name=row.name,
             version=row.number,
@@ -503,6 +506,7 @@ def asset_facts(
             approval_covers_tool_risk=any(a.covers_tool_risk for a in own),
             likeness=tuple(dict.fromkeys(performers)),
             consented=consented,
+            unknown_inputs=unknown,
             **_file_evidence(claims.get(version_id, []), signals.get(version_id, [])),
         )
     return facts
