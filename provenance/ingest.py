@@ -64,7 +64,7 @@ from provenance.store.models import (
     LocationKind,
     Member,
 )
-from provenance.store.queries import IN_CHUNK, RootMap, chunked, folder_bounds, is_ancestor
+from provenance.store.queries import IN_CHUNK, RootMap, ancestors, chunked, folder_bounds
 from provenance.store.rows import EventRows, LineDigests, path_text
 from provenance.store.seals import (
     COPY_INTENT,
@@ -1197,38 +1197,55 @@ def refresh_statuses(session: Session, version_ids: Sequence[int]) -> None:
 def add_edges(
     session: Session, child_ids: Sequence[int], parents: Sequence[ParentSpec], unit: UnitOfWork
 ) -> int:
-    """Link each child to each parent, refusing cycles; an edge that exists already is kept."""
-    added = 0
-    changed: list[int] = []
-    for child_id in child_ids:
-        for parent in parents:
-            if is_ancestor(session, child_id, parent.version_id):
-                raise LineageCycle(
-                    "That link would make an asset its own ancestor (a lineage cycle). "
-                    "Check which asset was made from which; nothing was recorded."
-                )
-            exists = session.execute(
-                select(LineageEdge.id).where(
-                    LineageEdge.child_id == child_id,
-                    LineageEdge.parent_id == parent.version_id,
-                    LineageEdge.kind == parent.kind.value,
-                )
-            ).first()
-            if exists is not None:
-                continue
-            session.execute(
-                insert(LineageEdge).values(
-                    child_id=child_id,
-                    parent_id=parent.version_id,
-                    kind=parent.kind.value,
-                    created_at=unit.at,
-                    event_id=unit.event_id,
+    """Link each child to each parent, refusing cycles; an edge that exists already is kept.
+
+    A few statements whatever the number of parents (a render read from a scene has hundreds):
+    one walk up from all the parents for the cycle check, one look-up of the children's edges,
+    one insert.
+    """
+    wanted = list(dict.fromkeys((p.version_id, p.kind.value) for p in parents))
+    if not wanted or not child_ids:
+        return 0
+    parent_ids = {version_id for version_id, _ in wanted}
+    above = ancestors(session, parent_ids) | parent_ids
+    if any(child_id in above for child_id in child_ids):
+        raise LineageCycle(
+            "That link would make an asset its own ancestor (a lineage cycle). "
+            "Check which asset was made from which; nothing was recorded."
+        )
+    children = list(dict.fromkeys(child_ids))
+    existing: set[tuple[int, int, str]] = set()
+    for chunk in chunked(children):
+        existing.update(
+            (child, parent, kind)
+            for child, parent, kind in session.execute(
+                select(LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.kind).where(
+                    LineageEdge.child_id.in_(chunk)
                 )
             )
-            added += 1
-            changed.append(child_id)
-    drop_for_versions(session, changed)
-    return added
+        )
+    new = [
+        (child_id, parent_id, kind)
+        for child_id in children
+        for parent_id, kind in wanted
+        if (child_id, parent_id, kind) not in existing
+    ]
+    if new:
+        session.execute(
+            insert(LineageEdge),
+            [
+                {
+                    "child_id": child_id,
+                    "parent_id": parent_id,
+                    "kind": kind,
+                    "created_at": unit.at,
+                    "event_id": unit.event_id,
+                }
+                for child_id, parent_id, kind in new
+            ],
+        )
+    drop_for_versions(session, list(dict.fromkeys(child_id for child_id, _, _ in new)))
+    return len(new)
 
 
 def carry_over(session: Session, pairs: Sequence[tuple[int, int]], unit: UnitOfWork) -> None:

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from provenance.errors import BadPattern, SceneRefused, TargetNotFound
+from provenance.errors import SceneRefused
 from provenance.fingerprint import Hasher
 from provenance.ingest import CacheRefresh, ClaimSpec, Ingester, ParentSpec
 from provenance.origins import Origin
@@ -44,8 +45,6 @@ from provenance.scan import (
     ScannedAsset,
     ScannedFile,
     StatFingerprint,
-    parse_pattern,
-    scan_pattern,
 )
 from provenance.scenes import SceneInput, SceneRead
 from provenance.store import bulk
@@ -145,6 +144,15 @@ def renders(target: bytes, output: bytes) -> bool:
     return _sequence_key(target) is not None and _sequence_key(target) == _sequence_key(output)
 
 
+def _outputs_of(outputs: Sequence[bytes], targets: Sequence[bytes]) -> Callable[[bytes], bool]:
+    """Whether a path is one the scene writes or the ingest records (`renders`, for many paths)."""
+    named = [os.path.normpath(p) for p in [*outputs, *targets]]
+    exact = set(named)
+    keys = {key for key in map(_sequence_key, named) if key is not None}
+    folders = tuple(t.rstrip(b"/") + b"/" for t in named if os.path.isdir(t))
+    return lambda path: path in exact or path.startswith(folders) or _sequence_key(path) in keys
+
+
 def _sequence_key(path: bytes) -> tuple[bytes, bytes, bytes] | None:
     """(folder, head, tail) of a pattern or of a frame, whatever its padding."""
     from provenance.scenes import normalize_tokens
@@ -179,13 +187,13 @@ def plan_lineage(
         entry.ranges.append(given.frames)
     inputs = list(merged.values())
     outputs = [o.path for o in read.outputs]
+    folders = _Folders()
+    is_output = _outputs_of(outputs, exclude)
     for item in inputs:
-        if any(renders(p, item.path) or renders(item.path, p) for p in outputs) or any(
-            renders(t, item.path) for t in exclude
-        ):
+        if is_output(item.path):
             item.status = OUTPUT
             continue
-        item.on_disk = _on_disk(item.path)
+        item.on_disk = _on_disk(item.path, folders)
         item.asset_path = item.on_disk.pattern if item.on_disk is not None else item.path
     cache = Ingester(session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False)
     stream = cache.fingerprint_stream()
@@ -234,41 +242,76 @@ def _where(item: SceneInput) -> str:
     return f"{item.node}.{item.knob}" if not item.knob.startswith(".") else item.node + item.knob
 
 
-def _on_disk(path: bytes) -> ScannedAsset | None:
-    """The asset a path names as it is on disk: a file (links followed, as the application
-    reading it would), or every frame or tile of a pattern; None when nothing is there."""
-    name = os.path.basename(path)
-    if b"#" in name or UDIM_TOKEN in name:
-        try:
-            scan = scan_pattern(parse_pattern(path))
-        except (BadPattern, TargetNotFound):
+_PATTERN = re.compile(rb"^(?P<head>.*?)(?P<token>#+|<UDIM>)(?P<tail>[^#]*)$")
+
+
+class _Folders:
+    """Folder listings, each read once, their names indexed by what surrounds a frame number
+    (a script's 500 Reads often share a few folders)."""
+
+    def __init__(self) -> None:
+        self._index: dict[bytes, dict[tuple[bytes, bytes], list[tuple[int, bytes, bytes]]]] = {}
+
+    def numbered(self, folder: bytes, head: bytes, tail: bytes) -> list[tuple[int, bytes, bytes]]:
+        """(frame, digits, name) of the folder's names that are head + a number + tail."""
+        index = self._index.get(folder)
+        if index is None:
+            index = self._index[folder] = {}
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                names = []
+            for name in names:
+                match = FRAME_NAME.match(name)
+                if match is not None:
+                    digits = match.group("frame")
+                    key = (match.group("head"), match.group("tail"))
+                    index.setdefault(key, []).append((int(digits), digits, name))
+        return index.get((head, tail), [])
+
+
+def _on_disk(path: bytes, folders: _Folders) -> ScannedAsset | None:
+    """The asset a path names as it is on disk: a file, or every frame or tile of a pattern
+    (links followed, as the application reading them would); None when nothing is there."""
+    folder, name = os.path.split(path)
+    pattern = _PATTERN.match(name)
+    if pattern is None:
+        real = os.path.realpath(path) if os.path.islink(path) else path
+        st = _regular(real)
+        if st is None:
             return None
-        if not scan.assets:
-            return None
-        asset = scan.assets[0]
-        if asset.kind is AssetKind.SEQUENCE:
-            # `%d` and `#` read 1001 as well as 0001: name the sequence by the digits on disk.
-            widths = {len(os.path.basename(m.path)) for m in asset.members}
-            if len(widths) == 1:
-                first = FRAME_NAME.match(os.path.basename(asset.members[0].path))
-                if first is not None:
-                    pad = b"#" * len(first.group("frame"))
-                    folder = os.path.dirname(asset.pattern)
-                    asset = replace(
-                        asset,
-                        pattern=os.path.join(
-                            folder, first.group("head") + pad + first.group("tail")
-                        ),
-                    )
-        return asset
-    real = os.path.realpath(path) if os.path.islink(path) else path
+        return ScannedAsset(AssetKind.FILE, real, [ScannedFile(real, StatFingerprint.of(st))])
+    head, token, tail = pattern.group("head"), pattern.group("token"), pattern.group("tail")
+    udim = token == UDIM_TOKEN
+    padding = 4 if udim else len(token)
+    members: list[ScannedFile] = []
+    widths: set[int] = set()
+    for frame, digits, entry in sorted(folders.numbered(folder, head, tail)):
+        # `####` also takes wider unpadded frames (10000), as a scan of the pattern does.
+        if len(digits) != padding and (len(digits) < padding or digits.startswith(b"0")):
+            continue
+        full = os.path.join(folder, entry)
+        st = _regular(full)
+        if st is not None:
+            members.append(ScannedFile(full, StatFingerprint.of(st), frame))
+            widths.add(len(digits))
+    if not members:
+        return None
+    if udim:
+        return ScannedAsset(AssetKind.UDIM, path, members)
+    # `%d` and `#` read 1001 as well as 0001: name the sequence by the digits on disk.
+    width = widths.pop() if len(widths) == 1 else padding
+    return ScannedAsset(
+        AssetKind.SEQUENCE, os.path.join(folder, head + b"#" * width + tail), members
+    )
+
+
+def _regular(path: bytes) -> os.stat_result | None:
     try:
-        st = os.stat(real)
+        st = os.stat(path)
     except OSError:
         return None
-    if not os.path.isfile(real):
-        return None
-    return ScannedAsset(AssetKind.FILE, real, [ScannedFile(real, StatFingerprint.of(st))])
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 _ASSETS = select(Asset.pattern, Asset.id, Asset.latest_version).where(
