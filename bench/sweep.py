@@ -447,6 +447,9 @@ def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
     restore_ledger(workspace, saved)
     make_copy(delivery, copy)
     warm_cache(copy)
+    # A delivery is finalized once it is written: past the racy window, a finalize trusts its
+    # own reading of each file under the lock (nearer, it reads the file again).
+    time.sleep(RACY_WAIT_S)
     xxh_runs: list[float] = []
     colds: list[dict[str, Any]] = []
     finals: list[dict[str, Any]] = []

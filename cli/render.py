@@ -22,6 +22,7 @@ from provenance.records import (
     HistoryEntry,
     IngestReport,
     LineageNode,
+    SceneLineage,
     SignalInfo,
     SweepReport,
     ToolInfo,
@@ -200,6 +201,39 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
             {"path": s.name, "reason": s.reason, "detail": s.detail} for s in report.skipped
         ],
         "recorded": [asset_json(ref) for ref in report.assets],
+        "scene": scene_json(report.scene) if report.scene is not None else None,
+    }
+
+
+def scene_json(lineage: SceneLineage) -> dict[str, Any]:
+    return {
+        "path": display_path(lineage.scene),
+        "kind": lineage.kind,
+        "tool": lineage.tool,
+        "asset": asset_json(lineage.scene_asset) if lineage.scene_asset else None,
+        "inputs": [
+            {
+                "path": item.name,
+                "nodes": list(item.nodes),
+                "frames": format_frames(item.frames),
+                "status": item.status,
+                "asset": asset_json(item.asset) if item.asset else None,
+                "latest_version": item.latest,
+                "origin": item.origin.alias if item.origin is not None else None,
+            }
+            for item in lineage.inputs
+        ],
+        "outputs": [display_path(path) for path in lineage.outputs],
+        "findings": [
+            {
+                "rule": f.rule,
+                "node": f.node,
+                "knob": f.knob,
+                "text": f.text,
+                "message": f.message,
+            }
+            for f in lineage.findings
+        ],
     }
 
 
@@ -230,6 +264,59 @@ def ingest_text(report: IngestReport) -> Iterator[str]:
         yield f"{report.links} symlinks recorded as links (never followed)"
     for path in report.escaping_links:
         yield f"warning: symlink points outside the ingested folder: {shown(display_path(path))}"
+    if report.scene is not None:
+        yield from scene_text(report.scene, recorded=True)
+
+
+_STATUS_TEXT = {
+    "pinned": "",
+    "new-bytes": "bytes on disk were not recorded: recorded now, origin unknown",
+    "unrecorded": "not in the ledger: recorded now, origin unknown",
+    "missing": "not on disk",
+    "output": "the scene's own output: not an input",
+}
+_PLANNED_TEXT = {
+    **_STATUS_TEXT,
+    "new-bytes": "bytes on disk are no recorded version: would be recorded, origin unknown",
+    "unrecorded": "not in the ledger: would be recorded, origin unknown",
+}
+
+
+def scene_text(lineage: SceneLineage, recorded: bool) -> Iterator[str]:
+    """A scene's inputs and how each resolved; `recorded` once an ingest linked them."""
+    yield f"scene {shown(display_path(lineage.scene))} ({lineage.tool})"
+    statuses = _STATUS_TEXT if recorded else _PLANNED_TEXT
+    for item in lineage.inputs:
+        if item.asset is not None and item.status != "output":
+            older = f", not its latest v{item.latest}" if item.latest else ""
+            origin = item.origin.alias if item.origin is not None else "unknown"
+            what = f"v{item.asset.version} ({origin}{older})"
+        else:
+            what = "-"
+        frames = f" frames {format_frames(item.frames)}" if len(item.frames) > 1 else ""
+        note = statuses[item.status]
+        if item.status == "missing" and item.asset is not None:
+            note += ": its latest recorded version is linked"
+        elif item.status == "missing":
+            note += ": nothing linked"
+        yield f"  contains   {shown(item.name)} {what}{frames} [{', '.join(item.nodes)}]"
+        if note:
+            yield f"             {note}"
+    if lineage.scene_asset is not None:
+        yield f"  references {shown(lineage.scene_asset.name)} v{lineage.scene_asset.version}"
+    for path in lineage.outputs:
+        yield f"  writes     {shown(display_path(path))}"
+    for finding in lineage.findings:
+        yield f"  {finding.rule}: {relative_text(finding.message)}"
+    unknown = lineage.origin_unknown
+    if unknown:
+        yield (
+            f"warning: {len(unknown)} input{'s have' if len(unknown) > 1 else ' has'} no origin "
+            "on record; a delivery containing this render is blocked (input-origin-unknown) "
+            "until each is declared:"
+        )
+        for item in unknown:
+            yield f"  provenance tag {shown(item.name)} --origin capture|human|ml-assisted|ai|ai-composite"
 
 
 def skipped_text(report: IngestReport) -> Iterator[str]:

@@ -77,6 +77,20 @@ class ProgressLine:
     help="It uses this performer's likeness (repeatable); a consent record must cover it.",
 )
 @click.option(
+    "--scene",
+    metavar="SCENE",
+    type=click.Path(path_type=str),
+    help="The Nuke script (.nk), USD stage, Maya ASCII scene (.ma) or OTIO cut that made it: "
+    "it contains every input the scene reads, as the version on disk now, and references the "
+    "scene.",
+)
+@click.option(
+    "--allow-unresolved",
+    is_flag=True,
+    help="With --scene: record even though some inputs' paths cannot be worked out (name them "
+    "with --from); the event lists them.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), help="Hashing processes (default: one per core)."
 )
 @json_option
@@ -91,6 +105,8 @@ def ingest(
     references: tuple[str, ...],
     note: str | None,
     likeness: tuple[str, ...],
+    scene: str | None,
+    allow_unresolved: bool,
     workers: int | None,
     as_json: bool,
 ) -> None:
@@ -99,6 +115,10 @@ def ingest(
     Unchanged files are recognized by their stat fingerprint and not read again. The run is
     one transaction: it completes, or the ledger is as before. Files that cannot be read are
     listed and the rest is recorded (exit 1).
+
+    With --scene, lineage comes from the scene: inputs nobody recorded are recorded with
+    origin unknown (the delivery gate blocks on them until declared). A scene that does not
+    write PATHS, or whose inputs cannot all be named, is refused (exit 3).
     """
     progress = ProgressLine(enabled=not as_json and sys.stderr.isatty())
     with obj.open() as ledger:
@@ -114,6 +134,8 @@ def ingest(
                 workers=workers,
                 progress=progress,
                 likeness=likeness,
+                scene=scene,
+                allow_unresolved=allow_unresolved,
             )
         finally:
             progress.finish()

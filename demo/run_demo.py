@@ -43,6 +43,43 @@ def build_show() -> None:
         frame(SHOW / "comp" / f"sh010_comp_v003.{number}.tif", f"comp{number}", (60, 70, 80))
     frame(SHOW / "concept" / "moodboard.png", "mood", (200, 180, 150))
     (SHOW / "plates" / "README.txt").write_text("Camera plates from the shoot, day 3.\n")
+    (SHOW / "comp" / "sh010_comp_v003.nk").write_text(COMP_SCRIPT)
+
+
+# The comp's Nuke script, as Nuke saves it: what it reads is the comp's lineage.
+COMP_SCRIPT = r"""#! /usr/local/Nuke15.1v3/nuke-15.1.3 -nx
+version 15.1 v3
+Root {
+ inputs 0
+ name /mnt/show/comp/sh010_comp_v003.nk
+ project_directory "\[file dirname \[file dirname \[value root.name]]]"
+ first_frame 1001
+ last_frame 1024
+}
+Read {
+ inputs 0
+ file plates/sh010_plate.%04d.tif
+ first 1001
+ last 1024
+ name ReadPlate
+}
+Read {
+ inputs 0
+ file "\[value root.project_directory]/elements/sky_gen_v001.####.tif"
+ first 1001
+ last 1024
+ name ReadSky
+}
+Merge2 {
+ inputs 2
+ name Merge1
+}
+Write {
+ file "\[value root.project_directory]/comp/sh010_comp_v003.%04d.tif"
+ file_type tiff
+ name WriteComp
+}
+"""
 
 
 def deliver() -> None:
@@ -115,10 +152,13 @@ def main() -> None:
         "dana",
     )
     step(
-        "Ingest the comp, made from the plate and the sky, looking at the concept",
+        "What the comp's Nuke script reads, and the recorded versions it would be linked to",
+        "scene", "inputs", "comp/sh010_comp_v003.nk",
+    )  # fmt: skip
+    step(
+        "Ingest the comp with its script: the lineage comes from the script, not from typing",
         "ingest", "comp/sh010_comp_v003.####.tif", "--origin", "human", "--tool", "Nuke@15.1",
-        "--by", "carol", "--from", "plates/sh010_plate.####.tif",
-        "--from", "elements/sky_gen_v001.####.tif", "--ref", "concept/moodboard.png",
+        "--by", "carol", "--scene", "comp/sh010_comp_v003.nk", "--ref", "concept/moodboard.png",
     )  # fmt: skip
     step(
         "Re-tag after review (a new claim; claims are never overwritten)",

@@ -57,6 +57,16 @@ class BadPattern(ProvenanceError):
     """A frame-sequence pattern that cannot be parsed or matches no file."""
 
 
+class BadScene(ProvenanceError):
+    """A scene file that cannot be read (not a scene, unreadable, or its reader is missing)."""
+
+
+class SceneRefused(ProvenanceError):
+    """A scene that does not fit the render it is given for, or whose inputs cannot all be named."""
+
+    exit_code = 3
+
+
 class AuditFailed(ProvenanceError):
     """The event log does not verify: history was edited, removed or rewritten."""
 

@@ -66,7 +66,7 @@ from provenance.store.models import (
     LocationKind,
     Member,
 )
-from provenance.store.queries import IN_CHUNK, RootMap, chunked, folder_bounds, is_ancestor
+from provenance.store.queries import IN_CHUNK, RootMap, ancestors, chunked, folder_bounds
 from provenance.store.rows import EventRows, LineDigests, path_text
 from provenance.store.seals import (
     COPY_INTENT,
@@ -344,8 +344,12 @@ class Ingester:
         detect: bool = True,
         intent: str | None = None,
         prior: Mapping[bytes, tuple[str, StatFingerprint, int]] | None = None,
+        scene_lineage: bool = False,
     ) -> None:
         self.session = session
+        self.scene_lineage = scene_lineage
+        """The parents came from the render's scene, which says everything it reads: a new
+        version carries none of its predecessor's `contains` edges."""
         self.prior = prior
         """When set, the only readings trusted (path -> (digest, stat, when it was read)): a
         finalize or verify trusts what this very run read, never a row of the ledger (which
@@ -946,6 +950,8 @@ class Ingester:
                 if p.previous_version_id is not None and p.version_id is not None
             ],
             unit,
+            stated=[p.version_id for p in self.parents],
+            contains=not self.scene_lineage,
         )
         report.assets_new += len(created)
         report.assets_changed += len(changed)
@@ -1215,68 +1221,105 @@ def refresh_statuses(session: Session, version_ids: Sequence[int]) -> None:
 def add_edges(
     session: Session, child_ids: Sequence[int], parents: Sequence[ParentSpec], unit: UnitOfWork
 ) -> int:
-    """Link each child to each parent, refusing cycles; an edge that exists already is kept."""
-    added = 0
-    changed: list[int] = []
-    for child_id in child_ids:
-        for parent in parents:
-            if is_ancestor(session, child_id, parent.version_id):
-                raise LineageCycle(
-                    "That link would make an asset its own ancestor (a lineage cycle). "
-                    "Check which asset was made from which; nothing was recorded."
-                )
-            exists = session.execute(
-                select(LineageEdge.id).where(
-                    LineageEdge.child_id == child_id,
-                    LineageEdge.parent_id == parent.version_id,
-                    LineageEdge.kind == parent.kind.value,
-                )
-            ).first()
-            if exists is not None:
-                continue
-            session.execute(
-                insert(LineageEdge).values(
-                    child_id=child_id,
-                    parent_id=parent.version_id,
-                    kind=parent.kind.value,
-                    created_at=unit.at,
-                    event_id=unit.event_id,
+    """Link each child to each parent, refusing cycles; an edge that exists already is kept.
+
+    A few statements whatever the number of parents (a render read from a scene has hundreds):
+    one walk up from all the parents for the cycle check, one look-up of the children's edges,
+    one insert.
+    """
+    wanted = list(dict.fromkeys((p.version_id, p.kind.value) for p in parents))
+    if not wanted or not child_ids:
+        return 0
+    parent_ids = {version_id for version_id, _ in wanted}
+    above = ancestors(session, parent_ids) | parent_ids
+    if any(child_id in above for child_id in child_ids):
+        raise LineageCycle(
+            "That link would make an asset its own ancestor (a lineage cycle). "
+            "Check which asset was made from which; nothing was recorded."
+        )
+    children = list(dict.fromkeys(child_ids))
+    existing: set[tuple[int, int, str]] = set()
+    for chunk in chunked(children):
+        existing.update(
+            (child, parent, kind)
+            for child, parent, kind in session.execute(
+                select(LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.kind).where(
+                    LineageEdge.child_id.in_(chunk)
                 )
             )
-            added += 1
-            changed.append(child_id)
-    drop_for_versions(session, changed)
-    return added
+        )
+    new = [
+        (child_id, parent_id, kind)
+        for child_id in children
+        for parent_id, kind in wanted
+        if (child_id, parent_id, kind) not in existing
+    ]
+    if new:
+        session.execute(
+            insert(LineageEdge),
+            [
+                {
+                    "child_id": child_id,
+                    "parent_id": parent_id,
+                    "kind": kind,
+                    "created_at": unit.at,
+                    "event_id": unit.event_id,
+                }
+                for child_id, parent_id, kind in new
+            ],
+        )
+    drop_for_versions(session, list(dict.fromkeys(child_id for child_id, _, _ in new)))
+    return len(new)
 
 
-def carry_over(session: Session, pairs: Sequence[tuple[int, int]], unit: UnitOfWork) -> None:
+def carry_over(
+    session: Session,
+    pairs: Sequence[tuple[int, int]],
+    unit: UnitOfWork,
+    stated: Sequence[int] = (),
+    contains: bool = True,
+) -> None:
     """A new version of an asset inherits what it was made from and whose likeness it uses.
 
     New bytes at the same name are almost always a re-render of the same thing: dropping the
     old version's `contains` edges would let a comp that still holds a generated sky pass as
     plain human work. A re-render made after a parent changed cannot be assumed to use the
     parent's old bytes: each carried edge points at its parent asset's latest version now.
-    Claims and approvals do not carry over: they are about exact bytes.
+    What the ingest states wins: no edge is carried to an asset one of the `stated` parent
+    versions belongs to (the user or the scene named the version), and none of the `contains`
+    edges when `contains` is false (a scene says everything the render reads). Claims and
+    approvals do not carry over: they are about exact bytes.
     """
     if not pairs:
         return
     successor = dict(pairs)
     connection = session.connection()
+    stated_assets = set(_asset_ids(connection, stated).values())
     for chunk in chunked(list(successor)):
-        edges = connection.execute(
-            select(LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.kind).where(
-                LineageEdge.child_id.in_(chunk)
+        edges = [
+            (child, parent, kind)
+            for child, parent, kind in connection.execute(
+                select(LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.kind).where(
+                    LineageEdge.child_id.in_(chunk)
+                )
             )
-        ).all()
+            if contains or kind != EdgeKind.CONTAINS.value
+        ]
+        parents = sorted({parent for _, parent, _ in edges})
+        assets = _asset_ids(connection, parents)
         latest: dict[int, int] = dict(
             bulk.select_in(
                 connection,
                 select(AssetVersion.id, _LATEST_OF_ASSET.scalar_subquery()),
                 AssetVersion.id,
-                sorted({parent for _, parent, _ in edges}),
+                parents,
             )
         )
-        carried = {(successor[child], latest[parent], kind) for child, parent, kind in edges}
+        carried = {
+            (successor[child], latest[parent], kind)
+            for child, parent, kind in edges
+            if assets[parent] not in stated_assets
+        }
         for child, parent, kind in sorted(carried):
             session.execute(
                 insert(LineageEdge).values(
@@ -1291,6 +1334,17 @@ def carry_over(session: Session, pairs: Sequence[tuple[int, int]], unit: UnitOfW
             select(Likeness.version_id, Likeness.performer).where(Likeness.version_id.in_(chunk))
         ).all()
         add_likeness_pairs(session, [(successor[v], p) for v, p in marks], unit)
+
+
+def _asset_ids(connection: Connection, version_ids: Sequence[int]) -> dict[int, int]:
+    return dict(
+        bulk.select_in(
+            connection,
+            select(AssetVersion.id, AssetVersion.asset_id),
+            AssetVersion.id,
+            sorted(set(version_ids)),
+        )
+    )
 
 
 _latest_version = bulk.table_of(AssetVersion).alias("latest_version")

@@ -72,12 +72,15 @@ from provenance.records import (
     IngestReport,
     LineageLink,
     LineageNode,
+    SceneLineage,
     SweepReport,
     ToolInfo,
     VerifyReport,
     display_path,
 )
 from provenance.scan import looks_like_pattern, missing_frames
+from provenance.scene_lineage import check_scene, lineage_report, plan_lineage, record_lineage
+from provenance.scenes import SceneRead, read_scene
 from provenance.store import queries, schema
 from provenance.store.engine import (
     LEDGER_DIR,
@@ -308,8 +311,18 @@ class Ledger:
         workers: int | None = None,
         progress: Progress | None = None,
         likeness: Sequence[str] = (),
+        scene: str | os.PathLike[str] | bytes | None = None,
+        allow_unresolved: bool = False,
     ) -> IngestReport:
         """Fingerprint files, folders and sequences and record them, with a claim and lineage if given.
+
+        With `scene` (the Nuke script, USD stage, Maya ASCII scene or OTIO cut that made the
+        render), the render `contains` every input the scene reads, pinned to the version whose
+        bytes are on disk now; inputs nobody recorded are recorded with no claim (origin
+        unknown), and the scene file is recorded and linked as `references`
+        (`report.scene` says how each input resolved). `contains`/`references` add to it. A
+        scene that does not write the render, or whose inputs cannot all be named, is refused
+        (SceneRefused) unless `allow_unresolved` is given for the latter.
 
         The whole run is one transaction and one event: it completes, or the ledger is as before.
         Files that cannot be read are left out and listed in the report (`report.ok` is False).
@@ -324,6 +337,10 @@ class Ledger:
                     "from the current folder); give a sequence as name.####.ext."
                 )
         configured_anchors()  # a trust list that cannot be used is an error now, not mid-run
+        read = None
+        if scene is not None:
+            read = read_scene(self._absolute(scene))  # parsed before the write lock is taken
+            check_scene(read, targets, allow_unresolved)
         with write_session(self.engine) as session, Hasher(workers) as hasher:
             roots = queries.ensure_roots(session, self.workspace)
             for text, target in zip(paths, targets, strict=True):
@@ -342,6 +359,7 @@ class Ledger:
                     "--tool needs --origin: say what the tool made (e.g. --origin human)."
                 )
             parents = self._parent_specs(session, roots, contains, references)
+            scene_claim = self._scene_claim(session, read, claim, origin, tool, by, note)
             payload = {
                 "paths": [display_path(t) for t in targets],
                 "origin": claim.origin.value if claim else None,
@@ -352,16 +370,25 @@ class Ledger:
                 "note": note,
                 "likeness": list(likeness),
             }
-            intent = intent_digest(
-                {
-                    "claim": claim,
-                    "parents": sorted((p.version_id, p.kind.value) for p in parents),
-                    "likeness": sorted({p.strip().casefold() for p in likeness if p.strip()}),
-                }
-                if claim or parents or likeness
-                else None
-            )
             with unit_of_work_event(session, "ingest", payload) as unit:
+                lineage = None
+                if read is not None:
+                    plan = plan_lineage(
+                        session, roots, read, hasher, self.racy_window_ns, exclude=targets
+                    )
+                    found, lineage = record_lineage(
+                        session, roots, hasher, plan, unit, scene_claim, self.racy_window_ns
+                    )
+                    parents = list(dict.fromkeys([*parents, *found]))
+                intent = intent_digest(
+                    {
+                        "claim": claim,
+                        "parents": sorted((p.version_id, p.kind.value) for p in parents),
+                        "likeness": sorted({p.strip().casefold() for p in likeness if p.strip()}),
+                    }
+                    if claim or parents or likeness
+                    else None
+                )
                 ingester = Ingester(
                     session,
                     roots,
@@ -372,11 +399,53 @@ class Ledger:
                     progress,
                     self.racy_window_ns,
                     intent=intent,
+                    scene_lineage=read is not None,
                 )
                 report = ingester.run(targets)
+                report.scene = lineage
                 if likeness:
                     add_likeness(session, [ref.version_id for ref in report.assets], likeness, unit)
             return report
+
+    def _scene_claim(
+        self,
+        session: Session,
+        read: SceneRead | None,
+        claim: ClaimSpec | None,
+        origin: str | None,
+        tool: str | None,
+        by: str | None,
+        note: str | None,
+    ) -> ClaimSpec | None:
+        """The claim the scene file itself gets: the render's, made with the scene's application.
+
+        A generative claim keeps its own tool: a script is not made by a generative model, but
+        a claim of generative work is kept as it was given rather than turned into another.
+        """
+        if read is None or claim is None or origin is None or claim.origin.generative:
+            return claim
+        if tool is not None and split_tool(tool)[0].casefold() == read.kind.tool.casefold():
+            return claim
+        return self._claim_spec(session, origin, read.kind.tool, by, note)
+
+    def scene_inputs(
+        self,
+        scene: str | os.PathLike[str] | bytes,
+        workers: int | None = None,
+    ) -> SceneLineage:
+        """What `ingest --scene` would link for this scene, and how each input resolved.
+
+        Records nothing (only the stat cache is refreshed, as a sweep does); inputs that would
+        be recorded are listed with no version.
+        """
+        read = read_scene(self._absolute(scene))
+        with Hasher(workers) as hasher:
+            with read_session(self.engine) as session:
+                roots = self._roots_for_reading(session)
+                plan = plan_lineage(session, roots, read, hasher, self.racy_window_ns)
+                lineage = lineage_report(session, roots, plan)
+            self._refresh_cache(plan.refresh, hasher)
+        return lineage
 
     @retry_conflicts
     def tag(

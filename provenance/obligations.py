@@ -110,6 +110,11 @@ class VersionFacts:
     likeness: tuple[str, ...] = ()
     contains: tuple[int, ...] = ()
     """The versions it was made from (`contains` lineage), as recorded."""
+    linked_at: tuple[tuple[int, int], ...] = ()
+    """(parent, the event that recorded that `contains` edge); an edge not listed is older
+    than anything."""
+    recorded_at: int = 0
+    """The event that recorded this version."""
     newer: tuple[int, ...] = ()
     """Its asset's versions after it (delivered for the versions that are parents)."""
     shared: tuple[tuple[int, int], ...] = ()
@@ -210,7 +215,9 @@ class Stale:
     parent: VersionFacts
     newer: tuple[VersionFacts, ...]
     unapproved: tuple[VersionFacts, ...]
-    """The newer versions that are, or contain, generated material no approval covers."""
+    """The newer versions, recorded after the edge (the render may use them: a version that
+    existed when the edge was recorded was passed over on purpose, as a scene pins what was on
+    disk), that are, or contain, generated material no approval covers."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,8 @@ class Judged:
     """Its live claims that came from the files themselves, described."""
     near_ai: tuple[str, ...]
     """Perceptual matches to generated material that no TD has settled since."""
+    unknown_inputs: tuple[tuple[VersionFacts, tuple[Step, ...]], ...] = ()
+    """What is in it (at any depth) whose origin nobody has declared, with how it got in."""
 
     @property
     def origin(self) -> Origin:
@@ -381,12 +390,16 @@ class Judge:
         found = []
         for reached, _ in self.reached(version_id):
             child = self.version(reached)
+            linked = dict(child.linked_at)
             for parent_id in child.contains:
                 parent = self.ledger.versions.get(parent_id)
                 if parent is None or not parent.newer:
                     continue
                 newer = tuple(self.version(n) for n in parent.newer if n in self.ledger.versions)
-                unapproved = tuple(n for n in newer if self.uncovered_generative(n.id))
+                since = linked.get(parent_id, 0)
+                unapproved = tuple(
+                    n for n in newer if n.recorded_at > since and self.uncovered_generative(n.id)
+                )
                 found.append(Stale(child, parent, newer, unapproved))
         return tuple(found)
 
@@ -423,8 +436,12 @@ class Judge:
     def judge(self, version_id: int) -> Judged:
         version = self.version(version_id)
         performers: dict[str, None] = {}
-        for reached, _ in self.reached(version_id):
+        unknown = []
+        for reached, path in self.reached(version_id):
             performers.update(dict.fromkeys(self.version(reached).likeness))
+            summary = self.summary(reached)
+            if path and summary.origin is Origin.UNKNOWN and not summary.disputed:
+                unknown.append((self.version(reached), path))
         evidence, near_ai = _file_evidence(version)
         return Judged(
             version=version,
@@ -438,6 +455,7 @@ class Judge:
             approvals=approved(version),
             evidence=evidence,
             near_ai=near_ai,
+            unknown_inputs=tuple(unknown),
         )
 
     @cached_property

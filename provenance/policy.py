@@ -94,6 +94,13 @@ RULES: dict[str, Rule] = {
             "generated; which one the delivered file is must be settled by a person.",
         ),
         Rule(
+            "input-origin-unknown",
+            "Contains material of undeclared origin",
+            f"{_NETFLIX}: partners disclose any intended GenAI use; the gate cannot vouch for "
+            "material read into a delivered asset (a plate, an element a script reads) whose "
+            "origin nobody has declared.",
+        ),
+        Rule(
             "lineage-stale",
             "Made from a parent version that is no longer the latest",
             "Lineage is pinned to versions: an asset recorded as made from an older version of "
@@ -537,6 +544,21 @@ def asset_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str,
         )
     if judged.disputed:
         yield _disputed(judged)
+    if judged.unknown_inputs:
+        listed = ", ".join(v.label for v, _ in judged.unknown_inputs)
+        first = judged.unknown_inputs[0][0].name
+        yield (
+            "input-origin-unknown",
+            f"{label} contains material whose origin nobody has declared: {listed}.",
+            f"Declare each input: `provenance tag {first} --origin capture|human|ml-assisted|ai|"
+            "ai-composite` (the person who made or received it knows).",
+            {
+                "inputs": [
+                    {"asset": v.name, "version": v.number, "via": describe_path(path)}
+                    for v, path in judged.unknown_inputs
+                ]
+            },
+        )
     unapproved = judged.unapproved
     if unapproved:
         described = "; ".join(s.describe() for s in unapproved)

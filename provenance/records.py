@@ -14,6 +14,7 @@ from typing import Any, overload
 from provenance.detect import Signal
 from provenance.origins import Origin
 from provenance.policy import Verdict
+from provenance.scenes import SceneFinding
 
 
 def display_path(path: bytes) -> str:
@@ -338,6 +339,53 @@ class SkippedFile:
         return display_path(self.path)
 
 
+@dataclass(frozen=True)
+class PinnedInput:
+    """One input of a scene and the recorded asset version it was pinned to."""
+
+    path: bytes
+    """The asset it is: a file, a sequence (`####`) or a UDIM set (`<UDIM>`), absolute."""
+    nodes: tuple[str, ...]
+    """Where the scene names it (`Read1.file`, `Group1.Read2.file`...)."""
+    frames: tuple[int, ...]
+    """The frames on disk the scene reads (empty for a single file)."""
+    status: str
+    """pinned, new-bytes, unrecorded, missing or output (see `provenance.scene_lineage`)."""
+    asset: AssetRef | None
+    """The version linked (None: nothing linked, or not recorded yet when only planned)."""
+    latest: int | None = None
+    """The asset's latest version number, when the pinned version is an older one."""
+    origin: Origin | None = None
+
+    @property
+    def name(self) -> str:
+        return display_path(self.path)
+
+
+@dataclass(frozen=True)
+class SceneLineage:
+    """What a scene reads and writes, and the versions its inputs were (or would be) pinned to."""
+
+    scene: bytes
+    kind: str
+    tool: str
+    inputs: list[PinnedInput]
+    outputs: list[bytes]
+    findings: list[SceneFinding]
+    """What the reader could not work out (`input-unresolved`...)."""
+    scene_asset: AssetRef | None = None
+    """The scene file as recorded by an ingest (linked as `references`)."""
+
+    @property
+    def linked(self) -> list[PinnedInput]:
+        return [i for i in self.inputs if i.asset is not None and i.status != "output"]
+
+    @property
+    def origin_unknown(self) -> list[PinnedInput]:
+        """Inputs linked with no origin on record: the gate cannot vouch for them."""
+        return [i for i in self.inputs if i.status != "output" and i.origin is Origin.UNKNOWN]
+
+
 @dataclass
 class IngestReport:
     """What one ingest run did."""
@@ -362,6 +410,8 @@ class IngestReport:
     skipped: list[SkippedFile] = field(default_factory=list)
     escaping_links: list[bytes] = field(default_factory=list)
     holes: dict[str, list[int]] = field(default_factory=dict)
+    scene: SceneLineage | None = None
+    """With `ingest(..., scene=...)`: the scene's inputs and the versions they were pinned to."""
 
     @property
     def asset_count(self) -> int:

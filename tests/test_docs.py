@@ -148,7 +148,15 @@ def test_readme_names_only_existing_commands() -> None:
 
 @pytest.mark.parametrize(
     "page",
-    ["index.md", "concepts.md", "delivery.md", "python-api.md", "studio-admin.md", "auditor.md"],
+    [
+        "index.md",
+        "concepts.md",
+        "delivery.md",
+        "integrations.md",
+        "python-api.md",
+        "studio-admin.md",
+        "auditor.md",
+    ],
 )
 def test_docs_name_only_existing_commands(page: str) -> None:
     unknown, _count = unknown_commands((DOCS / page).read_text(encoding="utf-8"))

@@ -63,9 +63,10 @@ class Show:
         contains: tuple[int, ...] = (),
         likeness: tuple[str, ...] = (),
     ) -> VersionFacts:
+        recorded_at = self._event()
         claims = ()
         if origin is not None:
-            claims = (ClaimRow(origin, tool_id=tool, event_id=self._event(), said="artist"),)
+            claims = (ClaimRow(origin, tool_id=tool, event_id=recorded_at, said="artist"),)
         version = VersionFacts(
             id=version_id,
             asset_id=asset if asset is not None else version_id,
@@ -76,6 +77,8 @@ class Show:
             members=members,
             claims=claims,
             contains=contains,
+            linked_at=tuple((parent, recorded_at) for parent in contains),
+            recorded_at=recorded_at,
             likeness=likeness,
         )
         self.versions[version_id] = version
@@ -339,6 +342,20 @@ def test_context_picks_the_asset_a_sequence_is() -> None:
     assert pick_by_context([None], [range(0, 1)]) == {}
 
 
+def test_material_of_undeclared_origin_inside_blocks_at_any_depth() -> None:
+    show = Show()
+    show.add(1, "elements/plate_from_client", origin=None)
+    show.add(2, "precomp", contains=(1,))
+    show.add(3, "comp", contains=(2,))
+    (finding,) = show.deliver(3).findings
+    assert finding.rule == "input-origin-unknown" and finding.blocks
+    assert finding.details["inputs"][0]["via"] == (
+        "contains precomp v1, which contains elements/plate_from_client v1"
+    )
+    show.claim(1, CAPTURE)
+    assert show.rules(3) == []
+
+
 # -- lineage pinned to versions (item 2) --------------------------------------------------------
 
 
@@ -356,6 +373,16 @@ def test_a_stale_parent_warns_and_blocks_when_its_newer_version_is_unapproved_ai
     assert show.rules(2) == ["lineage-stale-genai"]
     show.approve(4)  # the newer version approved: only the warning remains
     assert show.rules(2) == ["lineage-stale"]
+
+
+def test_a_newer_version_that_existed_when_the_edge_was_recorded_only_warns() -> None:
+    # The generated sky was recorded (v2), then the artist's sky put back on disk and the comp
+    # recorded from its scene, pinned to v1: the comp was made knowing v2, and not from it.
+    show = Show()
+    show.add(1, "elements/sky", HUMAN)
+    show.supersede(1, 2, AI, tool=1)
+    show.add(3, "comp", contains=(1,))
+    assert show.rules(3) == ["lineage-stale"]
 
 
 def test_a_stale_parent_deep_in_the_chain_is_found() -> None:

@@ -29,7 +29,7 @@ from provenance.obligations import (
     copy_relation_of,
     describe_path,
 )
-from provenance.origins import Origin
+from provenance.origins import ClaimFacts, Origin, OriginSummary, summarize_claims
 from provenance.policy import FileFacts, pick_by_context
 from provenance.records import DeliveredUse, DisclosureEntry, display_path
 from provenance.scan import FRAME_NAME, UDIM_TOKEN
@@ -496,7 +496,8 @@ def ledger_facts(session: Session, roots: RootMap, version_ids: Iterable[int]) -
         shallow = set()
         for version_id in expand:
             row = rows[version_id]
-            row.contains = tuple(sorted(contained.get(version_id, ())))
+            row.linked_at = tuple(sorted(contained.get(version_id, {}).items()))
+            row.contains = tuple(parent for parent, _ in row.linked_at)
             row.shared = tuple(sorted(shared.get(version_id, {}).items()))
             deep.update(row.contains)
             for other, count in row.shared:
@@ -527,6 +528,8 @@ def ledger_facts(session: Session, roots: RootMap, version_ids: Iterable[int]) -
             approvals=tuple(approvals.get(version_id, ())),
             likeness=tuple(likeness.get(version_id, ())),
             contains=tuple(p for p in row.contains if p in rows),
+            linked_at=row.linked_at,
+            recorded_at=row.recorded_at,
             newer=tuple(n for n in row.newer if n in rows),
             shared=tuple((o, c) for o, c in row.shared if o in rows),
             signals=tuple(signals.get(version_id, ())),
@@ -548,7 +551,9 @@ class _Row:
     latest: int
     digest: str
     members: int
+    recorded_at: int
     contains: tuple[int, ...] = ()
+    linked_at: tuple[tuple[int, int], ...] = ()
     shared: tuple[tuple[int, int], ...] = ()
     newer: tuple[int, ...] = ()
 
@@ -566,32 +571,41 @@ _VERSION_ROWS = select(
     Asset.latest_version,
     AssetVersion.digest,
     AssetVersion.member_count,
+    AssetVersion.event_id,
 ).join(Asset, Asset.id == AssetVersion.asset_id)
 
 
 def _version_rows(connection: Connection, roots: RootMap, ids: Iterable[int]) -> dict[int, _Row]:
     return {
         version_id: _Row(
-            asset_id, display_path(roots.join(root_id, pattern)), number, latest, digest, members
+            asset_id,
+            display_path(roots.join(root_id, pattern)),
+            number,
+            latest,
+            digest,
+            members,
+            recorded_at,
         )
-        for version_id, asset_id, root_id, pattern, number, latest, digest, members in (
+        for version_id, asset_id, root_id, pattern, number, latest, digest, members, recorded_at in (
             bulk.select_in(connection, _VERSION_ROWS, AssetVersion.id, sorted(ids))
         )
     }
 
 
-_CONTAINS = select(LineageEdge.child_id, LineageEdge.parent_id).where(
+_CONTAINS = select(LineageEdge.child_id, LineageEdge.parent_id, LineageEdge.event_id).where(
     LineageEdge.kind == bindparam("kind")
 )
 _CONTAINS_KIND = {"kind": EdgeKind.CONTAINS.value}
 
 
-def _contains(connection: Connection, ids: Iterable[int]) -> dict[int, set[int]]:
-    found: dict[int, set[int]] = {}
-    for child, parent in bulk.select_in(
+def _contains(connection: Connection, ids: Iterable[int]) -> dict[int, dict[int, int]]:
+    """child -> {parent: the (first) event that recorded the edge}."""
+    found: dict[int, dict[int, int]] = {}
+    for child, parent, event_id in bulk.select_in(
         connection, _CONTAINS, LineageEdge.child_id, sorted(ids), _CONTAINS_KIND
     ):
-        found.setdefault(child, set()).add(parent)
+        edges = found.setdefault(child, {})
+        edges[parent] = min(event_id, edges.get(parent, event_id))
     return found
 
 
@@ -637,6 +651,16 @@ def _newer_versions(connection: Connection, rows: dict[int, _Row], stale: list[i
         row.newer = tuple(v for n, v in sorted(by_asset.get(row.asset_id, [])) if n > row.number)
         found.update(row.newer)
     return found
+
+
+def origin_summaries(session: Session, version_ids: Iterable[int]) -> dict[int, OriginSummary]:
+    """What each version's claims add up to (for reports; the gate asks `obligations.Judge`)."""
+    ids = sorted(set(version_ids))
+    claims = _claim_rows(session.connection(), ids)
+    return {
+        v: summarize_claims([ClaimFacts(c.origin, c.resolves) for c in claims.get(v, [])])
+        for v in ids
+    }
 
 
 def _claim_rows(connection: Connection, ids: list[int]) -> dict[int, list[ClaimRow]]:

@@ -407,6 +407,20 @@ def is_ancestor(session: Session, candidate_id: int, of_version_id: int) -> bool
     return found is not None
 
 
+def ancestors(session: Session, version_ids: Iterable[int]) -> set[int]:
+    """Every version reachable from these by walking up (through any kind of edge): one
+    recursive CTE a chunk, whatever the number of versions (`is_ancestor` for many at once)."""
+    found: set[int] = set()
+    for chunk in chunked(sorted(set(version_ids))):
+        up = select(LineageEdge.parent_id.label("id")).where(LineageEdge.child_id.in_(chunk))
+        walk = up.cte("ancestors_of", recursive=True)
+        walk = walk.union(
+            select(LineageEdge.parent_id).join(walk, LineageEdge.child_id == walk.c.id)
+        )
+        found.update(int(v) for v in session.execute(select(walk.c.id)).scalars())
+    return found
+
+
 def direct_links(
     session: Session, version_id: int
 ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
@@ -450,6 +464,7 @@ __all__ = [
     "Edge",
     "Resolved",
     "RootMap",
+    "ancestors",
     "asset_refs",
     "direct_links",
     "ensure_roots",

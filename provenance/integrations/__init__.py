@@ -1,0 +1,1 @@
+"""Hooks into publish frameworks: each calls the Ledger API and nothing else."""

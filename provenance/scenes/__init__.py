@@ -1,0 +1,203 @@
+"""What a scene reads and writes: Nuke scripts, USD stages, Maya ASCII scenes and OTIO cuts.
+
+Pure: each reader takes the scene file's path and returns a `SceneRead` (the inputs the scene
+reads, the outputs it writes, and what it could not work out), never touching the ledger. The
+ledger side (which recorded asset version each input is, by the bytes on disk now) is
+`provenance.scene_lineage`.
+
+A reader never drops an input silently: one it cannot name (an expression it does not
+evaluate, a path relative to a folder the scene does not say) is a `SceneFinding` with the rule
+`input-unresolved`, naming the node and the knob or attribute it came from.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from dataclasses import dataclass, field
+
+from provenance.errors import BadScene
+
+UNRESOLVED = "input-unresolved"
+"""A finding: an input the scene reads whose path the reader could not work out."""
+
+
+class SceneKind(str, enum.Enum):
+    NUKE = "nuke"
+    USD = "usd"
+    MAYA = "maya"
+    OTIO = "otio"
+
+    @property
+    def tool(self) -> str:
+        """The tool a scene of this kind is recorded as made with."""
+        return _TOOLS[self]
+
+
+_TOOLS = {
+    SceneKind.NUKE: "Nuke",
+    SceneKind.USD: "USD",
+    SceneKind.MAYA: "Maya",
+    SceneKind.OTIO: "OpenTimelineIO",
+}
+
+_EXTENSIONS = {
+    ".nk": SceneKind.NUKE,
+    ".nknc": SceneKind.NUKE,
+    ".gizmo": SceneKind.NUKE,
+    ".usd": SceneKind.USD,
+    ".usda": SceneKind.USD,
+    ".usdc": SceneKind.USD,
+    ".usdz": SceneKind.USD,
+    ".ma": SceneKind.MAYA,
+    ".otio": SceneKind.OTIO,
+}
+
+# Binary scene formats whose contents no reader here can see.
+_OPAQUE = {".hip", ".hipnc", ".hiplc", ".mb", ".blend", ".max", ".c4d", ".aep"}
+
+
+@dataclass(frozen=True)
+class SceneInput:
+    """One file, frame sequence or UDIM set a scene reads."""
+
+    path: bytes
+    """Absolute and normalized: a single file, a sequence with `#` padding (as typed: `####`,
+    `%04d` and `%d` all become `#`s) or a UDIM set with `<UDIM>`."""
+    node: str
+    """Where the scene names it: a Nuke node's full name (`Group1.Read2`), a Maya node, a USD
+    layer."""
+    knob: str
+    """The knob or attribute that holds the path (`file`, `.ftn`, `sublayer`...)."""
+    frames: tuple[int, int] | None = None
+    """The frames read (first, last) when the scene says; None: every frame on disk."""
+
+
+@dataclass(frozen=True)
+class SceneOutput:
+    """A file or sequence the scene writes (a Nuke Write node's file)."""
+
+    path: bytes
+    node: str
+
+
+@dataclass(frozen=True)
+class SceneFinding:
+    """Something the reader could not work out, with where it is in the scene."""
+
+    rule: str
+    node: str
+    knob: str
+    text: str
+    """The value as the scene holds it (the expression it did not evaluate)."""
+    message: str
+
+
+@dataclass
+class SceneRead:
+    """Everything a reader found in one scene file."""
+
+    kind: SceneKind
+    path: bytes
+    """The scene file itself, absolute."""
+    inputs: list[SceneInput] = field(default_factory=list)
+    outputs: list[SceneOutput] = field(default_factory=list)
+    findings: list[SceneFinding] = field(default_factory=list)
+    names_outputs: bool = False
+    """Whether scenes of this kind say what they write (Nuke's Write nodes do): only then can a
+    render be checked against them."""
+
+    @property
+    def unresolved(self) -> list[SceneFinding]:
+        return [f for f in self.findings if f.rule == UNRESOLVED]
+
+
+def scene_kind(path: bytes) -> SceneKind:
+    """The kind of scene a file is, by its extension; refuses the ones no reader can see into."""
+    extension = os.path.splitext(os.fsdecode(path))[1].lower()
+    kind = _EXTENSIONS.get(extension)
+    if kind is not None:
+        return kind
+    shown = os.fsdecode(path)
+    if extension in _OPAQUE:
+        raise BadScene(
+            f"{shown!r} is a binary scene ({extension}) whose contents cannot be read without its "
+            "application. Save it in a text format (a Maya .ma, a Nuke .nk, a USD stage), or name "
+            "its inputs with --from."
+        )
+    known = ", ".join(sorted(_EXTENSIONS))
+    raise BadScene(
+        f"{shown!r} is not a scene this tool reads ({known}). Name its inputs with --from."
+    )
+
+
+def read_scene(path: bytes | str | os.PathLike[str]) -> SceneRead:
+    """Read one scene file (any kind `scene_kind` knows) into its inputs, outputs and findings."""
+    absolute = os.path.abspath(os.fsencode(path))
+    kind = scene_kind(absolute)
+    if not os.path.isfile(absolute):
+        raise BadScene(f"The scene {os.fsdecode(absolute)!r} does not exist. Check the path.")
+    if kind is SceneKind.NUKE:
+        from provenance.scenes.nuke import read_nuke
+
+        return read_nuke(absolute)
+    if kind is SceneKind.USD:
+        from provenance.scenes.usd import read_usd
+
+        return read_usd(absolute)
+    if kind is SceneKind.MAYA:
+        from provenance.scenes.maya import read_maya
+
+        return read_maya(absolute)
+    from provenance.scenes.otio import read_otio
+
+    return read_otio(absolute)
+
+
+_FRAME_TOKENS = re.compile(r"%0?(\d*)d|<udim>|<UDIM>|%\(UDIM\)d|\$F(\d*)")
+
+
+def normalize_tokens(name: str) -> str:
+    """A path with its frame token written the ledger's way: `%04d` and `$F4` as `####`, `%d`
+    and `$F` as `#`, and every UDIM spelling as `<UDIM>`."""
+
+    def token(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if "UDIM" in text.upper():
+            return "<UDIM>"
+        width = match.group(1) or match.group(2)
+        return "#" * (int(width) if width else 1)
+
+    return _FRAME_TOKENS.sub(token, name)
+
+
+def absolute_path(text: str, base: bytes) -> bytes:
+    """`text` (already evaluated) as an absolute, normalized path, read from `base` if relative."""
+    return os.path.normpath(os.path.join(base, os.fsencode(normalize_tokens(text))))
+
+
+def read_text(path: bytes) -> str:
+    """A text scene's contents (undecodable bytes kept as surrogates, so paths round-trip)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise BadScene(f"Cannot read the scene {os.fsdecode(path)!r}: {exc.strerror}.") from None
+    if b"\x00" in data[:4096]:
+        raise BadScene(
+            f"{os.fsdecode(path)!r} is not a text scene (it holds binary data). Save it as text."
+        )
+    return data.decode("utf-8", "surrogateescape")
+
+
+__all__ = [
+    "UNRESOLVED",
+    "SceneFinding",
+    "SceneInput",
+    "SceneKind",
+    "SceneOutput",
+    "SceneRead",
+    "read_scene",
+    "scene_kind",
+]
