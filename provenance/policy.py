@@ -79,6 +79,14 @@ RULES: dict[str, Rule] = {
             "(a resolving claim with its reason) before delivery.",
         ),
         Rule(
+            "origin-differs",
+            "Origin claims differ, none generative",
+            "Claims that disagree only among non-generative origins (capture, human, "
+            "ml-assisted, procedural) say nothing about generated material; they are "
+            "recorded and shown, and a TD may settle them.",
+            Severity.WARN,
+        ),
+        Rule(
             "content-ambiguous",
             "Identical content recorded with different origins",
             "The same bytes are recorded under assets with different origins; which one the "
@@ -237,6 +245,7 @@ class AssetFacts:
     digest: str
     origin: Origin
     disputed: bool
+    """Live claims disagree and one side is generative or unknown (`OriginSummary.disputed`)."""
     claimed: tuple[Origin, ...]
     generative_sources: tuple[GenerativeSource, ...]
     approvals: tuple[str, ...]
@@ -249,6 +258,8 @@ class AssetFacts:
     """The live claims that came from the files themselves, described (C2PA, XMP ...)."""
     near_ai: tuple[str, ...] = ()
     """Perceptual matches to generated material no TD has settled since."""
+    differs: bool = False
+    """Live claims disagree among non-generative origins only (`OriginSummary.differs`)."""
 
 
 class FileFacts(NamedTuple):
@@ -500,6 +511,15 @@ def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
             "origin-disputed",
             f"Claims about {label} disagree ({claimed}).{found}",
             f"A TD settles it: `provenance tag {asset.name} --origin X --resolve --note WHY`.",
+        )
+    if asset.differs:
+        claimed = ", ".join(o.alias for o in asset.claimed)
+        found = f" The files themselves say: {'; '.join(asset.evidence)}." if asset.evidence else ""
+        yield (
+            "origin-differs",
+            f"Claims about {label} differ ({claimed}), none of them generative; it is "
+            f"recorded as {asset.origin.alias}.{found}",
+            f"A TD may settle it: `provenance tag {asset.name} --origin X --resolve --note WHY`.",
         )
     if asset.generative_sources and not asset.approvals:
         sources = "; ".join(_source_text(asset, s) for s in asset.generative_sources)

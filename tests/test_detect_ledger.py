@@ -13,6 +13,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from provenance import Ledger, ProvenanceError
+from provenance.policy import load_policy
 
 from .builders import write_exr_sequence, write_image
 from .c2pa_fixtures import C2paFiles, ThrowawayCA, make_test_ca, write_c2pa_files
@@ -279,3 +280,86 @@ def test_a_trust_list_that_cannot_be_used_stops_an_ingest_before_it_starts(
         ledger.sweep(workspace / "plates")
     monkeypatch.delenv("PROVENANCE_C2PA_TRUST_ANCHORS")
     assert ledger.ingest(["plates"], origin="capture").asset_count == 1
+
+
+# --- disagreements that are not about generated material -------------------------------------
+
+
+def _with_xmp(path: Path, source_type: str) -> Path:
+    """A file whose XMP declares an IPTC digital source type, as a camera app or a DCC writes it."""
+    from .test_detect_metadata import save_with_xmp, xmp_packet
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    packet = xmp_packet(f"http://cv.iptc.org/newscodes/digitalsourcetype/{source_type}")
+    save_with_xmp(path, packet)
+    return path
+
+
+@pytest.mark.parametrize("source_type", ["digitalCapture", "softwareImage"])
+def test_a_human_file_whose_xmp_says_another_non_generative_origin_only_warns(
+    ledger: Ledger, workspace: Path, source_type: str
+) -> None:
+    _with_xmp(workspace / "paint" / "cleanup_v001.png", source_type)
+    ledger.ingest(["paint"], origin="human", by="carol")
+    card = ledger.show("paint/cleanup_v001.png")
+    assert (card.disputed, card.differs, card.generative) == (False, True, False)
+    swept = ledger.sweep(workspace / "paint")
+    assert not swept.verdict.blocked
+    (finding,) = swept.verdict.findings
+    assert (finding.rule, finding.severity.value) == ("origin-differs", "warn")
+    assert "none of them generative" in finding.message
+    assert f"{source_type} (embedded" in finding.message or "xmp" in finding.message
+    # A TD settles it like any disagreement: the warning goes, the record stays.
+    ledger.tag("paint/cleanup_v001.png", origin="human", note="repainted by hand", resolve=True)
+    assert ledger.sweep(workspace / "paint").verdict.clean
+    assert len(ledger.show("paint/cleanup_v001.png").claims) == 3
+
+
+def test_a_human_file_whose_signed_manifest_says_camera_only_warns(
+    ledger: Ledger, workspace: Path, signed: C2paFiles
+) -> None:
+    _copy(signed.capture_jpeg, workspace / "paint" / "still.jpg")
+    ledger.ingest(["paint"], origin="human", by="carol")
+    swept = ledger.sweep(workspace / "paint")
+    assert [(f.rule, f.blocks) for f in swept.verdict.findings] == [("origin-differs", False)]
+
+
+def test_a_difference_still_blocks_when_any_side_is_generative_or_unknown(
+    ledger: Ledger, workspace: Path, signed: C2paFiles
+) -> None:
+    # The vendor's variants: the same disagreement, with a generated or an unknown side.
+    _copy(signed.ai_jpeg, workspace / "a" / "sky.jpg")
+    _with_xmp(workspace / "b" / "sky.png", "compositeWithTrainedAlgorithmicMedia")
+    _with_xmp(workspace / "c" / "sky.png", "digitalCapture")
+    ledger.ingest(["a", "b"], origin="capture", by="vendor")
+    ledger.ingest(["c"], origin="unknown", by="vendor")
+    for folder in ("a", "b", "c"):
+        rules = {f.rule: f.blocks for f in ledger.sweep(workspace / folder).verdict.findings}
+        assert rules.get("origin-disputed") is True, (folder, rules)
+        assert "origin-differs" not in rules
+
+
+def test_show_says_claims_differ(run: Cli, ledger: Ledger, workspace: Path) -> None:
+    _with_xmp(workspace / "paint" / "cleanup_v001.png", "digitalCapture")
+    ledger.ingest(["paint"], origin="human")
+    assert (
+        "(DIFFERS: claims disagree, none generative)"
+        in run("show", "paint/cleanup_v001.png").output
+    )
+    import json
+
+    shown = json.loads(run("show", "paint/cleanup_v001.png", "--json").output)
+    assert (shown["disputed"], shown["differs"]) == (False, True)
+    swept = run("sweep", "paint", expect=3)
+    assert "WARN  origin-differs: paint/cleanup_v001.png" in swept.output
+
+
+def test_a_policy_may_make_a_difference_block(
+    ledger: Ledger, workspace: Path, tmp_path: Path
+) -> None:
+    _with_xmp(workspace / "paint" / "cleanup_v001.png", "digitalCapture")
+    ledger.ingest(["paint"], origin="human")
+    strict = tmp_path / "strict.toml"
+    strict.write_text('name = "strict"\n[rules]\norigin-differs = "block"\n')
+    swept = ledger.sweep(workspace / "paint", policy=load_policy(strict))
+    assert [(f.rule, f.blocks) for f in swept.verdict.findings] == [("origin-differs", True)]

@@ -497,6 +497,7 @@ def asset_facts(
             digest=row.digest,
             origin=summary.origin,
             disputed=summary.disputed,
+            differs=summary.differs,
             claimed=summary.origins,
             generative_sources=tuple(sources),
             approvals=tuple(a.ref for a in own),
