@@ -121,6 +121,15 @@ RULES: dict[str, Rule] = {
             "that the ledger does not hold.",
         ),
         Rule(
+            "credentials-unreadable",
+            "Content credentials cannot be read",
+            f"{_NETFLIX}: partners disclose any GenAI use. The file carries content "
+            "credentials (C2PA) that cannot be checked here: a remote manifest reading never "
+            "fetches, a prerelease format, a signature algorithm the reader does not support. "
+            "What they say about generation is unknown.",
+            Severity.WARN,
+        ),
+        Rule(
             "near-ai-copy",
             "Looks like known generated material",
             f"{_NETFLIX}, principle 4: generated material is temporary and not part of the "
@@ -260,6 +269,9 @@ class AssetFacts:
     """Perceptual matches to generated material no TD has settled since."""
     differs: bool = False
     """Live claims disagree among non-generative origins only (`OriginSummary.differs`)."""
+    unreadable_credentials: tuple[str, ...] = ()
+    """Why content credentials its files carry could not be read, as far as no TD has
+    settled it since (`provenance.detect.credentials_unreadable`)."""
 
 
 class FileFacts(NamedTuple):
@@ -279,6 +291,9 @@ class FileFacts(NamedTuple):
     """For a file the ledger does not hold as it is: the generation it says it came from."""
     near_ai: tuple[str, ...] = ()
     """For a file the ledger does not hold as it is: generated material it looks like."""
+    unreadable_credentials: tuple[str, ...] = ()
+    """For a file the ledger does not hold as it is: why its content credentials could not
+    be read."""
 
 
 @dataclass(frozen=True)
@@ -483,6 +498,17 @@ def _file_signal_findings(item: FileFacts) -> Iterator[tuple[str, str | None, st
             f"Record it as what it is (`provenance ingest {item.path} --origin ai --tool ...`) "
             "and get written approval, or replace it.",
         )
+    if item.unreadable_credentials:
+        yield (
+            "credentials-unreadable",
+            None,
+            item.path,
+            f"{item.path} carries content credentials that cannot be read: "
+            f"{'; '.join(item.unreadable_credentials)}.",
+            f"Record it (`provenance ingest {item.path} --origin ...`) and ask the vendor for "
+            "credentials that can be checked: the manifest embedded, or as a .c2pa sidecar "
+            "beside the file (reading never fetches one).",
+        )
     if item.near_ai:
         yield (
             "near-ai-copy",
@@ -557,6 +583,16 @@ def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
             f"{asset.name} --origin ai --resolve --note WHY`) and it needs written approval; if "
             f"not, a TD says so (`provenance tag {asset.name} --origin {asset.origin.alias} "
             "--resolve --note WHY`).",
+        )
+    if asset.unreadable_credentials:
+        yield (
+            "credentials-unreadable",
+            f"{label} carries content credentials that cannot be read: "
+            f"{'; '.join(asset.unreadable_credentials)}.",
+            "Ask the vendor for credentials that can be checked (the manifest embedded in the "
+            "file, or a .c2pa sidecar beside it: reading never fetches one); a TD who has "
+            f"checked them settles it: `provenance tag {asset.name} --origin X --resolve "
+            "--note WHY`.",
         )
     missing = [p for p in asset.likeness if p.casefold() not in asset.consented]
     if missing:

@@ -16,7 +16,17 @@ from provenance import Ledger, ProvenanceError
 from provenance.policy import load_policy
 
 from .builders import write_exr_sequence, write_image
-from .c2pa_fixtures import C2paFiles, ThrowawayCA, make_test_ca, write_c2pa_files
+from .c2pa_fixtures import (
+    REMOTE_MANIFEST_URL,
+    C2paFiles,
+    ThrowawayCA,
+    make_test_ca,
+    write_c2pa_files,
+    write_invalid_algorithmic_media,
+    write_prerelease,
+    write_remote_manifest,
+    write_unsupported_algorithm,
+)
 from .conftest import Cli
 from .test_audit import drop_guards, raw
 from .test_perceptual import ai_image, human_image
@@ -363,3 +373,71 @@ def test_a_policy_may_make_a_difference_block(
     strict.write_text('name = "strict"\n[rules]\norigin-differs = "block"\n')
     swept = ledger.sweep(workspace / "paint", policy=load_policy(strict))
     assert [(f.rule, f.blocks) for f in swept.verdict.findings] == [("origin-differs", True)]
+
+
+# --- credentials that cannot be read ---------------------------------------------------------
+
+
+def test_a_remote_manifest_is_a_warning_naming_its_url(
+    ledger: Ledger, workspace: Path, ca: ThrowawayCA, tmp_path: Path
+) -> None:
+    write_remote_manifest(workspace / "elements" / "sky.jpg", ca)
+    ledger.ingest(["elements"], origin="human", by="carol")
+    (signal,) = ledger.show("elements/sky.jpg").signals
+    assert signal.detail["remote_url"] == REMOTE_MANIFEST_URL
+    swept = ledger.sweep(workspace / "elements")
+    assert not swept.verdict.blocked
+    (finding,) = swept.verdict.findings
+    assert (finding.rule, finding.severity.value) == ("credentials-unreadable", "warn")
+    assert REMOTE_MANIFEST_URL in finding.message and "remote" in finding.message
+    # A studio may refuse what it cannot check.
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[rules]\ncredentials-unreadable = "block"\n')
+    assert ledger.sweep(workspace / "elements", policy=load_policy(strict)).verdict.blocked
+    # A TD who checked the manifest settles it.
+    ledger.tag("elements/sky.jpg", origin="human", note="vendor sent the manifest", resolve=True)
+    assert ledger.sweep(workspace / "elements").verdict.clean
+
+
+def test_an_untracked_file_with_unreadable_credentials_is_reported_at_sweep(
+    ledger: Ledger, workspace: Path, ca: ThrowawayCA
+) -> None:
+    write_prerelease(workspace / "incoming" / "old.jpg", ca)
+    write_remote_manifest(workspace / "incoming" / "far.jpg", ca)
+    findings = ledger.sweep(workspace / "incoming").verdict.findings
+    unreadable = {
+        f.files[0].rsplit("/", 1)[-1]: f.message
+        for f in findings
+        if f.rule == "credentials-unreadable"
+    }
+    assert "prerelease" in unreadable["old.jpg"]
+    assert REMOTE_MANIFEST_URL in unreadable["far.jpg"]
+    # The prerelease manifest's AI type is still legible: that blocks on its own.
+    assert any(f.rule == "embedded-ai" and f.files[0].endswith("old.jpg") for f in findings)
+
+
+def test_an_unverifiable_ai_manifest_still_counts_as_ai(
+    ledger: Ledger, workspace: Path, ca: ThrowawayCA
+) -> None:
+    write_unsupported_algorithm(workspace / "elements" / "sky.jpg", ca)
+    ledger.ingest(["elements"], origin="human", by="carol")
+    assert ledger.show("elements/sky.jpg").disputed
+    rules = {f.rule: f.blocks for f in ledger.sweep(workspace / "elements").verdict.findings}
+    assert rules == {
+        "origin-disputed": True,
+        "genai-unapproved": True,
+        "credentials-unreadable": False,
+    }
+
+
+def test_algorithmic_media_in_an_invalid_manifest_is_recorded(
+    ledger: Ledger, workspace: Path, ca: ThrowawayCA
+) -> None:
+    write_invalid_algorithmic_media(workspace / "elements" / "noise.jpg", ca)
+    ledger.ingest(["elements"], origin="human", by="carol")
+    card = ledger.show("elements/noise.jpg")
+    assert [c.origin.value for c in card.claims] == ["digitalCreation", "algorithmicMedia"]
+    assert card.differs
+    assert [f.rule for f in ledger.sweep(workspace / "elements").verdict.findings] == [
+        "origin-differs"
+    ]

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, bindparam, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
+from provenance.detect import credentials_unreadable
 from provenance.fingerprint import aggregate_digest
 from provenance.origins import ClaimFacts, Evidence, Origin, OriginSummary, summarize_claims
 from provenance.policy import AssetFacts, FileFacts, GenerativeSource, ToolFacts
@@ -519,10 +520,12 @@ def _file_evidence(claims: list[Claim], signals: list[SignalInfo]) -> dict[str, 
         for c in claims[start:]
         if c.evidence != Evidence.DECLARED.value
     )
-    near_ai = tuple(
-        s.summary for s in signals if s.source == PERCEPTUAL_SOURCE and s.event_id > settled
+    live = [s for s in signals if s.event_id > settled]
+    near_ai = tuple(s.summary for s in live if s.source == PERCEPTUAL_SOURCE)
+    unreadable = tuple(
+        dict.fromkeys(r for r in map(credentials_unreadable, (s.detail for s in live)) if r)
     )
-    return {"evidence": evidence, "near_ai": near_ai}
+    return {"evidence": evidence, "near_ai": near_ai, "unreadable_credentials": unreadable}
 
 
 def _tools(session: Session, tool_ids: Iterable[int]) -> dict[int, ToolFacts]:
