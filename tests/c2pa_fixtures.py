@@ -178,6 +178,7 @@ def write_signed(
 ) -> Path:
     """Sign `asset` with its manifest embedded, and write it to `path`."""
     signed, _ = sign(ca, manifest, asset, mime, ingredients=ingredients)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(signed)
     return path
 
