@@ -70,6 +70,19 @@ class Jail:
     notes: list[str] = field(default_factory=list)
 
 
+def command_env(home: Path, *path: Path) -> dict[str, str]:
+    """The environment for a `provenance` subprocess: no PROVENANCE_ settings of the caller's,
+    config and data under `home`, and `path` (folders of installed plug-ins) on PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    env["XDG_DATA_HOME"] = str(home / "data")
+    if path:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*map(str, path), *filter(None, [env.get("PYTHONPATH")])]
+        )
+    return env
+
+
 def unshare_works() -> bool:
     if shutil.which("unshare") is None or shutil.which("mount") is None:
         return False

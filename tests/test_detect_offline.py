@@ -9,7 +9,6 @@ with the C2PA SDK's default settings proves it sees the lookups a reader makes.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from .c2pa_fixtures import (
     write_cawg_identity,
     write_remote_manifest,
 )
-from .netjail import Jail, offline_runs, run_command
+from .netjail import Jail, command_env, offline_runs, run_command
 
 DID_HOST = "identity.cawg-test.example"
 REMOTE = "https://manifests.cawg-test.example/{name}.c2pa"
@@ -51,13 +50,6 @@ def show(tmp_path_factory: pytest.TempPathFactory, ca: ThrowawayCA) -> Path:
         name = f"matte_v00{version}"
         write_remote_manifest(root / folder / f"{name}.jpg", ca, REMOTE.format(name=name))
     return root
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVENANCE_")}
-    env["XDG_CONFIG_HOME"] = str(home / "config")
-    env["XDG_DATA_HOME"] = str(home / "data")
-    return env
 
 
 def _commands(db: Path) -> list[list[str]]:
@@ -98,7 +90,7 @@ def _outcome(jail: Jail) -> dict[str, Any]:
 def test_ingest_and_sweep_are_the_same_and_as_quick_without_network(
     show: Path, tmp_path: Path
 ) -> None:
-    env = _env(tmp_path)
+    env = command_env(tmp_path)
     with_network = [run_command(c, show, env) for c in _commands(tmp_path / "online.db")]
     without = offline_runs(_commands(tmp_path / "offline.db"), show, env, tmp_path / "jail")
 
@@ -142,6 +134,6 @@ def test_where_unshare_cannot_run_python_sockets_are_refused(
         "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 9), 1)\n"
         "except OSError as e:\n    print('refused' if 'refused for this test' in str(e) else e)",
     ]
-    jail = netjail.offline_runs([probe], tmp_path, _env(tmp_path), tmp_path / "j")
+    jail = netjail.offline_runs([probe], tmp_path, command_env(tmp_path), tmp_path / "j")
     assert (jail.isolated, jail.queries) == (False, None)
     assert jail.runs[0].stdout.strip() == "refused"
