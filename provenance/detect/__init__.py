@@ -31,12 +31,15 @@ class Signal:
     """One piece of provenance found inside a file (or in its `.c2pa` sidecar)."""
 
     source: str
-    """Which reader found it: "c2pa", "c2pa-sidecar", "xmp", "a1111", "comfyui", "invokeai",
-    "novelai", "midjourney", "exif"."""
+    """Which reader found it: "c2pa", "c2pa-sidecar", "xmp", a generator's reader ("a1111",
+    "comfyui", "novelai", "swarmui" ...: docs/detection.md lists them), "perceptual", or
+    "plugin:<name>" for a detector plug-in."""
     origin: Origin | None
     """The origin the signal implies; None when it only informs (a valid manifest with no AI action)."""
     evidence: Evidence
-    """EMBEDDED_SIGNED for a C2PA manifest whose signature validates; EMBEDDED otherwise."""
+    """EMBEDDED_SIGNED for a C2PA manifest whose signature validates; INFERRED for what is
+    guessed (a perceptual match, a ComfyUI workflow without its prompt, a plug-in may say so);
+    EMBEDDED otherwise."""
     summary: str
     """One line a person reads in `provenance show`."""
     tool: str | None = None
