@@ -60,11 +60,18 @@ FAMILIES: dict[str, list[Fixture]] = {}
 
 
 def fixture(family: str, *sources: str) -> Callable[[Builder], Builder]:
+    """Register a builder of `family` (made into its folder, created if need be)."""
+
     def register(build: Builder) -> Builder:
+        @functools.wraps(build)
+        def made(folder: Path, ca: ThrowawayCA) -> Path:
+            folder.mkdir(parents=True, exist_ok=True)
+            return build(folder, ca)
+
         FAMILIES.setdefault(family, []).append(
-            Fixture(family, build.__name__.removeprefix("make_"), build, sources)
+            Fixture(family, build.__name__.removeprefix("make_"), made, sources)
         )
-        return build
+        return made
 
     return register
 
@@ -605,6 +612,7 @@ def make_xmp_composite(folder: Path, ca: ThrowawayCA) -> Path:
 def _in_parameters(
     folder: Path, ca: ThrowawayCA, *, name: str, payload: dict[str, Any] | str
 ) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     return _parameters(folder, name, payload)
 
 

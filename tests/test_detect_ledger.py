@@ -441,3 +441,45 @@ def test_algorithmic_media_in_an_invalid_manifest_is_recorded(
     assert [f.rule for f in ledger.sweep(workspace / "elements").verdict.findings] == [
         "origin-differs"
     ]
+
+
+# --- generator metadata the ledger records -----------------------------------------------------
+
+
+def test_a_comfyui_workflow_without_its_prompt_is_disputed_until_a_td_settles_it(
+    ledger: Ledger, workspace: Path
+) -> None:
+    from .generator_fixtures import make_comfyui_workflow_png
+
+    make_comfyui_workflow_png(workspace / "boards", None)  # type: ignore[arg-type]
+    ledger.ingest(["boards"], origin="human", by="carol")
+    card = ledger.show("boards/editor.png")
+    assert [(s.source, s.evidence) for s in card.signals] == [("comfyui-workflow", "inferred")]
+    assert card.disputed
+    disputed = next(
+        f
+        for f in ledger.sweep(workspace / "boards").verdict.findings
+        if f.rule == "origin-disputed"
+    )
+    assert "ai (inferred: ComfyUI workflow" in disputed.message
+    assert (
+        "a screenshot of the node editor" in disputed.message and "TD settles" in disputed.message
+    )
+    ledger.tag("boards/editor.png", origin="human", note="a screenshot of the graph", resolve=True)
+    assert ledger.sweep(workspace / "boards").verdict.clean
+
+
+def test_every_generator_a_file_carries_is_recorded(ledger: Ledger, workspace: Path) -> None:
+    from .generator_fixtures import make_stability_matrix_png, make_stealth_pngcomp
+
+    make_stability_matrix_png(workspace / "elements", None)  # type: ignore[arg-type]
+    make_stealth_pngcomp(workspace / "elements", None)  # type: ignore[arg-type]
+    report = ledger.ingest(["elements"])
+    assert sorted((name.decode().rsplit("/", 1)[-1], s.source) for name, s in report.signals) == [
+        ("matrix.png", "a1111"),
+        ("matrix.png", "comfyui"),
+        ("matrix.png", "stability-matrix"),
+        ("stealth_comp.png", "a1111"),
+    ]
+    stealth = ledger.show("elements/stealth_comp.png")
+    assert (stealth.origin.alias, stealth.signals[0].detail["carrier"]) == ("ai", "png-alpha-lsb")
