@@ -21,6 +21,7 @@ from typing import Any
 from PIL import Image
 
 from provenance.detect import Signal
+from provenance.detect.sniff import READABLE_TYPES
 from provenance.origins import Evidence
 
 ENTRY_POINT_GROUP = "provenance.detectors"
@@ -61,14 +62,17 @@ def installed_detectors() -> tuple[tuple[str, Detector], ...]:
 
 
 @functools.lru_cache(maxsize=1)
-def _image_extensions() -> frozenset[bytes]:
-    return frozenset(e.lower().encode() for e in Image.registered_extensions())
+def image_extensions() -> frozenset[bytes]:
+    """The types handed to plug-ins: those Pillow opens that a sweep reads (not PostScript,
+    which Pillow renders by running Ghostscript)."""
+    registered = {e.lower().encode() for e in Image.registered_extensions()}
+    return frozenset(registered & READABLE_TYPES)
 
 
 def plugin_signals(path: bytes) -> list[Signal]:
     """What the installed plug-ins say about an image file (none for any other type)."""
     detectors = installed_detectors()
-    if not detectors or os.path.splitext(path)[1].lower() not in _image_extensions():
+    if not detectors or os.path.splitext(path)[1].lower() not in image_extensions():
         return []
     subject = DetectorInput(path)
     signals: list[Signal] = []
