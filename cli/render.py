@@ -125,6 +125,7 @@ def card_json(card: AssetCard) -> dict[str, Any]:
         "origin": card.origin.alias,
         "origin_code": card.origin.value,
         "disputed": card.disputed,
+        "differs": card.differs,
         "generative": card.generative,
         "members": card.member_count,
         "bytes": card.total_size,
@@ -339,7 +340,13 @@ def card_text(card: AssetCard) -> Iterator[str]:
         yield f"  size      {size}"
     if card.frame is not None:
         yield f"  frame     {card.frame}: {card.frame_digest}"
-    dispute = " (DISPUTED: claims disagree)" if card.disputed else ""
+    dispute = (
+        " (DISPUTED: claims disagree)"
+        if card.disputed
+        else " (DIFFERS: claims disagree, none generative)"
+        if card.differs
+        else ""
+    )
     yield f"  origin    {card.origin.alias} ({card.origin.value}){dispute}"
     yield f"  status    {card.status}"
     if card.claims:

@@ -26,6 +26,7 @@ from provenance.deliveries import (
     read_delivery,
     rescan_folder,
 )
+from provenance.detect import credentials_unreadable
 from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher, format_digest, hash_file, is_cache_trusted
@@ -305,8 +306,13 @@ def _with_file_signals(
         )
         match = matches.get(index)
         near = (match.signal().summary,) if match is not None else ()
-        if generated or near:
-            result[index] = files[index]._replace(signals=generated, near_ai=near)
+        unreadable = tuple(
+            r for r in (credentials_unreadable(s.detail) for s in detection.signals) if r
+        )
+        if generated or near or unreadable:
+            result[index] = files[index]._replace(
+                signals=generated, near_ai=near, unreadable_credentials=unreadable
+            )
     return result
 
 

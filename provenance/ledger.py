@@ -1059,6 +1059,7 @@ class Ledger:
             status=version.status,
             origin=summary.origin,
             disputed=summary.disputed,
+            differs=summary.differs,
             generative=summary.generative,
             claims=claims,
             member_count=version.member_count,

@@ -87,10 +87,14 @@ class ApprovalRow:
 
 @dataclass(frozen=True)
 class SignalRow:
-    """A perceptual match to generated material, recorded by the event `event_id`."""
+    """What a file of the version said about itself, recorded by the event `event_id`: a
+    perceptual match to generated material (`near_ai`), or credentials that could not be read
+    (`unreadable`: why)."""
 
     event_id: int
     summary: str
+    near_ai: bool = True
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,13 @@ class Judged:
     """Perceptual matches to generated material that no TD has settled since."""
     unknown_inputs: tuple[tuple[VersionFacts, tuple[Step, ...]], ...] = ()
     """What is in it (at any depth) whose origin nobody has declared, with how it got in."""
+    unreadable_credentials: tuple[str, ...] = ()
+    """Why content credentials its files carry could not be read, unsettled since."""
+
+    @property
+    def differs(self) -> bool:
+        """Its live claims disagree, among non-generative, known origins only (a warning)."""
+        return self.summary.differs
 
     @property
     def origin(self) -> Origin:
@@ -442,7 +453,7 @@ class Judge:
             summary = self.summary(reached)
             if path and summary.origin is Origin.UNKNOWN and not summary.disputed:
                 unknown.append((self.version(reached), path))
-        evidence, near_ai = _file_evidence(version)
+        evidence, near_ai, unreadable = _file_evidence(version)
         return Judged(
             version=version,
             summary=self.summary(version_id),
@@ -456,6 +467,7 @@ class Judge:
             evidence=evidence,
             near_ai=near_ai,
             unknown_inputs=tuple(unknown),
+            unreadable_credentials=unreadable,
         )
 
     @cached_property
@@ -464,7 +476,9 @@ class Judge:
         return {v: self.judge(v) for v in self.ledger.versions}
 
 
-def _file_evidence(version: VersionFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _file_evidence(
+    version: VersionFacts,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """What the files said, as far as it is still live: a TD's resolving claim settles
     everything recorded before it."""
     claims = version.claims
@@ -475,5 +489,7 @@ def _file_evidence(version: VersionFacts) -> tuple[tuple[str, ...], tuple[str, .
         for c in claims[start:]
         if c.evidence != Evidence.DECLARED.value
     )
-    near_ai = tuple(s.summary for s in version.signals if s.event_id > settled)
-    return evidence, near_ai
+    live = [s for s in version.signals if s.event_id > settled]
+    near_ai = tuple(s.summary for s in live if s.near_ai)
+    unreadable = tuple(dict.fromkeys(s.unreadable for s in live if s.unreadable))
+    return evidence, near_ai, unreadable

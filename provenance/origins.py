@@ -170,10 +170,15 @@ class OriginSummary:
 
     origin: Origin
     disputed: bool
+    """The live claims disagree about whether generated material is involved (or whether
+    anyone knows): one of them is generative or unknown. The gate blocks until a TD settles it."""
     generative: bool
     """True when the effective origin is generative, or any live claim says so."""
     origins: tuple[Origin, ...]
     """The distinct origins of the live claims (those since the last resolving claim)."""
+    differs: bool = False
+    """The live claims disagree, but only among non-generative, known origins (a camera plate
+    the artist declared `human`): recorded and shown, a warning a TD may settle."""
 
 
 # When claims disagree, the summary reports the most cautious of them: a plain re-tag to
@@ -193,8 +198,9 @@ def summarize_claims(claims: Sequence[ClaimFacts]) -> OriginSummary:
     """Add up claims (oldest first) into one origin.
 
     A resolving claim (a TD settling a disagreement) supersedes every claim before it. Among the
-    claims that are live after that, agreement gives their origin; disagreement is a dispute
-    whose reported origin is the most cautious one.
+    claims that are live after that, agreement in category gives their origin; disagreement
+    reports the most cautious one, and is a dispute when any side is generative or unknown,
+    else a difference (`differs`: capture against human, human against ml-assisted ...).
     """
     if not claims:
         return OriginSummary(Origin.UNKNOWN, disputed=False, generative=False, origins=())
@@ -210,11 +216,16 @@ def summarize_claims(claims: Sequence[ClaimFacts]) -> OriginSummary:
         latest = live[-1].origin
         return OriginSummary(latest, disputed=False, generative=latest.generative, origins=distinct)
     cautious = min(distinct, key=lambda o: _CAUTION.index(o.category))
+    generative = any(o.generative for o in distinct)
+    # Whether generated material is involved is what the gate decides on: "unknown" on one
+    # side leaves that open, so it disputes as a generative side does.
+    about_generation = generative or OriginCategory.UNKNOWN in categories
     return OriginSummary(
         cautious,
-        disputed=True,
-        generative=any(o.generative for o in distinct),
+        disputed=about_generation,
+        generative=generative,
         origins=distinct,
+        differs=not about_generation,
     )
 
 

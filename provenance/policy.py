@@ -88,6 +88,14 @@ RULES: dict[str, Rule] = {
             "(a resolving claim with its reason) before delivery.",
         ),
         Rule(
+            "origin-differs",
+            "Origin claims differ, none generative",
+            "Claims that disagree only among non-generative origins (capture, human, "
+            "ml-assisted, procedural) say nothing about generated material; they are "
+            "recorded and shown, and a TD may settle them.",
+            Severity.WARN,
+        ),
+        Rule(
             "content-ambiguous",
             "Identical content recorded with different origins",
             "The same bytes are recorded under assets that disagree about whether they are "
@@ -149,6 +157,15 @@ RULES: dict[str, Rule] = {
             f"{_NETFLIX}: partners disclose any GenAI use. The file carries its own record of "
             "generation (a C2PA manifest, XMP DigitalSourceType or a generator's metadata) "
             "that the ledger does not hold.",
+        ),
+        Rule(
+            "credentials-unreadable",
+            "Content credentials cannot be read",
+            f"{_NETFLIX}: partners disclose any GenAI use. The file carries content "
+            "credentials (C2PA) that cannot be checked here: a remote manifest reading never "
+            "fetches, a prerelease format, a signature algorithm the reader does not support. "
+            "What they say about generation is unknown.",
+            Severity.WARN,
         ),
         Rule(
             "near-ai-copy",
@@ -257,6 +274,9 @@ class FileFacts(NamedTuple):
     """For a file the ledger does not hold as it is: the generation it says it came from."""
     near_ai: tuple[str, ...] = ()
     """For a file the ledger does not hold as it is: generated material it looks like."""
+    unreadable_credentials: tuple[str, ...] = ()
+    """For a file the ledger does not hold as it is: why its content credentials could not
+    be read."""
 
 
 @dataclass(frozen=True)
@@ -516,6 +536,18 @@ def _file_signal_findings(item: FileFacts) -> Iterator[_Raw]:
             "and get written approval, or replace it.",
             {},
         )
+    if item.unreadable_credentials:
+        yield (
+            "credentials-unreadable",
+            None,
+            item.path,
+            f"{item.path} carries content credentials that cannot be read: "
+            f"{'; '.join(item.unreadable_credentials)}.",
+            f"Record it (`provenance ingest {item.path} --origin ...`) and ask the vendor for "
+            "credentials that can be checked: the manifest embedded, or as a .c2pa sidecar "
+            "beside the file (reading never fetches one).",
+            {"reasons": list(item.unreadable_credentials)},
+        )
     if item.near_ai:
         yield (
             "near-ai-copy",
@@ -544,6 +576,18 @@ def asset_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str,
         )
     if judged.disputed:
         yield _disputed(judged)
+    elif judged.differs:
+        claimed = ", ".join(o.alias for o in judged.summary.origins)
+        found = (
+            f" The files themselves say: {'; '.join(judged.evidence)}." if judged.evidence else ""
+        )
+        yield (
+            "origin-differs",
+            f"Claims about {label} differ ({claimed}), none of them generative; it is "
+            f"recorded as {judged.origin.alias}.{found}",
+            f"A TD may settle it: `provenance tag {name} --origin X --resolve --note WHY`.",
+            {"claimed": [o.alias for o in judged.summary.origins]},
+        )
     if judged.unknown_inputs:
         listed = ", ".join(v.label for v, _ in judged.unknown_inputs)
         first = judged.unknown_inputs[0][0].name
@@ -603,6 +647,17 @@ def asset_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str,
             f"not, a TD says so (`provenance tag {name} --origin {judged.origin.alias} "
             "--resolve --note WHY`).",
             {},
+        )
+    if judged.unreadable_credentials:
+        yield (
+            "credentials-unreadable",
+            f"{label} carries content credentials that cannot be read: "
+            f"{'; '.join(judged.unreadable_credentials)}.",
+            "Ask the vendor for credentials that can be checked (the manifest embedded in the "
+            "file, or a .c2pa sidecar beside it: reading never fetches one); a TD who has "
+            f"checked them settles it: `provenance tag {name} --origin X --resolve "
+            "--note WHY`.",
+            {"reasons": list(judged.unreadable_credentials)},
         )
     missing = judged.missing_consent
     if missing:

@@ -304,6 +304,8 @@ class AssetCard:
     """The frame the target named, when it named one frame of a sequence."""
     frame_digest: str | None = None
     created_at: dt.datetime | None = None
+    differs: bool = False
+    """Live claims disagree among non-generative origins only: a warning, not a dispute."""
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import io
+import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +16,7 @@ from typing import Any
 import c2pa  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from PIL import Image
 
@@ -174,6 +178,7 @@ def write_signed(
 ) -> Path:
     """Sign `asset` with its manifest embedded, and write it to `path`."""
     signed, _ = sign(ca, manifest, asset, mime, ingredients=ingredients)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(signed)
     return path
 
@@ -194,6 +199,48 @@ def created_manifest(
         "title": title,
         "assertions": [{"label": label, "data": {"actions": [action]}}],
     }
+
+
+def write_composite(
+    path: Path,
+    ca: ThrowawayCA,
+    agent: dict[str, str],
+    background: tuple[str, bytes, str],
+    element: tuple[str, bytes, str],
+) -> Path:
+    """A composite as a DCC signs it: the background opened (`parentOf`), an element placed
+    (`componentOf`), each (title, bytes, MIME type); its own actions carry no source type."""
+    manifest = {
+        "claim_generator_info": [agent],
+        "title": path.name,
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.opened",
+                            "softwareAgent": agent,
+                            "parameters": {"ingredientIds": ["background"]},
+                        },
+                        {
+                            "action": "c2pa.placed",
+                            "softwareAgent": agent,
+                            "parameters": {"ingredientIds": ["element"]},
+                        },
+                    ]
+                },
+            }
+        ],
+    }
+    ingredients = tuple(
+        ({"title": title, "relationship": relationship, "label": label}, data, mime)
+        for (title, data, mime), relationship, label in (
+            (background, "parentOf", "background"),
+            (element, "componentOf", "element"),
+        )
+    )
+    return write_signed(path, ca, manifest, image_bytes(path.name), ingredients=ingredients)
 
 
 @dataclass(frozen=True)
@@ -230,47 +277,12 @@ def write_c2pa_files(folder: Path, ca: ThrowawayCA) -> C2paFiles:
         image_bytes("ai"),
     )
 
-    nuke = {"name": "Nuke", "version": "15.1"}
-    composite_manifest = {
-        "claim_generator_info": [nuke],
-        "title": "comp.jpg",
-        "assertions": [
-            {
-                "label": "c2pa.actions.v2",
-                "data": {
-                    "actions": [
-                        {
-                            "action": "c2pa.opened",
-                            "softwareAgent": nuke,
-                            "parameters": {"ingredientIds": ["plate"]},
-                        },
-                        {
-                            "action": "c2pa.placed",
-                            "softwareAgent": nuke,
-                            "parameters": {"ingredientIds": ["sky"]},
-                        },
-                    ]
-                },
-            }
-        ],
-    }
-    composite_jpeg = write_signed(
+    composite_jpeg = write_composite(
         folder / "comp.jpg",
         ca,
-        composite_manifest,
-        image_bytes("comp"),
-        ingredients=(
-            (
-                {"title": "plate_v001.jpg", "relationship": "parentOf", "label": "plate"},
-                image_bytes("plate"),
-                "image/jpeg",
-            ),
-            (
-                {"title": "sky_gen.jpg", "relationship": "componentOf", "label": "sky"},
-                ai_jpeg.read_bytes(),
-                "image/jpeg",
-            ),
-        ),
+        {"name": "Nuke", "version": "15.1"},
+        ("plate_v001.jpg", image_bytes("plate"), "image/jpeg"),
+        ("sky_gen.jpg", ai_jpeg.read_bytes(), "image/jpeg"),
     )
 
     v2_png = write_signed(
@@ -350,3 +362,273 @@ def _write_exr(path: Path) -> None:
         write_exr(path, seed="c2pa")
     except ImportError:  # openexr is a test extra; the sidecar binds whatever bytes are there.
         path.write_bytes(b"\x76\x2f\x31\x01" + random.Random("exr").randbytes(4096))
+
+
+# --- C2PA as Adobe writes it ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdobeFiles:
+    """Where Adobe's tools put the digital source type, one signed file for each place."""
+
+    firefly_png: Path
+    """Firefly: `c2pa.created` with the type only in `parameters` under `com.adobe.digitalSourceType`."""
+    fill_jpeg: Path
+    """Photoshop Generative Fill: `c2pa.edited` with the type in its parameters."""
+    composite_jpeg: Path
+    """Photoshop: the Firefly PNG placed as an ingredient; the composite's own actions say nothing."""
+    field_and_parameters_jpeg: Path
+    """A vendor's variant: digitalCapture in the field, trainedAlgorithmicMedia in the parameters."""
+
+
+ADOBE_SOURCE_TYPE = "com.adobe.digitalSourceType"
+
+
+def write_adobe_files(folder: Path, ca: ThrowawayCA) -> AdobeFiles:
+    folder.mkdir(parents=True, exist_ok=True)
+    firefly_manifest = {
+        "claim_generator_info": [{"name": "Adobe Firefly", "version": "3.0"}],
+        "title": "firefly.png",
+        # Firefly's files predate the 2.x rule that `c2pa.created` carries the field.
+        "claim_version": 1,
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "softwareAgent": "Adobe Firefly",
+                            "parameters": {ADOBE_SOURCE_TYPE: IPTC + "trainedAlgorithmicMedia"},
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+    firefly_png = write_signed(
+        folder / "firefly.png", ca, firefly_manifest, image_bytes("firefly", "PNG"), "image/png"
+    )
+    photoshop = {"name": "Adobe Photoshop", "version": "26.0"}
+    fill_manifest = {
+        "claim_generator_info": [photoshop],
+        "title": "fill.jpg",
+        "claim_version": 1,
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.edited",
+                            "softwareAgent": photoshop,
+                            "parameters": {
+                                ADOBE_SOURCE_TYPE: IPTC + "compositeWithTrainedAlgorithmicMedia",
+                                "description": "Generative Fill",
+                            },
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+    fill_jpeg = write_signed(folder / "fill.jpg", ca, fill_manifest, image_bytes("fill"))
+    composite_jpeg = write_composite(
+        folder / "poster.jpg",
+        ca,
+        photoshop,
+        ("layout.jpg", image_bytes("layout"), "image/jpeg"),
+        ("firefly.png", firefly_png.read_bytes(), "image/png"),
+    )
+    both = created_manifest("both.jpg", IPTC + "digitalCapture", "Camera", generator="Camera")
+    both["assertions"][0]["data"]["actions"][0]["parameters"] = {
+        ADOBE_SOURCE_TYPE: IPTC + "trainedAlgorithmicMedia"
+    }
+    field_and_parameters_jpeg = write_signed(folder / "both.jpg", ca, both, image_bytes("both"))
+    return AdobeFiles(firefly_png, fill_jpeg, composite_jpeg, field_and_parameters_jpeg)
+
+
+# --- credentials that cannot be read ------------------------------------------------------
+
+
+REMOTE_MANIFEST_URL = "https://manifests.cawg-test.example/sky_gen.c2pa"
+
+
+def write_remote_manifest(path: Path, ca: ThrowawayCA, url: str = REMOTE_MANIFEST_URL) -> Path:
+    """A JPEG whose only manifest is remote: its XMP `dcterms:provenance` names the URL."""
+    context = c2pa.Context.from_dict(_BUILDER_SETTINGS)
+    try:
+        manifest = created_manifest(path.name, IPTC + "trainedAlgorithmicMedia", "Gen")
+        with c2pa.Builder(manifest, context=context) as builder:
+            builder.set_no_embed()
+            builder.set_remote_url(url)
+            signed = io.BytesIO()
+            with ca.signer() as signer:
+                builder.sign(signer, "image/jpeg", io.BytesIO(image_bytes(path.name)), signed)
+    finally:
+        context.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(signed.getvalue())
+    return path
+
+
+def write_unsupported_algorithm(path: Path, ca: ThrowawayCA) -> Path:
+    """A signed AI JPEG whose COSE header names an algorithm the reader does not support (-9)."""
+
+    def unknown_algorithm(data: bytearray) -> None:
+        cose = data.index(b"\xd2\x84", data.index(b"c2pa.signature"))
+        alg = data.index(b"\x01\x26", cose)  # {1: -7}: ES256 in the protected header
+        data[alg + 1] = 0x28  # -9
+
+    return _signed_then_changed(path, ca, "trainedAlgorithmicMedia", unknown_algorithm)
+
+
+def write_invalid_algorithmic_media(path: Path, ca: ThrowawayCA) -> Path:
+    """An algorithmicMedia JPEG whose pixels changed after signing: Invalid."""
+
+    def flip_a_pixel_byte(data: bytearray) -> None:
+        data[-200] ^= 0xFF
+
+    return _signed_then_changed(path, ca, "algorithmicMedia", flip_a_pixel_byte)
+
+
+def _signed_then_changed(
+    path: Path, ca: ThrowawayCA, source_type: str, change: Callable[[bytearray], None]
+) -> Path:
+    """A JPEG signed as `source_type` by "Gen", whose bytes `change` alters after signing."""
+    manifest = created_manifest(path.name, IPTC + source_type, "Gen")
+    signed, _ = sign(ca, manifest, image_bytes(path.name), "image/jpeg")
+    data = bytearray(signed)
+    change(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_prerelease(path: Path, ca: ThrowawayCA) -> Path:
+    """A signed AI JPEG (claim v1) whose claim hashes its actions the pre-1.0 way."""
+    manifest = created_manifest(path.name, IPTC + "trainedAlgorithmicMedia", "Gen")
+    manifest["claim_version"] = 1
+    signed, store = sign(ca, manifest, image_bytes(path.name), "image/jpeg")
+    actions = _jumbf_box(store, b"c2pa.actions")
+    (content,) = [box for kind, box in _jumbf_boxes(actions[8:]) if kind == b"cbor"]
+    # The claim hashes an assertion's superbox contents; before 1.0 it hashed its data only.
+    current = hashlib.sha256(actions[8:]).digest()
+    old_style = hashlib.sha256(content[8:]).digest()
+    assert signed.count(current) == 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(signed.replace(current, old_style))
+    return path
+
+
+def _jumbf_boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, whole box) of the boxes laid one after another in `data`."""
+    boxes, offset = [], 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        if size < 8:
+            break
+        boxes.append((data[offset + 4 : offset + 8], data[offset : offset + size]))
+        offset += size
+    return boxes
+
+
+def _jumbf_box(data: bytes, label_prefix: bytes) -> bytes:
+    """The first JUMBF superbox whose description label starts with `label_prefix`."""
+    for kind, box in _jumbf_boxes(data):
+        if kind != b"jumb":
+            continue
+        children = _jumbf_boxes(box[8:])
+        # A description box: a 16-byte type UUID, a toggles byte, then the label.
+        if children and children[0][0] == b"jumd":
+            label = children[0][1][8 + 17 :].split(b"\x00", 1)[0]
+            if label.startswith(label_prefix):
+                return box
+        try:
+            return _jumbf_box(box[8:], label_prefix)
+        except LookupError:
+            continue
+    raise LookupError(label_prefix)
+
+
+# --- a CAWG identity assertion whose issuer the SDK would resolve ------------------------------
+
+
+def write_cawg_identity(path: Path, ca: ThrowawayCA, did_host: str) -> Path:
+    """A signed AI JPEG with a CAWG identity assertion (identity claims aggregation) whose
+    credential's issuer is `did:web:<did_host>`: a reader that decodes identity assertions
+    resolves that host to fetch the issuer's DID document."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    referenced = [{"url": "self#jumbf=c2pa.assertions/c2pa.hash.data", "alg": "sha256"}]
+    credential = {
+        "@context": [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://cawg.io/identity/1.1/ica/context/",
+        ],
+        "type": ["VerifiableCredential", "IdentityClaimsAggregationCredential"],
+        "issuer": f"did:web:{did_host}",
+        "validFrom": (now - dt.timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+        "credentialSubject": {
+            "verifiedIdentities": [
+                {
+                    "type": "cawg.social_media",
+                    "username": "matte_artist",
+                    "uri": "https://social.cawg-test.example/matte_artist",
+                    "verifiedAt": now.isoformat().replace("+00:00", "Z"),
+                    "provider": {"id": "https://social.cawg-test.example", "name": "Social"},
+                }
+            ],
+            "c2paAsset": {
+                "referenced_assertions": [
+                    {**r, "hash": base64.b64encode(bytes(32)).decode()} for r in referenced
+                ],
+                "sig_type": "cawg.identity_claims_aggregation",
+            },
+        },
+    }
+    payload = json.dumps(credential).encode()
+    protected = _cbor({1: -8, 3: "application/vc"})  # EdDSA, content type
+    key = ed25519.Ed25519PrivateKey.generate()
+    signature = key.sign(_cbor(["Signature1", protected, b"", payload]))
+    cose_sign1 = b"\xd2" + _cbor([protected, {}, payload, signature])  # tag 18
+    manifest = created_manifest(path.name, IPTC + "trainedAlgorithmicMedia", "Gen")
+    manifest["assertions"].append(
+        {
+            "label": "cawg.identity",
+            "data": {
+                "signer_payload": {
+                    "referenced_assertions": [{**r, "hash": [0] * 32} for r in referenced],
+                    "sig_type": "cawg.identity_claims_aggregation",
+                },
+                "signature": list(cose_sign1),
+                "pad1": [0] * 16,
+            },
+        }
+    )
+    return write_signed(path, ca, manifest, image_bytes(path.name))
+
+
+def _cbor(value: Any) -> bytes:
+    """Just enough CBOR for a COSE_Sign1 (RFC 8949): ints, strings, bytes, arrays, maps."""
+
+    def head(major: int, length: int) -> bytes:
+        if length < 24:
+            return bytes([major << 5 | length])
+        for extra, code in ((1, 24), (2, 25), (4, 26), (8, 27)):
+            if length < 1 << (8 * extra):
+                return bytes([major << 5 | code]) + length.to_bytes(extra, "big")
+        raise ValueError(length)
+
+    if isinstance(value, bool):
+        return b"\xf5" if value else b"\xf4"
+    if isinstance(value, int):
+        return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, bytes):
+        return head(2, len(value)) + value
+    if isinstance(value, str):
+        return head(3, len(value.encode())) + value.encode()
+    if isinstance(value, list):
+        return head(4, len(value)) + b"".join(_cbor(item) for item in value)
+    if isinstance(value, dict):
+        return head(5, len(value)) + b"".join(_cbor(k) + _cbor(v) for k, v in value.items())
+    raise TypeError(type(value))

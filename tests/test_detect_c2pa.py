@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from provenance.detect import Signal
+from provenance.detect import Signal, credentials_unreadable
 from provenance.detect.c2pa import (
     TRUST_ANCHORS_ENV,
     read_c2pa,
@@ -28,14 +28,22 @@ from provenance.origins import Evidence, Origin
 from .c2pa_fixtures import (
     IPTC,
     LEAF_NAME,
+    REMOTE_MANIFEST_URL,
+    AdobeFiles,
     C2paFiles,
     ThrowawayCA,
     created_manifest,
     image_bytes,
     make_test_ca,
     sign,
+    write_adobe_files,
     write_c2pa_files,
+    write_cawg_identity,
+    write_invalid_algorithmic_media,
+    write_prerelease,
+    write_remote_manifest,
     write_signed,
+    write_unsupported_algorithm,
 )
 
 DETAIL_KEYS = {
@@ -484,6 +492,11 @@ def test_a_remote_manifest_is_not_fetched(
     assert signal.origin is None
     assert signal.detail["validation_state"] == "Invalid"
     assert "http://127.0.0.1:9/never.c2pa" in signal.detail["error"]
+    assert signal.detail["unreadable"] == "remote-manifest"
+    assert signal.detail["remote_url"] == "http://127.0.0.1:9/never.c2pa"
+    assert credentials_unreadable(signal.detail) == (
+        "the manifest is remote and reading never fetches it: http://127.0.0.1:9/never.c2pa"
+    )
 
 
 def refuse_to_read(*args: Any, **kwargs: Any) -> None:
@@ -544,6 +557,138 @@ def test_threads_read_the_same_answers(files: C2paFiles) -> None:
     with ThreadPoolExecutor(4) as pool:
         origins = list(pool.map(lambda p: only(read_c2pa(p)).origin, paths))
     assert origins == [only(read_c2pa(p)).origin for p in paths]
+
+
+# --- C2PA as Adobe writes it: the source type in an action's field, its parameters, ingredients
+
+
+@pytest.fixture(scope="session")
+def adobe(tmp_path_factory: pytest.TempPathFactory, ca: ThrowawayCA) -> AdobeFiles:
+    return write_adobe_files(tmp_path_factory.mktemp("adobe"), ca)
+
+
+def test_firefly_with_the_source_type_only_in_the_action_parameters(adobe: AdobeFiles) -> None:
+    signal = only(read_c2pa(adobe.firefly_png))
+    assert (signal.origin, signal.evidence, signal.tool) == (
+        Origin.TRAINED_ALGORITHMIC_MEDIA,
+        Evidence.EMBEDDED_SIGNED,
+        "Adobe Firefly",
+    )
+    assert signal.detail["digital_source_types"] == [IPTC + "trainedAlgorithmicMedia"]
+    assert signal.detail["actions"][0]["source_type"] == "trainedAlgorithmicMedia"
+    assert "no digital source type" not in signal.summary
+
+
+def test_generative_fill_with_the_source_type_in_an_edit_action_parameters(
+    adobe: AdobeFiles,
+) -> None:
+    signal = only(read_c2pa(adobe.fill_jpeg))
+    assert signal.origin is Origin.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    assert signal.detail["actions"] == [
+        {
+            "action": "c2pa.edited",
+            "source_type": "compositeWithTrainedAlgorithmicMedia",
+            "agent": "Adobe Photoshop 26.0",
+        }
+    ]
+
+
+def test_an_ingredient_whose_manifest_says_ai_only_in_its_parameters_makes_a_composite(
+    adobe: AdobeFiles,
+) -> None:
+    signal = only(read_c2pa(adobe.composite_jpeg))
+    assert signal.origin is Origin.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA
+    assert signal.detail["ai_ingredients"] == ["firefly.png"]
+    assert signal.detail["digital_source_types"] == []  # the composite's own actions say nothing
+
+
+def test_a_generative_type_in_the_parameters_is_not_hidden_by_the_field(
+    adobe: AdobeFiles,
+) -> None:
+    signal = only(read_c2pa(adobe.field_and_parameters_jpeg))
+    assert signal.origin is Origin.TRAINED_ALGORITHMIC_MEDIA
+    assert signal.detail["digital_source_types"] == [
+        IPTC + "digitalCapture",
+        IPTC + "trainedAlgorithmicMedia",
+    ]
+
+
+@pytest.mark.parametrize("key", ["com.adobe.digitalSourceType", "digitalSourceType"])
+def test_parameters_carry_a_source_type_under_either_key(key: str) -> None:
+    action = {
+        "action": "c2pa.created",
+        "softwareAgent": "Gen",
+        "parameters": {key: IPTC + "compositeSynthetic"},
+    }
+    signal = signal_from_manifest_store(store(("m", [actions(action)], [])))
+    assert signal.origin is Origin.COMPOSITE_SYNTHETIC
+
+
+# --- credentials that are there but cannot be read -------------------------------------------
+
+
+def test_a_remote_manifest_names_its_url(ca: ThrowawayCA, tmp_path: Path) -> None:
+    signal = only(read_c2pa(write_remote_manifest(tmp_path / "remote.jpg", ca)))
+    assert (signal.detail["unreadable"], signal.detail["remote_url"]) == (
+        "remote-manifest",
+        REMOTE_MANIFEST_URL,
+    )
+    assert REMOTE_MANIFEST_URL in signal.summary and "not fetched" in signal.summary
+
+
+def test_a_signature_algorithm_the_reader_does_not_support(ca: ThrowawayCA, tmp_path: Path) -> None:
+    signal = only(read_c2pa(write_unsupported_algorithm(tmp_path / "alg.jpg", ca)))
+    assert signal.detail["unreadable"] == "unsupported-algorithm"
+    assert "algorithm.unsupported" in signal.detail["validation_failures"]
+    # An Invalid manifest that says AI still counts as AI.
+    assert (signal.origin, signal.evidence) == (Origin.TRAINED_ALGORITHMIC_MEDIA, Evidence.EMBEDDED)
+    assert credentials_unreadable(signal.detail) == (
+        "the signature uses an algorithm the reader does not support"
+    )
+
+
+def test_a_prerelease_manifest_is_unreadable_and_its_ai_type_still_legible(
+    ca: ThrowawayCA, tmp_path: Path
+) -> None:
+    signal = only(read_c2pa(write_prerelease(tmp_path / "old.jpg", ca)))
+    assert signal.detail["unreadable"] == "prerelease"
+    assert "prerelease" in signal.detail["error"]
+    assert signal.origin is Origin.TRAINED_ALGORITHMIC_MEDIA
+
+
+def test_a_readable_manifest_is_not_unreadable(files: C2paFiles, tmp_path: Path) -> None:
+    assert credentials_unreadable(only(read_c2pa(files.ai_jpeg)).detail) is None
+    tampered = copy(files.ai_jpeg, tmp_path)
+    flip_bytes_near_the_end(tampered)
+    assert credentials_unreadable(only(read_c2pa(tampered)).detail) is None
+
+
+def test_algorithmic_media_in_an_invalid_manifest_is_kept_like_a_generative_type(
+    ca: ThrowawayCA, tmp_path: Path
+) -> None:
+    signal = only(read_c2pa(write_invalid_algorithmic_media(tmp_path / "old_gen.jpg", ca)))
+    assert signal.detail["validation_state"] == "Invalid"
+    assert signal.origin is Origin.ALGORITHMIC_MEDIA
+    assert "ignored_origin" not in signal.detail
+
+
+def test_algorithmic_media_legible_in_an_unparseable_store_is_kept() -> None:
+    from provenance.detect.c2pa import _unreadable_signal
+
+    signal = _unreadable_signal(
+        "broken", sidecar=None, legible=b"..digitalsourcetype/algorithmicMedia.."
+    )
+    assert signal.origin is Origin.ALGORITHMIC_MEDIA
+
+
+def test_a_cawg_identity_assertion_is_not_decoded(ca: ThrowawayCA, tmp_path: Path) -> None:
+    # Decoding it would resolve the issuer's did:web host and, offline, fail the manifest.
+    signal = only(read_c2pa(write_cawg_identity(tmp_path / "id.jpg", ca, "cawg-test.invalid")))
+    assert (signal.origin, signal.detail["validation_state"]) == (
+        Origin.TRAINED_ALGORITHMIC_MEDIA,
+        "Valid",
+    )
+    assert not any(code.startswith("cawg.") for code in signal.detail["validation_failures"])
 
 
 # --- the pure core: hand-made manifest stores ------------------------------------------------

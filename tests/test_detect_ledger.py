@@ -13,9 +13,20 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from provenance import Ledger, ProvenanceError
+from provenance.policy import load_policy
 
 from .builders import write_exr_sequence, write_image
-from .c2pa_fixtures import C2paFiles, ThrowawayCA, make_test_ca, write_c2pa_files
+from .c2pa_fixtures import (
+    REMOTE_MANIFEST_URL,
+    C2paFiles,
+    ThrowawayCA,
+    make_test_ca,
+    write_c2pa_files,
+    write_invalid_algorithmic_media,
+    write_prerelease,
+    write_remote_manifest,
+    write_unsupported_algorithm,
+)
 from .conftest import Cli
 from .test_audit import drop_guards, raw
 from .test_perceptual import ai_image, human_image
@@ -279,3 +290,196 @@ def test_a_trust_list_that_cannot_be_used_stops_an_ingest_before_it_starts(
         ledger.sweep(workspace / "plates")
     monkeypatch.delenv("PROVENANCE_C2PA_TRUST_ANCHORS")
     assert ledger.ingest(["plates"], origin="capture").asset_count == 1
+
+
+# --- disagreements that are not about generated material -------------------------------------
+
+
+def _with_xmp(path: Path, source_type: str) -> Path:
+    """A file whose XMP declares an IPTC digital source type, as a camera app or a DCC writes it."""
+    from .test_detect_metadata import save_with_xmp, xmp_packet
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    packet = xmp_packet(f"http://cv.iptc.org/newscodes/digitalsourcetype/{source_type}")
+    save_with_xmp(path, packet)
+    return path
+
+
+@pytest.mark.parametrize("source_type", ["digitalCapture", "softwareImage"])
+def test_a_human_file_whose_xmp_says_another_non_generative_origin_only_warns(
+    ledger: Ledger, workspace: Path, source_type: str
+) -> None:
+    _with_xmp(workspace / "paint" / "cleanup_v001.png", source_type)
+    ledger.ingest(["paint"], origin="human", by="carol")
+    card = ledger.show("paint/cleanup_v001.png")
+    assert (card.disputed, card.differs, card.generative) == (False, True, False)
+    swept = ledger.sweep(workspace / "paint")
+    assert not swept.verdict.blocked
+    (finding,) = swept.verdict.findings
+    assert (finding.rule, finding.severity.value) == ("origin-differs", "warn")
+    assert "none of them generative" in finding.message
+    assert f"{source_type} (embedded" in finding.message or "xmp" in finding.message
+    # A TD settles it like any disagreement: the warning goes, the record stays.
+    ledger.tag("paint/cleanup_v001.png", origin="human", note="repainted by hand", resolve=True)
+    assert ledger.sweep(workspace / "paint").verdict.clean
+    assert len(ledger.show("paint/cleanup_v001.png").claims) == 3
+
+
+def test_a_human_file_whose_signed_manifest_says_camera_only_warns(
+    ledger: Ledger, workspace: Path, signed: C2paFiles
+) -> None:
+    _copy(signed.capture_jpeg, workspace / "paint" / "still.jpg")
+    ledger.ingest(["paint"], origin="human", by="carol")
+    swept = ledger.sweep(workspace / "paint")
+    assert [(f.rule, f.blocks) for f in swept.verdict.findings] == [("origin-differs", False)]
+
+
+def test_a_difference_still_blocks_when_any_side_is_generative_or_unknown(
+    ledger: Ledger, workspace: Path, signed: C2paFiles
+) -> None:
+    # The vendor's variants: the same disagreement, with a generated or an unknown side.
+    _copy(signed.ai_jpeg, workspace / "a" / "sky.jpg")
+    _with_xmp(workspace / "b" / "sky.png", "compositeWithTrainedAlgorithmicMedia")
+    _with_xmp(workspace / "c" / "sky.png", "digitalCapture")
+    ledger.ingest(["a", "b"], origin="capture", by="vendor")
+    ledger.ingest(["c"], origin="unknown", by="vendor")
+    for folder in ("a", "b", "c"):
+        rules = {f.rule: f.blocks for f in ledger.sweep(workspace / folder).verdict.findings}
+        assert rules.get("origin-disputed") is True, (folder, rules)
+        assert "origin-differs" not in rules
+
+
+def test_show_says_claims_differ(run: Cli, ledger: Ledger, workspace: Path) -> None:
+    _with_xmp(workspace / "paint" / "cleanup_v001.png", "digitalCapture")
+    ledger.ingest(["paint"], origin="human")
+    assert (
+        "(DIFFERS: claims disagree, none generative)"
+        in run("show", "paint/cleanup_v001.png").output
+    )
+    import json
+
+    shown = json.loads(run("show", "paint/cleanup_v001.png", "--json").output)
+    assert (shown["disputed"], shown["differs"]) == (False, True)
+    swept = run("sweep", "paint", expect=3)
+    assert "WARN  origin-differs: paint/cleanup_v001.png" in swept.output
+
+
+def test_a_policy_may_make_a_difference_block(
+    ledger: Ledger, workspace: Path, tmp_path: Path
+) -> None:
+    _with_xmp(workspace / "paint" / "cleanup_v001.png", "digitalCapture")
+    ledger.ingest(["paint"], origin="human")
+    strict = tmp_path / "strict.toml"
+    strict.write_text('name = "strict"\n[rules]\norigin-differs = "block"\n')
+    swept = ledger.sweep(workspace / "paint", policy=load_policy(strict))
+    assert [(f.rule, f.blocks) for f in swept.verdict.findings] == [("origin-differs", True)]
+
+
+# --- credentials that cannot be read ---------------------------------------------------------
+
+
+def test_a_remote_manifest_is_a_warning_naming_its_url(
+    ledger: Ledger, workspace: Path, ca: ThrowawayCA, tmp_path: Path
+) -> None:
+    write_remote_manifest(workspace / "elements" / "sky.jpg", ca)
+    ledger.ingest(["elements"], origin="human", by="carol")
+    (signal,) = ledger.show("elements/sky.jpg").signals
+    assert signal.detail["remote_url"] == REMOTE_MANIFEST_URL
+    swept = ledger.sweep(workspace / "elements")
+    assert not swept.verdict.blocked
+    (finding,) = swept.verdict.findings
+    assert (finding.rule, finding.severity.value) == ("credentials-unreadable", "warn")
+    assert REMOTE_MANIFEST_URL in finding.message and "remote" in finding.message
+    # A studio may refuse what it cannot check.
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[rules]\ncredentials-unreadable = "block"\n')
+    assert ledger.sweep(workspace / "elements", policy=load_policy(strict)).verdict.blocked
+    # A TD who checked the manifest settles it.
+    ledger.tag("elements/sky.jpg", origin="human", note="vendor sent the manifest", resolve=True)
+    assert ledger.sweep(workspace / "elements").verdict.clean
+
+
+def test_an_untracked_file_with_unreadable_credentials_is_reported_at_sweep(
+    ledger: Ledger, workspace: Path, ca: ThrowawayCA
+) -> None:
+    write_prerelease(workspace / "incoming" / "old.jpg", ca)
+    write_remote_manifest(workspace / "incoming" / "far.jpg", ca)
+    findings = ledger.sweep(workspace / "incoming").verdict.findings
+    unreadable = {
+        f.files[0].rsplit("/", 1)[-1]: f.message
+        for f in findings
+        if f.rule == "credentials-unreadable"
+    }
+    assert "prerelease" in unreadable["old.jpg"]
+    assert REMOTE_MANIFEST_URL in unreadable["far.jpg"]
+    # The prerelease manifest's AI type is still legible: that blocks on its own.
+    assert any(f.rule == "embedded-ai" and f.files[0].endswith("old.jpg") for f in findings)
+
+
+def test_an_unverifiable_ai_manifest_still_counts_as_ai(
+    ledger: Ledger, workspace: Path, ca: ThrowawayCA
+) -> None:
+    write_unsupported_algorithm(workspace / "elements" / "sky.jpg", ca)
+    ledger.ingest(["elements"], origin="human", by="carol")
+    assert ledger.show("elements/sky.jpg").disputed
+    rules = {f.rule: f.blocks for f in ledger.sweep(workspace / "elements").verdict.findings}
+    assert rules == {
+        "origin-disputed": True,
+        "genai-unapproved": True,
+        "credentials-unreadable": False,
+    }
+
+
+def test_algorithmic_media_in_an_invalid_manifest_is_recorded(
+    ledger: Ledger, workspace: Path, ca: ThrowawayCA
+) -> None:
+    write_invalid_algorithmic_media(workspace / "elements" / "noise.jpg", ca)
+    ledger.ingest(["elements"], origin="human", by="carol")
+    card = ledger.show("elements/noise.jpg")
+    assert [c.origin.value for c in card.claims] == ["digitalCreation", "algorithmicMedia"]
+    assert card.differs
+    assert [f.rule for f in ledger.sweep(workspace / "elements").verdict.findings] == [
+        "origin-differs"
+    ]
+
+
+# --- generator metadata the ledger records -----------------------------------------------------
+
+
+def test_a_comfyui_workflow_without_its_prompt_is_disputed_until_a_td_settles_it(
+    ledger: Ledger, workspace: Path
+) -> None:
+    from .generator_fixtures import make_comfyui_workflow_png
+
+    make_comfyui_workflow_png(workspace / "boards", None)  # type: ignore[arg-type]
+    ledger.ingest(["boards"], origin="human", by="carol")
+    card = ledger.show("boards/editor.png")
+    assert [(s.source, s.evidence) for s in card.signals] == [("comfyui-workflow", "inferred")]
+    assert card.disputed
+    disputed = next(
+        f
+        for f in ledger.sweep(workspace / "boards").verdict.findings
+        if f.rule == "origin-disputed"
+    )
+    assert "ai (inferred: ComfyUI workflow" in disputed.message
+    assert (
+        "a screenshot of the node editor" in disputed.message and "TD settles" in disputed.message
+    )
+    ledger.tag("boards/editor.png", origin="human", note="a screenshot of the graph", resolve=True)
+    assert ledger.sweep(workspace / "boards").verdict.clean
+
+
+def test_every_generator_a_file_carries_is_recorded(ledger: Ledger, workspace: Path) -> None:
+    from .generator_fixtures import make_stability_matrix_png, make_stealth_pngcomp
+
+    make_stability_matrix_png(workspace / "elements", None)  # type: ignore[arg-type]
+    make_stealth_pngcomp(workspace / "elements", None)  # type: ignore[arg-type]
+    report = ledger.ingest(["elements"])
+    assert sorted((name.decode().rsplit("/", 1)[-1], s.source) for name, s in report.signals) == [
+        ("matrix.png", "a1111"),
+        ("matrix.png", "comfyui"),
+        ("matrix.png", "stability-matrix"),
+        ("stealth_comp.png", "a1111"),
+    ]
+    stealth = ledger.show("elements/stealth_comp.png")
+    assert (stealth.origin.alias, stealth.signals[0].detail["carrier"]) == ("ai", "png-alpha-lsb")

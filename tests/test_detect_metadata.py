@@ -218,19 +218,21 @@ def test_fooocus_in_a1111_scheme(tmp_path: Path) -> None:
     assert signal.detail["model"] == "sd_xl_base_1.0"
 
 
+FOOOCUS_JSON = {
+    "prompt": "a red fox in snow",
+    "negative_prompt": "",
+    "base_model": "juggernautXL_v8Rundiffusion",
+    "base_model_hash": "aeb7e9e689",
+    "sampler": "dpmpp_2m_sde_gpu",
+    "steps": 30,
+    "seed": "12345",
+    "version": "Fooocus v2.5.5",
+}
+
+
 def test_fooocus_in_its_own_json_scheme(tmp_path: Path) -> None:
-    metadata = {
-        "prompt": "a red fox in snow",
-        "negative_prompt": "",
-        "base_model": "juggernautXL_v8Rundiffusion",
-        "base_model_hash": "aeb7e9e689",
-        "sampler": "dpmpp_2m_sde_gpu",
-        "steps": 30,
-        "seed": "12345",
-        "version": "Fooocus v2.5.5",
-    }
     path = write_png(
-        tmp_path / "f.png", {"parameters": json.dumps(metadata), "fooocus_scheme": "fooocus"}
+        tmp_path / "f.png", {"parameters": json.dumps(FOOOCUS_JSON), "fooocus_scheme": "fooocus"}
     )
     signal = only(read_metadata(path), "fooocus")
     assert signal.tool == "Fooocus"
@@ -281,21 +283,33 @@ def test_comfyui_prompt_and_workflow(tmp_path: Path) -> None:
     }
 
 
-def test_comfyui_workflow_alone(tmp_path: Path) -> None:
-    signal = only(
-        read_metadata(write_png(tmp_path / "w.png", {"workflow": json.dumps(COMFY_WORKFLOW)})),
-        "comfyui",
+def test_a_comfyui_workflow_without_its_prompt_graph_is_its_own_inferred_signal(
+    tmp_path: Path,
+) -> None:
+    # A screenshot of the node editor exported with its workflow is not a generated image:
+    # the signal is inferred, and says a TD settles it.
+    (signal,) = read_metadata(
+        write_png(tmp_path / "w.png", {"workflow": json.dumps(COMFY_WORKFLOW)})
+    )
+    assert (signal.source, signal.evidence, signal.origin) == (
+        "comfyui-workflow",
+        Evidence.INFERRED,
+        AI,
     )
     assert signal.detail["node_count"] == 3
     assert signal.detail["checkpoints"] == ["flux1-dev.safetensors"]
+    assert "without the prompt graph" in signal.summary and "a TD settles" in signal.summary
 
 
-def test_comfyui_a1111_style_parameters_are_comfyuis(tmp_path: Path) -> None:
+def test_a1111_parameters_beside_a_comfyui_graph_are_both_reported(tmp_path: Path) -> None:
     path = write_png(
         tmp_path / "saver.png",
         {"parameters": A1111_PARAMETERS, "prompt": json.dumps(COMFY_PROMPT)},
     )
-    assert only(read_metadata(path), "comfyui").detail["a1111_parameters"] is True
+    comfyui, a1111 = read_metadata(path)
+    assert (comfyui.source, a1111.source) == ("comfyui", "a1111")
+    assert comfyui.detail["a1111_parameters"] is True
+    assert a1111.detail["seed"] == 1234567890
 
 
 def test_comfyui_webp_exif(tmp_path: Path) -> None:
@@ -338,23 +352,23 @@ def test_prompt_chunk_that_is_not_a_comfyui_graph_says_nothing(
 
 # --- InvokeAI, NovelAI, Midjourney -------------------------------------------------------------
 
+INVOKEAI_METADATA = {
+    "generation_mode": "txt2img",
+    "positive_prompt": "a brutalist library",
+    "seed": 77,
+    "steps": 30,
+    "scheduler": "euler",
+    "model": {"name": "Juggernaut XL v9", "base": "sdxl", "type": "main"},
+    "app_version": "5.6.0",
+}
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         (
             {
-                "invokeai_metadata": json.dumps(
-                    {
-                        "generation_mode": "txt2img",
-                        "positive_prompt": "a brutalist library",
-                        "seed": 77,
-                        "steps": 30,
-                        "scheduler": "euler",
-                        "model": {"name": "Juggernaut XL v9", "base": "sdxl", "type": "main"},
-                        "app_version": "5.6.0",
-                    }
-                ),
+                "invokeai_metadata": json.dumps(INVOKEAI_METADATA),
                 "invokeai_graph": json.dumps({"id": "g", "nodes": {"a": {}, "b": {}}, "edges": []}),
             },
             {"model": "Juggernaut XL v9", "seed": 77, "version": "5.6.0", "node_count": 2},
@@ -696,4 +710,189 @@ def test_content_decides_the_container_and_paths_may_be_bytes(tmp_path: Path) ->
 def test_tiff_image_description_of_a_vfx_tool_says_nothing(tmp_path: Path) -> None:
     path = tmp_path / "frame.1001.tif"
     _picture().save(path, tiffinfo={270: "Nuke write node Write1, sh010 comp v012", 305: "Nuke"})
+    assert read_metadata(path) == []
+
+
+# --- generators added for real files made by others -------------------------------------------
+# (Every family's fixtures are read in tests/test_detect_generators.py; these check the details.)
+
+
+def test_swarmui_details(tmp_path: Path) -> None:
+    from .generator_fixtures import fixture_named
+
+    path = fixture_named("swarm_webp").build(tmp_path, None)  # type: ignore[arg-type]
+    signal = only(read_metadata(path), "swarmui")
+    assert (signal.tool, signal.detail["carrier"]) == ("SwarmUI", "exif")
+    assert signal.detail["model"] == "OfficialStableDiffusion/sd_xl_base_1.0"
+    assert (signal.detail["seed"], signal.detail["version"]) == (1458273629, "0.9.5.0")
+
+
+def test_novelai_webp_reads_its_model_from_the_software_tag_and_its_v4_prompt(
+    tmp_path: Path,
+) -> None:
+    from .generator_fixtures import make_novelai_webp_software_tag
+
+    path = make_novelai_webp_software_tag(tmp_path, None)  # type: ignore[arg-type]
+    signal = only(read_metadata(path), "novelai")
+    assert signal.detail["model"] == "NovelAI Diffusion V4.5 4BDE2A90"
+    assert (signal.detail["prompt"], signal.detail["seed"]) == ("1girl, library", 2210)
+
+
+def test_easy_diffusion_model_is_named_without_its_path(tmp_path: Path) -> None:
+    from .generator_fixtures import make_easydiffusion_png
+
+    signal = only(read_metadata(make_easydiffusion_png(tmp_path, None)), "easydiffusion")  # type: ignore[arg-type]
+    assert signal.detail["model"] == "sd-v1-5.safetensors"
+    assert signal.detail["steps"] == 25
+
+
+def test_draw_things_prompt_comes_from_its_xmp_json(tmp_path: Path) -> None:
+    from .generator_fixtures import make_drawthings_jpeg
+
+    signal = only(read_metadata(make_drawthings_jpeg(tmp_path, None)), "drawthings")  # type: ignore[arg-type]
+    assert (signal.detail["carrier"], signal.detail["prompt"]) == (
+        "xmp",
+        "a koi pond under cherry trees",
+    )
+    assert signal.detail["seed"] == 3318420931
+
+
+def test_ppdiffusers_is_told_from_plain_diffusers_by_its_keywords(tmp_path: Path) -> None:
+    from .generator_fixtures import make_diffusers_chunks, make_ppdiffusers_png
+
+    paddle = only(read_metadata(make_ppdiffusers_png(tmp_path, None)), "ppdiffusers")  # type: ignore[arg-type]
+    plain = only(read_metadata(make_diffusers_chunks(tmp_path, None)), "diffusers")  # type: ignore[arg-type]
+    assert (paddle.tool, paddle.detail["model"]) == ("PPDiffusers", "SG161222/RealVisXL_V3.0")
+    assert (plain.tool, plain.detail["steps"]) == ("diffusers", 30)
+
+
+def test_stability_matrix_reports_every_generator_it_wrote_for(tmp_path: Path) -> None:
+    from .generator_fixtures import make_stability_matrix_png
+
+    signals = read_metadata(make_stability_matrix_png(tmp_path, None))  # type: ignore[arg-type]
+    assert sorted(s.source for s in signals) == ["a1111", "comfyui", "stability-matrix"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        {"prompt": "a cat on a windowsill", "seed": "4"},
+        {"Software": "Novel Editor 2.1", "Comment": '{"prompt": "chapter one"}'},
+        {"parameters": '{"prompt": "castle", "exposure": 1.5}'},
+        {"parameters": '{"software": "Resolve", "Prompt": "grade"}'},
+        {"parameters-json": "[1, 2]"},
+    ],
+    ids=["prompt-and-seed", "novel-editor", "json-without-settings", "json-software", "not-json"],
+)
+def test_look_alikes_of_the_new_formats_say_nothing(tmp_path: Path, text: dict[str, str]) -> None:
+    assert read_metadata(write_png(tmp_path / "plain.png", text)) == []
+
+
+def test_an_xmp_user_comment_of_a_dcc_says_nothing(tmp_path: Path) -> None:
+    packet = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+        b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="Adobe Photoshop 25.0">'
+        b"<exif:UserComment><rdf:Alt><rdf:li>Take 3, circled</rdf:li></rdf:Alt></exif:UserComment>"
+        b"</rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    assert read_metadata(save_with_xmp(tmp_path / "still.jpg", packet)) == []
+
+
+# --- A1111 "stealth" parameters ----------------------------------------------------------------
+
+
+def test_stealth_parameters_survive_the_text_chunks_being_stripped(tmp_path: Path) -> None:
+    from .generator_fixtures import stealth_image
+
+    original = tmp_path / "gen.png"
+    info = PngInfo()
+    info.add_text("parameters", A1111_PARAMETERS)
+    stealth_image(A1111_PARAMETERS, compressed=True).save(original, pnginfo=info)
+    assert only(read_metadata(original), "a1111").detail["carrier"] == "png-text"
+    stripped = tmp_path / "stripped.png"
+    with Image.open(original) as image:
+        image.save(stripped)  # a re-save drops the text chunks, not the pixels
+    assert b"parameters" not in stripped.read_bytes()
+    signal = only(read_metadata(stripped), "a1111")
+    assert signal.detail["carrier"] == "png-alpha-lsb"
+    assert signal.detail["seed"] == 1234567890
+
+
+def _layout(path: Path) -> tuple[Any, bytes]:
+    from provenance.detect.stealth import PngLayout
+
+    data = path.read_bytes()
+    offset, idat, header = 8, [], b""
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if kind == b"IHDR":
+            header = data[offset + 8 : offset + 21]
+        elif kind == b"IDAT":
+            idat.append((offset + 8, length))
+        offset += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    return PngLayout(width, height, depth, colour, bool(interlace), tuple(idat)), data
+
+
+@pytest.mark.parametrize("alpha", ["opaque", "noise"])
+def test_a_large_png_without_stealth_costs_a_few_rows(tmp_path: Path, alpha: str) -> None:
+    from provenance.detect.stealth import read_stealth
+
+    size = (4096, 2160)
+    if alpha == "opaque":
+        image = Image.new("RGBA", size, (40, 60, 80, 255))
+    else:
+        rng = random.Random(3)
+        image = Image.frombytes("RGBA", size, rng.randbytes(size[0] * size[1] * 4))
+    path = tmp_path / "big.png"
+    image.save(path, compress_level=0)  # stored: the image data is the size of its pixels
+    layout, data = _layout(path)
+    asked: list[int] = []
+
+    def read(offset: int, count: int) -> bytes:
+        asked.append(count)
+        return data[offset : offset + count]
+
+    assert read_stealth(read, layout, MAX_PAYLOAD_BYTES) is None
+    # The first rows only: a chunk or three of the image data (Pillow writes 64 KiB chunks).
+    assert len(asked) <= 3 < len(layout.idat), (asked, len(layout.idat))
+
+
+def test_a_stealth_payload_that_cannot_be_read_is_still_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provenance.detect import stealth
+
+    from .generator_fixtures import hide_in_alpha, stealth_image
+
+    picture = Image.frombytes("RGBA", (64, 64), random.Random(5).randbytes(64 * 64 * 4))
+    lying = hide_in_alpha(picture, b"stealth_pnginfo", b"")  # a zero length
+    lying.save(tmp_path / "lying.png")
+    signal = only(read_metadata(tmp_path / "lying.png"), "stealth-pnginfo")
+    assert signal.origin is AI and "payload length of 0 bits" in signal.summary
+
+    stealth_image(A1111_PARAMETERS, compressed=True).save(tmp_path / "big.png")
+    monkeypatch.setattr(stealth, "MAX_DECODED_BYTES", 1000)
+    signal = only(read_metadata(tmp_path / "big.png"), "stealth-pnginfo")
+    assert signal.detail["problem"] == "an image too large to decode for it"
+
+
+def test_a_truncated_stealth_png_keeps_its_text_chunks(tmp_path: Path) -> None:
+    from .generator_fixtures import stealth_image
+
+    path = tmp_path / "cut.png"
+    info = PngInfo()
+    info.add_text("parameters", A1111_PARAMETERS)
+    stealth_image("x" * 3000, compressed=False, size=(300, 300)).save(path, pnginfo=info)
+    data = path.read_bytes()
+    idat = data.index(b"IDAT")
+    path.write_bytes(data[: idat + 400])  # the text chunk sits before the image data
+    assert only(read_metadata(path), "a1111").detail["carrier"] == "png-text"
+
+
+def test_stealth_magic_in_a_png_without_alpha_is_not_looked_for(tmp_path: Path) -> None:
+    path = tmp_path / "rgb.png"
+    Image.new("RGB", (300, 300), (1, 1, 1)).save(path)
     assert read_metadata(path) == []

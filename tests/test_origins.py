@@ -96,7 +96,38 @@ def test_a_resolving_claim_supersedes_everything_before_it() -> None:
     assert later.disputed and later.generative
 
 
-def test_disagreement_without_ai_is_still_a_dispute() -> None:
-    summary = summarize_claims(facts("capture", "human"))
-    assert summary.disputed and not summary.generative
-    assert summary.origin is Origin.DIGITAL_CREATION
+@pytest.mark.parametrize(
+    ("claims", "disputed", "differs", "reported"),
+    [
+        # Any generative side: a dispute the gate blocks on.
+        (("ai", "human"), True, False, Origin.TRAINED_ALGORITHMIC_MEDIA),
+        (("capture", "ai-composite"), True, False, Origin.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA),
+        (("ai", "ai-composite"), True, False, Origin.TRAINED_ALGORITHMIC_MEDIA),
+        (("ml-assisted", "trainedAlgorithmicData"), True, False, Origin.TRAINED_ALGORITHMIC_DATA),
+        # "unknown" leaves open whether generated material is involved: also a dispute.
+        (("human", "unknown"), True, False, Origin.UNKNOWN),
+        # Non-generative, known origins only: they differ, a warning.
+        (("capture", "human"), False, True, Origin.DIGITAL_CREATION),
+        (("human", "digitalCapture"), False, True, Origin.DIGITAL_CREATION),
+        (("human", "softwareImage"), False, True, Origin.SOFTWARE_IMAGE),
+        (("human", "algorithmicMedia"), False, True, Origin.ALGORITHMIC_MEDIA),
+        (("capture", "ml-assisted"), False, True, Origin.ALGORITHMICALLY_ENHANCED),
+        # Agreement in kind is neither.
+        (("human", "humanEdits", "digitalArt"), False, False, Origin.DIGITAL_ART),
+    ],
+)
+def test_only_a_disagreement_about_generated_material_is_a_dispute(
+    claims: tuple[str, ...], disputed: bool, differs: bool, reported: Origin
+) -> None:
+    summary = summarize_claims(facts(*claims))
+    assert (summary.disputed, summary.differs, summary.origin) == (disputed, differs, reported)
+    assert summary.generative == any(parse_origin(c).generative for c in claims)
+
+
+def test_a_td_settles_a_difference_as_a_dispute() -> None:
+    summary = summarize_claims(facts("capture", "human", "capture", resolving=2))
+    assert (summary.disputed, summary.differs, summary.origin) == (
+        False,
+        False,
+        Origin.DIGITAL_CAPTURE,
+    )

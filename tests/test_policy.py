@@ -156,6 +156,9 @@ def test_unknown_and_disputed_origins_block() -> None:
     show.add(2, "matte")
     show.claim(2, Origin.ALGORITHMICALLY_ENHANCED)
     assert show.rules(1) == ["origin-unknown"]
+    # Non-generative claims that differ only warn; one side generative (or unknown) blocks.
+    assert show.rules(2) == ["origin-differs"] and not show.deliver(2).blocked
+    show.claim(2, Origin.UNKNOWN)
     assert show.rules(2) == ["origin-disputed"]
     show.claim(2, HUMAN, resolves=True)
     assert show.rules(2) == []
@@ -483,7 +486,8 @@ def test_a_policy_file_changes_severities(tmp_path: Path) -> None:
     assert policy.digest != DEFAULT_POLICY.digest
     show = Show()
     show.add(1, "matte")
-    show.claim(1, CAPTURE)
+    show.claim(1, AI, tool_id=1)
+    show.approve(1)
     files = [FileFacts("d/1.exr", "xxh3-128:1", version=1)]
     verdict = evaluate(files, (SequenceFacts("s", (2,)),), policy, show.ledger)
     assert [(f.rule, f.severity) for f in verdict.findings] == [("origin-disputed", Severity.WARN)]

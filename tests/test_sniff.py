@@ -45,12 +45,13 @@ def test_every_type_a_reader_reads_is_worth_reading() -> None:
     # The list is kept by hand so that sniffing loads no reader; it must not fall behind them.
     # (Types the C2PA library names only by MIME type map to extensions through the system's
     # MIME database, which differs between machines: its own extension names are compared.)
-    from provenance.detect import c2pa, metadata, perceptual
+    from provenance.detect import c2pa, metadata, perceptual, plugins
 
     pillow = perceptual._pillow_formats()[1]
     tagged = {os.fsencode(extension) for extension in metadata.EXTENSIONS}
     signed = {b"." + os.fsencode(name) for name in c2pa._supported_formats() if "/" not in name}
     assert (pillow | tagged | signed | {b".exr"}) <= READABLE_TYPES
+    assert pillow <= plugins.image_extensions() <= READABLE_TYPES
 
 
 def test_a_bigtiff_is_read_and_a_type_without_a_mark_is_left_to_the_readers(

@@ -7,6 +7,7 @@ is why a missing signal never counts as evidence of human work).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +31,15 @@ class Signal:
     """One piece of provenance found inside a file (or in its `.c2pa` sidecar)."""
 
     source: str
-    """Which reader found it: "c2pa", "c2pa-sidecar", "xmp", "a1111", "comfyui", "invokeai",
-    "novelai", "midjourney", "exif"."""
+    """Which reader found it: "c2pa", "c2pa-sidecar", "xmp", a generator's reader ("a1111",
+    "comfyui", "novelai", "swarmui" ...: docs/detection.md lists them), "perceptual", or
+    "plugin:<name>" for a detector plug-in."""
     origin: Origin | None
     """The origin the signal implies; None when it only informs (a valid manifest with no AI action)."""
     evidence: Evidence
-    """EMBEDDED_SIGNED for a C2PA manifest whose signature validates; EMBEDDED otherwise."""
+    """EMBEDDED_SIGNED for a C2PA manifest whose signature validates; INFERRED for what is
+    guessed (a perceptual match, a ComfyUI workflow without its prompt, a plug-in may say so);
+    EMBEDDED otherwise."""
     summary: str
     """One line a person reads in `provenance show`."""
     tool: str | None = None
@@ -44,3 +48,30 @@ class Signal:
     """JSON-serialisable facts: claim generator, signer, validation state, action list, prompt excerpt ..."""
     ingredients: tuple[str, ...] = ()
     """Titles of C2PA ingredients: hints for lineage, never lineage themselves."""
+
+
+UNREADABLE = "unreadable"
+"""The detail key of a C2PA signal whose credentials are there but could not be read."""
+UNREADABLE_REASONS = {
+    "remote-manifest": "the manifest is remote and reading never fetches it",
+    "prerelease": "the manifest is in a prerelease C2PA format the reader refuses",
+    "unsupported-algorithm": "the signature uses an algorithm the reader does not support",
+    "unparseable": "the manifest store cannot be parsed",
+}
+"""Why credentials could not be read, by the value of `detail["unreadable"]`."""
+
+
+def credentials_unreadable(detail: Mapping[str, Any]) -> str | None:
+    """Why a signal's content credentials could not be read (naming a remote manifest's URL),
+    or None when they were read: what the policy's `credentials-unreadable` rule reports."""
+    kind = detail.get(UNREADABLE)
+    if not isinstance(kind, str):
+        return None
+    reason = UNREADABLE_REASONS.get(kind, kind)
+    url = detail.get("remote_url")
+    if isinstance(url, str) and url:
+        return f"{reason}: {url}"
+    error = detail.get("error")
+    if kind == "unparseable" and isinstance(error, str) and error:
+        return f"{reason} ({error})"
+    return reason

@@ -18,15 +18,27 @@ How the origin is decided, from the active manifest:
 - A manifest whose actions carry only non-generative types (`digitalCapture`, `digitalCreation`,
   ...) gives that origin. A manifest with no source type at all gives origin None: the signal only
   informs (who signed, with what tool), and says nothing about how the pixels were made.
+- An action's source type is read wherever producers put it: its `digitalSourceType` field, and
+  its `parameters` under `com.adobe.digitalSourceType` (Adobe Firefly and Photoshop) or
+  `digitalSourceType`. Every one found is a claim, so a generative type cannot hide behind a
+  non-generative one in another place.
 - A manifest that does not validate (`Invalid`) vouches for nothing, so a non-generative origin
   from it is dropped (origin None); a generative one is kept, because a broken manifest that says
-  "AI" is still a reason to look. The same holds when the store cannot be parsed at all: the
-  source types still legible in its bytes are kept if generative.
+  "AI" is still a reason to look, and so is `algorithmicMedia` (what early generators wrote).
+  The same holds when the store cannot be parsed at all: those source types still legible in its
+  bytes are kept.
+- Credentials that are there but cannot be read say so in the signal's detail (`unreadable`,
+  see `provenance.detect.UNREADABLE_REASONS`): a remote manifest (its URL), a prerelease
+  format, a signature algorithm the reader does not support, a store that does not parse.
 
 Evidence is `EMBEDDED_SIGNED` when the store validates (`Valid`, or `Trusted` when the signer
 chains to one of the trust anchors), `EMBEDDED` otherwise. Trust anchors come from the
 `trust_anchors` argument, else from the PEM file named by `PROVENANCE_C2PA_TRUST_ANCHORS`.
-Reading never goes to the network: remote manifests and OCSP are not fetched.
+
+Reading never goes to the network (`_OFFLINE`): remote manifests are not fetched, nor OCSP
+responses, CAWG identity assertions are not decoded (an identity-claims-aggregation credential
+names a `did:web` issuer the SDK would resolve over HTTPS), and the SDK may contact no host at
+all. Trust lists are the PEM bundle given here, never a URL.
 """
 
 from __future__ import annotations
@@ -43,7 +55,7 @@ from typing import Any, BinaryIO
 
 import c2pa  # type: ignore[import-untyped]
 
-from provenance.detect import Signal
+from provenance.detect import UNREADABLE, UNREADABLE_REASONS, Signal
 from provenance.detect.sniff import (
     BMFF_FIRST_BOXES,
     SIDECAR,
@@ -87,6 +99,23 @@ _SOURCE_TYPE_BYTES = re.compile(rb"digitalsourcetype/([A-Za-z]{3,64})")
 _MAX_SIDECAR_BYTES = 64 * 1024 * 1024
 _MAX_FAILURE_CODES = 8
 _READ_ERRORS = (c2pa.C2paError, OSError, ValueError)
+# Kept from a manifest that does not validate, besides the generative types: early generators
+# labelled their output algorithmicMedia before trainedAlgorithmicMedia was coined.
+_KEPT_WHEN_INVALID = frozenset({Origin.ALGORITHMIC_MEDIA})
+# Where an action's parameters carry its source type (Adobe writes the first).
+_PARAMETER_SOURCE_TYPES = ("com.adobe.digitalSourceType", "digitalSourceType")
+# Validation failures that mean the reader could not check the signature at all.
+_UNVERIFIABLE_FAILURES = {"algorithm.unsupported": "unsupported-algorithm"}
+_REMOTE_URL = re.compile(r"\b(?:url|from)\s+(\S+://\S+)", re.IGNORECASE)
+_XMP_PROVENANCE_URL = re.compile(
+    rb"dcterms:provenance(?:\s*=\s*[\"']|>)\s*([^\"'<\s]{1,2048})", re.IGNORECASE
+)
+# What reading may do: nothing over the network (see the module docstring). An empty host
+# list refuses every host, whatever a later SDK version fetches by default.
+_OFFLINE: dict[str, Any] = {
+    "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+    "core": {"decode_identity_assertions": False, "allowed_network_hosts": []},
+}
 
 
 def read_c2pa(
@@ -160,7 +189,7 @@ def signal_from_manifest_store(store: Mapping[str, Any], *, sidecar: str | None 
     ingredients = _ingredient_facts(active, judge)
     origin = verdict.origin
     dropped: Origin | None = None
-    if state not in (VALID, TRUSTED) and origin is not None and not origin.generative:
+    if state not in (VALID, TRUSTED) and origin is not None and not _kept_when_invalid(origin):
         dropped, origin = origin, None
     claim_generator = _claim_generator(active)
     tool = verdict.tool or own.first_agent or claim_generator["name"]
@@ -185,12 +214,20 @@ def signal_from_manifest_store(store: Mapping[str, Any], *, sidecar: str | None 
         detail["sidecar_path"] = sidecar
     if dropped is not None:
         detail["ignored_origin"] = dropped.value
+    unverifiable = next(
+        (_UNVERIFIABLE_FAILURES[c] for c in failures if c in _UNVERIFIABLE_FAILURES), None
+    )
+    if unverifiable is not None:
+        detail[UNREADABLE] = unverifiable
     titles = tuple(i["title"] for i in ingredients if i["title"])
+    summary = _summary(state, tool, detail, origin, verdict, dropped, sidecar)
+    if unverifiable is not None:
+        summary += f"; {UNREADABLE_REASONS[unverifiable]}"
     return Signal(
         source="c2pa-sidecar" if sidecar is not None else "c2pa",
         origin=origin,
         evidence=Evidence.EMBEDDED_SIGNED if state in (VALID, TRUSTED) else Evidence.EMBEDDED,
-        summary=_summary(state, tool, detail, origin, verdict, dropped, sidecar),
+        summary=summary,
         tool=tool,
         detail=detail,
         ingredients=titles,
@@ -214,7 +251,9 @@ def _read_embedded(asset: str, file_format: str, context: Any) -> Signal | None:
         head = _head(asset)
         if _STORE_MARKER not in head and not _is_remote(exc):
             return None
-        return _unreadable_signal(_error_text(exc), sidecar=None, legible=head)
+        return _unreadable_signal(
+            _error_text(exc), sidecar=None, legible=head, remote_url=_remote_url(exc, head)
+        )
 
 
 def _read_sidecar(asset: str, sidecar: str, file_format: str, context: Any) -> Signal:
@@ -367,6 +406,33 @@ def _is_remote(exc: BaseException) -> bool:
     return str(exc).startswith("Remote:")
 
 
+def _remote_url(exc: BaseException, head: bytes) -> str | None:
+    """The URL of a remote manifest the reader refused to fetch: from its error, else from the
+    XMP `dcterms:provenance` that points to it."""
+    if not _is_remote(exc):
+        return None
+    said = _REMOTE_URL.search(str(exc))
+    if said:
+        return said[1][:_MAX_URL_CHARS]
+    pointed = _XMP_PROVENANCE_URL.search(head)
+    return pointed[1].decode("utf-8", "replace")[:_MAX_URL_CHARS] if pointed else None
+
+
+_MAX_URL_CHARS = 500
+
+
+def _unreadable_kind(reason: str, remote: bool) -> str:
+    """Why credentials that are there could not be read, as one of UNREADABLE_REASONS."""
+    lowered = reason.lower()
+    if remote:
+        return "remote-manifest"
+    if "prerelease" in lowered:
+        return "prerelease"
+    if "algorithm" in lowered and ("support" in lowered or "unknown" in lowered):
+        return "unsupported-algorithm"
+    return "unparseable"
+
+
 def _error_text(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
@@ -410,9 +476,7 @@ def _reading_context(trust_anchors: bytes | None) -> Any:
         context = _contexts.get(key)
         if context is not None:
             return context
-        settings: dict[str, Any] = {
-            "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
-        }
+        settings: dict[str, Any] = dict(_OFFLINE)
         if trust_anchors is not None:
             try:
                 settings["trust"] = {"user_anchors": trust_anchors.decode("ascii")}
@@ -538,19 +602,39 @@ def _add_action(claims: _OwnClaims, action: Mapping[str, Any], agents: Sequence[
     name = agent[0] if agent else None
     if claims.first_agent is None and name:
         claims.first_agent = name
-    raw = _text(action.get("digitalSourceType"))
-    origin = _origin(raw)
-    if raw:
+    found: list[tuple[str, Origin | None]] = []
+    for raw in _action_source_types(action):
+        origin = _origin(raw)
+        found.append((raw, origin))
         claims.source_types.append(raw)
-    if origin is not None:
-        claims.origins.append((origin, name))
+        if origin is not None:
+            claims.origins.append((origin, name))
+    known = [origin for _, origin in found if origin is not None]
+    shown = (
+        summarize_claims([ClaimFacts(o) for o in known]).origin.value
+        if known
+        else (found[0][0] if found else None)
+    )
     claims.actions.append(
         {
             "action": _text(action.get("action")),
-            "source_type": origin.value if origin is not None else raw,
+            "source_type": shown,
             "agent": " ".join(part for part in agent if part) if agent else None,
         }
     )
+
+
+def _action_source_types(action: Mapping[str, Any]) -> list[str]:
+    """The distinct digital source types an action carries, in its field and its parameters."""
+    parameters = action.get("parameters")
+    parameters = parameters if isinstance(parameters, Mapping) else {}
+    candidates = [action.get("digitalSourceType")]
+    candidates += [parameters.get(key) for key in _PARAMETER_SOURCE_TYPES]
+    return list(dict.fromkeys(t for t in map(_text, candidates) if t))
+
+
+def _kept_when_invalid(origin: Origin) -> bool:
+    return origin.generative or origin in _KEPT_WHEN_INVALID
 
 
 def _origin(raw: str | None) -> Origin | None:
@@ -674,27 +758,38 @@ def _unreadable_signal(
     sidecar: str | None,
     legible: bytes = b"",
     failures: Sequence[str] = (),
+    remote_url: str | None = None,
 ) -> Signal:
-    """A manifest that is there but cannot be read: Invalid, with any generative type still legible."""
+    """A manifest that is there but cannot be read: Invalid, with any generative (or
+    algorithmicMedia) type still legible."""
     seen = _legible_source_types(legible)
-    generative = [o for o in seen if o.generative]
-    origin = summarize_claims([ClaimFacts(o) for o in generative]).origin if generative else None
+    kept = [o for o in seen if _kept_when_invalid(o)]
+    origin = summarize_claims([ClaimFacts(o) for o in kept]).origin if kept else None
+    remote = remote_url is not None or reason.startswith("Remote:")
     detail: dict[str, Any] = {
         "validation_state": INVALID,
         "validation_failures": list(failures),
         "error": reason,
+        UNREADABLE: _unreadable_kind(reason, remote),
         "digital_source_types": [o.value for o in seen],
         "sidecar": sidecar is not None,
     }
+    if remote_url is not None:
+        detail["remote_url"] = remote_url
     if sidecar is not None:
         detail["sidecar_path"] = sidecar
     said = f": {origin.value} legible in its bytes" if origin is not None else ""
     where = "C2PA sidecar" if sidecar is not None else "C2PA manifest"
+    what = (
+        f"is remote ({remote_url}) and is not fetched"
+        if remote_url
+        else f"cannot be read ({reason})"
+    )
     return Signal(
         source="c2pa-sidecar" if sidecar is not None else "c2pa",
         origin=origin,
         evidence=Evidence.EMBEDDED,
-        summary=f"{where} (Invalid) cannot be read ({reason}){said}",
+        summary=f"{where} (Invalid) {what}{said}",
         detail=detail,
     )
 

@@ -1,4 +1,5 @@
-"""Run every detector over a file (`detect_file`), or over many in threads (`detect_files`).
+"""Run every detector over a file (`detect_file`), or over many in threads (`detect_files`): the
+C2PA and metadata readers, the installed plug-ins (`provenance.detect.plugins`), the prints.
 
 An ingest has its hashing workers call `detect_file` right after hashing each asset's first
 member (`fingerprint.hash_chunk`); the threads serve what they did not read (a version made of
@@ -17,6 +18,7 @@ from provenance.detect import Signal
 from provenance.detect.c2pa import read_c2pa
 from provenance.detect.metadata import read_metadata
 from provenance.detect.perceptual import image_prints
+from provenance.detect.plugins import plugin_signals
 
 # Below this many files a pool costs more than it saves.
 _POOL_MIN_FILES = 4
@@ -35,7 +37,7 @@ class Detection:
 
 
 def detect_file(path: bytes) -> Detection:
-    signals = (*read_c2pa(path), *read_metadata(path))
+    signals = (*read_c2pa(path), *read_metadata(path), *plugin_signals(path))
     prints = image_prints(path)
     if prints is None:
         return Detection(path, signals, None)

@@ -1,14 +1,18 @@
-"""What image files say about their own making: XMP digital source types and generator text.
+"""What image files say about their own making: XMP digital source types and generator metadata.
 
 `read_metadata` reads PNG text chunks, EXIF (ImageDescription, Make, Model, Software, Artist,
-UserComment, MakerNote) and XMP packets of PNG, JPEG, WebP and TIFF files, and turns what
-AUTOMATIC1111, Forge, Fooocus, ComfyUI, InvokeAI, NovelAI and Midjourney write there, and any
-IPTC `DigitalSourceType` an XMP packet declares, into `Signal`s.
+UserComment, MakerNote) and XMP packets of PNG, JPEG, WebP and TIFF files, and the "stealth"
+parameters A1111 and NovelAI hide in a PNG's alpha channel (`provenance.detect.stealth`). It
+turns what AUTOMATIC1111, Forge, Fooocus, RuinedFooocus, ComfyUI, InvokeAI, NovelAI, Midjourney,
+SwarmUI, diffusers pipelines (Hugging Face Spaces), PPDiffusers (PaddleNLP), Draw Things, Easy
+Diffusion and Stability Matrix write there, and any IPTC `DigitalSourceType` an XMP packet
+declares, into `Signal`s: every generator whose metadata a file carries is reported, each once.
 
 It runs on every file an ingest hashes, so it decides by extension before touching the file,
-never decodes pixels, and walks the containers itself: Pillow's lazy open stops PNG text at
-the first IDAT, reads a whole WebP into memory, and loads every IFD0 tag of a TIFF (a layered
-Photoshop TIFF keeps its layers there). Every size it reads is capped.
+walks the containers itself (Pillow's lazy open stops PNG text at the first IDAT, reads a whole
+WebP into memory, and loads every IFD0 tag of a TIFF: a layered Photoshop TIFF keeps its layers
+there), and decodes pixels only for the stealth check of an 8-bit PNG with alpha, a few rows of
+it unless the check finds its magic. Every size it reads is capped.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import IO, Any
 from defusedxml import ElementTree as SafeElementTree  # type: ignore[import-untyped]
 
 from provenance.detect import Signal
+from provenance.detect.stealth import PngLayout, Stealth, read_stealth
 from provenance.origins import Evidence, Origin, origin_of_code
 
 __all__ = ["EXTENSIONS", "read_metadata"]
@@ -60,6 +65,8 @@ _RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _DIGITAL_SOURCE_TYPE = f"{{{_IPTC_EXT_NS}}}DigitalSourceType"
 _CREATOR_TOOL = f"{{{_XMP_NS}}}CreatorTool"
 _RDF_RESOURCE = f"{{{_RDF_NS}}}resource"
+_EXIF_USER_COMMENT = "{http://ns.adobe.com/exif/1.0/}UserComment"
+_DC_DESCRIPTION = "{http://purl.org/dc/elements/1.1/}description"
 _MAX_DECLARED_TYPES = 8
 
 _GENERATED = Origin.TRAINED_ALGORITHMIC_MEDIA
@@ -94,6 +101,8 @@ class _Payloads:
     exif: list[dict[str, str]] = field(default_factory=list)
     """The text fields of each EXIF block, named as in `_EXIF_TEXT_TAGS`."""
     xmp: list[bytes] = field(default_factory=list)
+    stealth: Stealth | None = None
+    """Parameters hidden in a PNG's alpha channel."""
     budget: int = MAX_TOTAL_BYTES
 
     def take(self, size: int) -> bool:
@@ -156,6 +165,8 @@ def _read_payloads(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) ->
 def _read_png(source: _Source) -> _Payloads:
     found = _Payloads()
     offset = len(_PNG_SIGNATURE)
+    ihdr = b""
+    idat: list[tuple[int, int]] = []
     # Text chunks may follow the IDAT chunks, so the walk goes on to IEND; it reads chunk
     # headers only, seeking over image data.
     for _ in range(MAX_CHUNKS):
@@ -167,6 +178,10 @@ def _read_png(source: _Source) -> _Payloads:
         offset = start + length + 4  # data and CRC
         if kind == b"IEND" or length > 0x7FFFFFFF:
             break
+        if kind == b"IHDR" and not ihdr:
+            ihdr = source.read(start, min(length, 13))
+        elif kind == b"IDAT" and start + length <= source.size:
+            idat.append((start, length))
         if kind not in _PNG_TEXT_CHUNKS and kind != b"eXIf":
             continue
         if start + length > source.size:
@@ -185,6 +200,14 @@ def _read_png(source: _Source) -> _Payloads:
             found.xmp.append(value)
         else:
             found.text.setdefault(keyword, _decode_text(value, kind != b"iTXt"))
+    if len(ihdr) == 13 and idat:
+        width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", ihdr)
+        layout = PngLayout(width, height, depth, colour, interlace != 0, tuple(idat))
+        try:
+            found.stealth = read_stealth(source.read, layout, MAX_PAYLOAD_BYTES)
+        except Exception:
+            # Pixels that do not decode hide nothing we can read; the text read stands.
+            found.stealth = None
     return found
 
 
@@ -446,20 +469,39 @@ def _decode_text(value: bytes, latin1: bool) -> str:
 def _interpret(found: _Payloads) -> list[Signal]:
     signals: list[Signal] = []
     declared: set[str] = set()
-    for packet in found.xmp:
-        signals.extend(_xmp_signals(packet, declared))
-    generators: dict[str, Signal] = {}
     carriers = [(found.text, "png-text")] if found.text else []
     carriers += [(_exif_as_text(fields), "exif") for fields in found.exif]
+    for packet in found.xmp:
+        xmp = _parse_xmp(packet)
+        signals.extend(_xmp_signals(xmp, declared))
+        if xmp.fields:
+            carriers.append((xmp.fields, "xmp"))
+    generators: dict[str, Signal] = {}
     for fields, carrier in carriers:
         for signal in _generator_signals(fields, carrier):
+            generators.setdefault(signal.source, signal)
+    if found.stealth is not None:
+        hidden = found.stealth.text
+        stealthy = _generator_signals(_stealth_fields(hidden), _STEALTH) if hidden else []
+        for signal in stealthy or [_stealth_signal(found.stealth)]:
             generators.setdefault(signal.source, signal)
     return signals + list(generators.values())
 
 
-def _xmp_signals(packet: bytes, declared: set[str]) -> list[Signal]:
+@dataclass(frozen=True)
+class _Xmp:
+    """What one XMP packet says: source types, the creator tool, and generator fields."""
+
+    types: list[str]
+    tool: str | None
+    fields: dict[str, str]
+    """`CreatorTool`, `UserComment` (exif:UserComment, where Draw Things writes its JSON) and
+    `Description` (dc:description), named as generators' keywords."""
+
+
+def _xmp_signals(xmp: _Xmp, declared: set[str]) -> list[Signal]:
     """One signal per digital source type the packet declares that `declared` lacks."""
-    types, tool = _parse_xmp(packet)
+    types, tool = xmp.types, xmp.tool
     signals = []
     for value in types:
         if value in declared or len(declared) >= _MAX_DECLARED_TYPES:
@@ -489,29 +531,45 @@ def _xmp_signals(packet: bytes, declared: set[str]) -> list[Signal]:
     return signals
 
 
-def _parse_xmp(packet: bytes) -> tuple[list[str], str | None]:
-    """The DigitalSourceType values and the first CreatorTool of an XMP packet."""
+def _parse_xmp(packet: bytes) -> _Xmp:
+    """The DigitalSourceType values, the first CreatorTool and the generator fields of a packet."""
     packet = packet.strip(b"\x00 \t\r\n")
     if not packet or len(packet) > MAX_PAYLOAD_BYTES:
-        return [], None
+        return _Xmp([], None, {})
     try:
         # An XMP packet never needs a DTD: refusing it refuses entity expansion bombs.
         root = SafeElementTree.fromstring(packet, forbid_dtd=True)
     except (SyntaxError, ValueError):  # ParseError, and defusedxml's refusals
-        return [], None
-    types: list[str] = []
-    tools: list[str] = []
+        return _Xmp([], None, {})
+    found: dict[str, list[str]] = {
+        _DIGITAL_SOURCE_TYPE: [],
+        _CREATOR_TOOL: [],
+        _EXIF_USER_COMMENT: [],
+        _DC_DESCRIPTION: [],
+    }
     for element in root.iter():
-        if value := element.get(_DIGITAL_SOURCE_TYPE):
-            types.append(value.strip())
-        if value := element.get(_CREATOR_TOOL):
-            tools.append(value.strip())
+        for name, values in found.items():
+            if value := element.get(name):
+                values.append(value.strip())
         if element.tag == _DIGITAL_SOURCE_TYPE:
-            types.append((element.get(_RDF_RESOURCE) or "".join(element.itertext())).strip())
-        elif element.tag == _CREATOR_TOOL:
-            tools.append("".join(element.itertext()).strip())
-    tool = next((_clip(t) for t in tools if t), None)
-    return [t for t in dict.fromkeys(types) if t], tool
+            found[_DIGITAL_SOURCE_TYPE].append(
+                (element.get(_RDF_RESOURCE) or "".join(element.itertext())).strip()
+            )
+        elif element.tag in found:
+            # Simple text, or an rdf:Alt of language alternatives: the first is taken.
+            found[element.tag].append("".join(element.itertext()).strip())
+    tool = next((_clip(t) for t in found[_CREATOR_TOOL] if t), None)
+    fields = {
+        keyword: value
+        for keyword, key in (
+            ("CreatorTool", _CREATOR_TOOL),
+            ("UserComment", _EXIF_USER_COMMENT),
+            ("Description", _DC_DESCRIPTION),
+        )
+        if (value := next((v for v in found[key] if v), None))
+    }
+    types = [t for t in dict.fromkeys(found[_DIGITAL_SOURCE_TYPE]) if t]
+    return _Xmp(types, tool, fields)
 
 
 def _declared_origin(value: str) -> Origin | None:
@@ -548,43 +606,136 @@ def _exif_as_text(exif: Mapping[str, str]) -> dict[str, str]:
                 fields.setdefault(key, json.dumps(value))
             elif isinstance(value, str) and value.lstrip().startswith("{"):
                 fields.setdefault(key, value)
+        if _comfy_api_graph(comment) is not None:  # the bare API graph, as some save nodes write it
+            fields.setdefault("prompt", comment or "")
+        fields.update(_png_keywords_in(bundle))
     return fields
 
 
+# NovelAI's WebP (and its alpha-channel stealth copy) carry its PNG text chunks as one JSON
+# object: {"Software": "NovelAI", "Comment": "{...}", "Source": ..., "Generation time": ...}.
+_BUNDLED_KEYWORDS = ("Software", "Comment", "Source", "Title", "Description", "Generation time")
+
+
+def _png_keywords_in(bundle: Mapping[str, Any]) -> dict[str, str]:
+    """The PNG text chunks a JSON object carries, when it is such a bundle."""
+    if not isinstance(bundle.get("Comment"), (str, dict)) or not isinstance(
+        bundle.get("Software"), str
+    ):
+        return {}
+    found = {}
+    for key in _BUNDLED_KEYWORDS:
+        value = bundle.get(key)
+        if isinstance(value, str):
+            found[key] = value
+        elif isinstance(value, dict):
+            found[key] = json.dumps(value)
+    return found
+
+
+_STEALTH = "png-alpha-lsb"
+
+
+def _stealth_fields(text: str) -> dict[str, str]:
+    """What a stealth payload says, named as the PNG keywords: A1111's `parameters` text, or
+    NovelAI's bundle of text chunks."""
+    bundle = _json_object(text)
+    keywords = _png_keywords_in(bundle) if bundle else {}
+    return keywords or {"parameters": text}
+
+
+def _stealth_signal(stealth: Stealth) -> Signal:
+    """Stealth metadata no generator's reader recognises (or that could not be read): its magic
+    is only ever written by the Stable Diffusion web UIs and NovelAI."""
+    magic = "stealth_pngcomp" if stealth.compressed else "stealth_pnginfo"
+    said = f"not read: {stealth.problem}" if stealth.problem else _excerpt(stealth.text) or "empty"
+    return _generated(
+        "stealth-pnginfo",
+        "Stable Diffusion web UI (stealth-pnginfo)",
+        f"Generation parameters hidden in the alpha channel ({magic}), {said}",
+        {"magic": magic, "problem": stealth.problem, "prompt": _excerpt(stealth.text)},
+        _STEALTH,
+    )
+
+
 def _generator_signals(fields: Mapping[str, str], carrier: str) -> list[Signal]:
-    found: list[Signal] = []
+    """Every generator whose metadata `fields` carries: one file may hold several (a ComfyUI
+    graph beside A1111-style `parameters`, Stability Matrix's own chunk beside both)."""
     detectors: list[Callable[[Mapping[str, str], str], Signal | None]] = [
         _comfyui,
         _invokeai,
         _novelai,
         _midjourney,
+        _swarmui,
+        _ruinedfooocus,
+        _diffusers,
+        _drawthings,
+        _easydiffusion,
+        _stability_matrix,
+        _a1111_family,
     ]
-    for detect in detectors:
-        signal = detect(fields, carrier)
-        if signal is not None:
-            found.append(signal)
-    if not any(signal.source == "comfyui" for signal in found):
-        # ComfyUI save nodes also write A1111-style `parameters` for Civitai: those are
-        # ComfyUI's, and `_comfyui` notes them.
-        signal = _a1111_family(fields, carrier)
-        if signal is not None:
-            found.append(signal)
-    return found
+    return [signal for detect in detectors if (signal := detect(fields, carrier)) is not None]
 
 
 def _generated(
-    source: str, tool: str, summary: str, detail: dict[str, Any], carrier: str
+    source: str,
+    tool: str,
+    summary: str,
+    detail: dict[str, Any],
+    carrier: str,
+    evidence: Evidence = Evidence.EMBEDDED,
 ) -> Signal:
     detail = {key: value for key, value in detail.items() if value not in (None, "", [])}
     detail["carrier"] = carrier
     return Signal(
         source=source,
         origin=_GENERATED,
-        evidence=Evidence.EMBEDDED,
+        evidence=evidence,
         summary=summary,
         tool=tool,
         detail=detail,
     )
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """Where a generator's settings keep the model, sampler ...: the first key present wins."""
+
+    model: tuple[str, ...] = ()
+    model_hash: tuple[str, ...] = ()
+    sampler: tuple[str, ...] = ()
+    steps: tuple[str, ...] = ("steps",)
+    seed: tuple[str, ...] = ("seed",)
+    version: tuple[str, ...] = ()
+    prompt: tuple[str, ...] = ("prompt",)
+
+
+def _settings_signal(
+    source: str,
+    tool: str,
+    what: str,
+    settings: Mapping[str, Any],
+    keys: _Keys,
+    carrier: str,
+    model: str | None = None,
+) -> Signal:
+    """A generator's signal from the settings it recorded (`model` when found otherwise)."""
+
+    def first(names: tuple[str, ...]) -> Any:
+        return next((settings[n] for n in names if settings.get(n) not in (None, "")), None)
+
+    model = model or _text(first(keys.model))
+    detail = {
+        "model": model,
+        "model_hash": _text(first(keys.model_hash)),
+        "sampler": _text(first(keys.sampler)),
+        "steps": _number(first(keys.steps)),
+        "seed": _number(first(keys.seed)),
+        "version": _text(first(keys.version)),
+        "prompt": _excerpt(first(keys.prompt)),
+    }
+    summary = f"{tool} {what}" + (f" (model {model})" if model else "")
+    return _generated(source, tool, summary, detail, carrier)
 
 
 # AUTOMATIC1111 and its forks -------------------------------------------------------------
@@ -601,6 +752,8 @@ def _a1111_family(fields: Mapping[str, str], carrier: str) -> Signal | None:
     software = fields.get("Software", "")
     as_json = _json_object(text)
     if as_json is not None:
+        if _RUINED_FOOOCUS in str(as_json.get("software", "")):
+            return None  # a fork with its own reader, `_ruinedfooocus`
         version = _text(as_json.get("version")) or ""
         if scheme or version.startswith("Fooocus") or software.startswith("Fooocus"):
             return _fooocus_json(as_json, carrier)
@@ -616,33 +769,33 @@ def _a1111_family(fields: Mapping[str, str], carrier: str) -> Signal | None:
         source, tool = "forge", "Forge"
     else:
         source, tool = "a1111", "AUTOMATIC1111"
-    model = params.get("Model")
-    detail = {
-        "model": _clip(model),
-        "model_hash": _clip(params.get("Model hash")),
-        "sampler": _clip(params.get("Sampler")),
-        "steps": _number(params.get("Steps")),
-        "seed": _number(params.get("Seed")),
-        "version": _clip(version),
-        "prompt": _excerpt(params.get("Raw prompt") or prompt),
-    }
-    summary = f"{tool} generation parameters" + (f" (model {_clip(model)})" if model else "")
-    return _generated(source, tool, summary, detail, carrier)
+    settings = {**params, "Raw prompt": params.get("Raw prompt") or prompt}
+    return _settings_signal(source, tool, "generation parameters", settings, _A1111_KEYS, carrier)
+
+
+_A1111_KEYS = _Keys(
+    model=("Model",),
+    model_hash=("Model hash",),
+    sampler=("Sampler",),
+    steps=("Steps",),
+    seed=("Seed",),
+    version=("Version",),
+    prompt=("Raw prompt",),
+)
 
 
 def _fooocus_json(metadata: dict[str, Any], carrier: str) -> Signal:
-    model = _text(metadata.get("base_model"))
-    detail = {
-        "model": model,
-        "model_hash": _text(metadata.get("base_model_hash")),
-        "sampler": _text(metadata.get("sampler")),
-        "steps": _number(metadata.get("steps")),
-        "seed": _number(metadata.get("seed")),
-        "version": _text(metadata.get("version")),
-        "prompt": _excerpt(metadata.get("prompt")),
-    }
-    summary = "Fooocus generation parameters" + (f" (model {model})" if model else "")
-    return _generated("fooocus", "Fooocus", summary, detail, carrier)
+    return _settings_signal(
+        "fooocus", "Fooocus", "generation parameters", metadata, _FOOOCUS_KEYS, carrier
+    )
+
+
+_FOOOCUS_KEYS = _Keys(
+    model=("base_model",),
+    model_hash=("base_model_hash",),
+    sampler=("sampler",),
+    version=("version",),
+)
 
 
 def _parse_a1111(text: str) -> tuple[str, dict[str, str]] | None:
@@ -735,10 +888,23 @@ def _comfyui(fields: Mapping[str, str], carrier: str) -> Signal | None:
     detail["checkpoints"] = [_clip(name) for name in dict.fromkeys(checkpoints)][:10]
     if _parse_a1111(fields.get("parameters", "")) is not None:
         detail["a1111_parameters"] = True
-    summary = f"ComfyUI graph, {detail['node_count']} nodes" + (
-        f" (checkpoint {', '.join(detail['checkpoints'])})" if detail["checkpoints"] else ""
+    using = f" (checkpoint {', '.join(detail['checkpoints'])})" if detail["checkpoints"] else ""
+    if graph is None:
+        # A node graph without the prompt it ran: an image ComfyUI generated whose prompt was
+        # stripped, or a screenshot of the node editor exported with its workflow.
+        return _generated(
+            "comfyui-workflow",
+            "ComfyUI",
+            f"ComfyUI workflow, {detail['node_count']} nodes{using}, without the prompt graph "
+            "a generated image carries: a generated image or a screenshot of the node editor; "
+            "a TD settles which",
+            detail,
+            carrier,
+            Evidence.INFERRED,
+        )
+    return _generated(
+        "comfyui", "ComfyUI", f"ComfyUI graph, {detail['node_count']} nodes{using}", detail, carrier
     )
-    return _generated("comfyui", "ComfyUI", summary, detail, carrier)
 
 
 def _comfy_api_graph(text: str | None) -> dict[str, dict[str, Any]] | None:
@@ -868,17 +1034,22 @@ def _merge(detail: dict[str, Any], more: Mapping[str, Any]) -> None:
 
 
 def _novelai(fields: Mapping[str, str], carrier: str) -> Signal | None:
-    if fields.get("Software", "").strip() != "NovelAI":
+    # "NovelAI" in PNGs; "NovelAI Diffusion V4.5 ..." in the EXIF Software tag of its WebPs.
+    software = fields.get("Software", "").strip()
+    if not software.lower().startswith("novelai"):
         return None
-    comment = _json_object(fields.get("Comment")) or {}
-    model = _clip(fields.get("Source"))
+    comment = _json_object(fields.get("Comment")) or _json_object(fields.get("parameters")) or {}
+    model = _clip(fields.get("Source")) or (_clip(software) if software != "NovelAI" else None)
+    caption = comment.get("v4_prompt")
+    caption = caption.get("caption") if isinstance(caption, dict) else None
+    base = caption.get("base_caption") if isinstance(caption, dict) else None
     detail = {
         "model": model,
         "sampler": _text(comment.get("sampler")),
         "steps": _number(comment.get("steps")),
         "seed": _number(comment.get("seed")),
         "generation_time": _clip(fields.get("Generation time")),
-        "prompt": _excerpt(comment.get("prompt") or fields.get("Description")),
+        "prompt": _excerpt(comment.get("prompt") or base or fields.get("Description")),
     }
     summary = "NovelAI image" + (f" ({model})" if model else "")
     return _generated("novelai", "NovelAI", summary, detail, carrier)
@@ -901,6 +1072,137 @@ def _midjourney(fields: Mapping[str, str], carrier: str) -> Signal | None:
         "prompt": _excerpt(description[: job.start()]),
     }
     return _generated("midjourney", "Midjourney", f"Midjourney job {job[1]}", detail, carrier)
+
+
+# SwarmUI, RuinedFooocus, diffusers and PPDiffusers, Draw Things, Easy Diffusion, Stability Matrix
+
+
+def _swarmui(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    """`parameters` (PNG) or EXIF UserComment (JPEG, WebP): {"sui_image_params": {...}}."""
+    params = _json_object(fields.get("parameters"))
+    image = params.get("sui_image_params") if params else None
+    if not isinstance(image, dict):
+        return None
+    keys = _Keys(model=("model",), sampler=("sampler",), version=("swarm_version",))
+    return _settings_signal("swarmui", "SwarmUI", "generation parameters", image, keys, carrier)
+
+
+_RUINED_FOOOCUS = "RuinedFooocus"
+
+
+def _ruinedfooocus(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    """`parameters` JSON with `"software": "RuinedFooocus"`."""
+    params = _json_object(fields.get("parameters"))
+    if not params or _RUINED_FOOOCUS not in str(params.get("software", "")):
+        return None
+    keys = _Keys(
+        model=("base_model_name",),
+        model_hash=("base_model_hash",),
+        sampler=("sampler_name",),
+        prompt=("Prompt",),
+    )
+    return _settings_signal(
+        "ruinedfooocus", _RUINED_FOOOCUS, "generation parameters", params, keys, carrier
+    )
+
+
+_DIFFUSERS_SETTINGS = ("num_inference_steps", "guidance_scale")
+_PADDLE_KEYWORDS = ("pipe", "scheduler_type", "type_to_img")
+_EASY_DIFFUSION_MODEL = ("use_stable_diffusion_model", "Stable Diffusion model")
+
+
+def _diffusers(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    """Pipelines built on diffusers: a Hugging Face Space's `parameters` JSON (prompt,
+    resolution, guidance_scale, num_inference_steps, Model ...), or one text chunk per call
+    argument, as scripts and PaddleNLP's PPDiffusers web UI save them (prompt, negative_prompt,
+    num_inference_steps, guidance_scale, seed; PPDiffusers adds pipe and scheduler_type)."""
+    params = _json_object(fields.get("parameters"))
+    if (
+        params is not None
+        and isinstance(params.get("prompt"), str)
+        and ({*_DIFFUSERS_SETTINGS, "resolution"} & params.keys())
+        and not {"software", "sui_image_params", *_EASY_DIFFUSION_MODEL} & params.keys()
+    ):
+        keys = _Keys(
+            model=("Model",),
+            model_hash=("Model hash",),
+            sampler=("sampler",),
+            steps=("num_inference_steps",),
+        )
+        what = "pipeline parameters (Hugging Face Space)"
+        return _settings_signal("diffusers", "diffusers", what, params, keys, carrier)
+    prompt = fields.get("prompt", "")
+    if (
+        not prompt.strip()
+        or prompt.lstrip().startswith("{")
+        or not any(fields.get(key, "").strip() for key in _DIFFUSERS_SETTINGS)
+        or any(key in fields for key in _EASY_DIFFUSION_MODEL)
+    ):
+        return None
+    paddle = any(key in fields for key in _PADDLE_KEYWORDS)
+    keys = _Keys(
+        model=("pipe", "model"),
+        sampler=("scheduler_type", "scheduler"),
+        steps=("num_inference_steps",),
+    )
+    tool = "PPDiffusers" if paddle else "diffusers"
+    source = "ppdiffusers" if paddle else "diffusers"
+    return _settings_signal(source, tool, "pipeline arguments", fields, keys, carrier)
+
+
+def _drawthings(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    """XMP with `xmp:CreatorTool` "Draw Things" and its settings as JSON in `exif:UserComment`
+    (`c` is the prompt)."""
+    settings = _json_object(fields.get("UserComment")) or _json_object(fields.get("parameters"))
+    named = fields.get("CreatorTool", fields.get("Software", "")).startswith("Draw Things")
+    own_json = settings is not None and "c" in settings and {"sampler", "seed"} <= settings.keys()
+    if not (named or own_json):
+        return None
+    keys = _Keys(model=("model",), sampler=("sampler",), prompt=("c",))
+    return _settings_signal(
+        "drawthings", "Draw Things", "generation settings", settings or {}, keys, carrier
+    )
+
+
+def _easydiffusion(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    """One text chunk per setting (PNG), or JSON in EXIF UserComment (JPEG, WebP), naming the
+    model as `use_stable_diffusion_model` (or `Stable Diffusion model`)."""
+    settings: Mapping[str, Any] = fields
+    if not any(key in fields for key in _EASY_DIFFUSION_MODEL):
+        params = _json_object(fields.get("parameters"))
+        if params is None or not any(key in params for key in _EASY_DIFFUSION_MODEL):
+            return None
+        settings = params
+    path = _text(next((settings[k] for k in _EASY_DIFFUSION_MODEL if settings.get(k)), None))
+    model = path.replace("\\", "/").rsplit("/", 1)[-1] if path else None
+    keys = _Keys(
+        sampler=("sampler_name", "Sampler"),
+        steps=("num_inference_steps", "Steps"),
+        seed=("seed", "Seed"),
+        prompt=("prompt", "Prompt"),
+    )
+    return _settings_signal(
+        "easydiffusion", "Easy Diffusion", "generation settings", settings, keys, carrier, model
+    )
+
+
+def _stability_matrix(fields: Mapping[str, str], carrier: str) -> Signal | None:
+    """Its own `parameters-json` chunk (and `smproj`, the project), beside the A1111-style
+    `parameters` and ComfyUI `prompt` it also writes."""
+    params = _json_object(fields.get("parameters-json"))
+    if params is None and "smproj" not in fields:
+        return None
+    keys = _Keys(
+        model=("ModelName",),
+        model_hash=("ModelHash",),
+        sampler=("Sampler",),
+        steps=("Steps",),
+        seed=("Seed",),
+        prompt=("PositivePrompt",),
+    )
+    return _settings_signal(
+        "stability-matrix", "Stability Matrix", "generation parameters", params or {}, keys, carrier
+    )
 
 
 # --- small helpers ------------------------------------------------------------------------

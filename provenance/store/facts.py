@@ -6,6 +6,7 @@ a large delivery costs a few queries per thousand files, not a few per file.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from provenance.detect import credentials_unreadable
 from provenance.fingerprint import aggregate_digest
 from provenance.obligations import (
     MAX_DEPTH,
@@ -715,18 +717,26 @@ def _likeness_rows(connection: Connection, ids: list[int]) -> dict[int, list[str
 
 
 def _signal_rows(connection: Connection, ids: list[int]) -> dict[int, list[SignalRow]]:
+    """The signals that matter to the gate: perceptual matches, and credentials that could
+    not be read."""
     found: dict[int, list[SignalRow]] = {}
-    query = (
-        select(
-            SignalRecord.version_id, SignalRecord.event_id, SignalRecord.summary, SignalRecord.id
-        )
-        .where(SignalRecord.source == bindparam("source"))
-        .order_by(SignalRecord.id)
-    )
-    for version_id, event_id, summary, _ in bulk.select_in(
-        connection, query, SignalRecord.version_id, sorted(ids), {"source": PERCEPTUAL_SOURCE}
+    query = select(
+        SignalRecord.version_id,
+        SignalRecord.event_id,
+        SignalRecord.source,
+        SignalRecord.summary,
+        SignalRecord.detail,
+        SignalRecord.id,
+    ).order_by(SignalRecord.id)
+    for version_id, event_id, source, summary, detail, _ in bulk.select_in(
+        connection, query, SignalRecord.version_id, sorted(ids)
     ):
-        found.setdefault(version_id, []).append(SignalRow(event_id, summary))
+        unreadable = credentials_unreadable(json.loads(detail)) if detail else None
+        near_ai = source == PERCEPTUAL_SOURCE
+        if near_ai or unreadable:
+            found.setdefault(version_id, []).append(
+                SignalRow(event_id, summary, near_ai, unreadable)
+            )
     return found
 
 

@@ -1,8 +1,9 @@
 """Signals in the ledger: what files said about themselves when their versions were recorded.
 
 A signal that implies an origin (a C2PA action with a digital source type, XMP, a generator's
-text chunk) also becomes an origin claim with its evidence, beside whatever the artist declared:
-a disagreement is then a dispute the finalizer blocks on until a TD resolves it. A perceptual
+text chunk, a detector plug-in) also becomes an origin claim with its evidence, beside whatever
+the artist declared: a disagreement about generated material is then a dispute the finalizer
+blocks on until a TD resolves it (one among non-generative origins only, a warning). A perceptual
 match to known AI material is a signal only (evidence `inferred`): the policy's `near-ai-copy`
 rule reads it, and a TD's resolving claim after it settles it.
 """
