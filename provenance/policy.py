@@ -116,8 +116,15 @@ RULES: dict[str, Rule] = {
             "near-ai-copy",
             "Looks like known generated material",
             f"{_NETFLIX}, principle 4: generated material is temporary and not part of the "
-            "final deliverables; a re-encoded, resized or cropped copy of it is the same "
-            "material under another name.",
+            "final deliverables; a re-encoded, resized, cropped, mirrored, letterboxed or "
+            "overlaid copy of it is the same material under another name.",
+        ),
+        Rule(
+            "no-print",
+            "Image has no perceptual print",
+            "A delivered image the ledger does not hold could not be compared with known "
+            "generated material (it is blank, or cannot be decoded): said, never skipped.",
+            Severity.WARN,
         ),
         Rule(
             "frames-missing",
@@ -249,6 +256,8 @@ class AssetFacts:
     """The live claims that came from the files themselves, described (C2PA, XMP ...)."""
     near_ai: tuple[str, ...] = ()
     """Perceptual matches to generated material no TD has settled since."""
+    near_ai_matches: tuple[Mapping[str, Any], ...] = ()
+    """The same matches as fields (asset, version, distance, threshold, region ...)."""
 
 
 class FileFacts(NamedTuple):
@@ -268,6 +277,10 @@ class FileFacts(NamedTuple):
     """For a file the ledger does not hold as it is: the generation it says it came from."""
     near_ai: tuple[str, ...] = ()
     """For a file the ledger does not hold as it is: generated material it looks like."""
+    near_ai_matches: tuple[Mapping[str, Any], ...] = ()
+    """The same matches as fields (asset, version, distance, threshold, region ...)."""
+    unprintable: str | None = None
+    """For such a file that is an image: why it has no perceptual print."""
 
 
 @dataclass(frozen=True)
@@ -415,10 +428,12 @@ def evaluate(
         bulk_files.setdefault(facts.name, []).append(paths)
         vouched_count += len(paths)
     findings: list[Finding] = []
+    near_files = {item.path: _near_details(item.near_ai_matches) for item in files}
     for rule, asset, path, message, fix in raw:
         severity = policy.severity(rule)
         if severity is not Severity.OFF:
-            findings.append(Finding(rule, severity, asset, (path,), message, fix))
+            details = near_files.get(path, {}) if rule == "near-ai-copy" else {}
+            findings.append(Finding(rule, severity, asset, (path,), message, fix, details))
     for name, facts in seen_assets.items():
         delivered: tuple[str, ...] | None = None
         for rule, message, fix in _asset_findings(facts):
@@ -436,7 +451,8 @@ def evaluate(
                         ]
                     )
                 )
-            findings.append(Finding(rule, severity, name, delivered, message, fix))
+            details = _near_details(facts.near_ai_matches) if rule == "near-ai-copy" else {}
+            findings.append(Finding(rule, severity, name, delivered, message, fix, details))
     for sequence in sequences:
         if not sequence.missing:
             continue
@@ -482,6 +498,20 @@ def _file_signal_findings(item: FileFacts) -> Iterator[tuple[str, str | None, st
             "approval, or replace it; if it is not, ingest it and have a TD settle it "
             "(`provenance tag ... --resolve --note WHY`).",
         )
+    if item.unprintable:
+        yield (
+            "no-print",
+            None,
+            item.path,
+            f"{item.path} has no perceptual print ({item.unprintable}): it was not compared "
+            "with known generated material.",
+            "Look at it; if it shows a picture, deliver it in a format that decodes.",
+        )
+
+
+def _near_details(matches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A near-ai-copy finding's details: every matched generated asset version, nearest first."""
+    return {"matches": [dict(match) for match in matches]} if matches else {}
 
 
 def _asset_findings(asset: AssetFacts) -> Iterator[tuple[str, str, str]]:
