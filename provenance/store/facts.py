@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, literal, literal_column, select
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from provenance.store.models import (
     Tool,
 )
 from provenance.store.queries import RootMap, asset_refs, chunked, folder_bounds, tool_info
-from provenance.store.signals import PERCEPTUAL_SOURCE, signals_by_version
+from provenance.store.signals import PERCEPTUAL_SOURCE, near_ai_matches, signals_by_version
 
 MAX_ANCESTRY = 100
 
@@ -508,7 +508,7 @@ def asset_facts(
     return facts
 
 
-def _file_evidence(claims: list[Claim], signals: list[SignalInfo]) -> dict[str, tuple[str, ...]]:
+def _file_evidence(claims: list[Claim], signals: list[SignalInfo]) -> dict[str, Any]:
     """What the files said, as far as it is still live: a TD's resolving claim settles
     everything recorded before it."""
     settled = max((c.event_id for c in claims if c.resolves), default=0)
@@ -518,10 +518,12 @@ def _file_evidence(claims: list[Claim], signals: list[SignalInfo]) -> dict[str, 
         for c in claims[start:]
         if c.evidence != Evidence.DECLARED.value
     )
-    near_ai = tuple(
-        s.summary for s in signals if s.source == PERCEPTUAL_SOURCE and s.event_id > settled
-    )
-    return {"evidence": evidence, "near_ai": near_ai}
+    near = [s for s in signals if s.source == PERCEPTUAL_SOURCE and s.event_id > settled]
+    return {
+        "evidence": evidence,
+        "near_ai": tuple(s.summary for s in near),
+        "near_ai_matches": tuple(match for s in near for match in near_ai_matches(s.detail)),
+    }
 
 
 def _tools(session: Session, tool_ids: Iterable[int]) -> dict[int, ToolFacts]:
