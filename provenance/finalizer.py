@@ -57,7 +57,7 @@ from provenance.store.seals import (
     sealed_for_reading,
     write_copy_seals,
 )
-from provenance.store.signals import find_near_ai
+from provenance.store.signals import PrintedFile, find_near_ai, near_ai_signal
 from provenance.unseen import read_unseen
 
 MANIFEST_SCHEMA = "DeliveryManifest.1"
@@ -285,17 +285,26 @@ def _with_file_signals(
     matches = find_near_ai(
         session,
         roots,
-        {i: d.lookups for i, d in zip(unvouched, detections, strict=True) if d.lookups},
+        {
+            i: PrintedFile(d.path, d.prints)
+            for i, d in zip(unvouched, detections, strict=True)
+            if d.prints is not None and d.prints.queries
+        },
     )
     result = list(files)
     for index, detection in zip(unvouched, detections, strict=True):
         generated = tuple(
             s.summary for s in detection.signals if s.origin is not None and s.origin.generative
         )
-        match = matches.get(index)
-        near = (match.signal().summary,) if match is not None else ()
-        if generated or near:
-            result[index] = files[index]._replace(signals=generated, near_ai=near)
+        near = matches.get(index, [])
+        problem = detection.unprintable
+        if generated or near or problem:
+            result[index] = files[index]._replace(
+                signals=generated,
+                near_ai=(near_ai_signal(near).summary,) if near else (),
+                near_ai_matches=tuple(match.fields() for match in near),
+                unprintable=problem,
+            )
     return result
 
 

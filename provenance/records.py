@@ -349,6 +349,8 @@ class IngestReport:
     claims_added: int = 0
     signals: list[tuple[bytes, Signal]] = field(default_factory=list)
     """(asset pattern, signal) of every signal new versions' files carried."""
+    unprinted: list[tuple[bytes, str]] = field(default_factory=list)
+    """New image versions with no perceptual print (pattern, why): never compared, and said."""
     edges_added: int = 0
     seconds: float = 0.0
     assets: AssetRefs = field(default_factory=AssetRefs)

@@ -406,17 +406,26 @@ class DeliverableFile(Base):
 
 
 class PerceptualPrint(Base):
-    """The perceptual print of a content (an image), cut into three bands for its index.
+    """One perceptual print of a content (an image): a region of its frame, by one algorithm,
+    cut into three bands for its index, with the detail print that verifies a match.
 
     Derived data, recomputable from the content, not history: no append-only guard. Lookups
-    by Hamming distance probe the band indexes (`provenance.store.perceptual`).
+    by Hamming distance probe the band indexes (`provenance.store.perceptual`). The algorithm
+    is recorded so that a change of algorithm can tell old prints from new ones (which are
+    never compared) and recompute them (`provenance db reprint`).
     """
 
     __tablename__ = "perceptual_prints"
 
     content_id: Mapped[int] = mapped_column(ForeignKey("contents.id"), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16), primary_key=True)
+    """`provenance.detect.perceptual.ALGORITHM` when it was printed ("dct64.1": before regions)."""
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """Which part of the frame: "whole", "crop-left", "third-top" ... ("@white": seen over white)."""
     print: Mapped[int] = mapped_column(BigInteger)
     """The 64 bits as a signed integer (`provenance.detect.perceptual.to_signed`)."""
     band0: Mapped[int] = mapped_column(Integer, index=True)
     band1: Mapped[int] = mapped_column(Integer, index=True)
     band2: Mapped[int] = mapped_column(Integer, index=True)
+    detail: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The 255-bit detail print (32 bytes); None for prints of algorithm dct64.1."""
