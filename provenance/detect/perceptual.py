@@ -11,8 +11,10 @@ own prints from older ones and recompute them):
    box-reduced), an image with alpha composited on black and, separately, on white: a picture
    that lives in its alpha channel shows on one or the other.
 2. **Borders removed.** Rows and columns at the edges that hold one constant colour (black, white
-   or any other: letterbox, pillarbox, a frame put round the picture) are trimmed before anything
-   is printed, on the stored file and on the file looked up alike.
+   or any other: letterbox, pillarbox, a frame put round the picture) are trimmed, and the
+   picture inside them printed as one more region ("borderless"), on the stored file and on
+   the file looked up alike. It is an addition, not a replacement: a smooth sky can pass for a
+   border by a few rows, and trimming it differently in a copy would misalign every print.
 3. **Regions.** The frame is printed whole and through eight regions: the frame less 10% on
    each side (a one-sided crop of the copy is then a whole frame of its own) and the four thirds
    at its edges (an overlay on 10% of a frame leaves at least one third untouched). Each region
@@ -128,9 +130,13 @@ REGIONS: dict[str, tuple[float, float, float, float]] = {
     "third-bottom": (1 - _THIRD, 1.0, 0.0, 1.0),
 }
 """Each stored region as (top, bottom, left, right), in shares of the trimmed frame."""
+BORDERLESS = "borderless"
+"""The whole frame less its constant borders: stored and looked up only when it has some."""
 QUERY_REGIONS = ("whole", "third-left", "third-right", "third-top", "third-bottom")
+_FRAMES = ("whole", "crop-left", "crop-right", "crop-top", "crop-bottom", BORDERLESS)
 COMPARED: dict[str, tuple[str, ...]] = {
-    "whole": ("whole", "crop-left", "crop-right", "crop-top", "crop-bottom"),
+    "whole": _FRAMES,
+    BORDERLESS: _FRAMES,
     **{third: (third,) for third in QUERY_REGIONS[1:]},
 }
 """Which stored regions a query region is compared with."""
@@ -140,6 +146,7 @@ DESCRIBED = {
     "crop-right": "the frame less 10% on the right (a crop)",
     "crop-top": "the frame less 10% at the top (a crop)",
     "crop-bottom": "the frame less 10% at the bottom (a crop)",
+    BORDERLESS: "the picture inside its borders",
     "third-left": "the left third (the rest differs: an overlay or an edit)",
     "third-right": "the right third (the rest differs: an overlay or an edit)",
     "third-top": "the top third (the rest differs: an overlay or an edit)",
@@ -225,24 +232,28 @@ def prints_of_views(views: Sequence[tuple[str, npt.NDArray[Any]]]) -> ImagePrint
     queries: list[QueryPrint] = []
     borders: tuple[float, float, float, float] | None = None
     for background, luma in views:
-        frame, trimmed = _Frame.trimmed(luma)
+        frame = _Frame(luma)
+        inside, trimmed = _Frame.trimmed(luma)
         if borders is None:
             borders = trimmed
         suffix = "" if background == "black" else "@" + background
         for region, box in REGIONS.items():
             value = frame.print(box)
-            if value is None:
-                continue
-            stored.append(StoredPrint(region + suffix, value, frame.detail(box)))
+            if value is not None:
+                stored.append(StoredPrint(region + suffix, value, frame.detail(box)))
+        whole = REGIONS["whole"]
+        if any(trimmed) and (value := inside.print(whole)) is not None:
+            stored.append(StoredPrint(BORDERLESS + suffix, value, inside.detail(whole)))
         if not stored:
             continue
-        mirrored = frame.mirrored()
         for region in QUERY_REGIONS:
             value = frame.print(REGIONS[region])
             if value is not None:
                 queries.append(QueryPrint(region, False, background, value))
-            if region == "whole" and (value := mirrored.print(REGIONS[region])) is not None:
-                queries.append(QueryPrint(region, True, background, value))
+        if (value := frame.mirrored().print(whole)) is not None:
+            queries.append(QueryPrint("whole", True, background, value))
+        if any(trimmed) and (value := inside.print(whole)) is not None:
+            queries.append(QueryPrint(BORDERLESS, False, background, value))
     if not stored:
         blank = "blank: one flat colour" + (
             " on black and on white backgrounds" if len(views) > 1 else ""
@@ -274,20 +285,25 @@ def verify(path: PathArg, pairs: Sequence[tuple[QueryPrint, bytes]]) -> list[int
     views = read_views(path)
     if isinstance(views, str):
         return [None] * len(pairs)
-    frames: dict[tuple[str, bool], _Frame] = {}
+    frames: dict[tuple[str, bool, bool], _Frame] = {}
     for background, luma in views:
-        frame, _ = _Frame.trimmed(luma)
-        frames[background, False] = frame
-        frames[background, True] = frame.mirrored()
+        frame = _Frame(luma)
+        frames[background, False, False] = frame
+        frames[background, True, False] = frame.mirrored()
+        frames[background, False, True] = _Frame.trimmed(luma)[0]
     distances: list[int | None] = []
     for query, detail in pairs:
-        seen = frames.get((query.background, query.mirrored))
+        seen = frames.get((query.background, query.mirrored, query.region == BORDERLESS))
         if seen is None:
             distances.append(None)
             continue
         wanted = int.from_bytes(detail, "big")
         distances.append(
-            min(detail_distance(d, wanted) for d in seen.aligned_details(REGIONS[query.region]))
+            min(detail_distance(d, wanted) for d in seen.aligned_details(REGIONS["whole"]))
+            if query.region == BORDERLESS
+            else min(
+                detail_distance(d, wanted) for d in seen.aligned_details(REGIONS[query.region])
+            )
         )
     return distances
 
