@@ -15,8 +15,8 @@ own prints from older ones and recompute them):
    picture inside them printed as one more region ("borderless"), on the stored file and on
    the file looked up alike. It is an addition, not a replacement: a smooth sky can pass for a
    border by a few rows, and trimming it differently in a copy would misalign every print.
-3. **Regions.** The frame is printed whole and through eight regions: the frame less 10% on
-   each side (a one-sided crop of the copy is then a whole frame of its own) and the four thirds
+3. **Regions.** The frame is printed whole and through twelve regions: the frame less 5% and
+   less 10% on each side (a one-sided crop of the copy is then a whole frame of its own) and the four thirds
    at its edges (an overlay on 10% of a frame leaves at least one third untouched). Each region
    is averaged into 32 x 32 cells from a summed-area table, so a region costs microseconds.
 4. **Two prints per region.** A 64-bit DCT hash (the family of pHash, Zauner 2010): the cells,
@@ -120,6 +120,10 @@ _REFUSED_FORMATS = frozenset({"EPS"})
 _THIRD = 1 / 3
 REGIONS: dict[str, tuple[float, float, float, float]] = {
     "whole": (0.0, 1.0, 0.0, 1.0),
+    "crop-left-5": (0.0, 1.0, 0.05, 1.0),
+    "crop-right-5": (0.0, 1.0, 0.0, 0.95),
+    "crop-top-5": (0.05, 1.0, 0.0, 1.0),
+    "crop-bottom-5": (0.0, 0.95, 0.0, 1.0),
     "crop-left": (0.0, 1.0, 0.1, 1.0),
     "crop-right": (0.0, 1.0, 0.0, 0.9),
     "crop-top": (0.1, 1.0, 0.0, 1.0),
@@ -133,7 +137,18 @@ REGIONS: dict[str, tuple[float, float, float, float]] = {
 BORDERLESS = "borderless"
 """The whole frame less its constant borders: stored and looked up only when it has some."""
 QUERY_REGIONS = ("whole", "third-left", "third-right", "third-top", "third-bottom")
-_FRAMES = ("whole", "crop-left", "crop-right", "crop-top", "crop-bottom", BORDERLESS)
+_FRAMES = (
+    "whole",
+    "crop-left-5",
+    "crop-right-5",
+    "crop-top-5",
+    "crop-bottom-5",
+    "crop-left",
+    "crop-right",
+    "crop-top",
+    "crop-bottom",
+    BORDERLESS,
+)
 COMPARED: dict[str, tuple[str, ...]] = {
     "whole": _FRAMES,
     BORDERLESS: _FRAMES,
@@ -142,6 +157,10 @@ COMPARED: dict[str, tuple[str, ...]] = {
 """Which stored regions a query region is compared with."""
 DESCRIBED = {
     "whole": "the whole frame",
+    "crop-left-5": "the frame less 5% on the left (a crop)",
+    "crop-right-5": "the frame less 5% on the right (a crop)",
+    "crop-top-5": "the frame less 5% at the top (a crop)",
+    "crop-bottom-5": "the frame less 5% at the bottom (a crop)",
     "crop-left": "the frame less 10% on the left (a crop)",
     "crop-right": "the frame less 10% on the right (a crop)",
     "crop-top": "the frame less 10% at the top (a crop)",
