@@ -400,6 +400,17 @@ class SweepReport:
         return self.verdict.blocked
 
 
+@dataclass
+class ReprintReport:
+    """What `Ledger.reprint` printed again by the current perceptual algorithm."""
+
+    reprinted: int = 0
+    missing: list[str] = field(default_factory=list)
+    """Digests of contents found at none of their locations with the recorded bytes."""
+    unprintable: list[tuple[bytes, str]] = field(default_factory=list)
+    """(path, why) of images found but with no print (blank, undecodable)."""
+
+
 @dataclass(frozen=True)
 class FileChange:
     path: str

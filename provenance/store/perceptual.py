@@ -30,7 +30,7 @@ from provenance.detect.perceptual import (
     to_signed,
 )
 from provenance.store import bulk
-from provenance.store.models import PerceptualPrint
+from provenance.store.models import Content, Location, PerceptualPrint
 from provenance.store.queries import chunked
 
 _TABLE = bulk.table_of(PerceptualPrint)
@@ -96,6 +96,29 @@ def record_prints(session: Session, rows: Iterable[tuple[int, Sequence[StoredPri
         new,
     )
     return len(new)
+
+
+def stale_contents(session: Session) -> list[tuple[int, str, list[tuple[int, bytes]]]]:
+    """(content id, digest, [(root id, path) where it was seen]) of every content printed by an
+    older algorithm only: what `Ledger.reprint` prints again."""
+    current = select(_TABLE.c.content_id).where(_TABLE.c.algorithm == ALGORITHM)
+    stale = (
+        select(_TABLE.c.content_id)
+        .where(_TABLE.c.algorithm != ALGORITHM, _TABLE.c.content_id.not_in(current))
+        .distinct()
+    )
+    rows = session.execute(
+        select(Content.id, Content.digest, Location.root_id, Location.path)
+        .join(Location, Location.content_id == Content.id, isouter=True)
+        .where(Content.id.in_(stale))
+        .order_by(Content.id, Location.id)
+    )
+    found: dict[int, tuple[str, list[tuple[int, bytes]]]] = {}
+    for content_id, digest, root_id, path in rows:
+        _, places = found.setdefault(content_id, (digest, []))
+        if root_id is not None:
+            places.append((root_id, path))
+    return [(content_id, digest, places) for content_id, (digest, places) in found.items()]
 
 
 def near_regions(
