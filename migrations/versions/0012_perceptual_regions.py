@@ -20,6 +20,8 @@ branch_labels = None
 depends_on = None
 
 OLD_ALGORITHM = "dct64.1"
+BANDS = ("band0", "band1", "band2")
+COVERED = ("algorithm", "print", "content_id", "region")
 
 
 def upgrade() -> None:
@@ -35,20 +37,28 @@ def upgrade() -> None:
         # Defaults served the rows that were there; new rows always say what they are.
         table.alter_column("algorithm", server_default=None)
         table.alter_column("region", server_default=None)
+        # Covering indexes: a probe reads its rows from the index alone.
+        for band in BANDS:
+            table.drop_index(f"ix_perceptual_prints_{band}")
+            table.create_index(f"ix_perceptual_prints_{band}", [band, *COVERED])
 
 
 def downgrade() -> None:
     # One print per content again: its whole frame, by the old algorithm when it has one.
     op.execute("DELETE FROM perceptual_prints WHERE region <> 'whole'")
     op.execute(
-        "DELETE FROM perceptual_prints WHERE algorithm <> :old AND content_id IN "
-        "(SELECT content_id FROM perceptual_prints WHERE algorithm = :old)".replace(
-            ":old", f"'{OLD_ALGORITHM}'"
-        )
+        f"DELETE FROM perceptual_prints WHERE algorithm <> '{OLD_ALGORITHM}' AND content_id IN "
+        f"(SELECT content_id FROM perceptual_prints WHERE algorithm = '{OLD_ALGORITHM}')"
     )
+    with op.batch_alter_table("perceptual_prints") as table:
+        for band in BANDS:
+            table.drop_index(f"ix_perceptual_prints_{band}")
     with op.batch_alter_table("perceptual_prints", recreate="always") as table:
         table.drop_constraint("pk_perceptual_prints", type_="primary")
         table.drop_column("detail")
         table.drop_column("region")
         table.drop_column("algorithm")
         table.create_primary_key("pk_perceptual_prints", ["content_id"])
+    with op.batch_alter_table("perceptual_prints") as table:
+        for band in BANDS:
+            table.create_index(f"ix_perceptual_prints_{band}", [band])
