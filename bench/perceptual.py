@@ -7,14 +7,16 @@
 
 What is measured:
 
-  load       `record_prints` of --prints random prints (and their `contents` rows, written with
-             `bulk.insert_rows`) in write transactions of 50,000, into a ledger made by
-             `Ledger.create`: rows/s, for context.
-  lookup     `near_prints(session, print, NEAR_AI_DISTANCE)`, p50 and p95 of 200 queries: 100
-             are a stored print with 0-8 of its bits flipped (a planted near match), 100 are
-             random (the usual answer: nothing). Then the lookup a file really makes: its own
-             print and its nine prints as a crop (`ImagePrints.lookups`), here the query and
-             nine prints 4-16 bits from it (what the crop prints of real images measure).
+  load       `record_prints` of --prints random prints, 14 regions per image (what
+             `image_prints` stores: the whole frame, eight one-sided crops, four thirds,
+             and the picture inside its borders), with their `contents` rows, written with
+             `bulk.insert_rows` in write transactions of about 50,000 prints, into a ledger made
+             by `Ledger.create`: rows/s, for context.
+  lookup     `near_regions(session, queries, NEAR_AI_DISTANCE)` with the six query prints a file
+             is looked up by (whole frame, mirror image, four thirds): p50 and p95 of 200 files,
+             against the target of 10 ms. Then `near_prints` with one print and with the six:
+             100 queries are a stored print with 0-8 of its bits flipped (a planted near
+             match), 100 are random (the usual answer: nothing).
   print      `perceptual_print` and `image_prints` of a 2048 x 1080 frame as JPEG (q90), PNG,
              TIFF and EXR (half-float RGB, ZIP), best and median of 20.
 
