@@ -1,4 +1,4 @@
-"""`provenance init` and `provenance db upgrade|current`."""
+"""`provenance init` and `provenance db upgrade|current|roles|reprint`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from provenance.cli import Context, json_option, pass_context
 from provenance.cli.render import emit_json
 
 from provenance.ledger import Ledger, create_db_roles, schema_status, upgrade_ledger
+from provenance.records import display_path
 from provenance.store import schema
 
 
@@ -93,6 +94,37 @@ def roles(obj: Context, as_json: bool) -> None:
         return
     made = ", ".join(report.created) if report.created else "none (all existed)"
     click.echo(f"{url}: roles created: {made}; {len(report.granted)} grants applied")
+
+
+@db.command()
+@json_option
+@pass_context
+def reprint(obj: Context, as_json: bool) -> None:
+    """Print images again by the current perceptual algorithm (after `db upgrade` changed it).
+
+    Each content printed by an older algorithm only is read where it was last seen, if its
+    bytes still match; prints of older algorithms are never compared with current ones.
+    """
+    with obj.open() as ledger:
+        report = ledger.reprint()
+    if as_json:
+        emit_json(
+            "Reprint.1",
+            {
+                "reprinted": report.reprinted,
+                "missing": report.missing,
+                "unprintable": [
+                    {"path": display_path(path), "problem": problem}
+                    for path, problem in report.unprintable
+                ],
+            },
+        )
+        return
+    click.echo(f"reprinted {report.reprinted} image(s) by the current perceptual algorithm")
+    for digest in report.missing:
+        click.echo(f"  not found with its recorded bytes: {digest}")
+    for path, problem in report.unprintable:
+        click.echo(f"  no print: {display_path(path)} ({problem})")
 
 
 def register(group: click.Group) -> None:

@@ -191,8 +191,13 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
                 "evidence": signal.evidence.value,
                 "tool": signal.tool,
                 "summary": signal.summary,
+                "detail": signal.detail,
             }
             for pattern, signal in report.signals
+        ],
+        "unprinted": [
+            {"asset": display_path(pattern), "problem": problem}
+            for pattern, problem in report.unprinted
         ],
         "edges_added": report.edges_added,
         "seconds": round(report.seconds, 4),

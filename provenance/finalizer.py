@@ -58,7 +58,7 @@ from provenance.store.seals import (
     sealed_for_reading,
     write_copy_seals,
 )
-from provenance.store.signals import find_near_ai
+from provenance.store.signals import PrintedFile, find_near_ai, near_ai_signal
 from provenance.unseen import read_unseen
 
 MANIFEST_SCHEMA = "DeliveryManifest.1"
@@ -297,21 +297,29 @@ def _with_file_signals(
     matches = find_near_ai(
         session,
         roots,
-        {i: d.lookups for i, d in zip(unvouched, detections, strict=True) if d.lookups},
+        {
+            i: PrintedFile(d.path, d.prints)
+            for i, d in zip(unvouched, detections, strict=True)
+            if d.prints is not None and d.prints.queries
+        },
     )
     result = list(files)
     for index, detection in zip(unvouched, detections, strict=True):
         generated = tuple(
             s.summary for s in detection.signals if s.origin is not None and s.origin.generative
         )
-        match = matches.get(index)
-        near = (match.signal().summary,) if match is not None else ()
+        near = matches.get(index, [])
+        problem = detection.unprintable
         unreadable = tuple(
             r for r in (credentials_unreadable(s.detail) for s in detection.signals) if r
         )
-        if generated or near or unreadable:
+        if generated or near or problem or unreadable:
             result[index] = files[index]._replace(
-                signals=generated, near_ai=near, unreadable_credentials=unreadable
+                signals=generated,
+                near_ai=(near_ai_signal(near).summary,) if near else (),
+                near_ai_matches=tuple(match.fields() for match in near),
+                unprintable=problem,
+                unreadable_credentials=unreadable,
             )
     return result
 

@@ -80,7 +80,7 @@ from provenance.store.seals import (
     load_seals,
     write_seals,
 )
-from provenance.store.signals import find_near_ai, record_signals
+from provenance.store.signals import PrintedFile, find_near_ai, near_ai_signal, record_signals
 
 if TYPE_CHECKING:
     from provenance.detect.files import Detection
@@ -1016,19 +1016,36 @@ class Ingester:
             entry for plan in versioned if (entry := read[plan.asset.members[0].path]) is not False
         ]
         printed = [
-            (content_ids[plan.members[0][1]], detection)
+            (plan, content_ids[plan.members[0][1]], detection)
             for plan, detection in zip(versioned, detections, strict=True)
-            if detection.print is not None
+            if detection.prints is not None
         ]
-        record_prints(self.session, [(c, d.print) for c, d in printed if d.print is not None])
-        matches = find_near_ai(self.session, self.roots, {c: d.lookups for c, d in printed})
+        record_prints(self.session, [(c, d.prints.stored) for _, c, d in printed if d.prints])
+        matches = find_near_ai(
+            self.session,
+            self.roots,
+            {
+                c: PrintedFile(d.path, d.prints)
+                for _, c, d in printed
+                if d.prints and d.prints.stored
+            },
+        )
+        self.report.unprinted.extend(
+            (plan.asset.pattern, problem)
+            for plan, _, detection in printed
+            if (problem := detection.unprintable) is not None
+        )
         found: list[tuple[int, Signal]] = []
         for plan, detection in zip(versioned, detections, strict=True):
             assert plan.version_id is not None
             found.extend((plan.version_id, signal) for signal in detection.signals)
-            match = matches.get(content_ids[plan.members[0][1]])
-            if match is not None and match.version_id != plan.version_id:
-                found.append((plan.version_id, match.signal()))
+            near = [
+                match
+                for match in matches.get(content_ids[plan.members[0][1]], [])
+                if match.version_id != plan.version_id
+            ]
+            if near:
+                found.append((plan.version_id, near_ai_signal(near)))
         assert self.unit is not None
         claimed = record_signals(self.session, found, self.unit.event_id, self.unit.at)
         refresh_statuses(self.session, claimed)

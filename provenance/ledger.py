@@ -72,6 +72,7 @@ from provenance.records import (
     IngestReport,
     LineageLink,
     LineageNode,
+    ReprintReport,
     SceneLineage,
     SweepReport,
     ToolInfo,
@@ -892,6 +893,38 @@ class Ledger:
         """Every event, oldest first, as JSON-ready documents (for `audit export`)."""
         with read_session(self.engine) as session:
             yield from export_events(session)
+
+    def reprint(self) -> ReprintReport:
+        """Print again, by the current algorithm, every image whose prints are of an older one
+        (after `db upgrade` changed the algorithm), reading it where its content was last seen.
+
+        A file is printed only when its bytes still hash to the recorded digest: a file changed
+        since it was recorded is another content. One transaction; prints are derived data, so
+        no event is written.
+        """
+        from provenance.detect.perceptual import image_prints  # numpy: on first use
+        from provenance.fingerprint import hash_file
+        from provenance.store.perceptual import record_prints, stale_contents
+
+        report = ReprintReport()
+        with write_session(self.engine) as session:
+            roots = queries.ensure_roots(session, self.workspace)
+            for content_id, digest, places in stale_contents(session):
+                printed = None
+                for root_id, relative in places:
+                    path = roots.join(root_id, relative)
+                    if hash_file(path).digest != digest:
+                        continue
+                    printed = image_prints(path)
+                    if printed is not None and printed.problem is not None:
+                        report.unprintable.append((path, printed.problem))
+                    break
+                if printed is None:
+                    report.missing.append(digest)
+                elif printed.stored:
+                    record_prints(session, [(content_id, printed.stored)])
+                    report.reprinted += 1
+        return report
 
     def disclosure(self) -> list[DisclosureEntry]:
         """Every use of generative AI in the ledger: tools, status, approvals, where it went."""

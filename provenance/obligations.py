@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from provenance.origins import ClaimFacts, Evidence, Origin, OriginSummary, summarize_claims
 
@@ -95,6 +96,9 @@ class SignalRow:
     summary: str
     near_ai: bool = True
     unreadable: str | None = None
+    matches: tuple[Mapping[str, Any], ...] = ()
+    """A perceptual match's generated asset versions, as fields (asset, version, distance,
+    threshold, which print matched)."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +260,8 @@ class Judged:
     """What is in it (at any depth) whose origin nobody has declared, with how it got in."""
     unreadable_credentials: tuple[str, ...] = ()
     """Why content credentials its files carry could not be read, unsettled since."""
+    near_ai_matches: tuple[Mapping[str, Any], ...] = ()
+    """The unsettled perceptual matches as fields."""
 
     @property
     def differs(self) -> bool:
@@ -453,7 +459,7 @@ class Judge:
             summary = self.summary(reached)
             if path and summary.origin is Origin.UNKNOWN and not summary.disputed:
                 unknown.append((self.version(reached), path))
-        evidence, near_ai, unreadable = _file_evidence(version)
+        evidence, near_ai, unreadable, matches = _file_evidence(version)
         return Judged(
             version=version,
             summary=self.summary(version_id),
@@ -468,6 +474,7 @@ class Judge:
             near_ai=near_ai,
             unknown_inputs=tuple(unknown),
             unreadable_credentials=unreadable,
+            near_ai_matches=matches,
         )
 
     @cached_property
@@ -478,7 +485,7 @@ class Judge:
 
 def _file_evidence(
     version: VersionFacts,
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[Mapping[str, Any], ...]]:
     """What the files said, as far as it is still live: a TD's resolving claim settles
     everything recorded before it."""
     claims = version.claims
@@ -492,4 +499,5 @@ def _file_evidence(
     live = [s for s in version.signals if s.event_id > settled]
     near_ai = tuple(s.summary for s in live if s.near_ai)
     unreadable = tuple(dict.fromkeys(s.unreadable for s in live if s.unreadable))
-    return evidence, near_ai, unreadable
+    matches = tuple(match for s in live if s.near_ai for match in s.matches)
+    return evidence, near_ai, unreadable, matches

@@ -171,8 +171,15 @@ RULES: dict[str, Rule] = {
             "near-ai-copy",
             "Looks like known generated material",
             f"{_NETFLIX}, principle 4: generated material is temporary and not part of the "
-            "final deliverables; a re-encoded, resized or cropped copy of it is the same "
-            "material under another name.",
+            "final deliverables; a re-encoded, resized, cropped, mirrored, letterboxed or "
+            "overlaid copy of it is the same material under another name.",
+        ),
+        Rule(
+            "no-print",
+            "Image has no perceptual print",
+            "A delivered image the ledger does not hold could not be compared with known "
+            "generated material (it is blank, or cannot be decoded): said, never skipped.",
+            Severity.WARN,
         ),
         Rule(
             "frames-missing",
@@ -277,6 +284,10 @@ class FileFacts(NamedTuple):
     unreadable_credentials: tuple[str, ...] = ()
     """For a file the ledger does not hold as it is: why its content credentials could not
     be read."""
+    near_ai_matches: tuple[Mapping[str, Any], ...] = ()
+    """`near_ai` as fields (asset, version, distance, threshold, which print matched)."""
+    unprintable: str | None = None
+    """For such a file that is an image: why it has no perceptual print."""
 
 
 @dataclass(frozen=True)
@@ -557,8 +568,23 @@ def _file_signal_findings(item: FileFacts) -> Iterator[_Raw]:
             "If it is that material, record it as generated (`--origin ai`) and get written "
             "approval, or replace it; if it is not, ingest it and have a TD settle it "
             "(`provenance tag ... --resolve --note WHY`).",
-            {},
+            _near_details(item.near_ai_matches),
         )
+    if item.unprintable:
+        yield (
+            "no-print",
+            None,
+            item.path,
+            f"{item.path} has no perceptual print ({item.unprintable}): it was not compared "
+            "with known generated material.",
+            "Look at it; if it shows a picture, deliver it in a format that decodes.",
+            {"problem": item.unprintable},
+        )
+
+
+def _near_details(matches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A near-ai-copy finding's details: every matched generated asset version, nearest first."""
+    return {"matches": [dict(match) for match in matches]} if matches else {}
 
 
 def asset_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str, Any]]]:
@@ -646,7 +672,7 @@ def asset_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str,
             f"{name} --origin ai --resolve --note WHY`) and it needs written approval; if "
             f"not, a TD says so (`provenance tag {name} --origin {judged.origin.alias} "
             "--resolve --note WHY`).",
-            {},
+            _near_details(judged.near_ai_matches),
         )
     if judged.unreadable_credentials:
         yield (

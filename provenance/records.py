@@ -406,6 +406,8 @@ class IngestReport:
     claims_added: int = 0
     signals: list[tuple[bytes, Signal]] = field(default_factory=list)
     """(asset pattern, signal) of every signal new versions' files carried."""
+    unprinted: list[tuple[bytes, str]] = field(default_factory=list)
+    """New image versions with no perceptual print (pattern, why): never compared, and said."""
     edges_added: int = 0
     seconds: float = 0.0
     assets: AssetRefs = field(default_factory=AssetRefs)
@@ -458,6 +460,17 @@ class SweepReport:
     @property
     def blocked(self) -> bool:
         return self.verdict.blocked
+
+
+@dataclass
+class ReprintReport:
+    """What `Ledger.reprint` printed again by the current perceptual algorithm."""
+
+    reprinted: int = 0
+    missing: list[str] = field(default_factory=list)
+    """Digests of contents found at none of their locations with the recorded bytes."""
+    unprintable: list[tuple[bytes, str]] = field(default_factory=list)
+    """(path, why) of images found but with no print (blank, undecodable)."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ generated images caught by their perceptual prints at ingest and at sweep."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -483,3 +484,93 @@ def test_every_generator_a_file_carries_is_recorded(ledger: Ledger, workspace: P
     ]
     stealth = ledger.show("elements/stealth_comp.png")
     assert (stealth.origin.alias, stealth.signals[0].detail["carrier"]) == ("ai", "png-alpha-lsb")
+
+
+def test_prints_of_the_old_algorithm_are_recomputed_by_db_reprint(
+    run: Cli, ledger: Ledger, workspace: Path
+) -> None:
+    """A ledger upgraded from whole-frame prints (dct64.1) keeps them but never compares them:
+    `db reprint` reads each image where it was seen, if its bytes still match, and prints it."""
+    from sqlalchemy import delete, update
+
+    from provenance.store.engine import write_session
+    from provenance.store.models import PerceptualPrint
+
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    ai_image(3).save(_parent(workspace / "elements" / "sky_gen.png"))
+    ai_image(4).save(_parent(workspace / "elements" / "moved_gen.png"))
+    ledger.ingest(["elements"], origin="ai", tool="Runway Gen-4")
+    with write_session(ledger.engine) as session:
+        session.execute(delete(PerceptualPrint).where(PerceptualPrint.region != "whole"))
+        session.execute(update(PerceptualPrint).values(algorithm="dct64.1", detail=None))
+    (workspace / "elements" / "moved_gen.png").unlink()
+    copy = workspace / "delivery" / "sky_flipped.jpg"
+    with Image.open(workspace / "elements" / "sky_gen.png") as image:
+        image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).convert("RGB").save(
+            _parent(copy), quality=90
+        )
+    assert "near-ai-copy" not in _rules(ledger.sweep(workspace / "delivery"))
+    shown = run("db", "reprint", "--json")
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.output)
+    assert report["reprinted"] == 1 and len(report["missing"]) == 1
+    assert "near-ai-copy" in _rules(ledger.sweep(workspace / "delivery"))
+
+
+def test_near_ai_copy_findings_give_every_match_as_fields_in_json(
+    run: Cli, ledger: Ledger, workspace: Path
+) -> None:
+    """sweep, ingest and finalize --json: matched asset and version, distance, threshold,
+    which print matched; every generated asset holding the matched bytes, not the first."""
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    source = _parent(workspace / "elements" / "sky_gen_v001.png")
+    ai_image(3).save(source)
+    _copy(source, workspace / "elements" / "sky_gen_alt.png")
+    ledger.ingest(["elements"], origin="ai", tool="Runway Gen-4")
+    with Image.open(source) as image:
+        width, height = image.size
+        cropped = image.convert("RGB").crop((width // 10, 0, width, height))
+        cropped.save(_parent(workspace / "delivery" / "plate_v002.jpg"), quality=90)
+    swept = run("sweep", "delivery", "--json", expect=3)
+    findings = [f for f in json.loads(swept.output)["findings"] if f["rule"] == "near-ai-copy"]
+    assert len(findings) == 1
+    matches = findings[0]["details"]["matches"]
+    assert sorted(m["asset"].rsplit("/", 2)[-2:] for m in matches) == [
+        ["elements", "sky_gen_alt.png"],
+        ["elements", "sky_gen_v001.png"],
+    ]
+    for match in matches:
+        assert match["version"] == 1 and match["threshold"] == 8
+        assert 0 <= match["distance"] <= 8 and match["detail_distance"] <= 48
+        assert match["region"].startswith("crop-left") and match["mirrored"] is False
+        assert "on the left" in match["matched"]
+    finalized = run("finalize", "delivery", "--name", "EP1", "--json", expect=3)
+    final = [f for f in json.loads(finalized.output)["findings"] if f["rule"] == "near-ai-copy"]
+    assert final[0]["details"] == findings[0]["details"]
+    ingested = run("ingest", "delivery", "--origin", "human", "--json")
+    assert ingested.exit_code == 0, ingested.output
+    signals = [s for s in json.loads(ingested.output)["signals"] if s["source"] == "perceptual"]
+    assert [len(s["detail"]["matches"]) for s in signals] == [2]
+    assert signals[0]["detail"]["matches"][0]["region"].startswith("crop-left")
+    after = json.loads(run("sweep", "delivery", "--json", expect=3).output)["findings"]
+    held = [f for f in after if f["rule"] == "near-ai-copy"]
+    assert len(held) == 1 and len(held[0]["details"]["matches"]) == 2
+
+
+def test_an_image_that_cannot_be_printed_is_said_in_json(
+    run: Cli, ledger: Ledger, workspace: Path
+) -> None:
+    Image.new("RGB", (320, 200), (30, 30, 30)).save(_parent(workspace / "in" / "black.png"))
+    (workspace / "in" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    ingested = json.loads(run("ingest", "in", "--origin", "human", "--json").output)
+    assert sorted((u["asset"].rsplit("/", 1)[-1], u["problem"]) for u in ingested["unprinted"]) == [
+        ("black.png", "blank: one flat colour"),
+        ("broken.png", "cannot be decoded"),
+    ]
+    Image.new("RGB", (320, 200), (200, 10, 10)).save(_parent(workspace / "out" / "red.png"))
+    swept = json.loads(run("sweep", "out", "--json", expect=3).output)
+    said = [f for f in swept["findings"] if f["rule"] == "no-print"]
+    assert [(f["severity"], [p.rsplit("/", 1)[-1] for p in f["files"]]) for f in said] == [
+        ("warn", ["red.png"])
+    ]
+    assert "blank: one flat colour" in said[0]["message"]

@@ -172,6 +172,43 @@ def test_the_row_commitments_revision_keeps_data_guards_and_history(
         assert ledger.audit_verify().ok
 
 
+def test_the_perceptual_regions_revision_keeps_old_prints_as_dct64_1(
+    db_url: str, workspace: Path
+) -> None:
+    # A ledger whose images were printed before regions: down to 0008 keeps one whole-frame
+    # print per content; up again, those are algorithm dct64.1, region whole, no detail print.
+    from PIL import Image
+
+    from provenance.detect.perceptual import ALGORITHM
+
+    folder = workspace / "elements"
+    folder.mkdir(parents=True)
+    for index in range(2):
+        pixels = bytes((x * 7 + y * (3 + index) * 5) % 256 for y in range(96) for x in range(128))
+        Image.frombytes("L", (128, 96), pixels).save(folder / ("sky.png", "matte.png")[index])
+    with Ledger.create(db_url, cwd=workspace) as ledger:
+        ledger.ingest(["elements"], origin="human")
+        query = text("SELECT content_id, algorithm, region FROM perceptual_prints")
+        with ledger.engine.connect() as connection:
+            current = {tuple(row) for row in connection.execute(query)}
+        contents = {content_id for content_id, _, _ in current}
+        assert len(contents) == 2 and {a for _, a, _ in current} == {ALGORITHM}
+        assert len(current) > 2 * 10
+        assert schema.downgrade(ledger.engine, "0008").current == "0008"
+        with ledger.engine.connect() as connection:
+            kept = sorted(connection.execute(text("SELECT content_id FROM perceptual_prints")))
+        assert [row[0] for row in kept] == sorted(contents)
+        assert schema.upgrade(ledger.engine).current == schema.head_revision()
+        with ledger.engine.connect() as connection:
+            upgraded = {
+                tuple(row)
+                for row in connection.execute(
+                    text("SELECT content_id, algorithm, region, detail FROM perceptual_prints")
+                )
+            }
+        assert upgraded == {(content_id, "dct64.1", "whole", None) for content_id in contents}
+
+
 # -- refusing a ledger the code does not match --------------------------------------------------
 
 

@@ -1,33 +1,41 @@
 """Perceptual prints: what they survive, what they tell apart, and the index that finds them.
 
-The quality corpus (`corpus` below) is 60 synthetic "AI" images from six procedural families
-(landscapes, warped fractal noise, portraits on bokeh, Voronoi cells, wave fields, rings) and
-200 "human" images from another family (ImageDraw shapes, gradients, pages of text-like marks,
-blurred paintings), 384 x 256. Each AI image is disguised 16 ways; a copy is caught when one of
-its lookups (`ImagePrints.lookups`: its print and its 9 prints as a crop) is within
-NEAR_AI_DISTANCE (8 bits) of its source's stored print; a human image is a false positive
-when one of its lookups is within 8 bits of any AI image's print.
+The quality corpus (`corpus` below) is 120 "AI" images, 384 x 256: 60 from six procedural
+families (landscapes, warped fractal noise, portraits on bokeh, Voronoi cells, wave fields,
+rings) and 60 photograph-like pictures (tests/pictures.py: 1/f noise, dead leaves, skies over
+ground, faces at several scales, textures). Each is disguised 20 ways. The unrelated set is
+800 images: 200 of another family (ImageDraw shapes, gradients, pages of marks, blurred
+paintings) and 600 photograph-like pictures from the same five families as the AI ones, other
+seeds (the hardest case: same statistics, not copies). A copy is caught when the ledger's
+rule matches it to its source: one of its query prints (whole frame, mirror image, four
+thirds) within NEAR_AI_DISTANCE (8 bits) of a stored region print it may be compared with,
+and the detail prints within DETAIL_DISTANCE (48 of 255 bits) after alignment. An unrelated
+image is a false positive when it matches any AI image that way.
 
-Measured, true positive rates (this corpus, then the same generators at 240 and 800 images):
+Measured (this corpus; `pytest tests/test_perceptual.py -k "caught or flagged" -s` prints them):
 
-    re-saved as JPEG q70 / q85 / q95        1.000 1.000 1.000    0.996 0.992 0.992
-    resized to 50% / to 150%                1.000 1.000          0.992 0.996
-    cropped 5% of each axis, anywhere       0.933                0.933
-    gamma 0.8 / 1.25                        1.000 1.000          0.996 0.996
-    contrast 1.3 / 0.7                      1.000 1.000          0.996 1.000
-    brightness 1.2 (clips highlights)       0.983                0.992
-    saturation 1.5 / tint / to grayscale    1.000 1.000 1.000    0.996 0.996 1.000
-    renamed (an extension that lies)        1.000                1.000
-    all of the above                        0.994                0.991
-    crop + resize + grade + JPEG q75        0.950                0.925
-    false positive rate (human images)      0.000 (nearest: 14)  0.000 (nearest: 12 bits)
-    copies nearer another AI image          0 of 960             35 of 3,840 (0.9%)
+    re-saved as JPEG q70 / q85 / q95        1.000 1.000 1.000
+    resized to 50% / to 150%                1.000 1.000
+    cropped 5% of each axis in total        0.992   (split at random between the two sides)
+    gamma 0.8 / 1.25                        1.000 1.000
+    contrast 1.3 / 0.7                      1.000 1.000
+    brightness 1.2 (clips highlights)       1.000
+    saturation 1.5 / tint / to grayscale    1.000 1.000 1.000
+    renamed (an extension that lies)        1.000
+    crop + resize + grade + JPEG q75        0.975
+    all ordinary disguises together         0.998   (1,920 copies)
+    mirrored (JPEG q90)                     1.000
+    letterbox/pillarbox, bars 16-62%        0.967   (black, white or grey bars; JPEG q85)
+    logo or caption on 10% of the area      1.000   (anywhere in the frame; JPEG q90)
+    cropped 10% off one side                1.000   (left, right, top or bottom; JPEG q90)
+    false positives (800 unrelated)         0       (nearest 64-bit distance 6 against 8;
+                                                     nearest detail distance 52 against 48)
+    copies also matching another AI image   3 of 2,400
 
-The misses are mostly "rings" images, whose structure is finer than the 64 frequencies of a
-print (their low frequencies are weak, so their bits are the least stable); two of the 240
-AI images (wave fields) are themselves within 8 bits. Looked up by its own print alone, a
-5% crop is caught about 70% of the time: the crop lookups are what make crops work. The pins
-leave a margin for other numpy, Pillow and libjpeg versions.
+The misses are "rings" pictures (structure finer than the 64 frequencies of a print: their
+low frequencies are weak, so their bits are the least stable). Photograph-like unrelated
+pictures of the same composition come within 6 bits of an AI image's 64-bit print: the
+detail print is what keeps them apart. The pins leave a margin for other numpy, Pillow and libjpeg versions.
 """
 
 from __future__ import annotations
@@ -46,15 +54,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, features
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps, features
 from sqlalchemy import insert, select
 
 from provenance import Ledger
 from provenance.detect.perceptual import (
+    ALGORITHM,
     BAND_WIDTHS,
     BANDS,
+    DETAIL_BITS,
+    DETAIL_DISTANCE,
     NEAR_AI_DISTANCE,
+    PRINT_BITS,
     ImagePrints,
+    QueryPrint,
+    StoredPrint,
     band_probes,
     bands,
     hamming,
@@ -64,12 +78,14 @@ from provenance.detect.perceptual import (
     probe_radius,
     to_signed,
     to_unsigned,
+    verify,
 )
 from provenance.store.engine import read_session, write_session
 from provenance.store.models import Content, PerceptualPrint
-from provenance.store.perceptual import near_prints, record_prints
+from provenance.store.perceptual import near_prints, near_regions, record_prints
 
 from .builders import require, write_bytes
+from .pictures import photo
 
 Pixels = npt.NDArray[np.float64]
 WIDTH, HEIGHT = 384, 256
@@ -340,6 +356,68 @@ def combined(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return gamma(ImageEnhance.Color(smaller).enhance(1.2), 0.9)
 
 
+def letterboxed(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The picture fitted into a frame of another shape, bars of 16-62% of the frame."""
+    width, height = image.size
+    shape = int(rng.integers(4))
+    frames = {
+        0: (width, width),  # square: bars top and bottom
+        1: (round(height * 2.39), height),  # scope: pillarbox
+        2: (round(height * 16 / 9), height),  # 16:9, the picture at 75%: bars all round
+        3: (width, round(width * 16 / 9)),  # vertical video
+    }
+    frame_width, frame_height = frames[shape]
+    scale = min(frame_width / width, frame_height / height) * (0.75 if shape == 2 else 1.0)
+    picture = image.resize((round(width * scale), round(height * scale)), Image.Resampling.LANCZOS)
+    colour = [(0, 0, 0), (0, 0, 0), (255, 255, 255), (40, 40, 40)][int(rng.integers(4))]
+    frame = Image.new("RGB", (frame_width, frame_height), colour)
+    frame.paste(picture, ((frame_width - picture.width) // 2, (frame_height - picture.height) // 2))
+    return frame
+
+
+def overlaid(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A logo plate or a caption covering 10% of the area, anywhere in the frame."""
+    width, height = image.size
+    aspect = rng.uniform(0.8, 3.5)
+    box_width = min(width, round((0.1 * width * height * aspect) ** 0.5))
+    box_height = round(0.1 * width * height / box_width)
+    x = int(rng.integers(0, width - box_width + 1))
+    y = int(rng.integers(0, height - box_height + 1))
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    opacity = int(rng.choice([255, 255, 200]))
+    if rng.random() < 0.5:
+        draw.rounded_rectangle(
+            (x, y, x + box_width, y + box_height), box_height // 5, fill=(*colour, opacity)
+        )
+        inverse = tuple(255 - c for c in colour)
+        inset = box_height // 10
+        draw.ellipse(
+            (x + inset, y + inset, x + box_height - inset, y + box_height - inset),
+            fill=(*inverse, opacity),
+        )
+        font = ImageFont.load_default(size=max(8, box_height // 3))
+        draw.text((x + box_height, y + box_height // 3), "STUDIO", font=font, fill="white")
+    else:
+        font = ImageFont.load_default(size=max(8, box_height // 2))
+        ink = (255, 255, 255, opacity) if rng.random() < 0.5 else (0, 0, 0, opacity)
+        draw.rectangle((x, y, x + box_width, y + box_height), fill=(*colour, opacity // 2))
+        draw.text((x + 2, y), "SAMPLE", font=font, fill=ink)
+        draw.text((x + 2, y + box_height // 2), "not for use", font=font, fill=ink)
+    return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
+
+
+def cropped_one_side(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """10% off the left, right, top or bottom."""
+    width, height = image.size
+    cut_x, cut_y = round(width * 0.1), round(height * 0.1)
+    side = int(rng.integers(4))
+    boxes = [(cut_x, 0, width, height), (0, 0, width - cut_x, height)]
+    boxes += [(0, cut_y, width, height), (0, 0, width, height - cut_y)]
+    return image.crop(boxes[side])
+
+
 Disguise = Callable[[Image.Image, np.random.Generator], tuple[str, Image.Image, dict[str, Any]]]
 DISGUISES: dict[str, Disguise] = {
     "jpeg q70": lambda im, rng: (".jpg", im, {"quality": 70}),
@@ -347,7 +425,7 @@ DISGUISES: dict[str, Disguise] = {
     "jpeg q95": lambda im, rng: (".jpg", im, {"quality": 95}),
     "resized 50%": lambda im, rng: (".tif", resized(im, 0.5), {}),
     "resized 150%": lambda im, rng: (".tif", resized(im, 1.5), {}),
-    "cropped 5%": lambda im, rng: (".tif", crop_5(im, rng), {}),
+    "cropped 5% of each axis": lambda im, rng: (".tif", crop_5(im, rng), {}),
     "gamma 0.8": lambda im, rng: (".tif", gamma(im, 0.8), {}),
     "gamma 1.25": lambda im, rng: (".tif", gamma(im, 1.25), {}),
     "contrast 1.3": lambda im, rng: (".tif", ImageEnhance.Contrast(im).enhance(1.3), {}),
@@ -359,17 +437,22 @@ DISGUISES: dict[str, Disguise] = {
     # The same bytes under another name, with an extension that lies about the format.
     "renamed": lambda im, rng: (".jpeg", im, {"format": "PNG"}),
     "crop+resize+grade+jpeg": lambda im, rng: (".jpg", combined(im, rng), {"quality": 75}),
+    # What a vendor would choose to get a generated plate past a check (issue 20).
+    "mirrored": lambda im, rng: (".jpg", ImageOps.mirror(im), {"quality": 90}),
+    "letterboxed": lambda im, rng: (".jpg", letterboxed(im, rng), {"quality": 85}),
+    "overlay on 10%": lambda im, rng: (".jpg", overlaid(im, rng), {"quality": 90}),
+    "cropped 10% off one side": lambda im, rng: (
+        ".jpg",
+        cropped_one_side(im, rng),
+        {"quality": 90},
+    ),
 }
 COMBINED = "crop+resize+grade+jpeg"
-# Caught at least this often (measured rates in the module docstring): one miss in 60 is
-# allowed where none was measured.
-PINNED_TPR = {name: 0.98 for name in DISGUISES} | {
-    "renamed": 1.0,
-    "cropped 5%": 0.9,
-    "brightness 1.2": 0.95,
-    COMBINED: 0.88,
-}
-PINNED_FPR = 0.005
+VENDOR = ("mirrored", "letterboxed", "overlay on 10%", "cropped 10% off one side")
+# Caught at least this often (measured rates in the module docstring): two misses in 120 are
+# allowed where one was measured.
+PINNED_TPR = {name: 0.98 for name in DISGUISES} | {name: 0.95 for name in VENDOR} | {COMBINED: 0.95}
+UNRELATED_IMAGES = 800
 
 
 def save(image: Image.Image, path: Path, **options: Any) -> Path:
@@ -381,66 +464,124 @@ def save(image: Image.Image, path: Path, **options: Any) -> Path:
     return path
 
 
+def ai_images() -> Iterator[Image.Image]:
+    for index in range(AI_IMAGES):
+        yield ai_image(index)
+    for index in range(AI_IMAGES):
+        yield photo(f"ai:{index}", index)
+
+
+def unrelated_images() -> Iterator[Image.Image]:
+    for index in range(HUMAN_IMAGES):
+        yield human_image(index)
+    for index in range(UNRELATED_IMAGES - HUMAN_IMAGES):
+        yield photo(f"unrelated:{index}", index)
+
+
+class Sources:
+    """The stored prints of the AI images, matched as the ledger matches (`find_near_ai`)."""
+
+    def __init__(self, stored: list[tuple[StoredPrint, ...]]) -> None:
+        self.stored = stored
+        rows = [(i, p) for i, prints in enumerate(stored) for p in prints]
+        self.owner = np.array([i for i, _ in rows])
+        self.region = [p.region.split("@")[0] for _, p in rows]
+        self.detail = [p.detail for _, p in rows]
+        self.values = np.array([to_unsigned(p.value) for _, p in rows], dtype=np.uint64)
+
+    def matches(self, path: Path, found: ImagePrints) -> dict[int, tuple[int, int]]:
+        """source index -> (distance, detail distance) of every source the file matches."""
+        pairs: list[tuple[int, int, QueryPrint, bytes]] = []
+        for query in found.queries:
+            distances = np.bitwise_count(self.values ^ np.uint64(to_unsigned(query.value)))
+            for row in np.flatnonzero(distances <= NEAR_AI_DISTANCE).tolist():
+                if self.region[row] in query.compared_with:
+                    pairs.append(
+                        (int(self.owner[row]), int(distances[row]), query, self.detail[row])
+                    )
+        if not pairs:
+            return {}
+        details = verify(path, [(query, detail) for _, _, query, detail in pairs])
+        best: dict[int, tuple[int, int]] = {}
+        for (owner, distance, _, _), detail in zip(pairs, details, strict=True):
+            if detail is not None and detail <= DETAIL_DISTANCE:
+                best[owner] = min(best.get(owner, (99, 999)), (distance, detail))
+        return best
+
+
 @dataclass(frozen=True)
 class Corpus:
-    ai: list[int]
-    """The stored print of each AI image."""
-    caught: dict[str, list[int]]
-    """Per disguise: for each AI image, the distance from its disguised copy to it."""
+    caught: dict[str, list[bool]]
+    """Per disguise: for each AI image, whether its disguised copy matched it."""
     misattributed: int
-    """Disguised copies within the threshold of another AI image than their own."""
-    human_nearest: list[int]
-    """For each human image, the distance to the nearest AI image."""
+    """Disguised copies that matched another AI image than their own."""
+    copies: int
+    false_positives: list[int]
+    """Unrelated images that matched an AI image."""
+    nearest_detail: int
+    """The smallest detail distance of an unrelated image whose 64-bit print came near."""
+    nearest_print: int
+    """The smallest 64-bit distance between an unrelated image's lookups and an AI print."""
 
     def tpr(self, disguise: str) -> float:
-        distances = self.caught[disguise]
-        return sum(d <= NEAR_AI_DISTANCE for d in distances) / len(distances)
-
-    @property
-    def fpr(self) -> float:
-        return sum(d <= NEAR_AI_DISTANCE for d in self.human_nearest) / len(self.human_nearest)
+        return sum(self.caught[disguise]) / len(self.caught[disguise])
 
 
-def nearest(lookups: ImagePrints, stored: list[int]) -> list[int]:
-    return [min(hamming(value, query) for query in lookups.lookups) for value in stored]
-
-
-def build_corpus(
-    folder: Path, ai_images: int = AI_IMAGES, human_images: int = HUMAN_IMAGES
-) -> Corpus:
-    ai: list[int] = []
-    caught: dict[str, list[int]] = {name: [] for name in DISGUISES}
+def build_corpus(folder: Path) -> Corpus:
+    stored: list[tuple[StoredPrint, ...]] = []
+    copies: list[tuple[str, int, Path]] = []
+    for index, image in enumerate(ai_images()):
+        source = save(image, folder / "ai" / f"gen_{index:03d}.png")
+        prints = image_prints(source)
+        assert prints is not None and prints.stored, source
+        stored.append(prints.stored)
+        rng = rng_for(f"disguise:{index}")
+        for number, (name, disguise) in enumerate(DISGUISES.items()):
+            extension, copy, options = disguise(image, rng)
+            path = folder / "copies" / f"plate_{index:03d}_{number:02d}{extension}"
+            copies.append((name, index, save(copy, path, **options)))
+    sources = Sources(stored)
+    caught: dict[str, list[bool]] = {name: [] for name in DISGUISES}
     misattributed = 0
-    disguised: list[tuple[str, int, ImagePrints]] = []
-    for index in range(ai_images):
-        source = save(ai_image(index), folder / "ai" / f"gen_{index:03d}.png")
-        value = perceptual_print(source)
-        assert value is not None
-        ai.append(value)
-        with Image.open(source) as image:
-            image.load()
-            rng = rng_for(f"disguise:{index}")
-            for number, (name, disguise) in enumerate(DISGUISES.items()):
-                extension, copy, options = disguise(image, rng)
-                path = save(
-                    copy,
-                    folder / "copies" / f"plate_{index:03d}_{number:02d}{extension}",
-                    **options,
-                )
-                found = image_prints(path)
-                assert found is not None, (name, path)
-                disguised.append((name, index, found))
-    for name, index, found in disguised:
-        distances = nearest(found, ai)
-        caught[name].append(distances[index])
-        misattributed += any(d <= NEAR_AI_DISTANCE for i, d in enumerate(distances) if i != index)
-    human_nearest = []
-    for index in range(human_images):
-        path = save(human_image(index), folder / "human" / f"paint_{index:03d}.png")
+    for name, index, path in copies:
         found = image_prints(path)
-        assert found is not None
-        human_nearest.append(min(nearest(found, ai)))
-    return Corpus(ai, caught, misattributed, human_nearest)
+        assert found is not None and found.queries, (name, path)
+        matched = sources.matches(path, found)
+        caught[name].append(index in matched)
+        misattributed += any(other != index for other in matched)
+    false_positives: list[int] = []
+    nearest_detail, nearest_print = DETAIL_BITS, PRINT_BITS
+    for index, image in enumerate(unrelated_images()):
+        path = save(image, folder / "unrelated" / f"paint_{index:03d}.png")
+        found = image_prints(path)
+        assert found is not None and found.queries, path
+        nearest_print = min(
+            nearest_print,
+            *(
+                int(np.bitwise_count(sources.values ^ np.uint64(to_unsigned(q.value))).min())
+                for q in found.queries
+            ),
+        )
+        for _, detail in near_details(sources, path, found):
+            nearest_detail = min(nearest_detail, detail)
+        if sources.matches(path, found):
+            false_positives.append(index)
+    return Corpus(
+        caught, misattributed, len(copies), false_positives, nearest_detail, nearest_print
+    )
+
+
+def near_details(sources: Sources, path: Path, found: ImagePrints) -> list[tuple[int, int]]:
+    """(distance, detail distance) of every region pair within NEAR_AI_DISTANCE, whatever the
+    detail distance: how far the verification keeps unrelated images."""
+    pairs = []
+    for query in found.queries:
+        distances = np.bitwise_count(sources.values ^ np.uint64(to_unsigned(query.value)))
+        for row in np.flatnonzero(distances <= NEAR_AI_DISTANCE).tolist():
+            if sources.region[row] in query.compared_with:
+                pairs.append((int(distances[row]), query, sources.detail[row]))
+    details = verify(path, [(query, detail) for _, query, detail in pairs])
+    return [(d, v) for (d, _, _), v in zip(pairs, details, strict=True) if v is not None]
 
 
 @pytest.fixture(scope="module")
@@ -453,32 +594,38 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
 # -- the detector's quality ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("disguise", list(DISGUISES))
 def test_disguised_copies_of_ai_images_are_caught(corpus: Corpus, disguise: str) -> None:
     rate = corpus.tpr(disguise)
-    print(f"{disguise}: TPR {rate:.3f} (distances {sorted(corpus.caught[disguise])[-5:]} at worst)")
+    missed = [i for i, hit in enumerate(corpus.caught[disguise]) if not hit]
+    print(f"{disguise}: TPR {rate:.3f} (missed: {missed})")
     assert rate >= PINNED_TPR[disguise]
 
 
-def test_all_single_disguises_together_are_caught_98_percent(corpus: Corpus) -> None:
-    single = [d for name, ds in corpus.caught.items() if name != COMBINED for d in ds]
-    rate = sum(d <= NEAR_AI_DISTANCE for d in single) / len(single)
-    print(f"every disguise but the combined one: TPR {rate:.4f} over {len(single)} copies")
+@pytest.mark.slow
+def test_all_ordinary_disguises_together_are_caught_98_percent(corpus: Corpus) -> None:
+    ordinary = [hit for name, hits in corpus.caught.items() if name not in VENDOR for hit in hits]
+    rate = sum(ordinary) / len(ordinary)
+    print(f"every ordinary disguise: TPR {rate:.4f} over {len(ordinary)} copies")
     assert rate >= 0.98
 
 
-def test_unrelated_human_images_are_not_flagged(corpus: Corpus) -> None:
-    print(f"FPR {corpus.fpr:.4f}; nearest human image at {min(corpus.human_nearest)} bits")
-    assert corpus.fpr <= PINNED_FPR
-
-
-def test_copies_are_attributed_to_their_own_source(corpus: Corpus) -> None:
-    closest = min(hamming(a, b) for a, b in itertools.combinations(corpus.ai, 2))
-    copies = sum(len(distances) for distances in corpus.caught.values())
+@pytest.mark.slow
+def test_unrelated_images_are_not_flagged(corpus: Corpus) -> None:
     print(
-        f"closest AI images: {closest} bits; copies near another AI image: {corpus.misattributed}"
+        f"false positives: {len(corpus.false_positives)} of {UNRELATED_IMAGES}; nearest "
+        f"64-bit distance {corpus.nearest_print} (threshold {NEAR_AI_DISTANCE}), nearest detail "
+        f"distance among those within it {corpus.nearest_detail} (threshold {DETAIL_DISTANCE})"
     )
-    assert corpus.misattributed <= 0.01 * copies
+    assert corpus.false_positives == []
+    assert corpus.nearest_detail > DETAIL_DISTANCE
+
+
+@pytest.mark.slow
+def test_copies_are_attributed_to_their_own_source(corpus: Corpus) -> None:
+    print(f"copies that also match another AI image: {corpus.misattributed} of {corpus.copies}")
+    assert corpus.misattributed <= 0.01 * corpus.copies
 
 
 # -- the print itself ---------------------------------------------------------------------------
@@ -506,17 +653,77 @@ def test_re_encoding_resizing_and_grading_keep_the_print_close(tmp_path: Path) -
         assert hamming(value, copy) <= NEAR_AI_DISTANCE, name
 
 
-def test_a_crop_is_found_through_the_crop_lookups(tmp_path: Path) -> None:
+def test_a_crop_is_found_through_the_stored_crops(tmp_path: Path) -> None:
     image = ai_image(2)
-    stored = perceptual_print(save(image, tmp_path / "gen.png"))
+    stored = image_prints(save(image, tmp_path / "gen.png"))
     assert stored is not None
+    sources = Sources([stored.stored])
     width, height = image.size
-    for index, (left, top) in enumerate([(0, 0), (19, 13), (10, 6), (19, 0), (0, 13)]):
-        crop = image.crop((left, top, left + width - 19, top + height - 13))
-        found = image_prints(save(crop, tmp_path / f"crop_{index}.png"))
+    cut_x, cut_y = width // 10, height // 10
+    boxes = [(0, 0, width - 19, height - 13), (19, 13, width, height), (10, 6, width - 9, height)]
+    boxes += [(cut_x, 0, width, height), (0, cut_y, width, height), (0, 0, width - cut_x, height)]
+    for index, box in enumerate(boxes):
+        path = save(image.crop(box), tmp_path / f"crop_{index}.png")
+        found = image_prints(path)
         assert found is not None
-        assert len(found.as_crop) == 9
-        assert min(hamming(stored, value) for value in found.lookups) <= NEAR_AI_DISTANCE
+        assert 0 in sources.matches(path, found), box
+
+
+def test_a_letterboxed_copy_prints_as_its_picture(tmp_path: Path) -> None:
+    image = photo("letterbox", 2)
+    source = perceptual_print(save(image, tmp_path / "gen.png"))
+    frame = Image.new("RGB", (image.width, image.width), (255, 255, 255))
+    frame.paste(image, (0, (image.width - image.height) // 2))
+    found = image_prints(save(frame, tmp_path / "square.png"))
+    assert found is not None and source is not None
+    inside = {p.region: p.value for p in found.stored}["borderless"]
+    assert hamming(inside, source) <= 2
+    assert [q.region for q in found.queries if q.region == "borderless"] == ["borderless"]
+    top, bottom, left, right = found.borders
+    assert (left, right) == (0.0, 0.0) and 0.15 < top < 0.18 and 0.15 < bottom < 0.18
+
+
+def test_a_mirrored_copy_is_looked_up_by_its_mirror_image(tmp_path: Path) -> None:
+    image = photo("mirror", 3)
+    source = image_prints(save(image, tmp_path / "gen.png"))
+    path = save(ImageOps.mirror(image), tmp_path / "mirror.jpg", quality=90)
+    found = image_prints(path)
+    assert source is not None and found is not None
+    matched = Sources([source.stored]).matches(path, found)
+    assert 0 in matched
+    mirrored = [q for q in found.queries if q.mirrored]
+    assert len(mirrored) == 1 and hamming(mirrored[0].value, source.stored[0].value) <= 4
+
+
+def test_an_image_with_alpha_prints_as_seen_on_black_and_on_white(tmp_path: Path) -> None:
+    # The picture lives in the alpha channel: white paint, shaped by alpha.
+    shape = np.asarray(photo("alpha", 4).convert("L"))
+    paint = np.dstack([np.full_like(shape, 255)] * 3 + [shape])
+    source = image_prints(save(Image.fromarray(paint, "RGBA"), tmp_path / "matte.png"))
+    assert source is not None
+    regions = {p.region for p in source.stored}
+    # White paint shows over black only: seen over white it is blank, and has no print.
+    assert "whole" in regions and not any(r.endswith("@white") for r in regions)
+    sources = Sources([source.stored])
+    over_black = Image.fromarray(shape).convert("RGB")
+    path = save(over_black, tmp_path / "on_black.jpg", quality=90)
+    found = image_prints(path)
+    assert found is not None and 0 in sources.matches(path, found)
+    # Flattened onto white, white paint shows nothing: blank, said so, and never a match.
+    blank = image_prints(save(Image.new("RGB", over_black.size, "white"), tmp_path / "w.png"))
+    assert blank is not None and blank.stored == () and blank.queries == ()
+    assert blank.problem == "blank: one flat colour"
+    # Black paint shaped by alpha, flattened onto white, matches the view over white.
+    dark = np.dstack([np.zeros_like(shape)] * 3 + [shape])
+    ink = image_prints(save(Image.fromarray(dark, "RGBA"), tmp_path / "ink.png"))
+    assert ink is not None
+    assert {p.region for p in ink.stored} == {"whole@white"} | {
+        p.region + "@white" for p in source.stored
+    } - {"whole@white@white"}
+    on_white = Image.fromarray((255 - shape).astype(np.uint8)).convert("RGB")
+    path = save(on_white, tmp_path / "on_white.jpg", quality=90)
+    found = image_prints(path)
+    assert found is not None and 0 in Sources([ink.stored]).matches(path, found)
 
 
 def test_renamed_file_has_the_same_print(tmp_path: Path) -> None:
@@ -616,7 +823,9 @@ def test_broken_and_hostile_files_have_no_print_and_raise_nothing(tmp_path: Path
     (tmp_path / "text.exr").write_bytes(b"not an exr at all")
     for name in ("truncated.png", "garbage.jpg", "empty.tif", "text.exr"):
         assert perceptual_print(tmp_path / name) is None, name
-        assert image_prints(tmp_path / name) is None, name
+        found = image_prints(tmp_path / name)
+        assert found is not None and found.problem is not None, name
+        assert found.problem.startswith("cannot be decoded"), (name, found.problem)
     folder = tmp_path / "folder.png"
     folder.mkdir()
     assert perceptual_print(folder) is None
@@ -629,11 +838,17 @@ def test_decompression_bombs_are_not_decoded(
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_header(40_000, 40_000) + bytes(100))
     assert perceptual_print(bomb) is None
+    refused = image_prints(bomb)
+    assert refused is not None and refused.problem is not None and not refused.queries
     # Between the limit and twice it, Pillow only warns: the image is still not decoded.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 60 * 40)
     large = save(ai_image(0).resize((64, 48)), tmp_path / "large.png")
     with pytest.warns(Image.DecompressionBombWarning):
         assert perceptual_print(large) is None
+    with pytest.warns(Image.DecompressionBombWarning):
+        refused = image_prints(large)
+    assert refused is not None and refused.problem is not None
+    assert refused.problem.startswith("too large to decode safely"), refused.problem
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -653,7 +868,8 @@ def test_flat_frames_have_no_print(tmp_path: Path) -> None:
     grain = save(Image.fromarray(grey.astype(np.uint8)), tmp_path / "grain.png")
     assert perceptual_print(black) is None
     assert perceptual_print(grain) is None
-    assert image_prints(black) is None
+    flat = image_prints(black)
+    assert flat is not None and flat.problem == "blank: one flat colour" and not flat.queries
 
 
 # -- signed storage, bands and probes -----------------------------------------------------------
@@ -741,7 +957,7 @@ def test_near_prints_finds_exactly_what_a_scan_finds(ledger: Ledger) -> None:
     for content_id in planted:
         stored[content_id] = to_signed(rng.getrandbits(64))
     with write_session(ledger.engine) as session:
-        assert record_prints(session, stored.items()) == len(stored)
+        assert record_prints(session, as_whole(stored)) == len(stored)
 
     with read_session(ledger.engine) as session:
         for query in queries:
@@ -762,7 +978,7 @@ def test_near_prints_keeps_only_the_contents_it_is_restricted_to(ledger: Ledger)
     query = to_signed(rng.getrandbits(64))
     stored = {content_id: flip(query, i % 5, rng) for i, content_id in enumerate(ids)}
     with write_session(ledger.engine) as session:
-        record_prints(session, stored.items())
+        record_prints(session, as_whole(stored))
     generated = ids[::3]
     with read_session(ledger.engine) as session:
         among = select(Content.id).where(Content.id.in_(generated))
@@ -772,20 +988,64 @@ def test_near_prints_keeps_only_the_contents_it_is_restricted_to(ledger: Ledger)
         assert found
 
 
-def test_record_prints_is_idempotent_and_keeps_the_first_print(ledger: Ledger) -> None:
+def as_whole(stored: dict[int, int]) -> list[tuple[int, tuple[StoredPrint, ...]]]:
+    """Each content with one print, of its whole frame."""
+    return [(content_id, (whole(value),)) for content_id, value in stored.items()]
+
+
+def whole(value: int, region: str = "whole") -> StoredPrint:
+    return StoredPrint(region, value, bytes(32))
+
+
+def test_record_prints_is_idempotent_and_keeps_the_first_prints(ledger: Ledger) -> None:
     ids = add_contents(ledger, 3)
-    first = [(ids[0], 2**64 - 1), (ids[1], 5), (ids[1], 6)]
+    first = [
+        (ids[0], (whole(2**64 - 1), whole(3, "third-top"))),
+        (ids[1], (whole(5),)),
+        (ids[1], (whole(6),)),
+    ]
     with write_session(ledger.engine) as session:
-        assert record_prints(session, first) == 2
+        assert record_prints(session, first) == 3
     with write_session(ledger.engine) as session:
-        assert record_prints(session, [(ids[0], 7), (ids[2], 2**63)]) == 1
+        assert record_prints(session, [(ids[0], (whole(7),)), (ids[2], (whole(2**63),))]) == 1
         assert record_prints(session, []) == 0
     with read_session(ledger.engine) as session:
         rows = session.execute(
-            select(PerceptualPrint.content_id, PerceptualPrint.print, PerceptualPrint.band2)
+            select(
+                PerceptualPrint.content_id,
+                PerceptualPrint.algorithm,
+                PerceptualPrint.region,
+                PerceptualPrint.print,
+                PerceptualPrint.band2,
+            )
         ).all()
     assert sorted(map(tuple, rows)) == [
-        (ids[0], -1, 2**21 - 1),
-        (ids[1], 5, 0),
-        (ids[2], -(2**63), 2**20),
+        (ids[0], ALGORITHM, "third-top", 3, 0),
+        (ids[0], ALGORITHM, "whole", -1, 2**21 - 1),
+        (ids[1], ALGORITHM, "whole", 5, 0),
+        (ids[2], ALGORITHM, "whole", -(2**63), 2**20),
     ]
+
+
+def test_prints_of_another_algorithm_are_never_compared(ledger: Ledger) -> None:
+    ids = add_contents(ledger, 2)
+    with write_session(ledger.engine) as session:
+        record_prints(session, [(ids[0], (whole(12345),))])
+        session.execute(
+            insert(PerceptualPrint),
+            [
+                {
+                    "content_id": ids[1],
+                    "algorithm": "dct64.1",
+                    "region": "whole",
+                    "print": 12345,
+                    **dict(zip(("band0", "band1", "band2"), bands(12345), strict=True)),
+                }
+            ],
+        )
+    with read_session(ledger.engine) as session:
+        assert near_prints(session, 12345, NEAR_AI_DISTANCE) == [(ids[0], 0)]
+        queries = [QueryPrint("whole", False, "black", 12345)]
+        assert [(c.content_id, c.region) for c in near_regions(session, queries, 8)] == [
+            (ids[0], "whole")
+        ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from provenance.detect import Signal
 from provenance.detect.c2pa import read_c2pa
 from provenance.detect.metadata import read_metadata
-from provenance.detect.perceptual import image_prints
+from provenance.detect.perceptual import ImagePrints, image_prints
 from provenance.detect.plugins import plugin_signals
 
 # Below this many files a pool costs more than it saves.
@@ -26,22 +26,22 @@ _POOL_MIN_FILES = 4
 
 @dataclass(frozen=True)
 class Detection:
-    """What one file says about itself, and its perceptual fingerprint (None: not an image)."""
+    """What one file says about itself, and its perceptual prints (None: not an image type)."""
 
     path: bytes
     signals: tuple[Signal, ...]
-    print: int | None
-    """The file's perceptual print, as recorded."""
-    lookups: tuple[int, ...] = ()
-    """The prints to look up near copies with: its own, and as a crop of a larger frame."""
+    prints: ImagePrints | None
+    """What the ledger records and what the file is looked up by; or why it has no print."""
+
+    @property
+    def unprintable(self) -> str | None:
+        """Why an image has no print ("blank: one flat colour", "cannot be decoded" ...)."""
+        return self.prints.problem if self.prints is not None else None
 
 
 def detect_file(path: bytes) -> Detection:
     signals = (*read_c2pa(path), *read_metadata(path), *plugin_signals(path))
-    prints = image_prints(path)
-    if prints is None:
-        return Detection(path, signals, None)
-    return Detection(path, signals, prints.value, tuple(prints.lookups))
+    return Detection(path, signals, image_prints(path))
 
 
 def detect_files(paths: Sequence[bytes], workers: int | None = None) -> list[Detection]:

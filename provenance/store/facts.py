@@ -53,7 +53,7 @@ from provenance.store.models import (
     Tool,
 )
 from provenance.store.queries import RootMap, asset_refs, folder_bounds, tool_info
-from provenance.store.signals import PERCEPTUAL_SOURCE
+from provenance.store.signals import PERCEPTUAL_SOURCE, near_ai_matches
 
 
 class Delivered(NamedTuple):
@@ -731,11 +731,13 @@ def _signal_rows(connection: Connection, ids: list[int]) -> dict[int, list[Signa
     for version_id, event_id, source, summary, detail, _ in bulk.select_in(
         connection, query, SignalRecord.version_id, sorted(ids)
     ):
-        unreadable = credentials_unreadable(json.loads(detail)) if detail else None
+        fields = json.loads(detail) if detail else {}
+        unreadable = credentials_unreadable(fields)
         near_ai = source == PERCEPTUAL_SOURCE
         if near_ai or unreadable:
+            matches = tuple(near_ai_matches(fields)) if near_ai else ()
             found.setdefault(version_id, []).append(
-                SignalRow(event_id, summary, near_ai, unreadable)
+                SignalRow(event_id, summary, near_ai, unreadable, matches)
             )
     return found
 

@@ -14,16 +14,19 @@ import datetime as dt
 import json
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from provenance.detect import NEAR_AI_DISTANCE, PRINT_BITS, Signal
+from provenance.detect import DETAIL_DISTANCE, NEAR_AI_DISTANCE, PRINT_BITS, Signal
 from provenance.origins import Evidence, Origin
 from provenance.records import SignalInfo
 from provenance.store.models import AssetStatus, AssetVersion, Claim, Member, SignalRecord
 from provenance.store.queries import RootMap, asset_refs, chunked
+
+if TYPE_CHECKING:
+    from provenance.detect.perceptual import ImagePrints
 
 PERCEPTUAL_SOURCE = "perceptual"
 
@@ -106,8 +109,8 @@ def signals_by_version(session: Session, version_ids: Iterable[int]) -> dict[int
     return found
 
 
-def ai_contents(session: Session) -> Mapping[int, int]:
-    """content id -> version id, for the first member of every version holding generated
+def ai_contents(session: Session) -> Mapping[int, list[int]]:
+    """content id -> version ids, for the first member of every version holding generated
     material (temporary or approved): the prints a new file is compared with."""
     rows = session.execute(
         select(Member.content_id, AssetVersion.id)
@@ -116,58 +119,179 @@ def ai_contents(session: Session) -> Mapping[int, int]:
             AssetVersion.status.in_([AssetStatus.TEMPORARY.value, AssetStatus.APPROVED.value]),
             Member.position == 0,
         )
+        .order_by(AssetVersion.id)
     )
-    return {content_id: version_id for content_id, version_id in rows}
+    found: dict[int, list[int]] = {}
+    for content_id, version_id in rows:
+        found.setdefault(content_id, []).append(version_id)
+    return found
 
 
 @dataclass(frozen=True)
 class NearAiMatch:
-    """The known generated asset a print is nearest to, within NEAR_AI_DISTANCE."""
+    """A known generated asset version a file looks like: its 64-bit print within
+    NEAR_AI_DISTANCE of one of the version's region prints, and the detail prints within
+    DETAIL_DISTANCE."""
 
     version_id: int
     name: str
     number: int
     distance: int
+    detail_distance: int
+    region: str
+    """The generated asset's region that matched: "whole", "crop-left", "third-top" ...
+    ("@white": the asset seen over white)."""
+    mirrored: bool
+    """The file matched as its mirror image."""
+    borders: tuple[float, float, float, float]
+    """Shares of the file trimmed as constant border (top, bottom, left, right)."""
 
-    def signal(self) -> Signal:
-        return Signal(
-            source=PERCEPTUAL_SOURCE,
-            origin=Origin.TRAINED_ALGORITHMIC_MEDIA,
-            evidence=Evidence.INFERRED,
-            summary=(
-                f"looks like {self.name} v{self.number} (generated material): perceptual "
-                f"distance {self.distance} of {PRINT_BITS} bits"
-            ),
-            detail={
-                "matched": self.name,
-                "matched_version": self.number,
-                "distance": self.distance,
+    @property
+    def described(self) -> str:
+        """Which print matched, for a person."""
+        from provenance.detect.perceptual import DESCRIBED  # numpy: on first use
+
+        base, _, background = self.region.partition("@")
+        parts = [DESCRIBED[base]]
+        if background:
+            parts.append(f"seen over {background}")
+        if self.mirrored:
+            parts.append("mirrored")
+        if any(self.borders):
+            parts.append("borders removed")
+        return ", ".join(parts)
+
+    def fields(self) -> dict[str, Any]:
+        """The match as JSON fields (a signal's detail, a finding's details)."""
+        top, bottom, left, right = self.borders
+        return {
+            "asset": self.name,
+            "version": self.number,
+            "distance": self.distance,
+            "threshold": NEAR_AI_DISTANCE,
+            "detail_distance": self.detail_distance,
+            "detail_threshold": DETAIL_DISTANCE,
+            "region": self.region,
+            "mirrored": self.mirrored,
+            "borders_removed": {
+                "top": round(top, 3),
+                "bottom": round(bottom, 3),
+                "left": round(left, 3),
+                "right": round(right, 3),
             },
+            "matched": self.described,
+        }
+
+    def text(self) -> str:
+        return (
+            f"{self.name} v{self.number} ({self.described}: perceptual distance "
+            f"{self.distance} of {PRINT_BITS} bits, detail {self.detail_distance})"
         )
 
 
+def near_ai_signal(matches: Sequence[NearAiMatch]) -> Signal:
+    """One signal for every generated asset version a file looks like."""
+    return Signal(
+        source=PERCEPTUAL_SOURCE,
+        origin=Origin.TRAINED_ALGORITHMIC_MEDIA,
+        evidence=Evidence.INFERRED,
+        summary="looks like generated material: " + "; ".join(m.text() for m in matches),
+        detail={"matches": [m.fields() for m in matches]},
+    )
+
+
+def near_ai_matches(detail: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The matches a perceptual signal recorded, as fields; a signal recorded before matches
+    were listed (one asset, its version and distance) reads as one match."""
+    if "matches" in detail:
+        return [dict(match) for match in detail["matches"]]
+    if "matched" in detail:
+        return [
+            {
+                "asset": detail["matched"],
+                "version": detail.get("matched_version"),
+                "distance": detail.get("distance"),
+                "threshold": NEAR_AI_DISTANCE,
+                "matched": "the whole frame",
+            }
+        ]
+    return []
+
+
+@dataclass(frozen=True)
+class PrintedFile:
+    """A file to look up: where to read it again, and its prints."""
+
+    path: bytes
+    prints: ImagePrints
+
+
 def find_near_ai(
-    session: Session, roots: RootMap, prints: Mapping[_Key, Sequence[int]]
-) -> dict[_Key, NearAiMatch]:
-    """The nearest generated asset for each file's lookup prints (its own, and as a crop of a
-    larger frame: `ImagePrints.lookups`), keyed by content id, path ..."""
-    if not prints:
+    session: Session, roots: RootMap, files: Mapping[_Key, PrintedFile]
+) -> dict[_Key, list[NearAiMatch]]:
+    """Every generated asset version each file looks like, nearest first, keyed by content
+    id, path ...
+
+    Candidates come from the index (`near_regions`); each is then verified by its detail
+    print, for which the file is decoded again (only files with candidates are).
+    """
+    if not files:
         return {}
-    from provenance.store.perceptual import near_prints  # numpy: on first use
+    from provenance.detect.perceptual import verify  # numpy: on first use
+    from provenance.store.perceptual import details_of, near_regions
 
     generated = ai_contents(session)
     if not generated:
         return {}
-    nearest: dict[_Key, tuple[int, int]] = {}  # key -> (distance, version id)
-    for key, lookups in prints.items():
-        for matched, distance in near_prints(session, lookups, NEAR_AI_DISTANCE):
-            version_id = generated.get(matched)
-            if version_id is None:
+    found: dict[_Key, list[tuple[int, int, int, str, bool, tuple[float, ...]]]] = {}
+    for key, printed in files.items():
+        if not printed.prints.queries:
+            continue
+        candidates = [
+            c
+            for c in near_regions(session, printed.prints.queries, NEAR_AI_DISTANCE)
+            if c.content_id in generated
+        ]
+        if not candidates:
+            continue
+        details = details_of(session, [(c.content_id, c.region) for c in candidates])
+        checked = [c for c in candidates if (c.content_id, c.region) in details]
+        distances = verify(
+            printed.path, [(c.query, details[c.content_id, c.region]) for c in checked]
+        )
+        best: dict[int, tuple[int, int, int, str, bool]] = {}
+        for candidate, detail in zip(checked, distances, strict=True):
+            if detail is None or detail > DETAIL_DISTANCE:
                 continue
-            if key not in nearest or distance < nearest[key][0]:
-                nearest[key] = (distance, version_id)
-    refs = asset_refs(session, roots, {version_id for _, version_id in nearest.values()})
+            rank = (candidate.distance, detail)
+            held = best.get(candidate.content_id)
+            if held is None or rank < (held[0], held[1]):
+                best[candidate.content_id] = (
+                    candidate.distance,
+                    detail,
+                    candidate.content_id,
+                    candidate.region,
+                    candidate.query.mirrored,
+                )
+        if best:
+            borders = printed.prints.borders
+            found[key] = [(*entry, borders) for entry in sorted(best.values())]
+    versions = {v for entries in found.values() for e in entries for v in generated[e[2]]}
+    refs = asset_refs(session, roots, versions)
     return {
-        key: NearAiMatch(version_id, refs[version_id].name, refs[version_id].version, distance)
-        for key, (distance, version_id) in nearest.items()
+        key: [
+            NearAiMatch(
+                version_id,
+                refs[version_id].name,
+                refs[version_id].version,
+                distance,
+                detail,
+                region,
+                mirrored,
+                (borders[0], borders[1], borders[2], borders[3]),
+            )
+            for distance, detail, content_id, region, mirrored, borders in entries
+            for version_id in generated[content_id]
+        ]
+        for key, entries in found.items()
     }
