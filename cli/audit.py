@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
-from provenance.cli.render import emit_json
+from provenance.cli.render import count, emit_json, human_bytes
 
 KEY_OPTION = click.option(
     "--key",
@@ -125,14 +125,24 @@ def export(obj: Context, output: Path | None) -> None:
     their count and digest, with the rows beside the payload ("digested_rows"): the ledger's
     state can be rebuilt from the export alone.
     """
+    events = written = 0
     with obj.open() as ledger:
         stream = output.open("w", encoding="utf-8") if output else sys.stdout
         try:
             for document in ledger.export_events():
-                stream.write(json.dumps(document, ensure_ascii=False) + "\n")
+                line = json.dumps(document, ensure_ascii=False) + "\n"
+                stream.write(line)
+                events += 1
+                written += len(line.encode("utf-8"))
         finally:
             if output:
                 stream.close()
+    # What was written, where a person sees it: beside the file, or on stderr when the events
+    # themselves go to standard output.
+    where = str(output) if output else "standard output"
+    click.echo(
+        f"Exported {count(events, 'event')} ({human_bytes(written)}) to {where}.", err=not output
+    )
 
 
 def register(group: click.Group) -> None:

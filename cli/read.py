@@ -12,9 +12,12 @@ from provenance.cli.render import (
     history_text,
     lineage_json,
     lineage_text,
+    read_as_json,
+    read_as_text,
 )
 
 from provenance.ledger import DEFAULT_LINEAGE_DEPTH
+from provenance.records import ReadAs
 
 
 @click.command()
@@ -32,6 +35,7 @@ def show(obj: Context, target: str, as_json: bool) -> None:
     if as_json:
         emit_json("AssetCard.1", card_json(card))
         return
+    _say_read_as(card.read_as)
     for line in card_text(card):
         click.echo(line)
 
@@ -55,8 +59,17 @@ def lineage(obj: Context, target: str, direction: str, depth: int, as_json: bool
     with obj.open() as ledger:
         tree = ledger.lineage(target, up=up, depth=depth)
     if as_json:
-        emit_json("Lineage.1", {"direction": direction, "depth": depth, "root": lineage_json(tree)})
+        emit_json(
+            "Lineage.1",
+            {
+                "direction": direction,
+                "depth": depth,
+                "root": lineage_json(tree),
+                "read_as": read_as_json(tree.read_as),
+            },
+        )
         return
+    _say_read_as(tree.read_as)
     for line in lineage_text(tree, up):
         click.echo(line)
 
@@ -70,9 +83,23 @@ def history(obj: Context, target: str, as_json: bool) -> None:
     with obj.open() as ledger:
         entries = ledger.history(target)
     if as_json:
-        emit_json("History.1", {"target": target, "events": [history_json(e) for e in entries]})
+        emit_json(
+            "History.1",
+            {
+                "target": target,
+                "read_as": read_as_json(entries.read_as),
+                "events": [history_json(e) for e in entries],
+            },
+        )
         return
+    _say_read_as(entries.read_as)
     for line in history_text(entries):
+        click.echo(line)
+
+
+def _say_read_as(read_as: ReadAs | None) -> None:
+    """A path found by its bytes: said first, so nobody mistakes it for a recorded path."""
+    for line in read_as_text(read_as):
         click.echo(line)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -18,10 +18,12 @@ from provenance.records import (
     ClaimInfo,
     ConsentInfo,
     DisclosureEntry,
+    DisputeNote,
     FileChange,
     HistoryEntry,
     IngestReport,
     LineageNode,
+    ReadAs,
     SceneLineage,
     SignalInfo,
     SweepReport,
@@ -59,6 +61,11 @@ def human_bytes(count: float) -> str:
 
 def when(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 file`, `2 files`: summaries read as sentences."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
 
 
 # -- records as JSON -----------------------------------------------------------------------------
@@ -124,6 +131,7 @@ def card_json(card: AssetCard) -> dict[str, Any]:
         "status": card.status,
         "origin": card.origin.alias,
         "origin_code": card.origin.value,
+        "read_as": read_as_json(card.read_as),
         "disputed": card.disputed,
         "differs": card.differs,
         "generative": card.generative,
@@ -199,6 +207,21 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
             {"asset": display_path(pattern), "problem": problem}
             for pattern, problem in report.unprinted
         ],
+        "disputed": [
+            {
+                "asset": note.asset,
+                "version": note.version,
+                "claimed": note.claimed,
+                "files_say": note.files_say,
+                "same_bytes_as": [
+                    {"asset": asset, "version": version, "origin": origin}
+                    for asset, version, origin in note.same_bytes_as
+                ],
+                "blocks_delivery": True,
+                "fix": dispute_fix(note),
+            }
+            for note in report.disputed
+        ],
         "edges_added": report.edges_added,
         "seconds": round(report.seconds, 4),
         "gb_per_s": round(report.gb_per_s, 3),
@@ -246,28 +269,74 @@ def scene_json(lineage: SceneLineage) -> dict[str, Any]:
 # -- records as text -----------------------------------------------------------------------------
 
 
+def read_as_json(read_as: ReadAs | None) -> dict[str, Any] | None:
+    if read_as is None:
+        return None
+    return {
+        "path": read_as.path,
+        "digest": read_as.digest,
+        "holders": [{**asset_json(ref), "frame": frame} for ref, frame in read_as.holders],
+    }
+
+
+def read_as_text(read_as: ReadAs | None) -> Iterator[str]:
+    if read_as is None:
+        return
+    yield (
+        f"{shown(read_as.path)} is not recorded at its path: read to hash it, its bytes "
+        f"({read_as.digest}) are held by:"
+    )
+    for number, (ref, frame) in enumerate(read_as.holders):
+        at = f", frame {frame}" if frame is not None else ""
+        shown_below = "  (shown below)" if number == 0 else ""
+        yield f"  {shown(ref.name)} v{ref.version}{at}{shown_below}"
+
+
+def dispute_text(note: DisputeNote) -> str:
+    """What the sides of a dispute say, as a sentence."""
+    parts = [f"claimed as {', '.join(note.claimed) or 'nothing'}"]
+    if note.files_say:
+        parts.append(f"its files say {'; '.join(note.files_say)}")
+    parts.extend(
+        f"its bytes are recorded as {shown(asset)} v{version} ({origin})"
+        for asset, version, origin in note.same_bytes_as
+    )
+    return ", but ".join(parts) + "."
+
+
+def dispute_fix(note: DisputeNote, name: Callable[[str], str] = str) -> str:
+    return f"`provenance tag {name(note.asset)} --origin X --resolve --note WHY`"
+
+
 def ingest_text(report: IngestReport) -> Iterator[str]:
     yield (
-        f"{report.asset_count} assets ({report.assets_new} new, {report.assets_changed} changed, "
-        f"{report.assets_unchanged} unchanged), {report.file_count} files "
+        f"{count(report.asset_count, 'asset')} ({report.assets_new} new, "
+        f"{report.assets_changed} changed, {report.assets_unchanged} unchanged), "
+        f"{count(report.file_count, 'file')} "
         f"({report.files_new} new, {report.files_changed} changed, {report.files_unchanged} "
         f"unchanged), {human_bytes(report.bytes_total)}"
     )
     yield (
-        f"read {report.files_read} files, {human_bytes(report.bytes_read)} in "
+        f"read {count(report.files_read, 'file')}, {human_bytes(report.bytes_read)} in "
         f"{report.seconds:.2f} s ({report.gb_per_s:.2f} GB/s)"
     )
     if report.claims_added or report.edges_added:
-        yield f"{report.claims_added} claims and {report.edges_added} lineage links added"
+        yield (
+            f"{count(report.claims_added, 'claim')} and "
+            f"{count(report.edges_added, 'lineage link')} added"
+        )
     for pattern, signal in report.signals:
         yield (
             f"signal in {shown(display_path(pattern))}: {signal.source} "
             f"[{signal.evidence.value}]: {signal.summary}"
         )
+    for note in report.disputed:
+        yield f"DISPUTED {shown(note.asset)} v{note.version}: {dispute_text(note)}"
+        yield "  it blocks delivery until a TD settles it: " + dispute_fix(note, shown)
     for pattern, holes in sorted(report.holes.items()):
         yield f"holes in {shown(pattern)}: {format_frames(holes)}"
     if report.links:
-        yield f"{report.links} symlinks recorded as links (never followed)"
+        yield f"{count(report.links, 'symlink')} recorded as links (never followed)"
     for path in report.escaping_links:
         yield f"warning: symlink points outside the ingested folder: {shown(display_path(path))}"
     if report.scene is not None:
@@ -338,7 +407,7 @@ def card_text(card: AssetCard) -> Iterator[str]:
     yield f"  digest    {ref.digest}"
     size = human_bytes(card.total_size)
     if card.frames:
-        yield f"  frames    {format_frames(card.frames)} ({card.member_count} files, {size})"
+        yield f"  frames    {format_frames(card.frames)} ({count(card.member_count, 'file')}, {size})"
         if card.holes:
             yield f"  holes     {format_frames(card.holes)} ({len(card.holes)} missing)"
     else:
@@ -460,17 +529,21 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
     blocking = sum(1 for f in verdict.findings if f.blocks)
     warnings = len(verdict.findings) - blocking
     yield (
-        f"{report.files} files, {report.assets} assets, {blocking} blocking findings, "
-        f"{warnings} warnings (policy {verdict.policy.name}); read {report.files_read} files "
+        f"{count(report.files, 'file')}, {count(report.assets, 'asset')}, "
+        f"{count(blocking, 'blocking finding')}, {count(warnings, 'warning')} "
+        f"(policy {verdict.policy.name}); read {count(report.files_read, 'file')} "
         f"in {report.seconds:.2f} s"
     )
     if report.files_cached:
         yield (
-            f"{report.files_cached} files were taken as unchanged from the stat cache, not read "
+            f"{count(report.files_cached, 'file')} taken as unchanged from the stat cache, not read "
             "(finalize reads every file)"
         )
     if report.ignored_rows:
-        yield f"{report.ignored_rows} pull-list rows not submitted as FINAL were left out"
+        yield (
+            f"{count(report.ignored_rows, 'pull-list row')} not submitted as FINAL "
+            f"{'was' if report.ignored_rows == 1 else 'were'} left out"
+        )
     if report.name is not None:
         if report.finalized:
             yield f"FINALIZED {report.name}: manifest {shown(display_path(report.manifest or b''))}"
@@ -507,13 +580,13 @@ def verify_text(report: VerifyReport) -> Iterator[str]:
         yield f"changed  {change.path} (was {change.recorded}, now {change.now})"
     if report.files_cached:
         yield (
-            f"quick: {report.files_cached} files were taken as unchanged from the stat cache, "
+            f"quick: {count(report.files_cached, 'file')} taken as unchanged from the stat cache, "
             "not read (verify without --quick reads every file)"
         )
     state = "matches" if report.ok else "DOES NOT match"
     yield (
         f"{shown(display_path(report.source))} {state} {report.name} as finalized "
-        f"{when(report.finalized_at)} ({report.files} files)"
+        f"{when(report.finalized_at)} ({count(report.files, 'file')})"
     )
 
 

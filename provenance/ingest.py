@@ -356,6 +356,12 @@ class Ingester:
         any writer could forge). Empty: every file is read."""
         self.trusted_files = 0
         """Files whose digests the ledger's stat cache vouched for (not read)."""
+        self.claimed: set[int] = set()
+        """Versions this run claimed, or whose files carried signals: their claims may now
+        disagree."""
+        self.holding_known: set[int] = set()
+        """New versions holding bytes the ledger held before (a copy of generated material?)."""
+        self._known_contents: set[int] = set()
         self.intent = intent
         """What this ingest declares (`seals.intent_digest`); None: use and write no seals."""
         self._seals: dict[bytes, Seal] = {}
@@ -738,6 +744,7 @@ class Ingester:
         connection = self._connection
         found = bulk.select_in(connection, _CONTENTS, Content.digest, list(pairs))
         ids = dict(found)
+        self._known_contents.update(ids.values())
         missing = [d for d in pairs if d not in ids]
         if missing:
             new_ids = bulk.allocate_ids(connection, bulk.table_of(Content), len(missing))
@@ -942,6 +949,13 @@ class Ingester:
         for plan in plans:
             assert plan.asset_id is not None and plan.version_id is not None
             touched.append(plan.version_id)
+        known = self._known_contents
+        self.holding_known.update(
+            p.version_id
+            for p in versioned
+            if p.version_id is not None and any(content_ids[d] in known for _, d, _ in p.members)
+        )
+
         carry_over(
             self.session,
             [
@@ -971,9 +985,10 @@ class Ingester:
                 plan.aggregate,
             )
         if self.claim is not None:
-            report.claims_added += add_claims(
-                self.session, touched, self.claim, unit, skip_repeats=True
+            report.claims_added += len(
+                add_claims(self.session, touched, self.claim, unit, skip_repeats=True)
             )
+            self.claimed.update(touched)
         if self.parents:
             report.edges_added += add_edges(self.session, touched, self.parents, unit)
         if self.detect:
@@ -1048,6 +1063,7 @@ class Ingester:
                 found.append((plan.version_id, near_ai_signal(near)))
         assert self.unit is not None
         claimed = record_signals(self.session, found, self.unit.event_id, self.unit.at)
+        self.claimed.update(version_id for version_id, _ in found)
         refresh_statuses(self.session, claimed)
         self.report.claims_added += len(claimed)
         patterns = {plan.version_id: plan.asset.pattern for plan in versioned}
@@ -1112,8 +1128,9 @@ def add_claims(
     claim: ClaimSpec,
     unit: UnitOfWork,
     skip_repeats: bool,
-) -> int:
-    """Add `claim` to each version, then refresh each version's status. Returns claims added.
+) -> list[int]:
+    """Add `claim` to each version, then refresh each version's status. Returns the versions
+    that got it.
 
     With `skip_repeats`, a version whose newest claim already says exactly this gets none:
     ingesting the same tree twice adds no rows.
@@ -1137,7 +1154,7 @@ def add_claims(
             latest[version_id] = wanted  # as it is once this claim is added
             targets.append(version_id)
     if not targets:
-        return 0
+        return []
     session.connection().execute(
         insert(Claim),
         [
@@ -1159,7 +1176,7 @@ def add_claims(
     )
     refresh_statuses(session, targets)
     drop_for_versions(session, targets)
-    return len(targets)
+    return targets
 
 
 def _latest_claims(session: Session, version_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:

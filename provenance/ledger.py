@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,7 @@ from provenance.finalizer import (
     record_deliverable,
     stage_manifest,
 )
-from provenance.fingerprint import RACY_WINDOW_NS, Hasher
+from provenance.fingerprint import RACY_WINDOW_NS, Hasher, hash_file
 from provenance.ingest import (
     CacheRefresh,
     ClaimSpec,
@@ -58,6 +60,7 @@ from provenance.ingest import (
     add_likeness,
     refresh_status,
 )
+from provenance.obligations import Judge
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
 from provenance.policy import DEFAULT_POLICY, Policy
 from provenance.records import (
@@ -67,11 +70,14 @@ from provenance.records import (
     ClaimInfo,
     ConsentInfo,
     DisclosureEntry,
+    DisputeNote,
     FileChange,
+    History,
     HistoryEntry,
     IngestReport,
     LineageLink,
     LineageNode,
+    ReadAs,
     ReprintReport,
     SceneLineage,
     SweepReport,
@@ -97,7 +103,7 @@ from provenance.store.engine import (
     write_session,
 )
 from provenance.store.events import current_actor, unit_of_work_event
-from provenance.store.facts import generative_uses
+from provenance.store.facts import generative_uses, ledger_facts, origin_summaries
 from provenance.store.models import (
     Approval,
     AssetVersion,
@@ -406,6 +412,7 @@ class Ledger:
                 report.scene = lineage
                 if likeness:
                     add_likeness(session, [ref.version_id for ref in report.assets], likeness, unit)
+                report.disputed = disputes(session, roots, ingester.claimed, ingester.holding_known)
             return report
 
     def _scene_claim(
@@ -702,9 +709,11 @@ class Ledger:
                     if not trail.ok:
                         raise AuditFailed(trail)
                     if deliverable_exists(session, name):
+                        free = next_free_name(name, lambda n: deliverable_exists(session, n))
                         raise ProvenanceError(
                             f"A deliverable named {name!r} is already final. Give this one a new "
-                            "version name (e.g. _v004), or `provenance verify` the existing one."
+                            f"version name (the next free one is {free!r}), or `provenance "
+                            f"verify {name}` the existing one."
                         )
                     roots = queries.ensure_roots(session, self.workspace)
                     chosen = policy or DEFAULT_POLICY
@@ -937,11 +946,12 @@ class Ledger:
     # -- reading -------------------------------------------------------------------------------
 
     def show(self, target: str) -> AssetCard:
+        """The card of the asset a target names. A path the ledger does not record (a delivered
+        copy) is read and found by its bytes: `card.read_as` says so and names every holder."""
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
-            return self._card(
-                session, roots, queries.resolve_target(session, roots, target, self.cwd)
-            )
+            resolved, read_as = self._resolve(session, roots, target)
+            return replace(self._card(session, roots, resolved), read_as=read_as)
 
     def lineage(
         self, target: str, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
@@ -951,22 +961,50 @@ class Ledger:
             raise ProvenanceError(f"The lineage depth must be at least 1, not {depth}.")
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
-            start = queries.resolve_target(session, roots, target, self.cwd).version_id
+            resolved, read_as = self._resolve(session, roots, target)
+            start = resolved.version_id
             edges = queries.lineage_edges(session, start, up=up, max_depth=depth)
             refs = queries.asset_refs(
                 session, roots, [start, *(e.parent_id for e in edges), *(e.child_id for e in edges)]
             )
-            return _lineage_tree(start, edges, refs, up)
+            return replace(_lineage_tree(start, edges, refs, up), read_as=read_as)
 
-    def history(self, target: str) -> list[HistoryEntry]:
+    def history(self, target: str) -> History:
         """Every event that touched the asset: versions, claims and lineage, oldest first."""
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
-            resolved = queries.resolve_target(session, roots, target, self.cwd)
+            resolved, read_as = self._resolve(session, roots, target)
             asset_id = session.execute(
                 select(AssetVersion.asset_id).where(AssetVersion.id == resolved.version_id)
             ).scalar_one()
-            return _history(session, roots, asset_id)
+            found = History(_history(session, roots, asset_id))
+            found.read_as = read_as
+            return found
+
+    def _resolve(
+        self, session: Session, roots: queries.RootMap, target: str
+    ) -> tuple[queries.Resolved, ReadAs | None]:
+        """What a target names; a file the ledger does not record at its path is read and found
+        by its bytes (identical bytes are one content, wherever they are)."""
+        try:
+            return queries.resolve_target(session, roots, target, self.cwd), None
+        except TargetNotFound:
+            path = self._absolute(target)
+            if looks_like_pattern(target) or not os.path.isfile(path) or os.path.islink(path):
+                raise
+            read = hash_file(path)
+            holders = queries.holders_of(session, read.digest) if read.digest else []
+            if read.digest is None or not holders:
+                raise TargetNotFound(
+                    f"{target!r} is not in the ledger, and no recorded asset holds its bytes "
+                    f"({read.digest or 'unreadable'}). Record it first with "
+                    f"`provenance ingest {target} --origin ...`."
+                ) from None
+            refs = queries.asset_refs(session, roots, [v for v, _ in holders])
+            read_as = ReadAs(
+                display_path(path), read.digest, [(refs[v], frame) for v, frame in holders]
+            )
+            return queries.Resolved(*holders[0]), read_as
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -1136,6 +1174,57 @@ def _sweep_report(
         event_id=event_id,
         event_hash=event_hash,
     )
+
+
+_VERSION_SUFFIX = re.compile(r"^(?P<stem>.*?[_.-]?v)(?P<number>\d+)$", re.IGNORECASE)
+
+
+def disputes(
+    session: Session, roots: queries.RootMap, claimed: Iterable[int], holding: Iterable[int]
+) -> list[DisputeNote]:
+    """Of these versions, the ones whose origin is disputed, with what each side says (what an
+    artist must be told at ingest: the delivery will block until a TD settles it): the
+    `claimed` ones whose claims disagree (a claims query), and the ones `holding` bytes the
+    ledger held before, whose bytes may be recorded as generated."""
+    summaries = origin_summaries(session, claimed)
+    wanted = sorted({v for v, s in summaries.items() if s.disputed} | set(holding))
+    if not wanted:
+        return []
+    judge = Judge(ledger_facts(session, roots, wanted))
+    notes = []
+    for version_id in wanted:
+        judged = judge.judge(version_id)
+        if not judged.disputed:
+            continue
+        notes.append(
+            DisputeNote(
+                asset=judged.version.name,
+                version=judged.version.number,
+                claimed=[o.alias for o in judged.summary.origins],
+                files_say=list(judged.evidence),
+                same_bytes_as=[
+                    (d.holder.name, d.holder.number, d.origin.alias)
+                    for d in judged.content_disputes
+                ],
+            )
+        )
+    return notes
+
+
+def next_free_name(name: str, taken: Callable[[str], bool]) -> str:
+    """The next version of a deliverable's name that is not `taken`: `EP103_VFX_v001` gives
+    `EP103_VFX_v002` (padding kept), a name without a version gives `NAME_v002`."""
+    match = _VERSION_SUFFIX.match(name)
+    if match is None:
+        stem, number, width = f"{name}_v", 1, 3
+    else:
+        stem, digits = match.group("stem"), match.group("number")
+        number, width = int(digits), len(digits)
+    while True:
+        number += 1
+        candidate = f"{stem}{number:0{width}d}"
+        if not taken(candidate):
+            return candidate
 
 
 def _tristate(name: str, value: str) -> Tristate:

@@ -306,6 +306,8 @@ class AssetCard:
     created_at: dt.datetime | None = None
     differs: bool = False
     """Live claims disagree among non-generative origins only: a warning, not a dispute."""
+    read_as: ReadAs | None = None
+    """Set when the target was a path the ledger does not record, found by its bytes."""
 
 
 @dataclass(frozen=True)
@@ -317,6 +319,8 @@ class LineageNode:
     children: list[LineageNode] = field(default_factory=list)
     seen_before: bool = False
     """Already shown elsewhere in the tree (lineage is a graph, not a tree)."""
+    read_as: ReadAs | None = None
+    """(At the root) the target was a path the ledger does not record, found by its bytes."""
 
 
 @dataclass(frozen=True)
@@ -416,6 +420,8 @@ class IngestReport:
     holes: dict[str, list[int]] = field(default_factory=dict)
     scene: SceneLineage | None = None
     """With `ingest(..., scene=...)`: the scene's inputs and the versions they were pinned to."""
+    disputed: list[DisputeNote] = field(default_factory=list)
+    """Versions this ingest left disputed: they block delivery until a TD settles them."""
 
     @property
     def asset_count(self) -> int:
@@ -433,6 +439,36 @@ class IngestReport:
     def ok(self) -> bool:
         """False when a file that exists could not be recorded (unreadable or unstable)."""
         return not any(s.reason in ("unreadable", "unstable") for s in self.skipped)
+
+
+@dataclass(frozen=True)
+class ReadAs:
+    """A path the ledger does not record, found by its bytes: the file was read to hash it."""
+
+    path: str
+    digest: str
+    holders: list[tuple[AssetRef, int | None]]
+    """(asset version, frame) of each asset holding those bytes; the first is the one shown."""
+
+
+class History(list["HistoryEntry"]):
+    """The events that touched an asset (a list), and how the target was found (`read_as`)."""
+
+    read_as: ReadAs | None = None
+
+
+@dataclass(frozen=True)
+class DisputeNote:
+    """An asset version whose origin is disputed, and why: what each side says."""
+
+    asset: str
+    version: int
+    claimed: list[str]
+    """The origins its live claims give (aliases)."""
+    files_say: list[str]
+    """What its files say about themselves (the live claims that came from them)."""
+    same_bytes_as: list[tuple[str, int, str]]
+    """(asset, version, origin) of generated material whose bytes it holds."""
 
 
 @dataclass(frozen=True)

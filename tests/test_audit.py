@@ -515,7 +515,7 @@ def test_claims_on_any_evidence_are_committed_like_any_other(
         write_session(history.engine) as session,
         unit_of_work_event(session, "ingest", {"paths": ["gen.png"]}) as unit,
     ):
-        assert add_claims(session, [gen], spec, unit, skip_repeats=False) == 1
+        assert add_claims(session, [gen], spec, unit, skip_repeats=False) == [gen]
     assert history.audit_verify().ok
     raw(
         db_url,

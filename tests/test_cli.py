@@ -86,7 +86,7 @@ def test_traceback_flag_shows_the_stack(run: Cli) -> None:
 def test_ingest_prints_a_summary_and_no_progress_when_piped(run: Cli, workspace: Path) -> None:
     make_show(workspace)
     result = run("ingest", "plates")
-    assert "1 assets (1 new, 0 changed, 0 unchanged), 5 files (5 new" in result.stdout
+    assert "1 asset (1 new, 0 changed, 0 unchanged), 5 files (5 new" in result.stdout
     assert "GB/s" in result.stdout
     assert result.stderr == ""
 

@@ -308,6 +308,22 @@ def _versions_holding(
     return Resolved(version_id, frame)
 
 
+def holders_of(session: Session, digest: str) -> list[tuple[int, int | None]]:
+    """(version, frame) of the newest version of each asset holding a file's bytes, in the order
+    the assets were recorded: who a file the ledger does not know by its path really is."""
+    newest: dict[int, tuple[int, int, int | None]] = {}
+    for asset_id, number, version_id, frame in session.execute(
+        select(AssetVersion.asset_id, AssetVersion.number, AssetVersion.id, Member.frame)
+        .join(Member, Member.version_id == AssetVersion.id)
+        .join(Content, Content.id == Member.content_id)
+        .where(Content.digest == digest)
+    ):
+        held = newest.get(asset_id)
+        if held is None or number > held[0]:
+            newest[asset_id] = (number, version_id, frame)
+    return [(version_id, frame) for _, (_, version_id, frame) in sorted(newest.items())]
+
+
 def _resolve_digest(
     session: Session, roots: RootMap | None, algorithm: str, hex_prefix: str, text: str
 ) -> Resolved:
