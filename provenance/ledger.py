@@ -55,7 +55,6 @@ from provenance.ingest import (
     add_claims,
     add_edges,
     add_likeness,
-    refresh_status,
 )
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
 from provenance.policy import DEFAULT_POLICY, Policy
@@ -112,6 +111,7 @@ from provenance.store.models import (
 from provenance.store.roles import RolesReport, create_roles
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
+from provenance.store.status import version_statuses
 
 DEFAULT_LINEAGE_DEPTH = 50
 
@@ -495,7 +495,6 @@ class Ledger:
                         event_id=unit.event_id,
                     )
                 )
-                refresh_status(session, resolved.version_id)
             return ApprovalInfo(asset, ref, by, note, covers_tool_risk, recorded_by, unit.at)
 
     @retry_conflicts
@@ -950,7 +949,7 @@ class Ledger:
         return AssetCard(
             asset=ref,
             versions=int(versions),
-            status=version.status,
+            status=version_statuses(session.connection(), [version_id])[version_id].value,
             origin=summary.origin,
             disputed=summary.disputed,
             generative=summary.generative,

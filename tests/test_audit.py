@@ -111,6 +111,19 @@ def test_an_untouched_ledger_verifies(busy: Ledger) -> None:
     assert path.parent == busy.checkpoints_folder()
 
 
+def test_events_hash_the_same_whoever_appends_them(ledger: Ledger, workspace: Path) -> None:
+    # On PostgreSQL the database computes each event's hash (schema 0010); on SQLite the
+    # library does. Either way the audit, which recomputes them in Python, must agree, on text
+    # that JSON escapes: quotes, backslashes, control characters, non-ASCII, line separators.
+    tricky = 'Zo\u00eb "K" \\ \t\n\r\x01\x7f \u2028 \U0001f3ac \u4e2d'
+    write_image(workspace / "\u00e9l\u00e9ment \U0001f3ac.png", seed="tricky")
+    ledger.ingest(["\u00e9l\u00e9ment \U0001f3ac.png"], origin="human", by=tricky, note=tricky)
+    ledger.tag("\u00e9l\u00e9ment \U0001f3ac.png", "human", by="x", note="\\u0000 is text")
+    report = ledger.audit_verify()
+    assert (report.ok, report.problems) == (True, [])
+    assert report.size == 3
+
+
 def test_the_database_refuses_changes_to_history(busy: Ledger, db_url: str) -> None:
     for statement in (
         "UPDATE events SET actor = 'mallory'",

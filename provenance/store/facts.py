@@ -34,6 +34,7 @@ from provenance.store.models import (
 )
 from provenance.store.queries import RootMap, asset_refs, chunked, folder_bounds, tool_info
 from provenance.store.signals import PERCEPTUAL_SOURCE, signals_by_version
+from provenance.store.status import version_statuses
 
 MAX_ANCESTRY = 100
 
@@ -594,14 +595,8 @@ def generative_uses(session: Session, roots: RootMap) -> list[DisclosureEntry]:
     refs = asset_refs(
         session, roots, set(generative) | {d for ds in descendants.values() for d in ds}
     )
-    statuses: dict[int, str] = {}
+    statuses = version_statuses(session.connection(), generative)
     approvals: dict[int, list[str]] = {}
-    # (In chunks: a show can hold more generated versions than SQLite takes parameters.)
-    for chunk in chunked(sorted(generative)):
-        for version_id, status in session.execute(
-            select(AssetVersion.id, AssetVersion.status).where(AssetVersion.id.in_(chunk))
-        ):
-            statuses[version_id] = status
     chosen = [
         approval
         for chunk in chunked(sorted(generative))
@@ -626,7 +621,7 @@ def generative_uses(session: Session, roots: RootMap) -> list[DisclosureEntry]:
             DisclosureEntry(
                 asset=refs[version_id],
                 origin=summaries[version_id].origin,
-                status=statuses[version_id],
+                status=statuses[version_id].value,
                 tools=tools,
                 approvals=approvals.get(version_id, []),
                 used_in=sorted(

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from provenance.detect import NEAR_AI_DISTANCE, PRINT_BITS, Signal
 from provenance.origins import Evidence, Origin
 from provenance.records import SignalInfo
-from provenance.store.models import AssetStatus, AssetVersion, Claim, Member, SignalRecord
+from provenance.store.models import Claim, Member, SignalRecord
 from provenance.store.queries import RootMap, asset_refs, chunked
+from provenance.store.status import generative_version_ids
 
 PERCEPTUAL_SOURCE = "perceptual"
 
@@ -108,15 +109,16 @@ def signals_by_version(session: Session, version_ids: Iterable[int]) -> dict[int
 def ai_contents(session: Session) -> Mapping[int, int]:
     """content id -> version id, for the first member of every version holding generated
     material (temporary or approved): the prints a new file is compared with."""
-    rows = session.execute(
-        select(Member.content_id, AssetVersion.id)
-        .join(AssetVersion, AssetVersion.id == Member.version_id)
-        .where(
-            AssetVersion.status.in_([AssetStatus.TEMPORARY.value, AssetStatus.APPROVED.value]),
-            Member.position == 0,
-        )
-    )
-    return {content_id: version_id for content_id, version_id in rows}
+    connection = session.connection()
+    found: dict[int, int] = {}
+    for chunk in chunked(sorted(generative_version_ids(connection))):
+        for content_id, version_id in connection.execute(
+            select(Member.content_id, Member.version_id).where(
+                Member.version_id.in_(chunk), Member.position == 0
+            )
+        ):
+            found[content_id] = version_id
+    return found
 
 
 @dataclass(frozen=True)
