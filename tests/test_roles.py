@@ -16,8 +16,9 @@ from psycopg import errors
 from provenance import Ledger
 from provenance.errors import LedgerReadOnly, ProvenanceError
 from provenance.ledger import create_db_roles
+from provenance.store import engine
 
-from .builders import age, write_image
+from .builders import age, write_image, write_notes
 from .conftest import Cli, _fresh_pg_database
 
 
@@ -293,3 +294,27 @@ def test_an_event_on_a_whole_second_hashes_as_the_audit_does(
         (last,) = [e for e in auditor.export_events()][-1:]
         assert "." not in last["at"]
         assert auditor.audit_verify().ok
+
+
+def test_a_big_write_refreshes_the_planner_statistics_of_the_tables_it_grew(
+    recorded: str, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "STATS_MIN_ROWS", 20)  # (1,000 by default)
+
+    def estimated(table: str) -> float:
+        with psql(recorded, "postgres") as connection:
+            found = connection.execute(
+                "SELECT reltuples FROM pg_class WHERE relname = %s", (table,)
+            ).fetchone()
+        assert found is not None
+        return float(str(found[0]))
+
+    tables = ("contents", "locations", "asset_versions", "members", "claims")
+    assert all(estimated(table) < 30 for table in tables)  # as autovacuum last saw them
+    write_notes(workspace / "notes", 30)
+    # As an artist, who owns none of the tables: the ledger's function analyzes them.
+    with Ledger.open(as_user(recorded, "alice"), cwd=workspace) as artist:
+        artist.ingest(["notes"], origin="human")
+        assert {table: estimated(table) for table in tables} == dict.fromkeys(tables, 32.0)
+        artist.tag("notes/note_aaa.txt", "human", note="checked")  # one row: not worth it
+        assert estimated("claims") == 32.0
