@@ -57,6 +57,14 @@ class BadPattern(ProvenanceError):
     """A frame-sequence pattern that cannot be parsed or matches no file."""
 
 
+class CheckpointKeyMissing(ProvenanceError):
+    """The ledger trusts checkpoint keys, and none of their private halves is where it was looked for."""
+
+
+class KeyNotTrusted(ProvenanceError):
+    """A checkpoint key the ledger does not trust was given to sign with."""
+
+
 class AuditFailed(ProvenanceError):
     """The event log does not verify: history was edited, removed or rewritten."""
 
