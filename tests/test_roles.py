@@ -273,7 +273,9 @@ def test_each_role_still_does_its_work_through_the_functions(
         td.tag("gen.png", "ai", tool="Runway Gen-4", note="checked", resolve=True)
         td.approve("gen.png", ref="NFX-1", by="jane")
         assert td.show("gen.png").status == "approved"
+        assert td.sweep(delivery).verdict.clean
         assert td.finalize(delivery, "EP101_v001").finalized
+        assert [k.added_by for k in td.keys().keys] != []  # the TD's finalize pinned its key
     with Ledger.open(as_user(recorded, "audrey"), cwd=workspace) as auditor:
         assert auditor.audit_verify().ok
         assert [e.actor for e in auditor.history("gen.png")] == ["tina"] * 3
