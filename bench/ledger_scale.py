@@ -4,6 +4,7 @@
     .venv/bin/python bench/ledger_scale.py --quick           # 100,000 assets (a smoke run)
     .venv/bin/python bench/ledger_scale.py --assets 300000 --only sqlite
     .venv/bin/python bench/ledger_scale.py --pg URL          # an existing, empty PostgreSQL database
+    .venv/bin/python bench/ledger_scale.py --only-after-ingest   # only the sweep right after an ingest
 
 What is measured, on each backend:
 
@@ -20,6 +21,14 @@ What is measured, on each backend:
              the asset references and the tree), and `queries.lineage_edges` on its own.
   sweep      `facts.resolve_delivered` + `facts.ledger_facts` for 100,000 `Delivered(path,
              digest)` items that are members of recorded assets (no file is read or hashed).
+  after      a sweep right after an ingest, through the library on real files: 20,000 frames
+  ingest     (--after-ingest-files; shots of 100 frames of 2 KiB) are ingested into a new ledger
+             whose planner statistics are those of its empty tables (PostgreSQL: an ANALYZE
+             right after `init`, as a maintenance run leaves them), then a copy of them, as a
+             delivery, is swept in a fresh process (every file read and resolved by content).
+             On PostgreSQL the library refreshes the statistics of the tables an ingest grew
+             (`store.engine.refresh_stats`); the same run without that refresh is shown as the
+             peer. Target: PostgreSQL within 2x of SQLite.
 
 The ledger: shots of 20 assets. Asset 0 of a shot is its plate, a 20-frame EXR sequence; assets
 1-19 are single files (scripts, caches, renders) that `contain` asset (j - 1) // 2 of their shot
@@ -66,7 +75,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # bench/ingest.py: the shared conventions.
-from ingest import DEFAULT_WORK, log, mib
+from ingest import DEFAULT_WORK, RACY_WAIT_S, log, mib
 
 SHOT = 20
 """Assets a shot: its plate (a sequence) and 19 single files."""
@@ -631,6 +640,73 @@ def child_query(url: str, workspace: Path, assets: int, versions_file: Path, fil
     print(json.dumps(result))
 
 
+def make_after_ingest_tree(work: Path, files: int) -> tuple[Path, Path]:
+    """`files` frames in shots of 100 (2 KiB of noise each) and a copy of them as a delivery,
+    both left past the racy window (so that the stat cache trusts them)."""
+    import random
+
+    tree, delivery = work / "after_ingest" / "shots", work / "after_ingest" / "delivery"
+    rng = random.Random(2025)
+    for index in range(files):
+        shot, frame = divmod(index, 100)
+        folder = tree / f"sh{shot:04d}"
+        if frame == 0:
+            folder.mkdir(parents=True)
+        (folder / f"sh{shot:04d}_comp_v001.{FIRST_FRAME + frame}.exr").write_bytes(
+            rng.randbytes(2048)
+        )
+    shutil.copytree(tree, delivery)
+    time.sleep(RACY_WAIT_S)
+    return tree, delivery
+
+
+def child_after_ingest(step: str, url: str, workspace: Path, target: str, refresh: str) -> None:
+    """One step of the after-ingest measurement; prints its seconds (and counts) as JSON."""
+    if refresh == "off":
+        import provenance.store.engine as engine_module
+
+        engine_module.changed_tables = lambda session, before: []  # as before the refresh
+    from provenance import Ledger
+
+    result: dict[str, Any] = {}
+    if step == "prepare":
+        ledger = Ledger.create(url, cwd=workspace)
+        if ledger.engine.dialect.name == "postgresql":
+            with ledger.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
+                connection.exec_driver_sql("ANALYZE")
+    elif step == "ingest":
+        ledger = Ledger.open(url, cwd=workspace)
+        started = time.perf_counter()
+        report = ledger.ingest([target])
+        result = {"seconds": time.perf_counter() - started, "files": report.files_new}
+    else:
+        ledger = Ledger.open(url, cwd=workspace)
+        started = time.perf_counter()
+        swept = ledger.sweep(target)
+        result = {
+            "seconds": time.perf_counter() - started,
+            "files": swept.files,
+            "read": swept.files_read,
+            "findings": len(swept.verdict.findings),
+        }
+    ledger.close()
+    print(json.dumps(result))
+
+
+def measure_after_ingest(
+    url: str, work: Path, files: tuple[Path, Path], refresh: str
+) -> dict[str, Any]:
+    """Prepare a ledger, ingest the shots, sweep their copy: each in a process of its own."""
+    tree, delivery = files
+    workspace = str(work / "after_ingest")
+    run_child(__file__, "prepare", url, workspace, "-", refresh)
+    ingest = run_child(__file__, "ingest", url, workspace, str(tree), refresh)
+    sweep = run_child(__file__, "sweep", url, workspace, str(delivery), refresh)
+    return {"ingest": ingest, "sweep": sweep}
+
+
 # ---------------------------------------------------------------------------------------------
 # The parent
 
@@ -806,14 +882,50 @@ def report(runs: list[Measured], args: argparse.Namespace) -> None:
         "  peak RSS of the query process",
         {b: mib(int(queries[b]["maxrss"])) for b in backends},
     )
+    print_table(header, cells)
+    for b in backends:
+        for problem in checks[b]:
+            print(f"{b}: {problem}")
+
+
+def print_table(header: list[str], cells: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
     print("  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True)))
     print("  ".join("-" * width for width in widths))
     for row in cells:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
-    for b in backends:
-        for problem in checks[b]:
-            print(f"{b}: {problem}")
+
+
+def report_after_ingest(after: dict[str, dict[str, Any]], files: int) -> None:
+    """The sweep right after an ingest: each backend, and PostgreSQL without the refresh."""
+    backends = [b for b in ("sqlite", "postgresql", "postgresql-stale") if b in after]
+    header = ["measurement", *backends]
+    both = "sqlite" in after and "postgresql" in after
+    if both:
+        header.append("pg/sqlite")
+    header.append("check")
+    cells = []
+    for key, label in (
+        ("sweep", f"sweep of a {files:,}-file copy right after its ingest (fresh process)"),
+        ("ingest", f"  the ingest of the {files:,} files before it"),
+    ):
+        row = [label, *(f"{after[b][key]['seconds']:.2f} s" for b in backends)]
+        if both:
+            row.append(
+                f"{after['postgresql'][key]['seconds'] / after['sqlite'][key]['seconds']:.2f}x"
+            )
+        target = "-"
+        if key == "sweep" and both:
+            within = after["postgresql"][key]["seconds"] <= 2 * after["sqlite"][key]["seconds"]
+            target = ("PASS" if within else "MISS") + " (pg within 2x)"
+        row.append(target)
+        cells.append(row)
+    print_table(header, cells)
+    if "postgresql-stale" in after:
+        print(
+            "postgresql-stale: the same run with the library's statistics refresh after a write "
+            "turned off (the planner still sees the empty tables)"
+        )
 
 
 def main() -> int:
@@ -824,7 +936,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100,000 assets (a smoke run)")
     parser.add_argument("--sweep-files", type=int, default=100_000, help="files to resolve")
     parser.add_argument("--only", choices=("sqlite", "postgresql"), help="one backend only")
-    parser.add_argument("--pg", metavar="URL", help="an empty PostgreSQL database to use")
+    parser.add_argument(
+        "--pg",
+        metavar="URL",
+        help="an empty PostgreSQL database to use (the after-ingest measurement creates two "
+        "more databases on its server)",
+    )
     parser.add_argument(
         "--work",
         type=Path,
@@ -834,11 +951,24 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the SQLite ledger (the server always stops)"
     )
+    parser.add_argument(
+        "--after-ingest-files",
+        type=int,
+        default=20_000,
+        help="files of the sweep-right-after-ingest measurement (0: skip it)",
+    )
+    parser.add_argument(
+        "--only-after-ingest",
+        action="store_true",
+        help="measure only the sweep right after an ingest (not the 1,000,000-asset ledger)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, url, workspace, assets, versions, *rest = args.child
-        if kind == "load":
+        if kind in ("prepare", "ingest", "sweep"):
+            child_after_ingest(kind, url, Path(workspace), assets, versions)
+        elif kind == "load":
             child_load(url, Path(workspace), int(assets), Path(versions))
         else:
             child_query(url, Path(workspace), int(assets), Path(versions), int(rest[0]))
@@ -852,32 +982,58 @@ def main() -> int:
     work = fresh_work_folder(args.work.resolve() / "ledger_scale")
     load_before = os.getloadavg()[0]
     runs: list[Measured] = []
+    after: dict[str, dict[str, Any]] = {}
     server = None
     try:
+        if args.after_ingest_files:
+            log(f"after ingest: writing {args.after_ingest_files:,} frames and their copy")
+            files = make_after_ingest_tree(work, args.after_ingest_files)
         if args.only != "postgresql":
-            workspace = work / "sqlite"
-            url = str(workspace / ".provenance" / "ledger.db")
-            runs.append(measure("sqlite", url, workspace, args))
+            if args.after_ingest_files:
+                log("sqlite: a sweep right after an ingest")
+                url = str(work / "after_ingest" / ".provenance" / "ledger.db")
+                after["sqlite"] = measure_after_ingest(url, work, files, "on")
+                shutil.rmtree(work / "after_ingest" / ".provenance")
+            if not args.only_after_ingest:
+                workspace = work / "sqlite"
+                url = str(workspace / ".provenance" / "ledger.db")
+                runs.append(measure("sqlite", url, workspace, args))
         if args.only != "sqlite":
-            url = args.pg
-            if url is None:
+            admin = args.pg
+            if admin is None:
                 from tests.pgserver import start_server
 
                 server = start_server()
-                url = create_database(server.url(), "ledger_scale")
-            runs.append(measure("postgresql", url, work / "postgresql", args))
+                admin = server.url()
+            if args.after_ingest_files:
+                for name, refresh in (("postgresql", "on"), ("postgresql-stale", "off")):
+                    log(f"{name}: a sweep right after an ingest")
+                    url = create_database(admin, f"after_ingest_{refresh}")
+                    after[name] = measure_after_ingest(url, work, files, refresh)
+            if not args.only_after_ingest:
+                url = args.pg or create_database(admin, "ledger_scale")
+                runs.append(measure("postgresql", url, work / "postgresql", args))
     finally:
         if server is not None:
             server.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print()
+    scale = (
+        ""
+        if args.only_after_ingest
+        else f"{args.assets:,} assets, lineage best of {REPEAT_QUERIES} x {CHAINS} chains, "
+        f"sweep best of {REPEAT_SWEEPS}, "
+    )
     print(
-        f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, {args.assets:,} assets, "
-        f"lineage best of {REPEAT_QUERIES} x {CHAINS} chains, sweep best of {REPEAT_SWEEPS}, "
+        f"cores: {os.cpu_count()}, python {sys.version.split()[0]}, {scale}"
         f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
-    report(runs, args)
+    if after:
+        report_after_ingest(after, args.after_ingest_files)
+        print()
+    if runs:
+        report(runs, args)
     return 0
 
 

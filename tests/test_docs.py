@@ -21,8 +21,8 @@ import pytest
 from provenance.cli import cli
 
 from provenance import Ledger, Origin, ProvenanceError
-from provenance.audit import default_key_path
 from provenance.errors import UnknownTool
+from provenance.keys import default_key_path
 from provenance.policy import RULES
 from provenance.store import roles
 from provenance.store.rows import INLINE_ROWS
@@ -462,7 +462,10 @@ def test_admin_page_lists_exactly_the_grants_of_each_role() -> None:
 
     assert names(rows[roles.ARTIST], "INSERT") == list(roles.ARTIST_INSERT)
     assert names(rows[roles.ARTIST], "UPDATE") == list(roles.ARTIST_UPDATE)
-    assert names(rows[roles.ARTIST], "DELETE") == list(roles.ARTIST_DELETE)
+    assert names(rows[roles.ARTIST], "DELETE") == []
+    assert names(rows[roles.ARTIST], "EXECUTE") == [
+        function.split("(")[0] for function in roles.DEFINER_FUNCTIONS
+    ]
     assert names(rows[roles.TD], "INSERT") == list(roles.TD_INSERT)
     assert names(rows[roles.TD], "UPDATE") == list(roles.TD_UPDATE)
     for table, columns in roles.ARTIST_UPDATE.items():

@@ -98,17 +98,23 @@ def unit_of_work_event(
         )
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        event_id = connection.execute(
-            select(func.nextval(func.pg_get_serial_sequence("events", "id")))
-        ).scalar_one()
+        # The id comes from the sequence and the time from the server's clock: the function that
+        # appends the event (schema 0010) refuses any other.
+        event_id, at = connection.execute(
+            select(
+                func.nextval(func.pg_get_serial_sequence("events", "id")), func.clock_timestamp()
+            )
+        ).one()
+        at = at.astimezone(dt.timezone.utc)
         # Only the references to events are deferrable (schema 0005).
         connection.exec_driver_sql("SET CONSTRAINTS ALL DEFERRED")
     else:
         # The writer holds SQLite's write lock (BEGIN IMMEDIATE): the next id is its own.
         last = connection.execute(select(func.max(Event.id))).scalar()
         event_id = (last or 0) + 1
+        at = dt.datetime.now(dt.timezone.utc)
         connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-    unit = UnitOfWork(kind, int(event_id), dt.datetime.now(dt.timezone.utc), dict(payload))
+    unit = UnitOfWork(kind, int(event_id), at, dict(payload))
     session.info[_OPEN_UNIT] = unit
     try:
         yield unit
@@ -126,16 +132,23 @@ _OPEN_UNIT = "provenance_unit_of_work"
 def _insert_event(
     session: Session, event_id: int, kind: str, at: dt.datetime, payload: dict[str, Any]
 ) -> str:
-    prev = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
-    prev_hash = prev or GENESIS_HASH
     who = current_actor()
+    host = current_host()
     if session.get_bind().dialect.name == "postgresql":
         # On a shared ledger the database role is who acted (the OS account may be shared or
-        # spoofed); the OS user is kept beside it.
-        payload = {**payload, "os_user": who}
-        who = str(session.execute(text("SELECT session_user")).scalar_one())
-    host = current_host()
-    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        # spoofed); the OS user is kept beside it. The roles may not write `events`: the
+        # ledger's own function appends the event, hashing it as below under the chain's lock,
+        # with the logged-in role as its actor.
+        body = _payload_text({**payload, "os_user": who})
+        return str(
+            session.execute(
+                text("SELECT provenance_append_event(:id, :kind, :host, :at, :payload)"),
+                {"id": event_id, "kind": kind, "host": host, "at": at, "payload": body},
+            ).scalar_one()
+        )
+    prev = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
+    prev_hash = prev or GENESIS_HASH
+    body = _payload_text(payload)
     digest = event_hash(canonical_event(kind, who, host, at, body, prev_hash))
     session.execute(
         insert(Event).values(
@@ -150,3 +163,8 @@ def _insert_event(
         )
     )
     return digest
+
+
+def _payload_text(payload: dict[str, Any]) -> str:
+    """The payload as the canonical form hashes it: compact JSON, keys sorted, non-ASCII kept."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

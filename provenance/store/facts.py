@@ -54,6 +54,7 @@ from provenance.store.models import (
 )
 from provenance.store.queries import RootMap, asset_refs, folder_bounds, tool_info
 from provenance.store.signals import PERCEPTUAL_SOURCE, near_ai_matches
+from provenance.store.status import version_statuses
 
 
 class Delivered(NamedTuple):
@@ -815,11 +816,7 @@ def generative_uses(session: Session, roots: RootMap) -> list[DisclosureEntry]:
     refs = asset_refs(
         session, roots, set(generated) | {d for ds in descendants.values() for d in ds}
     )
-    statuses = dict(
-        bulk.select_in(
-            connection, select(AssetVersion.id, AssetVersion.status), AssetVersion.id, generated
-        )
-    )
+    statuses = version_statuses(connection, generated)
     tools = {
         tool.id: tool
         for tool in session.execute(
@@ -847,7 +844,7 @@ def generative_uses(session: Session, roots: RootMap) -> list[DisclosureEntry]:
             DisclosureEntry(
                 asset=refs[version_id],
                 origin=judge.summary(version_id).origin,
-                status=statuses[version_id],
+                status=statuses[version_id].value,
                 tools=[tool_info(t) for t in dict.fromkeys(used)],
                 approvals=[f"{a.ref} ({a.approved_by})" for a in approved(version)],
                 used_in=sorted(

@@ -65,7 +65,11 @@ class AssetKind(str, enum.Enum):
 
 
 class AssetStatus(str, enum.Enum):
-    """What the guidelines make of an asset version: generated material is temporary until approved."""
+    """What the guidelines make of an asset version: generated material is temporary until approved.
+
+    Derived from the version's claims and approvals whenever it is read
+    (`queries.version_statuses`), never stored: there is nothing to edit.
+    """
 
     STANDARD = "standard"
     TEMPORARY = "temporary"
@@ -156,12 +160,13 @@ class Asset(Base):
 
 
 class AssetVersion(Base):
-    """An immutable list of members with its aggregate digest, computed in frame order."""
+    """An immutable list of members with its aggregate digest, computed in frame order.
+
+    Its status is not a column: see `AssetStatus`."""
 
     __tablename__ = "asset_versions"
     __table_args__ = (
         UniqueConstraint("asset_id", "number", name="uq_asset_versions_asset_number"),
-        _check_in("status", AssetStatus),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -170,7 +175,6 @@ class AssetVersion(Base):
     digest: Mapped[str] = mapped_column(String(80), index=True)
     member_count: Mapped[int] = mapped_column(Integer)
     total_size: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     event_id: Mapped[int] = mapped_column(event_reference(), index=True)
 

@@ -3,6 +3,9 @@
 - provenance_auditor: reads everything, writes nothing;
 - provenance_artist: an auditor who may also ingest, tag and link;
 - provenance_td: an artist who may also approve, record consent, set tools and finalize.
+
+No role writes the event log or the caches (stat cache, folder seals) directly: the library
+does, through the ledger's own functions (schema 0010), which the artist group may call.
 """
 
 from __future__ import annotations
@@ -15,14 +18,11 @@ from provenance.errors import ProvenanceError
 
 AUDITOR, ARTIST, TD = "provenance_auditor", "provenance_artist", "provenance_td"
 
-# What an artist's commands write: the ingest (contents, locations as a stat cache, assets,
-# versions, members), claims and the signals files carry, lineage, first-use tool
-# registration, likeness marks.
+# What an artist's commands write: the ingest (contents, assets, versions, members), claims and
+# the signals files carry, lineage, first-use tool registration, likeness marks.
 ARTIST_INSERT = (
-    "events",
     "roots",
     "contents",
-    "locations",
     "assets",
     "asset_versions",
     "members",
@@ -32,17 +32,29 @@ ARTIST_INSERT = (
     "tools",
     "likenesses",
     "perceptual_prints",
-    "folder_seals",
 )
-# The folder seals are a cache every writer replaces (an ingest seals, a tag drops a seal).
-ARTIST_DELETE = ("folder_seals",)
-ARTIST_UPDATE = {
-    "locations": None,  # the stat cache is refreshed in place
-    "assets": ("latest_version",),
-    "asset_versions": ("status",),
-}
+ARTIST_UPDATE = {"assets": ("latest_version",)}
 TD_INSERT = ("approvals", "consents", "deliverables", "deliverable_files")
 TD_UPDATE = {"tools": None}
+
+# The event log and the caches are written only through the ledger's own functions (schema
+# 0010, SECURITY DEFINER): an event's hash, link, actor and time are computed by the database,
+# and a stat-cache row or seal is checked and its time clamped, instead of taken from the role.
+DEFINER_FUNCTIONS = (
+    "provenance_append_event(bigint, text, text, timestamptz, text)",
+    "provenance_record_locations(integer[], bytea[], text[], integer[], bytea[], bigint[], "
+    "bigint[], bigint[], bigint[], bigint[], bigint[])",
+    "provenance_write_seals(integer[], bytea[], text[], bigint[], text[], integer[], bigint[], "
+    "bytea[], text[], bigint[])",
+    "provenance_drop_seals(integer[], bytea[])",
+    "provenance_analyze(text[])",
+)
+# What `db roles` granted before schema 0010, taken back when it runs again.
+WITHDRAWN = (
+    f"REVOKE INSERT ON events FROM {ARTIST}",
+    f"REVOKE INSERT, UPDATE ON locations FROM {ARTIST}",
+    f"REVOKE INSERT, DELETE ON folder_seals FROM {ARTIST}",
+)
 
 
 @dataclass(frozen=True)
@@ -80,9 +92,10 @@ def create_roles(engine: Engine) -> RolesReport:
             f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {AUDITOR}",
             f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {ARTIST}",
         ]
+        statements += WITHDRAWN
         statements += [f"GRANT INSERT ON {table} TO {ARTIST}" for table in ARTIST_INSERT]
-        statements += [f"GRANT DELETE ON {table} TO {ARTIST}" for table in ARTIST_DELETE]
         statements += [_update_grant(t, c, ARTIST) for t, c in ARTIST_UPDATE.items()]
+        statements += [f"GRANT EXECUTE ON FUNCTION {f} TO {ARTIST}" for f in DEFINER_FUNCTIONS]
         statements += [f"GRANT INSERT ON {table} TO {TD}" for table in TD_INSERT]
         statements += [_update_grant(t, c, TD) for t, c in TD_UPDATE.items()]
         # Row-level rules for what column grants cannot say: an artist's claim never settles a

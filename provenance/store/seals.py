@@ -25,12 +25,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import xxhash
-from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from provenance.records import AssetRef, AssetRefs, display_path, pack_folder, packed_here
 from provenance.scan import DirectoryScan, Sealed
-from provenance.store import bulk
+from provenance.store import bulk, cache
 from provenance.store.models import Asset, AssetVersion, Content, FolderSeal, Member
 from provenance.store.queries import RootMap, chunked, folder_bounds
 
@@ -160,20 +160,20 @@ def write_seals(
     for folder, seal, assets in seals:
         root_id, relative = roots.split_folder(folder)
         rows.append(
-            {
-                "root_id": root_id,
-                "folder": relative,
-                "listing": seal.listing,
-                "recorded_ns": seal.recorded_ns,
-                "intent": seal.intent,
-                "file_count": assets.file_count,
-                "byte_count": assets.byte_count,
-                "refs": assets.refs,
-                "holes": assets.holes,
-                "copied_as_of": assets.copied_as_of,
-            }
+            (
+                root_id,
+                relative,
+                seal.listing,
+                seal.recorded_ns,
+                seal.intent,
+                assets.file_count,
+                assets.byte_count,
+                assets.refs,
+                assets.holes,
+                assets.copied_as_of,
+            )
         )
-    connection.execute(insert(FolderSeal), rows)
+    cache.write_seals(connection, rows)
 
 
 @dataclass(frozen=True)
@@ -267,10 +267,7 @@ def drop_for_versions(session: Session, version_ids: Iterable[int]) -> None:
 
 def _drop_keys(connection: Connection, keys: Iterable[tuple[int, bytes]]) -> None:
     """Drop the seals of these (root id, folder under the root) keys."""
-    for chunk in chunked(sorted(set(keys))):
-        connection.execute(
-            delete(FolderSeal).where(tuple_(FolderSeal.root_id, FolderSeal.folder).in_(chunk))
-        )
+    cache.drop_seals(connection, keys)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from provenance.detect import DETAIL_DISTANCE, NEAR_AI_DISTANCE, PRINT_BITS, Signal
 from provenance.origins import Evidence, Origin
 from provenance.records import SignalInfo
-from provenance.store.models import AssetStatus, AssetVersion, Claim, Member, SignalRecord
+from provenance.store.models import Claim, Member, SignalRecord
 from provenance.store.queries import RootMap, asset_refs, chunked
+from provenance.store.status import generative_version_ids
 
 if TYPE_CHECKING:
     from provenance.detect.perceptual import ImagePrints
@@ -112,18 +113,15 @@ def signals_by_version(session: Session, version_ids: Iterable[int]) -> dict[int
 def ai_contents(session: Session) -> Mapping[int, list[int]]:
     """content id -> version ids, for the first member of every version holding generated
     material (temporary or approved): the prints a new file is compared with."""
-    rows = session.execute(
-        select(Member.content_id, AssetVersion.id)
-        .join(AssetVersion, AssetVersion.id == Member.version_id)
-        .where(
-            AssetVersion.status.in_([AssetStatus.TEMPORARY.value, AssetStatus.APPROVED.value]),
-            Member.position == 0,
-        )
-        .order_by(AssetVersion.id)
-    )
+    connection = session.connection()
     found: dict[int, list[int]] = {}
-    for content_id, version_id in rows:
-        found.setdefault(content_id, []).append(version_id)
+    for chunk in chunked(sorted(generative_version_ids(connection))):
+        for content_id, version_id in connection.execute(
+            select(Member.content_id, Member.version_id)
+            .where(Member.version_id.in_(chunk), Member.position == 0)
+            .order_by(Member.version_id)
+        ):
+            found.setdefault(content_id, []).append(version_id)
     return found
 
 
