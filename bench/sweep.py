@@ -193,8 +193,11 @@ def child_sweep(
         profiler.enable()
     started = time.perf_counter()
     if finalize:
+        # (Every finalize starts from the same ledger: a checkpoint kept from an earlier run
+        # would see its events removed, so each run keeps its own.)
+        run = time.time_ns()
         report = ledger.finalize(
-            folder, f"BENCH_{time.time_ns()}", workers=workers, checkpoints=Path(workspace) / "cp"
+            folder, f"BENCH_{run}", workers=workers, checkpoints=Path(workspace) / f"cp-{run}"
         )
     else:
         report = ledger.sweep(folder, workers=workers)

@@ -93,6 +93,7 @@ def claim_json(claim: ClaimInfo) -> dict[str, Any]:
         "uri": claim.origin.uri,
         "tool": claim.tool,
         "tool_version": claim.tool_version,
+        "unregistered_tool": claim.unregistered_tool,
         "claimed_by": claim.claimed_by,
         "evidence": claim.evidence,
         "note": claim.note,
@@ -141,6 +142,11 @@ def card_json(card: AssetCard) -> dict[str, Any]:
         "holes": card.holes,
         "frame": card.frame,
         "frame_digest": card.frame_digest,
+        "file_digest": card.file_digest,
+        "likeness": [
+            {"performer": performer, "consents": [consent_json(c) for c in consents]}
+            for performer, consents in card.likeness
+        ],
         "claims": [claim_json(c) for c in card.claims],
         "signals": [signal_json(signal) for signal in card.signals],
         "parents": [{**asset_json(link.asset), "edge": link.kind} for link in card.parents],
@@ -404,7 +410,11 @@ def card_text(card: AssetCard) -> Iterator[str]:
     ref = card.asset
     yield shown(ref.name)
     yield f"  kind      {ref.kind}, version {ref.version} of {card.versions}"
-    yield f"  digest    {ref.digest}"
+    if card.file_digest is not None:
+        yield f"  digest    {card.file_digest} (the file's; xxhsum -H2 prints it)"
+        yield f"  version   {ref.digest} (what approvals are bound to)"
+    else:
+        yield f"  digest    {ref.digest} (of its {count(card.member_count, 'member')}, in order)"
     size = human_bytes(card.total_size)
     if card.frames:
         yield f"  frames    {format_frames(card.frames)} ({count(card.member_count, 'file')}, {size})"
@@ -423,6 +433,9 @@ def card_text(card: AssetCard) -> Iterator[str]:
     )
     yield f"  origin    {card.origin.alias} ({card.origin.value}){dispute}"
     yield f"  status    {card.status}"
+    for performer, consents in card.likeness:
+        given = "; ".join(f"consent {c.scope} ({c.ref})" for c in consents)
+        yield f"  likeness  {performer}: {given or 'NO CONSENT on record'}"
     if card.claims:
         yield "  claims"
         for claim in card.claims:

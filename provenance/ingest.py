@@ -1129,7 +1129,7 @@ def add_claims(
     )
     targets = list(version_ids)
     if skip_repeats:
-        latest = _latest_claims(session, targets)
+        latest = _latest_claims(session, targets, claim.claimed_by)
         targets = []
         for version_id in version_ids:
             if latest.get(version_id) == wanted:
@@ -1161,8 +1161,13 @@ def add_claims(
     return targets
 
 
-def _latest_claims(session: Session, version_ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
-    """Each version's newest declared claim, as the tuple `add_claims` compares."""
+def _latest_claims(
+    session: Session, version_ids: Sequence[int], claimant: str
+) -> dict[int, tuple[Any, ...]]:
+    """Each version's newest claim declared by `claimant`, as the tuple `add_claims` compares.
+
+    The same claimant's: a publish hook repeating its declaration after a TD's resolving claim
+    says nothing new, and must not reopen what the TD settled (a changed declaration does)."""
     latest: dict[int, tuple[Any, ...]] = {}
     connection = session.connection()
     for chunk in chunked(sorted(set(version_ids))):
@@ -1170,7 +1175,11 @@ def _latest_claims(session: Session, version_ids: Sequence[int]) -> dict[int, tu
         # the same declaration look new on the next ingest.
         newest = (
             select(func.max(Claim.id))
-            .where(Claim.version_id.in_(chunk), Claim.evidence == Evidence.DECLARED.value)
+            .where(
+                Claim.version_id.in_(chunk),
+                Claim.evidence == Evidence.DECLARED.value,
+                Claim.claimed_by == claimant,
+            )
             .group_by(Claim.version_id)
         )
         for version_id, *facts in connection.execute(

@@ -134,6 +134,7 @@ from provenance.store.models import (
     Likeness,
     LineageEdge,
     Member,
+    SignalRecord,
     Tool,
     Tristate,
 )
@@ -1211,6 +1212,28 @@ class Ledger:
                 .join(Member, Member.content_id == Content.id)
                 .where(Member.version_id == version_id, Member.frame == resolved.frame)
             ).scalar()
+        # A single file's own digest is what `xxhsum -H2` prints; the version's digest is the
+        # aggregate of its members (one here), which is what approvals are bound to.
+        file_digest = None
+        if ref.kind == "file" and version.member_count == 1:
+            file_digest = session.execute(
+                select(Content.digest)
+                .join(Member, Member.content_id == Content.id)
+                .where(Member.version_id == version_id)
+            ).scalar()
+        performers = list(
+            session.execute(
+                select(Likeness.performer)
+                .where(Likeness.version_id == version_id)
+                .order_by(Likeness.performer_key)
+            ).scalars()
+        )
+        consents = {
+            key: [
+                ConsentInfo(c.performer, c.scope, c.ref, c.recorded_by, c.created_at) for c in rows
+            ]
+            for key, rows in _consents_by_key(session, [p.casefold() for p in performers]).items()
+        }
         parents, children = queries.direct_links(session, version_id)
         linked = queries.asset_refs(session, roots, [v for _, v in parents + children])
         return AssetCard(
@@ -1230,6 +1253,8 @@ class Ledger:
             children=[LineageLink(k, linked[v]) for k, v in children],
             frame=resolved.frame,
             frame_digest=frame_digest,
+            file_digest=file_digest,
+            likeness=[(p, consents.get(p.casefold(), [])) for p in performers],
             created_at=version.created_at,
             signals=signals_by_version(session, [version_id]).get(version_id, []),
         )
@@ -1443,7 +1468,26 @@ def _describe_tool(tool: Tool) -> str:
     )
 
 
+def _consents_by_key(session: Session, keys: Sequence[str]) -> dict[str, list[Consent]]:
+    found: dict[str, list[Consent]] = {}
+    if keys:
+        for consent in session.execute(
+            select(Consent).where(Consent.performer_key.in_(keys)).order_by(Consent.id)
+        ).scalars():
+            found.setdefault(consent.performer_key, []).append(consent)
+    return found
+
+
 def _claims(session: Session, version_id: int) -> list[ClaimInfo]:
+    # A claim a file's own signal made names its tool even when nobody registered it.
+    named = {
+        (event_id, source): tool
+        for event_id, source, tool in session.execute(
+            select(SignalRecord.event_id, SignalRecord.source, SignalRecord.tool).where(
+                SignalRecord.version_id == version_id, SignalRecord.tool.is_not(None)
+            )
+        )
+    }
     rows = session.execute(
         select(Claim, Tool.name)
         .outerjoin(Tool, Tool.id == Claim.tool_id)
@@ -1454,6 +1498,9 @@ def _claims(session: Session, version_id: int) -> list[ClaimInfo]:
         ClaimInfo(
             origin=Origin(claim.origin),
             tool=tool_name,
+            unregistered_tool=(
+                named.get((claim.event_id, claim.claimed_by)) if tool_name is None else None
+            ),
             tool_version=claim.tool_version,
             claimed_by=claim.claimed_by,
             evidence=claim.evidence,

@@ -50,11 +50,13 @@ class ClaimInfo:
     resolves: bool
     at: dt.datetime
     event_id: int
+    unregistered_tool: str | None = None
+    """The tool a file's signal named, when no registered tool has that name."""
 
     @property
     def tool_label(self) -> str | None:
         if self.tool is None:
-            return None
+            return f"{self.unregistered_tool} (unregistered)" if self.unregistered_tool else None
         return f"{self.tool}@{self.tool_version}" if self.tool_version else self.tool
 
 
@@ -303,6 +305,12 @@ class AssetCard:
     frame: int | None = None
     """The frame the target named, when it named one frame of a sequence."""
     frame_digest: str | None = None
+    file_digest: str | None = None
+    """A single file's own digest (what `xxhsum -H2` prints); `asset.digest` is the version's
+    aggregate digest, which approvals are bound to."""
+    likeness: list[tuple[str, list[ConsentInfo]]] = field(default_factory=list)
+    """The performers whose likeness this version is marked as using, each with the consents
+    on record for that name."""
     created_at: dt.datetime | None = None
     differs: bool = False
     """Live claims disagree among non-generative origins only: a warning, not a dispute."""

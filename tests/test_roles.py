@@ -16,7 +16,8 @@ from psycopg import errors
 from provenance import Ledger
 from provenance.errors import LedgerReadOnly, ProvenanceError
 from provenance.ledger import create_db_roles
-from provenance.store import engine
+from provenance.store import engine, queries
+from provenance.store.models import Location
 
 from .builders import age, write_image, write_notes
 from .conftest import Cli, _fresh_pg_database
@@ -321,3 +322,64 @@ def test_a_big_write_refreshes_the_planner_statistics_of_the_tables_it_grew(
         assert {table: estimated(table) for table in tables} == dict.fromkeys(tables, 32.0)
         artist.tag("notes/note_aaa.txt", "human", note="checked")  # one row: not worth it
         assert estimated("claims") == 32.0
+
+
+def test_an_artists_forged_stat_cache_row_does_not_get_generated_bytes_finalized(
+    pg_ledger: str, workspace: Path
+) -> None:
+    """The gate's case 8 as the artist role: a stat-cache row written through the function the
+    role may call (same size, the plate's content, the delivered file's stat) fools a sweep,
+    which says it used the cache; a finalize reads every byte."""
+    import os
+
+    write_notes(workspace / "plates", 1)
+    plate = next((workspace / "plates").iterdir())
+    generated = workspace / "elements" / "gen.txt"
+    generated.parent.mkdir()
+    generated.write_bytes(bytes(reversed(plate.read_bytes())))  # same size, other bytes
+    with Ledger.open(as_user(pg_ledger, "tina"), cwd=workspace) as td:
+        td.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    with Ledger.open(as_user(pg_ledger, "alice"), cwd=workspace) as artist:
+        artist.ingest([str(plate)], origin="capture")
+        artist.ingest([str(generated)], origin="ai", tool="Runway Gen-4")
+    delivered = workspace / "d" / "EP1" / plate.name
+    delivered.parent.mkdir(parents=True)
+    shutil.copy(generated, delivered)
+    age([delivered])
+    st = os.lstat(delivered)
+    with Ledger.open(pg_ledger, cwd=workspace) as owner, engine.read_session(owner.engine) as s:
+        roots = queries.find_roots(s, owner.workspace)
+        assert roots is not None
+        root_id, relative = roots.split(os.fsencode(delivered))
+        plate_root, plate_path = roots.split(os.fsencode(plate))
+        (content_id,) = s.execute(
+            sa.select(Location.content_id).where(
+                Location.root_id == plate_root, Location.path == plate_path
+            )
+        ).one()
+    with psql(pg_ledger, "alice") as connection:
+        connection.execute(
+            "SELECT provenance_record_locations(ARRAY[%s::integer], ARRAY[%s::bytea], "
+            "ARRAY['file'], ARRAY[%s::integer], ARRAY[NULL::bytea], ARRAY[%s::bigint], "
+            "ARRAY[%s::bigint], ARRAY[%s::bigint], ARRAY[%s::bigint], ARRAY[%s::bigint], "
+            "ARRAY[%s::bigint])",
+            (
+                root_id,
+                relative,
+                content_id,
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_ino,
+                st.st_dev,
+                time.time_ns() + 10**12,
+            ),
+        )
+    # (The function dates the row by the server's clock: past the racy window of the file's
+    # times, which a window of 0 puts at once.)
+    with Ledger.open(as_user(pg_ledger, "tina"), cwd=workspace, racy_window_ns=0) as td:
+        swept = td.sweep(delivered.parent)
+        assert not swept.verdict.findings and swept.files_cached == 1
+        refused = td.finalize(delivered.parent, "EP1_v001")
+        assert not refused.finalized and refused.files_cached == 0
+        assert [f.rule for f in refused.verdict.findings] == ["genai-unapproved"]

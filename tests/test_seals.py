@@ -179,7 +179,7 @@ def test_a_frame_added_to_a_sealed_folder_makes_a_new_version(
     assert (report.assets_changed, report.holes) == (1, {})
 
 
-def test_a_retag_breaks_the_seal_so_the_same_declaration_counts_again(
+def test_a_retag_breaks_the_seal_and_a_repeated_declaration_does_not_reopen_it(
     ledger: Ledger, workspace: Path, sealed_calls: list[bytes]
 ) -> None:
     write_sequence(workspace / "elements", "sky", range(1, 4))
@@ -195,12 +195,18 @@ def test_a_retag_breaks_the_seal_so_the_same_declaration_counts_again(
         resolve=True,
     )
     _settle()
-    # The full path adds the human claim again (a plain re-tag never silently wins over a
-    # resolved AI claim): a stale seal would have hidden that.
+    # The tag dropped the seal: the full path runs. Carol's publish hook repeating what she
+    # declared says nothing new, and does not reopen what the TD settled ...
     again = ledger.ingest(["elements"], origin="human", by="carol")
     assert not sealed_calls
-    assert again.claims_added == 1
-    assert ledger.show("elements/sky.####.tif").disputed
+    assert again.claims_added == 0
+    assert not ledger.show("elements/sky.####.tif").disputed
+    # ... a changed declaration does (a plain re-tag never silently wins over a resolved AI
+    # claim: the dispute is back, with the most cautious origin).
+    changed = ledger.ingest(["elements"], origin="human", by="carol", note="hand painted")
+    assert changed.claims_added == 2  # (the sky and the cloud)
+    card = ledger.show("elements/sky.####.tif")
+    assert card.disputed and card.origin.alias == "ai"
 
 
 def test_an_ingest_declaring_something_new_does_not_use_the_seal(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from provenance.detect import DETAIL_DISTANCE, NEAR_AI_DISTANCE, PRINT_BITS, Signal
 from provenance.origins import Evidence, Origin
 from provenance.records import SignalInfo
-from provenance.store.models import Claim, Member, SignalRecord
+from provenance.store.models import Claim, Member, SignalRecord, Tool
 from provenance.store.queries import RootMap, asset_refs, chunked
 from provenance.store.status import generative_version_ids
 
@@ -68,11 +68,14 @@ def record_signals(
         for version_id, signal in found
         if signal.origin is not None and signal.source != PERCEPTUAL_SOURCE
     ]
+    # The tool a file names (AUTOMATIC1111, a C2PA softwareAgent) is the registered tool of that
+    # name when there is one: its vetting then counts (an unvetted generator is a tool risk).
+    tools = registered_tools(session, {s.tool for _, s in claimed if s.tool})
     claims = [
         {
             "version_id": version_id,
             "origin": signal.origin.value,
-            "tool_id": None,
+            "tool_id": tools.get(signal.tool.casefold()) if signal.tool else None,
             "tool_version": None,
             "claimed_by": signal.source,
             "evidence": signal.evidence.value,
@@ -88,6 +91,14 @@ def record_signals(
     if claims:
         connection.execute(insert(Claim), claims)
     return [version_id for version_id, _ in claimed]
+
+
+def registered_tools(session: Session, names: Iterable[str]) -> dict[str, int]:
+    """name (case-folded) -> the id of the registered tool of that name, for those registered."""
+    keys = sorted({name.strip().casefold() for name in names if name.strip()})
+    if not keys:
+        return {}
+    return dict(session.execute(select(Tool.key, Tool.id).where(Tool.key.in_(keys))).all())
 
 
 def signals_by_version(session: Session, version_ids: Iterable[int]) -> dict[int, list[SignalInfo]]:
