@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
@@ -666,81 +666,105 @@ def origin_summaries(session: Session, version_ids: Iterable[int]) -> dict[int, 
     }
 
 
+_T = TypeVar("_T")
+
+
+def _by_version(
+    connection: Connection,
+    query: Any,
+    column: Any,
+    ids: Iterable[int],
+    make: Callable[[Sequence[Any]], _T | None],
+) -> dict[int, list[_T]]:
+    """version id -> `make(rest of the row)` for each row of `query` (whose first column is the
+    version id), in the query's order; a row `make` turns into None is left out."""
+    found: dict[int, list[_T]] = {}
+    rows: Iterable[Sequence[Any]] = bulk.select_in(connection, query, column, sorted(ids))
+    for row in rows:
+        item = make(row[1:])
+        if item is not None:
+            found.setdefault(int(row[0]), []).append(item)
+    return found
+
+
+_CLAIM_ROWS = select(
+    Claim.version_id,
+    Claim.origin,
+    Claim.resolves,
+    Claim.evidence,
+    Claim.tool_id,
+    Claim.event_id,
+    Claim.detail,
+    Claim.claimed_by,
+).order_by(Claim.id)
+
+
 def _claim_rows(connection: Connection, ids: list[int]) -> dict[int, list[ClaimRow]]:
-    found: dict[int, list[ClaimRow]] = {}
-    query = select(
+    found = _by_version(
+        connection,
+        _CLAIM_ROWS,
         Claim.version_id,
-        Claim.origin,
-        Claim.resolves,
-        Claim.evidence,
-        Claim.tool_id,
-        Claim.event_id,
-        Claim.detail,
-        Claim.claimed_by,
-        Claim.id,
-    ).order_by(Claim.id)
-    for version_id, origin, resolves, evidence, tool_id, event_id, detail, by, _ in bulk.select_in(
-        connection, query, Claim.version_id, sorted(ids)
-    ):
-        found.setdefault(version_id, []).append(
-            ClaimRow(Origin(origin), bool(resolves), evidence, tool_id, event_id, detail or by)
-        )
+        ids,
+        lambda r: ClaimRow(Origin(r[0]), bool(r[1]), r[2], r[3], r[4], r[5] or r[6]),
+    )
     for claims in found.values():
         claims.sort(key=lambda c: c.event_id)  # (oldest first, whatever order the chunks came in)
     return found
 
 
+_APPROVAL_ROWS = select(
+    Approval.version_id,
+    Approval.ref,
+    Approval.digest,
+    Approval.covers_tool_risk,
+    Approval.approved_by,
+).order_by(Approval.id)
+
+
 def _approval_rows(connection: Connection, ids: list[int]) -> dict[int, list[ApprovalRow]]:
-    found: dict[int, list[ApprovalRow]] = {}
-    query = select(
+    return _by_version(
+        connection,
+        _APPROVAL_ROWS,
         Approval.version_id,
-        Approval.ref,
-        Approval.digest,
-        Approval.covers_tool_risk,
-        Approval.approved_by,
-        Approval.id,
-    ).order_by(Approval.id)
-    for version_id, ref, digest, covers, by, _ in bulk.select_in(
-        connection, query, Approval.version_id, sorted(ids)
-    ):
-        found.setdefault(version_id, []).append(ApprovalRow(ref, digest, bool(covers), by))
-    return found
+        ids,
+        lambda r: ApprovalRow(r[0], r[1], bool(r[2]), r[3]),
+    )
 
 
 def _likeness_rows(connection: Connection, ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    query = select(Likeness.version_id, Likeness.performer)
-    for version_id, performer in bulk.select_in(
-        connection, query, Likeness.version_id, sorted(ids)
-    ):
-        found.setdefault(version_id, []).append(performer)
-    return found
+    return _by_version(
+        connection,
+        select(Likeness.version_id, Likeness.performer),
+        Likeness.version_id,
+        ids,
+        lambda r: str(r[0]),
+    )
+
+
+_SIGNAL_ROWS = select(
+    SignalRecord.version_id,
+    SignalRecord.event_id,
+    SignalRecord.source,
+    SignalRecord.summary,
+    SignalRecord.detail,
+).order_by(SignalRecord.id)
 
 
 def _signal_rows(connection: Connection, ids: list[int]) -> dict[int, list[SignalRow]]:
     """The signals that matter to the gate: perceptual matches, and credentials that could
     not be read."""
-    found: dict[int, list[SignalRow]] = {}
-    query = select(
-        SignalRecord.version_id,
-        SignalRecord.event_id,
-        SignalRecord.source,
-        SignalRecord.summary,
-        SignalRecord.detail,
-        SignalRecord.id,
-    ).order_by(SignalRecord.id)
-    for version_id, event_id, source, summary, detail, _ in bulk.select_in(
-        connection, query, SignalRecord.version_id, sorted(ids)
-    ):
+
+    def make(row: Sequence[Any]) -> SignalRow | None:
+        event_id, source, summary, detail = row
         fields = json.loads(detail) if detail else {}
         unreadable = credentials_unreadable(fields)
         near_ai = source == PERCEPTUAL_SOURCE
-        if near_ai or unreadable:
-            matches = tuple(near_ai_matches(fields)) if near_ai else ()
-            found.setdefault(version_id, []).append(
-                SignalRow(event_id, summary, near_ai, unreadable, matches)
-            )
-    return found
+        if not (near_ai or unreadable):
+            return None
+        matches = tuple(near_ai_matches(fields)) if near_ai else ()
+        return SignalRow(event_id, summary, near_ai, unreadable, matches)
+
+    return _by_version(connection, _SIGNAL_ROWS, SignalRecord.version_id, ids, make)
 
 
 def _tools(connection: Connection, tool_ids: Iterable[int]) -> dict[int, ToolFacts]:
