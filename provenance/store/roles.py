@@ -42,7 +42,10 @@ ARTIST_UPDATE = {
     "asset_versions": ("status",),
 }
 TD_INSERT = ("approvals", "consents", "deliverables", "deliverable_files")
-TD_UPDATE = {"tools": None}
+TD_UPDATE = {
+    "tools": None,
+    "roots": ("location", "aliases", "event_id"),  # roots move|map|unmap: a studio's setting
+}
 
 
 @dataclass(frozen=True)
