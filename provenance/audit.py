@@ -523,6 +523,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "likenesses": ("version_id", "performer_key"),
     "deliverables": ("id",),
     "signals": ("version_id", "source"),
+    "roots": ("id",),
 }
 """What names a row in a sentence: a row added and a row gone with the same key were changed."""
 
@@ -897,6 +898,8 @@ class _Names:
                 f"signal {values['source']} ({values['evidence']}) in "
                 f"{self.version(values['version_id'])}: {values['summary']}"
             )
+        if table == "roots":
+            return f"root {_shown_path(None, values['name'])}"
         return f"deliverable {values['name']!r}"
 
 

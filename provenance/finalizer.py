@@ -509,14 +509,18 @@ def deliverable_exists(session: Session, name: str) -> bool:
     )
 
 
-def record_deliverable(session: Session, name: str, check: DeliveryCheck, unit: UnitOfWork) -> int:
-    """Freeze a delivery that passed: every path with its digest and the asset it resolved to."""
+def record_deliverable(
+    session: Session, name: str, check: DeliveryCheck, unit: UnitOfWork, source: bytes | None = None
+) -> int:
+    """Freeze a delivery that passed: every path with its digest and the asset it resolved to.
+
+    `source` is where it was read, as the ledger records it (`RootMap.recorded_source`)."""
     delivery = check.delivery
     deliverable_id = session.execute(
         insert(Deliverable)
         .values(
             name=name,
-            source=delivery.source,
+            source=delivery.source if source is None else source,
             kind=delivery.kind.value,
             policy_name=check.verdict.policy.name,
             policy_digest=check.verdict.policy.digest,

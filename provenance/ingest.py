@@ -1059,8 +1059,7 @@ class Ingester:
         assert self.unit is not None
         roots = self.roots
         root_text = {
-            roots.workspace_id: path_text(roots.workspace),
-            roots.absolute_id: path_text(b"/"),
+            root_id: path_text(roots.name_of(root_id)) for root_id in {p.root_id for p in versioned}
         }
         unit = self.unit
         versions = unit.written.get("asset_versions")

@@ -102,10 +102,11 @@ from provenance.records import (
     VerifyReport,
     display_path,
 )
+from provenance.roots import RootChange, RootInfo, RootsReport
 from provenance.scan import looks_like_pattern, missing_frames
 from provenance.scene_lineage import check_scene, lineage_report, plan_lineage, record_lineage
 from provenance.scenes import SceneRead, read_scene
-from provenance.store import queries, schema
+from provenance.store import queries, root_rows, schema
 from provenance.store.engine import (
     LEDGER_DIR,
     LEDGER_FILE,
@@ -355,7 +356,7 @@ class Ledger:
         """
         if not paths:
             raise ProvenanceError("Nothing to ingest: name at least one file, folder or sequence.")
-        targets = [self._absolute(p) for p in paths]
+        targets = self._local(*paths)
         for text, target in zip(paths, targets, strict=True):
             if not os.path.lexists(target) and not looks_like_pattern(os.fsdecode(target)):
                 raise TargetNotFound(
@@ -365,7 +366,7 @@ class Ledger:
         configured_anchors()  # a trust list that cannot be used is an error now, not mid-run
         read = None
         if scene is not None:
-            read = read_scene(self._absolute(scene))  # parsed before the write lock is taken
+            read = read_scene(self._local(scene)[0])  # parsed before the write lock is taken
             check_scene(read, targets, allow_unresolved)
         with write_session(self.engine) as session, Hasher(workers) as hasher:
             roots = queries.ensure_roots(session, self.workspace)
@@ -395,6 +396,7 @@ class Ledger:
                 "references": list(references),
                 "note": note,
                 "likeness": list(likeness),
+                **_placed_here(roots),
             }
             with unit_of_work_event(session, "ingest", payload) as unit:
                 lineage = None
@@ -465,7 +467,7 @@ class Ledger:
         Records nothing (only the stat cache is refreshed, as a sweep does); inputs that would
         be recorded are listed with no version.
         """
-        read = read_scene(self._absolute(scene))
+        read = read_scene(self._local(scene)[0])
         with Hasher(workers) as hasher:
             with read_session(self.engine) as session:
                 roots = self._roots_for_reading(session)
@@ -643,7 +645,7 @@ class Ledger:
         Runs without the write lock, so artists keep working while a TD sweeps; an auditor's
         read-only role can sweep too (the cache is then simply not refreshed).
         """
-        source = self._absolute(delivery)
+        source = self._local(delivery)[0]
         configured_anchors()
         with Hasher(workers) as hasher:
             check = self._check_unlocked(source, policy or DEFAULT_POLICY, hasher, progress)
@@ -669,8 +671,8 @@ class Ledger:
 
     def _roots_for_reading(self, session: Session) -> queries.RootMap:
         # Before anything was ingested there are no roots: ids that match nothing will do.
-        return queries.find_roots(session, self.workspace) or queries.RootMap(
-            self.workspace, -1, -2
+        return queries.find_roots(session, self.workspace) or queries.RootMap.unrecorded(
+            queries.ledger_folder(self.workspace)
         )
 
     def _refresh_cache(self, refresh: CacheRefresh, hasher: Hasher) -> None:
@@ -705,7 +707,7 @@ class Ledger:
         name = name.strip()
         if not name:
             raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
-        source = self._absolute(delivery)
+        source = self._local(delivery)[0]
         configured_anchors()
         pins = studio_pins()
         signing_key, first_key = self._signing_key(key, pins)
@@ -761,10 +763,13 @@ class Ledger:
                         "policy": chosen.name,
                         "policy_digest": chosen.digest,
                         "files": check.file_count,
+                        **_placed_here(roots),
                     }
                     chain = _signing_chain(session, signing_key, trail)
                     with unit_of_work_event(session, "finalize", payload) as unit:
-                        record_deliverable(session, name, check, unit)
+                        record_deliverable(
+                            session, name, check, unit, roots.recorded_source(source)
+                        )
                     event_id = unit.event_id
                     assert unit.hash is not None
                     event_hash = unit.hash
@@ -824,7 +829,11 @@ class Ledger:
                     f"No finalized deliverable is named {name!r}.{hint} "
                     "`provenance finalize DELIVERY --name NAME` records one."
                 )
-            source = self._absolute(delivery) if delivery is not None else row.source
+            roots = self._roots_for_reading(session)
+            if delivery is not None:
+                source = roots.localize(delivery, self.cwd)
+            else:
+                source = roots.source_here(row.source)
             recorded = {
                 path: digest
                 for path, digest in session.execute(
@@ -1033,6 +1042,76 @@ class Ledger:
                 return []
             return generative_uses(session, roots)
 
+    # -- roots ---------------------------------------------------------------------------------
+
+    def roots(self) -> RootsReport:
+        """Every root: where this machine reads it, its recorded spellings, its assets; and the
+        entries of PROVENANCE_ROOT_MAP."""
+        with read_session(self.engine) as session:
+            roots = self._roots_for_reading(session)
+            return RootsReport(root_rows.root_infos(session, roots), list(roots.environment))
+
+    @retry_conflicts
+    def add_root(self, location: str | os.PathLike[str], name: str | None = None) -> RootChange:
+        """Declare a show root at `location` (named `name`, else its folder's name): what is
+        recorded under it from now on is found again wherever the root moves."""
+        where = os.fsdecode(os.fsencode(location))
+        with write_session(self.engine) as session:
+            roots = queries.ensure_roots(session, self.workspace)
+            with unit_of_work_event(session, "roots.add", {}) as unit:
+                root_id = root_rows.declare(session, roots, where, name, unit)
+            info = self._root_info(session, root_id)
+            return RootChange("roots.add", info, None, unit.payload["location"], unit.event_id)
+
+    @retry_conflicts
+    def move_root(self, root: str, to: str | os.PathLike[str]) -> RootChange:
+        """Record that a declared root is now at `to` (named by its name, or its old place)."""
+        where = os.fsdecode(os.fsencode(to))
+        with write_session(self.engine) as session:
+            roots = queries.ensure_roots(session, self.workspace)
+            placed = root_rows.find_root(roots, root)
+            with unit_of_work_event(session, "roots.move", {}) as unit:
+                new = root_rows.move(session, roots, placed, where, unit)
+            sampled, present = (
+                root_rows.present_at(session, placed.id, new.slashed) if new.native else (0, 0)
+            )
+            return RootChange(
+                "roots.move",
+                self._root_info(session, placed.id),
+                unit.payload["from"],
+                new.shown,
+                unit.event_id,
+                sampled,
+                present,
+            )
+
+    @retry_conflicts
+    def map_root(self, root: str, spelled: str) -> RootChange:
+        """Record another spelling of a root's folder (another mount or platform: `/Volumes/show`,
+        `S:\\show`): a path spelled so resolves as the root's."""
+        with write_session(self.engine) as session:
+            roots = queries.ensure_roots(session, self.workspace)
+            placed = root_rows.find_root(roots, root)
+            with unit_of_work_event(session, "roots.map", {}) as unit:
+                new = root_rows.map_spelling(session, roots, placed, spelled, unit)
+            info = self._root_info(session, placed.id)
+            return RootChange("roots.map", info, None, new.shown, unit.event_id)
+
+    @retry_conflicts
+    def unmap_root(self, root: str, spelled: str) -> RootChange:
+        """Remove a spelling `map_root` recorded."""
+        with write_session(self.engine) as session:
+            roots = queries.ensure_roots(session, self.workspace)
+            placed = root_rows.find_root(roots, root)
+            with unit_of_work_event(session, "roots.unmap", {}) as unit:
+                gone = root_rows.unmap_spelling(session, placed, spelled, unit)
+            info = self._root_info(session, placed.id)
+            return RootChange("roots.unmap", info, gone.shown, None, unit.event_id)
+
+    def _root_info(self, session: Session, root_id: int) -> RootInfo:
+        """A root as it is now, after a change in this transaction."""
+        return root_rows.root_info(session, queries.ensure_roots(session, self.workspace), root_id)
+
     # -- reading -------------------------------------------------------------------------------
 
     def show(self, target: str) -> AssetCard:
@@ -1079,7 +1158,7 @@ class Ledger:
         try:
             return queries.resolve_target(session, roots, target, self.cwd), None
         except TargetNotFound:
-            path = self._absolute(target)
+            path = roots.localize(target, self.cwd)
             if looks_like_pattern(target) or not os.path.isfile(path) or os.path.islink(path):
                 raise
             read = hash_file(path)
@@ -1098,9 +1177,12 @@ class Ledger:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _absolute(self, path: str | os.PathLike[str] | bytes) -> bytes:
-        raw = os.fsencode(path)
-        return os.path.normpath(os.path.join(self.cwd, raw))
+    def _local(self, *paths: str | os.PathLike[str] | bytes) -> list[bytes]:
+        """Paths as given (relative to `cwd`, absolute, or spelled for another mount or
+        platform) as the absolute paths to read on this machine."""
+        with read_session(self.engine) as session:
+            roots = self._roots_for_reading(session)
+        return [roots.localize(path, self.cwd) for path in paths]
 
     def _read_roots(self, session: Session, target: str) -> queries.RootMap:
         roots = queries.find_roots(session, self.workspace)
@@ -1386,6 +1468,13 @@ def next_free_name(name: str, taken: Callable[[str], bool]) -> str:
         candidate = f"{stem}{number:0{width}d}"
         if not taken(candidate):
             return candidate
+
+
+def _placed_here(roots: queries.RootMap) -> dict[str, Any]:
+    """For an event's payload: the roots PROVENANCE_ROOT_MAP placed on this machine, if any (a
+    farm node's say-so about where the show is belongs in the history it writes)."""
+    placed = roots.overrides()
+    return {"root_map": placed} if placed else {}
 
 
 def _tristate(name: str, value: str) -> Tristate:

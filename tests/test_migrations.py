@@ -7,6 +7,7 @@ nothing) and the SQLite connection settings the ledger's concurrency relies on.
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import DatabaseError
 
 from provenance import Ledger, NotALedger, Origin, ProvenanceError, SchemaMismatch
+from provenance.ledger import upgrade_ledger
 from provenance.store import schema
 from provenance.store.engine import (
     BUSY_TIMEOUT_MS,
@@ -421,3 +423,65 @@ def test_write_session_holds_the_write_lock_from_its_first_statement_even_a_read
     with read_session(sqlite_ledger.engine) as session:
         session.execute(select(Event.id)).all()
         assert begin_immediate_error(path) is None
+
+
+# -- show roots (0012) --------------------------------------------------------------------------
+
+
+def test_the_show_roots_revision_finds_a_sqlite_show_moved_before_it(
+    sqlite_ledger: Ledger, workspace: Path, tmp_path: Path
+) -> None:
+    # A ledger of schema 0010 records its folder by its absolute path: moved, nothing was found.
+    # Upgraded where it is now, its folder is wherever the ledger is.
+    make_show(workspace)
+    record_show(sqlite_ledger)
+    digest = sqlite_ledger.show("plates/sh010_plate.####.png").asset.digest
+    assert schema.downgrade(sqlite_ledger.engine, "0010").current == "0010"
+    with sqlite_ledger.engine.connect() as connection:
+        paths = connection.execute(text("SELECT path FROM roots ORDER BY id")).scalars().all()
+    assert paths == [b"/", os.fsencode(workspace)]
+    sqlite_ledger.close()
+    moved = tmp_path / "moved" / "show"
+    moved.parent.mkdir()
+    shutil.copytree(workspace, moved, symlinks=True)
+    shutil.rmtree(workspace)
+    # Before the upgrade, 0010 opened there recorded a root for the new path too (a sweep's
+    # stat-cache refresh did): the folder that holds the show's assets stays the ledger's.
+    ledger_file = moved / ".provenance" / "ledger.db"
+    with closing(sqlite3.connect(ledger_file)) as connection, connection:
+        connection.execute("INSERT INTO roots (path) VALUES (?)", (os.fsencode(moved),))
+    upgrade_ledger(str(ledger_file))
+    with Ledger.open(str(ledger_file), cwd=moved) as upgraded:
+        card = upgraded.show("plates/sh010_plate.####.png")
+        assert card.asset.digest == digest and card.asset.path.startswith(os.fsencode(moved))
+        assert upgraded.show("elements/sky_gen.png").parents[0].asset.name.startswith(str(moved))
+        assert upgraded.audit_verify().ok
+        listed = {root.name: root for root in upgraded.roots().roots}
+        home, stray = listed[str(workspace)], listed[str(moved)]
+        assert (home.kind.value, home.here, home.assets) == ("ledger", str(moved), 2)
+        assert (stray.kind.value, stray.location, stray.assets) == ("declared", str(moved), 0)
+        assert "is root" in stray.problems[0] and "folder too" in stray.problems[0]
+
+
+def test_the_show_roots_revision_downgrades_with_data_unless_roots_were_changed(
+    db_url: str, workspace: Path, tmp_path: Path
+) -> None:
+    make_show(workspace)
+    with Ledger.create(db_url, cwd=workspace) as ledger:
+        record_show(ledger)
+        assert ledger.finalize("plates", "PLATES").finalized
+        before = ledger.audit_verify()
+        assert schema.downgrade(ledger.engine, "0010").current == "0010"
+        with ledger.engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("roots")}
+        assert columns == {"id", "path"}
+        assert schema.upgrade(ledger.engine).current == schema.head_revision()
+        after = ledger.audit_verify()
+        assert (after.ok, after.size, after.root) == (True, before.size, before.root)
+        assert ledger.verify("PLATES").ok
+        # Roots declared or moved by events cannot go back: 0010's audit would not read them.
+        ledger.add_root(str(tmp_path / "library"), name="lib")
+        with pytest.raises(ProvenanceError, match="events that declare, move or map roots"):
+            schema.downgrade(ledger.engine, "0010")
+        assert schema.schema_state(ledger.engine).up_to_date
+        assert [r.name for r in ledger.roots().roots if r.kind.value == "declared"] == ["lib"]

@@ -383,3 +383,27 @@ def test_an_artists_forged_stat_cache_row_does_not_get_generated_bytes_finalized
         refused = td.finalize(delivered.parent, "EP1_v001")
         assert not refused.finalized and refused.files_cached == 0
         assert [f.rule for f in refused.verdict.findings] == ["genai-unapproved"]
+
+
+def test_moving_and_mapping_a_show_root_is_a_tds(
+    pg_ledger: str, workspace: Path, tmp_path: Path
+) -> None:
+    library = tmp_path / "library"
+    write_image(library / "brick.png", seed=4)
+    with Ledger.open(as_user(pg_ledger, "alice"), cwd=workspace) as artist:
+        artist.add_root(str(library), name="lib")  # declaring: an artist may (an event says who)
+        artist.ingest([str(library / "brick.png")], origin="human")
+        with pytest.raises(LedgerReadOnly, match="may not do this"):
+            artist.move_root("lib", str(tmp_path / "elsewhere"))
+        with pytest.raises(LedgerReadOnly, match="may not do this"):
+            artist.map_root("lib", "L:\\library")
+    with Ledger.open(as_user(pg_ledger, "tina"), cwd=workspace) as td:
+        td.map_root("lib", "L:\\library")
+        assert td.move_root("lib", str(tmp_path / "elsewhere")).event_id
+        td.unmap_root("lib", "L:\\library")
+    with Ledger.open(as_user(pg_ledger, "audrey"), cwd=workspace) as auditor:
+        (lib,) = [root for root in auditor.roots().roots if root.name == "lib"]
+        assert (lib.location, lib.assets) == (str(tmp_path / "elsewhere"), 1)
+        with pytest.raises(LedgerReadOnly, match="may not do this"):
+            auditor.add_root(str(tmp_path / "other"), name="other")
+        assert auditor.audit_verify().ok

@@ -61,11 +61,11 @@ def rows_digest(rows: list[list[Any]]) -> str:
 
 def rebuild(events: list[dict[str, Any]], found: list[str]) -> dict[str, list[list[Any]]]:
     """The history tables as the events record them (`Rows.1` and `Rows.2`, see
-    docs/auditor.md): each row with the id of its event first. A tool's row is the last one
-    recorded for its id. A table an event committed to by count and digest is taken from the
-    rows exported beside it, which must match them."""
+    docs/auditor.md): each row with the id of its event first. A tool's or a root's row is the
+    last one recorded for its id. A table an event committed to by count and digest is taken
+    from the rows exported beside it, which must match them."""
     state: dict[str, list[list[Any]]] = {}
-    tools: dict[int, list[Any]] = {}
+    latest: dict[str, dict[int, list[Any]]] = {"tools": {}, "roots": {}}
     for event in events:
         for table, rows in event["payload"].get("rows", {}).items():
             if isinstance(rows, dict):  # {"rows": count, "sha256": digest}
@@ -75,11 +75,11 @@ def rebuild(events: list[dict[str, Any]], found: list[str]) -> dict[str, list[li
                     found.append(
                         f"the {table} exported with event #{event['id']} do not match its digest"
                     )
-            if table == "tools":
-                tools.update((row[0], [row[1], *row]) for row in rows)
+            if table in latest:  # rows that change: filed under the event that took them
+                latest[table].update((row[0], [row[1], *row]) for row in rows)
             elif isinstance(rows, list):  # not "schema", nor a digest of child rows
                 state.setdefault(table, []).extend([event["id"], *row] for row in rows)
-    state["tools"] = list(tools.values())
+    state.update((table, list(rows.values())) for table, rows in latest.items())
     return state
 
 

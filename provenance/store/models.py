@@ -124,12 +124,28 @@ class Event(Base):
 
 
 class Root(Base):
-    """A folder that locations are relative to (the workspace, or `/` for absolute paths)."""
+    """A folder that recorded paths are relative to: `/` (absolute paths), the folder holding a
+    SQLite ledger, or a show root a studio declared (see `provenance.roots`).
+
+    A root is named once and keeps its name (what events record) wherever it moves: its place
+    on a machine is the ledger's folder, its `location`, or one of its `aliases` there. Its
+    location and aliases change in place (`provenance roots move|map|unmap`), each change an
+    event that records the whole row, as `tools` does.
+    """
 
     __tablename__ = "roots"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    name: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    """`/`; the path where the ledger's folder was first recorded; a declared root's name."""
+    location: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Where a declared root is (as its platform writes it); None for `/` and the ledger's own
+    folder (which is wherever the ledger is)."""
+    aliases: Mapped[str] = mapped_column(Text)
+    """JSON list of other spellings of the root's folder: other mounts, other platforms."""
+    event_id: Mapped[int | None] = mapped_column(event_reference(), index=True)
+    """The event that declared the root or first changed it; None for a root the ledger
+    recorded on its own (`/`, its folder) and never changed since."""
 
 
 class Content(Base):
@@ -387,6 +403,9 @@ class Deliverable(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     source: Mapped[bytes] = mapped_column(LargeBinary)
+    """Where it was read: `NAME//PATH` under a show root (the root's name, `//`, the path under
+    it: found again wherever the root moves), else its absolute path (and before schema 0012,
+    always)."""
     kind: Mapped[str] = mapped_column(String(16))
     policy_name: Mapped[str] = mapped_column(String(200))
     policy_digest: Mapped[str] = mapped_column(String(71))

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, literal, or_, select, union
 from sqlalchemy.orm import Session
 
-from provenance.errors import AmbiguousTarget, TargetNotFound
+from provenance.errors import AmbiguousTarget, ProvenanceError, TargetNotFound
 from provenance.records import AssetRef, ToolInfo, display_path
+from provenance.roots import FILESYSTEM_NAME, RootMap, RootRecord, home_root, place_roots
 from provenance.scan import FRAME_NAME, canonical_pattern, looks_like_pattern, parse_pattern
 from provenance.store.models import (
     Asset,
@@ -36,58 +37,56 @@ def chunked(items: Sequence[object], size: int = IN_CHUNK) -> Iterable[Sequence[
         yield items[start : start + size]
 
 
-@dataclass(frozen=True)
-class RootMap:
-    """Turns absolute paths into (root id, path under the root) and back."""
-
-    workspace: bytes
-    workspace_id: int
-    absolute_id: int
-
-    def split(self, path: bytes) -> tuple[int, bytes]:
-        if self.workspace != b"/" and path.startswith(self.workspace + b"/"):
-            return self.workspace_id, path[len(self.workspace) + 1 :]
-        return self.absolute_id, path.lstrip(b"/")
-
-    def split_folder(self, folder: bytes) -> tuple[int, bytes]:
-        """(root id, the folder under the root ending in `/`, or b"" for the root itself), for
-        an absolute folder with or without its closing `/`."""
-        root_id, below = self.split(folder.rstrip(b"/") + b"/-")
-        return root_id, below[:-1]
-
-    def join(self, root_id: int, relative: bytes) -> bytes:
-        base = self.workspace if root_id == self.workspace_id else b"/"
-        return os.path.join(base, relative)
-
-
 def folder_bounds(prefix: bytes) -> tuple[bytes, bytes]:
     """(low, high) such that `low <= path < high` holds exactly for the paths under `prefix`
     (which ends in `/`): `/` is followed by `0` in byte order."""
     return prefix, prefix[:-1] + b"0"
 
 
+def root_records(session: Session) -> list[RootRecord]:
+    """Every row of `roots`, in id order."""
+    return [
+        RootRecord.from_row(int(root_id), name, location, aliases, event_id)
+        for root_id, name, location, aliases, event_id in session.execute(
+            select(Root.id, Root.name, Root.location, Root.aliases, Root.event_id).order_by(Root.id)
+        )
+    ]
+
+
+def ledger_folder(workspace: bytes) -> bytes | None:
+    """The folder holding a SQLite ledger's `.provenance/` (`LedgerLocation.root`), or None for a
+    ledger that has none (`/`)."""
+    return None if workspace == b"/" else workspace
+
+
 def ensure_roots(session: Session, workspace: bytes) -> RootMap:
-    """Register the workspace root and `/` (for paths outside it), returning the map."""
-    ids: dict[bytes, int] = {}
-    for path in {workspace, b"/"}:
-        found = session.execute(select(Root.id).where(Root.path == path)).scalar()
-        if found is None:
-            found = session.execute(insert(Root).values(path=path).returning(Root.id)).scalar_one()
-        ids[path] = int(found)
-    return RootMap(workspace, ids[workspace], ids[b"/"])
+    """The root map, recording `/` (for paths outside every show root) and the ledger's own
+    folder first if they are not yet recorded. `workspace` is `LedgerLocation.root`."""
+    records = root_records(session)
+    home = ledger_folder(workspace)
+    missing = []
+    if not any(r.name == FILESYSTEM_NAME for r in records):
+        missing.append(FILESYSTEM_NAME)
+    if home is not None and home_root(records) is None:
+        if any(r.name == home for r in records):
+            raise ProvenanceError(
+                f"A root named {display_path(home)} is recorded already, so the ledger's own "
+                "folder cannot be recorded under that name. Run `provenance roots` to see it."
+            )
+        missing.append(home)
+    if missing:
+        for name in missing:
+            session.execute(insert(Root).values(name=name, location=None, aliases="[]"))
+        records = root_records(session)
+    return place_roots(records, home)
 
 
 def find_roots(session: Session, workspace: bytes) -> RootMap | None:
-    """The root map for reading, or None when nothing was ever ingested."""
-    rows = {
-        path: root_id
-        for path, root_id in session.execute(
-            select(Root.path, Root.id).where(Root.path.in_([workspace, b"/"]))
-        )
-    }
-    if workspace not in rows or b"/" not in rows:
+    """The root map for reading, or None when nothing was ever recorded."""
+    records = root_records(session)
+    if not any(r.name == FILESYSTEM_NAME for r in records):
         return None
-    return RootMap(workspace, rows[workspace], rows[b"/"])
+    return place_roots(records, ledger_folder(workspace))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +161,7 @@ def resolve_target(session: Session, roots: RootMap | None, text: str, cwd: byte
         raise TargetNotFound(
             f"{text!r} is not a usable digest: give `xxh3-128:` and at least 8 hex digits."
         )
-    path = os.path.normpath(os.path.join(cwd, os.fsencode(text)))
+    path = (roots or RootMap.unrecorded(None)).localize(text, cwd)
     if roots is not None:
         found = _resolve_path(session, roots, path, text)
         if found is not None:

@@ -35,7 +35,10 @@ ARTIST_INSERT = (
 )
 ARTIST_UPDATE = {"assets": ("latest_version",)}
 TD_INSERT = ("approvals", "consents", "deliverables", "deliverable_files")
-TD_UPDATE = {"tools": None}
+TD_UPDATE = {
+    "tools": None,
+    "roots": ("location", "aliases", "event_id"),  # roots move|map|unmap: a studio's setting
+}
 
 # The event log and the caches are written only through the ledger's own functions (schema
 # 0010, SECURITY DEFINER): an event's hash, link, actor and time are computed by the database,

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, LargeBinary, or_, select
+from sqlalchemy import Connection, LargeBinary, and_, func, or_, select
 
 from provenance.store.models import (
     Approval,
@@ -60,9 +60,13 @@ SHA-256 instead (`{"rows": N, "sha256": ...}`, Rows.2): an ingest of a million f
 otherwise write, and hold in memory, an event of hundreds of megabytes. The writer's choice:
 readers take either form at any count."""
 
-ALWAYS_LISTED = frozenset({"tools"})
-"""Tables an event lists whatever their size: a tool's state is the last row recorded for its id,
-which the rebuild needs (and an event records one tool)."""
+CHANGED_IN_PLACE = ("tools", "roots")
+"""Tables whose rows change: each event that writes or changes a row records the whole row as it
+then is, so a row's state is the last row recorded for its id."""
+
+ALWAYS_LISTED = frozenset(CHANGED_IN_PLACE)
+"""Tables an event lists whatever their size: a tool's or a root's state is the last row
+recorded for its id, which the rebuild needs (and an event records one or two of them)."""
 
 Row = tuple[Any, ...]
 
@@ -88,14 +92,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "name", "source", "kind", "policy_name", "policy_digest", "file_count", "warnings",
     ),
     "signals": ("version_id", "source", "origin", "evidence", "tool", "summary", "detail"),
+    "roots": ("id", "recorded_by", "name", "location", "aliases"),
 }  # fmt: skip
-"""Each history table's canonical row. Every table here but `tools`, `likenesses` and `signals` has a
-`created_at` (not in the row) that must be the time of the event that recorded it.
+"""Each history table's canonical row. Every table here but `tools`, `likenesses`, `signals` and
+`roots` has a `created_at` (not in the row) that must be the time of the event that recorded it.
 
-`tools` is the one table whose rows change: each event that registers (`tool.add`) or changes
-(`tool.set`) a tool records the tool's whole row as it then is, so its state is the last row
-recorded for its id. Its `registered_by` is the row's `event_id`: the registering event, under
-which the tool's row is filed."""
+`tools` and `roots` are the tables whose rows change (CHANGED_IN_PLACE): each event that
+registers (`tool.add`, `roots.add`) or changes (`tool.set`, `roots.move`, `roots.map`,
+`roots.unmap`) one records its whole row as it then is, so its state is the last row recorded
+for its id. Its `registered_by` (`recorded_by`) is the row's `event_id`: the event under which
+the row is filed. A root the ledger records on its own (`/`, the ledger's folder, a root an
+older version recorded at its absolute path) has none until an event first changes it (and
+takes it), and is no event's row while it is as recorded: no location other than its name, no
+aliases."""
 
 DIGESTS: dict[str, tuple[str, ...]] = {
     "members": ("version_id", "position", "frame", "digest", "size"),
@@ -164,7 +173,7 @@ def _statements() -> dict[str, tuple[Any, Any]]:
         ),
         "asset_versions": (
             select(
-                AssetVersion.event_id, AssetVersion.id, Root.path, Asset.pattern, Asset.kind,
+                AssetVersion.event_id, AssetVersion.id, Root.name, Asset.pattern, Asset.kind,
                 AssetVersion.number, AssetVersion.digest, AssetVersion.member_count,
                 AssetVersion.total_size,
             )
@@ -225,7 +234,23 @@ def _statements() -> dict[str, tuple[Any, Any]]:
             ).order_by(SignalRecord.id),
             SignalRecord.event_id,
         ),
+        "roots": (
+            select(_ROOT_EVENT, Root.id, _ROOT_EVENT, Root.name, Root.location, Root.aliases)
+            .where(~_AS_RECORDED)
+            .order_by(Root.id),
+            _ROOT_EVENT,
+        ),
     }  # fmt: skip
+
+
+# A root that no event took is filed under event 0 (none): while it is as the ledger recorded it,
+# it is no event's row; changed, it is a row that no event recorded.
+_ROOT_EVENT = func.coalesce(Root.event_id, 0)
+_AS_RECORDED = and_(
+    Root.event_id.is_(None),
+    Root.aliases == "[]",
+    or_(Root.location.is_(None), Root.location == Root.name),
+)
 
 
 @functools.cache
@@ -490,7 +515,7 @@ class StateBuilder:
 
     def __init__(self, keep_legacy: Iterable[str] = ()) -> None:
         self.state = RebuiltState()
-        self._tools: dict[int, Row] = {}
+        self._latest: dict[str, dict[int, Row]] = {table: {} for table in CHANGED_IN_PLACE}
         self._keep_legacy = frozenset(keep_legacy)
 
     def add(self, event_id: int, kind: str, payload: Mapping[str, Any]) -> None:
@@ -509,9 +534,9 @@ class StateBuilder:
         for table, value in document.items():
             if table in DIGESTS:
                 state.digests[table][event_id] = value
-            elif table == "tools":
+            elif table in CHANGED_IN_PLACE:
                 for row in value:
-                    self._tools[row[0]] = tuple(row)
+                    self._latest[table][row[0]] = tuple(row)
                     state.last_recorded[(table, row[0])] = event_id
             elif table in COLUMNS and isinstance(value, dict):
                 state.digested[table][event_id] = DigestedRows(value["rows"], value["sha256"])
@@ -519,10 +544,11 @@ class StateBuilder:
                 state.rows[table][event_id] = [tuple(row) for row in value]
 
     def result(self) -> RebuiltState:
-        tools: dict[int, list[Row]] = {}
-        for row in self._tools.values():
-            tools.setdefault(row[1], []).append(row)
-        self.state.rows["tools"] = tools
+        for table, latest in self._latest.items():
+            filed: dict[int, list[Row]] = {}
+            for row in latest.values():
+                filed.setdefault(row[1], []).append(row)
+            self.state.rows[table] = filed
         return self.state
 
 
