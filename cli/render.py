@@ -436,7 +436,7 @@ def sweep_json(report: SweepReport) -> dict[str, Any]:
         "finalized": report.finalized,
         "blocked": verdict.blocked,
         "clean": verdict.clean,
-        "policy": {"name": verdict.policy.name, "digest": verdict.policy.digest},
+        "policy": policy_summary_json(verdict.policy),
         "files": report.files,
         "assets": report.assets,
         "files_read": report.files_read,
@@ -461,7 +461,7 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
     warnings = len(verdict.findings) - blocking
     yield (
         f"{report.files} files, {report.assets} assets, {blocking} blocking findings, "
-        f"{warnings} warnings (policy {verdict.policy.name}); read {report.files_read} files "
+        f"{warnings} warnings (policy {verdict.policy.label}); read {report.files_read} files "
         f"in {report.seconds:.2f} s"
     )
     if report.files_cached:
@@ -475,6 +475,8 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
         if report.finalized:
             yield f"FINALIZED {report.name}: manifest {shown(display_path(report.manifest or b''))}"
             yield f"  ledger event #{report.event_id} {report.event_hash}"
+            if verdict.policy.custom:
+                yield f"  under a CUSTOM policy: {verdict.policy.label}"
         else:
             reason = "nothing to deliver" if not report.files else "blocking findings above"
             yield f"REFUSED {report.name}: {reason}; nothing was marked final."
@@ -539,15 +541,19 @@ def consent_json(record: ConsentInfo) -> dict[str, Any]:
     }
 
 
+def policy_summary_json(policy: Policy) -> dict[str, Any]:
+    """The policy a sweep or finalize applied: custom or built-in, and what a custom one changed."""
+    return {**policy.document(), "source": policy.source}
+
+
 def policy_json(policy: Policy) -> dict[str, Any]:
     return {
-        "name": policy.name,
-        "source": policy.source,
-        "digest": policy.digest,
+        **policy_summary_json(policy),
         "rules": [
             {
                 "id": rule.id,
                 "severity": policy.severity(rule.id).value,
+                "built_in": rule.default.value,
                 "title": rule.title,
                 "guideline": rule.guideline,
             }
@@ -557,9 +563,21 @@ def policy_json(policy: Policy) -> dict[str, Any]:
 
 
 def policy_text(policy: Policy) -> Iterator[str]:
-    yield f"policy {policy.name} ({policy.source})"
+    if policy.custom:
+        yield f"policy {policy.name}: CUSTOM, from the built-in {policy.extends} ({policy.source})"
+        changes = policy.changes
+        relaxed = [c for c in changes if c.relaxed]
+        if relaxed:
+            listed = ", ".join(f"{c.rule} {c.severity.value}" for c in relaxed)
+            yield f"  relaxes {len(relaxed)} rule{'s' if len(relaxed) > 1 else ''}: {listed}"
+        if not changes:
+            yield "  changes no rule"
+    else:
+        yield f"policy {policy.name} ({policy.source})"
     for rule in RULES.values():
-        yield f"  {rule.id:<20} {policy.severity(rule.id).value:<6} {rule.title}"
+        severity = policy.severity(rule.id)
+        changed = f" (built-in: {rule.default.value})" if severity is not rule.default else ""
+        yield f"  {rule.id:<20} {severity.value:<6} {rule.title}{changed}"
         yield f"  {'':<20} {'':<6} {rule.guideline}"
 
 

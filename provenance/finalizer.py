@@ -518,7 +518,7 @@ def record_deliverable(session: Session, name: str, check: DeliveryCheck, unit: 
             name=name,
             source=delivery.source,
             kind=delivery.kind.value,
-            policy_name=check.verdict.policy.name,
+            policy_name=check.verdict.policy.record_name,
             policy_digest=check.verdict.policy.digest,
             file_count=check.file_count,
             warnings=sum(1 for f in check.verdict.findings if not f.blocks),
@@ -589,7 +589,7 @@ def manifest_document(
             "kind": check.delivery.kind.value,
             "source": display_path(check.delivery.source),
         },
-        "policy": {"name": check.verdict.policy.name, "digest": check.verdict.policy.digest},
+        "policy": check.verdict.policy.document(),
         "ledger_event": {"id": event_id, "hash": event_hash},
         "warnings": [
             {"rule": f.rule, "asset": f.asset, "message": f.message}

@@ -720,7 +720,8 @@ class Ledger:
                         refusal = {
                             "name": name,
                             "delivery": display_path(source),
-                            "policy": chosen.name,
+                            "policy": chosen.record_name,
+                            "policy_digest": chosen.digest,
                             "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
                             "files": check.file_count,
                         }
@@ -730,10 +731,12 @@ class Ledger:
                     payload = {
                         "name": name,
                         "delivery": display_path(source),
-                        "policy": chosen.name,
+                        "policy": chosen.record_name,
                         "policy_digest": chosen.digest,
                         "files": check.file_count,
                     }
+                    if chosen.custom:
+                        payload["policy_changes"] = chosen.document()["changes"]
                     with unit_of_work_event(session, "finalize", payload) as unit:
                         record_deliverable(session, name, check, unit)
                     event_id = unit.event_id
