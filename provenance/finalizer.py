@@ -26,7 +26,7 @@ from provenance.deliveries import (
     read_delivery,
     rescan_folder,
 )
-from provenance.detect import credentials_unreadable
+from provenance.detect import credentials_unreadable, metadata_unread
 from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher, format_digest, hash_file, is_cache_trusted
@@ -313,13 +313,15 @@ def _with_file_signals(
         unreadable = tuple(
             r for r in (credentials_unreadable(s.detail) for s in detection.signals) if r
         )
-        if generated or near or problem or unreadable:
+        unread = tuple(r for r in (metadata_unread(s.detail) for s in detection.signals) if r)
+        if generated or near or problem or unreadable or unread:
             result[index] = files[index]._replace(
                 signals=generated,
                 near_ai=(near_ai_signal(near).summary,) if near else (),
                 near_ai_matches=tuple(match.fields() for match in near),
                 unprintable=problem,
                 unreadable_credentials=unreadable,
+                metadata_unread=unread,
             )
     return result
 

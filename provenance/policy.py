@@ -9,13 +9,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import os
 import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from provenance.errors import ProvenanceError
@@ -28,6 +26,7 @@ from provenance.obligations import (
     describe_path,
 )
 from provenance.origins import Origin
+from provenance.paths import PathArg, as_path
 from provenance.scan import format_frames
 
 if sys.version_info >= (3, 11):
@@ -167,6 +166,15 @@ RULES: dict[str, Rule] = {
             "credentials (C2PA) that cannot be checked here: a remote manifest reading never "
             "fetches, a prerelease format, a signature algorithm the reader does not support. "
             "What they say about generation is unknown.",
+            Severity.WARN,
+        ),
+        Rule(
+            "metadata-unread",
+            "Metadata too large to read",
+            f"{_NETFLIX}: partners disclose any GenAI use. The file holds metadata (an XMP "
+            "packet, a text chunk, an EXIF value) larger than the reader's limits, so it was "
+            "not read: what it says about generation (an XMP DigitalSourceType, a generator's "
+            "parameters) is unknown.",
             Severity.WARN,
         ),
         Rule(
@@ -334,7 +342,7 @@ def _toml_type(value: object) -> str:
     return names.get(type(value), f"a {type(value).__name__}")
 
 
-def load_policy(path: str | os.PathLike[str] | None) -> Policy:
+def load_policy(path: PathArg | None) -> Policy:
     """The built-in policy (`path` None), or a TOML file that changes its severities: a custom
     policy, named apart from the built-in one.
 
@@ -348,7 +356,7 @@ def load_policy(path: str | os.PathLike[str] | None) -> Policy:
     """
     if path is None:
         return DEFAULT_POLICY
-    path = Path(os.fsdecode(path))
+    path = as_path(path, "the policy file")
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -438,6 +446,9 @@ class FileFacts(NamedTuple):
     """`near_ai` as fields (asset, version, distance, threshold, which print matched)."""
     unprintable: str | None = None
     """For such a file that is an image: why it has no perceptual print."""
+    metadata_unread: tuple[str, ...] = ()
+    """For a file the ledger does not hold as it is: what its metadata held that was too large
+    to read, with the limits."""
 
 
 @dataclass(frozen=True)
@@ -709,6 +720,17 @@ def _file_signal_findings(item: FileFacts) -> Iterator[_Raw]:
             "beside the file (reading never fetches one).",
             {"reasons": list(item.unreadable_credentials)},
         )
+    if item.metadata_unread:
+        yield (
+            "metadata-unread",
+            None,
+            item.path,
+            f"{item.path} holds metadata too large to read: {'; '.join(item.metadata_unread)}.",
+            f"Look at what it declares with another tool (exiftool); record it as what it is "
+            f"(`provenance ingest {item.path} --origin ...`), or ask the vendor for the file "
+            "with its metadata within the limits.",
+            {"unread": list(item.metadata_unread)},
+        )
     if item.near_ai:
         yield (
             "near-ai-copy",
@@ -834,6 +856,14 @@ def asset_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str,
             f"checked them settles it: `provenance tag {name} --origin X --resolve "
             "--note WHY`.",
             {"reasons": list(judged.unreadable_credentials)},
+        )
+    if judged.metadata_unread:
+        yield (
+            "metadata-unread",
+            f"{label} holds metadata too large to read: {'; '.join(judged.metadata_unread)}.",
+            "Look at what it declares with another tool (exiftool); a TD who has checked it "
+            f"settles it: `provenance tag {name} --origin X --resolve --note WHY`.",
+            {"unread": list(judged.metadata_unread)},
         )
     missing = judged.missing_consent
     if missing:

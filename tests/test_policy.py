@@ -447,6 +447,28 @@ def test_a_perceptual_match_is_settled_by_a_later_resolving_claim() -> None:
     assert show.rules(1) == []
 
 
+def test_metadata_too_large_to_read_is_a_warning_naming_the_limit() -> None:
+    unread = "a PNG iTXt chunk of 20.0 MiB (limits: 8 MiB a text chunk, EXIF value or XMP packet)"
+    show = Show()
+    show.add(1, "matte", HUMAN)
+    show.update(
+        1, signals=(SignalRow(50, "metadata too large", near_ai=False, metadata_unread=unread),)
+    )
+    (finding,) = show.deliver(1).findings
+    assert (finding.rule, finding.severity) == ("metadata-unread", Severity.WARN)
+    assert "20.0 MiB" in finding.message and "8 MiB" in finding.message
+    assert finding.details == {"unread": [unread]}
+    show.update(1, claims=(*show.versions[1].claims, ClaimRow(HUMAN, True, event_id=60)))
+    assert show.rules(1) == []  # a TD who looked settles it
+    # A file the ledger does not hold says the same at sweep.
+    files = [FileFacts("in/x.png", "xxh3-128:9", metadata_unread=(unread,))]
+    verdict = evaluate(files, (), DEFAULT_POLICY, show.ledger)
+    assert sorted((f.rule, f.severity.value) for f in verdict.findings) == [
+        ("metadata-unread", "warn"),
+        ("untracked", "block"),
+    ]
+
+
 def test_evidence_from_the_files_is_named_in_a_dispute() -> None:
     show = Show()
     show.add(1, "matte")

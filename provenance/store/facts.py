@@ -15,7 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from provenance.detect import credentials_unreadable
+from provenance.detect import credentials_unreadable, metadata_unread
 from provenance.fingerprint import aggregate_digest
 from provenance.obligations import (
     MAX_DEPTH,
@@ -717,8 +717,8 @@ def _likeness_rows(connection: Connection, ids: list[int]) -> dict[int, list[str
 
 
 def _signal_rows(connection: Connection, ids: list[int]) -> dict[int, list[SignalRow]]:
-    """The signals that matter to the gate: perceptual matches, and credentials that could
-    not be read."""
+    """The signals that matter to the gate: perceptual matches, credentials that could not be
+    read, metadata too large to read."""
     found: dict[int, list[SignalRow]] = {}
     query = select(
         SignalRecord.version_id,
@@ -733,11 +733,12 @@ def _signal_rows(connection: Connection, ids: list[int]) -> dict[int, list[Signa
     ):
         fields = json.loads(detail) if detail else {}
         unreadable = credentials_unreadable(fields)
+        unread = metadata_unread(fields)
         near_ai = source == PERCEPTUAL_SOURCE
-        if near_ai or unreadable:
+        if near_ai or unreadable or unread:
             matches = tuple(near_ai_matches(fields)) if near_ai else ()
             found.setdefault(version_id, []).append(
-                SignalRow(event_id, summary, near_ai, unreadable, matches)
+                SignalRow(event_id, summary, near_ai, unreadable, matches, unread)
             )
     return found
 
