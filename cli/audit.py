@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
-from provenance.cli.render import emit_json
+from provenance.cli.render import echo, emit_json
 
 KEY_OPTION = click.option(
     "--key",
@@ -46,8 +46,8 @@ def checkpoint(obj: Context, key: Path | None, checkpoints: Path | None, as_json
     if as_json:
         emit_json("CheckpointWritten.1", {"path": str(path), "checkpoint": document})
         return
-    click.echo(f"checkpoint of {document['size']} events, root {document['root']}")
-    click.echo(f"  written to {path}")
+    echo(f"checkpoint of {document['size']} events, root {document['root']}")
+    echo(f"  written to {path}")
 
 
 @audit.command()
@@ -88,24 +88,24 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
         )
     else:
         for problem in report.problems:
-            click.echo(f"TAMPERED {problem}")
+            echo(f"TAMPERED {problem}")
         for note in report.notes:
-            click.echo(f"note: {note}")
+            echo(f"note: {note}")
         checked = [c for c in report.checkpoints if c.checked]
         good = sum(1 for c in checked if c.problem is None)
         other = len(report.checkpoints) - len(checked)
         state = "verifies" if report.ok else "DOES NOT verify"
-        click.echo(
+        echo(
             f"{report.size} events, root {report.root}: history {state} "
             f"({good} of {len(checked)} checkpoints consistent, {report.seconds:.2f} s)"
         )
         if other:
-            click.echo(
+            echo(
                 f"{other} checkpoints are signed by another key than yours and were not checked "
                 "(use the studio's key: --key or PROVENANCE_CHECKPOINT_KEY)."
             )
         if not checked:
-            click.echo("No checkpoints of your key yet: `provenance audit checkpoint` makes one.")
+            echo("No checkpoints of your key yet: `provenance audit checkpoint` makes one.")
     if not report.ok:
         sys.exit(EXIT_FINDINGS)
 

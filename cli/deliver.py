@@ -13,6 +13,7 @@ from provenance.cli.render import (
     consent_json,
     disclosure_json,
     disclosure_text,
+    echo,
     emit_json,
     policy_json,
     policy_text,
@@ -56,7 +57,7 @@ def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) 
         emit_json("SweepReport.1", sweep_json(report))
     else:
         for line in sweep_text(report):
-            click.echo(line)
+            echo(line)
     if not report.verdict.clean:
         sys.exit(EXIT_FINDINGS)
 
@@ -102,7 +103,7 @@ def finalize(
         emit_json("FinalizeReport.1", sweep_json(report))
     else:
         for line in sweep_text(report):
-            click.echo(line)
+            echo(line)
     if not report.finalized:
         sys.exit(EXIT_FINDINGS)
 
@@ -130,7 +131,7 @@ def verify(obj: Context, name: str, delivery: str | None, quick: bool, as_json: 
         emit_json("VerifyReport.1", verify_json(report))
     else:
         for line in verify_text(report):
-            click.echo(line)
+            echo(line)
     if not report.ok:
         sys.exit(EXIT_FINDINGS)
 
@@ -164,7 +165,7 @@ def approve(
         emit_json("Approval.1", approval_json(approval))
         return
     scope = " (covers tool risk)" if approval.covers_tool_risk else ""
-    click.echo(
+    echo(
         f"Approved {shown(approval.asset.name)} v{approval.asset.version} ({approval.asset.digest}): "
         f"{approval.ref}, by {approval.approved_by}{scope}"
     )
@@ -188,7 +189,7 @@ def consent_add(obj: Context, performer: str, scope: str, ref: str, as_json: boo
     if as_json:
         emit_json("Consent.1", consent_json(record))
         return
-    click.echo(f"Consent recorded for {record.performer}: {record.scope} ({record.ref})")
+    echo(f"Consent recorded for {record.performer}: {record.scope} ({record.ref})")
 
 
 @consent.command("list")
@@ -202,9 +203,9 @@ def consent_list(obj: Context, as_json: bool) -> None:
         emit_json("Consents.1", {"consents": [consent_json(c) for c in records]})
         return
     if not records:
-        click.echo('No consents recorded. Add one with `provenance consent add "NAME" ...`.')
+        echo('No consents recorded. Add one with `provenance consent add "NAME" ...`.')
     for record in records:
-        click.echo(f"{record.performer}: {record.scope} ({record.ref})")
+        echo(f"{record.performer}: {record.scope} ({record.ref})")
 
 
 @click.group()
@@ -222,7 +223,7 @@ def policy_show(policy_file: Path | None, as_json: bool) -> None:
         emit_json("Policy.1", policy_json(loaded))
         return
     for line in policy_text(loaded):
-        click.echo(line)
+        echo(line)
 
 
 @click.group()
@@ -241,7 +242,7 @@ def disclosure(obj: Context, as_json: bool) -> None:
         emit_json("Disclosure.1", disclosure_json(entries))
         return
     for line in disclosure_text(entries):
-        click.echo(line)
+        echo(line)
 
 
 def register(group: click.Group) -> None:

@@ -7,6 +7,7 @@ from provenance.cli import Context, json_option, pass_context
 from provenance.cli.render import (
     card_json,
     card_text,
+    echo,
     emit_json,
     history_json,
     history_text,
@@ -33,7 +34,7 @@ def show(obj: Context, target: str, as_json: bool) -> None:
         emit_json("AssetCard.1", card_json(card))
         return
     for line in card_text(card):
-        click.echo(line)
+        echo(line)
 
 
 @click.command()
@@ -58,7 +59,7 @@ def lineage(obj: Context, target: str, direction: str, depth: int, as_json: bool
         emit_json("Lineage.1", {"direction": direction, "depth": depth, "root": lineage_json(tree)})
         return
     for line in lineage_text(tree, up):
-        click.echo(line)
+        echo(line)
 
 
 @click.command()
@@ -73,7 +74,7 @@ def history(obj: Context, target: str, as_json: bool) -> None:
         emit_json("History.1", {"target": target, "events": [history_json(e) for e in entries]})
         return
     for line in history_text(entries):
-        click.echo(line)
+        echo(line)
 
 
 def register(group: click.Group) -> None:

@@ -32,6 +32,24 @@ from provenance.records import (
 from provenance.scan import format_frames
 
 
+def printable(text: str) -> str:
+    """Text for a terminal: what does not print (a newline or carriage return in a file name, an
+    escape sequence, a bidirectional override) is shown as an escape (`\\n`, `\\x1b`,
+    `\\u202e`), so that a name can never forge a line of output. (JSON output escapes by itself.)"""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(character: str) -> str:
+    return character.encode("unicode_escape").decode("ascii")
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    """Print one line of text output (see `printable`)."""
+    click.echo(printable(text), err=err)
+
+
 def shown(path: str) -> str:
     """A path as people read it: relative to the current folder when it lies below it."""
     here = os.getcwd()

@@ -59,6 +59,7 @@ from provenance.ingest import (
     refresh_status,
 )
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
+from provenance.paths import PathArg, as_bytes, as_path, as_target
 from provenance.policy import DEFAULT_POLICY, Policy
 from provenance.records import (
     ApprovalInfo,
@@ -141,12 +142,12 @@ class Ledger:
         self,
         location: LedgerLocation,
         engine: Engine,
-        cwd: Path | None = None,
+        cwd: PathArg | None = None,
         racy_window_ns: int = RACY_WINDOW_NS,
     ) -> None:
         self.location = location
         self.engine = engine
-        self.cwd = os.fsencode(os.path.abspath(cwd or Path.cwd()))
+        self.cwd = os.path.abspath(as_bytes(cwd, "cwd") if cwd is not None else os.getcwdb())
         self.racy_window_ns = racy_window_ns
         """How close to its recording a file's change must be for the stat cache to distrust it."""
 
@@ -154,7 +155,10 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, db: str | None = None, cwd: Path | None = None, racy_window_ns: int = RACY_WINDOW_NS
+        cls,
+        db: PathArg | None = None,
+        cwd: PathArg | None = None,
+        racy_window_ns: int = RACY_WINDOW_NS,
     ) -> Ledger:
         """Open an existing ledger: `db`, else PROVENANCE_DB / DATABASE_URL, else the nearest `.provenance/`."""
         location, engine = _existing_engine(db, cwd)
@@ -167,17 +171,20 @@ class Ledger:
 
     @classmethod
     def create(
-        cls, db: str | None = None, cwd: Path | None = None, racy_window_ns: int = RACY_WINDOW_NS
+        cls,
+        db: PathArg | None = None,
+        cwd: PathArg | None = None,
+        racy_window_ns: int = RACY_WINDOW_NS,
     ) -> Ledger:
         """Create a ledger (`db`, else `.provenance/ledger.db` in `cwd`), or open the one there."""
-        folder = Path(cwd or Path.cwd())
+        folder = as_path(cwd, "cwd") if cwd is not None else Path.cwd()
         if db is None:
             db = (
                 os.environ.get("PROVENANCE_DB")
                 or os.environ.get("DATABASE_URL")
                 or str(folder / LEDGER_DIR / LEDGER_FILE)
             )
-        location = parse_ledger_url(db)
+        location = parse_ledger_url(as_target(db, "db"))
         path = location.sqlite_path
         if path is not None:
             try:
@@ -302,17 +309,17 @@ class Ledger:
     @retry_conflicts
     def ingest(
         self,
-        paths: Sequence[str | os.PathLike[str] | bytes],
+        paths: Sequence[PathArg] | PathArg,
         origin: str | None = None,
         tool: str | None = None,
         by: str | None = None,
-        contains: Sequence[str] = (),
-        references: Sequence[str] = (),
+        contains: Sequence[PathArg] = (),
+        references: Sequence[PathArg] = (),
         note: str | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
         likeness: Sequence[str] = (),
-        scene: str | os.PathLike[str] | bytes | None = None,
+        scene: PathArg | None = None,
         allow_unresolved: bool = False,
     ) -> IngestReport:
         """Fingerprint files, folders and sequences and record them, with a claim and lineage if given.
@@ -328,6 +335,9 @@ class Ledger:
         The whole run is one transaction and one event: it completes, or the ledger is as before.
         Files that cannot be read are left out and listed in the report (`report.ok` is False).
         """
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            paths = [paths]  # (one path given on its own, not a list of its characters)
+        contains, references = _targets(contains), _targets(references)
         if not paths:
             raise ProvenanceError("Nothing to ingest: name at least one file, folder or sequence.")
         targets = [self._absolute(p) for p in paths]
@@ -431,7 +441,7 @@ class Ledger:
 
     def scene_inputs(
         self,
-        scene: str | os.PathLike[str] | bytes,
+        scene: PathArg,
         workers: int | None = None,
     ) -> SceneLineage:
         """What `ingest --scene` would link for this scene, and how each input resolved.
@@ -451,7 +461,7 @@ class Ledger:
     @retry_conflicts
     def tag(
         self,
-        target: str,
+        target: PathArg,
         origin: str,
         tool: str | None = None,
         by: str | None = None,
@@ -463,6 +473,7 @@ class Ledger:
 
         With `resolve`, the claim settles a disagreement: it supersedes every earlier claim.
         """
+        target = as_target(target)
         if resolve and not note:
             raise ProvenanceError(
                 "A resolving claim needs --note saying why (it is what an auditor will read)."
@@ -488,9 +499,11 @@ class Ledger:
 
     @retry_conflicts
     def link(
-        self, child: str, contains: Sequence[str] = (), references: Sequence[str] = ()
+        self, child: PathArg, contains: Sequence[PathArg] = (), references: Sequence[PathArg] = ()
     ) -> AssetCard:
         """Record what `child` was made from (`contains`) or only looked at (`references`)."""
+        child = as_target(child)
+        contains, references = _targets(contains), _targets(references)
         if not contains and not references:
             raise ProvenanceError(
                 "Name at least one parent with --from (contains) or --ref (references)."
@@ -523,7 +536,7 @@ class Ledger:
     @retry_conflicts
     def approve(
         self,
-        target: str,
+        target: PathArg,
         ref: str,
         by: str,
         note: str | None = None,
@@ -534,6 +547,7 @@ class Ledger:
         `ref` names where the approval is on record (ticket, email); `by` who gave it. An
         approval does not carry over to a new version: changed bytes need a new approval.
         """
+        target = as_target(target)
         if not ref.strip() or not by.strip():
             raise ProvenanceError(
                 'An approval needs --ref (where it is on record, e.g. "NFX-1234 email '
@@ -608,7 +622,7 @@ class Ledger:
 
     def sweep(
         self,
-        delivery: str | os.PathLike[str] | bytes,
+        delivery: PathArg,
         policy: Policy | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
@@ -663,13 +677,13 @@ class Ledger:
     @retry_conflicts
     def finalize(
         self,
-        delivery: str | os.PathLike[str] | bytes,
+        delivery: PathArg,
         name: str,
         policy: Policy | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
-        key: Path | None = None,
-        checkpoints: Path | None = None,
+        key: PathArg | None = None,
+        checkpoints: PathArg | None = None,
     ) -> SweepReport:
         """Mark a delivery final if nothing blocks; otherwise record only the refusal.
 
@@ -682,7 +696,7 @@ class Ledger:
             raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
         source = self._absolute(delivery)
         configured_anchors()
-        signing_key, _ = load_or_create_key(key)
+        signing_key, _ = load_or_create_key(_key_path(key))
         folder = self.checkpoints_folder(checkpoints)
         staged: StagedManifest | None = None
         checkpoint: dict[str, Any] | None = None
@@ -780,7 +794,7 @@ class Ledger:
     def verify(
         self,
         name: str,
-        delivery: str | os.PathLike[str] | bytes | None = None,
+        delivery: PathArg | None = None,
         workers: int | None = None,
         quick: bool = False,
     ) -> VerifyReport:
@@ -841,11 +855,11 @@ class Ledger:
 
     # -- audit ---------------------------------------------------------------------------------
 
-    def checkpoints_folder(self, folder: Path | None = None) -> Path:
+    def checkpoints_folder(self, folder: PathArg | None = None) -> Path:
         """Where checkpoints are kept: `folder`, else $PROVENANCE_CHECKPOINTS, else beside a SQLite
         ledger, else the user's data folder (named for the database)."""
         if folder is not None:
-            return folder
+            return as_path(folder, "the checkpoints folder")
         if os.environ.get("PROVENANCE_CHECKPOINTS"):
             return Path(os.environ["PROVENANCE_CHECKPOINTS"])
         sqlite = self.location.sqlite_path
@@ -861,13 +875,13 @@ class Ledger:
         return Path(base) / "provenance" / "checkpoints" / safe
 
     def checkpoint(
-        self, key: Path | None = None, folder: Path | None = None
+        self, key: PathArg | None = None, folder: PathArg | None = None
     ) -> tuple[Path, dict[str, Any]]:
         """Sign the log's current size and Merkle root and keep it outside the database.
 
         Refused while the log does not verify: a checkpoint must never bless a tampered log.
         """
-        signing_key, _ = load_or_create_key(key)
+        signing_key, _ = load_or_create_key(_key_path(key))
         where = self.checkpoints_folder(folder)
         with read_session(self._snapshot_engine()) as session:
             report = audit(session, where, public_hex(signing_key.public_key()))
@@ -877,9 +891,11 @@ class Ledger:
         document = make_checkpoint(report.chain, signing_key)
         return write_checkpoint(where, document), document
 
-    def audit_verify(self, key: Path | None = None, folder: Path | None = None) -> AuditReport:
+    def audit_verify(
+        self, key: PathArg | None = None, folder: PathArg | None = None
+    ) -> AuditReport:
         """Recompute the chain and prove every stored checkpoint consistent with the log."""
-        trusted = trusted_public_key(key)
+        trusted = trusted_public_key(_key_path(key))
         where = self.checkpoints_folder(folder)
         with read_session(self._snapshot_engine()) as session:
             return audit(session, where, trusted)
@@ -939,7 +955,8 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def show(self, target: str) -> AssetCard:
+    def show(self, target: PathArg) -> AssetCard:
+        target = as_target(target)
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
             return self._card(
@@ -947,9 +964,10 @@ class Ledger:
             )
 
     def lineage(
-        self, target: str, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
+        self, target: PathArg, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
     ) -> LineageNode:
         """The tree of what `target` was made from (`up`) or everything made from it."""
+        target = as_target(target)
         if depth < 1:
             raise ProvenanceError(f"The lineage depth must be at least 1, not {depth}.")
         with read_session(self.engine) as session:
@@ -961,8 +979,9 @@ class Ledger:
             )
             return _lineage_tree(start, edges, refs, up)
 
-    def history(self, target: str) -> list[HistoryEntry]:
+    def history(self, target: PathArg) -> list[HistoryEntry]:
         """Every event that touched the asset: versions, claims and lineage, oldest first."""
+        target = as_target(target)
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
             resolved = queries.resolve_target(session, roots, target, self.cwd)
@@ -973,9 +992,8 @@ class Ledger:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _absolute(self, path: str | os.PathLike[str] | bytes) -> bytes:
-        raw = os.fsencode(path)
-        return os.path.normpath(os.path.join(self.cwd, raw))
+    def _absolute(self, path: PathArg) -> bytes:
+        return os.path.normpath(os.path.join(self.cwd, as_bytes(path)))
 
     def _read_roots(self, session: Session, target: str) -> queries.RootMap:
         roots = queries.find_roots(session, self.workspace)
@@ -1357,15 +1375,31 @@ __all__ = ["Ledger", "create_db_roles", "schema_status", "split_tool", "upgrade_
 # Schema maintenance: work on ledgers whose schema is not current, so no Ledger is opened.
 
 
-def _existing_engine(db: str | None, cwd: Path | None) -> tuple[LedgerLocation, Engine]:
-    location = locate_ledger(db, cwd)
+def _targets(values: Sequence[PathArg] | PathArg) -> list[str]:
+    """Targets given as a list (one given on its own is taken as a list of one)."""
+    if isinstance(values, (str, bytes, os.PathLike)):
+        return [as_target(values)]
+    return [as_target(value) for value in values]
+
+
+def _key_path(key: PathArg | None) -> Path | None:
+    return as_path(key, "the checkpoint key") if key is not None else None
+
+
+def _existing_engine(db: PathArg | None, cwd: PathArg | None) -> tuple[LedgerLocation, Engine]:
+    location = locate_ledger(
+        as_target(db, "db") if db is not None else None,
+        as_path(cwd, "cwd") if cwd is not None else None,
+    )
     path = location.sqlite_path
     if path is not None and not path.exists():
         raise LedgerNotFound(f"No ledger at {path}. Create it with `provenance --db {path} init`.")
     return location, create_ledger_engine(location)
 
 
-def schema_status(db: str | None = None, cwd: Path | None = None) -> tuple[str, schema.SchemaState]:
+def schema_status(
+    db: PathArg | None = None, cwd: PathArg | None = None
+) -> tuple[str, schema.SchemaState]:
     """(display URL, schema state) of a ledger, current or not."""
     location, engine = _existing_engine(db, cwd)
     try:
@@ -1375,7 +1409,7 @@ def schema_status(db: str | None = None, cwd: Path | None = None) -> tuple[str, 
 
 
 def upgrade_ledger(
-    db: str | None = None, cwd: Path | None = None, revision: str = "head"
+    db: PathArg | None = None, cwd: PathArg | None = None, revision: str = "head"
 ) -> tuple[str, schema.SchemaState, schema.SchemaState]:
     """Upgrade a ledger's schema in one transaction: (display URL, before, after)."""
     location, engine = _existing_engine(db, cwd)
@@ -1391,7 +1425,9 @@ def upgrade_ledger(
         engine.dispose()
 
 
-def create_db_roles(db: str | None = None, cwd: Path | None = None) -> tuple[str, RolesReport]:
+def create_db_roles(
+    db: PathArg | None = None, cwd: PathArg | None = None
+) -> tuple[str, RolesReport]:
     """Create the artist, TD and auditor group roles on a PostgreSQL ledger: (display URL, report)."""
     location, engine = _existing_engine(db, cwd)
     try:

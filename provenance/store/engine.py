@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -55,10 +56,14 @@ def parse_ledger_url(value: str) -> LedgerLocation:
         return LedgerLocation(URL.create("sqlite", database=str(path)), _root_for_sqlite(path))
     try:
         url = make_url(value)
-    except ArgumentError as exc:
+        # (The port is parsed when it is first read: `[::1/x` is read as host `[`, port `:1`.)
+        url.port  # noqa: B018
+    except (ArgumentError, ValueError) as exc:
+        why = f"its port is not a number ({exc})" if isinstance(exc, ValueError) else str(exc)
         raise ProvenanceError(
-            f"Cannot read the ledger URL {value!r}: {exc}. Use a path to a SQLite file or a URL "
-            "such as sqlite:///path/ledger.db or postgresql+psycopg://user@host/db."
+            f"Cannot read the ledger URL {_hide_password(value)!r}: {why}. Use a path to a "
+            "SQLite file or a URL such as sqlite:///path/ledger.db or "
+            "postgresql+psycopg://user@host:5432/db (an IPv6 host in brackets: [::1])."
         ) from None
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -75,6 +80,11 @@ def parse_ledger_url(value: str) -> LedgerLocation:
         f"Unsupported ledger database {backend!r}. Use SQLite (a file path) or PostgreSQL "
         "(postgresql+psycopg://...)."
     )
+
+
+def _hide_password(text: str) -> str:
+    """A URL that may not parse, with whatever stands where its password would be hidden."""
+    return re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", text)
 
 
 def _root_for_sqlite(path: Path) -> bytes:
@@ -113,6 +123,9 @@ def create_ledger_engine(location: LedgerLocation) -> Engine:
     """An engine with the pragmas and begin modes the ledger relies on."""
     url = location.url
     if url.get_backend_name() == "sqlite":
+        path = location.sqlite_path
+        if path is not None and _read_only_folder(path):
+            return _snapshot_engine(path)
         engine = create_engine(
             url,
             poolclass=NullPool,
@@ -121,7 +134,54 @@ def create_ledger_engine(location: LedgerLocation) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise ProvenanceError(
+            f"Cannot use the ledger URL {location.display_url!r} ({exc}). A PostgreSQL ledger "
+            "needs postgresql+psycopg://... and psycopg: pip install 'provenance[postgres]'."
+        ) from None
+
+
+def _read_only_folder(path: Path) -> bool:
+    """A ledger file in a folder this process cannot write (an archive, a read-only mount)."""
+    return path.is_file() and not os.access(path.parent, os.W_OK)
+
+
+def _snapshot_engine(path: Path) -> Engine:
+    """An engine that reads a ledger in a read-only folder as it stands.
+
+    SQLite cannot open a WAL ledger whose folder it cannot write (it would make the `-shm`
+    file), not even to read. When no `-wal` file holds commits the main file lacks, the file is
+    all there is, and SQLite reads it as immutable; every write is refused as read-only."""
+    wal = Path(f"{path}-wal")
+    shm = Path(f"{path}-shm")
+    if wal.exists() and wal.stat().st_size and not shm.exists():
+        raise LedgerReadOnly(
+            f"The ledger {path} is in a folder that cannot be written, and its {wal.name} file "
+            "holds commits that only a writer can fold in. Open it once where it can be "
+            "written (or copy the folder somewhere writable), then read it here."
+        )
+    immutable = not wal.exists() or not wal.stat().st_size
+    uri = f"{path.as_uri()}?{'immutable=1' if immutable else 'mode=ro'}"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    event.listen(engine, "connect", _sqlite_on_connect_read_only)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect_read_only(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA query_only = ON")
+    finally:
+        cursor.close()
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
