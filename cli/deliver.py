@@ -15,6 +15,8 @@ from provenance.cli.render import (
     disclosure_text,
     echo,
     emit_json,
+    manifest_json,
+    manifest_text,
     policy_json,
     policy_text,
     shown,
@@ -123,7 +125,9 @@ def verify(obj: Context, name: str, delivery: str | None, quick: bool, as_json: 
     """Does a delivery still match what was finalized as NAME? Exit 3 if anything moved.
 
     DELIVERY defaults to the folder or list that was finalized. Every file is read (the stat
-    cache is a cache that any writer of the ledger could forge), unless --quick.
+    cache is a cache that any writer of the ledger could forge), unless --quick. A missing
+    manifest (a finalize killed after its commit) is a difference too: `provenance manifest
+    write NAME` writes it again.
     """
     with obj.open() as ledger:
         report = ledger.verify(name, delivery, quick=quick)
@@ -134,6 +138,36 @@ def verify(obj: Context, name: str, delivery: str | None, quick: bool, as_json: 
             echo(line)
     if not report.ok:
         sys.exit(EXIT_FINDINGS)
+
+
+@click.group()
+def manifest() -> None:
+    """The manifest beside a finalized delivery."""
+
+
+@manifest.command("write")
+@click.argument("name")
+@click.argument("delivery", required=False, type=click.Path(path_type=str))
+@CHECKPOINTS_OPTION
+@json_option
+@pass_context
+def manifest_write(
+    obj: Context, name: str, delivery: str | None, checkpoints: Path | None, as_json: bool
+) -> None:
+    """Write NAME's manifest again, byte for byte as finalized, and keep its checkpoint again.
+
+    For a finalize that was killed (or failed) after it marked NAME final: `finalize` again
+    says "already final", `verify` says the manifest is missing. DELIVERY defaults to the
+    folder or list that was finalized (give a copy to write the manifest into it). Records
+    nothing; removes the leftovers of interrupted finalizes.
+    """
+    with obj.open() as ledger:
+        report = ledger.write_manifest(name, delivery, checkpoints=checkpoints)
+    if as_json:
+        emit_json("ManifestWrite.1", manifest_json(report))
+        return
+    for line in manifest_text(report):
+        echo(line)
 
 
 @click.command()
@@ -246,5 +280,5 @@ def disclosure(obj: Context, as_json: bool) -> None:
 
 
 def register(group: click.Group) -> None:
-    for command in (sweep, finalize, verify, approve, consent, policy, report):
+    for command in (sweep, finalize, verify, manifest, approve, consent, policy, report):
         group.add_command(command)

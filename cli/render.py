@@ -22,6 +22,7 @@ from provenance.records import (
     HistoryEntry,
     IngestReport,
     LineageNode,
+    ManifestReport,
     SceneLineage,
     SignalInfo,
     SweepReport,
@@ -464,6 +465,8 @@ def sweep_json(report: SweepReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 4),
         "manifest": display_path(report.manifest) if report.manifest else None,
         "event": {"id": report.event_id, "hash": report.event_hash} if report.event_id else None,
+        "leftovers": [display_path(p) for p in report.leftovers],
+        "leftovers_removed": report.leftovers_removed,
         "findings": [finding_json(f) for f in verdict.findings],
     }
 
@@ -489,6 +492,7 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
         )
     if report.ignored_rows:
         yield f"{report.ignored_rows} pull-list rows not submitted as FINAL were left out"
+    yield from _leftovers_text(report.leftovers, report.leftovers_removed)
     if report.name is not None:
         if report.finalized:
             yield f"FINALIZED {report.name}: manifest {shown(display_path(report.manifest or b''))}"
@@ -498,6 +502,48 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
         else:
             reason = "nothing to deliver" if not report.files else "blocking findings above"
             yield f"REFUSED {report.name}: {reason}; nothing was marked final."
+
+
+def _leftovers_text(leftovers: list[bytes], removed: bool) -> Iterator[str]:
+    if not leftovers:
+        return
+    count = len(leftovers)
+    what = f"{count} leftover{'s' if count > 1 else ''} of an interrupted finalize"
+    if removed:
+        yield f"removed {what}: {', '.join(shown(display_path(p)) for p in leftovers)}"
+    else:
+        yield (
+            f"left out {what} (the next finalize removes {'them' if count > 1 else 'it'}): "
+            f"{', '.join(shown(display_path(p)) for p in leftovers)}"
+        )
+
+
+def manifest_json(report: ManifestReport) -> dict[str, Any]:
+    return {
+        "name": report.name,
+        "path": display_path(report.path),
+        "digest": report.digest,
+        "size": report.size,
+        "written": report.written,
+        "checkpoint": str(report.checkpoint) if report.checkpoint else None,
+        "checkpoint_written": report.checkpoint_written,
+        "leftovers_removed": [display_path(p) for p in report.leftovers_removed],
+    }
+
+
+def manifest_text(report: ManifestReport) -> Iterator[str]:
+    path = shown(display_path(report.path))
+    if report.written:
+        yield f"wrote {path} ({report.digest}, {report.size:,} bytes): {report.name} as finalized"
+    else:
+        yield f"{path} is in place ({report.digest}): {report.name} as finalized"
+    if report.checkpoint is None:
+        yield "the manifest carries no checkpoint"
+    elif report.checkpoint_written:
+        yield f"checkpoint kept again: {report.checkpoint}"
+    else:
+        yield f"checkpoint already kept: {report.checkpoint}"
+    yield from _leftovers_text(report.leftovers_removed, removed=True)
 
 
 def verify_json(report: VerifyReport) -> dict[str, Any]:
@@ -515,6 +561,11 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "added": changes(report.added),
         "removed": changes(report.removed),
         "changed": changes(report.changed),
+        "manifest": {
+            "path": display_path(report.manifest) if report.manifest else None,
+            "state": report.manifest_state,
+        },
+        "leftovers": [display_path(p) for p in report.leftovers],
     }
 
 
@@ -525,6 +576,21 @@ def verify_text(report: VerifyReport) -> Iterator[str]:
         yield f"removed  {change.path} (was {change.recorded})"
     for change in report.changed:
         yield f"changed  {change.path} (was {change.recorded}, now {change.now})"
+    manifest = shown(display_path(report.manifest or b""))
+    if report.manifest_state == "missing":
+        yield (
+            f"missing  {manifest}: the manifest is not there; `provenance manifest write "
+            f"{report.name}` writes it again, as it was finalized"
+        )
+    elif report.manifest_state in ("changed", "earlier"):
+        what = "an earlier finalize's" if report.manifest_state == "earlier" else "not the one"
+        yield (
+            f"changed  {manifest}: {what} manifest, not the one {report.name} finalized; "
+            f"`provenance manifest write {report.name}` writes it again"
+        )
+    elif report.manifest_state == "later":
+        yield f"note: {manifest} is the manifest of a later finalize of this delivery"
+    yield from _leftovers_text(report.leftovers, removed=False)
     if report.files_cached:
         yield (
             f"quick: {report.files_cached} files were taken as unchanged from the stat cache, "

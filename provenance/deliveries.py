@@ -31,6 +31,9 @@ from provenance.scan import (
 
 MANIFEST_NAME = b"provenance-manifest.json"
 MANIFEST_SUFFIX = b".provenance-manifest.json"
+LEFTOVER_NAME = re.compile(rb"\.provenance-manifest\.(?:staging\.[0-9a-f]{16}|[a-z0-9_]{8})")
+"""The name of a staged manifest (and of one staged by earlier versions): a file so named is set
+aside until the finalizer knows whether it is a killed finalize's leftover (`manifests`)."""
 
 FINAL = "FINAL"
 # Files read as lists of paths, one a line (a file without an extension is read as one too).
@@ -105,6 +108,9 @@ class Delivery:
     """A file at this delivery's own manifest path (`manifest_at`), set aside until the
     finalizer knows whether its bytes are a manifest a finalize recorded (then it is not part
     of the delivery) or not (then it is judged like any other file: `judge_manifest`)."""
+    leftovers: list[ScannedFile] = field(default_factory=list)
+    """Files named like a staged manifest (`LEFTOVER_NAME`), set aside until the finalizer knows
+    whether each is a killed finalize's leftover (left out) or not (judged: `judge_leftover`)."""
 
     @property
     def manifest_at(self) -> bytes:
@@ -118,8 +124,9 @@ class Delivery:
             return
         first = len(self.asset_spans)
         held = self.manifest
+        set_aside = len(self.leftovers)
         self.add_scan(scan)
-        kept = [asset for asset in scan.assets if not self._is_own_manifest(asset)]
+        kept = [asset for asset in scan.assets if not self._set_aside(asset)]
         self.folders.append(
             FolderRead(
                 scan.folder,
@@ -127,7 +134,9 @@ class Delivery:
                 scan.newest_ns,
                 range(first, len(self.asset_spans)),
                 tuple(asset.kind for asset in kept),
-                complete=not (scan.skipped or scan.links) and self.manifest is held,
+                complete=not (scan.skipped or scan.links)
+                and self.manifest is held
+                and len(self.leftovers) == set_aside,
             )
         )
 
@@ -144,11 +153,26 @@ class Delivery:
     def _is_own_manifest(self, asset: ScannedAsset) -> bool:
         return asset.kind is AssetKind.FILE and asset.pattern == self.manifest_at
 
+    def _set_aside(self, asset: ScannedAsset) -> bool:
+        return self._is_own_manifest(asset) or (
+            asset.kind is AssetKind.FILE
+            and LEFTOVER_NAME.fullmatch(os.path.basename(asset.pattern)) is not None
+        )
+
     def add_asset(self, asset: ScannedAsset, expected: Iterable[int] | None = None) -> None:
         if self._is_own_manifest(asset):
             self.manifest = asset.members[0]
             return
+        if self._set_aside(asset):
+            self.leftovers.append(asset.members[0])
+            return
         self._add(asset, expected)
+
+    def judge_leftover(self, leftover: ScannedFile) -> None:
+        """A file named like a staged manifest that is not a killed finalize's leftover: it
+        ships, and is judged like any other file."""
+        self.leftovers.remove(leftover)
+        self._add(ScannedAsset(AssetKind.FILE, leftover.path, [leftover]))
 
     def judge_manifest(self) -> None:
         """The file at the manifest path is not a manifest a finalize recorded: it ships, and

@@ -20,9 +20,11 @@ from provenance.audit import (
     load_or_create_key,
     make_checkpoint,
     public_hex,
+    stored_checkpoints,
     trusted_public_key,
     write_checkpoint,
 )
+from provenance.deliveries import Delivery, DeliveryKind
 from provenance.detect.trust import configured_anchors
 from provenance.errors import (
     AuditFailed,
@@ -37,16 +39,14 @@ from provenance.errors import (
 )
 from provenance.finalizer import (
     DeliveryCheck,
-    StagedManifest,
     check_delivery,
     deliverable_exists,
     manifest_document,
     read_every_file,
     record_cache,
     record_deliverable,
-    stage_manifest,
 )
-from provenance.fingerprint import RACY_WINDOW_NS, Hasher
+from provenance.fingerprint import RACY_WINDOW_NS, Hasher, hash_file
 from provenance.ingest import (
     CacheRefresh,
     ClaimSpec,
@@ -57,6 +57,17 @@ from provenance.ingest import (
     add_edges,
     add_likeness,
     refresh_status,
+)
+from provenance.manifests import (
+    KeptManifest,
+    StagedManifest,
+    clear_leftovers,
+    discard,
+    install,
+    manifest_body,
+    manifest_digest,
+    remove_leftovers,
+    stage_manifest,
 )
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
 from provenance.paths import PathArg, as_bytes, as_path, as_target
@@ -73,6 +84,7 @@ from provenance.records import (
     IngestReport,
     LineageLink,
     LineageNode,
+    ManifestReport,
     ReprintReport,
     SceneLineage,
     SweepReport,
@@ -115,7 +127,7 @@ from provenance.store.models import (
     Tool,
     Tristate,
 )
-from provenance.store.queries import MANIFEST_EVENT
+from provenance.store.queries import MANIFEST_EVENT, keep_manifest
 from provenance.store.roles import RolesReport, create_roles
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
@@ -699,7 +711,6 @@ class Ledger:
         signing_key, _ = load_or_create_key(_key_path(key))
         folder = self.checkpoints_folder(checkpoints)
         staged: StagedManifest | None = None
-        checkpoint: dict[str, Any] | None = None
         try:
             with Hasher(workers) as hasher:
                 # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
@@ -718,7 +729,9 @@ class Ledger:
                     if deliverable_exists(session, name):
                         raise ProvenanceError(
                             f"A deliverable named {name!r} is already final. Give this one a new "
-                            "version name (e.g. _v004), or `provenance verify` the existing one."
+                            "version name (e.g. _v004), or `provenance verify` the existing one "
+                            f"(`provenance manifest write {name}` writes its manifest and "
+                            "checkpoint again if they are missing)."
                         )
                     roots = queries.ensure_roots(session, self.workspace)
                     chosen = policy or DEFAULT_POLICY
@@ -763,9 +776,10 @@ class Ledger:
                     finalized_at = unit.at.isoformat()
                     document = manifest_document(name, check, event_id, event_hash, finalized_at)
                     document["checkpoint"] = checkpoint
-                    staged = stage_manifest(check.delivery, document)
+                    staged = stage_manifest(check.delivery, manifest_body(document))
                     # Its bytes are recorded: the one file a later sweep of this delivery may
-                    # leave out (anything else at that name is judged like any other file).
+                    # leave out (anything else at that name is judged like any other file);
+                    # and kept, to be written again if it never reaches its place.
                     written = {
                         "name": name,
                         "path": display_path(staged.final),
@@ -773,23 +787,50 @@ class Ledger:
                         "size": staged.size,
                     }
                     with unit_of_work_event(session, MANIFEST_EVENT, written):
-                        pass
-            staged_final = staged.final
-            os.replace(staged.temp, staged_final)
-            staged = None
-            write_checkpoint(folder, checkpoint)
+                        keep_manifest(session, name, staged.body, staged.digest)
+            final, staged = staged, None
+            removed = self._put_in_place(name, final, folder, checkpoint, check.delivery)
             return _sweep_report(
                 check,
                 name=name,
                 finalized=True,
-                manifest=staged_final,
+                manifest=final.final,
                 event_id=event_id,
                 event_hash=event_hash,
+                removed=removed,
             )
         finally:
             if staged is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(staged.temp)
+                discard(staged)
+
+    def _put_in_place(
+        self,
+        name: str,
+        staged: StagedManifest,
+        folder: Path,
+        checkpoint: dict[str, Any],
+        delivery: Delivery,
+    ) -> list[bytes]:
+        """After a finalize's commit: its manifest into place, its checkpoint kept, the
+        leftovers of killed finalizes removed. The deliverable is final whatever fails here;
+        the error says so and names the command that finishes the job."""
+        try:
+            install(staged)
+        except OSError as exc:
+            raise ProvenanceError(
+                f"{name} is final, but its manifest could not be put in place at "
+                f"{display_path(staged.final)} ({exc.strerror}). Once it can be written, "
+                f"`provenance manifest write {name}` writes it (and its checkpoint)."
+            ) from None
+        try:
+            write_checkpoint(folder, checkpoint)
+        except OSError as exc:
+            raise ProvenanceError(
+                f"{name} is final and its manifest is in place, but its checkpoint could not be "
+                f"written to {folder} ({exc.strerror}). Once it can be, `provenance manifest "
+                f"write {name}` writes it."
+            ) from None
+        return clear_leftovers(delivery)
 
     def verify(
         self,
@@ -804,16 +845,9 @@ class Ledger:
         could forge it. `quick` trusts it (a file whose size, times and inode have not moved
         since it was last read is taken as unchanged), and the report says so."""
         with read_session(self.engine) as session:
-            row = session.execute(select(Deliverable).where(Deliverable.name == name)).scalar()
-            if row is None:
-                known = list(session.execute(select(Deliverable.name)).scalars())
-                close = difflib.get_close_matches(name, known, n=3)
-                hint = f" Did you mean {', '.join(close)}?" if close else ""
-                raise TargetNotFound(
-                    f"No finalized deliverable is named {name!r}.{hint} "
-                    "`provenance finalize DELIVERY --name NAME` records one."
-                )
+            row = self._deliverable(session, name)
             source = self._absolute(delivery) if delivery is not None else row.source
+            owners = queries.manifest_owners(session)
             recorded = {
                 path: digest
                 for path, digest in session.execute(
@@ -841,6 +875,8 @@ class Ledger:
             for p in sorted(now)
             if p in recorded and recorded[p] != now[p]
         ]
+        manifest = check.delivery.manifest_at
+        state = _manifest_state(manifest, name, owners)
         return VerifyReport(
             name,
             source,
@@ -851,7 +887,109 @@ class Ledger:
             changed,
             files_read=check.files_read,
             files_cached=check.files_cached,
+            manifest=manifest,
+            manifest_state=state,
+            leftovers=[f.path for f in check.delivery.leftovers],
         )
+
+    def write_manifest(
+        self,
+        name: str,
+        delivery: PathArg | None = None,
+        checkpoints: PathArg | None = None,
+    ) -> ManifestReport:
+        """Write again, byte for byte, the manifest of deliverable `name` beside its delivery
+        (or beside `delivery`, a copy of it), and keep its checkpoint again: what a finalize
+        killed after its commit did not finish. Removes the leftovers of killed finalizes.
+
+        The bytes are the ones the finalize kept in the ledger, checked against the digest its
+        `finalize.manifest` event recorded (so a later sweep leaves them out). Records nothing:
+        any role that may read the ledger may run it."""
+        with read_session(self.engine) as session:
+            row = self._deliverable(session, name)
+            kept = queries.kept_manifest(session, row.id)
+            owners = queries.manifest_owners(session)
+        recorded = {digest for digest, owner in owners.items() if owner.name == name}
+        if kept is None:
+            raise ProvenanceError(
+                f"{name!r} was finalized before provenance kept manifests in the ledger (schema "
+                "0011): its manifest cannot be written again. Its files, digests and verdict are "
+                f"in the ledger: `provenance verify {name}` checks the delivery against them."
+            )
+        digest, body = kept
+        if body is None or digest not in recorded or manifest_digest(body) != digest:
+            raise ProvenanceError(
+                f"The manifest the ledger keeps for {name!r} is not the one its finalize "
+                "recorded: the ledger was changed. Run `provenance audit verify`, and restore "
+                "the ledger from a backup checked against your checkpoints."
+            )
+        source = self._absolute(delivery) if delivery is not None else row.source
+        target = Delivery(DeliveryKind(row.kind), source, _home(DeliveryKind(row.kind), source))
+        final = target.manifest_at
+        state = _manifest_state(final, name, owners)
+        if state == "later":
+            held = owners[hash_file(final).digest or ""]
+            raise ProvenanceError(
+                f"{display_path(final)} holds the manifest of {held.name!r}, a later finalize "
+                f"of this delivery; writing {name!r}'s would replace it. To write {name!r}'s "
+                "into a copy of the delivery, give the copy: `provenance manifest write "
+                f"{name} COPY`."
+            )
+        written = state != "present"
+        if written:
+            try:
+                install(stage_manifest(target, body))
+            except OSError as exc:
+                raise ProvenanceError(
+                    f"Cannot put the manifest in place at {display_path(final)} "
+                    f"({exc.strerror}). Make the folder writable and run this again."
+                ) from None
+        checkpoint_path, checkpoint_written = self._keep_checkpoint(
+            KeptManifest(name, body, digest), checkpoints
+        )
+        return ManifestReport(
+            name,
+            final,
+            digest,
+            len(body),
+            written,
+            checkpoint_path,
+            checkpoint_written,
+            remove_leftovers(os.path.dirname(final)) + clear_leftovers(target),
+        )
+
+    def _deliverable(self, session: Session, name: str) -> Deliverable:
+        row = session.execute(select(Deliverable).where(Deliverable.name == name)).scalar()
+        if row is None:
+            known = list(session.execute(select(Deliverable.name)).scalars())
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise TargetNotFound(
+                f"No finalized deliverable is named {name!r}.{hint} "
+                "`provenance finalize DELIVERY --name NAME` records one."
+            )
+        return row
+
+    def _keep_checkpoint(
+        self, kept: KeptManifest, checkpoints: PathArg | None
+    ) -> tuple[Path | None, bool]:
+        """The checkpoint a manifest carries, kept in the checkpoints folder unless it is there:
+        (its file, whether it was written now)."""
+        document = kept.checkpoint
+        if document is None:
+            return None, False
+        folder = self.checkpoints_folder(checkpoints)
+        for path, stored in stored_checkpoints(folder, str(document.get("ledger", ""))):
+            if stored.get("signature") == document.get("signature"):
+                return path, False
+        try:
+            return write_checkpoint(folder, document), True
+        except OSError as exc:
+            raise ProvenanceError(
+                f"The manifest of {kept.name} is in place, but its checkpoint could not be "
+                f"written to {folder} ({exc.strerror}). Make the folder writable and run this "
+                "again."
+            ) from None
 
     # -- audit ---------------------------------------------------------------------------------
 
@@ -1139,6 +1277,7 @@ def _sweep_report(
     manifest: bytes | None = None,
     event_id: int | None = None,
     event_hash: str | None = None,
+    removed: list[bytes] | None = None,
 ) -> SweepReport:
     return SweepReport(
         delivery_kind=check.delivery.kind.value,
@@ -1156,7 +1295,30 @@ def _sweep_report(
         manifest=manifest,
         event_id=event_id,
         event_hash=event_hash,
+        leftovers=[f.path for f in check.delivery.leftovers] if removed is None else removed,
+        leftovers_removed=removed is not None,
     )
+
+
+def _manifest_state(path: bytes, name: str, owners: dict[str, queries.ManifestOwner]) -> str:
+    """What stands where deliverable `name`'s manifest belongs (see `VerifyReport`)."""
+    held = hash_file(path).digest if os.path.lexists(path) else None
+    if held is None:
+        return "missing"
+    owner = owners.get(held)
+    if owner is None:
+        return "changed"  # (judged as a file of the delivery: `added`)
+    if owner.name == name:
+        return "present"
+    ours = max((o.event_id for o in owners.values() if o.name == name), default=0)
+    # A later finalize of the same delivery replaced it; an earlier one's means this one's
+    # never reached its place (a finalize killed after its commit).
+    return "later" if owner.event_id > ours else "earlier"
+
+
+def _home(kind: DeliveryKind, source: bytes) -> bytes:
+    """The folder a delivery's manifest goes to (see `deliveries.Delivery.home`)."""
+    return source if kind is DeliveryKind.FOLDER else os.path.dirname(source)
 
 
 def _tristate(name: str, value: str) -> Tristate:
@@ -1432,7 +1594,7 @@ def create_db_roles(
     location, engine = _existing_engine(db, cwd)
     try:
         schema.require_current(engine, location.display_url)
-        with translate_db_errors():
+        with translate_db_errors(engine):
             return location.display_url, create_roles(engine)
     except LedgerReadOnly as exc:
         raise ProvenanceError(

@@ -208,6 +208,8 @@ def test_read_commands_work_on_a_ledger_in_a_read_only_folder(tmp_path: Path) ->
                 "history comp/c.png",
                 "sweep delivery",
                 "show comp/c.png --json",
+                "audit verify",
+                "report disclosure",
                 "ingest delivery --origin ai",
             )
         }

@@ -254,7 +254,11 @@ def write_session(engine: Engine) -> Iterator[Session]:
     does the same; readers are never blocked.
     """
     bound = engine.execution_options(ledger_write=True)
-    with translate_db_errors(), Session(bound, expire_on_commit=False) as session, session.begin():
+    with (
+        translate_db_errors(engine),
+        Session(bound, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
         yield session
@@ -263,17 +267,22 @@ def write_session(engine: Engine) -> Iterator[Session]:
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """One unit of work that only reads."""
-    with translate_db_errors(), Session(engine, expire_on_commit=False) as session, session.begin():
+    with (
+        translate_db_errors(engine),
+        Session(engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
 
 
 @contextmanager
-def translate_db_errors() -> Iterator[None]:
-    """Turn driver errors a user can act on into ProvenanceErrors that name the fix."""
+def translate_db_errors(engine: Engine | None = None) -> Iterator[None]:
+    """Turn driver errors a user can act on into ProvenanceErrors that name the fix (`engine`,
+    when given, lets a SQLite disk error say whether the disk is full)."""
     try:
         yield
     except OperationalError as exc:
-        raise _translate(exc) from exc
+        raise _translate(exc, engine) from exc
     except DatabaseError as exc:
         message = str(exc.orig) if exc.orig is not None else str(exc)
         if getattr(exc.orig, "sqlstate", None) == "42501":
@@ -290,7 +299,25 @@ def translate_db_errors() -> Iterator[None]:
         raise
 
 
-def _translate(exc: OperationalError) -> ProvenanceError | OperationalError:
+FULL_DISK_BYTES = 1 << 20
+"""Free space under which a SQLite "disk I/O error" is taken to be a full disk (SQLite reports
+a write that found no space in its write-ahead log so)."""
+
+
+def _full_disk(engine: Engine | None) -> bool:
+    database = engine.url.database if engine is not None else None
+    if engine is None or engine.dialect.name != "sqlite" or not database:
+        return False
+    try:
+        status = os.statvfs(os.path.dirname(os.path.abspath(database)))
+    except OSError:
+        return False
+    return status.f_bavail * status.f_frsize < FULL_DISK_BYTES
+
+
+def _translate(
+    exc: OperationalError, engine: Engine | None = None
+) -> ProvenanceError | OperationalError:
     message = str(exc.orig) if exc.orig is not None else str(exc)
     lowered = message.lower()
     if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
@@ -308,9 +335,28 @@ def _translate(exc: OperationalError) -> ProvenanceError | OperationalError:
             f"The ledger file is not a SQLite database ({message}). Point --db at a provenance "
             "ledger, or create one with `provenance init`."
         )
-    if "locked" in lowered or getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
-        return exc
     first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if (
+        "disk is full" in lowered
+        or "no space left" in lowered
+        or "could not extend file" in lowered
+        or sqlstate in ("53100", "53200")  # disk_full, out_of_memory
+        or ("disk i/o error" in lowered and _full_disk(engine))
+    ):
+        return ProvenanceError(
+            f"The disk holding the ledger is full ({first}). Nothing was recorded by this "
+            "command: free space on that disk (or move the ledger to a larger one) and run it "
+            "again."
+        )
+    if "locked" in lowered or sqlstate in RETRYABLE_SQLSTATES:
+        return exc
+    if isinstance(exc.orig, sqlite3.Error):
+        return ProvenanceError(
+            f"Cannot use the ledger ({first}). Nothing was recorded by this command. Check the "
+            "ledger file (--db / PROVENANCE_DB), its folder, and the disk it is on (full, or "
+            "failing)."
+        )
     return ProvenanceError(
         f"Cannot use the ledger ({first}). Check --db / PROVENANCE_DB, that the database "
         "server is up, and your credentials (~/.pgpass, PGSERVICE)."

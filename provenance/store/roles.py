@@ -41,7 +41,7 @@ ARTIST_UPDATE = {
     "assets": ("latest_version",),
     "asset_versions": ("status",),
 }
-TD_INSERT = ("approvals", "consents", "deliverables", "deliverable_files")
+TD_INSERT = ("approvals", "consents", "deliverables", "deliverable_files", "deliverable_manifests")
 TD_UPDATE = {"tools": None}
 
 
