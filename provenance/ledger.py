@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -708,7 +709,7 @@ class Ledger:
             raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
         source = self._absolute(delivery)
         configured_anchors()
-        signing_key, _ = load_or_create_key(_key_path(key))
+        signing_key = _signing_key(key)
         folder = self.checkpoints_folder(checkpoints)
         staged: StagedManifest | None = None
         try:
@@ -1019,7 +1020,7 @@ class Ledger:
 
         Refused while the log does not verify: a checkpoint must never bless a tampered log.
         """
-        signing_key, _ = load_or_create_key(_key_path(key))
+        signing_key = _signing_key(key)
         where = self.checkpoints_folder(folder)
         with read_session(self._snapshot_engine()) as session:
             report = audit(session, where, public_hex(signing_key.public_key()))
@@ -1027,13 +1028,15 @@ class Ledger:
                 raise AuditFailed(report)
         assert report.chain is not None
         document = make_checkpoint(report.chain, signing_key)
-        return write_checkpoint(where, document), document
+        with _os_errors(f"write the checkpoint into {where}"):
+            return write_checkpoint(where, document), document
 
     def audit_verify(
         self, key: PathArg | None = None, folder: PathArg | None = None
     ) -> AuditReport:
         """Recompute the chain and prove every stored checkpoint consistent with the log."""
-        trusted = trusted_public_key(_key_path(key))
+        with _os_errors("read the checkpoint key"):
+            trusted = trusted_public_key(_key_path(key))
         where = self.checkpoints_folder(folder)
         with read_session(self._snapshot_engine()) as session:
             return audit(session, where, trusted)
@@ -1542,6 +1545,23 @@ def _targets(values: Sequence[PathArg] | PathArg) -> list[str]:
     if isinstance(values, (str, bytes, os.PathLike)):
         return [as_target(values)]
     return [as_target(value) for value in values]
+
+
+@contextlib.contextmanager
+def _os_errors(doing: str) -> Iterator[None]:
+    """An OSError of the public API as a ProvenanceError saying what could not be done."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ProvenanceError(
+            f"Cannot {doing}: {exc.strerror or exc}{where}. Check the path and its permissions."
+        ) from None
+
+
+def _signing_key(key: PathArg | None) -> Ed25519PrivateKey:
+    with _os_errors("read or create the checkpoint key"):
+        return load_or_create_key(_key_path(key))[0]
 
 
 def _key_path(key: PathArg | None) -> Path | None:

@@ -291,6 +291,15 @@ def test_wrong_types_are_provenance_errors(ledger: Ledger, workspace: Path) -> N
     ):
         with pytest.raises(ProvenanceError, match="must be a str, bytes or a path"):
             call()
+    # Paths that are there but are not what they should be: errors that say so, never OSError.
+    not_a_folder = workspace / "not_a_folder"
+    not_a_folder.write_text("x")
+    with pytest.raises(ProvenanceError, match="Cannot write the checkpoint"):
+        ledger.checkpoint(folder=not_a_folder)
+    with pytest.raises(ProvenanceError, match="checkpoint key"):
+        ledger.audit_verify(key=workspace)  # a folder, not a key
+    with pytest.raises(ProvenanceError, match="checkpoint key"):
+        ledger.checkpoint(key=workspace)
     # A str cwd (a publish hook's usual call) works, and a missing folder is a ProvenanceError.
     with pytest.raises(ProvenanceError):
         Ledger.open(cwd=str(workspace.parent / "no" / "such" / "show"))
