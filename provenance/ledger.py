@@ -939,7 +939,7 @@ class Ledger:
         written = state != "present"
         if written:
             try:
-                install(stage_manifest(target, body))
+                install(stage_manifest(target, body, by_finalize=False))
             except OSError as exc:
                 raise ProvenanceError(
                     f"Cannot put the manifest in place at {display_path(final)} "

@@ -106,7 +106,7 @@ def staging_folder(delivery: Delivery) -> bytes:
     return final_folder
 
 
-def stage_manifest(delivery: Delivery, body: bytes) -> StagedManifest:
+def stage_manifest(delivery: Delivery, body: bytes, by_finalize: bool = True) -> StagedManifest:
     """Write the manifest's bytes to a staged file (see `staging_folder`), locked, synced.
 
     Refused with a ProvenanceError naming the disk and the fix when it cannot be written (a
@@ -116,29 +116,32 @@ def stage_manifest(delivery: Delivery, body: bytes) -> StagedManifest:
         return _stage(folder, delivery.manifest_at, body)
     except OSError as exc:
         if folder == os.path.dirname(delivery.manifest_at) or exc.errno in _DISK_FULL:
-            raise _cannot_write(exc, folder, len(body)) from None
+            raise _cannot_write(exc, folder, len(body), by_finalize) from None
     # The folder outside the delivery refused (permissions, a read-only mount): inside, then.
     folder = os.path.dirname(delivery.manifest_at)
     try:
         return _stage(folder, delivery.manifest_at, body)
     except OSError as exc:
-        raise _cannot_write(exc, folder, len(body)) from None
+        raise _cannot_write(exc, folder, len(body), by_finalize) from None
 
 
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def _cannot_write(exc: OSError, folder: bytes, size: int) -> ProvenanceError:
+def _cannot_write(exc: OSError, folder: bytes, size: int, by_finalize: bool) -> ProvenanceError:
     where = display_path(folder)
+    done, again = (
+        ("nothing was finalized, ", "finalize again") if by_finalize else ("", "run it again")
+    )
     if exc.errno in _DISK_FULL:
         return ProvenanceError(
             f"No space left on the disk holding {where} (the manifest needs {size:,} bytes; "
-            f"{exc.strerror}): nothing was finalized, and nothing was left behind. Free space "
-            "on that disk and finalize again."
+            f"{exc.strerror}): {done}nothing was left behind. Free space on that disk and "
+            f"{again}."
         )
     return ProvenanceError(
-        f"Cannot write the manifest into {where} ({exc.strerror}): nothing was finalized. Make "
-        "the folder writable and finalize again."
+        f"Cannot write the manifest into {where} ({exc.strerror}): {done}nothing was left "
+        f"behind. Make the folder writable and {again}."
     )
 
 
