@@ -48,7 +48,11 @@ class ProvenanceGroup(click.Group):
             obj = ctx.find_object(Context)
             if obj is not None and obj.traceback:
                 traceback.print_exc()
-            click.echo(f"Error: {exc}", err=True)
+            from provenance.cli.render import printable
+
+            # (Lines of its own stay lines; a newline inside a name cannot forge one.)
+            lines = "\n".join(printable(line) for line in str(exc).split("\n"))
+            click.echo(f"Error: {lines}", err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
-from provenance.cli.render import count, emit_json, human_bytes
+from provenance.cli.render import count, echo, emit_json, human_bytes
 
 from provenance.keys import KeyChange, TrustedKey, TrustedKeys, fingerprint
 
@@ -48,8 +48,8 @@ def checkpoint(obj: Context, key: Path | None, checkpoints: Path | None, as_json
     if as_json:
         emit_json("CheckpointWritten.1", {"path": str(path), "checkpoint": document})
         return
-    click.echo(f"checkpoint of {document['size']} events, root {document['root']}")
-    click.echo(f"  written to {path}")
+    echo(f"checkpoint of {document['size']} events, root {document['root']}")
+    echo(f"  written to {path}")
 
 
 @audit.command()
@@ -100,17 +100,17 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
         )
     else:
         for problem in report.problems:
-            click.echo(f"TAMPERED {problem}")
+            echo(f"TAMPERED {problem}")
         for note in report.notes:
-            click.echo(f"note: {note}")
+            echo(f"note: {note}")
         good = sum(1 for c in report.checkpoints if c.problem is None)
         state = "verifies" if report.ok else "DOES NOT verify"
-        click.echo(
+        echo(
             f"{report.size} events, root {report.root}: history {state} "
             f"({good} of {len(report.checkpoints)} checkpoints consistent, {report.seconds:.2f} s)"
         )
         if not report.checkpoints:
-            click.echo("No checkpoints yet: `provenance audit checkpoint` makes one.")
+            echo("No checkpoints yet: `provenance audit checkpoint` makes one.")
     if not report.ok:
         sys.exit(EXIT_FINDINGS)
 
@@ -145,9 +145,7 @@ def export(obj: Context, output: Path | None) -> None:
     # What was written, where a person sees it: beside the file, or on stderr when the events
     # themselves go to standard output.
     where = str(output) if output else "standard output"
-    click.echo(
-        f"Exported {count(events, 'event')} ({human_bytes(written)}) to {where}.", err=not output
-    )
+    echo(f"Exported {count(events, 'event')} ({human_bytes(written)}) to {where}.", err=not output)
 
 
 SIGNER_OPTION = click.option(
@@ -201,7 +199,7 @@ def keys(ctx: click.Context, obj: Context, key: Path | None, as_json: bool) -> N
         )
     else:
         for line in keys_text(found):
-            click.echo(line)
+            echo(line)
     if found.problems:
         sys.exit(EXIT_FINDINGS)
 
@@ -311,12 +309,10 @@ def _show_change(change: KeyChange, as_json: bool) -> None:
         )
         return
     for public in change.trusted:
-        click.echo(f"trusted {public}")
+        echo(f"trusted {public}")
     for public in change.retired:
-        click.echo(f"retired {public}")
-    click.echo(
-        f"  event #{change.event_id} ({change.kind}), signed by {fingerprint(change.signed_by)}"
-    )
+        echo(f"retired {public}")
+    echo(f"  event #{change.event_id} ({change.kind}), signed by {fingerprint(change.signed_by)}")
 
 
 def register(group: click.Group) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from provenance.cli import Context, json_option, pass_context
-from provenance.cli.render import emit_json
+from provenance.cli.render import echo, emit_json
 
 from provenance.ledger import Ledger, create_db_roles, schema_status, upgrade_ledger
 from provenance.records import display_path
@@ -30,7 +30,7 @@ def init(obj: Context, as_json: bool) -> None:
                 {"url": ledger.location.display_url, "schema_revision": state.current},
             )
         else:
-            click.echo(f"Ledger ready at {ledger.location.display_url} (schema {state.current})")
+            echo(f"Ledger ready at {ledger.location.display_url} (schema {state.current})")
 
 
 @click.group()
@@ -63,7 +63,7 @@ def current(obj: Context, as_json: bool) -> None:
         status = "not a provenance ledger"
     else:
         status = "needs `provenance db upgrade`"
-    click.echo(f"{url}: schema {state.current or 'none'} (code: {state.head}), {status}")
+    echo(f"{url}: schema {state.current or 'none'} (code: {state.head}), {status}")
 
 
 @db.command()
@@ -73,9 +73,9 @@ def upgrade(obj: Context, revision: str) -> None:
     """Upgrade the ledger's schema to this version of provenance (back it up first)."""
     url, before, after = upgrade_ledger(obj.db, Path.cwd(), revision)
     if before.current == after.current:
-        click.echo(f"{url}: already at schema {after.current}")
+        echo(f"{url}: already at schema {after.current}")
     else:
-        click.echo(f"{url}: upgraded schema {before.current} -> {after.current}")
+        echo(f"{url}: upgraded schema {before.current} -> {after.current}")
 
 
 @db.command()
@@ -93,7 +93,7 @@ def roles(obj: Context, as_json: bool) -> None:
         emit_json("Roles.1", {"url": url, "created": report.created, "grants": report.granted})
         return
     made = ", ".join(report.created) if report.created else "none (all existed)"
-    click.echo(f"{url}: roles created: {made}; {len(report.granted)} grants applied")
+    echo(f"{url}: roles created: {made}; {len(report.granted)} grants applied")
 
 
 @db.command()
@@ -120,11 +120,11 @@ def reprint(obj: Context, as_json: bool) -> None:
             },
         )
         return
-    click.echo(f"reprinted {report.reprinted} image(s) by the current perceptual algorithm")
+    echo(f"reprinted {report.reprinted} image(s) by the current perceptual algorithm")
     for digest in report.missing:
-        click.echo(f"  not found with its recorded bytes: {digest}")
+        echo(f"  not found with its recorded bytes: {digest}")
     for path, problem in report.unprintable:
-        click.echo(f"  no print: {display_path(path)} ({problem})")
+        echo(f"  no print: {display_path(path)} ({problem})")
 
 
 def register(group: click.Group) -> None:

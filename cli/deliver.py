@@ -13,7 +13,10 @@ from provenance.cli.render import (
     consent_json,
     disclosure_json,
     disclosure_text,
+    echo,
     emit_json,
+    manifest_json,
+    manifest_text,
     policy_json,
     policy_text,
     shown,
@@ -56,7 +59,7 @@ def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) 
         emit_json("SweepReport.1", sweep_json(report))
     else:
         for line in sweep_text(report):
-            click.echo(line)
+            echo(line)
     if not report.verdict.clean:
         sys.exit(EXIT_FINDINGS)
 
@@ -102,7 +105,7 @@ def finalize(
         emit_json("FinalizeReport.1", sweep_json(report))
     else:
         for line in sweep_text(report):
-            click.echo(line)
+            echo(line)
     if not report.finalized:
         sys.exit(EXIT_FINDINGS)
 
@@ -122,7 +125,9 @@ def verify(obj: Context, name: str, delivery: str | None, quick: bool, as_json: 
     """Does a delivery still match what was finalized as NAME? Exit 3 if anything moved.
 
     DELIVERY defaults to the folder or list that was finalized. Every file is read (the stat
-    cache is a cache that any writer of the ledger could forge), unless --quick.
+    cache is a cache that any writer of the ledger could forge), unless --quick. A missing
+    manifest (a finalize killed after its commit) is a difference too: `provenance manifest
+    write NAME` writes it again.
     """
     with obj.open() as ledger:
         report = ledger.verify(name, delivery, quick=quick)
@@ -130,9 +135,39 @@ def verify(obj: Context, name: str, delivery: str | None, quick: bool, as_json: 
         emit_json("VerifyReport.1", verify_json(report))
     else:
         for line in verify_text(report):
-            click.echo(line)
+            echo(line)
     if not report.ok:
         sys.exit(EXIT_FINDINGS)
+
+
+@click.group()
+def manifest() -> None:
+    """The manifest beside a finalized delivery."""
+
+
+@manifest.command("write")
+@click.argument("name")
+@click.argument("delivery", required=False, type=click.Path(path_type=str))
+@CHECKPOINTS_OPTION
+@json_option
+@pass_context
+def manifest_write(
+    obj: Context, name: str, delivery: str | None, checkpoints: Path | None, as_json: bool
+) -> None:
+    """Write NAME's manifest again, byte for byte as finalized, and keep its checkpoint again.
+
+    For a finalize that was killed (or failed) after it marked NAME final: `finalize` again
+    says "already final", `verify` says the manifest is missing. DELIVERY defaults to the
+    folder or list that was finalized (give a copy to write the manifest into it). Records
+    nothing; removes the leftovers of interrupted finalizes.
+    """
+    with obj.open() as ledger:
+        report = ledger.write_manifest(name, delivery, checkpoints=checkpoints)
+    if as_json:
+        emit_json("ManifestWrite.1", manifest_json(report))
+        return
+    for line in manifest_text(report):
+        echo(line)
 
 
 @click.command()
@@ -164,7 +199,7 @@ def approve(
         emit_json("Approval.1", approval_json(approval))
         return
     scope = " (covers tool risk)" if approval.covers_tool_risk else ""
-    click.echo(
+    echo(
         f"Approved {shown(approval.asset.name)} v{approval.asset.version} ({approval.asset.digest}): "
         f"{approval.ref}, by {approval.approved_by}{scope}"
     )
@@ -188,7 +223,7 @@ def consent_add(obj: Context, performer: str, scope: str, ref: str, as_json: boo
     if as_json:
         emit_json("Consent.1", consent_json(record))
         return
-    click.echo(f"Consent recorded for {record.performer}: {record.scope} ({record.ref})")
+    echo(f"Consent recorded for {record.performer}: {record.scope} ({record.ref})")
 
 
 @consent.command("list")
@@ -202,9 +237,9 @@ def consent_list(obj: Context, as_json: bool) -> None:
         emit_json("Consents.1", {"consents": [consent_json(c) for c in records]})
         return
     if not records:
-        click.echo('No consents recorded. Add one with `provenance consent add "NAME" ...`.')
+        echo('No consents recorded. Add one with `provenance consent add "NAME" ...`.')
     for record in records:
-        click.echo(f"{record.performer}: {record.scope} ({record.ref})")
+        echo(f"{record.performer}: {record.scope} ({record.ref})")
 
 
 @click.group()
@@ -222,7 +257,7 @@ def policy_show(policy_file: Path | None, as_json: bool) -> None:
         emit_json("Policy.1", policy_json(loaded))
         return
     for line in policy_text(loaded):
-        click.echo(line)
+        echo(line)
 
 
 @click.group()
@@ -241,9 +276,9 @@ def disclosure(obj: Context, as_json: bool) -> None:
         emit_json("Disclosure.1", disclosure_json(entries))
         return
     for line in disclosure_text(entries):
-        click.echo(line)
+        echo(line)
 
 
 def register(group: click.Group) -> None:
-    for command in (sweep, finalize, verify, approve, consent, policy, report):
+    for command in (sweep, finalize, verify, manifest, approve, consent, policy, report):
         group.add_command(command)

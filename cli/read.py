@@ -7,6 +7,7 @@ from provenance.cli import Context, json_option, pass_context
 from provenance.cli.render import (
     card_json,
     card_text,
+    echo,
     emit_json,
     history_json,
     history_text,
@@ -37,7 +38,7 @@ def show(obj: Context, target: str, as_json: bool) -> None:
         return
     _say_read_as(card.read_as)
     for line in card_text(card):
-        click.echo(line)
+        echo(line)
 
 
 @click.command()
@@ -71,7 +72,7 @@ def lineage(obj: Context, target: str, direction: str, depth: int, as_json: bool
         return
     _say_read_as(tree.read_as)
     for line in lineage_text(tree, up):
-        click.echo(line)
+        echo(line)
 
 
 @click.command()
@@ -94,7 +95,7 @@ def history(obj: Context, target: str, as_json: bool) -> None:
         return
     _say_read_as(entries.read_as)
     for line in history_text(entries):
-        click.echo(line)
+        echo(line)
 
 
 def _say_read_as(read_as: ReadAs | None) -> None:

@@ -23,6 +23,7 @@ from provenance.records import (
     HistoryEntry,
     IngestReport,
     LineageNode,
+    ManifestReport,
     ReadAs,
     SceneLineage,
     SignalInfo,
@@ -32,6 +33,24 @@ from provenance.records import (
     display_path,
 )
 from provenance.scan import format_frames
+
+
+def printable(text: str) -> str:
+    """Text for a terminal: what does not print (a newline or carriage return in a file name, an
+    escape sequence, a bidirectional override) is shown as an escape (`\\n`, `\\x1b`,
+    `\\u202e`), so that a name can never forge a line of output. (JSON output escapes by itself.)"""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escaped(c) for c in text)
+
+
+def _escaped(character: str) -> str:
+    return character.encode("unicode_escape").decode("ascii")
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    """Print one line of text output (see `printable`)."""
+    click.echo(printable(text), err=err)
 
 
 def shown(path: str) -> str:
@@ -518,7 +537,7 @@ def sweep_json(report: SweepReport) -> dict[str, Any]:
         "finalized": report.finalized,
         "blocked": verdict.blocked,
         "clean": verdict.clean,
-        "policy": {"name": verdict.policy.name, "digest": verdict.policy.digest},
+        "policy": policy_summary_json(verdict.policy),
         "files": report.files,
         "assets": report.assets,
         "files_read": report.files_read,
@@ -528,6 +547,8 @@ def sweep_json(report: SweepReport) -> dict[str, Any]:
         "seconds": round(report.seconds, 4),
         "manifest": display_path(report.manifest) if report.manifest else None,
         "event": {"id": report.event_id, "hash": report.event_hash} if report.event_id else None,
+        "leftovers": [display_path(p) for p in report.leftovers],
+        "leftovers_removed": report.leftovers_removed,
         "findings": [finding_json(f) for f in verdict.findings],
     }
 
@@ -544,7 +565,7 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
     yield (
         f"{count(report.files, 'file')}, {count(report.assets, 'asset')}, "
         f"{count(blocking, 'blocking finding')}, {count(warnings, 'warning')} "
-        f"(policy {verdict.policy.name}); read {count(report.files_read, 'file')} "
+        f"(policy {verdict.policy.label}); read {count(report.files_read, 'file')} "
         f"in {report.seconds:.2f} s"
     )
     if report.files_cached:
@@ -557,13 +578,58 @@ def sweep_text(report: SweepReport) -> Iterator[str]:
             f"{count(report.ignored_rows, 'pull-list row')} not submitted as FINAL "
             f"{'was' if report.ignored_rows == 1 else 'were'} left out"
         )
+    yield from _leftovers_text(report.leftovers, report.leftovers_removed)
     if report.name is not None:
         if report.finalized:
             yield f"FINALIZED {report.name}: manifest {shown(display_path(report.manifest or b''))}"
             yield f"  ledger event #{report.event_id} {report.event_hash}"
+            if verdict.policy.custom:
+                yield f"  under a CUSTOM policy: {verdict.policy.label}"
         else:
             reason = "nothing to deliver" if not report.files else "blocking findings above"
             yield f"REFUSED {report.name}: {reason}; nothing was marked final."
+
+
+def _leftovers_text(leftovers: list[bytes], removed: bool) -> Iterator[str]:
+    if not leftovers:
+        return
+    count = len(leftovers)
+    what = f"{count} leftover{'s' if count > 1 else ''} of an interrupted finalize"
+    if removed:
+        yield f"removed {what}: {', '.join(shown(display_path(p)) for p in leftovers)}"
+    else:
+        yield (
+            f"left out {what} (the next finalize removes {'them' if count > 1 else 'it'}): "
+            f"{', '.join(shown(display_path(p)) for p in leftovers)}"
+        )
+
+
+def manifest_json(report: ManifestReport) -> dict[str, Any]:
+    return {
+        "name": report.name,
+        "path": display_path(report.path),
+        "digest": report.digest,
+        "size": report.size,
+        "written": report.written,
+        "checkpoint": str(report.checkpoint) if report.checkpoint else None,
+        "checkpoint_written": report.checkpoint_written,
+        "leftovers_removed": [display_path(p) for p in report.leftovers_removed],
+    }
+
+
+def manifest_text(report: ManifestReport) -> Iterator[str]:
+    path = shown(display_path(report.path))
+    if report.written:
+        yield f"wrote {path} ({report.digest}, {report.size:,} bytes): {report.name} as finalized"
+    else:
+        yield f"{path} is in place ({report.digest}): {report.name} as finalized"
+    if report.checkpoint is None:
+        yield "the manifest carries no checkpoint"
+    elif report.checkpoint_written:
+        yield f"checkpoint kept again: {report.checkpoint}"
+    else:
+        yield f"checkpoint already kept: {report.checkpoint}"
+    yield from _leftovers_text(report.leftovers_removed, removed=True)
 
 
 def verify_json(report: VerifyReport) -> dict[str, Any]:
@@ -581,6 +647,11 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "added": changes(report.added),
         "removed": changes(report.removed),
         "changed": changes(report.changed),
+        "manifest": {
+            "path": display_path(report.manifest) if report.manifest else None,
+            "state": report.manifest_state,
+        },
+        "leftovers": [display_path(p) for p in report.leftovers],
     }
 
 
@@ -591,6 +662,21 @@ def verify_text(report: VerifyReport) -> Iterator[str]:
         yield f"removed  {change.path} (was {change.recorded})"
     for change in report.changed:
         yield f"changed  {change.path} (was {change.recorded}, now {change.now})"
+    manifest = shown(display_path(report.manifest or b""))
+    if report.manifest_state == "missing":
+        yield (
+            f"missing  {manifest}: the manifest is not there; `provenance manifest write "
+            f"{report.name}` writes it again, as it was finalized"
+        )
+    elif report.manifest_state in ("changed", "earlier"):
+        what = "an earlier finalize's" if report.manifest_state == "earlier" else "not the one"
+        yield (
+            f"changed  {manifest}: {what} manifest, not the one {report.name} finalized; "
+            f"`provenance manifest write {report.name}` writes it again"
+        )
+    elif report.manifest_state == "later":
+        yield f"note: {manifest} is the manifest of a later finalize of this delivery"
+    yield from _leftovers_text(report.leftovers, removed=False)
     if report.files_cached:
         yield (
             f"quick: {count(report.files_cached, 'file')} taken as unchanged from the stat cache, "
@@ -625,15 +711,19 @@ def consent_json(record: ConsentInfo) -> dict[str, Any]:
     }
 
 
+def policy_summary_json(policy: Policy) -> dict[str, Any]:
+    """The policy a sweep or finalize applied: custom or built-in, and what a custom one changed."""
+    return {**policy.document(), "source": policy.source}
+
+
 def policy_json(policy: Policy) -> dict[str, Any]:
     return {
-        "name": policy.name,
-        "source": policy.source,
-        "digest": policy.digest,
+        **policy_summary_json(policy),
         "rules": [
             {
                 "id": rule.id,
                 "severity": policy.severity(rule.id).value,
+                "built_in": rule.default.value,
                 "title": rule.title,
                 "guideline": rule.guideline,
             }
@@ -643,9 +733,21 @@ def policy_json(policy: Policy) -> dict[str, Any]:
 
 
 def policy_text(policy: Policy) -> Iterator[str]:
-    yield f"policy {policy.name} ({policy.source})"
+    if policy.custom:
+        yield f"policy {policy.name}: CUSTOM, from the built-in {policy.extends} ({policy.source})"
+        changes = policy.changes
+        relaxed = [c for c in changes if c.relaxed]
+        if relaxed:
+            listed = ", ".join(f"{c.rule} {c.severity.value}" for c in relaxed)
+            yield f"  relaxes {len(relaxed)} rule{'s' if len(relaxed) > 1 else ''}: {listed}"
+        if not changes:
+            yield "  changes no rule"
+    else:
+        yield f"policy {policy.name} ({policy.source})"
     for rule in RULES.values():
-        yield f"  {rule.id:<20} {policy.severity(rule.id).value:<6} {rule.title}"
+        severity = policy.severity(rule.id)
+        changed = f" (built-in: {rule.default.value})" if severity is not rule.default else ""
+        yield f"  {rule.id:<20} {severity.value:<6} {rule.title}{changed}"
         yield f"  {'':<20} {'':<6} {rule.guideline}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from provenance.cli import Context, json_option, pass_context
-from provenance.cli.render import emit_json, scene_json, scene_text
+from provenance.cli.render import echo, emit_json, scene_json, scene_text
 
 
 @click.group()
@@ -32,7 +32,7 @@ def inputs(obj: Context, scene_file: str, workers: int | None, as_json: bool) ->
         emit_json("SceneInputs.1", scene_json(lineage))
         return
     for line in scene_text(lineage, recorded=False):
-        click.echo(line)
+        echo(line)
 
 
 def register(group: click.Group) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from provenance.cli import Context, json_option, pass_context
-from provenance.cli.render import emit_json, tool_json, tool_text
+from provenance.cli.render import echo, emit_json, tool_json, tool_text
 
 TRISTATE = click.Choice(["yes", "no", "unknown"])
 
@@ -94,10 +94,10 @@ def list_(obj: Context, as_json: bool) -> None:
         emit_json("Tools.1", {"tools": [tool_json(t) for t in registered]})
         return
     if not registered:
-        click.echo('No tools registered. Add one with `provenance tools add "NAME" --generative`.')
+        echo('No tools registered. Add one with `provenance tools add "NAME" --generative`.')
     for tool in registered:
         kind = "generative" if tool.generative else "not generative"
-        click.echo(
+        echo(
             f"{tool.name:<28} {tool.vendor or '-':<16} {kind:<15} "
             f"trains-on-inputs={tool.trains_on_inputs:<8} secured={tool.secured}"
         )
@@ -122,7 +122,7 @@ def _render(tool: object, as_json: bool) -> None:
         emit_json("Tool.1", tool_json(tool))
         return
     for line in tool_text(tool):
-        click.echo(line)
+        echo(line)
 
 
 def register(group: click.Group) -> None:

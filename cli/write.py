@@ -10,6 +10,7 @@ from provenance.cli import EXIT_ERROR, Context, json_option, pass_context
 from provenance.cli.render import (
     card_json,
     card_text,
+    echo,
     emit_json,
     human_bytes,
     ingest_json,
@@ -143,12 +144,12 @@ def ingest(
         emit_json("IngestReport.1", ingest_json(report))
     else:
         for line in ingest_text(report):
-            click.echo(line)
+            echo(line)
     for line in skipped_text(report):
-        click.echo(line, err=True)
+        echo(line, err=True)
     if not report.ok:
         failed = [s.name for s in report.skipped if s.reason in ("unreadable", "unstable")]
-        click.echo(
+        echo(
             f"Error: {len(failed)} files could not be read and were not recorded: "
             f"{', '.join(failed)}. Fix their permissions (or wait until they stop changing) "
             "and ingest again; everything else was recorded.",
@@ -200,7 +201,7 @@ def tag(
         emit_json("AssetCard.1", card_json(card))
     else:
         for line in card_text(card):
-            click.echo(line)
+            echo(line)
 
 
 @click.command()
@@ -225,7 +226,7 @@ def link(
         emit_json("AssetCard.1", card_json(card))
     else:
         for line in card_text(card):
-            click.echo(line)
+            echo(line)
 
 
 def register(group: click.Group) -> None:

@@ -31,6 +31,9 @@ from provenance.scan import (
 
 MANIFEST_NAME = b"provenance-manifest.json"
 MANIFEST_SUFFIX = b".provenance-manifest.json"
+LEFTOVER_NAME = re.compile(rb"\.provenance-manifest\.(?:staging\.[0-9a-f]{16}|[a-z0-9_]{8})")
+"""The name of a staged manifest (and of one staged by earlier versions): a file so named is set
+aside until the finalizer knows whether it is a killed finalize's leftover (`manifests`)."""
 
 FINAL = "FINAL"
 # Files read as lists of paths, one a line (a file without an extension is read as one too).
@@ -105,6 +108,9 @@ class Delivery:
     """A file at this delivery's own manifest path (`manifest_at`), set aside until the
     finalizer knows whether its bytes are a manifest a finalize recorded (then it is not part
     of the delivery) or not (then it is judged like any other file: `judge_manifest`)."""
+    leftovers: list[ScannedFile] = field(default_factory=list)
+    """Files named like a staged manifest (`LEFTOVER_NAME`), set aside until the finalizer knows
+    whether each is a killed finalize's leftover (left out) or not (judged: `judge_leftover`)."""
 
     @property
     def manifest_at(self) -> bytes:
@@ -118,8 +124,9 @@ class Delivery:
             return
         first = len(self.asset_spans)
         held = self.manifest
+        set_aside = len(self.leftovers)
         self.add_scan(scan)
-        kept = [asset for asset in scan.assets if not self._is_own_manifest(asset)]
+        kept = [asset for asset in scan.assets if not self._set_aside(asset)]
         self.folders.append(
             FolderRead(
                 scan.folder,
@@ -127,7 +134,9 @@ class Delivery:
                 scan.newest_ns,
                 range(first, len(self.asset_spans)),
                 tuple(asset.kind for asset in kept),
-                complete=not (scan.skipped or scan.links) and self.manifest is held,
+                complete=not (scan.skipped or scan.links)
+                and self.manifest is held
+                and len(self.leftovers) == set_aside,
             )
         )
 
@@ -144,11 +153,26 @@ class Delivery:
     def _is_own_manifest(self, asset: ScannedAsset) -> bool:
         return asset.kind is AssetKind.FILE and asset.pattern == self.manifest_at
 
+    def _set_aside(self, asset: ScannedAsset) -> bool:
+        return self._is_own_manifest(asset) or (
+            asset.kind is AssetKind.FILE
+            and LEFTOVER_NAME.fullmatch(os.path.basename(asset.pattern)) is not None
+        )
+
     def add_asset(self, asset: ScannedAsset, expected: Iterable[int] | None = None) -> None:
         if self._is_own_manifest(asset):
             self.manifest = asset.members[0]
             return
+        if self._set_aside(asset):
+            self.leftovers.append(asset.members[0])
+            return
         self._add(asset, expected)
+
+    def judge_leftover(self, leftover: ScannedFile) -> None:
+        """A file named like a staged manifest that is not a killed finalize's leftover: it
+        ships, and is judged like any other file."""
+        self.leftovers.remove(leftover)
+        self._add(ScannedAsset(AssetKind.FILE, leftover.path, [leftover]))
 
     def judge_manifest(self) -> None:
         """The file at the manifest path is not a manifest a finalize recorded: it ships, and
@@ -158,7 +182,8 @@ class Delivery:
             self.manifest = None
 
     def _add(self, asset: ScannedAsset, expected: Iterable[int] | None = None) -> None:
-        wanted = set(expected) if expected is not None else None
+        # (A range stays a range: membership is arithmetic, however many frames it names.)
+        wanted = expected if expected is None or isinstance(expected, range) else set(expected)
         if wanted is not None and asset.kind is not AssetKind.FILE:
             # A named range delivers only its frames, whatever else lies in the folder.
             asset = replace(asset, members=[m for m in asset.members if m.frame in wanted])
@@ -169,7 +194,8 @@ class Delivery:
         if asset.kind is AssetKind.FILE:
             return
         if wanted is not None:
-            gaps = sorted(wanted - {m.frame for m in asset.members})
+            present = {m.frame for m in asset.members}
+            gaps = sorted(frame for frame in wanted if frame not in present)
         else:
             gaps = asset.holes
         self.sequences.append(DeliveredSequence(asset.pattern, tuple(gaps)))
@@ -261,67 +287,127 @@ def _read_list(source: bytes) -> Delivery:
 
 _CSV_COLUMNS = {"filename": "filename", "relative path": "relative", "submitting for": "submitting"}
 _RANGE = re.compile(r"^\s*(-?\d+)\s*[-:]\s*(-?\d+)\s*$")
+_OTHER_DELIMITERS = {";": "semicolons (;)", "\t": "tabs", "|": "vertical bars (|)"}
+
+MAX_RANGE_FRAMES = 1_000_000
+"""Most frames one row of a pull list (or one clip of a cut) may name: 11.5 hours at 24 fps.
+A range is checked against the files on disk without being spelled out, but the frames missing
+from it are listed, so an absurd range is refused with its row instead."""
 
 
 def _read_csv(source: bytes) -> Delivery:
-    """A pull list in the style of Netflix's delivery manifests; only FINAL rows are delivered."""
+    """A pull list in the style of Netflix's delivery manifests; only FINAL rows are delivered.
+
+    Refused rather than guessed at, since the list decides what ships: a quoted field that is
+    never closed (every row after it would vanish into it), a row that spans lines, columns
+    separated by anything but commas."""
     home = os.path.dirname(source)
     delivery = Delivery(DeliveryKind.CSV, source, home)
+    shown = repr(os.fsdecode(source))
     try:
         with open(source, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ProvenanceError(
-            f"Cannot read the pull list {os.fsdecode(source)!r}: {exc}."
-        ) from None
+            rows = _csv_rows(handle, shown)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text: {exc.reason}"
+        raise ProvenanceError(f"Cannot read the pull list {shown} ({reason}).") from None
     if not rows:
-        raise ProvenanceError(f"The pull list {os.fsdecode(source)!r} has no rows.")
-    columns = {(name or "").strip().lower(): name for name in rows[0]}
+        raise ProvenanceError(f"The pull list {shown} has no rows.")
+    _, header = rows[0]
+    columns = {(name or "").strip().lower(): index for index, name in enumerate(header)}
     missing_columns = [c for c in ("filename", "submitting for") if c not in columns]
     if missing_columns:
+        seen = _other_delimiter(header)
+        if seen:
+            raise ProvenanceError(
+                f"The pull list {shown} separates its columns with {seen}, not commas. Save "
+                "it as comma-separated CSV (a spreadsheet set to another locale uses ;)."
+            )
         raise ProvenanceError(
-            f"The pull list {os.fsdecode(source)!r} has no {' or '.join(missing_columns)!r} "
+            f"The pull list {shown} has no {' or '.join(missing_columns)!r} "
             "column. A pull list needs Filename and Submitting For (and usually Relative Path)."
         )
-    for number, row in enumerate(rows, start=2):
-        status = (row.get(columns["submitting for"]) or "").strip().upper()
+
+    for line, fields in rows[1:]:
+        row = {
+            name: fields[index] if index < len(fields) else "" for name, index in columns.items()
+        }
+        status = row["submitting for"].strip().upper()
         if status != FINAL:
             delivery.ignored_rows += 1
             continue
-        filename = (row.get(columns["filename"]) or "").strip()
+        filename = row["filename"].strip()
         if not filename:
-            raise ProvenanceError(f"Row {number} of {os.fsdecode(source)!r} has no Filename.")
-        relative = (row.get(columns.get("relative path", ""), "") or "").strip()
+            raise ProvenanceError(f"Line {line} of {shown} has no Filename.")
+        relative = row.get("relative path", "").strip()
         path = os.path.normpath(os.path.join(home, os.fsencode(relative), os.fsencode(filename)))
-        _scan_named(delivery, path, _expected_frames(row, columns, number, source))
+        _scan_named(delivery, path, _expected_frames(row, f"Line {line} of {shown}"))
     return delivery
 
 
-def _expected_frames(
-    row: dict[str, str], columns: dict[str, str], number: int, source: bytes
-) -> range | None:
-    for key in ("frames", "frame range"):
-        if key in columns and (row.get(columns[key]) or "").strip():
-            match = _RANGE.match(row[columns[key]])
-            if match is None:
+def _csv_rows(handle: Iterable[str], shown: str) -> list[tuple[int, list[str]]]:
+    """Every row of a CSV file with the line it starts on; refuses a row that spans lines."""
+    reader = csv.reader(handle, strict=True)
+    rows = []
+    line = 1
+    try:
+        for fields in reader:
+            if reader.line_num != line:
                 raise ProvenanceError(
-                    f"Row {number} of {os.fsdecode(source)!r}: frame range "
-                    f"{row[columns[key]]!r} should look like 1001-1100."
+                    f"Line {line} of {shown} runs on to line {reader.line_num}: a quoted field "
+                    'holds a line break, which is how an unterminated quote (") shows. Close '
+                    "the quote (or remove the line break) on that line."
                 )
-            return range(int(match.group(1)), int(match.group(2)) + 1)
+            if any(fields):
+                rows.append((line, fields))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise ProvenanceError(
+            f"Line {line} of {shown} cannot be read as CSV ({exc}): a quoted field that is "
+            'never closed runs to the end of the file. Close the quote (") on that line.'
+        ) from None
+    return rows
+
+
+def _other_delimiter(header: list[str]) -> str | None:
+    """How a header read as one column separates its columns, when it is not by commas."""
+    if len(header) != 1:
+        return None
+    for delimiter, name in _OTHER_DELIMITERS.items():
+        if delimiter in header[0]:
+            return name
+    return None
+
+
+def checked_range(first: int, last: int, where: str) -> range:
+    """The frames `first`-`last` (inclusive), refused when they run backwards or are absurd."""
+    if last < first:
+        raise ProvenanceError(
+            f"{where}: the frame range {first}-{last} ends before it starts. Write it first-last."
+        )
+    if last - first + 1 > MAX_RANGE_FRAMES:
+        raise ProvenanceError(
+            f"{where}: the frame range {first}-{last} names {last - first + 1:,} frames, more "
+            f"than the {MAX_RANGE_FRAMES:,} one row may name. Fix the range."
+        )
+    return range(first, last + 1)
+
+
+def _expected_frames(row: dict[str, str], where: str) -> range | None:
+    for key in ("frames", "frame range"):
+        text = row.get(key, "").strip()
+        if text:
+            match = _RANGE.match(text)
+            if match is None:
+                raise ProvenanceError(f"{where}: frame range {text!r} should look like 1001-1100.")
+            return checked_range(int(match.group(1)), int(match.group(2)), where)
     for first_key, last_key in (("first frame", "last frame"), ("frame in", "frame out")):
-        if first_key in columns and last_key in columns:
-            first, last = (
-                (row.get(columns[first_key]) or "").strip(),
-                (row.get(columns[last_key]) or "").strip(),
-            )
-            if first and last:
-                try:
-                    return range(int(first), int(last) + 1)
-                except ValueError:
-                    raise ProvenanceError(
-                        f"Row {number} of {os.fsdecode(source)!r}: {first!r}/{last!r} are not frames."
-                    ) from None
+        first, last = row.get(first_key, "").strip(), row.get(last_key, "").strip()
+        if first and last:
+            try:
+                numbers = int(first), int(last)
+            except ValueError:
+                raise ProvenanceError(f"{where}: {first!r}/{last!r} are not frames.") from None
+            return checked_range(*numbers, where)
     return None
 
 
@@ -350,7 +436,8 @@ def _read_otio(source: bytes) -> Delivery:
             pattern = os.path.join(
                 base, os.fsencode(reference.name_prefix + padding + reference.name_suffix)
             )
-            _scan_pattern_frames(delivery, pattern, range(int(first), int(last) + 1))
+            where = f"Clip {clip.name!r} of {os.fsdecode(source)!r}"
+            _scan_pattern_frames(delivery, pattern, checked_range(int(first), int(last), where))
         elif isinstance(reference, otio.schema.ExternalReference):
             _scan_named(delivery, _otio_path(home, reference.target_url))
     return delivery

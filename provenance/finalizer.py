@@ -8,15 +8,12 @@ check and the mark.
 from __future__ import annotations
 
 import functools
-import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, TypeAlias, overload
 
-import xxhash
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -26,11 +23,12 @@ from provenance.deliveries import (
     read_delivery,
     rescan_folder,
 )
-from provenance.detect import credentials_unreadable
+from provenance.detect import credentials_unreadable, metadata_unread
 from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
-from provenance.fingerprint import Hasher, format_digest, hash_file, is_cache_trusted
+from provenance.fingerprint import Hasher, hash_file, is_cache_trusted
 from provenance.ingest import CacheRefresh, Ingester
+from provenance.manifests import MANIFEST_SCHEMA, is_leftover
 from provenance.obligations import Judged
 from provenance.policy import FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
@@ -60,8 +58,6 @@ from provenance.store.seals import (
 )
 from provenance.store.signals import PrintedFile, find_near_ai, near_ai_signal
 from provenance.unseen import read_unseen
-
-MANIFEST_SCHEMA = "DeliveryManifest.1"
 
 Progress = Callable[[int, int, int], None]
 Prior: TypeAlias = Mapping[bytes, tuple[str, StatFingerprint, int]]
@@ -313,13 +309,15 @@ def _with_file_signals(
         unreadable = tuple(
             r for r in (credentials_unreadable(s.detail) for s in detection.signals) if r
         )
-        if generated or near or problem or unreadable:
+        unread = tuple(r for r in (metadata_unread(s.detail) for s in detection.signals) if r)
+        if generated or near or problem or unreadable or unread:
             result[index] = files[index]._replace(
                 signals=generated,
                 near_ai=(near_ai_signal(near).summary,) if near else (),
                 near_ai_matches=tuple(match.fields() for match in near),
                 unprintable=problem,
                 unreadable_credentials=unreadable,
+                metadata_unread=unread,
             )
     return result
 
@@ -420,12 +418,12 @@ def _fingerprint_delivery(
     delivery.sequences += [DeliveredSequence(p, missing) for p, missing in sealed.sequences]
     stream.take(delivery.files, final=True)
     digests, refresh = stream.finish()
-    read = _settle_manifest(delivery, digests, manifests, prior, racy_window_ns)
-    if read is not None:  # (as the workers count the files they read)
-        report = cache.report
-        report.files_read += 1
-        report.bytes_read += read
-        report.bytes_total += read
+    files, read = _settle_manifest(delivery, digests, manifests, prior, racy_window_ns)
+    more_files, more = _settle_leftovers(delivery, digests, prior, racy_window_ns)
+    report = cache.report  # (as the workers count the files they read)
+    report.files_read += files + more_files
+    report.bytes_read += read + more
+    report.bytes_total += read + more
     if progress is not None:
         progress(len(delivery.files), cache.report.bytes_total, cache.report.bytes_read)
     return delivery, digests, refresh, cache, sealed
@@ -437,30 +435,67 @@ def _settle_manifest(
     manifests: frozenset[str],
     prior: Prior | None,
     racy_window_ns: int,
-) -> int | None:
+) -> tuple[int, int]:
     """The file at the delivery's own manifest path is left out only when its bytes are a
-    manifest a finalize recorded; anything else there ships, and is judged. Returns the size
-    of the file when it had to be read here."""
+    manifest a finalize recorded; anything else there ships, and is judged. Returns the files
+    and bytes that had to be read here."""
     held = delivery.manifest
     if held is None:
-        return None
-    size = None
-    earlier = prior.get(held.path) if prior is not None else None
-    if earlier is not None and is_cache_trusted(earlier[1], earlier[2], held.stat, racy_window_ns):
-        digests[held.path] = (earlier[0], held.stat)
-    if held.path not in digests:
-        read = hash_file(held.path)
-        if read.digest is None or read.stat is None:
-            delivery.manifest = None
-            delivery.skipped.append(
-                Skipped(held.path, read.skip or SkipReason.UNREADABLE, read.detail)
-            )
-            return None
-        digests[held.path] = (read.digest, read.stat)
-        size = read.stat.size
+        return 0, 0
+    size = _digest_of(delivery, held.path, held.stat, digests, prior, racy_window_ns)
+    if size is None:
+        delivery.manifest = None
+        return 0, 0
     if digests[held.path][0] not in manifests:
         delivery.judge_manifest()
-    return size
+    return int(size > 0), size
+
+
+def _settle_leftovers(
+    delivery: Delivery,
+    digests: dict[bytes, tuple[str, StatFingerprint]],
+    prior: Prior | None,
+    racy_window_ns: int,
+) -> tuple[int, int]:
+    """Files named like a staged manifest are left out only when each is a killed finalize's
+    leftover (`manifests.is_leftover`); anything else so named ships, and is judged. Returns
+    the files and bytes that had to be read here."""
+    files = read = 0
+    for leftover in list(delivery.leftovers):
+        if is_leftover(leftover.path):
+            continue
+        size = _digest_of(delivery, leftover.path, leftover.stat, digests, prior, racy_window_ns)
+        if size is None:
+            delivery.leftovers.remove(leftover)
+            continue
+        files += int(size > 0)
+        read += size
+        delivery.judge_leftover(leftover)
+    return files, read
+
+
+def _digest_of(
+    delivery: Delivery,
+    path: bytes,
+    stat: StatFingerprint,
+    digests: dict[bytes, tuple[str, StatFingerprint]],
+    prior: Prior | None,
+    racy_window_ns: int,
+) -> int | None:
+    """Make sure `digests` holds a set-aside file's digest (what this run read of it already,
+    else reading it now). Returns the bytes read (0 when none had to be), None when it cannot
+    be read (it is then listed as skipped)."""
+    earlier = prior.get(path) if prior is not None else None
+    if earlier is not None and is_cache_trusted(earlier[1], earlier[2], stat, racy_window_ns):
+        digests[path] = (earlier[0], stat)
+    if path in digests:
+        return 0
+    read = hash_file(path)
+    if read.digest is None or read.stat is None:
+        delivery.skipped.append(Skipped(path, read.skip or SkipReason.UNREADABLE, read.detail))
+        return None
+    digests[path] = (read.digest, read.stat)
+    return read.stat.size
 
 
 def _fingerprint_unseen(
@@ -481,6 +516,7 @@ def _fingerprint_unseen(
     refresh = CacheRefresh(unseen.fresh, {}, unseen.recorded_ns, copied=unseen.copied)
     delivery = unseen.delivery
     _settle_manifest(delivery, unseen.digests, recorded_manifests(session), None, racy_window_ns)
+    _settle_leftovers(delivery, unseen.digests, None, racy_window_ns)
     delivery.sequences += [DeliveredSequence(p, missing) for p, missing in unseen.copies.sequences]
     if progress is not None:
         files = len(delivery.files) + len(unseen.copies.paths)
@@ -522,7 +558,7 @@ def record_deliverable(
             name=name,
             source=delivery.source if source is None else source,
             kind=delivery.kind.value,
-            policy_name=check.verdict.policy.name,
+            policy_name=check.verdict.policy.record_name,
             policy_digest=check.verdict.policy.digest,
             file_count=check.file_count,
             warnings=sum(1 for f in check.verdict.findings if not f.blocks),
@@ -593,7 +629,7 @@ def manifest_document(
             "kind": check.delivery.kind.value,
             "source": display_path(check.delivery.source),
         },
-        "policy": {"name": check.verdict.policy.name, "digest": check.verdict.policy.digest},
+        "policy": check.verdict.policy.document(),
         "ledger_event": {"id": event_id, "hash": event_hash},
         "warnings": [
             {"rule": f.rule, "asset": f.asset, "message": f.message}
@@ -602,32 +638,3 @@ def manifest_document(
         ],
         "files": files,
     }
-
-
-class StagedManifest(NamedTuple):
-    temp: bytes
-    final: bytes
-    digest: str
-    size: int
-
-
-def stage_manifest(delivery: Delivery, document: dict[str, Any]) -> StagedManifest:
-    """Write the manifest to a temporary file beside its final name, with the digest of the
-    bytes written (recorded by the finalize: a sweep leaves out only those bytes)."""
-    home = delivery.home
-    final = delivery.manifest_at
-    body = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    try:
-        handle, temp = tempfile.mkstemp(prefix=b".provenance-manifest.", dir=home)
-    except OSError as exc:
-        raise ProvenanceError(
-            f"Cannot write the manifest into {display_path(home)} ({exc.strerror}); nothing was "
-            "finalized. Make the folder writable and finalize again."
-        ) from None
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(body)
-    # mkstemp makes the file private; a manifest is for whoever receives the delivery.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp, 0o666 & ~umask)
-    return StagedManifest(temp, final, format_digest(xxhash.xxh3_128_hexdigest(body)), len(body))

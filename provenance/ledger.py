@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,8 +24,10 @@ from provenance.audit import (
     export_events,
     make_checkpoint,
     read_key_ring,
+    stored_checkpoints,
     write_checkpoint,
 )
+from provenance.deliveries import Delivery, DeliveryKind
 from provenance.detect.trust import configured_anchors
 from provenance.errors import (
     AuditFailed,
@@ -40,14 +43,12 @@ from provenance.errors import (
 )
 from provenance.finalizer import (
     DeliveryCheck,
-    StagedManifest,
     check_delivery,
     deliverable_exists,
     manifest_document,
     read_every_file,
     record_cache,
     record_deliverable,
-    stage_manifest,
 )
 from provenance.fingerprint import RACY_WINDOW_NS, Hasher, hash_file
 from provenance.ingest import (
@@ -77,8 +78,20 @@ from provenance.keys import (
     signing_key,
     studio_pins,
 )
+from provenance.manifests import (
+    KeptManifest,
+    StagedManifest,
+    clear_leftovers,
+    discard,
+    install,
+    manifest_body,
+    manifest_digest,
+    remove_leftovers,
+    stage_manifest,
+)
 from provenance.obligations import Judge
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
+from provenance.paths import PathArg, as_bytes, as_path, as_target
 from provenance.policy import DEFAULT_POLICY, Policy
 from provenance.records import (
     ApprovalInfo,
@@ -94,6 +107,7 @@ from provenance.records import (
     IngestReport,
     LineageLink,
     LineageNode,
+    ManifestReport,
     ReadAs,
     ReprintReport,
     SceneLineage,
@@ -139,7 +153,7 @@ from provenance.store.models import (
     Tool,
     Tristate,
 )
-from provenance.store.queries import MANIFEST_EVENT
+from provenance.store.queries import MANIFEST_EVENT, keep_manifest
 from provenance.store.roles import RolesReport, create_roles
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
@@ -167,12 +181,12 @@ class Ledger:
         self,
         location: LedgerLocation,
         engine: Engine,
-        cwd: Path | None = None,
+        cwd: PathArg | None = None,
         racy_window_ns: int = RACY_WINDOW_NS,
     ) -> None:
         self.location = location
         self.engine = engine
-        self.cwd = os.fsencode(os.path.abspath(cwd or Path.cwd()))
+        self.cwd = os.path.abspath(as_bytes(cwd, "cwd") if cwd is not None else os.getcwdb())
         self.racy_window_ns = racy_window_ns
         """How close to its recording a file's change must be for the stat cache to distrust it."""
 
@@ -180,7 +194,10 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, db: str | None = None, cwd: Path | None = None, racy_window_ns: int = RACY_WINDOW_NS
+        cls,
+        db: PathArg | None = None,
+        cwd: PathArg | None = None,
+        racy_window_ns: int = RACY_WINDOW_NS,
     ) -> Ledger:
         """Open an existing ledger: `db`, else PROVENANCE_DB / DATABASE_URL, else the nearest `.provenance/`."""
         location, engine = _existing_engine(db, cwd)
@@ -193,17 +210,20 @@ class Ledger:
 
     @classmethod
     def create(
-        cls, db: str | None = None, cwd: Path | None = None, racy_window_ns: int = RACY_WINDOW_NS
+        cls,
+        db: PathArg | None = None,
+        cwd: PathArg | None = None,
+        racy_window_ns: int = RACY_WINDOW_NS,
     ) -> Ledger:
         """Create a ledger (`db`, else `.provenance/ledger.db` in `cwd`), or open the one there."""
-        folder = Path(cwd or Path.cwd())
+        folder = as_path(cwd, "cwd") if cwd is not None else Path.cwd()
         if db is None:
             db = (
                 os.environ.get("PROVENANCE_DB")
                 or os.environ.get("DATABASE_URL")
                 or str(folder / LEDGER_DIR / LEDGER_FILE)
             )
-        location = parse_ledger_url(db)
+        location = parse_ledger_url(as_target(db, "db"))
         path = location.sqlite_path
         if path is not None:
             try:
@@ -328,17 +348,17 @@ class Ledger:
     @retry_conflicts
     def ingest(
         self,
-        paths: Sequence[str | os.PathLike[str] | bytes],
+        paths: Sequence[PathArg] | PathArg,
         origin: str | None = None,
         tool: str | None = None,
         by: str | None = None,
-        contains: Sequence[str] = (),
-        references: Sequence[str] = (),
+        contains: Sequence[PathArg] = (),
+        references: Sequence[PathArg] = (),
         note: str | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
         likeness: Sequence[str] = (),
-        scene: str | os.PathLike[str] | bytes | None = None,
+        scene: PathArg | None = None,
         allow_unresolved: bool = False,
     ) -> IngestReport:
         """Fingerprint files, folders and sequences and record them, with a claim and lineage if given.
@@ -354,6 +374,9 @@ class Ledger:
         The whole run is one transaction and one event: it completes, or the ledger is as before.
         Files that cannot be read are left out and listed in the report (`report.ok` is False).
         """
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            paths = [paths]  # (one path given on its own, not a list of its characters)
+        contains, references = _targets(contains), _targets(references)
         if not paths:
             raise ProvenanceError("Nothing to ingest: name at least one file, folder or sequence.")
         targets = self._local(*paths)
@@ -459,7 +482,7 @@ class Ledger:
 
     def scene_inputs(
         self,
-        scene: str | os.PathLike[str] | bytes,
+        scene: PathArg,
         workers: int | None = None,
     ) -> SceneLineage:
         """What `ingest --scene` would link for this scene, and how each input resolved.
@@ -479,7 +502,7 @@ class Ledger:
     @retry_conflicts
     def tag(
         self,
-        target: str,
+        target: PathArg,
         origin: str,
         tool: str | None = None,
         by: str | None = None,
@@ -491,6 +514,7 @@ class Ledger:
 
         With `resolve`, the claim settles a disagreement: it supersedes every earlier claim.
         """
+        target = as_target(target)
         if resolve and not note:
             raise ProvenanceError(
                 "A resolving claim needs --note saying why (it is what an auditor will read)."
@@ -516,9 +540,11 @@ class Ledger:
 
     @retry_conflicts
     def link(
-        self, child: str, contains: Sequence[str] = (), references: Sequence[str] = ()
+        self, child: PathArg, contains: Sequence[PathArg] = (), references: Sequence[PathArg] = ()
     ) -> AssetCard:
         """Record what `child` was made from (`contains`) or only looked at (`references`)."""
+        child = as_target(child)
+        contains, references = _targets(contains), _targets(references)
         if not contains and not references:
             raise ProvenanceError(
                 "Name at least one parent with --from (contains) or --ref (references)."
@@ -551,7 +577,7 @@ class Ledger:
     @retry_conflicts
     def approve(
         self,
-        target: str,
+        target: PathArg,
         ref: str,
         by: str,
         note: str | None = None,
@@ -562,6 +588,7 @@ class Ledger:
         `ref` names where the approval is on record (ticket, email); `by` who gave it. An
         approval does not carry over to a new version: changed bytes need a new approval.
         """
+        target = as_target(target)
         if not ref.strip() or not by.strip():
             raise ProvenanceError(
                 'An approval needs --ref (where it is on record, e.g. "NFX-1234 email '
@@ -635,7 +662,7 @@ class Ledger:
 
     def sweep(
         self,
-        delivery: str | os.PathLike[str] | bytes,
+        delivery: PathArg,
         policy: Policy | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
@@ -690,13 +717,13 @@ class Ledger:
     @retry_conflicts
     def finalize(
         self,
-        delivery: str | os.PathLike[str] | bytes,
+        delivery: PathArg,
         name: str,
         policy: Policy | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
-        key: Path | None = None,
-        checkpoints: Path | None = None,
+        key: PathArg | None = None,
+        checkpoints: PathArg | None = None,
     ) -> SweepReport:
         """Mark a delivery final if nothing blocks; otherwise record only the refusal.
 
@@ -713,7 +740,6 @@ class Ledger:
         signing_key, first_key = self._signing_key(key, pins)
         folder = self.checkpoints_folder(checkpoints)
         staged: StagedManifest | None = None
-        checkpoint: dict[str, Any] | None = None
         try:
             with Hasher(workers) as hasher:
                 # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
@@ -734,7 +760,8 @@ class Ledger:
                         raise ProvenanceError(
                             f"A deliverable named {name!r} is already final. Give this one a new "
                             f"version name (the next free one is {free!r}), or `provenance "
-                            f"verify {name}` the existing one."
+                            f"verify {name}` the existing one (`provenance manifest write "
+                            f"{name}` writes its manifest and checkpoint again if they are missing)."
                         )
                     roots = queries.ensure_roots(session, self.workspace)
                     chosen = policy or DEFAULT_POLICY
@@ -750,7 +777,8 @@ class Ledger:
                         refusal = {
                             "name": name,
                             "delivery": display_path(source),
-                            "policy": chosen.name,
+                            "policy": chosen.record_name,
+                            "policy_digest": chosen.digest,
                             "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
                             "files": check.file_count,
                         }
@@ -760,11 +788,13 @@ class Ledger:
                     payload = {
                         "name": name,
                         "delivery": display_path(source),
-                        "policy": chosen.name,
+                        "policy": chosen.record_name,
                         "policy_digest": chosen.digest,
                         "files": check.file_count,
                         **_placed_here(roots),
                     }
+                    if chosen.custom:
+                        payload["policy_changes"] = chosen.document()["changes"]
                     chain = _signing_chain(session, signing_key, trail)
                     with unit_of_work_event(session, "finalize", payload) as unit:
                         record_deliverable(
@@ -779,9 +809,10 @@ class Ledger:
                     finalized_at = unit.at.isoformat()
                     document = manifest_document(name, check, event_id, event_hash, finalized_at)
                     document["checkpoint"] = checkpoint
-                    staged = stage_manifest(check.delivery, document)
+                    staged = stage_manifest(check.delivery, manifest_body(document))
                     # Its bytes are recorded: the one file a later sweep of this delivery may
-                    # leave out (anything else at that name is judged like any other file).
+                    # leave out (anything else at that name is judged like any other file);
+                    # and kept, to be written again if it never reaches its place.
                     written = {
                         "name": name,
                         "path": display_path(staged.final),
@@ -789,28 +820,55 @@ class Ledger:
                         "size": staged.size,
                     }
                     with unit_of_work_event(session, MANIFEST_EVENT, written):
-                        pass
-            staged_final = staged.final
-            os.replace(staged.temp, staged_final)
-            staged = None
-            write_checkpoint(folder, checkpoint)
+                        keep_manifest(session, name, staged.body, staged.digest)
+            final, staged = staged, None
+            removed = self._put_in_place(name, final, folder, checkpoint, check.delivery)
             return _sweep_report(
                 check,
                 name=name,
                 finalized=True,
-                manifest=staged_final,
+                manifest=final.final,
                 event_id=event_id,
                 event_hash=event_hash,
+                removed=removed,
             )
         finally:
             if staged is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(staged.temp)
+                discard(staged)
+
+    def _put_in_place(
+        self,
+        name: str,
+        staged: StagedManifest,
+        folder: Path,
+        checkpoint: dict[str, Any],
+        delivery: Delivery,
+    ) -> list[bytes]:
+        """After a finalize's commit: its manifest into place, its checkpoint kept, the
+        leftovers of killed finalizes removed. The deliverable is final whatever fails here;
+        the error says so and names the command that finishes the job."""
+        try:
+            install(staged)
+        except OSError as exc:
+            raise ProvenanceError(
+                f"{name} is final, but its manifest could not be put in place at "
+                f"{display_path(staged.final)} ({exc.strerror}). Once it can be written, "
+                f"`provenance manifest write {name}` writes it (and its checkpoint)."
+            ) from None
+        try:
+            write_checkpoint(folder, checkpoint)
+        except OSError as exc:
+            raise ProvenanceError(
+                f"{name} is final and its manifest is in place, but its checkpoint could not be "
+                f"written to {folder} ({exc.strerror}). Once it can be, `provenance manifest "
+                f"write {name}` writes it."
+            ) from None
+        return clear_leftovers(delivery)
 
     def verify(
         self,
         name: str,
-        delivery: str | os.PathLike[str] | bytes | None = None,
+        delivery: PathArg | None = None,
         workers: int | None = None,
         quick: bool = False,
     ) -> VerifyReport:
@@ -820,20 +878,13 @@ class Ledger:
         could forge it. `quick` trusts it (a file whose size, times and inode have not moved
         since it was last read is taken as unchanged), and the report says so."""
         with read_session(self.engine) as session:
-            row = session.execute(select(Deliverable).where(Deliverable.name == name)).scalar()
-            if row is None:
-                known = list(session.execute(select(Deliverable.name)).scalars())
-                close = difflib.get_close_matches(name, known, n=3)
-                hint = f" Did you mean {', '.join(close)}?" if close else ""
-                raise TargetNotFound(
-                    f"No finalized deliverable is named {name!r}.{hint} "
-                    "`provenance finalize DELIVERY --name NAME` records one."
-                )
+            row = self._deliverable(session, name)
             roots = self._roots_for_reading(session)
             if delivery is not None:
                 source = roots.localize(delivery, self.cwd)
             else:
                 source = roots.source_here(row.source)
+            owners = queries.manifest_owners(session)
             recorded = {
                 path: digest
                 for path, digest in session.execute(
@@ -861,6 +912,8 @@ class Ledger:
             for p in sorted(now)
             if p in recorded and recorded[p] != now[p]
         ]
+        manifest = check.delivery.manifest_at
+        state = _manifest_state(manifest, name, owners)
         return VerifyReport(
             name,
             source,
@@ -871,15 +924,125 @@ class Ledger:
             changed,
             files_read=check.files_read,
             files_cached=check.files_cached,
+            manifest=manifest,
+            manifest_state=state,
+            leftovers=[f.path for f in check.delivery.leftovers],
         )
+
+    def write_manifest(
+        self,
+        name: str,
+        delivery: PathArg | None = None,
+        checkpoints: PathArg | None = None,
+    ) -> ManifestReport:
+        """Write again, byte for byte, the manifest of deliverable `name` beside its delivery
+        (or beside `delivery`, a copy of it), and keep its checkpoint again: what a finalize
+        killed after its commit did not finish. Removes the leftovers of killed finalizes.
+
+        The bytes are the ones the finalize kept in the ledger, checked against the digest its
+        `finalize.manifest` event recorded (so a later sweep leaves them out). Records nothing:
+        any role that may read the ledger may run it."""
+        with read_session(self.engine) as session:
+            row = self._deliverable(session, name)
+            kept = queries.kept_manifest(session, row.id)
+            owners = queries.manifest_owners(session)
+            roots = self._roots_for_reading(session)
+            if delivery is not None:
+                source = roots.localize(delivery, self.cwd)
+            else:
+                source = roots.source_here(row.source)
+        recorded = {digest for digest, owner in owners.items() if owner.name == name}
+        if kept is None:
+            raise ProvenanceError(
+                f"{name!r} was finalized before provenance kept manifests in the ledger (schema "
+                "0011): its manifest cannot be written again. Its files, digests and verdict are "
+                f"in the ledger: `provenance verify {name}` checks the delivery against them."
+            )
+        digest, body = kept
+        if body is None or digest not in recorded or manifest_digest(body) != digest:
+            raise ProvenanceError(
+                f"The manifest the ledger keeps for {name!r} is not the one its finalize "
+                "recorded: the ledger was changed. Run `provenance audit verify`, and restore "
+                "the ledger from a backup checked against your checkpoints."
+            )
+        target = Delivery(DeliveryKind(row.kind), source, _home(DeliveryKind(row.kind), source))
+        final = target.manifest_at
+        state = _manifest_state(final, name, owners)
+        if state == "later":
+            held = owners[hash_file(final).digest or ""]
+            raise ProvenanceError(
+                f"{display_path(final)} holds the manifest of {held.name!r}, a later finalize "
+                f"of this delivery; writing {name!r}'s would replace it. To write {name!r}'s "
+                "into a copy of the delivery, give the copy: `provenance manifest write "
+                f"{name} COPY`."
+            )
+        written = state != "present"
+        if written:
+            try:
+                install(stage_manifest(target, body, by_finalize=False))
+            except OSError as exc:
+                raise ProvenanceError(
+                    f"Cannot put the manifest in place at {display_path(final)} "
+                    f"({exc.strerror}). Make the folder writable and run this again."
+                ) from None
+        checkpoint_path, checkpoint_written = self._keep_checkpoint(
+            KeptManifest(name, body, digest), checkpoints
+        )
+        return ManifestReport(
+            name,
+            final,
+            digest,
+            len(body),
+            written,
+            checkpoint_path,
+            checkpoint_written,
+            remove_leftovers(os.path.dirname(final)) + clear_leftovers(target),
+        )
+
+    def _deliverable(self, session: Session, name: str) -> Deliverable:
+        row = session.execute(select(Deliverable).where(Deliverable.name == name)).scalar()
+        if row is None:
+            known = list(session.execute(select(Deliverable.name)).scalars())
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise TargetNotFound(
+                f"No finalized deliverable is named {name!r}.{hint} "
+                "`provenance finalize DELIVERY --name NAME` records one."
+            )
+        return row
+
+    def _keep_checkpoint(
+        self, kept: KeptManifest, checkpoints: PathArg | None
+    ) -> tuple[Path | None, bool]:
+        """The checkpoint a manifest carries, kept in the checkpoints folder unless it is there:
+        (its file, whether it was written now)."""
+        document = kept.checkpoint
+        if document is None:
+            return None, False
+        folder = self.checkpoints_folder(checkpoints)
+        for path in stored_checkpoints(folder):
+            with contextlib.suppress(OSError, ValueError):
+                stored = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(stored, dict) and stored.get("signature") == document.get(
+                    "signature"
+                ):
+                    return path, False
+        try:
+            return write_checkpoint(folder, document), True
+        except OSError as exc:
+            raise ProvenanceError(
+                f"The manifest of {kept.name} is in place, but its checkpoint could not be "
+                f"written to {folder} ({exc.strerror}). Make the folder writable and run this "
+                "again."
+            ) from None
 
     # -- audit ---------------------------------------------------------------------------------
 
-    def checkpoints_folder(self, folder: Path | None = None) -> Path:
+    def checkpoints_folder(self, folder: PathArg | None = None) -> Path:
         """Where checkpoints are kept: `folder`, else $PROVENANCE_CHECKPOINTS, else beside a SQLite
         ledger, else the user's data folder (named for the database)."""
         if folder is not None:
-            return folder
+            return as_path(folder, "the checkpoints folder")
         if os.environ.get("PROVENANCE_CHECKPOINTS"):
             return Path(os.environ["PROVENANCE_CHECKPOINTS"])
         sqlite = self.location.sqlite_path
@@ -895,7 +1058,7 @@ class Ledger:
         return Path(base) / "provenance" / "checkpoints" / safe
 
     def checkpoint(
-        self, key: Path | None = None, folder: Path | None = None
+        self, key: PathArg | None = None, folder: PathArg | None = None
     ) -> tuple[Path, dict[str, Any]]:
         """Sign the log's current size and Merkle root and keep it outside the database.
 
@@ -936,12 +1099,13 @@ class Ledger:
 
     # -- checkpoint keys -----------------------------------------------------------------------
 
-    def _signing_key(self, key: Path | None, pins: Pins | None) -> tuple[SigningKey, str | None]:
+    def _signing_key(self, key: PathArg | None, pins: Pins | None) -> tuple[SigningKey, str | None]:
         """The key to sign checkpoints with, checked (before any work) against the keys the
         ledger trusts; and its public key when it is to be pinned as the ledger's first."""
         with read_session(self.engine) as session:
             ring = read_key_ring(session, pins)
-        signing = signing_key(ring, key)
+        with _os_errors("read or create the checkpoint key"):
+            signing = signing_key(ring, _key_path(key))
         return signing, None if ring.pinned else signing.public
 
     def keys(self, key: Path | None = None) -> TrustedKeys:
@@ -1114,18 +1278,20 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def show(self, target: str) -> AssetCard:
+    def show(self, target: PathArg) -> AssetCard:
         """The card of the asset a target names. A path the ledger does not record (a delivered
         copy) is read and found by its bytes: `card.read_as` says so and names every holder."""
+        target = as_target(target)
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
             resolved, read_as = self._resolve(session, roots, target)
             return replace(self._card(session, roots, resolved), read_as=read_as)
 
     def lineage(
-        self, target: str, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
+        self, target: PathArg, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
     ) -> LineageNode:
         """The tree of what `target` was made from (`up`) or everything made from it."""
+        target = as_target(target)
         if depth < 1:
             raise ProvenanceError(f"The lineage depth must be at least 1, not {depth}.")
         with read_session(self.engine) as session:
@@ -1138,8 +1304,9 @@ class Ledger:
             )
             return replace(_lineage_tree(start, edges, refs, up), read_as=read_as)
 
-    def history(self, target: str) -> History:
+    def history(self, target: PathArg) -> History:
         """Every event that touched the asset: versions, claims and lineage, oldest first."""
+        target = as_target(target)
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
             resolved, read_as = self._resolve(session, roots, target)
@@ -1177,12 +1344,15 @@ class Ledger:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _local(self, *paths: str | os.PathLike[str] | bytes) -> list[bytes]:
+    def _local(self, *paths: PathArg) -> list[bytes]:
         """Paths as given (relative to `cwd`, absolute, or spelled for another mount or
         platform) as the absolute paths to read on this machine."""
         with read_session(self.engine) as session:
             roots = self._roots_for_reading(session)
         return [roots.localize(path, self.cwd) for path in paths]
+
+    def _absolute(self, path: PathArg) -> bytes:
+        return os.path.normpath(os.path.join(self.cwd, as_bytes(path)))
 
     def _read_roots(self, session: Session, target: str) -> queries.RootMap:
         roots = queries.find_roots(session, self.workspace)
@@ -1399,6 +1569,7 @@ def _sweep_report(
     manifest: bytes | None = None,
     event_id: int | None = None,
     event_hash: str | None = None,
+    removed: list[bytes] | None = None,
 ) -> SweepReport:
     return SweepReport(
         delivery_kind=check.delivery.kind.value,
@@ -1416,6 +1587,8 @@ def _sweep_report(
         manifest=manifest,
         event_id=event_id,
         event_hash=event_hash,
+        leftovers=[f.path for f in check.delivery.leftovers] if removed is None else removed,
+        leftovers_removed=removed is not None,
     )
 
 
@@ -1475,6 +1648,27 @@ def _placed_here(roots: queries.RootMap) -> dict[str, Any]:
     farm node's say-so about where the show is belongs in the history it writes)."""
     placed = roots.overrides()
     return {"root_map": placed} if placed else {}
+
+
+def _manifest_state(path: bytes, name: str, owners: dict[str, queries.ManifestOwner]) -> str:
+    """What stands where deliverable `name`'s manifest belongs (see `VerifyReport`)."""
+    held = hash_file(path).digest if os.path.lexists(path) else None
+    if held is None:
+        return "missing"
+    owner = owners.get(held)
+    if owner is None:
+        return "changed"  # (judged as a file of the delivery: `added`)
+    if owner.name == name:
+        return "present"
+    ours = max((o.event_id for o in owners.values() if o.name == name), default=0)
+    # A later finalize of the same delivery replaced it; an earlier one's means this one's
+    # never reached its place (a finalize killed after its commit).
+    return "later" if owner.event_id > ours else "earlier"
+
+
+def _home(kind: DeliveryKind, source: bytes) -> bytes:
+    """The folder a delivery's manifest goes to (see `deliveries.Delivery.home`)."""
+    return source if kind is DeliveryKind.FOLDER else os.path.dirname(source)
 
 
 def _tristate(name: str, value: str) -> Tristate:
@@ -1715,15 +1909,43 @@ __all__ = ["Ledger", "create_db_roles", "schema_status", "split_tool", "upgrade_
 # Schema maintenance: work on ledgers whose schema is not current, so no Ledger is opened.
 
 
-def _existing_engine(db: str | None, cwd: Path | None) -> tuple[LedgerLocation, Engine]:
-    location = locate_ledger(db, cwd)
+def _targets(values: Sequence[PathArg] | PathArg) -> list[str]:
+    """Targets given as a list (one given on its own is taken as a list of one)."""
+    if isinstance(values, (str, bytes, os.PathLike)):
+        return [as_target(values)]
+    return [as_target(value) for value in values]
+
+
+@contextlib.contextmanager
+def _os_errors(doing: str) -> Iterator[None]:
+    """An OSError of the public API as a ProvenanceError saying what could not be done."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ProvenanceError(
+            f"Cannot {doing}: {exc.strerror or exc}{where}. Check the path and its permissions."
+        ) from None
+
+
+def _key_path(key: PathArg | None) -> Path | None:
+    return as_path(key, "the checkpoint key") if key is not None else None
+
+
+def _existing_engine(db: PathArg | None, cwd: PathArg | None) -> tuple[LedgerLocation, Engine]:
+    location = locate_ledger(
+        as_target(db, "db") if db is not None else None,
+        as_path(cwd, "cwd") if cwd is not None else None,
+    )
     path = location.sqlite_path
     if path is not None and not path.exists():
         raise LedgerNotFound(f"No ledger at {path}. Create it with `provenance --db {path} init`.")
     return location, create_ledger_engine(location)
 
 
-def schema_status(db: str | None = None, cwd: Path | None = None) -> tuple[str, schema.SchemaState]:
+def schema_status(
+    db: PathArg | None = None, cwd: PathArg | None = None
+) -> tuple[str, schema.SchemaState]:
     """(display URL, schema state) of a ledger, current or not."""
     location, engine = _existing_engine(db, cwd)
     try:
@@ -1733,7 +1955,7 @@ def schema_status(db: str | None = None, cwd: Path | None = None) -> tuple[str, 
 
 
 def upgrade_ledger(
-    db: str | None = None, cwd: Path | None = None, revision: str = "head"
+    db: PathArg | None = None, cwd: PathArg | None = None, revision: str = "head"
 ) -> tuple[str, schema.SchemaState, schema.SchemaState]:
     """Upgrade a ledger's schema in one transaction: (display URL, before, after)."""
     location, engine = _existing_engine(db, cwd)
@@ -1749,12 +1971,14 @@ def upgrade_ledger(
         engine.dispose()
 
 
-def create_db_roles(db: str | None = None, cwd: Path | None = None) -> tuple[str, RolesReport]:
+def create_db_roles(
+    db: PathArg | None = None, cwd: PathArg | None = None
+) -> tuple[str, RolesReport]:
     """Create the artist, TD and auditor group roles on a PostgreSQL ledger: (display URL, report)."""
     location, engine = _existing_engine(db, cwd)
     try:
         schema.require_current(engine, location.display_url)
-        with translate_db_errors():
+        with translate_db_errors(engine):
             return location.display_url, create_roles(engine)
     except LedgerReadOnly as exc:
         raise ProvenanceError(

@@ -89,8 +89,9 @@ class ApprovalRow:
 @dataclass(frozen=True)
 class SignalRow:
     """What a file of the version said about itself, recorded by the event `event_id`: a
-    perceptual match to generated material (`near_ai`), or credentials that could not be read
-    (`unreadable`: why)."""
+    perceptual match to generated material (`near_ai`), credentials that could not be read
+    (`unreadable`: why), or metadata too large to read (`metadata_unread`: what, and the
+    limits)."""
 
     event_id: int
     summary: str
@@ -99,6 +100,7 @@ class SignalRow:
     matches: tuple[Mapping[str, Any], ...] = ()
     """A perceptual match's generated asset versions, as fields (asset, version, distance,
     threshold, which print matched)."""
+    metadata_unread: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,8 @@ class Judged:
     """Why content credentials its files carry could not be read, unsettled since."""
     near_ai_matches: tuple[Mapping[str, Any], ...] = ()
     """The unsettled perceptual matches as fields."""
+    metadata_unread: tuple[str, ...] = ()
+    """What its files' metadata held that was too large to read, unsettled since."""
 
     @property
     def differs(self) -> bool:
@@ -459,7 +463,7 @@ class Judge:
             summary = self.summary(reached)
             if path and summary.origin is Origin.UNKNOWN and not summary.disputed:
                 unknown.append((self.version(reached), path))
-        evidence, near_ai, unreadable, matches = _file_evidence(version)
+        evidence, near_ai, unreadable, matches, unread = _file_evidence(version)
         return Judged(
             version=version,
             summary=self.summary(version_id),
@@ -475,6 +479,7 @@ class Judge:
             unknown_inputs=tuple(unknown),
             unreadable_credentials=unreadable,
             near_ai_matches=matches,
+            metadata_unread=unread,
         )
 
     @cached_property
@@ -485,7 +490,13 @@ class Judge:
 
 def _file_evidence(
     version: VersionFacts,
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[Mapping[str, Any], ...]]:
+) -> tuple[
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[Mapping[str, Any], ...],
+    tuple[str, ...],
+]:
     """What the files said, as far as it is still live: a TD's resolving claim settles
     everything recorded before it."""
     claims = version.claims
@@ -500,4 +511,5 @@ def _file_evidence(
     near_ai = tuple(s.summary for s in live if s.near_ai)
     unreadable = tuple(dict.fromkeys(s.unreadable for s in live if s.unreadable))
     matches = tuple(match for s in live if s.near_ai for match in s.matches)
-    return evidence, near_ai, unreadable, matches
+    unread = tuple(dict.fromkeys(s.metadata_unread for s in live if s.metadata_unread))
+    return evidence, near_ai, unreadable, matches, unread

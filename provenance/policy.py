@@ -10,10 +10,10 @@ import enum
 import hashlib
 import json
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from provenance.errors import ProvenanceError
@@ -26,6 +26,7 @@ from provenance.obligations import (
     describe_path,
 )
 from provenance.origins import Origin
+from provenance.paths import PathArg, as_path
 from provenance.scan import format_frames
 
 if sys.version_info >= (3, 11):
@@ -168,6 +169,15 @@ RULES: dict[str, Rule] = {
             Severity.WARN,
         ),
         Rule(
+            "metadata-unread",
+            "Metadata too large to read",
+            f"{_NETFLIX}: partners disclose any GenAI use. The file holds metadata (an XMP "
+            "packet, a text chunk, an EXIF value) larger than the reader's limits, so it was "
+            "not read: what it says about generation (an XMP DigitalSourceType, a generator's "
+            "parameters) is unknown.",
+            Severity.WARN,
+        ),
+        Rule(
             "near-ai-copy",
             "Looks like known generated material",
             f"{_NETFLIX}, principle 4: generated material is temporary and not part of the "
@@ -190,33 +200,155 @@ RULES: dict[str, Rule] = {
 }
 
 
+BUILT_IN_NAME = "netflix-2025"
+"""The one built-in policy: every rule at its default severity."""
+
+POLICY_NAME_CHARS = 100
+"""Longest name a policy file may give itself."""
+
+POLICY_KEYS = ("name", "extends", "rules")
+"""What a policy file may hold at its top level."""
+
+
+class PolicyChange(NamedTuple):
+    """A rule whose severity a custom policy changed from the built-in it extends."""
+
+    rule: str
+    built_in: Severity
+    severity: Severity
+
+    @property
+    def relaxed(self) -> bool:
+        """It blocks less than the built-in (block to warn or off, warn to off)."""
+        return _STRICTNESS[self.severity] < _STRICTNESS[self.built_in]
+
+
+_STRICTNESS = {Severity.OFF: 0, Severity.WARN: 1, Severity.BLOCK: 2}
+
+
 @dataclass(frozen=True)
 class Policy:
+    """The severities in force: the built-in policy, or a custom one that `extends` it.
+
+    A custom policy can never pass as the built-in one: built-in names are reserved, and it is
+    shown everywhere (sweep, finalize, manifest, `policy show`, the deliverable's record) as
+    custom, with the built-in it derives from and every rule it changed."""
+
     name: str
     severities: Mapping[str, Severity]
     source: str = "built-in"
+    extends: str | None = None
+    """The built-in policy a custom one derives from; None for the built-in policy itself."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.severities) - set(RULES))
+        if unknown:
+            raise ProvenanceError(f"{', '.join(unknown)}: not a rule of this version.")
+        if self.extends is None:
+            if self.name != BUILT_IN_NAME or self.changes:
+                raise ProvenanceError(
+                    f"Only the built-in policy is named without `extends`: a policy that "
+                    f"changes severities extends {BUILT_IN_NAME!r} under a name of its own."
+                )
+            return
+        if self.extends != BUILT_IN_NAME:
+            raise ProvenanceError(
+                f"A policy extends a built-in policy; the only one is {BUILT_IN_NAME!r}, not "
+                f"{self.extends!r}."
+            )
+        problem = name_problem(self.name)
+        if problem is not None:
+            raise ProvenanceError(f"The policy's name {self.name!r} {problem}.")
 
     def severity(self, rule_id: str) -> Severity:
         return self.severities.get(rule_id, RULES[rule_id].default)
 
     @property
+    def custom(self) -> bool:
+        return self.extends is not None
+
+    @property
+    def changes(self) -> tuple[PolicyChange, ...]:
+        """The rules whose severity differs from the built-in's, in rule order."""
+        return tuple(
+            PolicyChange(rule_id, rule.default, self.severity(rule_id))
+            for rule_id, rule in RULES.items()
+            if self.severity(rule_id) is not rule.default
+        )
+
+    @property
+    def label(self) -> str:
+        """The policy as people read it: a custom one says so, and what it changed."""
+        if not self.custom:
+            return self.name
+        changed = ", ".join(f"{c.rule} {c.severity.value}" for c in self.changes)
+        return f"{self.name} (custom, from {self.extends}: {changed or 'no rule changed'})"
+
+    @property
+    def record_name(self) -> str:
+        """The name a finalized deliverable records (at most 200 characters)."""
+        return self.name if not self.custom else f"{self.name} (custom, from {self.extends})"
+
+    @property
     def digest(self) -> str:
         """Identifies the exact rules in force, for the record of a finalized deliverable."""
-        body = json.dumps(
-            {"name": self.name, "rules": {r: self.severity(r).value for r in sorted(RULES)}},
-            sort_keys=True,
-        )
-        return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+        body: dict[str, Any] = {
+            "name": self.name,
+            "rules": {r: self.severity(r).value for r in sorted(RULES)},
+        }
+        if self.custom:
+            body["extends"] = self.extends
+        body_text = json.dumps(body, sort_keys=True)
+        return "sha256:" + hashlib.sha256(body_text.encode()).hexdigest()
+
+    def document(self) -> dict[str, Any]:
+        """What a manifest, a finalize event and `--json` say about the policy."""
+        return {
+            "name": self.name,
+            "digest": self.digest,
+            "custom": self.custom,
+            "extends": self.extends,
+            "changes": [
+                {"rule": c.rule, "severity": c.severity.value, "built_in": c.built_in.value}
+                for c in self.changes
+            ],
+        }
 
 
-DEFAULT_POLICY = Policy("netflix-2025", {rule_id: rule.default for rule_id, rule in RULES.items()})
+DEFAULT_POLICY = Policy(BUILT_IN_NAME, {rule_id: rule.default for rule_id, rule in RULES.items()})
 
 
-def load_policy(path: Path | None) -> Policy:
-    """The default policy, or a TOML file that changes its severities.
+def _reserved_key(name: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKC", name).casefold() if c.isalnum())
+
+
+def name_problem(name: object) -> str | None:
+    """Why `name` cannot name a custom policy, or None."""
+    if not isinstance(name, str):
+        return f"must be a string, not {_toml_type(name)}"
+    if not name.strip():
+        return "is empty"
+    if name != name.strip() or any(not c.isprintable() for c in name):
+        return "holds spaces at its ends or characters that do not print"
+    if len(name) > POLICY_NAME_CHARS:
+        return f"is longer than {POLICY_NAME_CHARS} characters"
+    if _reserved_key(name) == _reserved_key(BUILT_IN_NAME):
+        return "is reserved for the built-in policy (a policy file makes a custom policy)"
+    return None
+
+
+def _toml_type(value: object) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def load_policy(path: PathArg | None) -> Policy:
+    """The built-in policy (`path` None), or a TOML file that changes its severities: a custom
+    policy, named apart from the built-in one.
 
     ```toml
     name = "studio-x"
+    extends = "netflix-2025"   # optional: the only built-in policy
     [rules]
     origin-disputed = "warn"
     frames-missing = "off"
@@ -224,19 +356,31 @@ def load_policy(path: Path | None) -> Policy:
     """
     if path is None:
         return DEFAULT_POLICY
+    path = as_path(path, "the policy file")
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProvenanceError(f"Policy file {path} does not exist. Check the path.") from None
+    except OSError as exc:
+        raise ProvenanceError(f"Cannot read the policy file {path} ({exc.strerror}).") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProvenanceError(
             f"Policy file {path} is not valid TOML ({exc}). Fix the file."
         ) from None
-    base = document.get("extends", DEFAULT_POLICY.name)
-    if base != DEFAULT_POLICY.name:
+    settings = [key for key in document if key not in POLICY_KEYS]
+    if settings:
+        misplaced = [k for k in settings if k in RULES]
+        hint = f" Rules go under [rules] ({', '.join(misplaced)})." if misplaced else ""
         raise ProvenanceError(
-            f"Policy file {path} extends {base!r}; the only built-in policy is "
-            f"{DEFAULT_POLICY.name!r}."
+            f"In {path}, {', '.join(map(repr, settings))}: not a policy setting; a policy file "
+            f"holds {', '.join(POLICY_KEYS)}.{hint}"
+        )
+    base = document.get("extends", BUILT_IN_NAME)
+    if base != BUILT_IN_NAME:
+        what = repr(base) if isinstance(base, str) else _toml_type(base)
+        raise ProvenanceError(
+            f"In {path}, extends = {what}: a policy extends a built-in policy, and the only "
+            f"built-in policy is {BUILT_IN_NAME!r} (extends = {BUILT_IN_NAME!r}, or leave it out)."
         )
     rules = document.get("rules", {})
     if not isinstance(rules, dict):
@@ -249,13 +393,27 @@ def load_policy(path: Path | None) -> Policy:
                 "(`provenance policy show` lists them)."
             )
         try:
-            severities[rule_id] = Severity(str(value).lower())
+            if not isinstance(value, str):
+                raise ValueError(value)
+            severities[rule_id] = Severity(value.lower())
         except ValueError:
             raise ProvenanceError(
-                f"In {path}, {rule_id} = {value!r}: a severity is block, warn or off."
+                f"In {path}, {rule_id} = {value!r}: a severity is block, warn or off, as a "
+                f'quoted string ({rule_id} = "warn").'
             ) from None
-    name = str(document.get("name", path.stem))
-    return Policy(name, severities, source=str(path))
+    name = document.get("name", path.stem)
+    problem = name_problem(name)
+    if problem is not None:
+        if "name" not in document:
+            where = f"the policy is named for the file, {name!r}, which"
+        elif isinstance(name, str):
+            where = f"name = {name!r}"
+        else:
+            where = "name"
+        raise ProvenanceError(
+            f'In {path}, {where} {problem}. Give the policy a name of its own: name = "studio-x".'
+        )
+    return Policy(name, severities, source=str(path), extends=BUILT_IN_NAME)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,6 +446,9 @@ class FileFacts(NamedTuple):
     """`near_ai` as fields (asset, version, distance, threshold, which print matched)."""
     unprintable: str | None = None
     """For such a file that is an image: why it has no perceptual print."""
+    metadata_unread: tuple[str, ...] = ()
+    """For a file the ledger does not hold as it is: what its metadata held that was too large
+    to read, with the limits."""
 
 
 @dataclass(frozen=True)
@@ -559,6 +720,17 @@ def _file_signal_findings(item: FileFacts) -> Iterator[_Raw]:
             "beside the file (reading never fetches one).",
             {"reasons": list(item.unreadable_credentials)},
         )
+    if item.metadata_unread:
+        yield (
+            "metadata-unread",
+            None,
+            item.path,
+            f"{item.path} holds metadata too large to read: {'; '.join(item.metadata_unread)}.",
+            f"Look at what it declares with another tool (exiftool); record it as what it is "
+            f"(`provenance ingest {item.path} --origin ...`), or ask the vendor for the file "
+            "with its metadata within the limits.",
+            {"unread": list(item.metadata_unread)},
+        )
     if item.near_ai:
         yield (
             "near-ai-copy",
@@ -684,6 +856,14 @@ def asset_findings(judged: Judged) -> Iterator[tuple[str, str, str, Mapping[str,
             f"checked them settles it: `provenance tag {name} --origin X --resolve "
             "--note WHY`.",
             {"reasons": list(judged.unreadable_credentials)},
+        )
+    if judged.metadata_unread:
+        yield (
+            "metadata-unread",
+            f"{label} holds metadata too large to read: {'; '.join(judged.metadata_unread)}.",
+            "Look at what it declares with another tool (exiftool); a TD who has checked it "
+            f"settles it: `provenance tag {name} --origin X --resolve --note WHY`.",
+            {"unread": list(judged.metadata_unread)},
         )
     missing = judged.missing_consent
     if missing:

@@ -9,6 +9,7 @@ import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, overload
 
 from provenance.detect import Signal
@@ -500,6 +501,10 @@ class SweepReport:
     manifest: bytes | None = None
     event_id: int | None = None
     event_hash: str | None = None
+    leftovers: list[bytes] = field(default_factory=list)
+    """Leftovers of killed finalizes (staged manifests no live process holds): left out of a
+    sweep; removed by a finalize (`leftovers_removed`)."""
+    leftovers_removed: bool = False
 
     @property
     def blocked(self) -> bool:
@@ -538,10 +543,38 @@ class VerifyReport:
     files_read: int = 0
     files_cached: int = 0
     """Files taken as unchanged from the stat cache (`verify --quick`), not read."""
+    manifest: bytes | None = None
+    """Where the delivery's manifest belongs."""
+    manifest_state: str = "present"
+    """`present` (the bytes this deliverable's finalize wrote); `later` (the manifest of a later
+    finalize of the same delivery); not ok: `missing`, `earlier` (an earlier finalize's: this
+    one's never reached its place), `changed` (other bytes: listed as added, too), each written
+    again by `manifest write`."""
+    leftovers: list[bytes] = field(default_factory=list)
+    """Leftovers of killed finalizes, left out."""
 
     @property
     def ok(self) -> bool:
-        return not (self.added or self.removed or self.changed)
+        return not (self.added or self.removed or self.changed) and self.manifest_state in (
+            "present",
+            "later",
+        )
+
+
+@dataclass(frozen=True)
+class ManifestReport:
+    """What `Ledger.write_manifest` did."""
+
+    name: str
+    path: bytes
+    digest: str
+    size: int
+    written: bool
+    """False when the manifest was already in place, byte for byte."""
+    checkpoint: Path | None
+    """Its checkpoint's file in the checkpoints folder (None: the manifest carries none)."""
+    checkpoint_written: bool
+    leftovers_removed: list[bytes] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

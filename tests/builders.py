@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import random
+import subprocess
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,35 @@ def write_notes(folder: Path, count: int) -> list[Path]:
         path.write_text(f"note {name}\n", encoding="utf-8")
         paths.append(path)
     return paths
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (`2m`) mounted on `folder` for the test: a small disk that fills. Needs
+    root (CI runs as root); elsewhere the test is skipped, in CI it fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    require(mounted.returncode == 0, f"cannot mount a tmpfs (root needed): {mounted.stderr}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def fill(folder: Path, name: str = "filler.bin") -> Path:
+    """Write random bytes into `folder` until its disk is full."""
+    path = folder / name
+    chunk = random.Random(name).randbytes(4096)
+    with open(path, "wb", buffering=0) as stream:
+        try:
+            while True:
+                stream.write(chunk)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+    return path

@@ -322,6 +322,70 @@ def test_a_policy_file_can_downgrade_a_rule(show: Ledger, workspace: Path) -> No
     assert report.finalized and [f.severity.value for f in report.verdict.findings] == ["warn"]
 
 
+def test_a_custom_policy_cannot_pass_as_the_built_in_one(
+    run: Cli, show: Ledger, workspace: Path
+) -> None:
+    deliver(workspace, "comp")
+    posing = workspace / "netflix.toml"
+    posing.write_text('name = "netflix-2025"\n[rules]\ngenai-unapproved = "off"\n')
+    before = event_count(show)
+    refused = run(
+        "finalize", "delivery", "--name", "EP101_v001", "--policy", "netflix.toml", expect=1
+    )
+    assert (
+        "reserved for the built-in policy" in refused.stderr and "Traceback" not in refused.stderr
+    )
+    assert event_count(show) == before
+
+    lenient = workspace / "lenient.toml"
+    lenient.write_text('name = "studio-x"\n[rules]\ngenai-unapproved = "off"\n')
+    shown = run("policy", "show", "--policy", "lenient.toml").stdout
+    assert shown.startswith("policy studio-x: CUSTOM, from the built-in netflix-2025")
+    assert "relaxes 1 rule: genai-unapproved off" in shown
+    assert "genai-unapproved     off    Generative AI material without written approval " in shown
+    assert "(built-in: block)" in shown
+    listed = json.loads(run("policy", "show", "--policy", "lenient.toml", "--json").stdout)
+    assert listed["custom"] is True and listed["extends"] == "netflix-2025"
+    assert listed["changes"] == [
+        {"rule": "genai-unapproved", "severity": "off", "built_in": "block"}
+    ]
+
+    swept = run("sweep", "delivery", "--policy", "lenient.toml").stdout
+    assert "(policy studio-x (custom, from netflix-2025: genai-unapproved off))" in swept
+    done = run("finalize", "delivery", "--name", "EP101_v001", "--policy", "lenient.toml")
+    assert "under a CUSTOM policy: studio-x (custom, from netflix-2025" in done.stdout
+    again = json.loads(
+        run(
+            "finalize", "delivery", "--name", "EP101_v002", "--policy", "lenient.toml", "--json"
+        ).stdout
+    )
+    policy = load_policy(lenient)
+    assert again["policy"] == {**policy.document(), "source": "lenient.toml"}
+    manifest = json.loads((workspace / "delivery" / "provenance-manifest.json").read_text())
+    assert manifest["policy"] == {
+        "name": "studio-x",
+        "digest": policy.digest,
+        "custom": True,
+        "extends": "netflix-2025",
+        "changes": [{"rule": "genai-unapproved", "severity": "off", "built_in": "block"}],
+    }
+    with read_session(show.engine) as session:
+        recorded = session.execute(select(Deliverable.policy_name, Deliverable.policy_digest))
+        assert set(recorded) == {("studio-x (custom, from netflix-2025)", policy.digest)}
+        payload = json.loads(
+            session.execute(
+                select(Event.payload).where(Event.kind == "finalize").order_by(Event.id)
+            )
+            .scalars()
+            .first()
+            or "{}"
+        )
+    assert payload["policy"] == "studio-x (custom, from netflix-2025)"
+    assert payload["policy_changes"] == manifest["policy"]["changes"]
+    builtin = json.loads(run("sweep", "delivery", "--json", expect=3).stdout)["policy"]
+    assert builtin["custom"] is False and builtin["name"] == "netflix-2025"
+
+
 def test_disclosure_lists_every_generative_use(show: Ledger) -> None:
     show.approve("elements/sky_gen_v001.####.tif", ref="NFX-7", by="jane")
     uses = {entry.asset.name.rsplit("/", 1)[-1]: entry for entry in show.disclosure()}

@@ -376,6 +376,38 @@ def test_a_policy_may_make_a_difference_block(
     assert [(f.rule, f.blocks) for f in swept.verdict.findings] == [("origin-differs", True)]
 
 
+# --- metadata too large to read ----------------------------------------------------------------
+
+
+def test_an_xmp_padded_past_the_read_limit_is_a_warning_not_silence(
+    ledger: Ledger, workspace: Path, run: Cli
+) -> None:
+    from .test_detect_metadata import add_before_iend, write_png, xmp_itxt, xmp_packet
+
+    generated = xmp_packet("http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia")
+    padded = workspace / "elements" / "sky.png"
+    padded.parent.mkdir()
+    add_before_iend(write_png(padded), xmp_itxt(generated + b" " * (20 << 20)))
+    incoming = workspace / "incoming"
+    incoming.mkdir()
+    shutil.copy(padded, incoming / "sky_copy.png")
+    (incoming / "sky_copy.png").write_bytes((incoming / "sky_copy.png").read_bytes() + b"\0")
+    ledger.ingest(["elements"], origin="human", by="carol")
+    (signal,) = ledger.show("elements/sky.png").signals
+    assert signal.source == "metadata" and "20.0 MiB" in signal.summary
+    (finding,) = ledger.sweep(workspace / "elements").verdict.findings
+    assert (finding.rule, finding.severity.value) == ("metadata-unread", "warn")
+    assert "a PNG iTXt chunk of 20.0 MiB" in finding.message and "8 MiB" in finding.message
+    # An untracked file says the same at sweep, beside its untracked finding.
+    rules = {f.rule: f.blocks for f in ledger.sweep(incoming).verdict.findings}
+    assert rules == {"untracked": True, "metadata-unread": False}
+    swept = run("sweep", "elements", expect=3)
+    assert "WARN  metadata-unread: elements/sky.png" in swept.stdout
+    # A TD who looked at it with another tool settles it.
+    ledger.tag("elements/sky.png", origin="human", note="exiftool: no source type", resolve=True)
+    assert ledger.sweep(workspace / "elements").verdict.clean
+
+
 # --- credentials that cannot be read ---------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from provenance.detect import Signal
+from provenance.detect import Signal, credentials_unreadable, metadata_unread
 from provenance.detect.metadata import EXTENSIONS, MAX_PAYLOAD_BYTES, read_metadata
 from provenance.origins import Evidence, Origin
 
@@ -627,8 +627,50 @@ def test_inflation_bomb_is_skipped_and_the_rest_still_read(tmp_path: Path) -> No
         png_chunk(b"tEXt", b"parameters\x00" + A1111_PARAMETERS.encode("latin-1", "replace")),
     )
     started = time.perf_counter()
-    assert [s.source for s in read_metadata(path)] == ["a1111"]
+    signals = read_metadata(path)
     assert time.perf_counter() - started < 2
+    # The bombs are not read, and the file says so: what they hold is unknown.
+    assert [s.source for s in signals] == ["a1111", "metadata"]
+    unread = signals[1]
+    assert unread.origin is None and unread.detail["metadata_unread"] == [
+        "compressed text inflating past 8 MiB",
+        "compressed text inflating past 8 MiB",
+    ]
+
+
+def xmp_itxt(packet: bytes) -> bytes:
+    """An uncompressed iTXt chunk holding an XMP packet."""
+    return png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + packet)
+
+
+def test_an_xmp_packet_padded_past_the_limit_is_reported_unread(tmp_path: Path) -> None:
+    generated = xmp_packet("http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia")
+    # Within the limit, whitespace padding (as XMP writers leave) is read through.
+    within = add_before_iend(
+        write_png(tmp_path / "within.png"), xmp_itxt(generated + b" " * (7 << 20))
+    )
+    assert [(s.source, s.origin) for s in read_metadata(within)] == [
+        ("xmp", Origin.TRAINED_ALGORITHMIC_MEDIA)
+    ]
+    padded = add_before_iend(
+        write_png(tmp_path / "padded.png"), xmp_itxt(generated + b" " * (20 << 20))
+    )
+    (signal,) = read_metadata(padded)
+    assert (signal.source, signal.origin) == ("metadata", None)
+    assert signal.detail["metadata_unread"] == ["a PNG iTXt chunk of 20.0 MiB"]
+    assert "8 MiB a text chunk, EXIF value or XMP packet" in signal.summary
+    assert credentials_unreadable(signal.detail) is None
+    assert metadata_unread(signal.detail) == (
+        "a PNG iTXt chunk of 20.0 MiB (limits: 8 MiB a text chunk, EXIF value or XMP packet; "
+        "32 MiB of metadata a file; 65,536 chunks)"
+    )
+
+
+def test_metadata_past_the_limit_of_a_file_is_reported_unread(tmp_path: Path) -> None:
+    chunk = png_chunk(b"tEXt", b"comment\x00" + b"x" * (7 << 20))
+    path = add_before_iend(write_png(tmp_path / "many.png"), *[chunk] * 5)
+    (signal,) = read_metadata(path)
+    assert signal.detail["metadata_unread"] == ["a PNG tEXt chunk of 7.0 MiB"]
 
 
 @pytest.mark.parametrize("length", [0x7FFFFFF0, 0xFFFFFFF0])

@@ -431,12 +431,12 @@ def test_write_session_holds_the_write_lock_from_its_first_statement_even_a_read
 def test_the_show_roots_revision_finds_a_sqlite_show_moved_before_it(
     sqlite_ledger: Ledger, workspace: Path, tmp_path: Path
 ) -> None:
-    # A ledger of schema 0010 records its folder by its absolute path: moved, nothing was found.
+    # A ledger of schema 0011 records its folder by its absolute path: moved, nothing was found.
     # Upgraded where it is now, its folder is wherever the ledger is.
     make_show(workspace)
     record_show(sqlite_ledger)
     digest = sqlite_ledger.show("plates/sh010_plate.####.png").asset.digest
-    assert schema.downgrade(sqlite_ledger.engine, "0010").current == "0010"
+    assert schema.downgrade(sqlite_ledger.engine, "0011").current == "0011"
     with sqlite_ledger.engine.connect() as connection:
         paths = connection.execute(text("SELECT path FROM roots ORDER BY id")).scalars().all()
     assert paths == [b"/", os.fsencode(workspace)]
@@ -445,7 +445,7 @@ def test_the_show_roots_revision_finds_a_sqlite_show_moved_before_it(
     moved.parent.mkdir()
     shutil.copytree(workspace, moved, symlinks=True)
     shutil.rmtree(workspace)
-    # Before the upgrade, 0010 opened there recorded a root for the new path too (a sweep's
+    # Before the upgrade, 0011 opened there recorded a root for the new path too (a sweep's
     # stat-cache refresh did): the folder that holds the show's assets stays the ledger's.
     ledger_file = moved / ".provenance" / "ledger.db"
     with closing(sqlite3.connect(ledger_file)) as connection, connection:
@@ -471,7 +471,7 @@ def test_the_show_roots_revision_downgrades_with_data_unless_roots_were_changed(
         record_show(ledger)
         assert ledger.finalize("plates", "PLATES").finalized
         before = ledger.audit_verify()
-        assert schema.downgrade(ledger.engine, "0010").current == "0010"
+        assert schema.downgrade(ledger.engine, "0011").current == "0011"
         with ledger.engine.connect() as connection:
             columns = {c["name"] for c in inspect(connection).get_columns("roots")}
         assert columns == {"id", "path"}
@@ -479,9 +479,9 @@ def test_the_show_roots_revision_downgrades_with_data_unless_roots_were_changed(
         after = ledger.audit_verify()
         assert (after.ok, after.size, after.root) == (True, before.size, before.root)
         assert ledger.verify("PLATES").ok
-        # Roots declared or moved by events cannot go back: 0010's audit would not read them.
+        # Roots declared or moved by events cannot go back: 0011's audit would not read them.
         ledger.add_root(str(tmp_path / "library"), name="lib")
         with pytest.raises(ProvenanceError, match="events that declare, move or map roots"):
-            schema.downgrade(ledger.engine, "0010")
+            schema.downgrade(ledger.engine, "0011")
         assert schema.schema_state(ledger.engine).up_to_date
         assert [r.name for r in ledger.roots().roots if r.kind.value == "declared"] == ["lib"]

@@ -27,6 +27,7 @@ from provenance.policy import (
     DEFAULT_POLICY,
     RULES,
     FileFacts,
+    Policy,
     SequenceFacts,
     Severity,
     Verdict,
@@ -446,6 +447,28 @@ def test_a_perceptual_match_is_settled_by_a_later_resolving_claim() -> None:
     assert show.rules(1) == []
 
 
+def test_metadata_too_large_to_read_is_a_warning_naming_the_limit() -> None:
+    unread = "a PNG iTXt chunk of 20.0 MiB (limits: 8 MiB a text chunk, EXIF value or XMP packet)"
+    show = Show()
+    show.add(1, "matte", HUMAN)
+    show.update(
+        1, signals=(SignalRow(50, "metadata too large", near_ai=False, metadata_unread=unread),)
+    )
+    (finding,) = show.deliver(1).findings
+    assert (finding.rule, finding.severity) == ("metadata-unread", Severity.WARN)
+    assert "20.0 MiB" in finding.message and "8 MiB" in finding.message
+    assert finding.details == {"unread": [unread]}
+    show.update(1, claims=(*show.versions[1].claims, ClaimRow(HUMAN, True, event_id=60)))
+    assert show.rules(1) == []  # a TD who looked settles it
+    # A file the ledger does not hold says the same at sweep.
+    files = [FileFacts("in/x.png", "xxh3-128:9", metadata_unread=(unread,))]
+    verdict = evaluate(files, (), DEFAULT_POLICY, show.ledger)
+    assert sorted((f.rule, f.severity.value) for f in verdict.findings) == [
+        ("metadata-unread", "warn"),
+        ("untracked", "block"),
+    ]
+
+
 def test_evidence_from_the_files_is_named_in_a_dispute() -> None:
     show = Show()
     show.add(1, "matte")
@@ -510,3 +533,90 @@ def test_bad_policy_files_name_the_fix(tmp_path: Path, text: str, message: str) 
         load_policy(path)
     with pytest.raises(ProvenanceError, match="does not exist"):
         load_policy(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = ["a"]\n', "name must be a string, not a list"),
+        ("name = 5\n", "name must be a string, not a number"),
+        ('name = ""\n', "name = '' is empty"),
+        ('name = "  "\n', "is empty"),
+        ('name = "x\\ny"\n', "do not print"),
+        ('name = "netflix-2025"\n[rules]\ngenai-unapproved = "off"\n', "reserved"),
+        ('name = "Netflix_2025"\n', "reserved"),
+        ('name = "\uff4eetflix 2025"\n', "reserved"),  # a fullwidth letter
+        ("[rules]\ngenai-unapproved = 0\n", "quoted string"),
+        ("[rules]\ngenai-unapproved = false\n", "quoted string"),
+        ("[rules]\ngenai-unapproved = ['off']\n", "quoted string"),
+        ("extends = 3\n", "extends = a number"),
+        ("extends = ['netflix-2025']\n", "extends = a list"),
+        ('genai-unapproved = "off"\n', "Rules go under \\[rules\\]"),
+        ("[rules]\n[rules.genai-unapproved]\nx = 1\n", "quoted string"),
+        ("rules = 3\n", "must be a table"),
+    ],
+)
+def test_policy_files_of_the_wrong_type_or_a_reserved_name_are_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProvenanceError, match=message):
+        load_policy(path)
+
+
+def test_a_file_named_like_the_built_in_policy_needs_a_name_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "netflix-2025.toml"
+    path.write_text('[rules]\ngenai-unapproved = "off"\n')
+    with pytest.raises(ProvenanceError, match=r"named for the file, 'netflix-2025'.*reserved"):
+        load_policy(path)
+    path.write_text('name = "studio-x"\n[rules]\ngenai-unapproved = "off"\n')
+    assert load_policy(str(path)).name == "studio-x"  # a str path, as a hook gives it
+
+
+def test_a_custom_policy_says_so_and_what_it_changed(tmp_path: Path) -> None:
+    path = tmp_path / "lenient.toml"
+    path.write_text(
+        'name = "studio-x"\n[rules]\ngenai-unapproved = "off"\nframes-missing = "warn"\n'
+        'lineage-stale = "block"\n'
+    )
+    policy = load_policy(path)
+    assert policy.custom and policy.extends == "netflix-2025" and not DEFAULT_POLICY.custom
+    assert [(c.rule, c.severity.value, c.relaxed) for c in policy.changes] == [
+        ("lineage-stale", "block", False),
+        ("genai-unapproved", "off", True),
+        ("frames-missing", "warn", True),
+    ]
+    assert policy.label == (
+        "studio-x (custom, from netflix-2025: lineage-stale block, genai-unapproved off, "
+        "frames-missing warn)"
+    )
+    assert policy.record_name == "studio-x (custom, from netflix-2025)"
+    document = policy.document()
+    assert document["custom"] is True and document["extends"] == "netflix-2025"
+    assert {"rule": "genai-unapproved", "severity": "off", "built_in": "block"} in (
+        document["changes"]
+    )
+    assert DEFAULT_POLICY.document() == {
+        "name": "netflix-2025",
+        "digest": DEFAULT_POLICY.digest,
+        "custom": False,
+        "extends": None,
+        "changes": [],
+    }
+    # An unchanged file is still custom: it is not the built-in policy, whatever it holds.
+    path.write_text('name = "same"\n')
+    same = load_policy(path)
+    assert same.custom and same.label == "same (custom, from netflix-2025: no rule changed)"
+    assert same.digest != DEFAULT_POLICY.digest
+
+
+def test_a_policy_made_in_code_cannot_pass_as_the_built_in_one() -> None:
+    relaxed = {**DEFAULT_POLICY.severities, "genai-unapproved": Severity.OFF}
+    with pytest.raises(ProvenanceError, match="Only the built-in policy"):
+        Policy("netflix-2025", relaxed)
+    with pytest.raises(ProvenanceError, match="reserved"):
+        Policy("netflix-2025", relaxed, extends="netflix-2025")
+    with pytest.raises(ProvenanceError, match="only one is 'netflix-2025'"):
+        Policy("x", relaxed, extends="netflix-2026")
+    assert Policy("x", relaxed, extends="netflix-2025").custom

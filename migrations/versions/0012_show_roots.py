@@ -11,7 +11,7 @@ root for each: the one holding the most assets (the first of equals) stays the l
 the others are placed at the path they were recorded at (their name).
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -23,7 +23,7 @@ from alembic import op
 from provenance.errors import ProvenanceError
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -87,7 +87,7 @@ def downgrade() -> None:
     if changed:
         raise ProvenanceError(
             f"The ledger's history holds {changed} events that declare, move or map roots, "
-            "which schema 0010 cannot hold (its audit would not read them). Keep this version of "
+            "which schema 0011 cannot hold (its audit would not read them). Keep this version of "
             "provenance, or restore a backup made before they were recorded."
         )
     with op.batch_alter_table("roots") as table:

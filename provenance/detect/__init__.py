@@ -68,6 +68,22 @@ UNREADABLE_REASONS = {
 """Why credentials could not be read, by the value of `detail["unreadable"]`."""
 
 
+METADATA_UNREAD = "metadata_unread"
+"""The detail key of the `metadata` signal of a file whose metadata was too large to read (a list
+of what was not read); `"limits"` names the limits."""
+
+
+def metadata_unread(detail: Mapping[str, Any]) -> str | None:
+    """What a file's metadata held that was too large to read, with the limits, or None: what
+    the policy's `metadata-unread` rule reports."""
+    unread = detail.get(METADATA_UNREAD)
+    if not isinstance(unread, list) or not unread:
+        return None
+    limits = detail.get("limits")
+    said = f" (limits: {limits})" if isinstance(limits, str) and limits else ""
+    return "; ".join(str(item) for item in unread) + said
+
+
 def credentials_unreadable(detail: Mapping[str, Any]) -> str | None:
     """Why a signal's content credentials could not be read (naming a remote manifest's URL),
     or None when they were read: what the policy's `credentials-unreadable` rule reports."""

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from defusedxml import ElementTree as SafeElementTree  # type: ignore[import-untyped]
 
-from provenance.detect import Signal
+from provenance.detect import METADATA_UNREAD, Signal
 from provenance.detect.stealth import PngLayout, Stealth, read_stealth
 from provenance.origins import Evidence, Origin, origin_of_code
 
@@ -68,6 +68,20 @@ _RDF_RESOURCE = f"{{{_RDF_NS}}}resource"
 _EXIF_USER_COMMENT = "{http://ns.adobe.com/exif/1.0/}UserComment"
 _DC_DESCRIPTION = "{http://purl.org/dc/elements/1.1/}description"
 _MAX_DECLARED_TYPES = 8
+_MAX_UNREAD_NOTED = 4
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
+
+
+def metadata_limits() -> str:
+    """The limits, as a finding names them."""
+    return (
+        f"{MAX_PAYLOAD_BYTES >> 20} MiB a text chunk, EXIF value or XMP packet; "
+        f"{MAX_TOTAL_BYTES >> 20} MiB of metadata a file; {MAX_CHUNKS:,} chunks"
+    )
+
 
 _GENERATED = Origin.TRAINED_ALGORITHMIC_MEDIA
 
@@ -104,13 +118,22 @@ class _Payloads:
     stealth: Stealth | None = None
     """Parameters hidden in a PNG's alpha channel."""
     budget: int = MAX_TOTAL_BYTES
+    unread: list[str] = field(default_factory=list)
+    """What was not read for being over a limit, described ("an XMP packet of 20.0 MiB")."""
 
-    def take(self, size: int) -> bool:
-        """Reserve `size` bytes of the file's allowance; False once it is spent."""
+    def take(self, size: int, what: str) -> bool:
+        """Reserve `size` bytes of the file's allowance for `what`; False (and `what` noted as
+        unread) when it is larger than one payload may be, or than what is left."""
         if size > MAX_PAYLOAD_BYTES or size > self.budget:
+            self.skip(what, size)
             return False
         self.budget -= size
         return True
+
+    def skip(self, what: str, size: int | None = None) -> None:
+        """Note `what` as unread for being over a limit (`size` bytes when known)."""
+        if len(self.unread) < _MAX_UNREAD_NOTED:
+            self.unread.append(f"{what} of {_mib(size)}" if size is not None else what)
 
 
 class _Source:
@@ -186,7 +209,7 @@ def _read_png(source: _Source) -> _Payloads:
             continue
         if start + length > source.size:
             break  # truncated
-        if not found.take(length):
+        if not found.take(length, f"a PNG {kind.decode('latin-1')} chunk"):
             continue
         data = source.read(start, length)
         if kind == b"eXIf":
@@ -200,6 +223,8 @@ def _read_png(source: _Source) -> _Payloads:
             found.xmp.append(value)
         else:
             found.text.setdefault(keyword, _decode_text(value, kind != b"iTXt"))
+    else:
+        found.skip(f"the chunks past the first {MAX_CHUNKS:,}")
     if len(ihdr) == 13 and idat:
         width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", ihdr)
         layout = PngLayout(width, height, depth, colour, interlace != 0, tuple(idat))
@@ -246,7 +271,10 @@ def _inflate(data: bytes, found: _Payloads) -> bytes | None:
         text = inflater.decompress(data, MAX_PAYLOAD_BYTES)
     except zlib.error:
         return None
-    if inflater.unconsumed_tail or not found.take(len(text)):
+    if inflater.unconsumed_tail:
+        found.skip(f"compressed text inflating past {MAX_PAYLOAD_BYTES >> 20} MiB")
+        return None
+    if not found.take(len(text), "inflated text"):
         return None
     return text
 
@@ -272,13 +300,15 @@ def _read_jpeg(source: _Source) -> _Payloads:
         (length,) = struct.unpack(">H", header[2:])
         if length < 2:
             break
-        if marker == 0xE1 and found.take(length - 2):
+        if marker == 0xE1 and found.take(length - 2, "a JPEG APP1 segment"):
             data = source.read(offset + 4, length - 2)
             if data.startswith(_EXIF_HEADER) and not found.exif:
                 _read_exif_block(data, found)
             elif data.startswith(_JPEG_XMP_HEADER):
                 found.xmp.append(data[len(_JPEG_XMP_HEADER) :])
         offset += 2 + length
+    else:
+        found.skip(f"the chunks past the first {MAX_CHUNKS:,}")
     return found
 
 
@@ -297,13 +327,15 @@ def _read_webp(source: _Source) -> _Payloads:
             continue
         if start + length > end:
             break
-        if not found.take(length):
+        if not found.take(length, f"a WebP {kind.decode('latin-1').strip()} chunk"):
             continue
         data = source.read(start, length)
         if kind == b"XMP ":
             found.xmp.append(data)
         else:
             _read_exif_block(data, found)
+    else:
+        found.skip(f"the chunks past the first {MAX_CHUNKS:,}")
     return found
 
 
@@ -379,12 +411,14 @@ class _Tiff:
                 values[tag] = struct.unpack(self.order + _POINTER_TYPES[kind], inline[:size])[0]
             elif kind in _TEXT_TYPES:
                 if number > _TAG_LIMITS.get(tag, MAX_PAYLOAD_BYTES):
+                    if tag not in _TAG_LIMITS:  # (a camera's binary MakerNote is no news)
+                        found.skip(f"TIFF tag {tag}", number)
                     continue
                 if number <= len(inline):
                     values[tag] = inline[:number]
                     continue
                 (at,) = struct.unpack(self.order + ("Q" if self.big else "I"), inline)
-                if at + number > self.source.size or not found.take(number):
+                if at + number > self.source.size or not found.take(number, f"TIFF tag {tag}"):
                     continue
                 values[tag] = self.source.read(at, number)
         return values
@@ -485,7 +519,24 @@ def _interpret(found: _Payloads) -> list[Signal]:
         stealthy = _generator_signals(_stealth_fields(hidden), _STEALTH) if hidden else []
         for signal in stealthy or [_stealth_signal(found.stealth)]:
             generators.setdefault(signal.source, signal)
-    return signals + list(generators.values())
+    return signals + list(generators.values()) + _unread_signals(found)
+
+
+def _unread_signals(found: _Payloads) -> list[Signal]:
+    """A signal that the file holds metadata too large to read: whatever it says is unknown (an
+    XMP packet padded past the limit would otherwise hide its DigitalSourceType unseen)."""
+    if not found.unread:
+        return []
+    what = "; ".join(found.unread)
+    return [
+        Signal(
+            source="metadata",
+            origin=None,
+            evidence=Evidence.EMBEDDED,
+            summary=f"metadata too large to read: {what} (limits: {metadata_limits()})",
+            detail={METADATA_UNREAD: list(found.unread), "limits": metadata_limits()},
+        )
+    ]
 
 
 @dataclass(frozen=True)

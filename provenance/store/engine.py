@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -55,10 +56,14 @@ def parse_ledger_url(value: str) -> LedgerLocation:
         return LedgerLocation(URL.create("sqlite", database=str(path)), _root_for_sqlite(path))
     try:
         url = make_url(value)
-    except ArgumentError as exc:
+        # (The port is parsed when it is first read: `[::1/x` is read as host `[`, port `:1`.)
+        url.port  # noqa: B018
+    except (ArgumentError, ValueError) as exc:
+        why = f"its port is not a number ({exc})" if isinstance(exc, ValueError) else str(exc)
         raise ProvenanceError(
-            f"Cannot read the ledger URL {value!r}: {exc}. Use a path to a SQLite file or a URL "
-            "such as sqlite:///path/ledger.db or postgresql+psycopg://user@host/db."
+            f"Cannot read the ledger URL {_hide_password(value)!r}: {why}. Use a path to a "
+            "SQLite file or a URL such as sqlite:///path/ledger.db or "
+            "postgresql+psycopg://user@host:5432/db (an IPv6 host in brackets: [::1])."
         ) from None
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -75,6 +80,11 @@ def parse_ledger_url(value: str) -> LedgerLocation:
         f"Unsupported ledger database {backend!r}. Use SQLite (a file path) or PostgreSQL "
         "(postgresql+psycopg://...)."
     )
+
+
+def _hide_password(text: str) -> str:
+    """A URL that may not parse, with whatever stands where its password would be hidden."""
+    return re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", text)
 
 
 def _root_for_sqlite(path: Path) -> bytes:
@@ -113,6 +123,9 @@ def create_ledger_engine(location: LedgerLocation) -> Engine:
     """An engine with the pragmas and begin modes the ledger relies on."""
     url = location.url
     if url.get_backend_name() == "sqlite":
+        path = location.sqlite_path
+        if path is not None and _read_only_folder(path):
+            return _snapshot_engine(path)
         engine = create_engine(
             url,
             poolclass=NullPool,
@@ -121,7 +134,54 @@ def create_ledger_engine(location: LedgerLocation) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise ProvenanceError(
+            f"Cannot use the ledger URL {location.display_url!r} ({exc}). A PostgreSQL ledger "
+            "needs postgresql+psycopg://... and psycopg: pip install 'provenance[postgres]'."
+        ) from None
+
+
+def _read_only_folder(path: Path) -> bool:
+    """A ledger file in a folder this process cannot write (an archive, a read-only mount)."""
+    return path.is_file() and not os.access(path.parent, os.W_OK)
+
+
+def _snapshot_engine(path: Path) -> Engine:
+    """An engine that reads a ledger in a read-only folder as it stands.
+
+    SQLite cannot open a WAL ledger whose folder it cannot write (it would make the `-shm`
+    file), not even to read. When no `-wal` file holds commits the main file lacks, the file is
+    all there is, and SQLite reads it as immutable; every write is refused as read-only."""
+    wal = Path(f"{path}-wal")
+    shm = Path(f"{path}-shm")
+    if wal.exists() and wal.stat().st_size and not shm.exists():
+        raise LedgerReadOnly(
+            f"The ledger {path} is in a folder that cannot be written, and its {wal.name} file "
+            "holds commits that only a writer can fold in. Open it once where it can be "
+            "written (or copy the folder somewhere writable), then read it here."
+        )
+    immutable = not wal.exists() or not wal.stat().st_size
+    uri = f"{path.as_uri()}?{'immutable=1' if immutable else 'mode=ro'}"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+    event.listen(engine, "connect", _sqlite_on_connect_read_only)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect_read_only(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA query_only = ON")
+    finally:
+        cursor.close()
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -196,7 +256,7 @@ def write_session(engine: Engine) -> Iterator[Session]:
     """
     bound = engine.execution_options(ledger_write=True)
     postgres = engine.dialect.name == "postgresql"
-    with translate_db_errors(), Session(bound, expire_on_commit=False) as session:
+    with translate_db_errors(engine), Session(bound, expire_on_commit=False) as session:
         with session.begin():
             if postgres:
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
@@ -259,17 +319,22 @@ def refresh_stats(session: Session, tables: list[str]) -> None:
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
     """One unit of work that only reads."""
-    with translate_db_errors(), Session(engine, expire_on_commit=False) as session, session.begin():
+    with (
+        translate_db_errors(engine),
+        Session(engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
 
 
 @contextmanager
-def translate_db_errors() -> Iterator[None]:
-    """Turn driver errors a user can act on into ProvenanceErrors that name the fix."""
+def translate_db_errors(engine: Engine | None = None) -> Iterator[None]:
+    """Turn driver errors a user can act on into ProvenanceErrors that name the fix (`engine`,
+    when given, lets a SQLite disk error say whether the disk is full)."""
     try:
         yield
     except OperationalError as exc:
-        raise _translate(exc) from exc
+        raise _translate(exc, engine) from exc
     except DatabaseError as exc:
         message = str(exc.orig) if exc.orig is not None else str(exc)
         if getattr(exc.orig, "sqlstate", None) == "42501":
@@ -286,7 +351,25 @@ def translate_db_errors() -> Iterator[None]:
         raise
 
 
-def _translate(exc: OperationalError) -> ProvenanceError | OperationalError:
+FULL_DISK_BYTES = 1 << 20
+"""Free space under which a SQLite "disk I/O error" is taken to be a full disk (SQLite reports
+a write that found no space in its write-ahead log so)."""
+
+
+def _full_disk(engine: Engine | None) -> bool:
+    database = engine.url.database if engine is not None else None
+    if engine is None or engine.dialect.name != "sqlite" or not database:
+        return False
+    try:
+        status = os.statvfs(os.path.dirname(os.path.abspath(database)))
+    except OSError:
+        return False
+    return status.f_bavail * status.f_frsize < FULL_DISK_BYTES
+
+
+def _translate(
+    exc: OperationalError, engine: Engine | None = None
+) -> ProvenanceError | OperationalError:
     message = str(exc.orig) if exc.orig is not None else str(exc)
     lowered = message.lower()
     if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
@@ -304,9 +387,28 @@ def _translate(exc: OperationalError) -> ProvenanceError | OperationalError:
             f"The ledger file is not a SQLite database ({message}). Point --db at a provenance "
             "ledger, or create one with `provenance init`."
         )
-    if "locked" in lowered or getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
-        return exc
     first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if (
+        "disk is full" in lowered
+        or "no space left" in lowered
+        or "could not extend file" in lowered
+        or sqlstate in ("53100", "53200")  # disk_full, out_of_memory
+        or ("disk i/o error" in lowered and _full_disk(engine))
+    ):
+        return ProvenanceError(
+            f"The disk holding the ledger is full ({first}). Nothing was recorded by this "
+            "command: free space on that disk (or move the ledger to a larger one) and run it "
+            "again."
+        )
+    if "locked" in lowered or sqlstate in RETRYABLE_SQLSTATES:
+        return exc
+    if isinstance(exc.orig, sqlite3.Error):
+        return ProvenanceError(
+            f"Cannot use the ledger ({first}). Nothing was recorded by this command. Check the "
+            "ledger file (--db / PROVENANCE_DB), its folder, and the disk it is on (full, or "
+            "failing)."
+        )
     return ProvenanceError(
         f"Cannot use the ledger ({first}). Check --db / PROVENANCE_DB, that the database "
         "server is up, and your credentials (~/.pgpass, PGSERVICE)."

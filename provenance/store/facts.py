@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import Connection, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from provenance.detect import credentials_unreadable
+from provenance.detect import credentials_unreadable, metadata_unread
 from provenance.fingerprint import aggregate_digest
 from provenance.obligations import (
     MAX_DEPTH,
@@ -751,18 +751,19 @@ _SIGNAL_ROWS = select(
 
 
 def _signal_rows(connection: Connection, ids: list[int]) -> dict[int, list[SignalRow]]:
-    """The signals that matter to the gate: perceptual matches, and credentials that could
-    not be read."""
+    """The signals that matter to the gate: perceptual matches, credentials that could not be
+    read, metadata too large to read."""
 
     def make(row: Sequence[Any]) -> SignalRow | None:
         event_id, source, summary, detail = row
         fields = json.loads(detail) if detail else {}
         unreadable = credentials_unreadable(fields)
+        unread = metadata_unread(fields)
         near_ai = source == PERCEPTUAL_SOURCE
-        if not (near_ai or unreadable):
+        if not (near_ai or unreadable or unread):
             return None
         matches = tuple(near_ai_matches(fields)) if near_ai else ()
-        return SignalRow(event_id, summary, near_ai, unreadable, matches)
+        return SignalRow(event_id, summary, near_ai, unreadable, matches, unread)
 
     return _by_version(connection, _SIGNAL_ROWS, SignalRecord.version_id, ids, make)
 

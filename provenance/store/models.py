@@ -428,6 +428,19 @@ class DeliverableFile(Base):
     frame: Mapped[int | None] = mapped_column(Integer)
 
 
+class DeliverableManifest(Base):
+    """The manifest a finalize wrote beside a deliverable, its bytes as written (compressed):
+    what `provenance manifest write` puts back, byte for byte. Its digest is the one the
+    `finalize.manifest` event recorded, which is what vouches for it."""
+
+    __tablename__ = "deliverable_manifests"
+
+    deliverable_id: Mapped[int] = mapped_column(ForeignKey("deliverables.id"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(80))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    """zlib-compressed."""
+
+
 class PerceptualPrint(Base):
     """One perceptual print of a content (an image): a region of its frame, by one algorithm,
     cut into three bands for its index, with the detail print that verifies a match.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import func, insert, literal, or_, select, union
 from sqlalchemy.orm import Session
@@ -19,6 +21,8 @@ from provenance.store.models import (
     Asset,
     AssetVersion,
     Content,
+    Deliverable,
+    DeliverableManifest,
     Event,
     LineageEdge,
     Location,
@@ -494,6 +498,52 @@ __all__ = [
 
 MANIFEST_EVENT = "finalize.manifest"
 """The event that records the bytes of a manifest a finalize wrote (see `recorded_manifests`)."""
+
+
+def keep_manifest(session: Session, name: str, body: bytes, digest: str) -> None:
+    """Keep the bytes of the manifest written beside deliverable `name` (compressed)."""
+    deliverable_id = session.execute(
+        select(Deliverable.id).where(Deliverable.name == name)
+    ).scalar_one()
+    session.execute(
+        insert(DeliverableManifest).values(
+            deliverable_id=deliverable_id, digest=digest, body=zlib.compress(body, 6)
+        )
+    )
+
+
+def kept_manifest(session: Session, deliverable_id: int) -> tuple[str, bytes | None] | None:
+    """(digest, bytes) of the manifest kept for a deliverable (bytes None when what is kept does
+    not inflate); None for one finalized before manifests were kept."""
+    row = session.execute(
+        select(DeliverableManifest.digest, DeliverableManifest.body).where(
+            DeliverableManifest.deliverable_id == deliverable_id
+        )
+    ).first()
+    if row is None:
+        return None
+    try:
+        return row.digest, zlib.decompress(row.body)
+    except zlib.error:
+        return row.digest, None
+
+
+class ManifestOwner(NamedTuple):
+    name: str
+    """The deliverable the manifest was written for."""
+    event_id: int
+    """The event that recorded it: a later finalize's is higher."""
+
+
+def manifest_owners(session: Session) -> dict[str, ManifestOwner]:
+    """The digest of every manifest a finalize recorded -> whose it is."""
+    found: dict[str, ManifestOwner] = {}
+    for event_id, payload in session.execute(
+        select(Event.id, Event.payload).where(Event.kind == MANIFEST_EVENT).order_by(Event.id)
+    ):
+        document = json.loads(payload)
+        found.setdefault(document["digest"], ManifestOwner(str(document.get("name")), event_id))
+    return found
 
 
 def recorded_manifests(session: Session) -> frozenset[str]:

@@ -34,7 +34,7 @@ ARTIST_INSERT = (
     "perceptual_prints",
 )
 ARTIST_UPDATE = {"assets": ("latest_version",)}
-TD_INSERT = ("approvals", "consents", "deliverables", "deliverable_files")
+TD_INSERT = ("approvals", "consents", "deliverables", "deliverable_files", "deliverable_manifests")
 TD_UPDATE = {
     "tools": None,
     "roots": ("location", "aliases", "event_id"),  # roots move|map|unmap: a studio's setting

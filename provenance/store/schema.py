@@ -57,7 +57,7 @@ class SchemaState:
 
 
 def schema_state(engine: Engine) -> SchemaState:
-    with translate_db_errors(), engine.connect() as connection:
+    with translate_db_errors(engine), engine.connect() as connection:
         return SchemaState(current_revision(connection), head_revision())
 
 
@@ -88,7 +88,10 @@ def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str)
 @contextmanager
 def _migration_transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction for revisions; on SQLite, foreign keys are checked at its end instead."""
-    with translate_db_errors(), engine.execution_options(ledger_write=True).connect() as connection:
+    with (
+        translate_db_errors(engine),
+        engine.execution_options(ledger_write=True).connect() as connection,
+    ):
         sqlite = connection.dialect.name == "sqlite"
         # Batch mode rebuilds a SQLite table by copy, drop and rename, and with foreign keys on,
         # dropping a table that other rows reference fails. SQLite ignores this pragma inside a
