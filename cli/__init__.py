@@ -83,9 +83,10 @@ from provenance.cli import audit as _audit  # noqa: E402
 from provenance.cli import db as _db  # noqa: E402
 from provenance.cli import deliver as _deliver  # noqa: E402
 from provenance.cli import read as _read  # noqa: E402
+from provenance.cli import report as _report  # noqa: E402
 from provenance.cli import scene as _scene  # noqa: E402
 from provenance.cli import tools as _tools  # noqa: E402
 from provenance.cli import write as _write  # noqa: E402
 
-for _module in (_db, _write, _read, _scene, _tools, _deliver, _audit):
+for _module in (_db, _write, _read, _scene, _tools, _deliver, _audit, _report):
     _module.register(cli)

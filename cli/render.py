@@ -17,6 +17,8 @@ from provenance.records import (
     AssetRef,
     ClaimInfo,
     ConsentInfo,
+    DeliverableInfo,
+    DeliveredIn,
     DisclosureEntry,
     FileChange,
     HistoryEntry,
@@ -137,7 +139,47 @@ def card_json(card: AssetCard) -> dict[str, Any]:
         "signals": [signal_json(signal) for signal in card.signals],
         "parents": [{**asset_json(link.asset), "edge": link.kind} for link in card.parents],
         "children": [{**asset_json(link.asset), "edge": link.kind} for link in card.children],
+        "deliverables": [delivered_in_json(item) for item in card.deliverables],
     }
+
+
+def deliverable_json(info: DeliverableInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "status": info.status,
+        "source": info.source_name,
+        "kind": info.kind,
+        "policy": {"name": info.policy, "digest": info.policy_digest},
+        "files": info.files,
+        "warnings": info.warnings,
+        "blocking": list(info.blocking),
+        "at": info.at.isoformat(),
+        "event": {"id": info.event_id, "hash": info.event_hash},
+        "actor": info.actor,
+        "host": info.host,
+    }
+
+
+def delivered_in_json(item: DeliveredIn) -> dict[str, Any]:
+    return {
+        "deliverable": item.deliverable.name,
+        "finalized_at": item.deliverable.at.isoformat(),
+        "event": item.deliverable.event_id,
+        "version": asset_json(item.version),
+        "through": asset_json(item.through),
+        "how": item.how,
+        "files": item.files,
+    }
+
+
+def delivered_in_text(item: DeliveredIn) -> str:
+    """`EP101_VFX_v003 (finalized ...): as itself` / `in comp/... v1, which contains ...`."""
+    where = (
+        "itself"
+        if item.itself
+        else f"in {shown(item.through.name)} v{item.through.version} ({item.how})"
+    )
+    return f"{item.deliverable.name} (finalized {when(item.deliverable.at)}): v{item.version.version} {where}"
 
 
 def lineage_json(node: LineageNode) -> dict[str, Any]:
@@ -147,6 +189,7 @@ def lineage_json(node: LineageNode) -> dict[str, Any]:
         "depth": node.depth,
         "seen_before": node.seen_before,
         "links": [lineage_json(child) for child in node.children],
+        "deliverables": [delivered_in_json(item) for item in node.deliverables],
     }
 
 
@@ -378,23 +421,38 @@ def card_text(card: AssetCard) -> Iterator[str]:
         yield "  used by"
         for link in card.children:
             yield f"    {link.kind:<10} {shown(link.asset.name)} ({version_text(link.asset)})"
+    if card.deliverables:
+        yield "  delivered in"
+        for item in card.deliverables:
+            yield f"    {delivered_in_text(item)}"
 
 
 def lineage_text(node: LineageNode, up: bool) -> Iterator[str]:
     yield f"{shown(node.asset.name)} (v{node.asset.version})"
-    yield from _tree_lines(node.children, "", up)
-    if not node.children:
+    yield from _tree_lines(node, "", up)
+    if not node.children and not node.deliverables:
         yield "  (no recorded sources)" if up else "  (nothing recorded as made from it)"
 
 
-def _tree_lines(children: list[LineageNode], indent: str, up: bool) -> Iterator[str]:
-    for index, child in enumerate(children):
-        last = index == len(children) - 1
+def _tree_lines(node: LineageNode, indent: str, up: bool) -> Iterator[str]:
+    leaves = [_delivered_leaf(item) for item in node.deliverables]
+    count = len(node.children) + len(leaves)
+    for index, child in enumerate(node.children):
+        last = index == count - 1
         branch = "`-- " if last else "|-- "
         again = " (shown above)" if child.seen_before else ""
         name = shown(child.asset.name)
         yield f"{indent}{branch}[{child.kind}] {name} ({version_text(child.asset)}){again}"
-        yield from _tree_lines(child.children, indent + ("    " if last else "|   "), up)
+        yield from _tree_lines(child, indent + ("    " if last else "|   "), up)
+    for index, leaf in enumerate(leaves, start=len(node.children)):
+        yield f"{indent}{'`-- ' if index == count - 1 else '|-- '}{leaf}"
+
+
+def _delivered_leaf(item: DeliveredIn) -> str:
+    copy = (
+        "" if item.itself else f" ({shown(item.through.name)} v{item.through.version} {item.how})"
+    )
+    return f"[delivered] {item.deliverable.name} (finalized {when(item.deliverable.at)}){copy}"
 
 
 def history_text(entries: list[HistoryEntry]) -> Iterator[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -66,6 +67,8 @@ from provenance.records import (
     AssetRef,
     ClaimInfo,
     ConsentInfo,
+    DeliverableListing,
+    DeliveredIn,
     DisclosureEntry,
     FileChange,
     HistoryEntry,
@@ -82,6 +85,7 @@ from provenance.records import (
 from provenance.scan import looks_like_pattern, missing_frames
 from provenance.scene_lineage import check_scene, lineage_report, plan_lineage, record_lineage
 from provenance.scenes import SceneRead, read_scene
+from provenance.store import deliverables as store_deliverables
 from provenance.store import queries, schema
 from provenance.store.engine import (
     LEDGER_DIR,
@@ -937,11 +941,54 @@ class Ledger:
     # -- reading -------------------------------------------------------------------------------
 
     def show(self, target: str) -> AssetCard:
+        """The card of an asset version, with the finalized deliverables that hold it."""
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
-            return self._card(
-                session, roots, queries.resolve_target(session, roots, target, self.cwd)
+            resolved = queries.resolve_target(session, roots, target, self.cwd)
+            card = self._card(session, roots, resolved)
+            held = store_deliverables.holdings(session, roots, [resolved.version_id])
+            return dataclasses.replace(
+                card, deliverables=store_deliverables.delivered_in(session, roots, held)
             )
+
+    def deliverables(self, contains: str | None = None) -> list[DeliverableListing]:
+        """Every finalized deliverable and every refused finalize, oldest first; with
+        `contains`, the finalized deliverables that hold that asset's material (any of its
+        versions; a digest names one version), itself or inside what they deliver, with how."""
+        with read_session(self.engine) as session:
+            if contains is None:
+                return [
+                    DeliverableListing(info)
+                    for info in store_deliverables.deliverable_infos(session)
+                ]
+            roots = self._read_roots(session, contains)
+            versions = self._target_versions(session, roots, contains)
+            held = store_deliverables.delivered_in(
+                session, roots, store_deliverables.holdings(session, roots, versions)
+            )
+            listings: dict[str, DeliverableListing] = {}
+            for item in held:
+                name = item.deliverable.name
+                listing = listings.setdefault(name, DeliverableListing(item.deliverable))
+                listing.holds.append(item)
+            return list(listings.values())
+
+    def _target_versions(self, session: Session, roots: queries.RootMap, target: str) -> list[int]:
+        """The versions a target stands for: one version for a digest, every version of the
+        asset for a path (a pattern, or a frame of it)."""
+        resolved = queries.resolve_target(session, roots, target, self.cwd)
+        if queries.DIGEST_PREFIX.match(target.strip()):
+            return [resolved.version_id]
+        asset_id = session.execute(
+            select(AssetVersion.asset_id).where(AssetVersion.id == resolved.version_id)
+        ).scalar_one()
+        return list(
+            session.execute(
+                select(AssetVersion.id)
+                .where(AssetVersion.asset_id == asset_id)
+                .order_by(AssetVersion.number)
+            ).scalars()
+        )
 
     def lineage(
         self, target: str, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
@@ -956,7 +1003,18 @@ class Ledger:
             refs = queries.asset_refs(
                 session, roots, [start, *(e.parent_id for e in edges), *(e.child_id for e in edges)]
             )
-            return _lineage_tree(start, edges, refs, up)
+            delivered: dict[int, list[DeliveredIn]] = {}
+            if not up:
+                # Going down ends in the deliverables: each version that was delivered as it
+                # is (or as an exact copy or a derivative of it) lists them.
+                held = [
+                    h
+                    for h in store_deliverables.holdings(session, roots, refs)
+                    if store_deliverables.as_delivered(h.path)
+                ]
+                for item in store_deliverables.delivered_in(session, roots, held):
+                    delivered.setdefault(item.version.version_id, []).append(item)
+            return _lineage_tree(start, edges, refs, up, delivered)
 
     def history(self, target: str) -> list[HistoryEntry]:
         """Every event that touched the asset: versions, claims and lineage, oldest first."""
@@ -966,7 +1024,13 @@ class Ledger:
             asset_id = session.execute(
                 select(AssetVersion.asset_id).where(AssetVersion.id == resolved.version_id)
             ).scalar_one()
-            return _history(session, roots, asset_id)
+            entries = _history(session, roots, asset_id)
+            versions = session.execute(
+                select(AssetVersion.id).where(AssetVersion.asset_id == asset_id)
+            ).scalars()
+            held = store_deliverables.holdings(session, roots, versions)
+            entries += _finalize_history(store_deliverables.delivered_in(session, roots, held))
+            return sorted(entries, key=lambda e: e.event_id)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -1242,7 +1306,11 @@ def _claims(session: Session, version_id: int) -> list[ClaimInfo]:
 
 
 def _lineage_tree(
-    start: int, edges: list[queries.Edge], refs: dict[int, AssetRef], up: bool
+    start: int,
+    edges: list[queries.Edge],
+    refs: dict[int, AssetRef],
+    up: bool,
+    delivered: dict[int, list[DeliveredIn]] | None = None,
 ) -> LineageNode:
     following: dict[int, list[queries.Edge]] = {}
     for edge in edges:
@@ -1260,7 +1328,8 @@ def _lineage_tree(
             if far in trail:
                 continue
             children.append(build(far, edge.kind, depth + 1, trail | {far}))
-        return LineageNode(refs[version_id], kind, depth, children)
+        into = (delivered or {}).get(version_id, [])
+        return LineageNode(refs[version_id], kind, depth, children, deliverables=into)
 
     return build(start, None, 0, frozenset({start}))
 
@@ -1345,6 +1414,34 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
         )
         for event_id in event_ids
     ]
+
+
+def _finalize_history(held: list[DeliveredIn]) -> list[HistoryEntry]:
+    """The finalize events of the deliverables that hold an asset's material, saying how."""
+    by_event: dict[int, list[DeliveredIn]] = {}
+    for item in held:
+        by_event.setdefault(item.deliverable.event_id, []).append(item)
+    entries = []
+    for event_id, items in by_event.items():
+        deliverable = items[0].deliverable
+        holds = "; ".join(
+            f"version {i.version.version} as {i.through.name} v{i.through.version}"
+            if i.itself
+            else f"version {i.version.version} in {i.through.name} v{i.through.version} ({i.how})"
+            for i in items
+        )
+        entries.append(
+            HistoryEntry(
+                event_id=event_id,
+                kind="finalize",
+                actor=deliverable.actor,
+                host=deliverable.host,
+                at=deliverable.at,
+                hash=deliverable.event_hash,
+                what=f"finalized {deliverable.name} ({deliverable.files} files): delivers {holds}",
+            )
+        )
+    return entries
 
 
 __all__ = ["Ledger", "create_db_roles", "schema_status", "split_tool", "upgrade_ledger"]

@@ -306,6 +306,8 @@ class AssetCard:
     created_at: dt.datetime | None = None
     differs: bool = False
     """Live claims disagree among non-generative origins only: a warning, not a dispute."""
+    deliverables: list[DeliveredIn] = field(default_factory=list)
+    """The finalized deliverables that hold this version's material (itself or inside)."""
 
 
 @dataclass(frozen=True)
@@ -317,6 +319,9 @@ class LineageNode:
     children: list[LineageNode] = field(default_factory=list)
     seen_before: bool = False
     """Already shown elsewhere in the tree (lineage is a graph, not a tree)."""
+    deliverables: list[DeliveredIn] = field(default_factory=list)
+    """Going down: the finalized deliverables that deliver this version (as it is, or an
+    exact copy or a derivative of it); what contains it is further down the tree."""
 
 
 @dataclass(frozen=True)
@@ -547,3 +552,61 @@ class DeliveredUse:
     """`itself`, or how the delivered asset holds it (`contains elements/sky v1`)."""
     covered_by: list[str]
     """The approvals that covered it there."""
+
+
+@dataclass(frozen=True)
+class DeliverableInfo:
+    """A finalized deliverable, or a refused attempt to finalize one (`status`)."""
+
+    name: str
+    status: str
+    """`finalized`, or `refused` (nothing was frozen: only the refusal is on record)."""
+    source: bytes
+    """The folder, list, CSV or timeline that was finalized."""
+    kind: str | None
+    """folder, list, csv or otio (None for a refusal)."""
+    policy: str
+    policy_digest: str | None
+    files: int
+    warnings: int
+    """Warnings it was finalized with (findings that did not block)."""
+    blocking: tuple[str, ...]
+    """The rules that refused it (a refusal)."""
+    at: dt.datetime
+    event_id: int
+    event_hash: str
+    actor: str
+    host: str
+
+    @property
+    def source_name(self) -> str:
+        return display_path(self.source)
+
+
+@dataclass(frozen=True)
+class DeliveredIn:
+    """A finalized deliverable that holds an asset version's material: the version itself, or
+    inside a delivered asset that contains it (through lineage, a copy or a derivative)."""
+
+    deliverable: DeliverableInfo
+    version: AssetRef
+    """The version whose material it holds."""
+    through: AssetRef
+    """The delivered asset version it is in (the version itself when delivered as it is)."""
+    how: str
+    """`itself`, or how `through` holds it (`contains elements/sky v1`)."""
+    files: int
+    """How many delivered files are `through`."""
+
+    @property
+    def itself(self) -> bool:
+        return self.how == "itself"
+
+
+@dataclass(frozen=True)
+class DeliverableListing:
+    """One deliverable as `provenance deliverables` lists it, with what it holds of the target
+    asked about (`--contains`)."""
+
+    deliverable: DeliverableInfo
+    holds: list[DeliveredIn] = field(default_factory=list)

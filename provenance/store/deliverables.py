@@ -1,0 +1,179 @@
+"""Finalized and refused deliverables, and which deliverables hold an asset version's material.
+
+Rows only. What material is in a delivered version is the gate's own answer: `obligations.Judge`
+over `facts.ledger_facts` reaches through `contains` lineage, exact copies and derivatives, as
+the finalizer did when it judged the delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from provenance.obligations import Judge, Relation, Step, describe_path
+from provenance.records import DeliverableInfo, DeliveredIn
+from provenance.store.facts import ledger_facts
+from provenance.store.models import Deliverable, DeliverableFile, Event
+from provenance.store.queries import RootMap, asset_refs
+
+REFUSED_EVENT = "finalize.refused"
+
+
+def _finalized_rows(
+    session: Session, names: Sequence[str] | None = None
+) -> list[tuple[int, DeliverableInfo]]:
+    """(deliverable id, what it is) of the finalized deliverables (these `names` only)."""
+    query = (
+        select(Deliverable, Event.hash, Event.actor, Event.host)
+        .join(Event, Event.id == Deliverable.event_id)
+        .order_by(Deliverable.event_id)
+    )
+    if names is not None:
+        query = query.where(Deliverable.name.in_(list(names)))
+    return [
+        (
+            row.id,
+            DeliverableInfo(
+                name=row.name,
+                status="finalized",
+                source=row.source,
+                kind=row.kind,
+                policy=row.policy_name,
+                policy_digest=row.policy_digest,
+                files=row.file_count,
+                warnings=row.warnings,
+                blocking=(),
+                at=row.created_at,
+                event_id=row.event_id,
+                event_hash=event_hash,
+                actor=actor,
+                host=host,
+            ),
+        )
+        for row, event_hash, actor, host in session.execute(query)
+    ]
+
+
+def _refused_rows(session: Session) -> list[DeliverableInfo]:
+    found = []
+    for event in session.execute(
+        select(Event).where(Event.kind == REFUSED_EVENT).order_by(Event.id)
+    ).scalars():
+        payload: dict[str, Any] = json.loads(event.payload)
+        found.append(
+            DeliverableInfo(
+                name=str(payload.get("name", "")),
+                status="refused",
+                source=os.fsencode(str(payload.get("delivery", ""))),
+                kind=None,
+                policy=str(payload.get("policy", "")),
+                policy_digest=None,
+                files=int(payload.get("files", 0)),
+                warnings=0,
+                blocking=tuple(payload.get("blocking", ())),
+                at=event.at,
+                event_id=event.id,
+                event_hash=event.hash,
+                actor=event.actor,
+                host=event.host,
+            )
+        )
+    return found
+
+
+def deliverable_infos(session: Session, refused: bool = True) -> list[DeliverableInfo]:
+    """Every finalized deliverable (and every refused finalize), in the order they happened."""
+    found = [info for _, info in _finalized_rows(session)]
+    if refused:
+        found += _refused_rows(session)
+    return sorted(found, key=lambda d: d.event_id)
+
+
+def finalized_named(session: Session, name: str) -> DeliverableInfo | None:
+    found = _finalized_rows(session, [name])
+    return found[0][1] if found else None
+
+
+def finalized_names(session: Session) -> list[str]:
+    return list(session.execute(select(Deliverable.name).order_by(Deliverable.name)).scalars())
+
+
+@dataclass(frozen=True)
+class Held:
+    """A delivered version of a deliverable reaches a version: how (the gate's path)."""
+
+    deliverable: DeliverableInfo
+    delivered: int
+    """The delivered version."""
+    version: int
+    """The version reached."""
+    path: tuple[Step, ...]
+    files: int
+
+
+_DELIVERED = select(
+    DeliverableFile.deliverable_id,
+    DeliverableFile.version_id,
+    func.count(),
+).group_by(DeliverableFile.deliverable_id, DeliverableFile.version_id)
+
+
+def delivered_versions(session: Session) -> dict[int, dict[int, int]]:
+    """deliverable id -> {delivered version: how many of its files were delivered}."""
+    found: dict[int, dict[int, int]] = {}
+    for deliverable_id, version_id, count in session.execute(_DELIVERED):
+        found.setdefault(deliverable_id, {})[version_id] = int(count)
+    return found
+
+
+def holdings(session: Session, roots: RootMap, versions: Iterable[int]) -> list[Held]:
+    """Every (deliverable, delivered version) whose material reaches one of `versions`, by the
+    gate's own judge, with the first (shortest) path from the delivered version to it."""
+    wanted = set(versions)
+    if not wanted:
+        return []
+    by_id = dict(_finalized_rows(session))
+    delivered = delivered_versions(session)
+    every = {v for counts in delivered.values() for v in counts}
+    if not every:
+        return []
+    judge = Judge(ledger_facts(session, roots, every))
+    reach: dict[int, list[tuple[int, tuple[Step, ...]]]] = {}
+    for version_id in every:
+        reach[version_id] = [
+            (reached, path) for reached, path in judge.reached(version_id) if reached in wanted
+        ]
+    found = []
+    for deliverable_id, counts in delivered.items():
+        info = by_id[deliverable_id]
+        for version_id, files in counts.items():
+            for reached, path in reach[version_id]:
+                found.append(Held(info, version_id, reached, path, files))
+    return sorted(found, key=lambda h: (h.deliverable.event_id, h.delivered, h.version))
+
+
+def delivered_in(session: Session, roots: RootMap, held: Sequence[Held]) -> list[DeliveredIn]:
+    """The holdings as records, naming their versions."""
+    refs = asset_refs(session, roots, {h.delivered for h in held} | {h.version for h in held})
+    return [
+        DeliveredIn(
+            deliverable=h.deliverable,
+            version=refs[h.version],
+            through=refs[h.delivered],
+            how=describe_path(h.path) if h.path else "itself",
+            files=h.files,
+        )
+        for h in held
+    ]
+
+
+def as_delivered(path: Sequence[Step]) -> bool:
+    """Is a path from a delivered version only copies and derivatives (the version itself was
+    delivered, byte for byte or mostly), not `contains` lineage?"""
+    return all(step.relation is not Relation.CONTAINS for step in path)
