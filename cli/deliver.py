@@ -1,4 +1,4 @@
-"""The delivery gate: sweep, finalize, verify; approvals, consent, policy and the disclosure report."""
+"""The delivery gate: sweep, finalize, verify; approvals, consent and policy."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from provenance.cli.audit import CHECKPOINTS_OPTION, KEY_OPTION
 from provenance.cli.render import (
     approval_json,
     consent_json,
-    disclosure_json,
-    disclosure_text,
     emit_json,
     policy_json,
     policy_text,
@@ -225,25 +223,6 @@ def policy_show(policy_file: Path | None, as_json: bool) -> None:
         click.echo(line)
 
 
-@click.group()
-def report() -> None:
-    """Reports for the studio and for auditors."""
-
-
-@report.command("disclosure")
-@json_option
-@pass_context
-def disclosure(obj: Context, as_json: bool) -> None:
-    """Every use of generative AI: tool, assets, status, approvals. What goes to the studio contact."""
-    with obj.open() as ledger:
-        entries = ledger.disclosure()
-    if as_json:
-        emit_json("Disclosure.1", disclosure_json(entries))
-        return
-    for line in disclosure_text(entries):
-        click.echo(line)
-
-
 def register(group: click.Group) -> None:
-    for command in (sweep, finalize, verify, approve, consent, policy, report):
+    for command in (sweep, finalize, verify, approve, consent, policy):
         group.add_command(command)

@@ -621,49 +621,40 @@ def policy_text(policy: Policy) -> Iterator[str]:
         yield f"  {'':<20} {'':<6} {rule.guideline}"
 
 
-def disclosure_json(entries: list[DisclosureEntry]) -> dict[str, Any]:
+def disclosure_entry_json(e: DisclosureEntry) -> dict[str, Any]:
+    """A generated version, its tools and approvals, where it is used and delivered."""
     return {
-        "uses": [
+        "asset": asset_json(e.asset),
+        "origin": e.origin.alias,
+        "origin_code": e.origin.value,
+        "status": e.status,
+        "tools": [tool_json(t) for t in e.tools],
+        "approvals": e.approvals,
+        "used_in": [asset_json(r) for r in e.used_in],
+        "deliverables": [
             {
-                "asset": asset_json(e.asset),
-                "origin": e.origin.alias,
-                "origin_code": e.origin.value,
-                "status": e.status,
-                "tools": [tool_json(t) for t in e.tools],
-                "approvals": e.approvals,
-                "used_in": [asset_json(r) for r in e.used_in],
-                "deliverables": [
-                    {
-                        "name": d.deliverable,
-                        "asset": d.asset,
-                        "version": d.version,
-                        "how": d.how,
-                        "covered_by": d.covered_by,
-                    }
-                    for d in e.deliverables
-                ],
+                "name": d.deliverable,
+                "asset": d.asset,
+                "version": d.version,
+                "how": d.how,
+                "covered_by": d.covered_by,
             }
-            for e in entries
-        ]
+            for d in e.deliverables
+        ],
     }
 
 
-def disclosure_text(entries: list[DisclosureEntry]) -> Iterator[str]:
-    if not entries:
-        yield "No generative AI use is recorded."
-        return
-    for entry in entries:
-        tools = ", ".join(
-            f"{t.name} ({t.vendor or 'vendor unknown'}; trains on inputs: {t.trains_on_inputs}; "
-            f"secured: {t.secured})"
-            for t in entry.tools
-        )
-        yield f"{shown(entry.asset.name)} v{entry.asset.version}: {entry.origin.alias}, {entry.status}"
-        yield f"  tools      {tools or 'not recorded'}"
-        yield f"  approvals  {'; '.join(entry.approvals) or 'none'}"
-        for ref in entry.used_in:
-            yield f"  used in    {shown(ref.name)} v{ref.version}"
-        for use in entry.deliverables:
-            how = "itself" if use.how == "itself" else f"in {shown(use.asset)} v{use.version}"
-            covered = "; ".join(use.covered_by) or "NOT COVERED (delivered under a relaxed policy)"
-            yield f"  delivered  {use.deliverable}: {how}, approved by {covered}"
+def tool_vetting_text(tool: ToolInfo) -> str:
+    return (
+        f"{tool.name} ({tool.vendor or 'vendor unknown'}; trains on inputs: "
+        f"{tool.trains_on_inputs}; secured: {tool.secured})"
+    )
+
+
+def disclosure_entry_text(entry: DisclosureEntry) -> Iterator[str]:
+    tools = ", ".join(tool_vetting_text(t) for t in entry.tools)
+    yield f"{shown(entry.asset.name)} v{entry.asset.version}: {entry.origin.alias}, {entry.status}"
+    yield f"  tools      {tools or 'not recorded'}"
+    yield f"  approvals  {'; '.join(entry.approvals) or 'none'}"
+    for ref in entry.used_in:
+        yield f"  used in    {shown(ref.name)} v{ref.version}"

@@ -32,7 +32,7 @@ from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher, format_digest, hash_file, is_cache_trusted
 from provenance.ingest import CacheRefresh, Ingester
 from provenance.obligations import Judged
-from provenance.policy import FileFacts, Policy, Verdict, evaluate
+from provenance.policy import FileFacts, Policy, Verdict, evaluate, policy_changes
 from provenance.policy import SequenceFacts as PolicySequence
 from provenance.records import display_path
 from provenance.scan import Skipped, SkipReason, StatFingerprint
@@ -581,6 +581,7 @@ def manifest_document(
         if others:
             document["also_held_by"] = [{"asset": o.name, "version": o.number} for o in others]
         files.append(document)
+    policy = check.verdict.policy
     return {
         "schema": MANIFEST_SCHEMA,
         "name": name,
@@ -589,10 +590,15 @@ def manifest_document(
             "kind": check.delivery.kind.value,
             "source": display_path(check.delivery.source),
         },
-        "policy": {"name": check.verdict.policy.name, "digest": check.verdict.policy.digest},
+        "policy": {
+            "name": policy.name,
+            "digest": policy.digest,
+            "source": policy.source,
+            "changes": {rule: s.value for rule, s in policy_changes(policy).items()},
+        },
         "ledger_event": {"id": event_id, "hash": event_hash},
         "warnings": [
-            {"rule": f.rule, "asset": f.asset, "message": f.message}
+            {"rule": f.rule, "asset": f.asset, "message": f.message, "fix": f.fix}
             for f in check.verdict.findings
             if not f.blocks
         ],

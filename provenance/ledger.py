@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import difflib
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -59,14 +61,16 @@ from provenance.ingest import (
     add_likeness,
     refresh_status,
 )
+from provenance.obligations import Judge, ToolFacts, describe_path
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
-from provenance.policy import DEFAULT_POLICY, Policy
+from provenance.policy import DEFAULT_POLICY, Finding, Policy, Severity, policy_changes
 from provenance.records import (
     ApprovalInfo,
     AssetCard,
     AssetRef,
     ClaimInfo,
     ConsentInfo,
+    DeliverableInfo,
     DeliverableListing,
     DeliveredIn,
     DisclosureEntry,
@@ -101,7 +105,7 @@ from provenance.store.engine import (
     write_session,
 )
 from provenance.store.events import current_actor, unit_of_work_event
-from provenance.store.facts import generative_uses
+from provenance.store.facts import generative_uses, ledger_facts
 from provenance.store.models import (
     Approval,
     AssetVersion,
@@ -120,6 +124,9 @@ from provenance.store.models import (
 )
 from provenance.store.queries import MANIFEST_EVENT
 from provenance.store.roles import RolesReport, create_roles
+
+if TYPE_CHECKING:
+    from provenance.report.model import DeliveryReport, DisclosureReport, ReportRow
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
 
@@ -736,6 +743,7 @@ class Ledger:
                         "delivery": display_path(source),
                         "policy": chosen.name,
                         "policy_digest": chosen.digest,
+                        "policy_changes": {r: s.value for r, s in policy_changes(chosen).items()},
                         "files": check.file_count,
                     }
                     with unit_of_work_event(session, "finalize", payload) as unit:
@@ -937,6 +945,196 @@ class Ledger:
             if roots is None:
                 return []
             return generative_uses(session, roots)
+
+    def disclosure_report(self, deliverable: str | None = None) -> DisclosureReport:
+        """The document a vendor sends its studio contact: per finalized deliverable (or the one
+        named), each generative use with its tools, how it is in the deliverable and the approval
+        that covers it there; each likeness used with its consent; the warnings it was finalized
+        under; and (for the whole ledger) generated material that no deliverable holds."""
+        from provenance.report.disclosure import (
+            build_disclosure,
+            manifest_warnings,
+            read_recorded_manifest,
+        )
+        from provenance.report.model import LikenessUse
+
+        made_at = dt.datetime.now(dt.timezone.utc)
+        with read_session(self.engine) as session:
+            infos = store_deliverables.deliverable_infos(session, refused=False)
+            if deliverable is not None and deliverable not in {i.name for i in infos}:
+                raise _no_deliverable(session, deliverable)
+            roots = queries.find_roots(session, self.workspace)
+            if roots is None:
+                return build_disclosure([], [], [], {}, made_at, deliverable)
+            entries = generative_uses(session, roots)
+            facts = store_deliverables.delivered_facts(session, roots)
+            versions = facts.judge.ledger.versions
+            consents = _consents_by_performer(session)
+            likeness = [
+                (
+                    held.deliverable.name,
+                    LikenessUse(
+                        performer=held.performer,
+                        asset=versions[held.delivered].name,
+                        version=versions[held.delivered].number,
+                        marked=versions[held.marked].label,
+                        how=describe_path(held.path) if held.path else "itself",
+                        consents=consents.get(held.performer.casefold(), []),
+                    ),
+                )
+                for held in store_deliverables.likeness_held(facts)
+                if deliverable is None or held.deliverable.name == deliverable
+            ]
+            manifests = {
+                info.name: store_deliverables.recorded_manifest(session, info.name)
+                for info in infos
+                if deliverable is None or info.name == deliverable
+            }
+        warnings = {}
+        for name, found in manifests.items():
+            document, problem = read_recorded_manifest(*(found or (None, None)))
+            warnings[name] = (manifest_warnings(document), problem)
+        return build_disclosure(infos, entries, likeness, warnings, made_at, deliverable)
+
+    def delivery_report(
+        self,
+        target: str,
+        policy: Policy | None = None,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> DeliveryReport:
+        """A delivery as a producer and a supervisor read it: `target` names a finalized
+        deliverable (its frozen files, the warnings it was finalized under), or else is a
+        delivery to sweep (as `sweep` does: nothing is recorded but the stat cache)."""
+        with read_session(self.engine) as session:
+            info = store_deliverables.finalized_named(session, target)
+        if info is not None:
+            return self._finalized_report(info)
+        return self._swept_report(target, policy or DEFAULT_POLICY, workers, progress)
+
+    def _finalized_report(self, info: DeliverableInfo) -> DeliveryReport:
+        from provenance.report.delivery import DeliveredFile, build_rows
+        from provenance.report.disclosure import manifest_warnings, read_recorded_manifest
+        from provenance.report.model import Checkpoint, DeliveryReport, PolicyInfo
+
+        home = info.source if info.kind == "folder" else os.path.dirname(info.source)
+        with read_session(self.engine) as session:
+            roots = self._roots_for_reading(session)
+            files = [
+                DeliveredFile(os.path.join(home, path), digest, size, version_id, frame, path)
+                for path, digest, size, version_id, frame in session.execute(
+                    select(
+                        DeliverableFile.path,
+                        DeliverableFile.digest,
+                        DeliverableFile.size,
+                        DeliverableFile.version_id,
+                        DeliverableFile.frame,
+                    )
+                    .join(Deliverable, Deliverable.id == DeliverableFile.deliverable_id)
+                    .where(Deliverable.name == info.name)
+                    .order_by(DeliverableFile.position)
+                )
+            ]
+            versions = {f.version_id for f in files if f.version_id is not None}
+            judge = Judge(ledger_facts(session, roots, versions))
+            judged = {v: judge.judge(v) for v in versions}
+            refs = queries.asset_refs(session, roots, versions)
+            consents = _consents_by_performer(session)
+            manifest = store_deliverables.recorded_manifest(session, info.name)
+            payload = json.loads(
+                session.execute(select(Event.payload).where(Event.id == info.event_id)).scalar_one()
+            )
+        document, problem = read_recorded_manifest(*(manifest or (None, None)))
+        findings = [
+            Finding(w.rule, Severity.WARN, w.asset, (), w.message, w.fix or "")
+            for w in manifest_warnings(document)
+        ]
+        rows, loose = build_rows(files, home, refs, judged, judge.ledger.tools, findings, consents)
+        recorded_policy = (document or {}).get("policy", {})
+        changes = payload.get("policy_changes", recorded_policy.get("changes", {}))
+        return DeliveryReport(
+            title=info.name,
+            name=info.name,
+            source=info.source_name,
+            kind=info.kind or "folder",
+            verdict="FINALIZED",
+            policy=PolicyInfo(
+                info.policy,
+                info.policy_digest,
+                str(recorded_policy.get("source", "built-in" if not changes else "custom")),
+                dict(changes),
+            ),
+            checkpoint=Checkpoint(
+                info.event_id, info.event_hash, (document or {}).get("checkpoint")
+            ),
+            rows=rows,
+            loose=loose,
+            files=len(files),
+            made_at=dt.datetime.now(dt.timezone.utc),
+            finalized_at=info.at,
+            warnings_problem=problem if info.warnings else None,
+            counts=_origin_counts(rows),
+            workspace=display_path(self.workspace),
+        )
+
+    def _swept_report(
+        self, target: str, policy: Policy, workers: int | None, progress: Progress | None
+    ) -> DeliveryReport:
+        from provenance.report.delivery import DeliveredFile, build_rows, policy_info
+        from provenance.report.model import Checkpoint, DeliveryReport
+
+        source = self._absolute(target)
+        configured_anchors()
+        with Hasher(workers) as hasher:
+            check = self._check_unlocked(source, policy, hasher, progress)
+        delivery = check.delivery
+        group_of = {
+            f.path: delivery.asset_patterns[number]
+            for number, (start, stop) in enumerate(delivery.asset_spans)
+            for f in delivery.files[start:stop]
+        }
+        files = [
+            DeliveredFile(
+                e.path,
+                e.digest,
+                e.size,
+                e.resolution.recorded_as,
+                e.resolution.frame,
+                group_of.get(e.path, e.path),
+            )
+            for e in check.entries
+        ]
+        versions = {f.version_id for f in files if f.version_id is not None}
+        with read_session(self.engine) as session:
+            roots = self._roots_for_reading(session)
+            refs = queries.asset_refs(session, roots, versions)
+            tools = {
+                t.id: ToolFacts(t.name, t.generative, t.trains_on_inputs, t.secured)
+                for t in session.execute(select(Tool)).scalars()
+            }
+            consents = _consents_by_performer(session)
+            last = session.execute(select(Event.id, Event.hash).order_by(Event.id.desc())).first()
+        verdict = check.verdict
+        findings = [f for f in verdict.findings if f.severity is not Severity.OFF]
+        rows, loose = build_rows(
+            files, delivery.home, refs, verdict.judged, tools, findings, consents
+        )
+        state = "BLOCKED" if verdict.blocked else "WARNINGS" if findings else "CLEAN"
+        return DeliveryReport(
+            title=display_path(source),
+            name=None,
+            source=display_path(source),
+            kind=delivery.kind.value,
+            verdict=state,
+            policy=policy_info(policy),
+            checkpoint=Checkpoint(last[0], last[1]) if last else Checkpoint(0, ""),
+            rows=rows,
+            loose=loose,
+            files=check.file_count,
+            made_at=dt.datetime.now(dt.timezone.utc),
+            counts=_origin_counts(rows),
+            workspace=display_path(self.workspace),
+        )
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -1414,6 +1612,33 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
         )
         for event_id in event_ids
     ]
+
+
+def _consents_by_performer(session: Session) -> dict[str, list[ConsentInfo]]:
+    found: dict[str, list[ConsentInfo]] = {}
+    for c in session.execute(select(Consent).order_by(Consent.id)).scalars():
+        found.setdefault(c.performer_key, []).append(
+            ConsentInfo(c.performer, c.scope, c.ref, c.recorded_by, c.created_at)
+        )
+    return found
+
+
+def _origin_counts(rows: Sequence[ReportRow]) -> dict[str, int]:
+    """Delivered assets by origin (`untracked`: files the ledger does not hold)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        alias = row.origin.alias if row.origin is not None else "untracked"
+        counts[alias] = counts.get(alias, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _no_deliverable(session: Session, name: str) -> TargetNotFound:
+    known = store_deliverables.finalized_names(session)
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return TargetNotFound(
+        f"No finalized deliverable is named {name!r}.{hint} `provenance deliverables` lists them."
+    )
 
 
 def _finalize_history(held: list[DeliveredIn]) -> list[HistoryEntry]:

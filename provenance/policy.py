@@ -212,6 +212,16 @@ class Policy:
 DEFAULT_POLICY = Policy("netflix-2025", {rule_id: rule.default for rule_id, rule in RULES.items()})
 
 
+def policy_changes(policy: Policy) -> dict[str, Severity]:
+    """Where a policy differs from the built-in one: rule id -> its severity there (empty for
+    the built-in policy). What a report and a finalize record say of a custom policy."""
+    return {
+        rule_id: policy.severity(rule_id)
+        for rule_id in RULES
+        if policy.severity(rule_id) is not DEFAULT_POLICY.severity(rule_id)
+    }
+
+
 def load_policy(path: Path | None) -> Policy:
     """The default policy, or a TOML file that changes its severities.
 

@@ -20,7 +20,7 @@ from provenance.obligations import Judge, Relation, Step, describe_path
 from provenance.records import DeliverableInfo, DeliveredIn
 from provenance.store.facts import ledger_facts
 from provenance.store.models import Deliverable, DeliverableFile, Event
-from provenance.store.queries import RootMap, asset_refs
+from provenance.store.queries import MANIFEST_EVENT, RootMap, asset_refs
 
 REFUSED_EVENT = "finalize.refused"
 
@@ -132,30 +132,90 @@ def delivered_versions(session: Session) -> dict[int, dict[int, int]]:
     return found
 
 
-def holdings(session: Session, roots: RootMap, versions: Iterable[int]) -> list[Held]:
+@dataclass(frozen=True)
+class DeliveredFacts:
+    """Every finalized deliverable with the versions it delivered, and the gate's judge over
+    them (`ledger_facts` of every delivered version)."""
+
+    deliverables: dict[int, DeliverableInfo]
+    delivered: dict[int, dict[int, int]]
+    """deliverable id -> {delivered version: how many of its files were delivered}."""
+    judge: Judge
+
+
+def delivered_facts(session: Session, roots: RootMap) -> DeliveredFacts:
+    delivered = delivered_versions(session)
+    every = {v for counts in delivered.values() for v in counts}
+    return DeliveredFacts(
+        dict(_finalized_rows(session)), delivered, Judge(ledger_facts(session, roots, every))
+    )
+
+
+def holdings(
+    session: Session,
+    roots: RootMap,
+    versions: Iterable[int],
+    facts: DeliveredFacts | None = None,
+) -> list[Held]:
     """Every (deliverable, delivered version) whose material reaches one of `versions`, by the
     gate's own judge, with the first (shortest) path from the delivered version to it."""
     wanted = set(versions)
     if not wanted:
         return []
-    by_id = dict(_finalized_rows(session))
-    delivered = delivered_versions(session)
-    every = {v for counts in delivered.values() for v in counts}
-    if not every:
-        return []
-    judge = Judge(ledger_facts(session, roots, every))
+    if facts is None:
+        if not session.execute(select(DeliverableFile.version_id).limit(1)).first():
+            return []
+        facts = delivered_facts(session, roots)
     reach: dict[int, list[tuple[int, tuple[Step, ...]]]] = {}
-    for version_id in every:
-        reach[version_id] = [
-            (reached, path) for reached, path in judge.reached(version_id) if reached in wanted
-        ]
     found = []
-    for deliverable_id, counts in delivered.items():
-        info = by_id[deliverable_id]
+    for deliverable_id, counts in facts.delivered.items():
+        info = facts.deliverables[deliverable_id]
         for version_id, files in counts.items():
+            if version_id not in reach:
+                reach[version_id] = [
+                    (reached, path)
+                    for reached, path in facts.judge.reached(version_id)
+                    if reached in wanted
+                ]
             for reached, path in reach[version_id]:
                 found.append(Held(info, version_id, reached, path, files))
     return sorted(found, key=lambda h: (h.deliverable.event_id, h.delivered, h.version))
+
+
+@dataclass(frozen=True)
+class LikenessHeld:
+    """A delivered version uses a performer's likeness: its own mark, or one of what it holds."""
+
+    deliverable: DeliverableInfo
+    delivered: int
+    marked: int
+    """The version marked as using the likeness."""
+    path: tuple[Step, ...]
+    performer: str
+
+
+def likeness_held(facts: DeliveredFacts) -> list[LikenessHeld]:
+    """Every likeness each deliverable uses, through what it delivered (the gate's reach)."""
+    versions = facts.judge.ledger.versions
+    found = []
+    for deliverable_id, counts in facts.delivered.items():
+        info = facts.deliverables[deliverable_id]
+        for version_id in counts:
+            for reached, path in facts.judge.reached(version_id):
+                for performer in versions[reached].likeness:
+                    found.append(LikenessHeld(info, version_id, reached, path, performer))
+    return found
+
+
+def recorded_manifest(session: Session, name: str) -> tuple[bytes, str] | None:
+    """(path, digest) of the manifest the finalize of `name` wrote, as its event recorded it."""
+    for payload in session.execute(
+        select(Event.payload).where(Event.kind == MANIFEST_EVENT).order_by(Event.id.desc())
+    ).scalars():
+        document = json.loads(payload)
+        if document.get("name") == name:
+            return os.fsencode(document["path"]), str(document["digest"])
+    return None
 
 
 def delivered_in(session: Session, roots: RootMap, held: Sequence[Held]) -> list[DeliveredIn]:
