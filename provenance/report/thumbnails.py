@@ -10,6 +10,7 @@ Pure: paths in, bytes out. `make_thumbnails` spreads the work over the hashing w
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -85,7 +86,7 @@ def _pillow_image(path: bytes) -> Any:
     with image:
         image.draft("RGB", (WIDTH * 2, HEIGHT * 2))  # JPEG: decode at a fraction of the size
         if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-            return _from_array(_high_bit_depth(image), gamma=False)
+            return _high_bit_depth(image)
         image.load()
         if image.mode in ("RGB", "L"):
             return image.copy()
@@ -95,11 +96,14 @@ def _pillow_image(path: bytes) -> Any:
 
 
 def _high_bit_depth(image: Any) -> Any:
+    """A 16-bit (or 32-bit integer or float) single-channel image, scaled to 8 bits."""
     import numpy as np
 
-    pixels = np.asarray(image, dtype=np.float32)
-    top = float(pixels.max()) or 1.0
-    return pixels / (65535.0 if top > 255 else 255.0)
+    pixels = np.asarray(image)
+    if pixels.dtype.kind == "f":
+        return _image((np.clip(np.nan_to_num(pixels), 0.0, 1.0) * 255 + 0.5).astype(np.uint8))
+    top = 65535 if int(pixels.max(initial=0)) > 255 else 255
+    return _image(_scale_table(top)[np.clip(pixels, 0, top).astype(np.int64)])
 
 
 def _exr_image(path: bytes) -> Any:
@@ -111,7 +115,8 @@ def _exr_image(path: bytes) -> Any:
         raise _Unsupported(
             "EXR previews need the openexr package (`pip install 'provenance[exr]'`)"
         ) from None
-    with OpenEXR.File(os.fsdecode(path)) as exr:
+    # One thread: the report decodes frames in one worker process a core already.
+    with OpenEXR.File(os.fsdecode(path), num_threads=1) as exr:
         channels = exr.channels()
         chosen = None
         for name in ("RGBA", "RGB", "Y"):
@@ -131,7 +136,11 @@ def _exr_image(path: bytes) -> Any:
         pixels = np.asarray(chosen)
     if pixels.ndim == 3 and pixels.shape[2] == 4:
         pixels = pixels[:, :, :3]
-    return _from_array(_step_down(pixels).astype(np.float32), gamma=True)
+    if pixels.dtype.kind not in "fu":
+        raise _Unsupported(f"EXR channels of type {pixels.dtype} are not previewed")
+    # Display values through a table of every half-float value: one lookup a sample.
+    halves = np.ascontiguousarray(_step_down(pixels)).astype(np.float16)
+    return _image(_display_table()[halves.view(np.uint16)])
 
 
 def _step_down(pixels: Any) -> Any:
@@ -140,28 +149,42 @@ def _step_down(pixels: Any) -> Any:
     return pixels[::step, ::step]
 
 
-def _from_array(pixels: Any, gamma: bool) -> Any:
-    """float pixels (0-1, or scene-linear when `gamma`) -> an 8-bit Pillow image."""
+@functools.cache
+def _display_table() -> Any:
+    """uint8 display value of each of the 65,536 half-float bit patterns, scene-linear in: a
+    soft shoulder keeps highlights above 0.8 from clipping flat, then sRGB's curve. NaN and
+    negative values show black; infinity white."""
+    import numpy as np
+
+    values = np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float64)
+    values = np.nan_to_num(values, nan=0.0, posinf=65504.0, neginf=0.0)
+    values = np.maximum(values, 0.0)
+    knee = 0.8
+    shoulder = knee + (1 - knee) * (1 - np.exp(-(values - knee) / (1 - knee)))
+    values = np.where(values > knee, shoulder, values)
+    encoded = np.where(
+        values <= 0.0031308, values * 12.92, 1.055 * np.power(values, 1 / 2.4) - 0.055
+    )
+    return (np.clip(encoded, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+@functools.cache
+def _scale_table(top: int) -> Any:
+    """uint8 display value of each integer code 0..top (code values shown as they are)."""
+    import numpy as np
+
+    return (np.arange(top + 1, dtype=np.float64) / top * 255.0 + 0.5).astype(np.uint8)
+
+
+def _image(eight: Any) -> Any:
+    """8-bit pixels (height, width[, channels]) -> a Pillow image."""
     import numpy as np
     from PIL import Image
 
-    values = np.nan_to_num(pixels, nan=0.0, posinf=16.0, neginf=0.0)
-    values = np.maximum(values, 0.0)
-    if gamma:
-        # A soft shoulder keeps highlights above 0.8 from clipping flat, then sRGB's curve.
-        knee = 0.8
-        over = values > knee
-        values = np.where(
-            over, knee + (1 - knee) * (1 - np.exp(-(values - knee) / (1 - knee))), values
-        )
-        values = np.where(
-            values <= 0.0031308, values * 12.92, 1.055 * np.power(values, 1 / 2.4) - 0.055
-        )
-    eight = (np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if eight.ndim == 3 and eight.shape[2] == 1:
+        eight = eight[:, :, 0]
     if eight.ndim == 2:
-        return Image.fromarray(eight, "L")
-    if eight.shape[2] == 1:
-        return Image.fromarray(eight[:, :, 0], "L")
+        return Image.fromarray(np.ascontiguousarray(eight), "L")
     return Image.fromarray(np.ascontiguousarray(eight[:, :, :3]), "RGB")
 
 
@@ -189,26 +212,35 @@ def _dpx_image(path: bytes) -> Any:
         if not (0 < width <= 1 << 15 and 0 < height <= 1 << 15):
             raise _Unsupported("DPX frame size is not plausible")
         handle.seek(offset)
-        samples = width * height * components
-        if bits == 8:
-            pixels = np.frombuffer(handle.read(samples), dtype=np.uint8).astype(np.float32) / 255
-        elif bits == 16:
-            raw = handle.read(samples * 2)
-            pixels = np.frombuffer(raw, dtype=order + "u2").astype(np.float32) / 65535
+        # Only every `step`-th line and pixel is unpacked: a thumbnail needs no more.
+        step = max(1, min(height // (HEIGHT * 2), width // (WIDTH * 2)))
+        if bits in (8, 16):
+            size = bits // 8
+            raw = handle.read(width * height * components * size)
+            if len(raw) < width * height * components * size:
+                raise _Unsupported("DPX frame is truncated")
+            dtype = np.uint8 if bits == 8 else np.dtype(order + "u2")
+            grid = np.frombuffer(raw, dtype=dtype).reshape(height, width, components)
+            pixels = _scale_table((1 << bits) - 1)[grid[::step, ::step]]
         elif bits == 10 and packing in (1, 2):
             words_per_line = (width * components + 2) // 3
             raw = handle.read(words_per_line * height * 4)
+            if len(raw) < words_per_line * height * 4:
+                raise _Unsupported("DPX frame is truncated")
             words = np.frombuffer(raw, dtype=order + "u4").reshape(height, words_per_line)
             shifts = (22, 12, 2) if packing == 1 else (20, 10, 0)
-            parts = [(words >> shift) & 0x3FF for shift in shifts]
-            line = np.stack(parts, axis=-1).reshape(height, words_per_line * 3)
-            pixels = line[:, : width * components].astype(np.float32) / 1023
+            if components == 3:  # one word a pixel: stride the words themselves
+                chosen = words[::step, ::step]
+                pixels = np.stack([(chosen >> s) & 0x3FF for s in shifts], axis=-1)
+            else:
+                lines = words[::step]
+                parts = np.stack([(lines >> s) & 0x3FF for s in shifts], axis=-1)
+                flat = parts.reshape(lines.shape[0], words_per_line * 3)[:, : width * components]
+                pixels = flat.reshape(lines.shape[0], width, components)[:, ::step]
+            pixels = _scale_table(1023)[pixels]
         else:
             raise _Unsupported(f"DPX of {bits} bits, packing {packing}, is not previewed")
-    if pixels.size < samples:
-        raise _Unsupported("DPX frame is truncated")
-    pixels = pixels[:samples].reshape(height, width, components)
-    return _from_array(_step_down(pixels[:, :, :3] if components >= 3 else pixels), gamma=False)
+    return _image(pixels)
 
 
 def thumbnail_chunk(paths: Sequence[bytes]) -> list[Thumbnail]:
