@@ -126,6 +126,8 @@ from provenance.store.queries import MANIFEST_EVENT
 from provenance.store.roles import RolesReport, create_roles
 
 if TYPE_CHECKING:
+    from prov.model import ProvDocument
+
     from provenance.report.model import DeliveryReport, DisclosureReport, ReportRow
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
@@ -1135,6 +1137,32 @@ class Ledger:
             counts=_origin_counts(rows),
             workspace=display_path(self.workspace),
         )
+
+    def prov_document(
+        self, target: str | None = None, deliverable: str | None = None
+    ) -> ProvDocument:
+        """The ledger's facts as a W3C PROV document (`interchange.w3c_prov`): the whole ledger;
+        or `target` (an asset: every version of it; a digest: that version) with what it was
+        made from and the deliverables that hold it; or the finalized `deliverable` with
+        everything in what it delivered."""
+        from provenance.interchange.w3c_prov import prov_document
+        from provenance.store.exports import export_facts
+
+        if target is not None and deliverable is not None:
+            raise ProvenanceError("Export a TARGET or a --deliverable, not both.")
+        with read_session(self.engine) as session:
+            roots = self._roots_for_reading(session)
+            if deliverable is not None:
+                if store_deliverables.finalized_named(session, deliverable) is None:
+                    raise _no_deliverable(session, deliverable)
+                facts = export_facts(session, roots, deliverables=[deliverable])
+            elif target is not None:
+                roots = self._read_roots(session, target)
+                versions = self._target_versions(session, roots, target)
+                facts = export_facts(session, roots, versions=versions)
+            else:
+                facts = export_facts(session, roots)
+        return prov_document(facts)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -60,7 +60,8 @@ def _finalized_rows(
     ]
 
 
-def _refused_rows(session: Session) -> list[DeliverableInfo]:
+def refused_infos(session: Session) -> list[DeliverableInfo]:
+    """Every refused finalize, as its event recorded it."""
     found = []
     for event in session.execute(
         select(Event).where(Event.kind == REFUSED_EVENT).order_by(Event.id)
@@ -91,7 +92,7 @@ def deliverable_infos(session: Session, refused: bool = True) -> list[Deliverabl
     """Every finalized deliverable (and every refused finalize), in the order they happened."""
     found = [info for _, info in _finalized_rows(session)]
     if refused:
-        found += _refused_rows(session)
+        found += refused_infos(session)
     return sorted(found, key=lambda d: d.event_id)
 
 
