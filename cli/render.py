@@ -24,6 +24,7 @@ from provenance.records import (
     HistoryEntry,
     IngestReport,
     LineageNode,
+    MhlCheck,
     SceneLineage,
     SignalInfo,
     SweepReport,
@@ -251,7 +252,31 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
         ],
         "recorded": [asset_json(ref) for ref in report.assets],
         "scene": scene_json(report.scene) if report.scene is not None else None,
+        "mhl": mhl_json(report.mhl) if report.mhl is not None else None,
     }
+
+
+def mhl_json(check: MhlCheck) -> dict[str, Any]:
+    return {
+        "history": display_path(check.history),
+        "generations": check.generations,
+        "creator": check.creator,
+        "hash_formats": list(check.formats),
+        "matched": check.matched,
+        "claimed": check.claimed,
+        "findings": [{"path": f.path, "problem": f.problem} for f in check.findings],
+    }
+
+
+def mhl_text(check: MhlCheck) -> Iterator[str]:
+    yield (
+        f"ASC MHL {shown(display_path(check.history))} ({check.generations} "
+        f"generation{'s' if check.generations != 1 else ''}, {check.creator}; "
+        f"{', '.join(check.formats)}): {check.matched} files match, {check.claimed} assets "
+        "recorded as capture"
+    )
+    for finding in check.findings:
+        yield f"  {finding.path}: {finding.problem}"
 
 
 def scene_json(lineage: SceneLineage) -> dict[str, Any]:
@@ -315,6 +340,8 @@ def ingest_text(report: IngestReport) -> Iterator[str]:
         yield f"warning: symlink points outside the ingested folder: {shown(display_path(path))}"
     if report.scene is not None:
         yield from scene_text(report.scene, recorded=True)
+    if report.mhl is not None:
+        yield from mhl_text(report.mhl)
 
 
 _STATUS_TEXT = {

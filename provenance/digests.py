@@ -179,3 +179,20 @@ def aggregate(algorithm: str, members: Iterable[tuple[int | None, str]]) -> str:
     state = _MAKERS[algorithm]()
     state.update(text.encode())
     return tagged(algorithm, state.hexdigest())
+
+
+def digest_bytes(algorithm: str, data: bytes) -> str:
+    """The bare digest of `data` by one algorithm."""
+    state = _MAKERS[algorithm]()
+    state.update(data)
+    return str(state.hexdigest())
+
+
+def value_bytes(algorithm: str, value: str) -> bytes:
+    """The bytes a bare digest stands for: hex, or a C4 ID's 64 bytes."""
+    if algorithm != "c4":
+        return bytes.fromhex(value)
+    number = 0
+    for character in value[2:]:
+        number = number * 58 + _C4_CHARSET.index(character)
+    return number.to_bytes(64, "big")

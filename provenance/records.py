@@ -421,6 +421,8 @@ class IngestReport:
     holes: dict[str, list[int]] = field(default_factory=dict)
     scene: SceneLineage | None = None
     """With `ingest(..., scene=...)`: the scene's inputs and the versions they were pinned to."""
+    mhl: MhlCheck | None = None
+    """With `ingest(..., mhl=...)`: what the DIT's ASC MHL history said, and what matched."""
 
     @property
     def asset_count(self) -> int:
@@ -610,3 +612,34 @@ class DeliverableListing:
 
     deliverable: DeliverableInfo
     holds: list[DeliveredIn] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MhlFinding:
+    """A file of a camera roll that its ASC MHL history does not vouch for."""
+
+    path: str
+    """Relative to the roll, as the history names it."""
+    problem: str
+    """`missing`, `does not match (md5 ... recorded, ... now)`, `not in the MHL`, ..."""
+
+
+@dataclass(frozen=True)
+class MhlCheck:
+    """A camera roll checked against its DIT's ASC MHL history (read only)."""
+
+    history: bytes
+    """The `ascmhl/` folder or `.mhl` file read."""
+    generations: int
+    creator: str
+    """Who and what made its last generation, and when."""
+    formats: tuple[str, ...]
+    matched: int
+    """Files whose bytes match every hash the history recorded for them."""
+    claimed: int
+    """Asset versions recorded as `capture` on its word (every file of each matched)."""
+    findings: tuple[MhlFinding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
