@@ -24,6 +24,12 @@ from provenance.cli.write import ProgressLine
 
 from provenance.policy import load_policy
 
+STRONG_OPTION = click.option(
+    "--strong",
+    type=click.Choice(["sha256", "blake3"]),
+    help="Also record a collision-resistant digest (SHA-256, or BLAKE3), computed in the same "
+    "read as xxh3-128 (docs/auditor.md says what each protects against).",
+)
 POLICY_OPTION = click.option(
     "--policy",
     "policy_file",
@@ -65,6 +71,7 @@ def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) 
 @POLICY_OPTION
 @KEY_OPTION
 @CHECKPOINTS_OPTION
+@STRONG_OPTION
 @json_option
 @pass_context
 def finalize(
@@ -74,6 +81,7 @@ def finalize(
     policy_file: Path | None,
     key: Path | None,
     checkpoints: Path | None,
+    strong: str | None,
     as_json: bool,
 ) -> None:
     """Mark a delivery final, only if nothing blocks; write provenance-manifest.json beside it.
@@ -93,6 +101,7 @@ def finalize(
                 progress=progress,
                 key=key,
                 checkpoints=checkpoints,
+                strong=strong,
             )
         finally:
             progress.finish()
@@ -144,6 +153,7 @@ def verify(obj: Context, name: str, delivery: str | None, quick: bool, as_json: 
     help="The approval explicitly accepts a generative tool that trains on inputs or is not "
     "in a secured environment.",
 )
+@STRONG_OPTION
 @json_option
 @pass_context
 def approve(
@@ -153,11 +163,18 @@ def approve(
     by: str,
     note: str | None,
     covers_tool_risk: bool,
+    strong: str | None,
     as_json: bool,
 ) -> None:
-    """Record a written approval for exactly TARGET's current bytes (new bytes need a new one)."""
+    """Record a written approval for exactly TARGET's current bytes (new bytes need a new one).
+
+    With --strong, TARGET's files are read where they were recorded and the approval also
+    binds their SHA-256 (or BLAKE3): `finalize --strong` then refuses a delivered file that
+    shares the approved bytes' xxh3-128 but not their strong digest."""
     with obj.open() as ledger:
-        approval = ledger.approve(target, ref, by, note=note, covers_tool_risk=covers_tool_risk)
+        approval = ledger.approve(
+            target, ref, by, note=note, covers_tool_risk=covers_tool_risk, strong=strong
+        )
     if as_json:
         emit_json("Approval.1", approval_json(approval))
         return
@@ -166,6 +183,8 @@ def approve(
         f"Approved {shown(approval.asset.name)} v{approval.asset.version} ({approval.asset.digest}): "
         f"{approval.ref}, by {approval.approved_by}{scope}"
     )
+    if approval.strong_digest:
+        click.echo(f"  bound to {approval.strong_digest}")
 
 
 @click.group()

@@ -611,6 +611,7 @@ def approval_json(approval: ApprovalInfo) -> dict[str, Any]:
         "covers_tool_risk": approval.covers_tool_risk,
         "recorded_by": approval.recorded_by,
         "at": approval.at.isoformat(),
+        "strong_digest": approval.strong_digest,
     }
 
 

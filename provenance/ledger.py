@@ -41,6 +41,7 @@ from provenance.errors import (
 )
 from provenance.finalizer import (
     DeliveryCheck,
+    Reading,
     StagedManifest,
     check_delivery,
     deliverable_exists,
@@ -107,6 +108,7 @@ from provenance.store.engine import (
     write_session,
 )
 from provenance.store.events import UnitOfWork, current_actor, unit_of_work_event
+from provenance.store.exports import approval_strong_digests
 from provenance.store.facts import generative_uses, ledger_facts
 from provenance.store.models import (
     Approval,
@@ -129,6 +131,15 @@ from provenance.store.queries import MANIFEST_EVENT
 from provenance.store.roles import RolesReport, create_roles
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
+from provenance.strong import (
+    StrongReading,
+    add_strong_digests,
+    approval_mismatches,
+    manifest_strong_digest,
+    read_delivery_strong,
+    settle_strong,
+    strong_algorithm,
+)
 
 if TYPE_CHECKING:
     from prov.model import ProvDocument
@@ -600,17 +611,24 @@ class Ledger:
         by: str,
         note: str | None = None,
         covers_tool_risk: bool = False,
+        strong: str | None = None,
+        workers: int | None = None,
     ) -> ApprovalInfo:
         """Record a written approval for exactly the asset's current bytes.
 
         `ref` names where the approval is on record (ticket, email); `by` who gave it. An
         approval does not carry over to a new version: changed bytes need a new approval.
+        With `strong` (`sha256` or `blake3`), the version's files are read where they were
+        recorded, and the approval also records their collision-resistant digest (computed
+        in the read that checks them against their xxh3-128): `finalize --strong` then tells
+        the approved bytes from a file crafted to share their xxh3-128.
         """
         if not ref.strip() or not by.strip():
             raise ProvenanceError(
                 'An approval needs --ref (where it is on record, e.g. "NFX-1234 email '
                 '2026-11-20") and --by (who gave it).'
             )
+        strong_digest = self._strong_digest(target, strong, workers) if strong else None
         with write_session(self.engine) as session:
             roots = queries.ensure_roots(session, self.workspace)
             resolved = queries.resolve_target(session, roots, target, self.cwd)
@@ -624,6 +642,12 @@ class Ledger:
                 "note": note,
                 "covers_tool_risk": covers_tool_risk,
             }
+            if strong_digest is not None:
+                if strong_digest[0] != resolved.version_id:
+                    raise ProvenanceError(
+                        f"{target} got a new version while it was read; approve it again."
+                    )
+                payload["strong_digest"] = strong_digest[1]
             recorded_by = current_actor()
             with unit_of_work_event(session, "approve", payload) as unit:
                 session.execute(
@@ -640,7 +664,64 @@ class Ledger:
                     )
                 )
                 refresh_status(session, resolved.version_id)
-            return ApprovalInfo(asset, ref, by, note, covers_tool_risk, recorded_by, unit.at)
+            return ApprovalInfo(
+                asset,
+                ref,
+                by,
+                note,
+                covers_tool_risk,
+                recorded_by,
+                unit.at,
+                strong_digest[1] if strong_digest else None,
+            )
+
+    def _strong_digest(self, target: str, strong: str, workers: int | None) -> tuple[int, str]:
+        """(version, its strong digest): each member read where it was recorded, once, for
+        xxh3-128 (which must be the member's) and the strong digest."""
+        from provenance.digests import aggregate, digest_files
+        from provenance.strong import strong_algorithm
+
+        algorithm = strong_algorithm(strong)
+        with read_session(self.engine) as session:
+            roots = self._read_roots(session, target)
+            version_id = queries.resolve_target(session, roots, target, self.cwd).version_id
+            members = session.execute(
+                select(Member.frame, Member.content_id, Content.digest)
+                .join(Content, Content.id == Member.content_id)
+                .where(Member.version_id == version_id)
+                .order_by(Member.position)
+            ).all()
+            places: dict[int, list[bytes]] = {}
+            for content_id, root_id, path in session.execute(
+                select(Location.content_id, Location.root_id, Location.path).where(
+                    Location.content_id.in_({m.content_id for m in members}),
+                    Location.kind == "file",
+                )
+            ):
+                if content_id is not None:
+                    places.setdefault(content_id, []).append(roots.join(root_id, path))
+            name = queries.asset_refs(session, roots, [version_id])[version_id].name
+        found: dict[int, str] = {}
+        with Hasher(workers) as hasher:
+            for attempt in range(max((len(p) for p in places.values()), default=0)):
+                wanted = [
+                    (m.content_id, places[m.content_id][attempt])
+                    for m in members
+                    if m.content_id not in found and len(places.get(m.content_id, ())) > attempt
+                ]
+                read = digest_files(hasher, [p for _, p in wanted], ["xxh3-128", algorithm])
+                for (content_id, _), item in zip(wanted, read, strict=True):
+                    digest = next(m.digest for m in members if m.content_id == content_id)
+                    if item.digests is not None and item.tagged("xxh3-128") == digest:
+                        found[content_id] = item.tagged(algorithm)
+        missing = [m for m in members if m.content_id not in found]
+        if missing:
+            raise ProvenanceError(
+                f"--strong reads the approved bytes, but {len(missing)} of the {len(members)} "
+                f"files of {name} are found at no recorded place with their recorded bytes. "
+                "Put them back (or re-ingest the asset), or approve without --strong."
+            )
+        return version_id, aggregate(algorithm, [(m.frame, found[m.content_id]) for m in members])
 
     @retry_conflicts
     def add_consent(self, performer: str, scope: str, ref: str) -> ConsentInfo:
@@ -742,8 +823,15 @@ class Ledger:
         progress: Progress | None = None,
         key: Path | None = None,
         checkpoints: Path | None = None,
+        strong: str | None = None,
     ) -> SweepReport:
         """Mark a delivery final if nothing blocks; otherwise record only the refusal.
+
+        With `strong` (`sha256` or `blake3`), every file's collision-resistant digest is
+        computed in the read that computes its xxh3-128, goes into the manifest beside it (the
+        manifest's own into the `finalize.manifest` event), and a delivered version that an
+        `approve --strong` approval covers must have the bytes it describes
+        (`approval-bytes-differ`).
 
         The check and the mark happen in one transaction under the ledger's write lock, so a
         re-tag or approval made meanwhile cannot slip between them. On success the manifest
@@ -758,16 +846,27 @@ class Ledger:
         folder = self.checkpoints_folder(checkpoints)
         staged: StagedManifest | None = None
         checkpoint: dict[str, Any] | None = None
+        algorithm = strong_algorithm(strong) if strong else None
+        strong_reading: StrongReading | None = None
         try:
             with Hasher(workers) as hasher:
                 # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
                 # row is a cache any writer could forge). The locked check below trusts only
                 # these readings, for files whose stat has not moved since, and reads the rest.
-                with read_session(self.engine) as session:
-                    reading = read_every_file(
-                        session, self._roots_for_reading(session), source, hasher,
-                        self.racy_window_ns, progress,
-                    )  # fmt: skip
+                if algorithm is not None:
+                    strong_reading = read_delivery_strong(source, hasher, algorithm, progress)
+                    reading = Reading(
+                        strong_reading.prior,
+                        strong_reading.refresh,
+                        strong_reading.files_read,
+                        strong_reading.bytes_read,
+                    )
+                else:
+                    with read_session(self.engine) as session:
+                        reading = read_every_file(
+                            session, self._roots_for_reading(session), source, hasher,
+                            self.racy_window_ns, progress,
+                        )  # fmt: skip
                 self._refresh_cache(reading.refresh, hasher)
                 with write_session(self.engine) as session:
                     trail = audit(session, folder, public_hex(signing_key.public_key()))
@@ -787,6 +886,14 @@ class Ledger:
                     check.files_read += reading.files_read
                     check.bytes_read += reading.bytes_read
                     record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
+                    settled: dict[bytes, str] = {}
+                    if strong_reading is not None:
+                        settled = settle_strong(
+                            strong_reading,
+                            [(e.path, e.digest) for e in check.entries],
+                            self.racy_window_ns,
+                        )
+                        check.verdict.findings += _strong_findings(session, check, settled, chosen)
                     verdict = check.verdict
                     if verdict.blocked or not check.file_count:
                         refusal = {
@@ -807,6 +914,8 @@ class Ledger:
                         "policy_changes": {r: s.value for r, s in policy_changes(chosen).items()},
                         "files": check.file_count,
                     }
+                    if algorithm is not None:
+                        payload["strong"] = algorithm
                     with unit_of_work_event(session, "finalize", payload) as unit:
                         record_deliverable(session, name, check, unit)
                     event_id = unit.event_id
@@ -818,16 +927,20 @@ class Ledger:
                     checkpoint = make_checkpoint(trail.chain.appended(event_hash), signing_key)
                     finalized_at = unit.at.isoformat()
                     document = manifest_document(name, check, event_id, event_hash, finalized_at)
+                    if algorithm is not None:
+                        add_strong_digests(document, check.delivery.home, algorithm, settled)
                     document["checkpoint"] = checkpoint
                     staged = stage_manifest(check.delivery, document)
                     # Its bytes are recorded: the one file a later sweep of this delivery may
                     # leave out (anything else at that name is judged like any other file).
-                    written = {
+                    written: dict[str, Any] = {
                         "name": name,
                         "path": display_path(staged.final),
                         "digest": staged.digest,
                         "size": staged.size,
                     }
+                    if algorithm is not None:
+                        written["strong_digest"] = manifest_strong_digest(staged.temp, algorithm)
                     with unit_of_work_event(session, MANIFEST_EVENT, written):
                         pass
             staged_final = staged.final
@@ -1900,6 +2013,24 @@ def mhl_listing(root: bytes) -> tuple[set[bytes], list[str]]:
         if relative and not names and not folders:
             empty.append(relative.decode("utf-8", "replace"))
     return files, empty
+
+
+def _strong_findings(
+    session: Session, check: DeliveryCheck, settled: dict[bytes, str], policy: Policy
+) -> list[Finding]:
+    """`approval-bytes-differ`: delivered versions whose bytes an approval's strong digest does
+    not describe (`strong.approval_mismatches`)."""
+    delivered: dict[int, list[tuple[int | None, str]]] = {}
+    for entry in check.entries:
+        version_id = entry.resolution.recorded_as
+        if version_id is not None:
+            delivered.setdefault(version_id, []).append(
+                (entry.resolution.frame, settled[entry.path])
+            )
+    versions = {v: judged.version for v, judged in check.judged.items()}
+    return approval_mismatches(
+        versions, delivered, approval_strong_digests(session, delivered), policy
+    )
 
 
 def _consents_by_performer(session: Session) -> dict[str, list[ConsentInfo]]:

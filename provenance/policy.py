@@ -182,6 +182,14 @@ RULES: dict[str, Rule] = {
             Severity.WARN,
         ),
         Rule(
+            "approval-bytes-differ",
+            "Delivered bytes are not the approved bytes",
+            "Claims and approvals are bound to exact bytes. With `finalize --strong`, a "
+            "delivered version that an approval covers by a collision-resistant digest "
+            "(`approve --strong`) must have the bytes that digest describes: xxh3-128 alone "
+            "does not resist a second file crafted to share it.",
+        ),
+        Rule(
             "frames-missing",
             "Frames missing from a delivered sequence",
             "A sequence must be delivered whole: frames missing inside its range are reported.",

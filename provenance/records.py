@@ -516,6 +516,9 @@ class ApprovalInfo:
     covers_tool_risk: bool
     recorded_by: str
     at: dt.datetime
+    strong_digest: str | None = None
+    """With `approve --strong`: the approved bytes' SHA-256 or BLAKE3 (over the members in
+    frame order, as the version's xxh3-128 digest is)."""
 
 
 @dataclass(frozen=True)

@@ -383,3 +383,23 @@ def _typed_rows(session: Session, query: Any, column: Any, ids: Iterable[int]) -
     for chunk in chunked(sorted(set(ids))):
         found.extend(session.execute(query.where(column.in_(chunk))).all())
     return found
+
+
+def approval_strong_digests(
+    session: Session, version_ids: Iterable[int]
+) -> dict[int, list[tuple[str, str]]]:
+    """version -> (ref, strong digest) of each of its approvals for its own bytes that an
+    `approve --strong` gave a collision-resistant digest (kept in the approve event)."""
+    query = select(Approval.version_id, Approval.ref, Approval.event_id).join(
+        AssetVersion,
+        (AssetVersion.id == Approval.version_id) & (AssetVersion.digest == Approval.digest),
+    )
+    rows = list(
+        bulk.select_in(session.connection(), query, Approval.version_id, sorted(set(version_ids)))
+    )
+    strong = _strong_digests(session, [event_id for _, _, event_id in rows])
+    found: dict[int, list[tuple[str, str]]] = {}
+    for version_id, ref, event_id in rows:
+        if event_id in strong:
+            found.setdefault(version_id, []).append((ref, strong[event_id]))
+    return found
