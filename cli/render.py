@@ -178,9 +178,12 @@ def delivered_in_text(item: DeliveredIn) -> str:
     where = (
         "itself"
         if item.itself
-        else f"in {shown(item.through.name)} v{item.through.version} ({item.how})"
+        else f"in {shown(item.through.name)} v{item.through.version} ({relative_text(item.how)})"
     )
-    return f"{item.deliverable.name} (finalized {when(item.deliverable.at)}): v{item.version.version} {where}"
+    return (
+        f"{item.deliverable.name} (finalized {when(item.deliverable.at)}): "
+        f"v{item.version.version} {where}"
+    )
 
 
 def lineage_json(node: LineageNode) -> dict[str, Any]:
@@ -477,7 +480,9 @@ def _tree_lines(node: LineageNode, indent: str, up: bool) -> Iterator[str]:
 
 def _delivered_leaf(item: DeliveredIn) -> str:
     copy = (
-        "" if item.itself else f" ({shown(item.through.name)} v{item.through.version} {item.how})"
+        ""
+        if item.itself
+        else f" ({shown(item.through.name)} v{item.through.version} {relative_text(item.how)})"
     )
     return f"[delivered] {item.deliverable.name} (finalized {when(item.deliverable.at)}){copy}"
 

@@ -99,7 +99,8 @@ def _listing_text(listing: DeliverableListing) -> list[str]:
         where = (
             f"delivered as {shown(item.through.name)} v{item.through.version}"
             if item.itself
-            else f"in {shown(item.through.name)} v{item.through.version}, which {item.how}"
+            else f"in {shown(item.through.name)} v{item.through.version}, which "
+            f"{relative_text(item.how)}"
         )
         lines.append(f"  holds {shown(item.version.name)} v{item.version.version}: {where}")
     return lines

@@ -51,7 +51,7 @@ from provenance.finalizer import (
     record_deliverable,
     stage_manifest,
 )
-from provenance.fingerprint import RACY_WINDOW_NS, Hasher
+from provenance.fingerprint import RACY_WINDOW_NS, Hasher, hash_file
 from provenance.ingest import (
     CacheRefresh,
     ClaimSpec,
@@ -996,6 +996,14 @@ class Ledger:
             check = self._check_unlocked(source, DEFAULT_POLICY, hasher, read_all=not quick)
         home = check.delivery.home
         now = {os.path.relpath(e.path, home): e.digest for e in check.entries}
+        # The ASC MHL history an `export mhl` wrote into the delivery is not a delivered file.
+        with read_session(self.engine) as session:
+            histories = queries.recorded_mhl_files(session)
+        now = {
+            path: digest
+            for path, digest in now.items()
+            if not (path.startswith(b"ascmhl/") and path not in recorded and digest in histories)
+        }
         missing = {os.path.relpath(p, home) for p in check.delivery.missing}
         added = [
             FileChange(display_path(p), None, now[p]) for p in sorted(now) if p not in recorded
@@ -1430,6 +1438,21 @@ class Ledger:
             folder=folder,
             empty=empty,
         )
+        # The history's bytes are recorded: `verify` then knows them from files added later.
+        written = [generation, os.path.join(os.path.dirname(generation), mhl.CHAIN_FILE.encode())]
+        payload = {
+            "name": name,
+            "generation": number,
+            "hashes": list(formats),
+            "files": [
+                {"path": display_path(path), "digest": hash_file(path).digest} for path in written
+            ],
+        }
+        with (
+            write_session(self.engine) as session,
+            unit_of_work_event(session, queries.MHL_EVENT, payload),
+        ):
+            pass
         return mhl.Written(generation, number, len(entries), sum(e.size for e in entries), formats)
 
     # -- reading -------------------------------------------------------------------------------

@@ -255,3 +255,20 @@ def test_a_history_that_names_files_outside_the_roll(ledger: Ledger, run: Cli, r
     done = run("ingest", "A001", "--mhl", "A001/lone.mhl", "--json", expect=3)
     findings = {f["path"]: f["problem"] for f in json.loads(done.stdout)["mhl"]["findings"]}
     assert "outside the roll" in findings["../../etc/passwd"]
+
+
+def test_verify_knows_the_history_from_files_added_later(delivered: Path, run: Cli) -> None:
+    """The history `export mhl` wrote into the delivery is not a file added to it; anything
+    else in `ascmhl/`, or a generation changed since, is."""
+    run("export", "mhl", "EP101_PLATES_v001")
+    run("export", "mhl", "EP101_PLATES_v001", "--hash", "md5")
+    assert "matches EP101_PLATES_v001" in run("verify", "EP101_PLATES_v001").stdout
+    (delivered / "ascmhl" / "notes.mhl").write_text("<hashlist/>")
+    added = run("verify", "EP101_PLATES_v001", expect=3).stdout
+    assert "added    ascmhl/notes.mhl" in added and "0001_" not in added
+    (delivered / "ascmhl" / "notes.mhl").unlink()
+    (generation,) = (delivered / "ascmhl").glob("0002_*.mhl")
+    generation.write_text(generation.read_text() + "<!-- a frame hidden here -->\n")
+    assert (
+        f"added    ascmhl/{generation.name}" in run("verify", "EP101_PLATES_v001", expect=3).stdout
+    )
