@@ -13,16 +13,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from provenance.obligations import Judge, Relation, Step, describe_path
+from provenance.obligations import MAX_DEPTH, Judge, Relation, Step, describe_path
 from provenance.records import DeliverableInfo, DeliveredIn
+from provenance.store import bulk
 from provenance.store.facts import ledger_facts
-from provenance.store.models import Deliverable, DeliverableFile, Event
+from provenance.store.models import (
+    Deliverable,
+    DeliverableFile,
+    EdgeKind,
+    Event,
+    LineageEdge,
+    Member,
+)
 from provenance.store.queries import MANIFEST_EVENT, RootMap, asset_refs
 
 REFUSED_EVENT = "finalize.refused"
+_CONTAINS_KIND = {"kind": EdgeKind.CONTAINS.value}
 
 
 def _finalized_rows(
@@ -164,9 +173,18 @@ def holdings(
     if not wanted:
         return []
     if facts is None:
-        if not session.execute(select(DeliverableFile.version_id).limit(1)).first():
+        delivered = delivered_versions(session)
+        every = {v for counts in delivered.values() for v in counts}
+        # Only the delivered versions that could hold these are judged: those reached from
+        # them going down through lineage and shared bytes (what the judge follows up).
+        near = every & _downstream(session, wanted)
+        if not near:
             return []
-        facts = delivered_facts(session, roots)
+        facts = DeliveredFacts(
+            dict(_finalized_rows(session)),
+            {d: {v: n for v, n in counts.items() if v in near} for d, counts in delivered.items()},
+            Judge(ledger_facts(session, roots, near)),
+        )
     reach: dict[int, list[tuple[int, tuple[Step, ...]]]] = {}
     found = []
     for deliverable_id, counts in facts.delivered.items():
@@ -181,6 +199,42 @@ def holdings(
             for reached, path in reach[version_id]:
                 found.append(Held(info, version_id, reached, path, files))
     return sorted(found, key=lambda h: (h.deliverable.event_id, h.delivered, h.version))
+
+
+_CHILDREN = select(LineageEdge.parent_id, LineageEdge.child_id).where(
+    LineageEdge.kind == bindparam("kind")
+)
+_theirs = bulk.table_of(Member).alias("theirs")
+_SHARING = (
+    select(Member.version_id, _theirs.c.version_id)
+    .join(_theirs, _theirs.c.content_id == Member.content_id)
+    .where(_theirs.c.version_id != Member.version_id)
+    .distinct()
+)
+
+
+def _downstream(session: Session, start: set[int]) -> set[int]:
+    """Every version reachable from `start` through `contains` edges (to children) and shared
+    bytes (to any holder): a superset of the versions whose material reaches `start` by the
+    judge's rules (it follows `contains` to parents, and bytes to their holders)."""
+    connection = session.connection()
+    found = set(start)
+    frontier = set(start)
+    for _ in range(MAX_DEPTH):
+        reached: set[int] = set()
+        for _parent, child in bulk.select_in(
+            connection, _CHILDREN, LineageEdge.parent_id, sorted(frontier), _CONTAINS_KIND
+        ):
+            reached.add(child)
+        for _mine, theirs in bulk.select_in(
+            connection, _SHARING, Member.version_id, sorted(frontier)
+        ):
+            reached.add(theirs)
+        frontier = reached - found
+        if not frontier:
+            break
+        found |= frontier
+    return found
 
 
 @dataclass(frozen=True)
