@@ -103,3 +103,41 @@ def test_cli(disclosed: Ledger, run: Cli) -> None:
     assert section["likeness"][0]["consents"][0]["ref"] == "SAG form 88"
     assert section["delivered_warnings"][0]["rule"] == "lineage-stale"
     run("report", "disclosure", "--deliverable", "nope", expect=1)
+
+
+def test_html(disclosed: Ledger, run: Cli, tmp_path: Path) -> None:
+    """The disclosure as one page: well formed, nothing to fetch, every section there."""
+    from html.parser import HTMLParser
+
+    page = tmp_path / "disclosure.html"
+    run("report", "disclosure", "--html", str(page))
+    text = page.read_text(encoding="utf-8")
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[str] = []
+            self.sources: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.sources += [v or "" for k, v in attrs if k in ("src", "href")]
+            if tag not in ("meta", "br", "img", "link", "input"):
+                self.open.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
+
+    parser = Tags()
+    parser.feed(text)
+    assert parser.open == [] and parser.sources == []
+    assert "default-src 'none'" in text
+    for needed in (
+        "EP101_VFX_v001",
+        "NFX-1 email",
+        "Dana Double",
+        "SAG form 88",
+        "lineage-stale",
+        "Generated material in no finalized deliverable",
+        "moodboard.png",
+    ):
+        assert needed in text, needed

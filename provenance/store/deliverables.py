@@ -153,12 +153,15 @@ class DeliveredFacts:
     judge: Judge
 
 
-def delivered_facts(session: Session, roots: RootMap) -> DeliveredFacts:
-    delivered = delivered_versions(session)
+def delivered_facts(
+    session: Session, roots: RootMap, only: Iterable[str] | None = None
+) -> DeliveredFacts:
+    """Every finalized deliverable (or those named `only`) and the judge over what they
+    delivered."""
+    infos = dict(_finalized_rows(session, None if only is None else list(only)))
+    delivered = {d: c for d, c in delivered_versions(session).items() if d in infos}
     every = {v for counts in delivered.values() for v in counts}
-    return DeliveredFacts(
-        dict(_finalized_rows(session)), delivered, Judge(ledger_facts(session, roots, every))
-    )
+    return DeliveredFacts(infos, delivered, Judge(ledger_facts(session, roots, every)))
 
 
 def holdings(

@@ -18,7 +18,7 @@ from provenance.obligations import Judge, Relation
 from provenance.origins import ClaimFacts, Origin, summarize_claims
 from provenance.records import DeliverableInfo, display_path
 from provenance.store import bulk
-from provenance.store.deliverables import delivered_facts, refused_infos
+from provenance.store.deliverables import delivered_facts, holdings, refused_infos
 from provenance.store.facts import ledger_facts
 from provenance.store.models import (
     Approval,
@@ -150,33 +150,25 @@ def export_facts(
     connection = session.connection()
     ledger_id = session.execute(select(Event.hash).order_by(Event.id).limit(1)).scalar() or ""
     facts = ExportFacts(ledger_id)
-    delivered = delivered_facts(session, roots)
-    judge = delivered.judge
-    chosen_deliverables = [
-        (deliverable_id, info)
-        for deliverable_id, info in delivered.deliverables.items()
-        if deliverables is None or info.name in set(deliverables)
-    ]
     whole = versions is None and deliverables is None
     if whole:
+        delivered = delivered_facts(session, roots)
         scope = set(connection.execute(select(AssetVersion.id)).scalars())
     elif deliverables is not None:
+        delivered = delivered_facts(session, roots, only=deliverables)
         scope = set()
-        for deliverable_id, _ in chosen_deliverables:
-            for version_id in delivered.delivered.get(deliverable_id, {}):
-                scope.update(reached for reached, _ in judge.reached(version_id))
+        for counts in delivered.delivered.values():
+            for version_id in counts:
+                scope.update(reached for reached, _ in delivered.judge.reached(version_id))
     else:
         wanted = set(versions or ())
         scope = wanted | ancestors(session, wanted)
-        holding = []
-        for deliverable_id, info in delivered.deliverables.items():
-            for version_id in delivered.delivered.get(deliverable_id, {}):
-                paths = [p for r, p in judge.reached(version_id) if r in wanted]
-                if paths:
-                    holding.append((deliverable_id, info))
-                    scope.add(version_id)
-                    scope.update(step.version.id for path in paths for step in path)
-        chosen_deliverables = list(dict(holding).items())
+        held = holdings(session, roots, wanted)
+        for item in held:
+            scope.add(item.delivered)
+            scope.update(step.version.id for step in item.path)
+        delivered = delivered_facts(session, roots, only={h.deliverable.name for h in held})
+    judge = delivered.judge
     # The versions' parents that were only referenced are shown too (what they looked at).
     scope |= {
         parent
@@ -195,11 +187,12 @@ def export_facts(
     reader = Judge(ledger_facts(session, roots, scope)) if versions is not None else judge
     _copies(reader, scope, facts)
     _approvals_and_consents(session, scope, facts, every_consent=whole)
-    for deliverable_id, info in chosen_deliverables:
-        held = sorted(delivered.delivered.get(deliverable_id, {}))
+    for deliverable_id, info in delivered.deliverables.items():
+        # (A target's export lists the delivered versions that hold the target, not all.)
+        members = sorted(v for v in delivered.delivered.get(deliverable_id, {}) if v in scope)
         covering = {
             approval
-            for version_id in held
+            for version_id in members
             for source in judge.sources(version_id)
             for approval in source.covered_by
         }
@@ -208,7 +201,7 @@ def export_facts(
             for a in facts.approvals
             if any(c.ref == a.ref and c.digest == a.digest for c in covering)
         )
-        facts.deliverables.append(DeliverableRow(info, tuple(held), approval_ids))
+        facts.deliverables.append(DeliverableRow(info, tuple(members), approval_ids))
     if whole:
         facts.refused = refused_infos(session)
     _events(session, facts)
