@@ -5,6 +5,7 @@
     .venv/bin/python bench/sweep.py --keep     # keep (and reuse) the generated delivery
     .venv/bin/python bench/sweep.py --profile  # also time the phases of a warm and a cold sweep, and cProfile them
     .venv/bin/python bench/sweep.py --only frames  # only the frame-sized delivery (finalize)
+    .venv/bin/python bench/sweep.py --only strong  # only what finalize --strong costs
 
 The delivery is generated in a work folder (bench/_work/sweep by default, git-ignored) and
 removed at the end unless --keep is given: a workspace holding the ledger and `delivery/`, one
@@ -34,6 +35,10 @@ A second delivery holds frame-sized files (2,000 frames of 1-1.5 MiB, about 2.5 
                 then checks and records under the write lock, trusting only its own reading.
                 Before each run the ledger is put back and the manifest removed, so every
                 finalize is the first. Reference: xxhsum over the same copy.
+
+  strong        `Ledger.finalize(copy, strong=...)` with no strong digest, SHA-256 and BLAKE3
+                (each computed in the same read as xxh3-128), the ledger put back before each.
+                Reference: sha256sum and b3sum (if installed) over the same copy.
 
 Each sweep runs in a child process of its own (this script again, with --child); "ours" is the
 wall time of `Ledger.sweep` in it (walk, stat cache, hashing, resolution, facts, policy and the
@@ -492,6 +497,86 @@ def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
     ]
 
 
+# ---------------------------------------------------------------------------------------------
+# Strong digests: what `finalize --strong` costs over a plain finalize (the frames delivery)
+
+
+def child_strong_finalize(workspace: str, folder: str, strong: str, workers: int | None) -> None:
+    """Run in a child process: one finalize, with a strong digest or none ("-")."""
+    from provenance import Ledger
+
+    ledger = Ledger.open(str(Path(workspace) / ".provenance" / "ledger.db"), cwd=Path(workspace))
+    started = time.perf_counter()
+    report = ledger.finalize(
+        folder,
+        f"BENCH_{time.time_ns()}",
+        workers=workers,
+        checkpoints=Path(workspace) / "cp",
+        strong=None if strong == "-" else strong,
+    )
+    seconds = time.perf_counter() - started
+    ledger.close()
+    print(
+        json.dumps({"seconds": seconds, "finalized": report.finalized, "read": report.files_read})
+    )
+
+
+def bench_strong(args: argparse.Namespace, work: Path) -> list[Row]:
+    """`finalize` of the frames delivery with no strong digest, with SHA-256 and with BLAKE3,
+    each computed in the same read as xxh3-128; sha256sum and b3sum (when installed) over the
+    same files for reference."""
+    workspace, delivery, saved, files, total = prepare(args, work, frames_spec(args.quick))
+    copy = workspace / "outgoing"
+    make_copy(delivery, copy)
+    warm_cache(copy)
+    time.sleep(RACY_WAIT_S)
+    runs: dict[str, list[float]] = {"-": [], "sha256": [], "blake3": []}
+    references: dict[str, list[float]] = {"sha256sum": [], "b3sum": []}
+    for _ in range(args.repeat):
+        for strong in runs:
+            restore_ledger(workspace, saved)
+            (copy / "provenance-manifest.json").unlink(missing_ok=True)
+            # (The checkpoint the last finalize wrote is of events the restore took away.)
+            shutil.rmtree(workspace / "cp", ignore_errors=True)
+            settle()
+            command = [
+                sys.executable,
+                __file__,
+                "--child-strong",
+                str(workspace),
+                str(copy),
+                strong,
+            ]
+            if args.workers is not None:
+                command += ["--workers", str(args.workers)]
+            done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            if not result["finalized"]:
+                raise SystemExit(f"finalize --strong {strong} did not finalize")
+            runs[strong].append(float(result["seconds"]))
+        for tool in references:
+            if shutil.which(tool):
+                command = f"find {copy} -type f -print0 | xargs -0 -P2 {tool} > /dev/null"
+                references[tool].append(timed_shell(command))
+    plain = min(runs["-"])
+    label = f"{files:,} frames ({gb(total)})"
+    rows = [Row(f"{label}: finalize", f"{plain:.2f} s", "-", "-", "-", None)]
+    for strong, tool in (("sha256", "sha256sum"), ("blake3", "b3sum")):
+        best = min(runs[strong])
+        reference = f"{tool} {min(references[tool]):.2f} s" if references[tool] else "-"
+        rows.append(
+            Row(
+                f"{label}: finalize --strong {strong}",
+                f"{best:.2f} s (+{(best / plain - 1) * 100:.0f}%)",
+                reference,
+                f"{best / plain:.2f}x finalize",
+                "-",
+                None,
+            )
+        )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -514,10 +599,16 @@ def main() -> int:
     parser.add_argument("--child", nargs=2, metavar=("WORKSPACE", "FOLDER"), help=argparse.SUPPRESS)
     parser.add_argument("--child-profile", choices=("phases", "cprofile"), help=argparse.SUPPRESS)
     parser.add_argument("--child-finalize", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-strong", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--only", choices=("small", "frames"), help="only the small-file or the frames delivery"
+        "--only",
+        choices=("small", "frames", "strong"),
+        help="only the small-file or the frames delivery, or finalize --strong's cost",
     )
     args = parser.parse_args()
+    if args.child_strong:
+        child_strong_finalize(*args.child_strong, args.workers)
+        return 0
     if args.child:
         child_sweep(
             args.child[0], args.child[1], args.workers, args.child_profile, args.child_finalize
@@ -538,9 +629,11 @@ def main() -> int:
     os.environ.setdefault("XDG_CONFIG_HOME", str(work / "config"))
     load_before = os.getloadavg()[0]
     try:
-        rows = bench(args, work) if args.only != "frames" else []
-        if args.only != "small":
+        rows = bench(args, work) if args.only in (None, "small") else []
+        if args.only in (None, "frames"):
             rows += bench_frames(args, work.parent / "sweep-frames")
+        if args.only in (None, "strong"):
+            rows += bench_strong(args, work.parent / "sweep-frames")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -86,11 +86,13 @@ def main() -> None:
 from provenance.cli import audit as _audit  # noqa: E402
 from provenance.cli import db as _db  # noqa: E402
 from provenance.cli import deliver as _deliver  # noqa: E402
+from provenance.cli import export as _export  # noqa: E402
 from provenance.cli import read as _read  # noqa: E402
+from provenance.cli import report as _report  # noqa: E402
 from provenance.cli import roots as _roots  # noqa: E402
 from provenance.cli import scene as _scene  # noqa: E402
 from provenance.cli import tools as _tools  # noqa: E402
 from provenance.cli import write as _write  # noqa: E402
 
-for _module in (_db, _write, _read, _scene, _tools, _deliver, _audit, _roots):
+for _module in (_db, _write, _read, _scene, _tools, _deliver, _audit, _roots, _report, _export):
     _module.register(cli)

@@ -1,4 +1,4 @@
-"""The delivery gate: sweep, finalize, verify; approvals, consent, policy and the disclosure report."""
+"""The delivery gate: sweep, finalize, verify; approvals, consent and policy."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from provenance.cli.audit import CHECKPOINTS_OPTION, KEY_OPTION
 from provenance.cli.render import (
     approval_json,
     consent_json,
-    disclosure_json,
-    disclosure_text,
     echo,
     emit_json,
     manifest_json,
@@ -29,6 +27,12 @@ from provenance.cli.write import ProgressLine
 
 from provenance.policy import load_policy
 
+STRONG_OPTION = click.option(
+    "--strong",
+    type=click.Choice(["sha256", "blake3"]),
+    help="Also record a collision-resistant digest (SHA-256, or BLAKE3), computed in the same "
+    "read as xxh3-128 (docs/auditor.md says what each protects against).",
+)
 POLICY_OPTION = click.option(
     "--policy",
     "policy_file",
@@ -70,6 +74,7 @@ def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) 
 @POLICY_OPTION
 @KEY_OPTION
 @CHECKPOINTS_OPTION
+@STRONG_OPTION
 @json_option
 @pass_context
 def finalize(
@@ -79,6 +84,7 @@ def finalize(
     policy_file: Path | None,
     key: Path | None,
     checkpoints: Path | None,
+    strong: str | None,
     as_json: bool,
 ) -> None:
     """Mark a delivery final, only if nothing blocks; write provenance-manifest.json beside it.
@@ -98,6 +104,7 @@ def finalize(
                 progress=progress,
                 key=key,
                 checkpoints=checkpoints,
+                strong=strong,
             )
         finally:
             progress.finish()
@@ -181,6 +188,7 @@ def manifest_write(
     help="The approval explicitly accepts a generative tool that trains on inputs or is not "
     "in a secured environment.",
 )
+@STRONG_OPTION
 @json_option
 @pass_context
 def approve(
@@ -190,11 +198,18 @@ def approve(
     by: str,
     note: str | None,
     covers_tool_risk: bool,
+    strong: str | None,
     as_json: bool,
 ) -> None:
-    """Record a written approval for exactly TARGET's current bytes (new bytes need a new one)."""
+    """Record a written approval for exactly TARGET's current bytes (new bytes need a new one).
+
+    With --strong, TARGET's files are read where they were recorded and the approval also
+    binds their SHA-256 (or BLAKE3): `finalize --strong` then refuses a delivered file that
+    shares the approved bytes' xxh3-128 but not their strong digest."""
     with obj.open() as ledger:
-        approval = ledger.approve(target, ref, by, note=note, covers_tool_risk=covers_tool_risk)
+        approval = ledger.approve(
+            target, ref, by, note=note, covers_tool_risk=covers_tool_risk, strong=strong
+        )
     if as_json:
         emit_json("Approval.1", approval_json(approval))
         return
@@ -203,6 +218,8 @@ def approve(
         f"Approved {shown(approval.asset.name)} v{approval.asset.version} ({approval.asset.digest}): "
         f"{approval.ref}, by {approval.approved_by}{scope}"
     )
+    if approval.strong_digest:
+        click.echo(f"  bound to {approval.strong_digest}")
 
 
 @click.group()
@@ -260,25 +277,6 @@ def policy_show(policy_file: Path | None, as_json: bool) -> None:
         echo(line)
 
 
-@click.group()
-def report() -> None:
-    """Reports for the studio and for auditors."""
-
-
-@report.command("disclosure")
-@json_option
-@pass_context
-def disclosure(obj: Context, as_json: bool) -> None:
-    """Every use of generative AI: tool, assets, status, approvals. What goes to the studio contact."""
-    with obj.open() as ledger:
-        entries = ledger.disclosure()
-    if as_json:
-        emit_json("Disclosure.1", disclosure_json(entries))
-        return
-    for line in disclosure_text(entries):
-        echo(line)
-
-
 def register(group: click.Group) -> None:
-    for command in (sweep, finalize, verify, manifest, approve, consent, policy, report):
+    for command in (sweep, finalize, verify, manifest, approve, consent, policy):
         group.add_command(command)

@@ -17,6 +17,8 @@ from provenance.records import (
     AssetRef,
     ClaimInfo,
     ConsentInfo,
+    DeliverableInfo,
+    DeliveredIn,
     DisclosureEntry,
     DisputeNote,
     FileChange,
@@ -24,6 +26,7 @@ from provenance.records import (
     IngestReport,
     LineageNode,
     ManifestReport,
+    MhlCheck,
     ReadAs,
     SceneLineage,
     SignalInfo,
@@ -170,7 +173,50 @@ def card_json(card: AssetCard) -> dict[str, Any]:
         "signals": [signal_json(signal) for signal in card.signals],
         "parents": [{**asset_json(link.asset), "edge": link.kind} for link in card.parents],
         "children": [{**asset_json(link.asset), "edge": link.kind} for link in card.children],
+        "deliverables": [delivered_in_json(item) for item in card.deliverables],
     }
+
+
+def deliverable_json(info: DeliverableInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "status": info.status,
+        "source": info.source_name,
+        "kind": info.kind,
+        "policy": {"name": info.policy, "digest": info.policy_digest},
+        "files": info.files,
+        "warnings": info.warnings,
+        "blocking": list(info.blocking),
+        "at": info.at.isoformat(),
+        "event": {"id": info.event_id, "hash": info.event_hash},
+        "actor": info.actor,
+        "host": info.host,
+    }
+
+
+def delivered_in_json(item: DeliveredIn) -> dict[str, Any]:
+    return {
+        "deliverable": item.deliverable.name,
+        "finalized_at": item.deliverable.at.isoformat(),
+        "event": item.deliverable.event_id,
+        "version": asset_json(item.version),
+        "through": asset_json(item.through),
+        "how": item.how,
+        "files": item.files,
+    }
+
+
+def delivered_in_text(item: DeliveredIn) -> str:
+    """`EP101_VFX_v003 (finalized ...): as itself` / `in comp/... v1, which contains ...`."""
+    where = (
+        "itself"
+        if item.itself
+        else f"in {shown(item.through.name)} v{item.through.version} ({relative_text(item.how)})"
+    )
+    return (
+        f"{item.deliverable.name} (finalized {when(item.deliverable.at)}): "
+        f"v{item.version.version} {where}"
+    )
 
 
 def lineage_json(node: LineageNode) -> dict[str, Any]:
@@ -180,6 +226,7 @@ def lineage_json(node: LineageNode) -> dict[str, Any]:
         "depth": node.depth,
         "seen_before": node.seen_before,
         "links": [lineage_json(child) for child in node.children],
+        "deliverables": [delivered_in_json(item) for item in node.deliverables],
     }
 
 
@@ -256,7 +303,31 @@ def ingest_json(report: IngestReport) -> dict[str, Any]:
         ],
         "recorded": [asset_json(ref) for ref in report.assets],
         "scene": scene_json(report.scene) if report.scene is not None else None,
+        "mhl": mhl_json(report.mhl) if report.mhl is not None else None,
     }
+
+
+def mhl_json(check: MhlCheck) -> dict[str, Any]:
+    return {
+        "history": display_path(check.history),
+        "generations": check.generations,
+        "creator": check.creator,
+        "hash_formats": list(check.formats),
+        "matched": check.matched,
+        "claimed": check.claimed,
+        "findings": [{"path": f.path, "problem": f.problem} for f in check.findings],
+    }
+
+
+def mhl_text(check: MhlCheck) -> Iterator[str]:
+    yield (
+        f"ASC MHL {shown(display_path(check.history))} ({check.generations} "
+        f"generation{'s' if check.generations != 1 else ''}, {check.creator}; "
+        f"{', '.join(check.formats)}): {check.matched} files match, {check.claimed} assets "
+        "recorded as capture"
+    )
+    for finding in check.findings:
+        yield f"  {finding.path}: {finding.problem}"
 
 
 def scene_json(lineage: SceneLineage) -> dict[str, Any]:
@@ -366,6 +437,8 @@ def ingest_text(report: IngestReport) -> Iterator[str]:
         yield f"warning: symlink points outside the ingested folder: {shown(display_path(path))}"
     if report.scene is not None:
         yield from scene_text(report.scene, recorded=True)
+    if report.mhl is not None:
+        yield from mhl_text(report.mhl)
 
 
 _STATUS_TEXT = {
@@ -479,23 +552,40 @@ def card_text(card: AssetCard) -> Iterator[str]:
         yield "  used by"
         for link in card.children:
             yield f"    {link.kind:<10} {shown(link.asset.name)} ({version_text(link.asset)})"
+    if card.deliverables:
+        yield "  delivered in"
+        for item in card.deliverables:
+            yield f"    {delivered_in_text(item)}"
 
 
 def lineage_text(node: LineageNode, up: bool) -> Iterator[str]:
     yield f"{shown(node.asset.name)} (v{node.asset.version})"
-    yield from _tree_lines(node.children, "", up)
-    if not node.children:
+    yield from _tree_lines(node, "", up)
+    if not node.children and not node.deliverables:
         yield "  (no recorded sources)" if up else "  (nothing recorded as made from it)"
 
 
-def _tree_lines(children: list[LineageNode], indent: str, up: bool) -> Iterator[str]:
-    for index, child in enumerate(children):
-        last = index == len(children) - 1
+def _tree_lines(node: LineageNode, indent: str, up: bool) -> Iterator[str]:
+    leaves = [_delivered_leaf(item) for item in node.deliverables]
+    count = len(node.children) + len(leaves)
+    for index, child in enumerate(node.children):
+        last = index == count - 1
         branch = "`-- " if last else "|-- "
         again = " (shown above)" if child.seen_before else ""
         name = shown(child.asset.name)
         yield f"{indent}{branch}[{child.kind}] {name} ({version_text(child.asset)}){again}"
-        yield from _tree_lines(child.children, indent + ("    " if last else "|   "), up)
+        yield from _tree_lines(child, indent + ("    " if last else "|   "), up)
+    for index, leaf in enumerate(leaves, start=len(node.children)):
+        yield f"{indent}{'`-- ' if index == count - 1 else '|-- '}{leaf}"
+
+
+def _delivered_leaf(item: DeliveredIn) -> str:
+    copy = (
+        ""
+        if item.itself
+        else f" ({shown(item.through.name)} v{item.through.version} {relative_text(item.how)})"
+    )
+    return f"[delivered] {item.deliverable.name} (finalized {when(item.deliverable.at)}){copy}"
 
 
 def history_text(entries: list[HistoryEntry]) -> Iterator[str]:
@@ -698,6 +788,7 @@ def approval_json(approval: ApprovalInfo) -> dict[str, Any]:
         "covers_tool_risk": approval.covers_tool_risk,
         "recorded_by": approval.recorded_by,
         "at": approval.at.isoformat(),
+        "strong_digest": approval.strong_digest,
     }
 
 
@@ -751,49 +842,40 @@ def policy_text(policy: Policy) -> Iterator[str]:
         yield f"  {'':<20} {'':<6} {rule.guideline}"
 
 
-def disclosure_json(entries: list[DisclosureEntry]) -> dict[str, Any]:
+def disclosure_entry_json(e: DisclosureEntry) -> dict[str, Any]:
+    """A generated version, its tools and approvals, where it is used and delivered."""
     return {
-        "uses": [
+        "asset": asset_json(e.asset),
+        "origin": e.origin.alias,
+        "origin_code": e.origin.value,
+        "status": e.status,
+        "tools": [tool_json(t) for t in e.tools],
+        "approvals": e.approvals,
+        "used_in": [asset_json(r) for r in e.used_in],
+        "deliverables": [
             {
-                "asset": asset_json(e.asset),
-                "origin": e.origin.alias,
-                "origin_code": e.origin.value,
-                "status": e.status,
-                "tools": [tool_json(t) for t in e.tools],
-                "approvals": e.approvals,
-                "used_in": [asset_json(r) for r in e.used_in],
-                "deliverables": [
-                    {
-                        "name": d.deliverable,
-                        "asset": d.asset,
-                        "version": d.version,
-                        "how": d.how,
-                        "covered_by": d.covered_by,
-                    }
-                    for d in e.deliverables
-                ],
+                "name": d.deliverable,
+                "asset": d.asset,
+                "version": d.version,
+                "how": d.how,
+                "covered_by": d.covered_by,
             }
-            for e in entries
-        ]
+            for d in e.deliverables
+        ],
     }
 
 
-def disclosure_text(entries: list[DisclosureEntry]) -> Iterator[str]:
-    if not entries:
-        yield "No generative AI use is recorded."
-        return
-    for entry in entries:
-        tools = ", ".join(
-            f"{t.name} ({t.vendor or 'vendor unknown'}; trains on inputs: {t.trains_on_inputs}; "
-            f"secured: {t.secured})"
-            for t in entry.tools
-        )
-        yield f"{shown(entry.asset.name)} v{entry.asset.version}: {entry.origin.alias}, {entry.status}"
-        yield f"  tools      {tools or 'not recorded'}"
-        yield f"  approvals  {'; '.join(entry.approvals) or 'none'}"
-        for ref in entry.used_in:
-            yield f"  used in    {shown(ref.name)} v{ref.version}"
-        for use in entry.deliverables:
-            how = "itself" if use.how == "itself" else f"in {shown(use.asset)} v{use.version}"
-            covered = "; ".join(use.covered_by) or "NOT COVERED (delivered under a relaxed policy)"
-            yield f"  delivered  {use.deliverable}: {how}, approved by {covered}"
+def tool_vetting_text(tool: ToolInfo) -> str:
+    return (
+        f"{tool.name} ({tool.vendor or 'vendor unknown'}; trains on inputs: "
+        f"{tool.trains_on_inputs}; secured: {tool.secured})"
+    )
+
+
+def disclosure_entry_text(entry: DisclosureEntry) -> Iterator[str]:
+    tools = ", ".join(tool_vetting_text(t) for t in entry.tools)
+    yield f"{shown(entry.asset.name)} v{entry.asset.version}: {entry.origin.alias}, {entry.status}"
+    yield f"  tools      {tools or 'not recorded'}"
+    yield f"  approvals  {'; '.join(entry.approvals) or 'none'}"
+    for ref in entry.used_in:
+        yield f"  used in    {shown(ref.name)} v{ref.version}"

@@ -6,7 +6,7 @@ import sys
 import time
 
 import click
-from provenance.cli import EXIT_ERROR, Context, json_option, pass_context
+from provenance.cli import EXIT_ERROR, EXIT_FINDINGS, Context, json_option, pass_context
 from provenance.cli.render import (
     card_json,
     card_text,
@@ -92,6 +92,13 @@ class ProgressLine:
     "with --from); the event lists them.",
 )
 @click.option(
+    "--mhl",
+    type=click.Path(path_type=str),
+    help="A camera roll's ASC MHL history (its ascmhl/ folder, or one .mhl file): files whose "
+    "bytes match the DIT's hashes are recorded as capture on its word; the others are "
+    "findings (exit 3). The history is only read.",
+)
+@click.option(
     "--workers", type=click.IntRange(min=1), help="Hashing processes (default: one per core)."
 )
 @json_option
@@ -108,6 +115,7 @@ def ingest(
     likeness: tuple[str, ...],
     scene: str | None,
     allow_unresolved: bool,
+    mhl: str | None,
     workers: int | None,
     as_json: bool,
 ) -> None:
@@ -137,6 +145,7 @@ def ingest(
                 likeness=likeness,
                 scene=scene,
                 allow_unresolved=allow_unresolved,
+                mhl=mhl,
             )
         finally:
             progress.finish()
@@ -156,6 +165,8 @@ def ingest(
             err=True,
         )
         sys.exit(EXIT_ERROR)
+    if report.mhl is not None and not report.mhl.ok:
+        sys.exit(EXIT_FINDINGS)
 
 
 @click.command()

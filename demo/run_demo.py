@@ -191,7 +191,22 @@ def main() -> None:
         "finalize", "delivery/EP101", "--name", "EP101_VFX_v003",
     )  # fmt: skip
     step("Years later: does the delivery still match?", "verify", "EP101_VFX_v003")
-    step("What goes to the studio contact: every GenAI use", "report", "disclosure")
+    step(
+        "Which deliverables hold the generated sky? (through the comp, by the gate's own judge)",
+        "deliverables", "--contains", "elements/sky_gen_v001.####.tif",
+    )  # fmt: skip
+    step(
+        "What goes to the studio contact: per deliverable, every GenAI use and its approval",
+        "report", "disclosure",
+    )  # fmt: skip
+    step(
+        "The deliverable's chain of custody as an ASC MHL history (ascmhl verifies it)",
+        "export", "mhl", "EP101_VFX_v003", "--hash", "xxh128,md5",
+    )  # fmt: skip
+    step(
+        "Its provenance as W3C PROV, for the studio's own systems",
+        "export", "prov", "--deliverable", "EP101_VFX_v003", "-o", "EP101_VFX_v003.prov.json",
+    )  # fmt: skip
     undeclared_matte()
     step(
         "An artist ingests a matte painting as human work; the file carries a generator's prompt",
@@ -211,8 +226,14 @@ def main() -> None:
         "ingest", "elements/sky_gen_v002.####.tif", "--origin", "ai", "--tool", "Runway Gen4",
         allowed=(1,),
     )  # fmt: skip
+    report = SHOW / "EP101_VFX_v003.html"
+    step(
+        "The delivery report a producer opens and a supervisor prints: one self-contained page",
+        "report", "delivery", "EP101_VFX_v003", "--html", str(report),
+    )  # fmt: skip
     print(
-        "\nDemo complete. The ledger is demo/show/.provenance/ledger.db; try `--json` on any read command."
+        "\nDemo complete. The ledger is demo/show/.provenance/ledger.db; try `--json` on any read "
+        f"command.\nThe HTML report of the finalized delivery: {report}"
     )
 
 

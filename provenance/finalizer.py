@@ -632,7 +632,7 @@ def manifest_document(
         "policy": check.verdict.policy.document(),
         "ledger_event": {"id": event_id, "hash": event_hash},
         "warnings": [
-            {"rule": f.rule, "asset": f.asset, "message": f.message}
+            {"rule": f.rule, "asset": f.asset, "message": f.message, "fix": f.fix}
             for f in check.verdict.findings
             if not f.blocks
         ],

@@ -108,6 +108,8 @@ class ClaimSpec:
     evidence: Evidence = Evidence.DECLARED
     note: str | None = None
     resolves: bool = False
+    detail: str | None = None
+    """What the claim rests on, for auditors (an ASC MHL's creator, tool, date and hash)."""
 
 
 @dataclass(frozen=True)
@@ -1147,7 +1149,7 @@ def add_claims(
                 "tool_version": claim.tool_version,
                 "claimed_by": claim.claimed_by,
                 "evidence": claim.evidence.value,
-                "detail": None,
+                "detail": claim.detail,
                 "note": claim.note,
                 "resolves": claim.resolves,
                 "created_at": unit.at,

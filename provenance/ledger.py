@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import difflib
 import json
 import os
@@ -10,13 +12,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from provenance import __version__
 from provenance.audit import (
     AuditReport,
     ChainState,
@@ -43,6 +46,7 @@ from provenance.errors import (
 )
 from provenance.finalizer import (
     DeliveryCheck,
+    Reading,
     check_delivery,
     deliverable_exists,
     manifest_document,
@@ -89,16 +93,19 @@ from provenance.manifests import (
     remove_leftovers,
     stage_manifest,
 )
-from provenance.obligations import Judge
+from provenance.obligations import Judge, ToolFacts, describe_path
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
 from provenance.paths import PathArg, as_bytes, as_path, as_target
-from provenance.policy import DEFAULT_POLICY, Policy
+from provenance.policy import DEFAULT_POLICY, Finding, Policy, Severity, policy_changes
 from provenance.records import (
     ApprovalInfo,
     AssetCard,
     AssetRef,
     ClaimInfo,
     ConsentInfo,
+    DeliverableInfo,
+    DeliverableListing,
+    DeliveredIn,
     DisclosureEntry,
     DisputeNote,
     FileChange,
@@ -108,6 +115,7 @@ from provenance.records import (
     LineageLink,
     LineageNode,
     ManifestReport,
+    MhlCheck,
     ReadAs,
     ReprintReport,
     SceneLineage,
@@ -120,6 +128,7 @@ from provenance.roots import RootChange, RootInfo, RootsReport
 from provenance.scan import looks_like_pattern, missing_frames
 from provenance.scene_lineage import check_scene, lineage_report, plan_lineage, record_lineage
 from provenance.scenes import SceneRead, read_scene
+from provenance.store import deliverables as store_deliverables
 from provenance.store import queries, root_rows, schema
 from provenance.store.engine import (
     LEDGER_DIR,
@@ -134,7 +143,8 @@ from provenance.store.engine import (
     translate_db_errors,
     write_session,
 )
-from provenance.store.events import current_actor, unit_of_work_event
+from provenance.store.events import UnitOfWork, current_actor, unit_of_work_event
+from provenance.store.exports import approval_strong_digests
 from provenance.store.facts import generative_uses, ledger_facts, origin_summaries
 from provenance.store.models import (
     Approval,
@@ -148,6 +158,7 @@ from provenance.store.models import (
     Event,
     Likeness,
     LineageEdge,
+    Location,
     Member,
     SignalRecord,
     Tool,
@@ -158,6 +169,23 @@ from provenance.store.roles import RolesReport, create_roles
 from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
 from provenance.store.status import version_statuses
+from provenance.strong import (
+    StrongReading,
+    add_strong_digests,
+    approval_mismatches,
+    manifest_strong_digest,
+    read_delivery_strong,
+    settle_strong,
+    strong_algorithm,
+)
+
+if TYPE_CHECKING:
+    from prov.model import ProvDocument
+
+    from provenance.digests import FileDigests
+    from provenance.interchange.mhl import History as MhlHistory
+    from provenance.interchange.mhl import Written as MhlWritten
+    from provenance.report.model import DeliveryReport, DisclosureReport, ReportRow
 
 DEFAULT_LINEAGE_DEPTH = 50
 
@@ -360,6 +388,7 @@ class Ledger:
         likeness: Sequence[str] = (),
         scene: PathArg | None = None,
         allow_unresolved: bool = False,
+        mhl: str | os.PathLike[str] | bytes | None = None,
     ) -> IngestReport:
         """Fingerprint files, folders and sequences and record them, with a claim and lineage if given.
 
@@ -370,6 +399,12 @@ class Ledger:
         (`report.scene` says how each input resolved). `contains`/`references` add to it. A
         scene that does not write the render, or whose inputs cannot all be named, is refused
         (SceneRefused) unless `allow_unresolved` is given for the latter.
+
+        With `mhl` (a camera roll's `ascmhl/` history, or one `.mhl` file of it), the roll's
+        files are checked against the hashes its DIT recorded: every asset all of whose files
+        match is recorded as `capture` on the history's word (its creator, tool, date and hash
+        formats in the claim's detail); a file that does not match, is missing or is not in the
+        history is a finding (`report.mhl`). The history is only read.
 
         The whole run is one transaction and one event: it completes, or the ledger is as before.
         Files that cannot be read are left out and listed in the report (`report.ok` is False).
@@ -387,6 +422,7 @@ class Ledger:
                     "from the current folder); give a sequence as name.####.ext."
                 )
         configured_anchors()  # a trust list that cannot be used is an error now, not mid-run
+        roll = self._read_roll(mhl, targets, origin, tool, workers) if mhl is not None else None
         read = None
         if scene is not None:
             read = read_scene(self._local(scene)[0])  # parsed before the write lock is taken
@@ -454,10 +490,55 @@ class Ledger:
                 )
                 report = ingester.run(targets)
                 report.scene = lineage
+                if roll is not None:
+                    report.mhl = _record_roll(session, roots, report, roll, unit)
                 if likeness:
                     add_likeness(session, [ref.version_id for ref in report.assets], likeness, unit)
                 report.disputed = disputes(session, roots, ingester.claimed, ingester.holding_known)
             return report
+
+    def _read_roll(
+        self,
+        mhl: str | os.PathLike[str] | bytes,
+        targets: list[bytes],
+        origin: str | None,
+        tool: str | None,
+        workers: int | None,
+    ) -> _Roll:
+        """Read a roll's ASC MHL history and, for the hashes other than xxh128 (the ledger's
+        own), the files it names, before the ingest takes the write lock."""
+        from provenance.digests import digest_files
+        from provenance.interchange import mhl as mhl_format
+
+        if origin is not None or tool is not None:
+            raise ProvenanceError(
+                "--mhl records what its history vouches for as capture: give no --origin or "
+                "--tool (ingest other material separately)."
+            )
+        history = mhl_format.read_history(self._absolute(mhl))
+        root = history.root.rstrip(b"/")
+        if targets != [root]:
+            raise ProvenanceError(
+                f"The ASC MHL history describes {display_path(root)}: ingest that folder "
+                f"(`provenance ingest {display_path(root)} --mhl ...`)."
+            )
+        wanted = [
+            path
+            for path, values in sorted(history.expected().items())
+            if set(values) - {"xxh128"} and not mhl_format.outside(path)
+        ]
+        readings = {}
+        if wanted:
+            algorithms = [
+                "xxh3-128",
+                *(mhl_format.MHL_ALGORITHMS[f] for f in history.formats if f != "xxh128"),
+            ]
+            with Hasher(workers) as hasher:
+                found = digest_files(
+                    hasher, [os.path.join(root, os.fsencode(p)) for p in wanted], algorithms
+                )
+            readings = dict(zip(wanted, found, strict=True))
+        return _Roll(history, readings, mhl_format.claim_detail(history))
 
     def _scene_claim(
         self,
@@ -582,11 +663,17 @@ class Ledger:
         by: str,
         note: str | None = None,
         covers_tool_risk: bool = False,
+        strong: str | None = None,
+        workers: int | None = None,
     ) -> ApprovalInfo:
         """Record a written approval for exactly the asset's current bytes.
 
         `ref` names where the approval is on record (ticket, email); `by` who gave it. An
         approval does not carry over to a new version: changed bytes need a new approval.
+        With `strong` (`sha256` or `blake3`), the version's files are read where they were
+        recorded, and the approval also records their collision-resistant digest (computed
+        in the read that checks them against their xxh3-128): `finalize --strong` then tells
+        the approved bytes from a file crafted to share their xxh3-128.
         """
         target = as_target(target)
         if not ref.strip() or not by.strip():
@@ -594,6 +681,7 @@ class Ledger:
                 'An approval needs --ref (where it is on record, e.g. "NFX-1234 email '
                 '2026-11-20") and --by (who gave it).'
             )
+        strong_digest = self._strong_digest(target, strong, workers) if strong else None
         with write_session(self.engine) as session:
             roots = queries.ensure_roots(session, self.workspace)
             resolved = queries.resolve_target(session, roots, target, self.cwd)
@@ -607,6 +695,12 @@ class Ledger:
                 "note": note,
                 "covers_tool_risk": covers_tool_risk,
             }
+            if strong_digest is not None:
+                if strong_digest[0] != resolved.version_id:
+                    raise ProvenanceError(
+                        f"{target} got a new version while it was read; approve it again."
+                    )
+                payload["strong_digest"] = strong_digest[1]
             recorded_by = current_actor()
             with unit_of_work_event(session, "approve", payload) as unit:
                 session.execute(
@@ -622,7 +716,64 @@ class Ledger:
                         event_id=unit.event_id,
                     )
                 )
-            return ApprovalInfo(asset, ref, by, note, covers_tool_risk, recorded_by, unit.at)
+            return ApprovalInfo(
+                asset,
+                ref,
+                by,
+                note,
+                covers_tool_risk,
+                recorded_by,
+                unit.at,
+                strong_digest[1] if strong_digest else None,
+            )
+
+    def _strong_digest(self, target: str, strong: str, workers: int | None) -> tuple[int, str]:
+        """(version, its strong digest): each member read where it was recorded, once, for
+        xxh3-128 (which must be the member's) and the strong digest."""
+        from provenance.digests import aggregate, digest_files
+        from provenance.strong import strong_algorithm
+
+        algorithm = strong_algorithm(strong)
+        with read_session(self.engine) as session:
+            roots = self._read_roots(session, target)
+            version_id = queries.resolve_target(session, roots, target, self.cwd).version_id
+            members = session.execute(
+                select(Member.frame, Member.content_id, Content.digest)
+                .join(Content, Content.id == Member.content_id)
+                .where(Member.version_id == version_id)
+                .order_by(Member.position)
+            ).all()
+            places: dict[int, list[bytes]] = {}
+            for content_id, root_id, path in session.execute(
+                select(Location.content_id, Location.root_id, Location.path).where(
+                    Location.content_id.in_({m.content_id for m in members}),
+                    Location.kind == "file",
+                )
+            ):
+                if content_id is not None:
+                    places.setdefault(content_id, []).append(roots.join(root_id, path))
+            name = queries.asset_refs(session, roots, [version_id])[version_id].name
+        found: dict[int, str] = {}
+        with Hasher(workers) as hasher:
+            for attempt in range(max((len(p) for p in places.values()), default=0)):
+                wanted = [
+                    (m.content_id, places[m.content_id][attempt])
+                    for m in members
+                    if m.content_id not in found and len(places.get(m.content_id, ())) > attempt
+                ]
+                read = digest_files(hasher, [p for _, p in wanted], ["xxh3-128", algorithm])
+                for (content_id, _), item in zip(wanted, read, strict=True):
+                    digest = next(m.digest for m in members if m.content_id == content_id)
+                    if item.digests is not None and item.tagged("xxh3-128") == digest:
+                        found[content_id] = item.tagged(algorithm)
+        missing = [m for m in members if m.content_id not in found]
+        if missing:
+            raise ProvenanceError(
+                f"--strong reads the approved bytes, but {len(missing)} of the {len(members)} "
+                f"files of {name} are found at no recorded place with their recorded bytes. "
+                "Put them back (or re-ingest the asset), or approve without --strong."
+            )
+        return version_id, aggregate(algorithm, [(m.frame, found[m.content_id]) for m in members])
 
     @retry_conflicts
     def add_consent(self, performer: str, scope: str, ref: str) -> ConsentInfo:
@@ -724,8 +875,15 @@ class Ledger:
         progress: Progress | None = None,
         key: PathArg | None = None,
         checkpoints: PathArg | None = None,
+        strong: str | None = None,
     ) -> SweepReport:
         """Mark a delivery final if nothing blocks; otherwise record only the refusal.
+
+        With `strong` (`sha256` or `blake3`), every file's collision-resistant digest is
+        computed in the read that computes its xxh3-128, goes into the manifest beside it (the
+        manifest's own into the `finalize.manifest` event), and a delivered version that an
+        `approve --strong` approval covers must have the bytes it describes
+        (`approval-bytes-differ`).
 
         The check and the mark happen in one transaction under the ledger's write lock, so a
         re-tag or approval made meanwhile cannot slip between them. On success the manifest
@@ -740,16 +898,27 @@ class Ledger:
         signing_key, first_key = self._signing_key(key, pins)
         folder = self.checkpoints_folder(checkpoints)
         staged: StagedManifest | None = None
+        algorithm = strong_algorithm(strong) if strong else None
+        strong_reading: StrongReading | None = None
         try:
             with Hasher(workers) as hasher:
                 # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
                 # row is a cache any writer could forge). The locked check below trusts only
                 # these readings, for files whose stat has not moved since, and reads the rest.
-                with read_session(self.engine) as session:
-                    reading = read_every_file(
-                        session, self._roots_for_reading(session), source, hasher,
-                        self.racy_window_ns, progress,
-                    )  # fmt: skip
+                if algorithm is not None:
+                    strong_reading = read_delivery_strong(source, hasher, algorithm, progress)
+                    reading = Reading(
+                        strong_reading.prior,
+                        strong_reading.refresh,
+                        strong_reading.files_read,
+                        strong_reading.bytes_read,
+                    )
+                else:
+                    with read_session(self.engine) as session:
+                        reading = read_every_file(
+                            session, self._roots_for_reading(session), source, hasher,
+                            self.racy_window_ns, progress,
+                        )  # fmt: skip
                 self._refresh_cache(reading.refresh, hasher)
                 with write_session(self.engine) as session:
                     trail = audit(session, folder, pins, first_key)
@@ -772,6 +941,14 @@ class Ledger:
                     check.files_read += reading.files_read
                     check.bytes_read += reading.bytes_read
                     record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
+                    settled: dict[bytes, str] = {}
+                    if strong_reading is not None:
+                        settled = settle_strong(
+                            strong_reading,
+                            [(e.path, e.digest) for e in check.entries],
+                            self.racy_window_ns,
+                        )
+                        check.verdict.findings += _strong_findings(session, check, settled, chosen)
                     verdict = check.verdict
                     if verdict.blocked or not check.file_count:
                         refusal = {
@@ -790,12 +967,15 @@ class Ledger:
                         "delivery": display_path(source),
                         "policy": chosen.record_name,
                         "policy_digest": chosen.digest,
+                        "policy_changes": {r: s.value for r, s in policy_changes(chosen).items()},
                         "files": check.file_count,
                         **_placed_here(roots),
                     }
                     if chosen.custom:
                         payload["policy_changes"] = chosen.document()["changes"]
                     chain = _signing_chain(session, signing_key, trail)
+                    if algorithm is not None:
+                        payload["strong"] = algorithm
                     with unit_of_work_event(session, "finalize", payload) as unit:
                         record_deliverable(
                             session, name, check, unit, roots.recorded_source(source)
@@ -808,17 +988,21 @@ class Ledger:
                     checkpoint = make_checkpoint(chain.appended(event_hash), signing_key.key)
                     finalized_at = unit.at.isoformat()
                     document = manifest_document(name, check, event_id, event_hash, finalized_at)
+                    if algorithm is not None:
+                        add_strong_digests(document, check.delivery.home, algorithm, settled)
                     document["checkpoint"] = checkpoint
                     staged = stage_manifest(check.delivery, manifest_body(document))
                     # Its bytes are recorded: the one file a later sweep of this delivery may
                     # leave out (anything else at that name is judged like any other file);
                     # and kept, to be written again if it never reaches its place.
-                    written = {
+                    written: dict[str, Any] = {
                         "name": name,
                         "path": display_path(staged.final),
                         "digest": staged.digest,
                         "size": staged.size,
                     }
+                    if algorithm is not None:
+                        written["strong_digest"] = manifest_strong_digest(staged.temp, algorithm)
                     with unit_of_work_event(session, MANIFEST_EVENT, written):
                         keep_manifest(session, name, staged.body, staged.digest)
             final, staged = staged, None
@@ -898,6 +1082,14 @@ class Ledger:
             check = self._check_unlocked(source, DEFAULT_POLICY, hasher, read_all=not quick)
         home = check.delivery.home
         now = {os.path.relpath(e.path, home): e.digest for e in check.entries}
+        # The ASC MHL history an `export mhl` wrote into the delivery is not a delivered file.
+        with read_session(self.engine) as session:
+            histories = queries.recorded_mhl_files(session)
+        now = {
+            path: digest
+            for path, digest in now.items()
+            if not (path.startswith(b"ascmhl/") and path not in recorded and digest in histories)
+        }
         missing = {os.path.relpath(p, home) for p in check.delivery.missing}
         added = [
             FileChange(display_path(p), None, now[p]) for p in sorted(now) if p not in recorded
@@ -1278,14 +1470,389 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def disclosure_report(self, deliverable: str | None = None) -> DisclosureReport:
+        """The document a vendor sends its studio contact: per finalized deliverable (or the one
+        named), each generative use with its tools, how it is in the deliverable and the approval
+        that covers it there; each likeness used with its consent; the warnings it was finalized
+        under; and (for the whole ledger) generated material that no deliverable holds."""
+        from provenance.report.disclosure import (
+            build_disclosure,
+            manifest_warnings,
+            read_recorded_manifest,
+        )
+        from provenance.report.model import LikenessUse
+
+        made_at = dt.datetime.now(dt.timezone.utc)
+        with read_session(self.engine) as session:
+            infos = store_deliverables.deliverable_infos(session, refused=False)
+            if deliverable is not None and deliverable not in {i.name for i in infos}:
+                raise _no_deliverable(session, deliverable)
+            roots = queries.find_roots(session, self.workspace)
+            if roots is None:
+                return build_disclosure([], [], [], {}, made_at, deliverable)
+            entries = generative_uses(session, roots)
+            facts = store_deliverables.delivered_facts(session, roots)
+            versions = facts.judge.ledger.versions
+            consents = _consents_by_performer(session)
+            likeness = [
+                (
+                    held.deliverable.name,
+                    LikenessUse(
+                        performer=held.performer,
+                        asset=versions[held.delivered].name,
+                        version=versions[held.delivered].number,
+                        marked=versions[held.marked].label,
+                        how=describe_path(held.path) if held.path else "itself",
+                        consents=consents.get(held.performer.casefold(), []),
+                    ),
+                )
+                for held in store_deliverables.likeness_held(facts)
+                if deliverable is None or held.deliverable.name == deliverable
+            ]
+            manifests = {
+                info.name: store_deliverables.recorded_manifest(session, info.name)
+                for info in infos
+                if deliverable is None or info.name == deliverable
+            }
+        warnings = {}
+        for name, found in manifests.items():
+            document, problem = read_recorded_manifest(*(found or (None, None)))
+            warnings[name] = (manifest_warnings(document), problem)
+        return build_disclosure(infos, entries, likeness, warnings, made_at, deliverable)
+
+    def delivery_report(
+        self,
+        target: str,
+        policy: Policy | None = None,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> DeliveryReport:
+        """A delivery as a producer and a supervisor read it: `target` names a finalized
+        deliverable (its frozen files, the warnings it was finalized under), or else is a
+        delivery to sweep (as `sweep` does: nothing is recorded but the stat cache)."""
+        with read_session(self.engine) as session:
+            info = store_deliverables.finalized_named(session, target)
+        if info is not None:
+            return self._finalized_report(info)
+        return self._swept_report(target, policy or DEFAULT_POLICY, workers, progress)
+
+    def _finalized_report(self, info: DeliverableInfo) -> DeliveryReport:
+        from provenance.report.delivery import DeliveredFile, build_rows
+        from provenance.report.disclosure import manifest_warnings, read_recorded_manifest
+        from provenance.report.model import Checkpoint, DeliveryReport, PolicyInfo
+
+        home = info.source if info.kind == "folder" else os.path.dirname(info.source)
+        with read_session(self.engine) as session:
+            roots = self._roots_for_reading(session)
+            files = [
+                DeliveredFile(os.path.join(home, path), digest, size, version_id, frame, path)
+                for path, digest, size, version_id, frame in session.execute(
+                    select(
+                        DeliverableFile.path,
+                        DeliverableFile.digest,
+                        DeliverableFile.size,
+                        DeliverableFile.version_id,
+                        DeliverableFile.frame,
+                    )
+                    .join(Deliverable, Deliverable.id == DeliverableFile.deliverable_id)
+                    .where(Deliverable.name == info.name)
+                    .order_by(DeliverableFile.position)
+                )
+            ]
+            versions = {f.version_id for f in files if f.version_id is not None}
+            judge = Judge(ledger_facts(session, roots, versions))
+            judged = {v: judge.judge(v) for v in versions}
+            refs = queries.asset_refs(session, roots, versions)
+            consents = _consents_by_performer(session)
+            manifest = store_deliverables.recorded_manifest(session, info.name)
+            payload = json.loads(
+                session.execute(select(Event.payload).where(Event.id == info.event_id)).scalar_one()
+            )
+        document, problem = read_recorded_manifest(*(manifest or (None, None)))
+        findings = [
+            Finding(w.rule, Severity.WARN, w.asset, (), w.message, w.fix or "")
+            for w in manifest_warnings(document)
+        ]
+        rows, loose = build_rows(files, home, refs, judged, judge.ledger.tools, findings, consents)
+        recorded_policy = (document or {}).get("policy", {})
+        changes = payload.get("policy_changes", recorded_policy.get("changes", {}))
+        return DeliveryReport(
+            title=info.name,
+            name=info.name,
+            source=info.source_name,
+            kind=info.kind or "folder",
+            verdict="FINALIZED",
+            policy=PolicyInfo(
+                info.policy,
+                info.policy_digest,
+                str(recorded_policy.get("source", "built-in" if not changes else "custom")),
+                dict(changes),
+            ),
+            checkpoint=Checkpoint(
+                info.event_id, info.event_hash, (document or {}).get("checkpoint")
+            ),
+            rows=rows,
+            loose=loose,
+            files=len(files),
+            made_at=dt.datetime.now(dt.timezone.utc),
+            finalized_at=info.at,
+            warnings_problem=problem if info.warnings else None,
+            counts=_origin_counts(rows),
+            workspace=display_path(self.workspace),
+        )
+
+    def _swept_report(
+        self, target: str, policy: Policy, workers: int | None, progress: Progress | None
+    ) -> DeliveryReport:
+        from provenance.report.delivery import DeliveredFile, build_rows, policy_info
+        from provenance.report.model import Checkpoint, DeliveryReport
+
+        source = self._absolute(target)
+        configured_anchors()
+        with Hasher(workers) as hasher:
+            check = self._check_unlocked(source, policy, hasher, progress)
+        delivery = check.delivery
+        group_of = {
+            f.path: delivery.asset_patterns[number]
+            for number, (start, stop) in enumerate(delivery.asset_spans)
+            for f in delivery.files[start:stop]
+        }
+        files = [
+            DeliveredFile(
+                e.path,
+                e.digest,
+                e.size,
+                e.resolution.recorded_as,
+                e.resolution.frame,
+                group_of.get(e.path, e.path),
+            )
+            for e in check.entries
+        ]
+        versions = {f.version_id for f in files if f.version_id is not None}
+        with read_session(self.engine) as session:
+            roots = self._roots_for_reading(session)
+            refs = queries.asset_refs(session, roots, versions)
+            tools = {
+                t.id: ToolFacts(t.name, t.generative, t.trains_on_inputs, t.secured)
+                for t in session.execute(select(Tool)).scalars()
+            }
+            consents = _consents_by_performer(session)
+            last = session.execute(select(Event.id, Event.hash).order_by(Event.id.desc())).first()
+        verdict = check.verdict
+        findings = [f for f in verdict.findings if f.severity is not Severity.OFF]
+        rows, loose = build_rows(
+            files, delivery.home, refs, verdict.judged, tools, findings, consents
+        )
+        state = "BLOCKED" if verdict.blocked else "WARNINGS" if findings else "CLEAN"
+        return DeliveryReport(
+            title=display_path(source),
+            name=None,
+            source=display_path(source),
+            kind=delivery.kind.value,
+            verdict=state,
+            policy=policy_info(policy),
+            checkpoint=Checkpoint(last[0], last[1]) if last else Checkpoint(0, ""),
+            rows=rows,
+            loose=loose,
+            files=check.file_count,
+            made_at=dt.datetime.now(dt.timezone.utc),
+            counts=_origin_counts(rows),
+            workspace=display_path(self.workspace),
+        )
+
+    def prov_document(
+        self, target: str | None = None, deliverable: str | None = None
+    ) -> ProvDocument:
+        """The ledger's facts as a W3C PROV document (`interchange.w3c_prov`): the whole ledger;
+        or `target` (an asset: every version of it; a digest: that version) with what it was
+        made from and the deliverables that hold it; or the finalized `deliverable` with
+        everything in what it delivered."""
+        from provenance.interchange.w3c_prov import prov_document
+        from provenance.store.exports import export_facts
+
+        if target is not None and deliverable is not None:
+            raise ProvenanceError("Export a TARGET or a --deliverable, not both.")
+        with read_session(self.engine) as session:
+            roots = self._roots_for_reading(session)
+            if deliverable is not None:
+                if store_deliverables.finalized_named(session, deliverable) is None:
+                    raise _no_deliverable(session, deliverable)
+                facts = export_facts(session, roots, deliverables=[deliverable])
+            elif target is not None:
+                roots = self._read_roots(session, target)
+                versions = self._target_versions(session, roots, target)
+                facts = export_facts(session, roots, versions=versions)
+            else:
+                facts = export_facts(session, roots)
+        return prov_document(facts)
+
+    def export_mhl(
+        self,
+        name: str,
+        hashes: Sequence[str] = ("xxh128",),
+        out: str | os.PathLike[str] | bytes | None = None,
+        workers: int | None = None,
+        progress: Progress | None = None,
+    ) -> MhlWritten:
+        """Add a generation to the ASC MHL history of a finalized delivery: every file of its
+        folder with the `hashes` asked for (ASC MHL's md5, sha1, xxh64, xxh3, xxh128, c4),
+        computed in the one read that also checks each file against the digest the finalize
+        recorded. A delivery that changed since is refused (nothing written): `verify` says
+        what changed. The history goes in `ascmhl/` in the delivery's folder, or in `out`."""
+        from provenance.digests import digest_files
+        from provenance.interchange import mhl
+
+        formats = mhl.hash_formats(hashes)
+        with read_session(self.engine) as session:
+            info = store_deliverables.finalized_named(session, name)
+            if info is None:
+                raise _no_deliverable(session, name)
+            recorded = {
+                path: digest
+                for path, digest in session.execute(
+                    select(DeliverableFile.path, DeliverableFile.digest)
+                    .join(Deliverable, Deliverable.id == DeliverableFile.deliverable_id)
+                    .where(Deliverable.name == name)
+                )
+            }
+            manifest = store_deliverables.recorded_manifest(session, name)
+        home = info.source if info.kind == "folder" else os.path.dirname(info.source)
+        if manifest is not None and manifest[0].startswith(home.rstrip(b"/") + b"/"):
+            recorded[os.path.relpath(manifest[0], home)] = manifest[1]
+        empty: list[str] = []
+        if info.kind == "folder":
+            on_disk, empty = mhl_listing(home)
+            extra = sorted(on_disk - recorded.keys())
+            if extra:
+                shown = ", ".join(display_path(p) for p in extra[:5])
+                raise ProvenanceError(
+                    f"{display_path(home)} holds files that {name} did not deliver ({shown}"
+                    f"{', ...' if len(extra) > 5 else ''}): `provenance verify {name}` says "
+                    "what changed. Nothing was written."
+                )
+        for path in recorded:
+            try:
+                path.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProvenanceError(
+                    f"{display_path(path)} is not a UTF-8 name, which an ASC MHL cannot list."
+                ) from None
+        paths = sorted(recorded)
+        algorithms = ["xxh3-128", *(mhl.MHL_ALGORITHMS[f] for f in formats)]
+        with Hasher(workers) as hasher:
+            read = digest_files(
+                hasher,
+                [os.path.join(home, p) for p in paths],
+                algorithms,
+                None if progress is None else lambda files, size: progress(files, size, size),
+            )
+        changed = [
+            display_path(path)
+            for path, found in zip(paths, read, strict=True)
+            if found.digests is None or found.tagged("xxh3-128") != recorded[path]
+        ]
+        if changed:
+            raise ProvenanceError(
+                f"{len(changed)} file(s) of {name} are missing or changed since it was finalized "
+                f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}): "
+                f"`provenance verify {name}` says what changed. Nothing was written."
+            )
+        entries = []
+        for path, found in zip(paths, read, strict=True):
+            assert found.digests is not None and found.stat is not None
+            entries.append(
+                mhl.FileEntry(
+                    path.decode("utf-8"),
+                    found.stat.size,
+                    dt.datetime.fromtimestamp(found.stat.mtime_ns / 1e9, dt.timezone.utc),
+                    {f: found.digests[mhl.MHL_ALGORITHMS[f]] for f in formats},
+                )
+            )
+        folder = None if out is None else os.path.join(self._absolute(out), b"ascmhl")
+        generation, number = mhl.write_generation(
+            home,
+            entries,
+            formats,
+            comment=f"finalized deliverable {name} (ledger event #{info.event_id}, "
+            f"{info.event_hash})",
+            tool_version=__version__,
+            author=current_actor(),
+            folder=folder,
+            empty=empty,
+        )
+        # The history's bytes are recorded: `verify` then knows them from files added later.
+        written = [generation, os.path.join(os.path.dirname(generation), mhl.CHAIN_FILE.encode())]
+        payload = {
+            "name": name,
+            "generation": number,
+            "hashes": list(formats),
+            "files": [
+                {"path": display_path(path), "digest": hash_file(path).digest} for path in written
+            ],
+        }
+        with (
+            write_session(self.engine) as session,
+            unit_of_work_event(session, queries.MHL_EVENT, payload),
+        ):
+            pass
+        return mhl.Written(generation, number, len(entries), sum(e.size for e in entries), formats)
+
+    # -- reading -------------------------------------------------------------------------------
+
     def show(self, target: PathArg) -> AssetCard:
-        """The card of the asset a target names. A path the ledger does not record (a delivered
-        copy) is read and found by its bytes: `card.read_as` says so and names every holder."""
+        """The card of an asset version, with the finalized deliverables that hold it. A path
+        the ledger does not record (a delivered copy) is read and found by its bytes:
+        `card.read_as` says so and names every holder."""
         target = as_target(target)
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
             resolved, read_as = self._resolve(session, roots, target)
-            return replace(self._card(session, roots, resolved), read_as=read_as)
+            card = self._card(session, roots, resolved)
+            held = store_deliverables.holdings(session, roots, [resolved.version_id])
+            return replace(
+                card,
+                deliverables=store_deliverables.delivered_in(session, roots, held),
+                read_as=read_as,
+            )
+
+    def deliverables(self, contains: str | None = None) -> list[DeliverableListing]:
+        """Every finalized deliverable and every refused finalize, oldest first; with
+        `contains`, the finalized deliverables that hold that asset's material (any of its
+        versions; a digest names one version), itself or inside what they deliver, with how."""
+        with read_session(self.engine) as session:
+            if contains is None:
+                return [
+                    DeliverableListing(info)
+                    for info in store_deliverables.deliverable_infos(session)
+                ]
+            roots = self._read_roots(session, contains)
+            versions = self._target_versions(session, roots, contains)
+            held = store_deliverables.delivered_in(
+                session, roots, store_deliverables.holdings(session, roots, versions)
+            )
+            listings: dict[str, DeliverableListing] = {}
+            for item in held:
+                name = item.deliverable.name
+                listing = listings.setdefault(name, DeliverableListing(item.deliverable))
+                listing.holds.append(item)
+            return list(listings.values())
+
+    def _target_versions(self, session: Session, roots: queries.RootMap, target: str) -> list[int]:
+        """The versions a target stands for: one version for a digest, every version of the
+        asset for a path (a pattern, or a frame of it)."""
+        resolved = queries.resolve_target(session, roots, target, self.cwd)
+        if queries.DIGEST_PREFIX.match(target.strip()):
+            return [resolved.version_id]
+        asset_id = session.execute(
+            select(AssetVersion.asset_id).where(AssetVersion.id == resolved.version_id)
+        ).scalar_one()
+        return list(
+            session.execute(
+                select(AssetVersion.id)
+                .where(AssetVersion.asset_id == asset_id)
+                .order_by(AssetVersion.number)
+            ).scalars()
+        )
 
     def lineage(
         self, target: PathArg, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
@@ -1302,7 +1869,18 @@ class Ledger:
             refs = queries.asset_refs(
                 session, roots, [start, *(e.parent_id for e in edges), *(e.child_id for e in edges)]
             )
-            return replace(_lineage_tree(start, edges, refs, up), read_as=read_as)
+            delivered: dict[int, list[DeliveredIn]] = {}
+            if not up:
+                # Going down ends in the deliverables: each version that was delivered as it
+                # is (or as an exact copy or a derivative of it) lists them.
+                held = [
+                    h
+                    for h in store_deliverables.holdings(session, roots, refs)
+                    if store_deliverables.as_delivered(h.path)
+                ]
+                for item in store_deliverables.delivered_in(session, roots, held):
+                    delivered.setdefault(item.version.version_id, []).append(item)
+            return replace(_lineage_tree(start, edges, refs, up, delivered), read_as=read_as)
 
     def history(self, target: PathArg) -> History:
         """Every event that touched the asset: versions, claims and lineage, oldest first."""
@@ -1313,7 +1891,13 @@ class Ledger:
             asset_id = session.execute(
                 select(AssetVersion.asset_id).where(AssetVersion.id == resolved.version_id)
             ).scalar_one()
-            found = History(_history(session, roots, asset_id))
+            entries = _history(session, roots, asset_id)
+            versions = session.execute(
+                select(AssetVersion.id).where(AssetVersion.asset_id == asset_id)
+            ).scalars()
+            held = store_deliverables.holdings(session, roots, versions)
+            entries += _finalize_history(store_deliverables.delivered_in(session, roots, held))
+            found = History(sorted(entries, key=lambda e: e.event_id))
             found.read_as = read_as
             return found
 
@@ -1797,7 +2381,11 @@ def _claims(session: Session, version_id: int) -> list[ClaimInfo]:
 
 
 def _lineage_tree(
-    start: int, edges: list[queries.Edge], refs: dict[int, AssetRef], up: bool
+    start: int,
+    edges: list[queries.Edge],
+    refs: dict[int, AssetRef],
+    up: bool,
+    delivered: dict[int, list[DeliveredIn]] | None = None,
 ) -> LineageNode:
     following: dict[int, list[queries.Edge]] = {}
     for edge in edges:
@@ -1815,7 +2403,8 @@ def _lineage_tree(
             if far in trail:
                 continue
             children.append(build(far, edge.kind, depth + 1, trail | {far}))
-        return LineageNode(refs[version_id], kind, depth, children)
+        into = (delivered or {}).get(version_id, [])
+        return LineageNode(refs[version_id], kind, depth, children, deliverables=into)
 
     return build(start, None, 0, frozenset({start}))
 
@@ -1900,6 +2489,184 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
         )
         for event_id in event_ids
     ]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Roll:
+    """A camera roll's ASC MHL history, and its files read for the history's other hashes."""
+
+    history: MhlHistory
+    readings: dict[str, FileDigests]
+    """path (as the history names it) -> its digests, read for the history's other hashes."""
+    detail: dict[str, Any]
+
+
+def _record_roll(
+    session: Session,
+    roots: queries.RootMap,
+    report: IngestReport,
+    roll: _Roll,
+    unit: UnitOfWork,
+) -> MhlCheck:
+    """Inside the ingest's unit of work: check the roll's recorded files against its history
+    and claim `capture` for every asset version all of whose files match."""
+    from provenance.interchange.mhl import compare
+
+    history = roll.history
+    root = history.root.rstrip(b"/")
+    expected = history.expected()
+    files, _ = mhl_listing(root)
+    on_disk = [p.decode("utf-8", "surrogateescape") for p in files]
+    recorded = _recorded_digests(
+        session, roots, {p: os.path.join(root, os.fsencode(p)) for p in expected}
+    )
+    matched, findings = compare(history, recorded, roll.readings, on_disk)
+    good = {recorded[p] for p in matched} - {recorded.get(f.path) for f in findings}
+    versions = [ref.version_id for ref in report.assets]
+    members: dict[int, set[str]] = {}
+    for version_id, digest in session.execute(
+        select(Member.version_id, Content.digest)
+        .join(Content, Content.id == Member.content_id)
+        .where(Member.version_id.in_(versions))
+    ):
+        members.setdefault(version_id, set()).add(digest)
+    vouched = sorted(v for v, digests in members.items() if digests <= good)
+    last = history.generations[-1]
+    creator = last.creator
+    claimant = ", ".join(creator.authors) or f"{creator.tool or 'ASC MHL'} on {creator.host}"
+    claim = ClaimSpec(
+        origin=Origin.DIGITAL_CAPTURE,
+        tool_id=None,
+        tool_version=None,
+        claimed_by=f"{claimant} (ASC MHL)",
+        evidence=Evidence.DECLARED,
+        note=(
+            f"ASC MHL {os.fsdecode(os.path.basename(last.file))}: {creator.describe()}; "
+            f"{', '.join(history.formats)}"
+        ),
+        detail=json.dumps(roll.detail, sort_keys=True),
+    )
+    claimed = add_claims(session, vouched, claim, unit, skip_repeats=True) if vouched else []
+    report.claims_added += len(claimed)
+    return MhlCheck(
+        history=os.path.dirname(last.file) if len(history.generations) > 1 else last.file,
+        generations=len(history.generations),
+        creator=creator.describe(),
+        formats=history.formats,
+        matched=len(matched),
+        claimed=len(vouched),
+        findings=tuple(findings),
+    )
+
+
+def _recorded_digests(
+    session: Session, roots: queries.RootMap, paths: dict[str, bytes]
+) -> dict[str, str | None]:
+    """name -> the digest the ledger's stat cache recorded at that absolute path (None: none)."""
+    by_root: dict[int, dict[bytes, str]] = {}
+    for name, path in paths.items():
+        root_id, relative = roots.split(path)
+        by_root.setdefault(root_id, {})[relative] = name
+    found: dict[str, str | None] = dict.fromkeys(paths)
+    for root_id, names in by_root.items():
+        for chunk in queries.chunked(sorted(names)):
+            for relative, digest in session.execute(
+                select(Location.path, Content.digest)
+                .join(Content, Content.id == Location.content_id)
+                .where(Location.root_id == root_id, Location.path.in_(chunk))
+            ):
+                found[names[relative]] = digest
+    return found
+
+
+def mhl_listing(root: bytes) -> tuple[set[bytes], list[str]]:
+    """(every file under `root`, relative; the folders that hold none) outside its
+    `ascmhl/` history: what an ASC MHL generation of the folder must list."""
+    files: set[bytes] = set()
+    empty: list[str] = []
+    for folder, folders, names in os.walk(root):
+        relative = os.path.relpath(folder, root)
+        if relative == b".":
+            folders[:] = [f for f in folders if f != b"ascmhl"]
+            relative = b""
+        for entry in names:
+            files.add(os.path.join(relative, entry) if relative else entry)
+        if relative and not names and not folders:
+            empty.append(relative.decode("utf-8", "replace"))
+    return files, empty
+
+
+def _strong_findings(
+    session: Session, check: DeliveryCheck, settled: dict[bytes, str], policy: Policy
+) -> list[Finding]:
+    """`approval-bytes-differ`: delivered versions whose bytes an approval's strong digest does
+    not describe (`strong.approval_mismatches`)."""
+    delivered: dict[int, list[tuple[int | None, str]]] = {}
+    for entry in check.entries:
+        version_id = entry.resolution.recorded_as
+        if version_id is not None:
+            delivered.setdefault(version_id, []).append(
+                (entry.resolution.frame, settled[entry.path])
+            )
+    versions = {v: judged.version for v, judged in check.judged.items()}
+    return approval_mismatches(
+        versions, delivered, approval_strong_digests(session, delivered), policy
+    )
+
+
+def _consents_by_performer(session: Session) -> dict[str, list[ConsentInfo]]:
+    found: dict[str, list[ConsentInfo]] = {}
+    for c in session.execute(select(Consent).order_by(Consent.id)).scalars():
+        found.setdefault(c.performer_key, []).append(
+            ConsentInfo(c.performer, c.scope, c.ref, c.recorded_by, c.created_at)
+        )
+    return found
+
+
+def _origin_counts(rows: Sequence[ReportRow]) -> dict[str, int]:
+    """Delivered assets by origin (`untracked`: files the ledger does not hold)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        alias = row.origin.alias if row.origin is not None else "untracked"
+        counts[alias] = counts.get(alias, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _no_deliverable(session: Session, name: str) -> TargetNotFound:
+    known = store_deliverables.finalized_names(session)
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return TargetNotFound(
+        f"No finalized deliverable is named {name!r}.{hint} `provenance deliverables` lists them."
+    )
+
+
+def _finalize_history(held: list[DeliveredIn]) -> list[HistoryEntry]:
+    """The finalize events of the deliverables that hold an asset's material, saying how."""
+    by_event: dict[int, list[DeliveredIn]] = {}
+    for item in held:
+        by_event.setdefault(item.deliverable.event_id, []).append(item)
+    entries = []
+    for event_id, items in by_event.items():
+        deliverable = items[0].deliverable
+        holds = "; ".join(
+            f"version {i.version.version} as {i.through.name} v{i.through.version}"
+            if i.itself
+            else f"version {i.version.version} in {i.through.name} v{i.through.version} ({i.how})"
+            for i in items
+        )
+        entries.append(
+            HistoryEntry(
+                event_id=event_id,
+                kind="finalize",
+                actor=deliverable.actor,
+                host=deliverable.host,
+                at=deliverable.at,
+                hash=deliverable.event_hash,
+                what=f"finalized {deliverable.name} ({deliverable.files} files): delivers {holds}",
+            )
+        )
+    return entries
 
 
 __all__ = ["Ledger", "create_db_roles", "schema_status", "split_tool", "upgrade_ledger"]

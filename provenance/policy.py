@@ -192,6 +192,14 @@ RULES: dict[str, Rule] = {
             Severity.WARN,
         ),
         Rule(
+            "approval-bytes-differ",
+            "Delivered bytes are not the approved bytes",
+            "Claims and approvals are bound to exact bytes. With `finalize --strong`, a "
+            "delivered version that an approval covers by a collision-resistant digest "
+            "(`approve --strong`) must have the bytes that digest describes: xxh3-128 alone "
+            "does not resist a second file crafted to share it.",
+        ),
+        Rule(
             "frames-missing",
             "Frames missing from a delivered sequence",
             "A sequence must be delivered whole: frames missing inside its range are reported.",
@@ -340,6 +348,16 @@ def name_problem(name: object) -> str | None:
 def _toml_type(value: object) -> str:
     names = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "a table"}
     return names.get(type(value), f"a {type(value).__name__}")
+
+
+def policy_changes(policy: Policy) -> dict[str, Severity]:
+    """Where a policy differs from the built-in one: rule id -> its severity there (empty for
+    the built-in policy). What a report and a finalize record say of a custom policy."""
+    return {
+        rule_id: policy.severity(rule_id)
+        for rule_id in RULES
+        if policy.severity(rule_id) is not DEFAULT_POLICY.severity(rule_id)
+    }
 
 
 def load_policy(path: PathArg | None) -> Policy:

@@ -317,6 +317,8 @@ class AssetCard:
     """Live claims disagree among non-generative origins only: a warning, not a dispute."""
     read_as: ReadAs | None = None
     """Set when the target was a path the ledger does not record, found by its bytes."""
+    deliverables: list[DeliveredIn] = field(default_factory=list)
+    """The finalized deliverables that hold this version's material (itself or inside)."""
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,9 @@ class LineageNode:
     """Already shown elsewhere in the tree (lineage is a graph, not a tree)."""
     read_as: ReadAs | None = None
     """(At the root) the target was a path the ledger does not record, found by its bytes."""
+    deliverables: list[DeliveredIn] = field(default_factory=list)
+    """Going down: the finalized deliverables that deliver this version (as it is, or an
+    exact copy or a derivative of it); what contains it is further down the tree."""
 
 
 @dataclass(frozen=True)
@@ -431,6 +436,8 @@ class IngestReport:
     """With `ingest(..., scene=...)`: the scene's inputs and the versions they were pinned to."""
     disputed: list[DisputeNote] = field(default_factory=list)
     """Versions this ingest left disputed: they block delivery until a TD settles them."""
+    mhl: MhlCheck | None = None
+    """With `ingest(..., mhl=...)`: what the DIT's ASC MHL history said, and what matched."""
 
     @property
     def asset_count(self) -> int:
@@ -586,6 +593,9 @@ class ApprovalInfo:
     covers_tool_risk: bool
     recorded_by: str
     at: dt.datetime
+    strong_digest: str | None = None
+    """With `approve --strong`: the approved bytes' SHA-256 or BLAKE3 (over the members in
+    frame order, as the version's xxh3-128 digest is)."""
 
 
 @dataclass(frozen=True)
@@ -624,3 +634,92 @@ class DeliveredUse:
     """`itself`, or how the delivered asset holds it (`contains elements/sky v1`)."""
     covered_by: list[str]
     """The approvals that covered it there."""
+
+
+@dataclass(frozen=True)
+class DeliverableInfo:
+    """A finalized deliverable, or a refused attempt to finalize one (`status`)."""
+
+    name: str
+    status: str
+    """`finalized`, or `refused` (nothing was frozen: only the refusal is on record)."""
+    source: bytes
+    """The folder, list, CSV or timeline that was finalized."""
+    kind: str | None
+    """folder, list, csv or otio (None for a refusal)."""
+    policy: str
+    policy_digest: str | None
+    files: int
+    warnings: int
+    """Warnings it was finalized with (findings that did not block)."""
+    blocking: tuple[str, ...]
+    """The rules that refused it (a refusal)."""
+    at: dt.datetime
+    event_id: int
+    event_hash: str
+    actor: str
+    host: str
+
+    @property
+    def source_name(self) -> str:
+        return display_path(self.source)
+
+
+@dataclass(frozen=True)
+class DeliveredIn:
+    """A finalized deliverable that holds an asset version's material: the version itself, or
+    inside a delivered asset that contains it (through lineage, a copy or a derivative)."""
+
+    deliverable: DeliverableInfo
+    version: AssetRef
+    """The version whose material it holds."""
+    through: AssetRef
+    """The delivered asset version it is in (the version itself when delivered as it is)."""
+    how: str
+    """`itself`, or how `through` holds it (`contains elements/sky v1`)."""
+    files: int
+    """How many delivered files are `through`."""
+
+    @property
+    def itself(self) -> bool:
+        return self.how == "itself"
+
+
+@dataclass(frozen=True)
+class DeliverableListing:
+    """One deliverable as `provenance deliverables` lists it, with what it holds of the target
+    asked about (`--contains`)."""
+
+    deliverable: DeliverableInfo
+    holds: list[DeliveredIn] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MhlFinding:
+    """A file of a camera roll that its ASC MHL history does not vouch for."""
+
+    path: str
+    """Relative to the roll, as the history names it."""
+    problem: str
+    """`missing`, `does not match (md5 ... recorded, ... now)`, `not in the MHL`, ..."""
+
+
+@dataclass(frozen=True)
+class MhlCheck:
+    """A camera roll checked against its DIT's ASC MHL history (read only)."""
+
+    history: bytes
+    """The `ascmhl/` folder or `.mhl` file read."""
+    generations: int
+    creator: str
+    """Who and what made its last generation, and when."""
+    formats: tuple[str, ...]
+    matched: int
+    """Files whose bytes match every hash the history recorded for them."""
+    claimed: int
+    """Asset versions recorded as `capture` on its word (every file of each matched)."""
+    findings: tuple[MhlFinding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings

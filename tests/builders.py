@@ -130,3 +130,46 @@ def fill(folder: Path, name: str = "filler.bin") -> Path:
             if exc.errno != errno.ENOSPC:
                 raise
     return path
+
+
+def write_dpx(
+    path: Path,
+    seed: int | str = 0,
+    size: tuple[int, int] = (64, 36),
+    bits: int = 10,
+    big_endian: bool = True,
+) -> Path:
+    """A real DPX frame (SMPTE 268M, one RGB image element): 10 bits in method A filled 32-bit
+    words (the common camera and scan layout), or 8 or 16 bits a sample; noise from the seed."""
+    import struct
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    rng = np.random.default_rng(zlib.crc32(f"{seed}:{path.name!r}".encode()))
+    order = ">" if big_endian else "<"
+    if bits == 10:
+        samples = rng.integers(0, 1024, size=(height, width, 3), dtype=np.uint32)
+        words = (samples[..., 0] << 22) | (samples[..., 1] << 12) | (samples[..., 2] << 2)
+        body = words.astype(order + "u4").tobytes()
+        packing = 1
+    elif bits == 16:
+        body = rng.integers(0, 65536, size=(height, width, 3)).astype(order + "u2").tobytes()
+        packing = 0
+    else:
+        body = rng.integers(0, 256, size=(height, width, 3)).astype(np.uint8).tobytes()
+        packing = 0
+    header = bytearray(2048)
+    header[0:4] = b"SDPX" if big_endian else b"XPDS"
+    struct.pack_into(order + "I", header, 4, len(header))
+    header[8:16] = b"V2.0\0\0\0\0"
+    struct.pack_into(order + "I", header, 16, len(header) + len(body))
+    struct.pack_into(order + "HH", header, 768, 0, 1)
+    struct.pack_into(order + "II", header, 772, width, height)
+    header[800] = 50  # RGB
+    header[801] = header[802] = 2  # linear
+    header[803] = bits
+    struct.pack_into(order + "HHI", header, 804, packing, 0, len(header))
+    path.write_bytes(bytes(header) + body)
+    return path

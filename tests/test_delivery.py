@@ -415,7 +415,7 @@ def test_cli_exit_codes_and_json(run: Cli, show: Ledger, workspace: Path) -> Non
     assert "added" in run("verify", "EP101_VFX_v003", expect=3).stdout
     assert run("verify", "NOPE", expect=1).stderr.startswith("Error:")
     disclosure = json.loads(run("report", "disclosure", "--json").stdout)
-    assert disclosure["schema"] == "Disclosure.1" and len(disclosure["uses"]) == 2
+    assert disclosure["schema"] == "Disclosure.2" and len(disclosure["uses"]) == 2
     policy = json.loads(run("policy", "show", "--json").stdout)
     assert policy["name"] == "netflix-2025"
     assert {r["id"] for r in policy["rules"]} >= {"genai-unapproved", "likeness-no-consent"}

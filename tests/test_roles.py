@@ -98,7 +98,11 @@ def test_each_role_may_do_its_work_and_nothing_more(pg_ledger: str, workspace: P
 
     with Ledger.open(as_user(pg_ledger, "audrey"), cwd=workspace) as auditor:
         assert auditor.show("gen.png").status == "approved"
-        assert [e.kind for e in auditor.history("gen.png")][-1] == "approve"
+        # (The history of an asset ends in the finalize of each deliverable that holds it.)
+        assert [e.kind for e in auditor.history("gen.png")][-2:] == ["approve", "finalize"]
+        assert [d.deliverable.name for d in auditor.deliverables(contains="gen.png")] == [
+            "EP101_v001"
+        ]
         assert auditor.disclosure()[0].approvals == ["NFX-1 (jane)"]
         write_image(workspace / "late.png", seed=3)  # new bytes: the auditor's check reads them
         assert [f.rule for f in auditor.sweep(workspace).verdict.findings] == ["untracked"]

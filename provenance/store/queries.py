@@ -555,3 +555,19 @@ def recorded_manifests(session: Session) -> frozenset[str]:
             select(Event.payload).where(Event.kind == MANIFEST_EVENT)
         ).scalars()
     )
+
+
+MHL_EVENT = "export.mhl"
+"""The event that records the bytes of the ASC MHL files an `export mhl` wrote."""
+
+
+def recorded_mhl_files(session: Session) -> frozenset[str]:
+    """The digests of every ASC MHL file (generation, chain) an `export mhl` wrote: what
+    `verify` does not count as added to a delivery, and only in its `ascmhl/` folder."""
+    return frozenset(
+        item["digest"]
+        for payload in session.execute(
+            select(Event.payload).where(Event.kind == MHL_EVENT)
+        ).scalars()
+        for item in json.loads(payload).get("files", [])
+    )
