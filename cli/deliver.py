@@ -219,7 +219,7 @@ def approve(
         f"{approval.ref}, by {approval.approved_by}{scope}"
     )
     if approval.strong_digest:
-        click.echo(f"  bound to {approval.strong_digest}")
+        echo(f"  bound to {approval.strong_digest}")
 
 
 @click.group()

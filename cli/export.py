@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from provenance.cli import Context, json_option, pass_context
-from provenance.cli.render import emit_json, human_bytes, shown
+from provenance.cli.render import echo, emit_json, human_bytes, shown
 from provenance.cli.write import ProgressLine
 
 from provenance.records import display_path
@@ -112,11 +112,11 @@ def export_mhl(obj: Context, name: str, hashes: str, out: str | None, as_json: b
             },
         )
         return
-    click.echo(
+    echo(
         f"ASC MHL generation {written.number} of {name}: {written.files} files "
         f"({human_bytes(written.bytes_read)}), {', '.join(written.formats)}"
     )
-    click.echo(f"  {shown(display_path(written.generation))}")
+    echo(f"  {shown(display_path(written.generation))}")
 
 
 def register(group: click.Group) -> None:

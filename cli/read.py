@@ -101,7 +101,7 @@ def history(obj: Context, target: str, as_json: bool) -> None:
 def _say_read_as(read_as: ReadAs | None) -> None:
     """A path found by its bytes: said first, so nobody mistakes it for a recorded path."""
     for line in read_as_text(read_as):
-        click.echo(line)
+        echo(line)
 
 
 def register(group: click.Group) -> None:

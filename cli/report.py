@@ -17,6 +17,7 @@ from provenance.cli.render import (
     delivered_in_json,
     disclosure_entry_json,
     disclosure_entry_text,
+    echo,
     emit_json,
     finding_json,
     relative_text,
@@ -70,14 +71,14 @@ def deliverables(obj: Context, target: str | None, as_json: bool) -> None:
         )
         return
     if not listings:
-        click.echo(
+        echo(
             f"No finalized deliverable holds {target}."
             if target
             else "No deliverable has been finalized (or refused) yet."
         )
     for listing in listings:
         for line in _listing_text(listing):
-            click.echo(line)
+            echo(line)
 
 
 def _listing_text(listing: DeliverableListing) -> list[str]:
@@ -147,9 +148,9 @@ def disclosure(obj: Context, name: str | None, html_file: Path | None, as_json: 
         emit_json("Disclosure.2", disclosure_json(found))
         return
     for line in disclosure_text(found):
-        click.echo(line)
+        echo(line)
     if html_file is not None:
-        click.echo(f"HTML report: {shown(str(html_file.resolve()))}")
+        echo(f"HTML report: {shown(str(html_file.resolve()))}")
 
 
 @report.command("delivery")
@@ -195,9 +196,9 @@ def delivery(
         emit_json("DeliveryReport.1", delivery_json(found))
     else:
         for line in delivery_text(found):
-            click.echo(line)
+            echo(line)
         if html_file is not None:
-            click.echo(f"HTML report: {html_file.resolve()}")
+            echo(f"HTML report: {html_file.resolve()}")
     if found.name is None and found.verdict != "CLEAN":
         sys.exit(EXIT_FINDINGS)
 

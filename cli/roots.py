@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
-from provenance.cli.render import emit_json
+from provenance.cli.render import echo, emit_json
 
 from provenance.roots import ROOT_MAP_VARIABLE, RootChange, RootInfo, RootKind, RootsReport
 
@@ -59,7 +59,7 @@ def roots(ctx: click.Context, as_json: bool) -> None:
         )
     else:
         for line in roots_text(report):
-            click.echo(line)
+            echo(line)
     if any(root.problems for root in report.roots):
         ctx.exit(EXIT_FINDINGS)
 
@@ -185,23 +185,23 @@ def _render_change(change: RootChange, as_json: bool) -> None:
         return
     name, event = change.root.name, f"event #{change.event_id}"
     if change.kind == "roots.add":
-        click.echo(f"Root {name} declared at {change.after} ({event}).")
+        echo(f"Root {name} declared at {change.after} ({event}).")
     elif change.kind == "roots.move":
-        click.echo(f"Root {name} moved: {change.before} -> {change.after} ({event}).")
+        echo(f"Root {name} moved: {change.before} -> {change.after} ({event}).")
         if change.sampled:
-            click.echo(
+            echo(
                 f"  {change.present} of {change.sampled} recorded files looked for are there "
                 "with their recorded size."
             )
             if not change.present:
-                click.echo(
+                echo(
                     "  Warning: none is. Check that the root's files are at the new place.",
                     err=True,
                 )
     elif change.kind == "roots.map":
-        click.echo(f"Root {name}: {change.after} now resolves to it ({event}).")
+        echo(f"Root {name}: {change.after} now resolves to it ({event}).")
     else:
-        click.echo(f"Root {name}: {change.before} no longer maps to it ({event}).")
+        echo(f"Root {name}: {change.before} no longer maps to it ({event}).")
 
 
 def register(group: click.Group) -> None:

@@ -116,8 +116,8 @@ def read_public_key(text: str | Path) -> str:
     path = Path(text)
     if not path.is_file():
         raise ProvenanceError(
-            f"{str(text)!r} is neither a public key (64 hex digits, as `provenance audit keys` "
-            "lists them) nor a PEM key file."
+            f"{str(text)!r} is neither a checkpoint key (64 hex digits of a public key, as "
+            "`provenance audit keys` lists them) nor a PEM key file."
         )
     data = path.read_bytes()
     try:

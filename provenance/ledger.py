@@ -1275,16 +1275,20 @@ class Ledger:
                     raise AuditFailed(report)
                 chain = _signing_chain(session, signing_key, report)
         document = make_checkpoint(chain, signing_key.key)
-        return write_checkpoint(where, document), document
+        with _os_errors(f"write the checkpoint into {where}"):
+            return write_checkpoint(where, document), document
 
-    def audit_verify(self, key: Path | None = None, folder: Path | None = None) -> AuditReport:
+    def audit_verify(
+        self, key: PathArg | None = None, folder: PathArg | None = None
+    ) -> AuditReport:
         """Recompute the chain and prove every stored checkpoint consistent with the log and
         signed by a key the ledger trusts.
 
         `key` (either half) pins the one key to trust, as $PROVENANCE_TRUSTED_KEYS pins the
         studio's: the ledger's own key events must agree with it.
         """
-        pins = pins_from(key)
+        with _os_errors("read the checkpoint key"):
+            pins = pins_from(_key_path(key))
         where = self.checkpoints_folder(folder)
         with read_session(self._snapshot_engine()) as session:
             return audit(session, where, pins)
@@ -1484,7 +1488,9 @@ class Ledger:
 
         made_at = dt.datetime.now(dt.timezone.utc)
         with read_session(self.engine) as session:
-            infos = store_deliverables.deliverable_infos(session, refused=False)
+            infos = store_deliverables.deliverable_infos(
+                session, self._roots_for_reading(session), refused=False
+            )
             if deliverable is not None and deliverable not in {i.name for i in infos}:
                 raise _no_deliverable(session, deliverable)
             roots = queries.find_roots(session, self.workspace)
@@ -1510,13 +1516,13 @@ class Ledger:
                 if deliverable is None or held.deliverable.name == deliverable
             ]
             manifests = {
-                info.name: store_deliverables.recorded_manifest(session, info.name)
+                info.name: store_deliverables.recorded_manifest(session, info)
                 for info in infos
                 if deliverable is None or info.name == deliverable
             }
         warnings = {}
         for name, found in manifests.items():
-            document, problem = read_recorded_manifest(*(found or (None, None)))
+            document, problem = read_recorded_manifest(found)
             warnings[name] = (manifest_warnings(document), problem)
         return build_disclosure(infos, entries, likeness, warnings, made_at, deliverable)
 
@@ -1531,7 +1537,9 @@ class Ledger:
         deliverable (its frozen files, the warnings it was finalized under), or else is a
         delivery to sweep (as `sweep` does: nothing is recorded but the stat cache)."""
         with read_session(self.engine) as session:
-            info = store_deliverables.finalized_named(session, target)
+            info = store_deliverables.finalized_named(
+                session, self._roots_for_reading(session), target
+            )
         if info is not None:
             return self._finalized_report(info)
         return self._swept_report(target, policy or DEFAULT_POLICY, workers, progress)
@@ -1564,11 +1572,11 @@ class Ledger:
             judged = {v: judge.judge(v) for v in versions}
             refs = queries.asset_refs(session, roots, versions)
             consents = _consents_by_performer(session)
-            manifest = store_deliverables.recorded_manifest(session, info.name)
+            manifest = store_deliverables.recorded_manifest(session, info)
             payload = json.loads(
                 session.execute(select(Event.payload).where(Event.id == info.event_id)).scalar_one()
             )
-        document, problem = read_recorded_manifest(*(manifest or (None, None)))
+        document, problem = read_recorded_manifest(manifest)
         findings = [
             Finding(w.rule, Severity.WARN, w.asset, (), w.message, w.fix or "")
             for w in manifest_warnings(document)
@@ -1675,7 +1683,7 @@ class Ledger:
         with read_session(self.engine) as session:
             roots = self._roots_for_reading(session)
             if deliverable is not None:
-                if store_deliverables.finalized_named(session, deliverable) is None:
+                if store_deliverables.finalized_named(session, roots, deliverable) is None:
                     raise _no_deliverable(session, deliverable)
                 facts = export_facts(session, roots, deliverables=[deliverable])
             elif target is not None:
@@ -1704,7 +1712,9 @@ class Ledger:
 
         formats = mhl.hash_formats(hashes)
         with read_session(self.engine) as session:
-            info = store_deliverables.finalized_named(session, name)
+            info = store_deliverables.finalized_named(
+                session, self._roots_for_reading(session), name
+            )
             if info is None:
                 raise _no_deliverable(session, name)
             recorded = {
@@ -1715,10 +1725,10 @@ class Ledger:
                     .where(Deliverable.name == name)
                 )
             }
-            manifest = store_deliverables.recorded_manifest(session, name)
+            manifest = store_deliverables.recorded_manifest(session, info)
         home = info.source if info.kind == "folder" else os.path.dirname(info.source)
-        if manifest is not None and manifest[0].startswith(home.rstrip(b"/") + b"/"):
-            recorded[os.path.relpath(manifest[0], home)] = manifest[1]
+        if manifest is not None:
+            recorded[os.path.relpath(manifest.path, home)] = manifest.digest
         empty: list[str] = []
         if info.kind == "folder":
             on_disk, empty = mhl_listing(home)
@@ -1823,7 +1833,9 @@ class Ledger:
             if contains is None:
                 return [
                     DeliverableListing(info)
-                    for info in store_deliverables.deliverable_infos(session)
+                    for info in store_deliverables.deliverable_infos(
+                        session, self._roots_for_reading(session)
+                    )
                 ]
             roots = self._read_roots(session, contains)
             versions = self._target_versions(session, roots, contains)
@@ -1933,7 +1945,7 @@ class Ledger:
         platform) as the absolute paths to read on this machine."""
         with read_session(self.engine) as session:
             roots = self._roots_for_reading(session)
-        return [roots.localize(path, self.cwd) for path in paths]
+        return [roots.localize(as_bytes(path), self.cwd) for path in paths]
 
     def _absolute(self, path: PathArg) -> bytes:
         return os.path.normpath(os.path.join(self.cwd, as_bytes(path)))

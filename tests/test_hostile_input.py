@@ -180,6 +180,16 @@ def test_control_characters_in_a_name_are_escaped_in_text_not_in_json(
     assert shown[0] == f"delivery/{escaped}"
     history = run("history", f"delivery/{FORGED}").stdout
     assert all(line.isprintable() for line in history.splitlines())
+    for reporting in (
+        ("deliverables", "--contains", f"delivery/{FORGED}"),
+        ("report", "delivery", "EP101_v001"),
+        ("report", "delivery", "delivery"),
+        ("report", "disclosure"),
+        ("roots",),
+    ):
+        text = run(*reporting).stdout
+        assert text and all(line.isprintable() for line in text.splitlines()), reporting
+    assert escaped in run("report", "delivery", "EP101_v001").stdout
     missing = run("show", "delivery/nope\nFINALIZED", expect=1).stderr
     assert all(line.isprintable() for line in missing.splitlines())
 

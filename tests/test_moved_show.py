@@ -155,6 +155,14 @@ def test_a_show_copied_with_cp_a_and_deleted_keeps_its_history(
     # The deliverable finalized before the move is verified where it is now (no path given).
     verified = document(run("verify", "D1", "--json"))
     assert verified["ok"] and verified["source"] == str(moved / "comp")
+    # So do its listing, its report and its ASC MHL history: where it is now.
+    listed = document(run("deliverables", "--json"))["deliverables"]
+    assert [(d["name"], d["source"]) for d in listed] == [("D1", str(moved / "comp"))]
+    assert document(run("report", "delivery", "D1", "--json"))["source"] == str(moved / "comp")
+    assert document(run("export", "mhl", "D1", "--json"))["files"] == 4  # three frames, manifest
+    assert (moved / "comp" / "ascmhl").is_dir()
+    # The history is delivered material a later finalize would judge: take it away.
+    shutil.rmtree(moved / "comp" / "ascmhl")
     assert "FINALIZED D2" in run("finalize", "comp", "--name", "D2").stdout
     assert document(run("verify", "D2", "--json"))["source"] == str(moved / "comp")
     assert "history verifies" in run("audit", "verify").stdout

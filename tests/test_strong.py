@@ -157,7 +157,9 @@ def test_a_crafted_collision_is_refused() -> None:
         )
         == []
     )
-    relaxed = Policy("studio", {**DEFAULT_POLICY.severities, RULE: Severity.OFF})
+    relaxed = Policy(
+        "studio", {**DEFAULT_POLICY.severities, RULE: Severity.OFF}, extends=DEFAULT_POLICY.name
+    )
     assert (
         approval_mismatches({7: VERSION}, {7: frames("evil")}, {7: [("NFX-1", approved)]}, relaxed)
         == []

@@ -13,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import xxhash
 
 from provenance.fingerprint import format_digest
-from provenance.records import DeliverableInfo, DisclosureEntry
+from provenance.records import DeliverableInfo, DisclosureEntry, display_path
 from provenance.report.model import (
     DeliverableDisclosure,
     DeliveredWarning,
@@ -26,6 +26,9 @@ from provenance.report.model import (
     GenerativeUse,
     LikenessUse,
 )
+
+if TYPE_CHECKING:
+    from provenance.store.deliverables import RecordedManifest
 
 
 def build_disclosure(
@@ -73,19 +76,21 @@ def build_disclosure(
 
 
 def read_recorded_manifest(
-    path: bytes | None, digest: str | None
+    found: RecordedManifest | None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """A finalized deliverable's manifest, when its bytes are the ones the finalize recorded
-    (else None, and why)."""
-    if path is None or digest is None:
+    (else None, and why): as the ledger kept them, else as read beside the deliverable."""
+    if found is None:
         return None, "no manifest is recorded for it"
-    shown = path.decode(errors="replace")
-    try:
-        with open(path, "rb") as handle:
-            body = handle.read()
-    except OSError as exc:
-        return None, f"its manifest {shown} cannot be read ({exc.strerror})"
-    if format_digest(xxhash.xxh3_128_hexdigest(body)) != digest:
+    shown = display_path(found.path)
+    body = found.body
+    if body is None:
+        try:
+            with open(found.path, "rb") as handle:
+                body = handle.read()
+        except OSError as exc:
+            return None, f"its manifest {shown} cannot be read ({exc.strerror})"
+    if format_digest(xxhash.xxh3_128_hexdigest(body)) != found.digest:
         return None, f"its manifest {shown} is not the one the finalize wrote (its bytes changed)"
     try:
         document = json.loads(body)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from provenance.deliveries import DeliveryKind, manifest_path
 from provenance.obligations import MAX_DEPTH, Judge, Relation, Step, describe_path
 from provenance.records import DeliverableInfo, DeliveredIn
 from provenance.store import bulk
@@ -28,16 +29,18 @@ from provenance.store.models import (
     LineageEdge,
     Member,
 )
-from provenance.store.queries import MANIFEST_EVENT, RootMap, asset_refs
+from provenance.store.queries import MANIFEST_EVENT, RootMap, asset_refs, kept_manifest
 
 REFUSED_EVENT = "finalize.refused"
 _CONTAINS_KIND = {"kind": EdgeKind.CONTAINS.value}
 
 
 def _finalized_rows(
-    session: Session, names: Sequence[str] | None = None
+    session: Session, roots: RootMap, names: Sequence[str] | None = None
 ) -> list[tuple[int, DeliverableInfo]]:
-    """(deliverable id, what it is) of the finalized deliverables (these `names` only)."""
+    """(deliverable id, what it is) of the finalized deliverables (these `names` only), each
+    with its source where it is on this machine (a deliverable records it under its show root's
+    name, so that it is found again wherever the root moves)."""
     query = (
         select(Deliverable, Event.hash, Event.actor, Event.host)
         .join(Event, Event.id == Deliverable.event_id)
@@ -51,7 +54,7 @@ def _finalized_rows(
             DeliverableInfo(
                 name=row.name,
                 status="finalized",
-                source=row.source,
+                source=roots.source_here(row.source),
                 kind=row.kind,
                 policy=row.policy_name,
                 policy_digest=row.policy_digest,
@@ -97,16 +100,18 @@ def refused_infos(session: Session) -> list[DeliverableInfo]:
     return found
 
 
-def deliverable_infos(session: Session, refused: bool = True) -> list[DeliverableInfo]:
+def deliverable_infos(
+    session: Session, roots: RootMap, refused: bool = True
+) -> list[DeliverableInfo]:
     """Every finalized deliverable (and every refused finalize), in the order they happened."""
-    found = [info for _, info in _finalized_rows(session)]
+    found = [info for _, info in _finalized_rows(session, roots)]
     if refused:
         found += refused_infos(session)
     return sorted(found, key=lambda d: d.event_id)
 
 
-def finalized_named(session: Session, name: str) -> DeliverableInfo | None:
-    found = _finalized_rows(session, [name])
+def finalized_named(session: Session, roots: RootMap, name: str) -> DeliverableInfo | None:
+    found = _finalized_rows(session, roots, [name])
     return found[0][1] if found else None
 
 
@@ -158,7 +163,7 @@ def delivered_facts(
 ) -> DeliveredFacts:
     """Every finalized deliverable (or those named `only`) and the judge over what they
     delivered."""
-    infos = dict(_finalized_rows(session, None if only is None else list(only)))
+    infos = dict(_finalized_rows(session, roots, None if only is None else list(only)))
     delivered = {d: c for d, c in delivered_versions(session).items() if d in infos}
     every = {v for counts in delivered.values() for v in counts}
     return DeliveredFacts(infos, delivered, Judge(ledger_facts(session, roots, every)))
@@ -184,7 +189,7 @@ def holdings(
         if not near:
             return []
         facts = DeliveredFacts(
-            dict(_finalized_rows(session)),
+            dict(_finalized_rows(session, roots)),
             {d: {v: n for v, n in counts.items() if v in near} for d, counts in delivered.items()},
             Judge(ledger_facts(session, roots, near)),
         )
@@ -265,14 +270,37 @@ def likeness_held(facts: DeliveredFacts) -> list[LikenessHeld]:
     return found
 
 
-def recorded_manifest(session: Session, name: str) -> tuple[bytes, str] | None:
-    """(path, digest) of the manifest the finalize of `name` wrote, as its event recorded it."""
+@dataclass(frozen=True)
+class RecordedManifest:
+    """The manifest a finalize wrote beside a deliverable, as the ledger recorded it."""
+
+    path: bytes
+    """Where it is on this machine (beside the deliverable, wherever its show root is now)."""
+    digest: str
+    body: bytes | None
+    """The bytes the ledger kept; None for a deliverable finalized before they were kept
+    (migration 0011), whose manifest is then read from `path`."""
+
+
+def recorded_manifest(session: Session, info: DeliverableInfo) -> RecordedManifest | None:
+    """The manifest the finalize of `info` wrote: its bytes as the ledger kept them (else its
+    digest as the finalize's event recorded it), and where it is now."""
+    if info.kind is None:
+        return None  # a refused finalize writes none
+    home = info.source if info.kind == "folder" else os.path.dirname(info.source)
+    path = manifest_path(DeliveryKind(info.kind), info.source, home)
+    deliverable_id = session.execute(
+        select(Deliverable.id).where(Deliverable.name == info.name)
+    ).scalar()
+    kept = None if deliverable_id is None else kept_manifest(session, deliverable_id)
+    if kept is not None:
+        return RecordedManifest(path, kept[0], kept[1])
     for payload in session.execute(
         select(Event.payload).where(Event.kind == MANIFEST_EVENT).order_by(Event.id.desc())
     ).scalars():
         document = json.loads(payload)
-        if document.get("name") == name:
-            return os.fsencode(document["path"]), str(document["digest"])
+        if document.get("name") == info.name:
+            return RecordedManifest(path, str(document["digest"]), None)
     return None
 
 
