@@ -133,7 +133,3 @@ def export(obj: Context, output: Path | None) -> None:
         finally:
             if output:
                 stream.close()
-
-
-def register(group: click.Group) -> None:
-    group.add_command(audit)

@@ -242,8 +242,3 @@ def disclosure(obj: Context, as_json: bool) -> None:
         return
     for line in disclosure_text(entries):
         click.echo(line)
-
-
-def register(group: click.Group) -> None:
-    for command in (sweep, finalize, verify, approve, consent, policy, report):
-        group.add_command(command)

@@ -74,9 +74,3 @@ def history(obj: Context, target: str, as_json: bool) -> None:
         return
     for line in history_text(entries):
         click.echo(line)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(show)
-    group.add_command(lineage)
-    group.add_command(history)

@@ -6,11 +6,10 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from provenance.policy import RULES, Finding, Policy
 from provenance.records import (
     ApprovalInfo,
     AssetCard,
@@ -30,6 +29,9 @@ from provenance.records import (
     display_path,
 )
 from provenance.scan import format_frames
+
+if TYPE_CHECKING:
+    from provenance.policy import Finding, Policy
 
 
 def shown(path: str) -> str:
@@ -540,6 +542,8 @@ def consent_json(record: ConsentInfo) -> dict[str, Any]:
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:
+    from provenance.policy import RULES
+
     return {
         "name": policy.name,
         "source": policy.source,
@@ -557,6 +561,8 @@ def policy_json(policy: Policy) -> dict[str, Any]:
 
 
 def policy_text(policy: Policy) -> Iterator[str]:
+    from provenance.policy import RULES
+
     yield f"policy {policy.name} ({policy.source})"
     for rule in RULES.values():
         yield f"  {rule.id:<20} {policy.severity(rule.id).value:<6} {rule.title}"

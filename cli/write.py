@@ -226,9 +226,3 @@ def link(
     else:
         for line in card_text(card):
             click.echo(line)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(ingest)
-    group.add_command(tag)
-    group.add_command(link)

@@ -20,6 +20,7 @@ import xxhash
 
 from provenance.detect.sniff import could_carry
 from provenance.scan import (
+    RACY_WINDOW_NS,
     AssetKind,
     ScannedLink,
     Skipped,
@@ -31,10 +32,6 @@ from provenance.scan import (
 ALGORITHM = "xxh3-128"
 BUFFER_SIZE = 1 << 20
 UNSTABLE_RETRIES = 3
-# A file whose mtime or ctime is this close to the moment its fingerprint was recorded may
-# have changed again within the same clock tick without its stat changing ("racy git").
-# Two seconds covers FAT; NFS and SMB tick once a second; local filesystems much finer.
-RACY_WINDOW_NS = 2_000_000_000
 # Below these, starting worker processes costs more than it saves.
 PARALLEL_MIN_FILES = 64
 PARALLEL_MIN_BYTES = 256 << 20

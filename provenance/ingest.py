@@ -25,7 +25,6 @@ from provenance.detect import Signal
 from provenance.detect.sniff import could_carry, worth_reading
 from provenance.errors import LineageCycle
 from provenance.fingerprint import (
-    RACY_WINDOW_NS,
     Hasher,
     HashJob,
     HashResult,
@@ -37,6 +36,7 @@ from provenance.origins import ClaimFacts, Evidence, Origin, summarize_claims
 from provenance.records import IngestReport, SkippedFile, display_path, pack_folder
 from provenance.scan import (
     LEDGER_FOLDERS,
+    RACY_WINDOW_NS,
     AssetKind,
     DirectoryScan,
     ScannedAsset,

@@ -7,23 +7,12 @@ import difflib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from provenance.audit import (
-    AuditReport,
-    audit,
-    export_events,
-    load_or_create_key,
-    make_checkpoint,
-    public_hex,
-    trusted_public_key,
-    write_checkpoint,
-)
-from provenance.detect.trust import configured_anchors
 from provenance.errors import (
     AuditFailed,
     LedgerNotFound,
@@ -35,31 +24,7 @@ from provenance.errors import (
     ToolConflict,
     UnknownTool,
 )
-from provenance.finalizer import (
-    DeliveryCheck,
-    StagedManifest,
-    check_delivery,
-    deliverable_exists,
-    manifest_document,
-    read_every_file,
-    record_cache,
-    record_deliverable,
-    stage_manifest,
-)
-from provenance.fingerprint import RACY_WINDOW_NS, Hasher
-from provenance.ingest import (
-    CacheRefresh,
-    ClaimSpec,
-    Ingester,
-    ParentSpec,
-    Progress,
-    add_claims,
-    add_edges,
-    add_likeness,
-    refresh_status,
-)
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
-from provenance.policy import DEFAULT_POLICY, Policy
 from provenance.records import (
     ApprovalInfo,
     AssetCard,
@@ -79,9 +44,7 @@ from provenance.records import (
     VerifyReport,
     display_path,
 )
-from provenance.scan import looks_like_pattern, missing_frames
-from provenance.scene_lineage import check_scene, lineage_report, plan_lineage, record_lineage
-from provenance.scenes import SceneRead, read_scene
+from provenance.scan import RACY_WINDOW_NS, looks_like_pattern, missing_frames
 from provenance.store import queries, schema
 from provenance.store.engine import (
     LEDGER_DIR,
@@ -97,7 +60,6 @@ from provenance.store.engine import (
     write_session,
 )
 from provenance.store.events import current_actor, unit_of_work_event
-from provenance.store.facts import generative_uses
 from provenance.store.models import (
     Approval,
     AssetVersion,
@@ -115,9 +77,19 @@ from provenance.store.models import (
     Tristate,
 )
 from provenance.store.queries import MANIFEST_EVENT
-from provenance.store.roles import RolesReport, create_roles
-from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
+
+# What reading the ledger (show, history, lineage: a command per file in publish hooks) does
+# not need is imported by the methods that need it: hashing and its worker pools, the
+# ingester, the finalizer, scene readers, the audit's signatures (cryptography) and the roles.
+if TYPE_CHECKING:
+    from provenance.audit import AuditReport
+    from provenance.finalizer import DeliveryCheck
+    from provenance.fingerprint import Hasher
+    from provenance.ingest import CacheRefresh, ClaimSpec, ParentSpec, Progress
+    from provenance.policy import Policy
+    from provenance.scenes import SceneRead
+    from provenance.store.roles import RolesReport
 
 DEFAULT_LINEAGE_DEPTH = 50
 
@@ -328,6 +300,13 @@ class Ledger:
         The whole run is one transaction and one event: it completes, or the ledger is as before.
         Files that cannot be read are left out and listed in the report (`report.ok` is False).
         """
+        from provenance.detect.trust import configured_anchors
+        from provenance.fingerprint import Hasher
+        from provenance.ingest import Ingester, add_likeness
+        from provenance.scene_lineage import check_scene, plan_lineage, record_lineage
+        from provenance.scenes import read_scene
+        from provenance.store.seals import intent_digest
+
         if not paths:
             raise ProvenanceError("Nothing to ingest: name at least one file, folder or sequence.")
         targets = [self._absolute(p) for p in paths]
@@ -439,6 +418,10 @@ class Ledger:
         Records nothing (only the stat cache is refreshed, as a sweep does); inputs that would
         be recorded are listed with no version.
         """
+        from provenance.fingerprint import Hasher
+        from provenance.scene_lineage import lineage_report, plan_lineage
+        from provenance.scenes import read_scene
+
         read = read_scene(self._absolute(scene))
         with Hasher(workers) as hasher:
             with read_session(self.engine) as session:
@@ -463,6 +446,8 @@ class Ledger:
 
         With `resolve`, the claim settles a disagreement: it supersedes every earlier claim.
         """
+        from provenance.ingest import add_claims, add_likeness
+
         if resolve and not note:
             raise ProvenanceError(
                 "A resolving claim needs --note saying why (it is what an auditor will read)."
@@ -491,6 +476,8 @@ class Ledger:
         self, child: str, contains: Sequence[str] = (), references: Sequence[str] = ()
     ) -> AssetCard:
         """Record what `child` was made from (`contains`) or only looked at (`references`)."""
+        from provenance.ingest import add_edges
+
         if not contains and not references:
             raise ProvenanceError(
                 "Name at least one parent with --from (contains) or --ref (references)."
@@ -534,6 +521,8 @@ class Ledger:
         `ref` names where the approval is on record (ticket, email); `by` who gave it. An
         approval does not carry over to a new version: changed bytes need a new approval.
         """
+        from provenance.ingest import refresh_status
+
         if not ref.strip() or not by.strip():
             raise ProvenanceError(
                 'An approval needs --ref (where it is on record, e.g. "NFX-1234 email '
@@ -618,6 +607,10 @@ class Ledger:
         Runs without the write lock, so artists keep working while a TD sweeps; an auditor's
         read-only role can sweep too (the cache is then simply not refreshed).
         """
+        from provenance.detect.trust import configured_anchors
+        from provenance.fingerprint import Hasher
+        from provenance.policy import DEFAULT_POLICY
+
         source = self._absolute(delivery)
         configured_anchors()
         with Hasher(workers) as hasher:
@@ -634,6 +627,8 @@ class Ledger:
     ) -> DeliveryCheck:
         """A delivery check in a read transaction (reading every byte when `read_all`, else
         trusting the stat cache and seals), then a best-effort stat-cache refresh."""
+        from provenance.finalizer import check_delivery
+
         with read_session(self.engine) as session:
             check = check_delivery(
                 session, self._roots_for_reading(session), source, policy, hasher,
@@ -651,6 +646,8 @@ class Ledger:
     def _refresh_cache(self, refresh: CacheRefresh, hasher: Hasher) -> None:
         """Record what a check had to read. Best effort: a read-only role, or a writer that
         recorded the same paths meanwhile, only means the next check reads them again."""
+        from provenance.finalizer import record_cache
+
         if not (refresh.fresh or refresh.copied):
             return
         with (
@@ -677,6 +674,27 @@ class Ledger:
         re-tag or approval made meanwhile cannot slip between them. On success the manifest
         (`provenance-manifest.json`) is written beside the delivery.
         """
+        from provenance.audit import (
+            audit,
+            load_or_create_key,
+            make_checkpoint,
+            public_hex,
+            write_checkpoint,
+        )
+        from provenance.detect.trust import configured_anchors
+        from provenance.finalizer import (
+            StagedManifest,
+            check_delivery,
+            deliverable_exists,
+            manifest_document,
+            read_every_file,
+            record_cache,
+            record_deliverable,
+            stage_manifest,
+        )
+        from provenance.fingerprint import Hasher
+        from provenance.policy import DEFAULT_POLICY
+
         name = name.strip()
         if not name:
             raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
@@ -786,6 +804,9 @@ class Ledger:
         Every file is read: the ledger's stat cache is a cache, and any writer of the ledger
         could forge it. `quick` trusts it (a file whose size, times and inode have not moved
         since it was last read is taken as unchanged), and the report says so."""
+        from provenance.fingerprint import Hasher
+        from provenance.policy import DEFAULT_POLICY
+
         with read_session(self.engine) as session:
             row = session.execute(select(Deliverable).where(Deliverable.name == name)).scalar()
             if row is None:
@@ -864,6 +885,14 @@ class Ledger:
 
         Refused while the log does not verify: a checkpoint must never bless a tampered log.
         """
+        from provenance.audit import (
+            audit,
+            load_or_create_key,
+            make_checkpoint,
+            public_hex,
+            write_checkpoint,
+        )
+
         signing_key, _ = load_or_create_key(key)
         where = self.checkpoints_folder(folder)
         with read_session(self._snapshot_engine()) as session:
@@ -876,6 +905,8 @@ class Ledger:
 
     def audit_verify(self, key: Path | None = None, folder: Path | None = None) -> AuditReport:
         """Recompute the chain and prove every stored checkpoint consistent with the log."""
+        from provenance.audit import audit, trusted_public_key
+
         trusted = trusted_public_key(key)
         where = self.checkpoints_folder(folder)
         with read_session(self._snapshot_engine()) as session:
@@ -891,6 +922,8 @@ class Ledger:
 
     def export_events(self) -> Iterator[dict[str, Any]]:
         """Every event, oldest first, as JSON-ready documents (for `audit export`)."""
+        from provenance.audit import export_events
+
         with read_session(self.engine) as session:
             yield from export_events(session)
 
@@ -928,6 +961,8 @@ class Ledger:
 
     def disclosure(self) -> list[DisclosureEntry]:
         """Every use of generative AI in the ledger: tools, status, approvals, where it went."""
+        from provenance.store.facts import generative_uses
+
         with read_session(self.engine) as session:
             roots = queries.find_roots(session, self.workspace)
             if roots is None:
@@ -992,6 +1027,8 @@ class Ledger:
         note: str | None,
         resolves: bool = False,
     ) -> ClaimSpec:
+        from provenance.ingest import ClaimSpec
+
         origin = parse_origin(origin_text)
         tool_id: int | None = None
         version: str | None = None
@@ -1040,6 +1077,8 @@ class Ledger:
         contains: Iterable[str],
         references: Iterable[str],
     ) -> list[ParentSpec]:
+        from provenance.ingest import ParentSpec
+
         specs: list[ParentSpec] = []
         for kind, texts in ((EdgeKind.CONTAINS, contains), (EdgeKind.REFERENCES, references)):
             for text in texts:
@@ -1390,6 +1429,8 @@ def upgrade_ledger(
 
 def create_db_roles(db: str | None = None, cwd: Path | None = None) -> tuple[str, RolesReport]:
     """Create the artist, TD and auditor group roles on a PostgreSQL ledger: (display URL, report)."""
+    from provenance.store.roles import create_roles
+
     location, engine = _existing_engine(db, cwd)
     try:
         schema.require_current(engine, location.display_url)

@@ -39,6 +39,11 @@ class AssetKind(str, enum.Enum):
     UDIM = "udim"
 
 
+# A file whose mtime or ctime is this close to the moment its fingerprint was recorded may
+# have changed again within the same clock tick without its stat changing ("racy git").
+# Two seconds covers FAT; NFS and SMB tick once a second; local filesystems much finer.
+RACY_WINDOW_NS = 2_000_000_000
+
 # The records made once per file are NamedTuples rather than frozen dataclasses: measured, a
 # frozen dataclass takes 1.2 microseconds to build and 8 to pickle to a worker and back, a
 # NamedTuple 0.25 and 1, and an unchanged re-scan has only a few microseconds a file to spend.
