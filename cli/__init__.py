@@ -61,6 +61,7 @@ COMMANDS: tuple[Registered, ...] = (
     Registered("policy", "deliver:policy", "The delivery policy: rules, their ids and severities."),
     Registered("report", "deliver:report", "Reports for the studio and for auditors."),
     Registered("audit", "audit:audit", "Prove that nobody rewrote the ledger's history."),
+    Registered("farm", "farm:farm", "Hash a tree in shards on the render farm (Open Job Description), then record it once."),
 )
 # fmt: on
 

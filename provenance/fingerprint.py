@@ -42,7 +42,7 @@ CHUNK_MAX_FILES = 512
 CHUNK_MAX_BYTES = 64 << 20
 # How much lower than the writer's the hashing workers' scheduling priority is (see
 # _yield_to_writer): at 10, Linux gives the writer about ten times their share of a core.
-WORKER_NICENESS = 10
+WORKER_NICENESS = int(os.environ.get("XP_NICE", "10"))
 # Batches of files this big on average are hashed by threads (see Hasher).
 THREADED_MIN_AVERAGE = 256 << 10
 

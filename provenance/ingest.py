@@ -484,6 +484,16 @@ class Ingester:
         content_ids.update(known)
         self._record_locations(fresh, refresh.cached, refresh.recorded_ns, content_ids)
 
+    def record_readings(self, readings: Mapping[bytes, tuple[str, StatFingerprint, int]]) -> None:
+        """Record files read elsewhere (path -> (digest, stat, when the reading began): a farm's
+        shards) as locations, as if this pass had read them."""
+        cached = self._cached_locations(list(readings))
+        by_time: dict[int, list[HashResult]] = {}
+        for path, (digest, stat, recorded_ns) in readings.items():
+            by_time.setdefault(recorded_ns, []).append(HashResult(path, digest, stat))
+        for recorded_ns, fresh in sorted(by_time.items()):
+            self.record_cache(CacheRefresh(fresh, cached, recorded_ns))
+
     def holds_nothing_under(self, folder: bytes) -> bool:
         """The ledger has no location or asset under `folder` (a fresh copy, say)."""
         return bool(self._unknown_folders([folder]))

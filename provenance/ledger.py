@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,7 @@ from provenance.store.signals import signals_by_version
 # ingester, the finalizer, scene readers, the audit's signatures (cryptography) and the roles.
 if TYPE_CHECKING:
     from provenance.audit import AuditReport
+    from provenance.farm import Readings
     from provenance.finalizer import DeliveryCheck
     from provenance.fingerprint import Hasher
     from provenance.ingest import CacheRefresh, ClaimSpec, ParentSpec, Progress
@@ -286,6 +288,7 @@ class Ledger:
         likeness: Sequence[str] = (),
         scene: str | os.PathLike[str] | bytes | None = None,
         allow_unresolved: bool = False,
+        readings: Readings | None = None,
     ) -> IngestReport:
         """Fingerprint files, folders and sequences and record them, with a claim and lineage if given.
 
@@ -299,6 +302,10 @@ class Ledger:
 
         The whole run is one transaction and one event: it completes, or the ledger is as before.
         Files that cannot be read are left out and listed in the report (`report.ok` is False).
+
+        `readings` (path -> (digest, stat, when the reading began)) are files read elsewhere, by
+        a farm's shards (`provenance.farm`): they are recorded in the stat cache first, in the
+        same transaction, so that only files changed since are read here.
         """
         from provenance.detect.trust import configured_anchors
         from provenance.fingerprint import Hasher
@@ -350,6 +357,10 @@ class Ledger:
                 "note": note,
                 "likeness": list(likeness),
             }
+            if readings:
+                Ingester(
+                    session, roots, None, hasher, racy_window_ns=self.racy_window_ns, detect=False
+                ).record_readings(readings)
             with unit_of_work_event(session, "ingest", payload) as unit:
                 lineage = None
                 if read is not None:
@@ -601,11 +612,14 @@ class Ledger:
         policy: Policy | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
+        readings: Readings | None = None,
     ) -> SweepReport:
         """Every finding about a delivery; records nothing (only the stat cache is refreshed).
 
         Runs without the write lock, so artists keep working while a TD sweeps; an auditor's
-        read-only role can sweep too (the cache is then simply not refreshed).
+        read-only role can sweep too (the cache is then simply not refreshed). With `readings`
+        (what a farm's shards read: see `ingest`), the sweep trusts those instead of the
+        ledger's caches, and reads only the files changed since.
         """
         from provenance.detect.trust import configured_anchors
         from provenance.fingerprint import Hasher
@@ -614,7 +628,11 @@ class Ledger:
         source = self._absolute(delivery)
         configured_anchors()
         with Hasher(workers) as hasher:
-            check = self._check_unlocked(source, policy or DEFAULT_POLICY, hasher, progress)
+            if readings:
+                self.record_readings(readings)
+            check = self._check_unlocked(
+                source, policy or DEFAULT_POLICY, hasher, progress, prior=readings
+            )
         return _sweep_report(check)
 
     def _check_unlocked(
@@ -624,15 +642,19 @@ class Ledger:
         hasher: Hasher,
         progress: Progress | None = None,
         read_all: bool = False,
+        prior: Readings | None = None,
     ) -> DeliveryCheck:
-        """A delivery check in a read transaction (reading every byte when `read_all`, else
-        trusting the stat cache and seals), then a best-effort stat-cache refresh."""
+        """A delivery check in a read transaction (reading every byte when `read_all`, trusting
+        only `prior` when given, else trusting the stat cache and seals), then a best-effort
+        stat-cache refresh."""
         from provenance.finalizer import check_delivery
 
+        if read_all:
+            prior = {}
         with read_session(self.engine) as session:
             check = check_delivery(
                 session, self._roots_for_reading(session), source, policy, hasher,
-                self.racy_window_ns, progress, prior={} if read_all else None,
+                self.racy_window_ns, progress, prior=prior,
             )  # fmt: skip
         self._refresh_cache(check.refresh, hasher)
         return check
@@ -642,6 +664,19 @@ class Ledger:
         return queries.find_roots(session, self.workspace) or queries.RootMap(
             self.workspace, -1, -2
         )
+
+    def record_readings(self, readings: Readings) -> None:
+        """Record files read elsewhere (a farm's shard: path -> (digest, stat, when the reading
+        began)) in the stat cache, in one transaction. Only a cache: a finalize never trusts
+        it."""
+        from provenance.fingerprint import Hasher
+        from provenance.ingest import Ingester
+
+        with write_session(self.engine) as session, Hasher(1) as hasher:
+            roots = queries.ensure_roots(session, self.workspace)
+            Ingester(
+                session, roots, None, hasher, racy_window_ns=self.racy_window_ns, detect=False
+            ).record_readings(readings)
 
     def _refresh_cache(self, refresh: CacheRefresh, hasher: Hasher) -> None:
         """Record what a check had to read. Best effort: a read-only role, or a writer that
@@ -667,12 +702,16 @@ class Ledger:
         progress: Progress | None = None,
         key: Path | None = None,
         checkpoints: Path | None = None,
+        readings: Readings | None = None,
     ) -> SweepReport:
         """Mark a delivery final if nothing blocks; otherwise record only the refusal.
 
         The check and the mark happen in one transaction under the ledger's write lock, so a
         re-tag or approval made meanwhile cannot slip between them. On success the manifest
         (`provenance-manifest.json`) is written beside the delivery.
+
+        `readings` are what this finalize's farm job read (`provenance.farm`): trusted as its
+        own reading, in place of reading every byte here.
         """
         from provenance.audit import (
             audit,
@@ -683,6 +722,7 @@ class Ledger:
         )
         from provenance.detect.trust import configured_anchors
         from provenance.finalizer import (
+            Reading,
             StagedManifest,
             check_delivery,
             deliverable_exists,
@@ -693,6 +733,7 @@ class Ledger:
             stage_manifest,
         )
         from provenance.fingerprint import Hasher
+        from provenance.ingest import CacheRefresh
         from provenance.policy import DEFAULT_POLICY
 
         name = name.strip()
@@ -709,12 +750,17 @@ class Ledger:
                 # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
                 # row is a cache any writer could forge). The locked check below trusts only
                 # these readings, for files whose stat has not moved since, and reads the rest.
-                with read_session(self.engine) as session:
-                    reading = read_every_file(
-                        session, self._roots_for_reading(session), source, hasher,
-                        self.racy_window_ns, progress,
-                    )  # fmt: skip
-                self._refresh_cache(reading.refresh, hasher)
+                if readings is not None:
+                    reading = Reading(readings, CacheRefresh([], {}, time.time_ns()), 0, 0)
+                    with contextlib.suppress(LedgerReadOnly):
+                        self.record_readings(readings)
+                else:
+                    with read_session(self.engine) as session:
+                        reading = read_every_file(
+                            session, self._roots_for_reading(session), source, hasher,
+                            self.racy_window_ns, progress,
+                        )  # fmt: skip
+                    self._refresh_cache(reading.refresh, hasher)
                 with write_session(self.engine) as session:
                     trail = audit(session, folder, public_hex(signing_key.public_key()))
                     if not trail.ok:

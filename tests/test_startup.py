@@ -134,8 +134,9 @@ def test_help_lists_every_command_as_click_would_with_all_of_them_loaded() -> No
         commands={entry.name: load_command(entry) for entry in COMMANDS},
     )
     for width in (60, 80, 120):
-        lazy_ctx = click.Context(cli, info_name="provenance", terminal_width=width)
-        eager_ctx = click.Context(eager, info_name="provenance", terminal_width=width)
+        settings = {"info_name": "provenance", "terminal_width": width, **cli.context_settings}
+        lazy_ctx = click.Context(cli, **settings)
+        eager_ctx = click.Context(eager, **settings)
         lazy_help = cli.get_help(lazy_ctx)
         assert lazy_help == eager.get_help(eager_ctx)
         for entry in COMMANDS:
