@@ -46,7 +46,8 @@ def farm() -> None:
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
-    help="The job folder: job.json (the template), plan.json, shards.txt, record.txt.",
+    help="The job folder (a Deadline Cloud job bundle): template.json, plan.json, shards.txt, "
+    "record.txt.",
 )
 @click.option(
     "--then",
@@ -93,7 +94,7 @@ def job(
     One task a shard (whole folders balanced by bytes, never part of a sequence), then one
     task that runs the ingest, sweep or finalize (--then) on what they read. The ledger's URL
     (without its password), the tree and the plan are the job's parameters, with these
-    values as defaults: `openjd run job.json --step Hash` needs no other argument.
+    values as defaults: `openjd run template.json --step Hash` needs no other argument.
     """
     finish = Finish(
         kind,
@@ -131,7 +132,9 @@ def job(
     )
     for index, shard in enumerate(plan.shards):
         click.echo(f"  shard {index}: {shard.files:,} files, {human_bytes(shard.size)}")
-    click.echo(f"submit {made.template} (OpenJD), or the lines of {made.shard_commands}")
+    click.echo(
+        f"submit {made.folder} (an OpenJD job bundle), or the lines of {made.shard_commands}"
+    )
     click.echo(f"then {made.record_command}")
 
 

@@ -5,10 +5,10 @@ the bottleneck, and studios already run a farm. `write_farm_job` plans shards of
 (whole folders balanced by bytes; a folder bigger than a shard's share is split between its
 assets, never inside a sequence or UDIM set) and writes, in a job folder:
 
-- `job.json`, an Open Job Description template (what AWS Deadline Cloud runs, and `openjd run`
-  locally): a step `Hash` of one task a shard, and a step `Record` after it. The ledger's URL,
+- `template.json`, an Open Job Description template (what AWS Deadline Cloud runs, and `openjd run`
+  locally; the folder is a Deadline Cloud job bundle as it is): a step `Hash` of one task a shard, and a step `Record` after it. The ledger's URL,
   the tree, the plan and the command are job parameters whose defaults are this job's, so
-  `openjd run job.json --step Hash` needs no other argument;
+  `openjd run template.json --step Hash` needs no other argument;
 - `plan.json`, the shards (paths relative to the tree, so a farm node that mounts the tree
   elsewhere runs the same plan with `-p Tree=...`);
 - `shards.txt` (one command line a shard task) and `record.txt` (the last step) for farms that
@@ -65,7 +65,7 @@ PLAN_SCHEMA = "FarmPlan.1"
 SHARD_SCHEMA = "FarmShard.1"
 FINISH_KINDS = ("ingest", "sweep", "finalize")
 TEMPLATE_FILE, PLAN_FILE, SHARDS_FILE, RECORD_FILE = (
-    "job.json",
+    "template.json",
     "plan.json",
     "shards.txt",
     "record.txt",
@@ -560,7 +560,7 @@ def run_shard(
 
     started = time.perf_counter()
     location = locate_ledger(db)
-    with Hasher(workers) as hasher:
+    with Hasher(workers, yield_to_writer=False) as hasher:
         result, readings = hash_shard(plan_file, index, tree, hasher, progress)
     if location.sqlite_path is None and readings:
         from provenance.ledger import Ledger

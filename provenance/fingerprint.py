@@ -42,7 +42,7 @@ CHUNK_MAX_FILES = 512
 CHUNK_MAX_BYTES = 64 << 20
 # How much lower than the writer's the hashing workers' scheduling priority is (see
 # _yield_to_writer): at 10, Linux gives the writer about ten times their share of a core.
-WORKER_NICENESS = int(os.environ.get("XP_NICE", "10"))
+WORKER_NICENESS = 10
 # Batches of files this big on average are hashed by threads (see Hasher).
 THREADED_MIN_AVERAGE = 256 << 10
 
@@ -330,8 +330,28 @@ def hash_folders(folders: list[bytes], top: bytes) -> list[HashedFolder]:
 
 
 def _hash_folder(folder: bytes, top: bytes) -> HashedFolder:
-    scan, _ = scan_folder(folder, top)
     buffer = _get_buffer()
+    digests_by_name: dict[bytes, str | None] = {}
+
+    def read(name: bytes, folder_fd: int) -> os.stat_result | None:
+        # Opened by name in the open folder, never through a link: the stat of the open file is
+        # what the listing records, and the digest is of the bytes that stat describes.
+        try:
+            fd = os.open(name, _OPEN_FLAGS, dir_fd=folder_fd)
+        except OSError:
+            return None
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                return None
+            digests_by_name[name] = _digest_of_open(fd, opened, buffer)
+            return opened
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    scan, _ = scan_folder(folder, top, read=read)
     prefix = scan.folder or b""
     cut = len(prefix)
     assets: list[HashedAsset] = []
@@ -342,26 +362,28 @@ def _hash_folder(folder: bytes, top: bytes) -> HashedFolder:
     for asset in scan.assets:
         names: list[bytes] = []
         frames: list[int | None] = []
-        read: list[tuple[int | None, str]] = []
+        read_members: list[tuple[int | None, str]] = []
         for member in asset.members:
-            names.append(member.path[cut:])
+            name = member.path[cut:]
+            names.append(name)
             frames.append(member.frame)
-            digest = _hash_listed(member.path, member.stat, buffer)
+            digest = digests_by_name.get(name)
             if digest is not None:
                 numbers.extend(member.stat)
-                read.append((member.frame, digest))
+                read_members.append((member.frame, digest))
                 digests.append(digest)
                 continue
-            # Not as listed, or not readable: the long way, which says why.
+            # Not read as listed (it changed while read, or could not be opened): the long way,
+            # which says why.
             result = hash_file(member.path)
             if result.digest is None or result.stat is None:
                 failed[len(digests)] = (result, member.stat)
             else:
                 numbers.extend(result.stat)
-                read.append((member.frame, result.digest))
+                read_members.append((member.frame, result.digest))
             stable = False
             digests.append(result.digest)
-        aggregate = aggregate_digest(read) if len(read) == len(names) else None
+        aggregate = aggregate_digest(read_members) if len(read_members) == len(names) else None
         assets.append(HashedAsset(asset.kind, asset.pattern, names, frames, aggregate))
     return HashedFolder(
         scan.folder,
@@ -377,47 +399,20 @@ def _hash_folder(folder: bytes, top: bytes) -> HashedFolder:
     )
 
 
-def _hash_listed(path: bytes, listed: StatFingerprint, buffer: memoryview) -> str | None:
-    """The digest of a file exactly as its folder's listing just saw it: None when it is not
-    (it changed or went since, it is not a regular file, it cannot be opened), and the caller
-    then takes the long way (`hash_file`), which says why.
-
-    The listing's stat stands in for `hash_file`'s second look at the path: the file opened
-    has the listed inode, size and times, and they did not move while it was read.
-    """
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError:
-        return None
-    try:
-        before = os.fstat(fd)
-        if (
-            not stat.S_ISREG(before.st_mode)
-            or (
-                before.st_size,
-                before.st_mtime_ns,
-                before.st_ctime_ns,
-                before.st_ino,
-                before.st_dev,
-            )
-            != listed
-        ):
+def _digest_of_open(fd: int, opened: os.stat_result, buffer: memoryview) -> str | None:
+    """The digest of the regular file open as `fd`, whose stat was `opened`: None when its size
+    or times moved while it was read (the caller then takes the long way, `hash_file`)."""
+    size = opened.st_size
+    if size < len(buffer):
+        # One read of one byte more than the file holds: a short read is its end.
+        data = os.read(fd, size + 1)
+        if len(data) != size:
             return None
-        size = before.st_size
-        if size < len(buffer):
-            # One read of one byte more than the file holds: a short read is its end.
-            data = os.read(fd, size + 1)
-            if len(data) != size:
-                return None
-            digest = xxhash.xxh3_128_hexdigest(data)
-        else:
-            digest = _read_digest(fd, buffer, size)
-        if not _same_bytes(before, os.fstat(fd)):
-            return None
-    except OSError:
+        digest = xxhash.xxh3_128_hexdigest(data)
+    else:
+        digest = _read_digest(fd, buffer, size)
+    if not _same_bytes(opened, os.fstat(fd)):
         return None
-    finally:
-        os.close(fd)
     return format_digest(digest)
 
 
@@ -560,8 +555,13 @@ class Hasher:
     workers stop.
     """
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, yield_to_writer: bool = True) -> None:
         self.workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+        self.yield_to_writer = yield_to_writer
+        """Workers run at a lower priority than this process (see `_yield_to_writer`): for
+        a run whose writer is its critical path (an ingest). A run that only reads (a sweep,
+        a finalize's reading, a farm shard) waits on its workers: they run at its own
+        priority, as a reference program would on a shared machine."""
         self._pool: ProcessPoolExecutor | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._starting: threading.Thread | None = None
@@ -660,7 +660,9 @@ class Hasher:
         pool: ProcessPoolExecutor | None = None
         try:
             pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=_mp_context(), initializer=_yield_to_writer
+                max_workers=self.workers,
+                mp_context=_mp_context(),
+                initializer=_yield_to_writer if self.yield_to_writer else None,
             )
             pool.submit(int)  # starts the worker processes now
         except Exception as exc:

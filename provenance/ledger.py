@@ -627,7 +627,7 @@ class Ledger:
 
         source = self._absolute(delivery)
         configured_anchors()
-        with Hasher(workers) as hasher:
+        with Hasher(workers, yield_to_writer=False) as hasher:
             if readings:
                 self.record_readings(readings)
             check = self._check_unlocked(
@@ -746,7 +746,7 @@ class Ledger:
         staged: StagedManifest | None = None
         checkpoint: dict[str, Any] | None = None
         try:
-            with Hasher(workers) as hasher:
+            with Hasher(workers, yield_to_writer=False) as hasher:
                 # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
                 # row is a cache any writer could forge). The locked check below trusts only
                 # these readings, for files whose stat has not moved since, and reads the rest.
@@ -873,7 +873,7 @@ class Ledger:
                 )
             }
             finalized_at = row.created_at
-        with Hasher(workers) as hasher:
+        with Hasher(workers, yield_to_writer=False) as hasher:
             check = self._check_unlocked(source, DEFAULT_POLICY, hasher, read_all=not quick)
         home = check.delivery.home
         now = {os.path.relpath(e.path, home): e.digest for e in check.entries}

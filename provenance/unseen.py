@@ -175,10 +175,10 @@ def _may_be_copies(folder: HashedFolder, settled_before_ns: int, manifest: bytes
     )
 
 
-def _all_copied(folder: HashedFolder, copies: dict[str, tuple[int, list[int]]]) -> bool:
+def _all_copied(folder: HashedFolder, copies: dict[str, tuple[int, int]]) -> bool:
     for asset in folder.assets:
         found = copies.get(asset.aggregate or "")
-        if found is None or len(found[1]) != len(asset.names):
+        if found is None or found[1] != len(asset.names):
             return False  # (the length differs only if two member lists shared a digest)
     return True
 
@@ -186,7 +186,7 @@ def _all_copied(folder: HashedFolder, copies: dict[str, tuple[int, list[int]]]) 
 def _add_copies(
     read: UnseenDelivery,
     folder: HashedFolder,
-    copies: dict[str, tuple[int, list[int]]],
+    copies: dict[str, tuple[int, int]],
     as_of: int,
 ) -> None:
     prefix = folder.folder

@@ -159,7 +159,7 @@ def test_four_shards_through_openjd_give_the_single_machine_ledger(
     request: pytest.FixtureRequest,
 ) -> None:
     job = make_job(run, workspace, 4, "--origin", "capture", "--by", "alice")
-    openjd("check", str(job / "job.json"), cwd=workspace)
+    openjd("check", str(job / "template.json"), cwd=workspace)
     plan = FarmPlan.load(job / "plan.json")
     # The big folder spans shards; no sequence is split.
     big = [i for i, shard in enumerate(plan.shards) if any(u.folder == "big/" for u in shard.units)]
@@ -168,7 +168,7 @@ def test_four_shards_through_openjd_give_the_single_machine_ledger(
         for unit in shard.units:
             assert unit.folder != "big/" or unit.assets is not None
 
-    openjd("run", str(job / "job.json"), "--step", "Hash", cwd=workspace)
+    openjd("run", str(job / "template.json"), "--step", "Hash", cwd=workspace)
     assert all(shard_path(job / "plan.json", i).exists() for i in range(4))
     with read_session(ledger.engine) as session:
         located = session.execute(select(Location.id)).all()
@@ -176,7 +176,7 @@ def test_four_shards_through_openjd_give_the_single_machine_ledger(
         assert len(located) == FILES  # each task recorded what it read into the shared ledger
     else:
         assert located == []  # no task touched the SQLite ledger
-    openjd("run", str(job / "job.json"), "--step", "Record", cwd=workspace)
+    openjd("run", str(job / "template.json"), "--step", "Record", cwd=workspace)
 
     reference_url = second_ledger_url(db_url, workspace, request)
     with Ledger.create(reference_url, cwd=workspace) as reference:
@@ -226,8 +226,8 @@ def test_a_task_killed_half_way_and_run_again_leaves_the_same_ledger(
     twice = json.loads(run("farm", "shard", str(plan_file), "--shard", "0", "--json").stdout)  # type: ignore[operator]
     assert twice["already_done"] and twice["files_read"] == 0
 
-    openjd("run", str(job / "job.json"), "--step", "Hash", cwd=workspace)
-    openjd("run", str(job / "job.json"), "--step", "Record", cwd=workspace)
+    openjd("run", str(job / "template.json"), "--step", "Hash", cwd=workspace)
+    openjd("run", str(job / "template.json"), "--step", "Record", cwd=workspace)
     reference_url = second_ledger_url(db_url, workspace, request)
     with Ledger.create(reference_url, cwd=workspace) as reference:
         reference.ingest([str(tree)], origin="capture")

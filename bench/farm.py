@@ -1,0 +1,267 @@
+"""Farm benchmark: shard tasks of `provenance farm`, one and two at a time, and what a task costs.
+
+    .venv/bin/python bench/farm.py             # 2,000 frames of 1-1.5 MiB (about 2.5 GB)
+    .venv/bin/python bench/farm.py --quick     # 200 frames
+    .venv/bin/python bench/farm.py --repeat 5
+
+A tree of frame sequences is generated in a work folder (bench/_work/farm, git-ignored) and read
+into the page cache. Every run is a real `provenance farm shard` command (a new process, as a
+farm node runs it), with one hashing process a task (`--workers 1`: a task per core):
+
+  1 process    one task reads the whole tree (a plan of one shard)
+  2 processes  two tasks at once read half each (a plan of two shards, balanced by bytes)
+
+The speedup is the first time over the second: what a second node (here, a second core) adds.
+The per-task overhead is a task with one small file: its process start (the interpreter and
+the CLI), reading the plan, and on PostgreSQL connecting and recording its readings in one
+transaction. PostgreSQL is a throwaway server started here (as the tests start theirs) when
+its programs are installed; the table says when it was not.
+
+The reference for the reading rate is `xxhsum -H2` over the same tree (one process), in the
+same rounds. Runs are interleaved and the best of --repeat counts. Nothing here asserts
+wall-clock times: the table says PASS or MISS against the targets below (--strict exits 1 on
+a MISS). The figures feed the farm estimate in docs/studio-admin.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ingest import MiB, Row, gb, log, report, settle, warm_cache
+
+DEFAULT_WORK = Path(__file__).resolve().parent / "_work"
+SPEEDUP_TARGET = 1.7
+"""Two tasks on two cores: at least 85% of twice one task's rate."""
+OVERHEAD_TARGET_S = 1.0
+"""A task's cost beyond its reading: under a second, so that a task of a few minutes' reading
+loses under 1% to it."""
+
+
+def generate(root: Path, frames: int, seed: int = 2026) -> tuple[int, int]:
+    """Shots of 100 frames of 1-1.5 MiB of incompressible bytes."""
+    rng = random.Random(seed)
+    pool = rng.randbytes(3 * MiB)
+    files = total = 0
+    for index in range(frames):
+        shot = f"sh{(index // 100) * 10 + 10:04d}"
+        folder = root / shot / "comp"
+        folder.mkdir(parents=True, exist_ok=True)
+        size = rng.randint(MiB, 3 * MiB // 2)
+        offset = rng.randrange(len(pool) - size)
+        name = f"{shot}_comp_v001.{1001 + index % 100:04d}.exr"
+        with open(folder / name, "wb") as out:
+            out.write(f"{shot}/{name}\n".encode())
+            out.write(pool[offset : offset + size])
+        files += 1
+        total += size
+    return files, total
+
+
+def provenance_command() -> list[str]:
+    script = Path(sys.executable).with_name("provenance")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "provenance"]
+
+
+def env_for(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PROVENANCE_DB", "DATABASE_URL")}
+    env["XDG_CONFIG_HOME"] = str(work / "config")
+    return env
+
+
+def make_job(db: str, tree: Path, shards: int, out: Path, env: dict[str, str]) -> Path:
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run(
+        [*provenance_command(), "--db", db, "farm", "job", str(tree), "--shards", str(shards),
+         "--out", str(out), "--json"],
+        check=True, env=env, capture_output=True,
+    )  # fmt: skip
+    return out / "plan.json"
+
+
+def run_tasks(db: str, plan: Path, shards: int, env: dict[str, str]) -> float:
+    """Run every shard of `plan` at once (one process each, one hashing process each): wall time."""
+    shutil.rmtree(plan.parent / "shards", ignore_errors=True)
+    settle()
+    started = time.perf_counter()
+    tasks = [
+        subprocess.Popen(
+            [
+                *provenance_command(),
+                "--db",
+                db,
+                "farm",
+                "shard",
+                str(plan),
+                "--shard",
+                str(i),
+                "--workers",
+                "1",
+                "--json",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(shards)
+    ]
+    for task in tasks:
+        _out, err = task.communicate()
+        if task.returncode != 0:
+            raise SystemExit(f"a shard task failed: {err.decode()[-2000:]}")
+    return time.perf_counter() - started
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def start_postgres() -> tuple[object, str] | None:
+    try:
+        from tests.pgserver import start_server
+    except ImportError:
+        return None
+    try:
+        server = start_server()
+    except RuntimeError as exc:
+        log(f"no PostgreSQL: {exc}")
+        return None
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql('CREATE DATABASE "farm_bench"')
+    admin.dispose()
+    return server, server.url(database="farm_bench")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="200 frames, one repetition")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per measurement (best)")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="work folder")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    if shutil.which("xxhsum") is None:
+        print("missing xxhsum: `apt-get install xxhash`", file=sys.stderr)
+        return 2
+    work: Path = args.work.resolve() / "farm"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = env_for(work)
+    load_before = os.getloadavg()[0]
+    postgres = start_postgres()
+    try:
+        tree = work / "tree"
+        files, total = generate(tree, 200 if args.quick else 2_000)
+        log(f"{files:,} frames, {gb(total)}")
+        small = work / "small"
+        (small / "one").mkdir(parents=True)
+        (small / "one" / "note.txt").write_bytes(b"one small file\n")
+        time.sleep(2.1)  # past the racy window
+        warm_cache(tree)
+        sqlite = str(work / "ledger" / ".provenance" / "ledger.db")
+        subprocess.run([*provenance_command(), "--db", sqlite, "init"], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        one = make_job(sqlite, tree, 1, work / "job1", env)
+        two = make_job(sqlite, tree, 2, work / "job2", env)
+        tiny = make_job(sqlite, small, 1, work / "tiny", env)
+        pg_tiny = None
+        if postgres is not None:
+            pg_url = postgres[1]
+            subprocess.run([*provenance_command(), "--db", pg_url, "init"], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+            pg_tiny = make_job(pg_url, small, 1, work / "pg-tiny", env)
+        singles: list[float] = []
+        pairs: list[float] = []
+        xxh: list[float] = []
+        starts: list[float] = []
+        tasks: list[float] = []
+        pg_tasks: list[float] = []
+        for _ in range(args.repeat):
+            settle()
+            xxh.append(timed(["sh", "-c", f"find {tree} -type f -print0 | xargs -0 xxhsum -H2 > /dev/null"], env))  # fmt: skip
+            singles.append(run_tasks(sqlite, one, 1, env))
+            pairs.append(run_tasks(sqlite, two, 2, env))
+            starts.append(timed([*provenance_command(), "--version"], env))
+            tasks.append(run_tasks(sqlite, tiny, 1, env))
+            if pg_tiny is not None:
+                pg_tasks.append(run_tasks(postgres[1], pg_tiny, 1, env))  # type: ignore[index]
+        log(f"xxhsum (1 process)  {', '.join(f'{t:.2f}' for t in xxh)} s")
+        log(f"1 task              {', '.join(f'{t:.2f}' for t in singles)} s")
+        log(f"2 tasks at once     {', '.join(f'{t:.2f}' for t in pairs)} s")
+        log(f"a one-file task     {', '.join(f'{t:.2f}' for t in tasks)} s (SQLite)")
+        if pg_tasks:
+            log(f"a one-file task     {', '.join(f'{t:.2f}' for t in pg_tasks)} s (PostgreSQL)")
+        shard_document = json.loads((one.parent / "shards" / "shard-0000.json").read_text())
+        assert len(shard_document["files"]) == files
+    finally:
+        if postgres is not None:
+            postgres[0].stop()  # type: ignore[attr-defined]
+        shutil.rmtree(work, ignore_errors=True)
+    single, pair, reference = min(singles), min(pairs), min(xxh)
+    start, task = min(starts), min(tasks)
+    speedup = single / pair
+    rows = [
+        Row(
+            f"{files:,} frames ({gb(total)}): 1 task, 1 process",
+            f"{single:.2f} s ({total / single / 1e9:.2f} GB/s)",
+            f"xxhsum -H2 {reference:.2f} s",
+            f"{single / reference:.2f}x time",
+            "-",
+            None,
+        ),
+        Row(
+            "  2 tasks at once (2 shards)",
+            f"{pair:.2f} s ({total / pair / 1e9:.2f} GB/s)",
+            f"1 task {single:.2f} s",
+            f"{speedup:.2f}x speedup",
+            f">= {SPEEDUP_TARGET}x",
+            speedup >= SPEEDUP_TARGET,
+        ),
+        Row(
+            "a task's overhead (one small file), SQLite: start, plan, shard file",
+            f"{task:.2f} s",
+            f"provenance --version {start:.2f} s",
+            "-",
+            f"<= {OVERHEAD_TARGET_S:.1f} s",
+            task <= OVERHEAD_TARGET_S,
+        ),
+    ]
+    if pg_tasks:
+        pg_task = min(pg_tasks)
+        rows.append(
+            Row(
+                "  PostgreSQL: also connect and record its readings (one transaction)",
+                f"{pg_task:.2f} s",
+                f"SQLite task {task:.2f} s",
+                f"+{pg_task - task:.2f} s",
+                f"<= {OVERHEAD_TARGET_S:.1f} s",
+                pg_task <= OVERHEAD_TARGET_S,
+            )
+        )
+    else:
+        rows.append(
+            Row("  PostgreSQL: not measured (no server programs)", "-", "-", "-", "-", None)
+        )
+    return report(rows, args, load_before)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
