@@ -693,7 +693,12 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     # forkserver: forking a big host process (a DCC, a test runner with threads) is unsafe,
     # and spawn pays a full interpreter start per worker.
     if sys.platform.startswith("linux") or sys.platform == "darwin":
-        return multiprocessing.get_context("forkserver")
+        context = multiprocessing.get_context("forkserver")
+        # The server imports this module once, before it forks any worker: each worker then
+        # starts with it loaded, instead of importing it (70 ms of a core each, measured here).
+        # The main module stays preloaded too, as by default. (No effect once the server runs.)
+        context.set_forkserver_preload(["__main__", __name__])
+        return context
     return multiprocessing.get_context("spawn")
 
 

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -74,37 +75,35 @@ def read_unseen(
     `progress(files, bytes, bytes read)` is called as each chunk of folders is read."""
     folders = _folders_under(top)
     chunks = _chunks(folders, hasher.workers)
+    # Read before the copies are looked up: a version recorded meanwhile is above it, and so
+    # checked by every sweep that reads the seals (writers are serialized: ids are in order).
+    as_of = latest_version_id(session)
     # Taken before any file is read: the racy rule errs on the safe side.
     recorded_ns = time.time_ns()
     job = hasher.call(functools.partial(hash_folders, top=top), chunks)
-    hashed: list[HashedFolder] = []
+    read = UnseenDelivery(Delivery(DeliveryKind.FOLDER, top, top), recorded_ns=recorded_ns)
+    settled_before = recorded_ns - racy_window_ns
     files = size = 0
+    # Each chunk of folders is settled as it comes back (its copies looked up while the workers
+    # read the next ones), in the order of the walk.
     for done in job.each():
-        hashed += done
+        candidates = [
+            f for f in done if _may_be_copies(f, settled_before, read.delivery.manifest_at)
+        ]
+        copies = copied_versions(
+            session.connection(),
+            {a.aggregate for f in candidates for a in f.assets if a.aggregate},
+        )
+        chosen = {id(f) for f in candidates if _all_copied(f, copies)}
+        for folder in done:
+            if id(folder) in chosen:
+                _add_copies(read, folder, copies, as_of)
+            else:
+                _add_file_by_file(read, folder)
         if progress is not None:
             files += sum(len(folder.digests) for folder in done)
             size += sum(sum(folder.numbers[0::5]) for folder in done)
             progress(files, size, size)
-    read = UnseenDelivery(Delivery(DeliveryKind.FOLDER, top, top), recorded_ns=recorded_ns)
-    manifest = read.delivery.manifest_at
-    candidates = [
-        folder
-        for folder in hashed
-        if _may_be_copies(folder, recorded_ns - racy_window_ns, manifest)
-    ]
-    # Read before the copies are looked up: a version recorded meanwhile is above it, and so
-    # checked by every sweep that reads the seals (writers are serialized: ids are in order).
-    as_of = latest_version_id(session)
-    copies = copied_versions(
-        session.connection(),
-        {a.aggregate for f in candidates for a in f.assets if a.aggregate},
-    )
-    chosen = {id(f) for f in candidates if _all_copied(f, copies)}
-    for folder in hashed:
-        if id(folder) in chosen:
-            _add_copies(read, folder, copies, as_of)
-        else:
-            _add_file_by_file(read, folder)
     return read
 
 
@@ -199,8 +198,9 @@ def _add_copies(
         version_id, _ = copies[asset.aggregate or ""]
         count = len(asset.names)
         sizes = folder.numbers[at * 5 : (at + count) * 5 : 5]
-        sealed.paths.extend(prefix + name for name in asset.names)
-        sealed.digests.extend(d for d in folder.digests[at : at + count] if d is not None)
+        sealed.paths.extend([prefix + name for name in asset.names])
+        # (Every file of a copied folder has its digest: its assets' aggregates were made.)
+        sealed.digests.extend(cast("list[str]", folder.digests[at : at + count]))
         sealed.sizes.extend(sizes)
         sealed.version_ids.extend([version_id] * count)
         sealed.frames.extend(asset.frames)
