@@ -38,15 +38,15 @@ from provenance.store.models import (
 from .builders import write_bytes, write_image, write_sequence
 from .conftest import _fresh_pg_database
 
-FILES = 2 * 12 - 1 + 4 + 1 + 3 + 8
-ASSETS = 2 + 1 + 1 + 3 + 1
+FILES = 2 * 12 - 1 + 4 + 2 + 3 + 8
+ASSETS = 2 + 1 + 2 + 3 + 1
 OPENJD = Path(sys.executable).with_name("openjd")
 PROVENANCE = Path(sys.executable).with_name("provenance")
 
 
 def build_tree(tree: Path) -> None:
-    """Sequences (one with a hole), a UDIM set, images, and `big/`: more bytes than a shard's
-    share, so that its assets go to different shards."""
+    """Sequences (one with a hole), a UDIM set, images (one named in Latin-1, not UTF-8), and
+    `big/`: more bytes than a shard's share, so that its assets go to different shards."""
     for shot in ("sh010", "sh020"):
         write_sequence(
             tree / "sq01" / shot / "plate", f"{shot}_plate", range(1001, 1013), ext="png"
@@ -55,6 +55,7 @@ def build_tree(tree: Path) -> None:
     for tile in (1001, 1002, 1011, 1012):
         write_bytes(tree / "assets" / "wood" / f"wood_diffuse.{tile}.tx", 3000, seed="tx")
     write_image(tree / "concept" / "moodboard.png", seed="mood")
+    write_image(tree / "concept" / os.fsdecode(b"caf\xe9_v001.png"), seed="latin-1 name")
     for index in range(3):
         write_bytes(tree / "big" / f"ref_{index}_v001.mov", 90_000 + index, seed="big")
     for frame in range(1, 9):
