@@ -614,22 +614,32 @@ class Hasher:
             return HashJob([[path for path, _ in files]], detect)
         job = HashJob(_chunks(files, self.workers), detect)
         if total >= THREADED_MIN_AVERAGE * len(files):
-            if self._threads is None:
-                self._threads = ThreadPoolExecutor(self.workers, "provenance-hash")
-            job._hand_over(self._threads)
+            job._hand_over(self._thread_pool())
         else:
             self._enlist(job)
         return job
 
     def call(
-        self, work: Callable[[list[_Item]], list[_Result]], chunks: list[list[_Item]]
+        self,
+        work: Callable[[list[_Item]], list[_Result]],
+        chunks: list[list[_Item]],
+        large_files: bool = False,
     ) -> CallJob[_Item, _Result]:
         """Start `work` on each chunk in the worker processes (and here, see `_ChunkJob`), and
-        return at once."""
+        return at once; in threads of this process when the chunks' files are `large_files`
+        (their reading and hashing release the GIL, and threads start at once)."""
         job = CallJob(work, chunks)
         if self.workers > 1 and len(chunks) > 1:
-            self._enlist(job)
+            if large_files:
+                job._hand_over(self._thread_pool())
+            else:
+                self._enlist(job)
         return job
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self.workers, "provenance-hash")
+        return self._threads
 
     def _enlist(self, job: _ChunkJob[Any, Any, Any]) -> None:
         job._hasher = self

@@ -25,6 +25,7 @@ from provenance.deliveries import Delivery, DeliveryKind
 from provenance.fingerprint import (
     CHUNKS_PER_WORKER,
     PARALLEL_MIN_FILES,
+    THREADED_MIN_AVERAGE,
     HashedFolder,
     Hasher,
     HashResult,
@@ -80,7 +81,9 @@ def read_unseen(
     as_of = latest_version_id(session)
     # Taken before any file is read: the racy rule errs on the safe side.
     recorded_ns = time.time_ns()
-    job = hasher.call(functools.partial(hash_folders, top=top), chunks)
+    job = hasher.call(
+        functools.partial(hash_folders, top=top), chunks, large_files=_large_files(folders)
+    )
     read = UnseenDelivery(Delivery(DeliveryKind.FOLDER, top, top), recorded_ns=recorded_ns)
     settled_before = recorded_ns - racy_window_ns
     files = size = 0
@@ -132,6 +135,31 @@ def _folders_under(top: bytes) -> list[tuple[bytes, int]]:
         found.append((folder, others))
         stack.extend(sorted(subfolders, reverse=True))
     return found
+
+
+SIZE_SAMPLE = 32
+"""Files whose size is looked at to tell frames from small files (`_large_files`)."""
+
+
+def _large_files(folders: list[tuple[bytes, int]]) -> bool:
+    """Are the files of the tree frame-sized (THREADED_MIN_AVERAGE on average), by the first
+    file of each of its first folders? Reading those releases the GIL: threads, which start
+    at once, read them as fast as worker processes would."""
+    sizes: list[int] = []
+    for folder, count in folders:
+        if len(sizes) >= SIZE_SAMPLE:
+            break
+        if not count:
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False):
+                        sizes.append(entry.stat(follow_symlinks=False).st_size)
+                        break
+        except OSError:
+            continue
+    return bool(sizes) and sum(sizes) >= THREADED_MIN_AVERAGE * len(sizes)
 
 
 def _chunks(folders: list[tuple[bytes, int]], workers: int) -> list[list[bytes]]:
