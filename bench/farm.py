@@ -11,7 +11,9 @@ farm node runs it), with one hashing process a task (`--workers 1`: a task per c
   1 process    one task reads the whole tree (a plan of one shard)
   2 processes  two tasks at once read half each (a plan of two shards, balanced by bytes)
 
-The speedup is the first time over the second: what a second node (here, a second core) adds.
+The speedup is the first reading time over the second (each task's own `seconds`, from reading
+its plan to writing its shard file): what a second node (here, a second core) adds to the
+reading; the same with the processes' start is shown beside it.
 The per-task overhead is a task with one small file: its process start (the interpreter and
 the CLI), reading the plan, and on PostgreSQL connecting and recording its readings in one
 transaction. PostgreSQL is a throwaway server started here (as the tests start theirs) when
@@ -20,8 +22,9 @@ its programs are installed; the table says when it was not.
 The last step (`farm finish`: here the ingest of the tree, on what the two shards read, into
 an empty SQLite ledger, reading nothing again) is timed whole, a process start included.
 
-The reference for the reading rate is `xxhsum -H2` over the same tree (one process), in the
-same rounds. Runs are interleaved and the best of --repeat counts. Nothing here asserts
+The references are `xxhsum -H2` over the same tree, one process and two at once (`xargs -P2`),
+in the same rounds: the speedup two tasks get is compared with the speedup two xxhsum processes
+get on this machine. Runs are interleaved and the best of --repeat counts. Nothing here asserts
 wall-clock times: the table says PASS or MISS against the targets below (--strict exits 1 on
 a MISS). The figures feed the farm estimate in docs/studio-admin.md.
 """
@@ -44,8 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest import MiB, Row, gb, log, report, settle, warm_cache
 
 DEFAULT_WORK = Path(__file__).resolve().parent / "_work"
-SPEEDUP_TARGET = 1.7
-"""Two tasks on two cores: at least 85% of twice one task's rate."""
+SPEEDUP_SHARE = 0.9
+"""Two tasks at once speed the reading up at least 90% as much as a second xxhsum process does
+on the same tree: what the machine allows (on this one the page cache's bandwidth, not the
+cores, caps both near 1.4x)."""
 OVERHEAD_TARGET_S = 1.0
 """A task's cost beyond its reading: under a second, so that a task of a few minutes' reading
 loses under 1% to it."""
@@ -92,8 +97,10 @@ def make_job(db: str, tree: Path, shards: int, out: Path, env: dict[str, str]) -
     return out / "plan.json"
 
 
-def run_tasks(db: str, plan: Path, shards: int, env: dict[str, str]) -> float:
-    """Run every shard of `plan` at once (one process each, one hashing process each): wall time."""
+def run_tasks(db: str, plan: Path, shards: int, env: dict[str, str]) -> tuple[float, float]:
+    """Run every shard of `plan` at once (one process each, one hashing process each): the wall
+    time, and the longest task's own time (its `seconds`: from reading the plan to its shard
+    file, and its record on PostgreSQL; not its process start)."""
     shutil.rmtree(plan.parent / "shards", ignore_errors=True)
     settle()
     started = time.perf_counter()
@@ -118,11 +125,17 @@ def run_tasks(db: str, plan: Path, shards: int, env: dict[str, str]) -> float:
         )
         for i in range(shards)
     ]
+    inside = 0.0
     for task in tasks:
-        _out, err = task.communicate()
+        out, err = task.communicate()
         if task.returncode != 0:
             raise SystemExit(f"a shard task failed: {err.decode()[-2000:]}")
-    return time.perf_counter() - started
+        inside = max(inside, float(json.loads(out)["seconds"]))
+    return time.perf_counter() - started, inside
+
+
+def pairs_text(runs: list[tuple[float, float]]) -> str:
+    return ", ".join(f"{wall:.2f} ({inside:.2f} inside)" for wall, inside in runs) + " s"
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
@@ -191,15 +204,17 @@ def main() -> int:
             subprocess.run([*provenance_command(), "--db", pg_url, "init"], env=env, check=True,
                            capture_output=True)  # fmt: skip
             pg_tiny = make_job(pg_url, small, 1, work / "pg-tiny", env)
-        singles: list[float] = []
-        pairs: list[float] = []
+        singles: list[tuple[float, float]] = []
+        pairs: list[tuple[float, float]] = []
         xxh: list[float] = []
+        xxh2: list[float] = []
         starts: list[float] = []
-        tasks: list[float] = []
-        pg_tasks: list[float] = []
+        tasks: list[tuple[float, float]] = []
+        pg_tasks: list[tuple[float, float]] = []
         for _ in range(args.repeat):
             settle()
             xxh.append(timed(["sh", "-c", f"find {tree} -type f -print0 | xargs -0 xxhsum -H2 > /dev/null"], env))  # fmt: skip
+            xxh2.append(timed(["sh", "-c", f"find {tree} -type f -print0 | xargs -0 -P2 xxhsum -H2 > /dev/null"], env))  # fmt: skip
             singles.append(run_tasks(sqlite, one, 1, env))
             pairs.append(run_tasks(sqlite, two, 2, env))
             starts.append(timed([*provenance_command(), "--version"], env))
@@ -207,11 +222,12 @@ def main() -> int:
             if pg_tiny is not None:
                 pg_tasks.append(run_tasks(postgres[1], pg_tiny, 1, env))  # type: ignore[index]
         log(f"xxhsum (1 process)  {', '.join(f'{t:.2f}' for t in xxh)} s")
-        log(f"1 task              {', '.join(f'{t:.2f}' for t in singles)} s")
-        log(f"2 tasks at once     {', '.join(f'{t:.2f}' for t in pairs)} s")
-        log(f"a one-file task     {', '.join(f'{t:.2f}' for t in tasks)} s (SQLite)")
+        log(f"xxhsum (2 at once)  {', '.join(f'{t:.2f}' for t in xxh2)} s")
+        log(f"1 task              {pairs_text(singles)}")
+        log(f"2 tasks at once     {pairs_text(pairs)}")
+        log(f"a one-file task     {pairs_text(tasks)} (SQLite)")
         if pg_tasks:
-            log(f"a one-file task     {', '.join(f'{t:.2f}' for t in pg_tasks)} s (PostgreSQL)")
+            log(f"a one-file task     {pairs_text(pg_tasks)} (PostgreSQL)")
         shard_document = json.loads((one.parent / "shards" / "shard-0000.json").read_text())
         assert len(shard_document["files"]) == files
         # The last step: the ingest of the whole tree on what the two shards read, into an
@@ -231,26 +247,45 @@ def main() -> int:
         if postgres is not None:
             postgres[0].stop()  # type: ignore[attr-defined]
         shutil.rmtree(work, ignore_errors=True)
-    single, pair, reference = min(singles), min(pairs), min(xxh)
+    reference, reference2 = min(xxh), min(xxh2)
+    ceiling = reference / reference2
+    single, pair = min(w for w, _ in singles), min(w for w, _ in pairs)
+    single_in, pair_in = min(i for _, i in singles), min(i for _, i in pairs)
     finish = min(finishes)
-    start, task = min(starts), min(tasks)
-    speedup = single / pair
+    start, task = min(starts), min(w for w, _ in tasks)
+    speedup = single_in / pair_in
     rows = [
         Row(
-            f"{files:,} frames ({gb(total)}): 1 task, 1 process",
-            f"{single:.2f} s ({total / single / 1e9:.2f} GB/s)",
+            f"{files:,} frames ({gb(total)}): 1 task, 1 process, reading",
+            f"{single_in:.2f} s ({total / single_in / 1e9:.2f} GB/s)",
             f"xxhsum -H2 {reference:.2f} s",
-            f"{single / reference:.2f}x time",
+            f"{single_in / reference:.2f}x time",
             "-",
             None,
         ),
         Row(
-            "  2 tasks at once (2 shards)",
-            f"{pair:.2f} s ({total / pair / 1e9:.2f} GB/s)",
-            f"1 task {single:.2f} s",
-            f"{speedup:.2f}x speedup",
-            f">= {SPEEDUP_TARGET}x",
-            speedup >= SPEEDUP_TARGET,
+            "  2 tasks at once (2 shards), reading",
+            f"{pair_in:.2f} s ({total / pair_in / 1e9:.2f} GB/s)",
+            f"xxhsum -P2 {reference2:.2f} s",
+            f"{pair_in / reference2:.2f}x time",
+            "-",
+            None,
+        ),
+        Row(
+            "  speedup of the reading, 1 -> 2 tasks",
+            f"{speedup:.2f}x",
+            f"xxhsum -P1 -> -P2 {ceiling:.2f}x",
+            f"{speedup / ceiling:.0%} of it",
+            f">= {SPEEDUP_SHARE:.0%} of xxhsum's",
+            speedup >= SPEEDUP_SHARE * ceiling,
+        ),
+        Row(
+            "  the same, whole processes (start included)",
+            f"1 task {single:.2f} s, 2 tasks {pair:.2f} s",
+            "-",
+            f"{single / pair:.2f}x speedup",
+            "-",
+            None,
         ),
         Row(
             "a task's overhead (one small file), SQLite: start, plan, shard file",
@@ -272,7 +307,7 @@ def main() -> int:
         )
     )
     if pg_tasks:
-        pg_task = min(pg_tasks)
+        pg_task = min(w for w, _ in pg_tasks)
         rows.append(
             Row(
                 "  PostgreSQL: also connect and record its readings (one transaction)",

@@ -556,13 +556,12 @@ def run_shard(
     ledger's stat cache in one transaction. Run again, a finished shard is not read again (on
     PostgreSQL its readings are recorded again: a task killed after writing its file)."""
     from provenance.fingerprint import Hasher
-    from provenance.store.engine import locate_ledger
 
     started = time.perf_counter()
-    location = locate_ledger(db)
     with Hasher(workers, yield_to_writer=False) as hasher:
         result, readings = hash_shard(plan_file, index, tree, hasher, progress)
-    if location.sqlite_path is None and readings:
+    named = db or os.environ.get("PROVENANCE_DB") or os.environ.get("DATABASE_URL") or ""
+    if readings and is_server_url(named):
         from provenance.ledger import Ledger
 
         with Ledger.open(db) as ledger:
@@ -570,6 +569,13 @@ def run_shard(
         result.recorded = True
     result.seconds = time.perf_counter() - started
     return result
+
+
+def is_server_url(db: str) -> bool:
+    """Does `db` name a database server (PostgreSQL), rather than a SQLite file? Told from the
+    text alone: a shard task on SQLite never loads the database layer."""
+    scheme = db.partition("://")[0].lower() if "://" in db else ""
+    return bool(scheme) and not scheme.startswith("sqlite")
 
 
 def _tree(plan: FarmPlan, tree: bytes | None) -> bytes:
