@@ -119,6 +119,31 @@ def test_reading_commands_load_their_module_only_and_nothing_that_writes(
     assert under(modules, COMMAND_MODULES) == ["provenance.cli.read"]
 
 
+SIGNING = ("cryptography", "alembic", "mako", "pygments")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ingest", "comp", "--origin", "human"],
+        ["sweep", "comp"],
+        ["tag", "comp/sh010_comp_v001.png", "--origin", "human"],
+    ],
+)
+def test_commands_that_sign_nothing_load_no_cryptography_and_no_alembic(
+    args: list[str], small_ledger: Path, tmp_path: Path
+) -> None:
+    modules = loaded_modules(args, small_ledger, tmp_path)
+    assert "provenance.ledger" in modules
+    assert under(modules, SIGNING) == []
+
+
+def test_checking_the_log_loads_cryptography_only_then(small_ledger: Path, tmp_path: Path) -> None:
+    modules = loaded_modules(["audit", "verify"], small_ledger, tmp_path)
+    assert under(modules, ["cryptography"]) != []
+    assert under(modules, ["alembic"]) == []
+
+
 def test_registered_short_help_is_each_commands_own() -> None:
     for entry in COMMANDS:
         command = load_command(entry)
