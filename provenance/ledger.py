@@ -629,7 +629,8 @@ class Ledger:
         configured_anchors()
         with Hasher(workers, yield_to_writer=False) as hasher:
             if readings:
-                self.record_readings(readings)
+                with contextlib.suppress(LedgerReadOnly):  # (a cache: an auditor sweeps too)
+                    self.record_readings(readings)
             check = self._check_unlocked(
                 source, policy or DEFAULT_POLICY, hasher, progress, prior=readings
             )
