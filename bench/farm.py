@@ -1,12 +1,14 @@
 """Farm benchmark: shard tasks of `provenance farm`, one and two at a time, and what a task costs.
 
-    .venv/bin/python bench/farm.py             # 2,000 frames of 1-1.5 MiB (about 2.5 GB)
-    .venv/bin/python bench/farm.py --quick     # 200 frames
+    .venv/bin/python bench/farm.py             # 2,000 frames (2.6 GB) and 40,000 small files
+    .venv/bin/python bench/farm.py --quick     # 200 frames, 4,000 small files
     .venv/bin/python bench/farm.py --repeat 5
 
-A tree of frame sequences is generated in a work folder (bench/_work/farm, git-ignored) and read
-into the page cache. Every run is a real `provenance farm shard` command (a new process, as a
-farm node runs it), with one hashing process a task (`--workers 1`: a task per core):
+Two trees are generated in a work folder (bench/_work/farm, git-ignored) and read into the page
+cache: frames of 1-1.5 MiB (where the page cache's bandwidth bounds any reader: on this machine
+a second xxhsum process adds little) and files of 4-16 KiB (where a second core counts). Every
+run is a real `provenance farm shard` command (a new process, as a farm node runs it), with
+one hashing process a task (`--workers 1`: a task per core):
 
   1 process    one task reads the whole tree (a plan of one shard)
   2 processes  two tasks at once read half each (a plan of two shards, balanced by bytes)
@@ -19,7 +21,7 @@ the CLI), reading the plan, and on PostgreSQL connecting and recording its readi
 transaction. PostgreSQL is a throwaway server started here (as the tests start theirs) when
 its programs are installed; the table says when it was not.
 
-The last step (`farm finish`: here the ingest of the tree, on what the two shards read, into
+The last step (`farm finish`: here the ingest of the frames, on what the two shards read, into
 an empty SQLite ledger, reading nothing again) is timed whole, a process start included.
 
 The references are `xxhsum -H2` over the same tree, one process and two at once (`xargs -P2`),
@@ -39,33 +41,36 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest import MiB, Row, gb, log, report, settle, warm_cache
+from ingest import KiB, MiB, Row, gb, log, report, settle, warm_cache
 
 DEFAULT_WORK = Path(__file__).resolve().parent / "_work"
 SPEEDUP_SHARE = 0.9
-"""Two tasks at once speed the reading up at least 90% as much as a second xxhsum process does
-on the same tree: what the machine allows (on this one the page cache's bandwidth, not the
-cores, caps both near 1.4x)."""
+"""Two tasks at once speed the reading of the small files up at least 90% as much as a second
+xxhsum process does on the same tree: what the machine allows. (On the frames, the page cache's
+bandwidth, not the cores, caps both: shown, not judged.)"""
 OVERHEAD_TARGET_S = 1.0
 """A task's cost beyond its reading: under a second, so that a task of a few minutes' reading
 loses under 1% to it."""
 
 
-def generate(root: Path, frames: int, seed: int = 2026) -> tuple[int, int]:
-    """Shots of 100 frames of 1-1.5 MiB of incompressible bytes."""
+def generate(
+    root: Path, frames: int, low: int = MiB, high: int = 3 * MiB // 2, seed: int = 2026
+) -> tuple[int, int]:
+    """Shots of 100 frames of `low` to `high` bytes each, incompressible."""
     rng = random.Random(seed)
-    pool = rng.randbytes(3 * MiB)
+    pool = rng.randbytes(high + 2 * MiB)
     files = total = 0
     for index in range(frames):
         shot = f"sh{(index // 100) * 10 + 10:04d}"
         folder = root / shot / "comp"
         folder.mkdir(parents=True, exist_ok=True)
-        size = rng.randint(MiB, 3 * MiB // 2)
+        size = rng.randint(low, high)
         offset = rng.randrange(len(pool) - size)
         name = f"{shot}_comp_v001.{1001 + index % 100:04d}.exr"
         with open(folder / name, "wb") as out:
@@ -134,6 +139,59 @@ def run_tasks(db: str, plan: Path, shards: int, env: dict[str, str]) -> tuple[fl
     return time.perf_counter() - started, inside
 
 
+@dataclass
+class Runs:
+    """One tree's times, round by round."""
+
+    xxh: list[float] = field(default_factory=list)
+    xxh2: list[float] = field(default_factory=list)
+    singles: list[tuple[float, float]] = field(default_factory=list)
+    pairs: list[tuple[float, float]] = field(default_factory=list)
+
+
+def speed_rows(label: str, files: int, total: int, runs: Runs, gated: bool) -> list[Row]:
+    """One tree's rows: one task, two at once, and the speedup against xxhsum's own."""
+    reference, reference2 = min(runs.xxh), min(runs.xxh2)
+    ceiling = reference / reference2
+    single, pair = min(w for w, _ in runs.singles), min(w for w, _ in runs.pairs)
+    single_in, pair_in = min(i for _, i in runs.singles), min(i for _, i in runs.pairs)
+    speedup = single_in / pair_in
+    return [
+        Row(
+            f"{files:,} {label} ({gb(total)}): 1 task, 1 process, reading",
+            f"{single_in:.2f} s ({total / single_in / 1e9:.2f} GB/s)",
+            f"xxhsum -H2 {reference:.2f} s",
+            f"{single_in / reference:.2f}x time",
+            "-",
+            None,
+        ),
+        Row(
+            "  2 tasks at once (2 shards), reading",
+            f"{pair_in:.2f} s ({total / pair_in / 1e9:.2f} GB/s)",
+            f"xxhsum -P2 {reference2:.2f} s",
+            f"{pair_in / reference2:.2f}x time",
+            "-",
+            None,
+        ),
+        Row(
+            "  speedup of the reading, 1 -> 2 tasks",
+            f"{speedup:.2f}x",
+            f"xxhsum -P1 -> -P2 {ceiling:.2f}x",
+            f"{speedup / ceiling:.0%} of it",
+            f">= {SPEEDUP_SHARE:.0%} of xxhsum's" if gated else "-",
+            speedup >= SPEEDUP_SHARE * ceiling if gated else None,
+        ),
+        Row(
+            "  the same, whole processes (start included)",
+            f"1 task {single:.2f} s, 2 tasks {pair:.2f} s",
+            "-",
+            f"{single / pair:.2f}x speedup",
+            "-",
+            None,
+        ),
+    ]
+
+
 def pairs_text(runs: list[tuple[float, float]]) -> str:
     return ", ".join(f"{wall:.2f} ({inside:.2f} inside)" for wall, inside in runs) + " s"
 
@@ -184,54 +242,66 @@ def main() -> int:
     load_before = os.getloadavg()[0]
     postgres = start_postgres()
     try:
-        tree = work / "tree"
-        files, total = generate(tree, 200 if args.quick else 2_000)
-        log(f"{files:,} frames, {gb(total)}")
-        small = work / "small"
-        (small / "one").mkdir(parents=True)
-        (small / "one" / "note.txt").write_bytes(b"one small file\n")
+        trees = {
+            "frames": work / "frames",
+            "small": work / "small-files",
+        }
+        sizes = {
+            "frames": generate(trees["frames"], 200 if args.quick else 2_000),
+            "small": generate(trees["small"], 4_000 if args.quick else 40_000, 4 * KiB, 16 * KiB),
+        }
+        for kind, (files, total) in sizes.items():
+            log(f"{kind}: {files:,} files, {gb(total)}")
+        tiny_tree = work / "tiny"
+        (tiny_tree / "one").mkdir(parents=True)
+        (tiny_tree / "one" / "note.txt").write_bytes(b"one small file\n")
         time.sleep(2.1)  # past the racy window
-        warm_cache(tree)
         sqlite = str(work / "ledger" / ".provenance" / "ledger.db")
         subprocess.run([*provenance_command(), "--db", sqlite, "init"], env=env, check=True,
                        capture_output=True)  # fmt: skip
-        one = make_job(sqlite, tree, 1, work / "job1", env)
-        two = make_job(sqlite, tree, 2, work / "job2", env)
-        tiny = make_job(sqlite, small, 1, work / "tiny", env)
+        jobs = {
+            kind: (
+                make_job(sqlite, tree, 1, work / f"{kind}-1", env),
+                make_job(sqlite, tree, 2, work / f"{kind}-2", env),
+            )
+            for kind, tree in trees.items()
+        }
+        tiny = make_job(sqlite, tiny_tree, 1, work / "tiny-job", env)
         pg_tiny = None
         if postgres is not None:
             pg_url = postgres[1]
             subprocess.run([*provenance_command(), "--db", pg_url, "init"], env=env, check=True,
                            capture_output=True)  # fmt: skip
-            pg_tiny = make_job(pg_url, small, 1, work / "pg-tiny", env)
-        singles: list[tuple[float, float]] = []
-        pairs: list[tuple[float, float]] = []
-        xxh: list[float] = []
-        xxh2: list[float] = []
+            pg_tiny = make_job(pg_url, tiny_tree, 1, work / "pg-tiny", env)
+        runs = {kind: Runs() for kind in trees}
         starts: list[float] = []
         tasks: list[tuple[float, float]] = []
         pg_tasks: list[tuple[float, float]] = []
         for _ in range(args.repeat):
-            settle()
-            xxh.append(timed(["sh", "-c", f"find {tree} -type f -print0 | xargs -0 xxhsum -H2 > /dev/null"], env))  # fmt: skip
-            xxh2.append(timed(["sh", "-c", f"find {tree} -type f -print0 | xargs -0 -P2 xxhsum -H2 > /dev/null"], env))  # fmt: skip
-            singles.append(run_tasks(sqlite, one, 1, env))
-            pairs.append(run_tasks(sqlite, two, 2, env))
+            for kind, tree in trees.items():
+                warm_cache(tree)
+                found = runs[kind]
+                found.xxh.append(timed(["sh", "-c", f"find {tree} -type f -print0 | xargs -0 xxhsum -H2 > /dev/null"], env))  # fmt: skip
+                found.xxh2.append(timed(["sh", "-c", f"find {tree} -type f -print0 | xargs -0 -P2 xxhsum -H2 > /dev/null"], env))  # fmt: skip
+                found.singles.append(run_tasks(sqlite, jobs[kind][0], 1, env))
+                found.pairs.append(run_tasks(sqlite, jobs[kind][1], 2, env))
             starts.append(timed([*provenance_command(), "--version"], env))
             tasks.append(run_tasks(sqlite, tiny, 1, env))
             if pg_tiny is not None:
                 pg_tasks.append(run_tasks(postgres[1], pg_tiny, 1, env))  # type: ignore[index]
-        log(f"xxhsum (1 process)  {', '.join(f'{t:.2f}' for t in xxh)} s")
-        log(f"xxhsum (2 at once)  {', '.join(f'{t:.2f}' for t in xxh2)} s")
-        log(f"1 task              {pairs_text(singles)}")
-        log(f"2 tasks at once     {pairs_text(pairs)}")
+        for kind, found in runs.items():
+            log(f"{kind}: xxhsum (1 process)  {', '.join(f'{t:.2f}' for t in found.xxh)} s")
+            log(f"{kind}: xxhsum (2 at once)  {', '.join(f'{t:.2f}' for t in found.xxh2)} s")
+            log(f"{kind}: 1 task              {pairs_text(found.singles)}")
+            log(f"{kind}: 2 tasks at once     {pairs_text(found.pairs)}")
         log(f"a one-file task     {pairs_text(tasks)} (SQLite)")
         if pg_tasks:
             log(f"a one-file task     {pairs_text(pg_tasks)} (PostgreSQL)")
+        one, two = jobs["frames"]
         shard_document = json.loads((one.parent / "shards" / "shard-0000.json").read_text())
-        assert len(shard_document["files"]) == files
-        # The last step: the ingest of the whole tree on what the two shards read, into an
-        # empty ledger each time.
+        assert len(shard_document["files"]) == sizes["frames"][0]
+        # The last step: the ingest of the frames on what the two shards read, into an empty
+        # ledger each time.
         finishes: list[float] = []
         for attempt in range(args.repeat):
             ledger = str(work / f"finish{attempt}" / ".provenance" / "ledger.db")
@@ -247,46 +317,11 @@ def main() -> int:
         if postgres is not None:
             postgres[0].stop()  # type: ignore[attr-defined]
         shutil.rmtree(work, ignore_errors=True)
-    reference, reference2 = min(xxh), min(xxh2)
-    ceiling = reference / reference2
-    single, pair = min(w for w, _ in singles), min(w for w, _ in pairs)
-    single_in, pair_in = min(i for _, i in singles), min(i for _, i in pairs)
+    rows = speed_rows("frames", *sizes["frames"], runs["frames"], gated=False)
+    rows += speed_rows("small files", *sizes["small"], runs["small"], gated=True)
     finish = min(finishes)
     start, task = min(starts), min(w for w, _ in tasks)
-    speedup = single_in / pair_in
-    rows = [
-        Row(
-            f"{files:,} frames ({gb(total)}): 1 task, 1 process, reading",
-            f"{single_in:.2f} s ({total / single_in / 1e9:.2f} GB/s)",
-            f"xxhsum -H2 {reference:.2f} s",
-            f"{single_in / reference:.2f}x time",
-            "-",
-            None,
-        ),
-        Row(
-            "  2 tasks at once (2 shards), reading",
-            f"{pair_in:.2f} s ({total / pair_in / 1e9:.2f} GB/s)",
-            f"xxhsum -P2 {reference2:.2f} s",
-            f"{pair_in / reference2:.2f}x time",
-            "-",
-            None,
-        ),
-        Row(
-            "  speedup of the reading, 1 -> 2 tasks",
-            f"{speedup:.2f}x",
-            f"xxhsum -P1 -> -P2 {ceiling:.2f}x",
-            f"{speedup / ceiling:.0%} of it",
-            f">= {SPEEDUP_SHARE:.0%} of xxhsum's",
-            speedup >= SPEEDUP_SHARE * ceiling,
-        ),
-        Row(
-            "  the same, whole processes (start included)",
-            f"1 task {single:.2f} s, 2 tasks {pair:.2f} s",
-            "-",
-            f"{single / pair:.2f}x speedup",
-            "-",
-            None,
-        ),
+    rows.append(
         Row(
             "a task's overhead (one small file), SQLite: start, plan, shard file",
             f"{task:.2f} s",
@@ -294,16 +329,6 @@ def main() -> int:
             "-",
             f"<= {OVERHEAD_TARGET_S:.1f} s",
             task <= OVERHEAD_TARGET_S,
-        ),
-    ]
-    rows.append(
-        Row(
-            "the last step: ingest of the tree on the shards' readings (SQLite)",
-            f"{finish:.2f} s ({files / finish:,.0f} files/s)",
-            "-",
-            "-",
-            "-",
-            None,
         )
     )
     if pg_tasks:
@@ -322,6 +347,17 @@ def main() -> int:
         rows.append(
             Row("  PostgreSQL: not measured (no server programs)", "-", "-", "-", "-", None)
         )
+    files = sizes["frames"][0]
+    rows.append(
+        Row(
+            "the last step: ingest of the frames on the shards' readings (SQLite)",
+            f"{finish:.2f} s ({files / finish:,.0f} files/s)",
+            "-",
+            "-",
+            "-",
+            None,
+        )
+    )
     return report(rows, args, load_before)
 
 
