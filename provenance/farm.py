@@ -34,6 +34,7 @@ as the tree's own when it was the device of the tree on the node that read it.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import shlex
@@ -217,7 +218,7 @@ def plan_shards(tree: bytes, count: int, finish: Finish) -> FarmPlan:
         assets = [(_pattern_name(scan.folder, asset), *_asset_size(asset)) for asset in scan.assets]
         folders.append((relative, assets))
     total = sum(size for _, assets in folders for _, _, size in assets)
-    share = total / count if count else total
+    share = total / count
     units: list[Unit] = []
     for relative, assets in folders:
         files = sum(f for _, f, _ in assets)
@@ -227,25 +228,17 @@ def plan_shards(tree: bytes, count: int, finish: Finish) -> FarmPlan:
         else:
             units.extend(Unit(relative, (name,), f, s) for name, f, s in assets)
     # Largest first, each to the lightest shard so far (ties: fewest files, then the first).
-    loads = [_Load(index) for index in range(count)]
+    placed: list[list[Unit]] = [[] for _ in range(count)]
+    lightest = [(0, 0, index) for index in range(count)]
     for unit in sorted(units, key=lambda u: (-u.size, -u.files, u.folder, u.assets or ())):
-        lightest = min(loads, key=lambda load: (load.size, load.files, load.index))
-        lightest.size += unit.size
-        lightest.files += unit.files
-        lightest.units.append(unit)
+        size, files, index = heapq.heappop(lightest)
+        placed[index].append(unit)
+        heapq.heappush(lightest, (size + unit.size, files + unit.files, index))
     shards = tuple(
-        Shard(tuple(_merge_units(sorted(load.units, key=lambda u: (u.folder, u.assets or ())))))
-        for load in loads
+        Shard(tuple(_merge_units(sorted(chosen, key=lambda u: (u.folder, u.assets or ())))))
+        for chosen in placed
     )
     return FarmPlan(os.fsdecode(tree), finish, shards)
-
-
-@dataclass
-class _Load:
-    index: int
-    size: int = 0
-    files: int = 0
-    units: list[Unit] = field(default_factory=list)
 
 
 def _pattern_name(folder: bytes, asset: ScannedAsset) -> str:

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from provenance import Ledger
-from provenance.farm import FarmPlan, shard_path
+from provenance.farm import FarmPlan, Finish, plan_shards, shard_path
 from provenance.store.engine import read_session
 from provenance.store.models import (
     Asset,
@@ -235,6 +235,24 @@ def test_a_task_killed_half_way_and_run_again_leaves_the_same_ledger(
         expected = ledger_state(reference)
     assert ledger_state(ledger) == expected
     assert ledger.audit_verify().ok
+
+
+def test_shards_cover_every_asset_once_and_balance_by_bytes(workspace: Path) -> None:
+    tree = workspace / "tree"
+    build_tree(tree)
+    for count in (1, 3, 4, 20):
+        plan = plan_shards(os.fsencode(tree), count, Finish("ingest"))
+        assert len(plan.shards) == count
+        units = [unit for shard in plan.shards for unit in shard.units]
+        whole = {unit.folder for unit in units if unit.assets is None}
+        split = [(unit.folder, name) for unit in units if unit.assets for name in unit.assets]
+        assert len(split) == len(set(split)) and not whole & {folder for folder, _ in split}
+        assert sum(unit.files for unit in units) == FILES
+        # A sequence or UDIM set is an asset: never split (its pattern names it whole).
+        assert ("big/", "anim.####.exr") in split or "big/" in whole
+        assert ("assets/wood/", "wood_diffuse.<UDIM>.tx") in split or "assets/wood/" in whole
+        sizes = sorted(shard.size for shard in plan.shards)
+        assert sizes[-1] - sizes[0] <= max(unit.size for unit in units)
 
 
 def test_the_last_step_is_refused_until_every_shard_ran(
