@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
 from provenance.cli.render import count, echo, emit_json, human_bytes
 
-from provenance.keys import KeyChange, TrustedKey, TrustedKeys, fingerprint
+if TYPE_CHECKING:
+    # (cryptography is loaded by the commands that sign or check, not by every command that
+    # shares these options: see tests/test_startup.py)
+    from provenance.keys import KeyChange, TrustedKey, TrustedKeys
 
 KEY_OPTION = click.option(
     "--key",
@@ -253,6 +257,8 @@ def keys_rotate(obj: Context, public_key: str, key: Path | None, as_json: bool) 
 
 
 def keys_text(found: TrustedKeys) -> list[str]:
+    from provenance.keys import fingerprint
+
     lines = []
     for key in found.keys:
         state = "retired" if key.retired_by is not None else "trusted"
@@ -296,6 +302,8 @@ def _key_json(key: TrustedKey) -> dict[str, object]:
 
 
 def _show_change(change: KeyChange, as_json: bool) -> None:
+    from provenance.keys import fingerprint
+
     if as_json:
         emit_json(
             "KeyChange.1",
@@ -313,7 +321,3 @@ def _show_change(change: KeyChange, as_json: bool) -> None:
     for public in change.retired:
         echo(f"retired {public}")
     echo(f"  event #{change.event_id} ({change.kind}), signed by {fingerprint(change.signed_by)}")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(audit)

@@ -125,8 +125,3 @@ def reprint(obj: Context, as_json: bool) -> None:
         echo(f"  not found with its recorded bytes: {digest}")
     for path, problem in report.unprintable:
         echo(f"  no print: {display_path(path)} ({problem})")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(init)
-    group.add_command(db)

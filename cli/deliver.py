@@ -275,8 +275,3 @@ def policy_show(policy_file: Path | None, as_json: bool) -> None:
         return
     for line in policy_text(loaded):
         echo(line)
-
-
-def register(group: click.Group) -> None:
-    for command in (sweep, finalize, verify, manifest, approve, consent, policy):
-        group.add_command(command)

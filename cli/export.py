@@ -117,7 +117,3 @@ def export_mhl(obj: Context, name: str, hashes: str, out: str | None, as_json: b
         f"({human_bytes(written.bytes_read)}), {', '.join(written.formats)}"
     )
     echo(f"  {shown(display_path(written.generation))}")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(export)

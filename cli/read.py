@@ -102,9 +102,3 @@ def _say_read_as(read_as: ReadAs | None) -> None:
     """A path found by its bytes: said first, so nobody mistakes it for a recorded path."""
     for line in read_as_text(read_as):
         echo(line)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(show)
-    group.add_command(lineage)
-    group.add_command(history)

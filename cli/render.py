@@ -6,11 +6,10 @@ import datetime as dt
 import json
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from provenance.policy import RULES, Finding, Policy
 from provenance.records import (
     ApprovalInfo,
     AssetCard,
@@ -36,6 +35,9 @@ from provenance.records import (
     display_path,
 )
 from provenance.scan import format_frames
+
+if TYPE_CHECKING:
+    from provenance.policy import Finding, Policy
 
 
 def printable(text: str) -> str:
@@ -808,6 +810,8 @@ def policy_summary_json(policy: Policy) -> dict[str, Any]:
 
 
 def policy_json(policy: Policy) -> dict[str, Any]:
+    from provenance.policy import RULES
+
     return {
         **policy_summary_json(policy),
         "rules": [
@@ -824,6 +828,8 @@ def policy_json(policy: Policy) -> dict[str, Any]:
 
 
 def policy_text(policy: Policy) -> Iterator[str]:
+    from provenance.policy import RULES
+
     if policy.custom:
         yield f"policy {policy.name}: CUSTOM, from the built-in {policy.extends} ({policy.source})"
         changes = policy.changes

@@ -416,8 +416,3 @@ def _section_text(section: DeliverableDisclosure) -> Iterator[str]:
         yield f"    {warning.rule}: {relative_text(warning.message)}"
         if warning.fix:
             yield f"      fix: {relative_text(warning.fix)}"
-
-
-def register(group: click.Group) -> None:
-    group.add_command(deliverables)
-    group.add_command(report)

@@ -202,7 +202,3 @@ def _render_change(change: RootChange, as_json: bool) -> None:
         echo(f"Root {name}: {change.after} now resolves to it ({event}).")
     else:
         echo(f"Root {name}: {change.before} no longer maps to it ({event}).")
-
-
-def register(group: click.Group) -> None:
-    group.add_command(roots)

@@ -33,7 +33,3 @@ def inputs(obj: Context, scene_file: str, workers: int | None, as_json: bool) ->
         return
     for line in scene_text(lineage, recorded=False):
         echo(line)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(scene)

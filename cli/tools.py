@@ -123,7 +123,3 @@ def _render(tool: object, as_json: bool) -> None:
         return
     for line in tool_text(tool):
         echo(line)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(tools)

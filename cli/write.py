@@ -19,6 +19,7 @@ from provenance.cli.render import (
 )
 
 from provenance.origins import ALIASES
+from provenance.records import IngestReport
 
 ORIGIN_HELP = (
     f"Origin: {', '.join(ALIASES)}, or an IPTC digital source type code "
@@ -149,6 +150,11 @@ def ingest(
             )
         finally:
             progress.finish()
+    show_ingest(report, as_json)
+
+
+def show_ingest(report: IngestReport, as_json: bool) -> None:
+    """Render an ingest's report; exit 1 when files could not be read."""
     if as_json:
         emit_json("IngestReport.1", ingest_json(report))
     else:
@@ -238,9 +244,3 @@ def link(
     else:
         for line in card_text(card):
             echo(line)
-
-
-def register(group: click.Group) -> None:
-    group.add_command(ingest)
-    group.add_command(tag)
-    group.add_command(link)

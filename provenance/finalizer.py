@@ -545,6 +545,18 @@ def deliverable_exists(session: Session, name: str) -> bool:
     )
 
 
+def relative_to(path: bytes, home: bytes) -> bytes:
+    """`os.path.relpath(path, home)`, without its cost (25 us) for the usual path under `home`."""
+    prefix = home.rstrip(b"/") + b"/"
+    rest = path[len(prefix) :]
+    if path.startswith(prefix) and not _DOTS.intersection(rest.split(b"/")):
+        return rest
+    return os.path.relpath(path, home)
+
+
+_DOTS = frozenset({b"", b".", b".."})
+
+
 def record_deliverable(
     session: Session, name: str, check: DeliveryCheck, unit: UnitOfWork, source: bytes | None = None
 ) -> int:
@@ -577,7 +589,7 @@ def record_deliverable(
                 f"{display_path(entry.path)} resolved to no asset; a delivery that passed the "
                 "policy must not hold one. Report this as a bug."
             )
-        path = os.path.relpath(entry.path, delivery.home)
+        path = relative_to(entry.path, delivery.home)
         row = (deliverable_id, position, path, entry.digest, entry.size, version_id)
         rows.append((*row, entry.resolution.frame))
         lines.add(unit.event_id, (*row[:2], path_text(path), *row[3:], entry.resolution.frame))
@@ -605,7 +617,7 @@ def manifest_document(
             a.ref for s in judged.sources for a in s.covered_by
         ]
         document: dict[str, Any] = {
-            "path": display_path(os.path.relpath(entry.path, check.delivery.home)),
+            "path": display_path(relative_to(entry.path, check.delivery.home)),
             "digest": entry.digest,
             "size": entry.size,
             "asset": version.name,

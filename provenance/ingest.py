@@ -25,7 +25,6 @@ from provenance.detect import Signal
 from provenance.detect.sniff import could_carry, worth_reading
 from provenance.errors import LineageCycle
 from provenance.fingerprint import (
-    RACY_WINDOW_NS,
     Hasher,
     HashJob,
     HashResult,
@@ -36,6 +35,7 @@ from provenance.origins import Evidence, Origin
 from provenance.records import IngestReport, SkippedFile, display_path, pack_folder
 from provenance.scan import (
     LEDGER_FOLDERS,
+    RACY_WINDOW_NS,
     AssetKind,
     DirectoryScan,
     ScannedAsset,
@@ -488,6 +488,16 @@ class Ingester:
         )
         content_ids.update(known)
         self._record_locations(fresh, refresh.cached, refresh.recorded_ns, content_ids)
+
+    def record_readings(self, readings: Mapping[bytes, tuple[str, StatFingerprint, int]]) -> None:
+        """Record files read elsewhere (path -> (digest, stat, when the reading began): a farm's
+        shards) as locations, as if this pass had read them."""
+        cached = self._cached_locations(list(readings))
+        by_time: dict[int, list[HashResult]] = {}
+        for path, (digest, stat, recorded_ns) in readings.items():
+            by_time.setdefault(recorded_ns, []).append(HashResult(path, digest, stat))
+        for recorded_ns, fresh in sorted(by_time.items()):
+            self.record_cache(CacheRefresh(fresh, cached, recorded_ns))
 
     def holds_nothing_under(self, folder: bytes) -> bool:
         """The ledger has no location or asset under `folder` (a fresh copy, say)."""

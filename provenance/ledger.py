@@ -9,29 +9,17 @@ import difflib
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provenance import __version__
-from provenance.audit import (
-    AuditReport,
-    ChainState,
-    audit,
-    export_events,
-    make_checkpoint,
-    read_key_ring,
-    stored_checkpoints,
-    write_checkpoint,
-)
-from provenance.deliveries import Delivery, DeliveryKind
-from provenance.detect.trust import configured_anchors
 from provenance.errors import (
     AuditFailed,
     CheckpointKeyMissing,
@@ -44,59 +32,8 @@ from provenance.errors import (
     ToolConflict,
     UnknownTool,
 )
-from provenance.finalizer import (
-    DeliveryCheck,
-    Reading,
-    check_delivery,
-    deliverable_exists,
-    manifest_document,
-    read_every_file,
-    record_cache,
-    record_deliverable,
-)
-from provenance.fingerprint import RACY_WINDOW_NS, Hasher, hash_file
-from provenance.ingest import (
-    CacheRefresh,
-    ClaimSpec,
-    Ingester,
-    ParentSpec,
-    Progress,
-    add_claims,
-    add_edges,
-    add_likeness,
-)
-from provenance.keys import (
-    KeyChange,
-    Pins,
-    SigningKey,
-    TrustedKeys,
-    configured_key_path,
-    find_trusted,
-    key_change_payload,
-    local_key_status,
-    pins_from,
-    public_hex,
-    read_private_key,
-    read_public_key,
-    require_key_change,
-    signing_key,
-    studio_pins,
-)
-from provenance.manifests import (
-    KeptManifest,
-    StagedManifest,
-    clear_leftovers,
-    discard,
-    install,
-    manifest_body,
-    manifest_digest,
-    remove_leftovers,
-    stage_manifest,
-)
-from provenance.obligations import Judge, ToolFacts, describe_path
 from provenance.origins import ClaimFacts, Evidence, Origin, parse_origin, summarize_claims
 from provenance.paths import PathArg, as_bytes, as_path, as_target
-from provenance.policy import DEFAULT_POLICY, Finding, Policy, Severity, policy_changes
 from provenance.records import (
     ApprovalInfo,
     AssetCard,
@@ -125,10 +62,7 @@ from provenance.records import (
     display_path,
 )
 from provenance.roots import RootChange, RootInfo, RootsReport
-from provenance.scan import looks_like_pattern, missing_frames
-from provenance.scene_lineage import check_scene, lineage_report, plan_lineage, record_lineage
-from provenance.scenes import SceneRead, read_scene
-from provenance.store import deliverables as store_deliverables
+from provenance.scan import RACY_WINDOW_NS, looks_like_pattern, missing_frames
 from provenance.store import queries, root_rows, schema
 from provenance.store.engine import (
     LEDGER_DIR,
@@ -144,8 +78,6 @@ from provenance.store.engine import (
     write_session,
 )
 from provenance.store.events import UnitOfWork, current_actor, unit_of_work_event
-from provenance.store.exports import approval_strong_digests
-from provenance.store.facts import generative_uses, ledger_facts, origin_summaries
 from provenance.store.models import (
     Approval,
     AssetVersion,
@@ -165,27 +97,32 @@ from provenance.store.models import (
     Tristate,
 )
 from provenance.store.queries import MANIFEST_EVENT, keep_manifest
-from provenance.store.roles import RolesReport, create_roles
-from provenance.store.seals import intent_digest
 from provenance.store.signals import signals_by_version
-from provenance.store.status import version_statuses
-from provenance.strong import (
-    StrongReading,
-    add_strong_digests,
-    approval_mismatches,
-    manifest_strong_digest,
-    read_delivery_strong,
-    settle_strong,
-    strong_algorithm,
-)
 
+# What reading the ledger (show, history, lineage: a command per file in publish hooks) does
+# not need is imported by the methods that need it: hashing and its worker pools, the
+# ingester, the finalizer, policy and obligations, scene readers, manifests, the audit's
+# signatures and keys (cryptography) and the roles. tests/test_startup.py pins it.
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from prov.model import ProvDocument
 
+    from provenance.audit import AuditReport, ChainState
+    from provenance.deliveries import Delivery, DeliveryKind
     from provenance.digests import FileDigests
+    from provenance.farm import Readings
+    from provenance.finalizer import DeliveryCheck
+    from provenance.fingerprint import Hasher
+    from provenance.ingest import CacheRefresh, ClaimSpec, ParentSpec, Progress
     from provenance.interchange.mhl import History as MhlHistory
     from provenance.interchange.mhl import Written as MhlWritten
+    from provenance.keys import KeyChange, Pins, SigningKey, TrustedKeys
+    from provenance.manifests import KeptManifest, StagedManifest
+    from provenance.policy import Finding, Policy
     from provenance.report.model import DeliveryReport, DisclosureReport, ReportRow
+    from provenance.scenes import SceneRead
+    from provenance.store.roles import RolesReport
+    from provenance.strong import StrongReading
 
 DEFAULT_LINEAGE_DEPTH = 50
 
@@ -389,6 +326,7 @@ class Ledger:
         scene: PathArg | None = None,
         allow_unresolved: bool = False,
         mhl: str | os.PathLike[str] | bytes | None = None,
+        readings: Readings | None = None,
     ) -> IngestReport:
         """Fingerprint files, folders and sequences and record them, with a claim and lineage if given.
 
@@ -408,7 +346,18 @@ class Ledger:
 
         The whole run is one transaction and one event: it completes, or the ledger is as before.
         Files that cannot be read are left out and listed in the report (`report.ok` is False).
+
+        `readings` (path -> (digest, stat, when the reading began)) are files read elsewhere, by
+        a farm's shards (`provenance.farm`): they are recorded in the stat cache first, in the
+        same transaction, so that only files changed since are read here.
         """
+        from provenance.detect.trust import configured_anchors
+        from provenance.fingerprint import Hasher
+        from provenance.ingest import Ingester, add_likeness
+        from provenance.scene_lineage import check_scene, plan_lineage, record_lineage
+        from provenance.scenes import read_scene
+        from provenance.store.seals import intent_digest
+
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]  # (one path given on its own, not a list of its characters)
         contains, references = _targets(contains), _targets(references)
@@ -457,6 +406,10 @@ class Ledger:
                 "likeness": list(likeness),
                 **_placed_here(roots),
             }
+            if readings:
+                Ingester(
+                    session, roots, None, hasher, racy_window_ns=self.racy_window_ns, detect=False
+                ).record_readings(readings)
             with unit_of_work_event(session, "ingest", payload) as unit:
                 lineage = None
                 if read is not None:
@@ -508,6 +461,7 @@ class Ledger:
         """Read a roll's ASC MHL history and, for the hashes other than xxh128 (the ledger's
         own), the files it names, before the ingest takes the write lock."""
         from provenance.digests import digest_files
+        from provenance.fingerprint import Hasher
         from provenance.interchange import mhl as mhl_format
 
         if origin is not None or tool is not None:
@@ -571,6 +525,10 @@ class Ledger:
         Records nothing (only the stat cache is refreshed, as a sweep does); inputs that would
         be recorded are listed with no version.
         """
+        from provenance.fingerprint import Hasher
+        from provenance.scene_lineage import lineage_report, plan_lineage
+        from provenance.scenes import read_scene
+
         read = read_scene(self._local(scene)[0])
         with Hasher(workers) as hasher:
             with read_session(self.engine) as session:
@@ -595,6 +553,8 @@ class Ledger:
 
         With `resolve`, the claim settles a disagreement: it supersedes every earlier claim.
         """
+        from provenance.ingest import add_claims, add_likeness
+
         target = as_target(target)
         if resolve and not note:
             raise ProvenanceError(
@@ -624,6 +584,8 @@ class Ledger:
         self, child: PathArg, contains: Sequence[PathArg] = (), references: Sequence[PathArg] = ()
     ) -> AssetCard:
         """Record what `child` was made from (`contains`) or only looked at (`references`)."""
+        from provenance.ingest import add_edges
+
         child = as_target(child)
         contains, references = _targets(contains), _targets(references)
         if not contains and not references:
@@ -731,6 +693,7 @@ class Ledger:
         """(version, its strong digest): each member read where it was recorded, once, for
         xxh3-128 (which must be the member's) and the strong digest."""
         from provenance.digests import aggregate, digest_files
+        from provenance.fingerprint import Hasher
         from provenance.strong import strong_algorithm
 
         algorithm = strong_algorithm(strong)
@@ -817,16 +780,28 @@ class Ledger:
         policy: Policy | None = None,
         workers: int | None = None,
         progress: Progress | None = None,
+        readings: Readings | None = None,
     ) -> SweepReport:
         """Every finding about a delivery; records nothing (only the stat cache is refreshed).
 
         Runs without the write lock, so artists keep working while a TD sweeps; an auditor's
-        read-only role can sweep too (the cache is then simply not refreshed).
+        read-only role can sweep too (the cache is then simply not refreshed). With `readings`
+        (what a farm's shards read: see `ingest`), the sweep trusts those instead of the
+        ledger's caches, and reads only the files changed since.
         """
+        from provenance.detect.trust import configured_anchors
+        from provenance.fingerprint import Hasher
+        from provenance.policy import DEFAULT_POLICY
+
         source = self._local(delivery)[0]
         configured_anchors()
-        with Hasher(workers) as hasher:
-            check = self._check_unlocked(source, policy or DEFAULT_POLICY, hasher, progress)
+        with Hasher(workers, yield_to_writer=False) as hasher:
+            if readings:
+                with contextlib.suppress(LedgerReadOnly):  # (a cache: an auditor sweeps too)
+                    self.record_readings(readings)
+            check = self._check_unlocked(
+                source, policy or DEFAULT_POLICY, hasher, progress, prior=readings
+            )
         return _sweep_report(check)
 
     def _check_unlocked(
@@ -836,13 +811,19 @@ class Ledger:
         hasher: Hasher,
         progress: Progress | None = None,
         read_all: bool = False,
+        prior: Readings | None = None,
     ) -> DeliveryCheck:
-        """A delivery check in a read transaction (reading every byte when `read_all`, else
-        trusting the stat cache and seals), then a best-effort stat-cache refresh."""
+        """A delivery check in a read transaction (reading every byte when `read_all`, trusting
+        only `prior` when given, else trusting the stat cache and seals), then a best-effort
+        stat-cache refresh."""
+        from provenance.finalizer import check_delivery
+
+        if read_all:
+            prior = {}
         with read_session(self.engine) as session:
             check = check_delivery(
                 session, self._roots_for_reading(session), source, policy, hasher,
-                self.racy_window_ns, progress, prior={} if read_all else None,
+                self.racy_window_ns, progress, prior=prior,
             )  # fmt: skip
         self._refresh_cache(check.refresh, hasher)
         return check
@@ -853,9 +834,24 @@ class Ledger:
             queries.ledger_folder(self.workspace)
         )
 
+    def record_readings(self, readings: Readings) -> None:
+        """Record files read elsewhere (a farm's shard: path -> (digest, stat, when the reading
+        began)) in the stat cache, in one transaction. Only a cache: a finalize never trusts
+        it."""
+        from provenance.fingerprint import Hasher
+        from provenance.ingest import Ingester
+
+        with write_session(self.engine) as session, Hasher(1) as hasher:
+            roots = queries.ensure_roots(session, self.workspace)
+            Ingester(
+                session, roots, None, hasher, racy_window_ns=self.racy_window_ns, detect=False
+            ).record_readings(readings)
+
     def _refresh_cache(self, refresh: CacheRefresh, hasher: Hasher) -> None:
         """Record what a check had to read. Best effort: a read-only role, or a writer that
         recorded the same paths meanwhile, only means the next check reads them again."""
+        from provenance.finalizer import record_cache
+
         if not (refresh.fresh or refresh.copied):
             return
         with (
@@ -876,6 +872,7 @@ class Ledger:
         key: PathArg | None = None,
         checkpoints: PathArg | None = None,
         strong: str | None = None,
+        readings: Readings | None = None,
     ) -> SweepReport:
         """Mark a delivery final if nothing blocks; otherwise record only the refusal.
 
@@ -888,7 +885,35 @@ class Ledger:
         The check and the mark happen in one transaction under the ledger's write lock, so a
         re-tag or approval made meanwhile cannot slip between them. On success the manifest
         (`provenance-manifest.json`) is written beside the delivery.
+
+        `readings` are what this finalize's farm job read (`provenance.farm`): trusted as its
+        own reading, in place of reading every byte here (with `strong`, every byte is read
+        here all the same: the shards compute no strong digest).
         """
+        from provenance.audit import audit, make_checkpoint
+        from provenance.detect.trust import configured_anchors
+        from provenance.finalizer import (
+            Reading,
+            check_delivery,
+            deliverable_exists,
+            manifest_document,
+            read_every_file,
+            record_cache,
+            record_deliverable,
+        )
+        from provenance.fingerprint import Hasher
+        from provenance.ingest import CacheRefresh
+        from provenance.keys import studio_pins
+        from provenance.manifests import discard, manifest_body, stage_manifest
+        from provenance.policy import DEFAULT_POLICY, policy_changes
+        from provenance.strong import (
+            add_strong_digests,
+            manifest_strong_digest,
+            read_delivery_strong,
+            settle_strong,
+            strong_algorithm,
+        )
+
         name = name.strip()
         if not name:
             raise ProvenanceError("A deliverable needs --name (e.g. EP101_VFX_v003).")
@@ -901,10 +926,12 @@ class Ledger:
         algorithm = strong_algorithm(strong) if strong else None
         strong_reading: StrongReading | None = None
         try:
-            with Hasher(workers) as hasher:
+            with Hasher(workers, yield_to_writer=False) as hasher:
                 # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
                 # row is a cache any writer could forge). The locked check below trusts only
                 # these readings, for files whose stat has not moved since, and reads the rest.
+                # A farm job's readings (`readings`) are this finalize's own reading, done
+                # by its shards.
                 if algorithm is not None:
                     strong_reading = read_delivery_strong(source, hasher, algorithm, progress)
                     reading = Reading(
@@ -913,6 +940,10 @@ class Ledger:
                         strong_reading.files_read,
                         strong_reading.bytes_read,
                     )
+                elif readings is not None:
+                    reading = Reading(readings, CacheRefresh([], {}, time.time_ns()), 0, 0)
+                    with contextlib.suppress(LedgerReadOnly):
+                        self.record_readings(readings)
                 else:
                     with read_session(self.engine) as session:
                         reading = read_every_file(
@@ -1031,6 +1062,9 @@ class Ledger:
         """After a finalize's commit: its manifest into place, its checkpoint kept, the
         leftovers of killed finalizes removed. The deliverable is final whatever fails here;
         the error says so and names the command that finishes the job."""
+        from provenance.audit import write_checkpoint
+        from provenance.manifests import clear_leftovers, install
+
         try:
             install(staged)
         except OSError as exc:
@@ -1061,6 +1095,9 @@ class Ledger:
         Every file is read: the ledger's stat cache is a cache, and any writer of the ledger
         could forge it. `quick` trusts it (a file whose size, times and inode have not moved
         since it was last read is taken as unchanged), and the report says so."""
+        from provenance.fingerprint import Hasher
+        from provenance.policy import DEFAULT_POLICY
+
         with read_session(self.engine) as session:
             row = self._deliverable(session, name)
             roots = self._roots_for_reading(session)
@@ -1078,7 +1115,7 @@ class Ledger:
                 )
             }
             finalized_at = row.created_at
-        with Hasher(workers) as hasher:
+        with Hasher(workers, yield_to_writer=False) as hasher:
             check = self._check_unlocked(source, DEFAULT_POLICY, hasher, read_all=not quick)
         home = check.delivery.home
         now = {os.path.relpath(e.path, home): e.digest for e in check.entries}
@@ -1134,6 +1171,17 @@ class Ledger:
         The bytes are the ones the finalize kept in the ledger, checked against the digest its
         `finalize.manifest` event recorded (so a later sweep leaves them out). Records nothing:
         any role that may read the ledger may run it."""
+        from provenance.deliveries import Delivery, DeliveryKind
+        from provenance.fingerprint import hash_file
+        from provenance.manifests import (
+            KeptManifest,
+            clear_leftovers,
+            install,
+            manifest_digest,
+            remove_leftovers,
+            stage_manifest,
+        )
+
         with read_session(self.engine) as session:
             row = self._deliverable(session, name)
             kept = queries.kept_manifest(session, row.id)
@@ -1208,6 +1256,8 @@ class Ledger:
     ) -> tuple[Path | None, bool]:
         """The checkpoint a manifest carries, kept in the checkpoints folder unless it is there:
         (its file, whether it was written now)."""
+        from provenance.audit import stored_checkpoints, write_checkpoint
+
         document = kept.checkpoint
         if document is None:
             return None, False
@@ -1258,6 +1308,9 @@ class Ledger:
         one first (an event it signs itself). Refused while the log does not verify: a
         checkpoint must never bless a tampered log.
         """
+        from provenance.audit import audit, make_checkpoint, write_checkpoint
+        from provenance.keys import studio_pins
+
         pins = studio_pins()
         signing_key, first_key = self._signing_key(key, pins)
         where = self.checkpoints_folder(folder)
@@ -1287,6 +1340,9 @@ class Ledger:
         `key` (either half) pins the one key to trust, as $PROVENANCE_TRUSTED_KEYS pins the
         studio's: the ledger's own key events must agree with it.
         """
+        from provenance.audit import audit
+        from provenance.keys import pins_from
+
         with _os_errors("read the checkpoint key"):
             pins = pins_from(_key_path(key))
         where = self.checkpoints_folder(folder)
@@ -1298,6 +1354,9 @@ class Ledger:
     def _signing_key(self, key: PathArg | None, pins: Pins | None) -> tuple[SigningKey, str | None]:
         """The key to sign checkpoints with, checked (before any work) against the keys the
         ledger trusts; and its public key when it is to be pinned as the ledger's first."""
+        from provenance.audit import read_key_ring
+        from provenance.keys import signing_key
+
         with read_session(self.engine) as session:
             ring = read_key_ring(session, pins)
         with _os_errors("read or create the checkpoint key"):
@@ -1307,6 +1366,9 @@ class Ledger:
     def keys(self, key: Path | None = None) -> TrustedKeys:
         """The checkpoint keys the ledger trusts (and trusted), the studio's pins, and the key
         this machine would sign with (`key`, else $PROVENANCE_CHECKPOINT_KEY, else the default)."""
+        from provenance.audit import read_key_ring
+        from provenance.keys import local_key_status, studio_pins
+
         pins = studio_pins()
         with read_session(self.engine) as session:
             ring = read_key_ring(session, pins)
@@ -1319,6 +1381,9 @@ class Ledger:
         On a ledger that trusts no key yet, `key` is pinned as its first (it signs itself):
         leave out `public`, or give the same key.
         """
+        from provenance.audit import read_key_ring
+        from provenance.keys import public_hex, read_public_key, require_key_change, studio_pins
+
         signer = _change_signer(key)
         signer_public = public_hex(signer.public_key())
         new = read_public_key(public) if public is not None else signer_public
@@ -1331,6 +1396,9 @@ class Ledger:
     def retire_key(self, which: str, key: Path | None = None) -> KeyChange:
         """Stop trusting a key (named by its fingerprint or public key) for checkpoints from now
         on, on the signature of a trusted key; its earlier checkpoints keep counting."""
+        from provenance.audit import read_key_ring
+        from provenance.keys import find_trusted, public_hex, require_key_change, studio_pins
+
         signer = _change_signer(key)
         with write_session(self.engine) as session:
             ring = read_key_ring(session, studio_pins())
@@ -1341,6 +1409,9 @@ class Ledger:
     @retry_conflicts
     def rotate_key(self, public: str | Path, key: Path | None = None) -> KeyChange:
         """Trust `public` and retire `key` (the trusted private key that signs it), in one event."""
+        from provenance.audit import read_key_ring
+        from provenance.keys import public_hex, read_public_key, require_key_change, studio_pins
+
         signer = _change_signer(key)
         signer_public = public_hex(signer.public_key())
         new = read_public_key(public)
@@ -1359,6 +1430,8 @@ class Ledger:
 
     def export_events(self) -> Iterator[dict[str, Any]]:
         """Every event, oldest first, as JSON-ready documents (for `audit export`)."""
+        from provenance.audit import export_events
+
         with read_session(self.engine) as session:
             yield from export_events(session)
 
@@ -1396,6 +1469,8 @@ class Ledger:
 
     def disclosure(self) -> list[DisclosureEntry]:
         """Every use of generative AI in the ledger: tools, status, approvals, where it went."""
+        from provenance.store.facts import generative_uses
+
         with read_session(self.engine) as session:
             roots = queries.find_roots(session, self.workspace)
             if roots is None:
@@ -1479,12 +1554,15 @@ class Ledger:
         named), each generative use with its tools, how it is in the deliverable and the approval
         that covers it there; each likeness used with its consent; the warnings it was finalized
         under; and (for the whole ledger) generated material that no deliverable holds."""
+        from provenance.obligations import describe_path
         from provenance.report.disclosure import (
             build_disclosure,
             manifest_warnings,
             read_recorded_manifest,
         )
         from provenance.report.model import LikenessUse
+        from provenance.store import deliverables as store_deliverables
+        from provenance.store.facts import generative_uses
 
         made_at = dt.datetime.now(dt.timezone.utc)
         with read_session(self.engine) as session:
@@ -1536,6 +1614,9 @@ class Ledger:
         """A delivery as a producer and a supervisor read it: `target` names a finalized
         deliverable (its frozen files, the warnings it was finalized under), or else is a
         delivery to sweep (as `sweep` does: nothing is recorded but the stat cache)."""
+        from provenance.policy import DEFAULT_POLICY
+        from provenance.store import deliverables as store_deliverables
+
         with read_session(self.engine) as session:
             info = store_deliverables.finalized_named(
                 session, self._roots_for_reading(session), target
@@ -1545,9 +1626,13 @@ class Ledger:
         return self._swept_report(target, policy or DEFAULT_POLICY, workers, progress)
 
     def _finalized_report(self, info: DeliverableInfo) -> DeliveryReport:
+        from provenance.obligations import Judge
+        from provenance.policy import Finding, Severity
         from provenance.report.delivery import DeliveredFile, build_rows
         from provenance.report.disclosure import manifest_warnings, read_recorded_manifest
         from provenance.report.model import Checkpoint, DeliveryReport, PolicyInfo
+        from provenance.store import deliverables as store_deliverables
+        from provenance.store.facts import ledger_facts
 
         home = info.source if info.kind == "folder" else os.path.dirname(info.source)
         with read_session(self.engine) as session:
@@ -1612,6 +1697,10 @@ class Ledger:
     def _swept_report(
         self, target: str, policy: Policy, workers: int | None, progress: Progress | None
     ) -> DeliveryReport:
+        from provenance.detect.trust import configured_anchors
+        from provenance.fingerprint import Hasher
+        from provenance.obligations import ToolFacts
+        from provenance.policy import Severity
         from provenance.report.delivery import DeliveredFile, build_rows, policy_info
         from provenance.report.model import Checkpoint, DeliveryReport
 
@@ -1676,6 +1765,7 @@ class Ledger:
         made from and the deliverables that hold it; or the finalized `deliverable` with
         everything in what it delivered."""
         from provenance.interchange.w3c_prov import prov_document
+        from provenance.store import deliverables as store_deliverables
         from provenance.store.exports import export_facts
 
         if target is not None and deliverable is not None:
@@ -1708,7 +1798,9 @@ class Ledger:
         recorded. A delivery that changed since is refused (nothing written): `verify` says
         what changed. The history goes in `ascmhl/` in the delivery's folder, or in `out`."""
         from provenance.digests import digest_files
+        from provenance.fingerprint import Hasher, hash_file
         from provenance.interchange import mhl
+        from provenance.store import deliverables as store_deliverables
 
         formats = mhl.hash_formats(hashes)
         with read_session(self.engine) as session:
@@ -1813,6 +1905,8 @@ class Ledger:
         """The card of an asset version, with the finalized deliverables that hold it. A path
         the ledger does not record (a delivered copy) is read and found by its bytes:
         `card.read_as` says so and names every holder."""
+        from provenance.store import deliverables as store_deliverables
+
         target = as_target(target)
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
@@ -1829,6 +1923,8 @@ class Ledger:
         """Every finalized deliverable and every refused finalize, oldest first; with
         `contains`, the finalized deliverables that hold that asset's material (any of its
         versions; a digest names one version), itself or inside what they deliver, with how."""
+        from provenance.store import deliverables as store_deliverables
+
         with read_session(self.engine) as session:
             if contains is None:
                 return [
@@ -1870,6 +1966,8 @@ class Ledger:
         self, target: PathArg, up: bool = True, depth: int = DEFAULT_LINEAGE_DEPTH
     ) -> LineageNode:
         """The tree of what `target` was made from (`up`) or everything made from it."""
+        from provenance.store import deliverables as store_deliverables
+
         target = as_target(target)
         if depth < 1:
             raise ProvenanceError(f"The lineage depth must be at least 1, not {depth}.")
@@ -1896,6 +1994,8 @@ class Ledger:
 
     def history(self, target: PathArg) -> History:
         """Every event that touched the asset: versions, claims and lineage, oldest first."""
+        from provenance.store import deliverables as store_deliverables
+
         target = as_target(target)
         with read_session(self.engine) as session:
             roots = self._read_roots(session, target)
@@ -1921,6 +2021,8 @@ class Ledger:
         try:
             return queries.resolve_target(session, roots, target, self.cwd), None
         except TargetNotFound:
+            from provenance.fingerprint import hash_file
+
             path = roots.localize(target, self.cwd)
             if looks_like_pattern(target) or not os.path.isfile(path) or os.path.islink(path):
                 raise
@@ -1968,6 +2070,8 @@ class Ledger:
         note: str | None,
         resolves: bool = False,
     ) -> ClaimSpec:
+        from provenance.ingest import ClaimSpec
+
         origin = parse_origin(origin_text)
         tool_id: int | None = None
         version: str | None = None
@@ -2016,6 +2120,8 @@ class Ledger:
         contains: Iterable[str],
         references: Iterable[str],
     ) -> list[ParentSpec]:
+        from provenance.ingest import ParentSpec
+
         specs: list[ParentSpec] = []
         for kind, texts in ((EdgeKind.CONTAINS, contains), (EdgeKind.REFERENCES, references)):
             for text in texts:
@@ -2032,6 +2138,8 @@ class Ledger:
     def _card(
         self, session: Session, roots: queries.RootMap, resolved: queries.Resolved
     ) -> AssetCard:
+        from provenance.store.status import version_statuses
+
         version_id = resolved.version_id
         ref = queries.asset_refs(session, roots, [version_id])[version_id]
         version = session.execute(
@@ -2115,6 +2223,8 @@ def _signing_chain(session: Session, signer: SigningKey, trail: AuditReport) -> 
     """The chain a checkpoint by `signer` signs: the audited one, after pinning `signer` as the
     ledger's first key when it trusts none yet (in the caller's write transaction; a key made
     for it is saved then, before the commit)."""
+    from provenance.keys import require_key_change
+
     assert trail.chain is not None
     if trail.keys.pinned:
         require_key_change(trail.keys, signer.public)  # the keys may have changed since
@@ -2133,6 +2243,8 @@ def _append_key_change(
     retire: Sequence[str],
 ) -> KeyChange:
     """Append a key event signed by `signer` (checked by the caller), in its write transaction."""
+    from provenance.keys import KeyChange, key_change_payload
+
     first, last = (
         session.execute(select(Event.hash).order_by(order).limit(1)).scalar_one()
         for order in (Event.id, Event.id.desc())
@@ -2148,6 +2260,8 @@ def _append_key_change(
 
 def _change_signer(key: Path | None) -> Ed25519PrivateKey:
     """The private key that signs a key change: it must exist (none is created for this)."""
+    from provenance.keys import configured_key_path, read_private_key
+
     path = configured_key_path(key)
     if not path.exists():
         raise CheckpointKeyMissing(
@@ -2198,6 +2312,9 @@ def disputes(
     artist must be told at ingest: the delivery will block until a TD settles it): the
     `claimed` ones whose claims disagree (a claims query), and the ones `holding` bytes the
     ledger held before, whose bytes may be recorded as generated."""
+    from provenance.obligations import Judge
+    from provenance.store.facts import ledger_facts, origin_summaries
+
     summaries = origin_summaries(session, claimed)
     wanted = sorted({v for v, s in summaries.items() if s.disputed} | set(holding))
     if not wanted:
@@ -2248,6 +2365,8 @@ def _placed_here(roots: queries.RootMap) -> dict[str, Any]:
 
 def _manifest_state(path: bytes, name: str, owners: dict[str, queries.ManifestOwner]) -> str:
     """What stands where deliverable `name`'s manifest belongs (see `VerifyReport`)."""
+    from provenance.fingerprint import hash_file
+
     held = hash_file(path).digest if os.path.lexists(path) else None
     if held is None:
         return "missing"
@@ -2264,6 +2383,8 @@ def _manifest_state(path: bytes, name: str, owners: dict[str, queries.ManifestOw
 
 def _home(kind: DeliveryKind, source: bytes) -> bytes:
     """The folder a delivery's manifest goes to (see `deliveries.Delivery.home`)."""
+    from provenance.deliveries import DeliveryKind
+
     return source if kind is DeliveryKind.FOLDER else os.path.dirname(source)
 
 
@@ -2522,6 +2643,7 @@ def _record_roll(
 ) -> MhlCheck:
     """Inside the ingest's unit of work: check the roll's recorded files against its history
     and claim `capture` for every asset version all of whose files match."""
+    from provenance.ingest import ClaimSpec, add_claims
     from provenance.interchange.mhl import compare
 
     history = roll.history
@@ -2613,6 +2735,9 @@ def _strong_findings(
 ) -> list[Finding]:
     """`approval-bytes-differ`: delivered versions whose bytes an approval's strong digest does
     not describe (`strong.approval_mismatches`)."""
+    from provenance.store.exports import approval_strong_digests
+    from provenance.strong import approval_mismatches
+
     delivered: dict[int, list[tuple[int | None, str]]] = {}
     for entry in check.entries:
         version_id = entry.resolution.recorded_as
@@ -2645,6 +2770,8 @@ def _origin_counts(rows: Sequence[ReportRow]) -> dict[str, int]:
 
 
 def _no_deliverable(session: Session, name: str) -> TargetNotFound:
+    from provenance.store import deliverables as store_deliverables
+
     known = store_deliverables.finalized_names(session)
     close = difflib.get_close_matches(name, known, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -2754,6 +2881,8 @@ def create_db_roles(
     db: PathArg | None = None, cwd: PathArg | None = None
 ) -> tuple[str, RolesReport]:
     """Create the artist, TD and auditor group roles on a PostgreSQL ledger: (display URL, report)."""
+    from provenance.store.roles import create_roles
+
     location, engine = _existing_engine(db, cwd)
     try:
         schema.require_current(engine, location.display_url)

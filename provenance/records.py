@@ -10,12 +10,15 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
-from provenance.detect import Signal
 from provenance.origins import Origin
-from provenance.policy import Verdict
-from provenance.scenes import SceneFinding
+
+if TYPE_CHECKING:
+    # Named in annotations only: a command that reads the ledger need not load the policy.
+    from provenance.detect import Signal
+    from provenance.policy import Verdict
+    from provenance.scenes import SceneFinding
 
 
 def display_path(path: bytes) -> str:

@@ -39,6 +39,11 @@ class AssetKind(str, enum.Enum):
     UDIM = "udim"
 
 
+# A file whose mtime or ctime is this close to the moment its fingerprint was recorded may
+# have changed again within the same clock tick without its stat changing ("racy git").
+# Two seconds covers FAT; NFS and SMB tick once a second; local filesystems much finer.
+RACY_WINDOW_NS = 2_000_000_000
+
 # The records made once per file are NamedTuples rather than frozen dataclasses: measured, a
 # frozen dataclass takes 1.2 microseconds to build and 8 to pickle to a worker and back, a
 # NamedTuple 0.25 and 1, and an unchanged re-scan has only a few microseconds a file to spend.
@@ -414,14 +419,38 @@ _ENTRY = struct.Struct("<BqqqQQ")
 _IFMT, _IFDIR, _IFREG = 0o170000, stat.S_IFDIR, stat.S_IFREG
 
 
+ReadFile = Callable[[bytes, int], "os.stat_result | None"]
+"""Reads a regular file by its name in an open folder, as the folder is listed (see
+`scan_folder`): its stat when it was opened, or None when it could not be opened as a regular
+file (it is then looked at with lstat, as any other entry)."""
+
+
 def scan_folder(
-    folder: bytes, top: bytes, sealed: Sealed | None = None, skip: frozenset[bytes] = frozenset()
+    folder: bytes,
+    top: bytes,
+    sealed: Sealed | None = None,
+    skip: frozenset[bytes] = frozenset(),
+    read: ReadFile | None = None,
 ) -> tuple[DirectoryScan, list[bytes]]:
     """What one folder of a walk of `top` holds, and its subfolders in name order (but those
-    named in `skip`)."""
+    named in `skip`).
+
+    With `read`, each entry the folder's listing says is a regular file is read as it is
+    listed: its stat is then the one `read` took of the open file (the same inode, not
+    followed through a link), which saves a stat of every file where the files are hashed
+    anyway (a never-seen delivery's workers)."""
     result = DirectoryScan()
+    regular_names: frozenset[bytes] = frozenset()
     try:
-        names = sorted(os.listdir(folder))
+        if read is None:
+            names = sorted(os.listdir(folder))
+        else:
+            with os.scandir(folder) as listed:
+                entries = sorted(
+                    (entry.name, entry.is_file(follow_symlinks=False)) for entry in listed
+                )
+            names = [name for name, _ in entries]
+            regular_names = frozenset(name for name, regular in entries if regular)
     except FileNotFoundError:
         result.skipped.append(Skipped(folder, SkipReason.VANISHED, "folder"))
         return result, []
@@ -437,8 +466,24 @@ def scan_folder(
     pack = _ENTRY.pack
     lstat = os.lstat
     folder_fd = _open_folder(folder)
+    if folder_fd is None:
+        regular_names = frozenset()  # (reading by name needs the open folder)
     try:
         for name in names:
+            if name in regular_names:
+                assert read is not None and folder_fd is not None
+                opened = read(name, folder_fd)
+                if opened is not None:
+                    regular[name] = opened
+                    mtime, ctime = opened.st_mtime_ns, opened.st_ctime_ns
+                    newest = max(newest, mtime, ctime)
+                    parts.append(name)
+                    parts.append(
+                        pack(
+                            _IFREG >> 12, opened.st_size, mtime, ctime, opened.st_ino, opened.st_dev
+                        )
+                    )
+                    continue
             try:
                 # Relative to the open folder: the kernel does not walk the whole path again.
                 st = (

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from provenance.deliveries import Delivery, DeliveryKind
 from provenance.fingerprint import (
     CHUNKS_PER_WORKER,
     PARALLEL_MIN_FILES,
+    THREADED_MIN_AVERAGE,
     HashedFolder,
     Hasher,
     HashResult,
@@ -74,37 +76,37 @@ def read_unseen(
     `progress(files, bytes, bytes read)` is called as each chunk of folders is read."""
     folders = _folders_under(top)
     chunks = _chunks(folders, hasher.workers)
+    # Read before the copies are looked up: a version recorded meanwhile is above it, and so
+    # checked by every sweep that reads the seals (writers are serialized: ids are in order).
+    as_of = latest_version_id(session)
     # Taken before any file is read: the racy rule errs on the safe side.
     recorded_ns = time.time_ns()
-    job = hasher.call(functools.partial(hash_folders, top=top), chunks)
-    hashed: list[HashedFolder] = []
+    job = hasher.call(
+        functools.partial(hash_folders, top=top), chunks, large_files=_large_files(folders)
+    )
+    read = UnseenDelivery(Delivery(DeliveryKind.FOLDER, top, top), recorded_ns=recorded_ns)
+    settled_before = recorded_ns - racy_window_ns
     files = size = 0
+    # Each chunk of folders is settled as it comes back (its copies looked up while the workers
+    # read the next ones), in the order of the walk.
     for done in job.each():
-        hashed += done
+        candidates = [
+            f for f in done if _may_be_copies(f, settled_before, read.delivery.manifest_at)
+        ]
+        copies = copied_versions(
+            session.connection(),
+            {a.aggregate for f in candidates for a in f.assets if a.aggregate},
+        )
+        chosen = {id(f) for f in candidates if _all_copied(f, copies)}
+        for folder in done:
+            if id(folder) in chosen:
+                _add_copies(read, folder, copies, as_of)
+            else:
+                _add_file_by_file(read, folder)
         if progress is not None:
             files += sum(len(folder.digests) for folder in done)
             size += sum(sum(folder.numbers[0::5]) for folder in done)
             progress(files, size, size)
-    read = UnseenDelivery(Delivery(DeliveryKind.FOLDER, top, top), recorded_ns=recorded_ns)
-    manifest = read.delivery.manifest_at
-    candidates = [
-        folder
-        for folder in hashed
-        if _may_be_copies(folder, recorded_ns - racy_window_ns, manifest)
-    ]
-    # Read before the copies are looked up: a version recorded meanwhile is above it, and so
-    # checked by every sweep that reads the seals (writers are serialized: ids are in order).
-    as_of = latest_version_id(session)
-    copies = copied_versions(
-        session.connection(),
-        {a.aggregate for f in candidates for a in f.assets if a.aggregate},
-    )
-    chosen = {id(f) for f in candidates if _all_copied(f, copies)}
-    for folder in hashed:
-        if id(folder) in chosen:
-            _add_copies(read, folder, copies, as_of)
-        else:
-            _add_file_by_file(read, folder)
     return read
 
 
@@ -133,6 +135,31 @@ def _folders_under(top: bytes) -> list[tuple[bytes, int]]:
         found.append((folder, others))
         stack.extend(sorted(subfolders, reverse=True))
     return found
+
+
+SIZE_SAMPLE = 32
+"""Files whose size is looked at to tell frames from small files (`_large_files`)."""
+
+
+def _large_files(folders: list[tuple[bytes, int]]) -> bool:
+    """Are the files of the tree frame-sized (THREADED_MIN_AVERAGE on average), by the first
+    file of each of its first folders? Reading those releases the GIL: threads, which start
+    at once, read them as fast as worker processes would."""
+    sizes: list[int] = []
+    for folder, count in folders:
+        if len(sizes) >= SIZE_SAMPLE:
+            break
+        if not count:
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_file(follow_symlinks=False):
+                        sizes.append(entry.stat(follow_symlinks=False).st_size)
+                        break
+        except OSError:
+            continue
+    return bool(sizes) and sum(sizes) >= THREADED_MIN_AVERAGE * len(sizes)
 
 
 def _chunks(folders: list[tuple[bytes, int]], workers: int) -> list[list[bytes]]:
@@ -175,10 +202,10 @@ def _may_be_copies(folder: HashedFolder, settled_before_ns: int, manifest: bytes
     )
 
 
-def _all_copied(folder: HashedFolder, copies: dict[str, tuple[int, list[int]]]) -> bool:
+def _all_copied(folder: HashedFolder, copies: dict[str, tuple[int, int]]) -> bool:
     for asset in folder.assets:
         found = copies.get(asset.aggregate or "")
-        if found is None or len(found[1]) != len(asset.names):
+        if found is None or found[1] != len(asset.names):
             return False  # (the length differs only if two member lists shared a digest)
     return True
 
@@ -186,7 +213,7 @@ def _all_copied(folder: HashedFolder, copies: dict[str, tuple[int, list[int]]]) 
 def _add_copies(
     read: UnseenDelivery,
     folder: HashedFolder,
-    copies: dict[str, tuple[int, list[int]]],
+    copies: dict[str, tuple[int, int]],
     as_of: int,
 ) -> None:
     prefix = folder.folder
@@ -199,8 +226,9 @@ def _add_copies(
         version_id, _ = copies[asset.aggregate or ""]
         count = len(asset.names)
         sizes = folder.numbers[at * 5 : (at + count) * 5 : 5]
-        sealed.paths.extend(prefix + name for name in asset.names)
-        sealed.digests.extend(d for d in folder.digests[at : at + count] if d is not None)
+        sealed.paths.extend([prefix + name for name in asset.names])
+        # (Every file of a copied folder has its digest: its assets' aggregates were made.)
+        sealed.digests.extend(cast("list[str]", folder.digests[at : at + count]))
         sealed.sizes.extend(sizes)
         sealed.version_ids.extend([version_id] * count)
         sealed.frames.extend(asset.frames)

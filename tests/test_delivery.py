@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 
 from provenance import Ledger
 from provenance.errors import ProvenanceError, TargetNotFound
+from provenance.finalizer import relative_to
 from provenance.policy import load_policy
 from provenance.store.engine import read_session
 from provenance.store.models import Deliverable, DeliverableFile, Event
@@ -538,3 +540,20 @@ def test_a_symlink_in_a_delivery_is_explained(show: Ledger, workspace: Path) -> 
     report = show.sweep(delivery)
     assert rules(report) == ["unreadable"]
     assert "not a regular file (symlink)" in report.verdict.findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("path", "home"),
+    [
+        (b"/show/out/sq01/a.exr", b"/show/out"),
+        (b"/show/out/sq01/a.exr", b"/show/out/"),
+        (b"/show/out/a.1001.exr", b"/show/out"),
+        (b"/show/out/.hidden/a", b"/show/out"),
+        (b"/show/out/x/../a", b"/show/out"),
+        (b"/show/outside/a", b"/show/out"),
+        (b"/a", b"/"),
+        (b"/", b"/"),
+    ],
+)
+def test_paths_relative_to_a_delivery_are_relpaths(path: bytes, home: bytes) -> None:
+    assert relative_to(path, home) == os.path.relpath(path, home)

@@ -150,6 +150,20 @@ def test_hashing_workers_yield_the_cores_to_the_writer(tmp_path: Path) -> None:
     assert os.getpriority(os.PRIO_PROCESS, 0) == own
 
 
+def test_workers_of_a_run_that_only_reads_keep_its_priority(tmp_path: Path) -> None:
+    # A sweep waits on its workers: niced, they would lose the cores to every other program of
+    # a shared machine while nothing of the sweep's own needs them.
+    paths = [write_bytes(tmp_path / f"f{i}", 1000, seed=i) for i in range(400)]
+    files = [(os.fsencode(p), p.stat().st_size) for p in paths]
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    with Hasher(workers=2, yield_to_writer=False) as hasher:
+        hasher.hash_files(files)
+        workers = hasher.worker_pids()
+        assert workers
+        time.sleep(0.2)  # (time for an initializer to have run, had there been one)
+        assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in workers} == {own}
+
+
 def fingerprint(mtime_ns: int, ctime_ns: int | None = None, size: int = 10) -> StatFingerprint:
     return StatFingerprint(size, mtime_ns, ctime_ns if ctime_ns is not None else mtime_ns, 7, 1)
 

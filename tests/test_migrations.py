@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import DatabaseError
 
 from provenance import Ledger, NotALedger, Origin, ProvenanceError, SchemaMismatch
@@ -101,6 +100,40 @@ def test_revisions_form_one_line_from_base_to_a_single_head() -> None:
     assert len(script.get_bases()) == 1
     for revision in script.walk_revisions():
         assert callable(getattr(revision.module, "downgrade", None)), revision.revision
+
+
+def test_the_revisions_read_without_alembic_are_alembics() -> None:
+    # Opening a ledger checks its revision against the revision files read as text (alembic,
+    # mako and pygments are not imported for it): that reading must be alembic's own.
+    script = script_directory()
+    assert schema.revisions().follows == {
+        revision.revision: tuple(revision._normalized_down_revisions)
+        for revision in script.walk_revisions()
+    }
+    assert schema.revisions().heads == list(script.get_heads())
+
+
+def test_the_revision_graph_reads_merges_annotations_and_comments(tmp_path: Path) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "__init__.py").write_text('revision = "not_a_revision"\n')
+    (versions / "a.py").write_text('revision = "a"\ndown_revision = None\n')
+    (versions / "b.py").write_text("revision: str = 'b'  # the second\ndown_revision = 'a'\n")
+    (versions / "c.py").write_text('revision = "c"\ndown_revision: str | None = "a"\n')
+    (versions / "d.py").write_text('revision = "d"\ndown_revision = ("b", "c")\n')
+    (versions / "notes.txt").write_text('revision = "e"\n')
+    graph = schema._read_revisions(tmp_path)
+    assert graph.follows == {"a": (), "b": ("a",), "c": ("a",), "d": ("b", "c")}
+    assert graph.heads == ["d"]
+
+
+def test_the_ledgers_revision_is_read_as_alembic_reads_it(engine: Engine) -> None:
+    with engine.connect() as connection:
+        assert schema.current_revision(connection) is None
+    schema.upgrade(engine, "0002")
+    with engine.connect() as connection:
+        assert schema.current_revision(connection) == "0002"
+        assert MigrationContext.configure(connection).get_current_revision() == "0002"
 
 
 def test_every_revision_upgrades_downgrades_and_upgrades_again(engine: Engine) -> None:
@@ -263,19 +296,11 @@ def add_test_revision(monkeypatch: pytest.MonkeyPatch, folder: Path, body: str) 
     head = "9000_test"
     (location / "versions" / f"{head}.py").write_text(
         f'"""test only"""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n'
-        f'revision = "{head}"\ndown_revision = "{schema.head_revision()}"\n'
+        f'revision: str = "{head}"\ndown_revision: str | None = "{schema.head_revision()}"\n'
         f"branch_labels = None\ndepends_on = None\n\n{body}"
     )
-
-    def alembic_config(connection: Connection | None = None) -> Config:
-        config = Config()
-        config.set_main_option("script_location", str(location))
-        if connection is not None:
-            config.attributes["connection"] = connection
-        return config
-
-    monkeypatch.setattr(schema, "alembic_config", alembic_config)
-    monkeypatch.setattr(schema, "head_revision", lambda: head)
+    monkeypatch.setattr(schema, "migrations_folder", lambda: location)
+    assert schema.head_revision() == head
     return head
 
 

@@ -241,19 +241,25 @@ def test_the_workers_read_whole_folders_and_send_back_digests_not_objects(
     assert sent == [folder]
 
 
-def test_a_file_changed_since_its_folder_was_listed_is_read_the_long_way(
+def test_a_file_changed_while_it_was_read_is_read_the_long_way(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Each file is listed as it is opened (its stat is the open file's): one rewritten between
+    # its opening and the end of its reading no longer matches what the listing recorded.
     frames = write_sequence(workspace / "shot", "sh010_comp", [1001, 1002], seed="comp")
-    original = fingerprint.scan_folder
+    original = fingerprint._digest_of_open
+    target = frames[1].stat().st_ino
+    rewritten: list[int] = []
 
-    def listed_then_rewritten(folder: bytes, top: bytes) -> tuple[object, list[bytes]]:
-        listed = original(folder, top)
-        write_image(frames[1], seed="rewritten", size=(65, 36))
-        return listed
+    def rewritten_while_read(fd: int, opened: os.stat_result, buffer: memoryview) -> str | None:
+        if opened.st_ino == target and not rewritten:
+            write_image(frames[1], seed="rewritten", size=(65, 36))
+            rewritten.append(1)
+        return original(fd, opened, buffer)
 
-    monkeypatch.setattr(fingerprint, "scan_folder", listed_then_rewritten)
+    monkeypatch.setattr(fingerprint, "_digest_of_open", rewritten_while_read)
     [folder] = hash_folders([os.fsencode(workspace / "shot")], os.fsencode(workspace))
+    assert rewritten
     # Hashed as it is now, and flagged: no seal may stand for a listing its files no longer match.
     assert not folder.stable
     assert folder.digests[1] == "xxh3-128:" + xxhash.xxh3_128_hexdigest(frames[1].read_bytes())

@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import os
 
-from cryptography import x509
-
 from provenance.errors import ProvenanceError
 
 TRUST_ANCHORS_ENV = "PROVENANCE_C2PA_TRUST_ANCHORS"
@@ -38,6 +36,10 @@ def checked_anchors(pem: bytes, where: str = "The C2PA trust anchors") -> bytes:
     c2pa-rs skips a certificate it cannot parse without a word, which would leave every signer
     quietly untrusted: the whole bundle is refused here instead.
     """
+    # Loaded here, where a trust list is given: an ingest or sweep without one needs no
+    # cryptography (what a command imports is the time it takes to start).
+    from cryptography import x509
+
     try:
         x509.load_pem_x509_certificates(pem)
     except ValueError:

@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, bindparam, func, literal_column, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from provenance.detect import credentials_unreadable, metadata_unread
-from provenance.fingerprint import aggregate_digest
 from provenance.obligations import (
     MAX_DEPTH,
     ApprovalRow,
@@ -343,14 +342,18 @@ def _whole_copies(
     frame that an AI element holds too, or the same sequence recorded twice) its files are left
     to the content lookup, which explains any disagreement.
     """
+    from provenance.fingerprint import aggregate_digest  # (its worker pools: not for reading)
+
     by_digest: dict[str, list[range]] = {}
     for span in assets:
         digest = aggregate_digest((files[i].frame, files[i].digest) for i in span)
         by_digest.setdefault(digest, []).append(span)
     resolved: dict[int, Resolution] = {}
-    for digest, (version_id, content_ids) in copied_versions(
-        session.connection(), by_digest
-    ).items():
+    connection = session.connection()
+    copied = copied_versions(connection, by_digest)
+    members = _member_contents(connection, [version_id for version_id, _ in copied.values()])
+    for digest, (version_id, _count) in copied.items():
+        content_ids = members.get(version_id, [])
         for span in by_digest[digest]:
             if len(span) != len(content_ids):
                 continue  # (only if two member lists shared a 128-bit digest)
@@ -368,59 +371,75 @@ def latest_version_id(session: Session) -> int:
     return session.scalar(select(func.max(AssetVersion.id))) or 0
 
 
-def copied_versions(
-    connection: Connection, digests: Iterable[str]
-) -> dict[str, tuple[int, list[int]]]:
+def copied_versions(connection: Connection, digests: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Of these asset digests, the ones that name exactly one recorded asset's latest version
     none of whose bytes another asset's latest version holds: digest -> (that version, its
-    members' content ids in order). A delivered asset with such a digest is a copy of it."""
+    member count). A delivered asset with such a digest is a copy of it.
+
+    Exact (it reads the members, not a flag any writer could set): the versions whose bytes
+    another asset holds are found in one join that returns only them, not a row a member."""
     wanted = list(digests)
     if not wanted:
         return {}
-    holders: dict[str, list[int]] = {}
-    for digest, version_id in bulk.select_in(
+    holders: dict[str, list[tuple[int, int]]] = {}
+    for digest, version_id, count in bulk.select_in(
         connection, _LATEST_BY_DIGEST, AssetVersion.digest, wanted
     ):
-        holders.setdefault(digest, []).append(version_id)
-    sole = {found[0]: digest for digest, found in holders.items() if len(found) == 1}
-    recorded: dict[int, list[int]] = {}
-    shared: set[int] = set()
-    for version_id, content_id, held_elsewhere in bulk.select_in(
-        connection, _MEMBERS_HELD, Member.version_id, sorted(sole)
-    ):
-        recorded.setdefault(version_id, []).append(content_id)
-        if held_elsewhere:
-            shared.add(version_id)
+        holders.setdefault(digest, []).append((version_id, count))
+    sole = {
+        found[0][0]: (digest, found[0][1]) for digest, found in holders.items() if len(found) == 1
+    }
+    shared = {
+        version_id
+        for (version_id,) in bulk.select_in(
+            connection, _HELD_ELSEWHERE, _held.c.version_id, sorted(sole)
+        )
+    }
     return {
-        digest: (version_id, recorded.get(version_id, []))
-        for version_id, digest in sole.items()
+        digest: (version_id, count)
+        for version_id, (digest, count) in sole.items()
         if version_id not in shared
     }
 
 
+def _member_contents(connection: Connection, version_ids: Iterable[int]) -> dict[int, list[int]]:
+    """version -> its members' content ids, in order."""
+    found: dict[int, list[int]] = {}
+    for version_id, content_id in bulk.select_in(
+        connection, _MEMBER_CONTENTS, Member.version_id, sorted(version_ids)
+    ):
+        found.setdefault(version_id, []).append(content_id)
+    return found
+
+
 _LATEST_BY_DIGEST = (
-    select(AssetVersion.digest, AssetVersion.id)
+    select(AssetVersion.digest, AssetVersion.id, AssetVersion.member_count)
     .join(Asset, Asset.id == AssetVersion.asset_id)
     .where(AssetVersion.number == Asset.latest_version)
 )
+_held = bulk.table_of(Member).alias("held")
 _other = bulk.table_of(Member).alias("other_member")
 _other_version = bulk.table_of(AssetVersion).alias("other_version")
 _other_asset = bulk.table_of(Asset).alias("other_asset")
-# Does the latest version of another asset hold this member's content? (An older version of the
-# same asset, or the same bytes at two frames of this version, does not count.)
+# The versions of these whose bytes (any member's content) the latest version of another asset
+# holds. (An older version of the same asset, or the same bytes at two frames of this version,
+# does not count.)
 _HELD_ELSEWHERE = (
-    select(literal_column("1"))
-    .select_from(_other)
-    .join(_other_version, _other_version.c.id == _other.c.version_id)
-    .join(_other_asset, _other_asset.c.id == _other_version.c.asset_id)
-    .where(
-        _other.c.content_id == Member.content_id,
-        _other.c.version_id != Member.version_id,
-        _other_version.c.number == _other_asset.c.latest_version,
+    select(_held.c.version_id)
+    .distinct()
+    .select_from(_held)
+    .join(
+        _other,
+        (_other.c.content_id == _held.c.content_id) & (_other.c.version_id != _held.c.version_id),
     )
-    .exists()
+    .join(_other_version, _other_version.c.id == _other.c.version_id)
+    .join(
+        _other_asset,
+        (_other_asset.c.id == _other_version.c.asset_id)
+        & (_other_version.c.number == _other_asset.c.latest_version),
+    )
 )
-_MEMBERS_HELD = select(Member.version_id, Member.content_id, _HELD_ELSEWHERE).order_by(
+_MEMBER_CONTENTS = select(Member.version_id, Member.content_id).order_by(
     Member.version_id, Member.position
 )
 
