@@ -7,9 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from provenance import Ledger
 from provenance.errors import TargetNotFound
+from provenance.fingerprint import format_digest
+from provenance.report.disclosure import manifest_warnings, read_recorded_manifest
+from provenance.store.deliverables import RecordedManifest
 
 from .builders import write_sequence
 from .conftest import Cli
@@ -65,14 +69,38 @@ def test_a_likeness_without_consent_is_said(disclosed: Ledger) -> None:
     assert eve and eve[0].how == "itself" and eve[0].consents == []
 
 
-def test_a_changed_manifest_withholds_its_warnings(disclosed: Ledger, workspace: Path) -> None:
+def test_a_changed_manifest_beside_the_delivery_does_not_change_the_report(
+    disclosed: Ledger, workspace: Path
+) -> None:
+    # The ledger kept the manifest's bytes at finalize time: the report reads those, so an
+    # edit of the file on disk neither hides the warnings nor invents others.
     manifest = workspace / "out" / "EP101" / "provenance-manifest.json"
     document = json.loads(manifest.read_text())
     document["warnings"] = []
     manifest.write_text(json.dumps(document))
     (section,) = disclosed.disclosure_report().deliverables
-    assert section.warnings == [] and section.deliverable.warnings == 1
-    assert section.warnings_problem and "changed" in section.warnings_problem
+    assert [w.rule for w in section.warnings] == ["lineage-stale"]
+    assert section.deliverable.warnings == 1 and section.warnings_problem is None
+
+
+def test_a_manifest_the_ledger_did_not_keep_is_read_only_when_its_bytes_are_the_recorded_ones(
+    tmp_path: Path,
+) -> None:
+    # (A deliverable finalized before the ledger kept manifests, migration 0011: only the
+    # digest the finalize's event recorded is known, and the file beside it is checked.)
+    manifest = tmp_path / "provenance-manifest.json"
+    body = json.dumps({"warnings": [{"rule": "lineage-stale", "message": "m"}]}).encode()
+    manifest.write_bytes(body)
+    digest = format_digest(xxhash.xxh3_128_hexdigest(body))
+    recorded = RecordedManifest(bytes(manifest), digest, None)
+    document, problem = read_recorded_manifest(recorded)
+    assert problem is None and manifest_warnings(document)[0].rule == "lineage-stale"
+    manifest.write_bytes(body.replace(b"lineage-stale", b"nothing-here!"))
+    document, problem = read_recorded_manifest(recorded)
+    assert document is None and problem is not None and "changed" in problem
+    manifest.unlink()
+    document, problem = read_recorded_manifest(recorded)
+    assert document is None and problem is not None and "cannot be read" in problem
 
 
 def test_one_deliverable(disclosed: Ledger) -> None:
