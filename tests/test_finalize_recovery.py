@@ -192,7 +192,7 @@ def finalize_killed_at(db_url: str, delivery: Path, name: str, where: str) -> in
         sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
         from provenance.cli import cli
 
-        import provenance.ledger
+        import provenance.audit
         import provenance.manifests
 
         def die(*args: object, **kwargs: object) -> None:
@@ -208,9 +208,10 @@ def finalize_killed_at(db_url: str, delivery: Path, name: str, where: str) -> in
 
             provenance.manifests.os.write = half  # type: ignore[assignment]
         elif where == "renaming":
-            provenance.ledger.install = die  # type: ignore[assignment]
+            # (The ledger imports these where it uses them: the modules' own names are patched.)
+            provenance.manifests.install = die  # type: ignore[assignment]
         else:
-            provenance.ledger.write_checkpoint = die  # type: ignore[assignment]
+            provenance.audit.write_checkpoint = die  # type: ignore[assignment]
         cli.main(
             args=["--db", db_url, "finalize", str(delivery), "--name", name],
             prog_name="provenance",
@@ -253,6 +254,32 @@ def test_a_finalize_killed_at_each_step_leaves_a_retry_that_works(
     assert len(written.leftovers_removed) == (1 if where == "renaming" else 0)
     assert staged_files(plates, plates.parent) == ["provenance-manifest.json"]
     assert ledger.verify("EP101_v001").ok and len(checkpoint_files(ledger)) == checkpoints + 1
+
+
+def test_a_process_killed_while_writing_a_checkpoint_leaves_no_checkpoint_cut_short(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    # (The class of the kill above at "checkpointing", one step further in: inside the write.
+    # A cut-short checkpoint would fail every later audit, and so refuse every finalize.)
+    from provenance import audit
+
+    folder = tmp_path / "checkpoints"
+    good, document = ledger.checkpoint(folder=folder)
+    pid = os.fork()
+    if pid == 0:  # the child: killed once the bytes are written, before they are in place
+        try:
+            os.fsync = lambda _: os.kill(os.getpid(), signal.SIGKILL)  # type: ignore[assignment]
+            audit.write_checkpoint(folder, {**document, "size": document["size"] + 1})
+        finally:
+            os._exit(1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == -signal.SIGKILL
+    names = sorted(p.name for p in folder.iterdir())
+    assert [n for n in names if not n.startswith(".")] == [good.name] and len(names) == 2
+    assert ledger.audit_verify(folder=folder).ok
+    # A checkpoint is never overwritten: the same one again is refused, and nothing is left.
+    with pytest.raises(FileExistsError):
+        audit.write_checkpoint(folder, document)
+    assert sorted(p.name for p in folder.iterdir()) == names
 
 
 # -- a deliverable left without its manifest ----------------------------------------------------------
