@@ -431,8 +431,8 @@ def ingest_text(report: IngestReport) -> Iterator[str]:
     for note in report.disputed:
         yield f"DISPUTED {shown(note.asset)} v{note.version}: {dispute_text(note)}"
         yield "  it blocks delivery until a TD settles it: " + dispute_fix(note, shown)
-    for pattern, holes in sorted(report.holes.items()):
-        yield f"holes in {shown(pattern)}: {format_frames(holes)}"
+    for sequence, holes in sorted(report.holes.items()):
+        yield f"holes in {shown(sequence)}: {format_frames(holes)}"
     if report.links:
         yield f"{count(report.links, 'symlink')} recorded as links (never followed)"
     for path in report.escaping_links:

@@ -56,11 +56,14 @@ def _set_deferrable(deferrable: bool) -> None:
         return
     # SQLite cannot alter a constraint: batch mode rebuilds the table with the new one. (SQLite
     # defers every reference with `PRAGMA defer_foreign_keys`; the DDL says so for the models.)
-    options = {"deferrable": True, "initially": "IMMEDIATE"} if deferrable else {}
     for table in RECORDED:
         with op.batch_alter_table(table, recreate="always") as batch_op:
             batch_op.drop_constraint(_fk(table), type_="foreignkey")
-            batch_op.create_foreign_key(_fk(table), "events", ["event_id"], ["id"], **options)
+            batch_op.create_foreign_key(
+                _fk(table), "events", ["event_id"], ["id"],
+                deferrable=True if deferrable else None,
+                initially="IMMEDIATE" if deferrable else None,
+            )  # fmt: skip
         if table in GUARDED:
             for action in ("UPDATE", "DELETE"):
                 op.execute(
