@@ -40,7 +40,7 @@ from provenance.store.facts import (
     Delivered,
     Resolution,
     file_facts,
-    latest_version_id,
+    highest_version_id,
     ledger_facts,
     resolve_delivered,
 )
@@ -143,7 +143,7 @@ def check_delivery(
     # (The content ids it looks up go to the stat-cache refresh, which need not look again.)
     copies: list[range] = []
     # (Read before resolving: see `unseen.read_unseen`.)
-    as_of = latest_version_id(session)
+    as_of = highest_version_id(session)
     resolutions = resolve_delivered(
         session, roots, delivered, refresh.content_ids, list(whole.values()), copies, spans
     )

@@ -34,6 +34,9 @@ LEDGER_FOLDERS = frozenset({b".provenance"})
 
 
 class AssetKind(str, enum.Enum):
+    """What one asset is on disk: a single file, a frame sequence, or a set of UDIM tiles. (The
+    ledger's `assets.kind` column holds these values: `store/models.py` checks them.)"""
+
     FILE = "file"
     SEQUENCE = "sequence"
     UDIM = "udim"

@@ -41,7 +41,7 @@ from provenance.scan import (
     StatFingerprint,
     holes_of,
 )
-from provenance.store.facts import copied_versions, latest_version_id
+from provenance.store.facts import copied_versions, highest_version_id
 from provenance.store.seals import CopiedFolder, SealedFiles
 
 
@@ -78,7 +78,7 @@ def read_unseen(
     chunks = _chunks(folders, hasher.workers)
     # Read before the copies are looked up: a version recorded meanwhile is above it, and so
     # checked by every sweep that reads the seals (writers are serialized: ids are in order).
-    as_of = latest_version_id(session)
+    as_of = highest_version_id(session)
     # Taken before any file is read: the racy rule errs on the safe side.
     recorded_ns = time.time_ns()
     job = hasher.call(

@@ -174,9 +174,9 @@ def signal_from_manifest_store(store: Mapping[str, Any], *, sidecar: str | None 
     """
     manifests = store.get("manifests")
     manifests = manifests if isinstance(manifests, Mapping) else {}
-    label = _text(store.get("active_manifest"))
+    label = _string_field(store.get("active_manifest"))
     active = manifests.get(label) if label else None
-    state = _text(store.get("validation_state")) or INVALID
+    state = _string_field(store.get("validation_state")) or INVALID
     failures = _failure_codes(store)
     if label is None or not isinstance(active, Mapping):
         return _unreadable_signal(
@@ -198,7 +198,7 @@ def signal_from_manifest_store(store: Mapping[str, Any], *, sidecar: str | None 
         "validation_state": state,
         "validation_failures": failures,
         "manifest": label,
-        "title": _text(active.get("title")),
+        "title": _string_field(active.get("title")),
         "claim_generator": claim_generator,
         "signer": _signer(active),
         "digital_source_types": own.source_types,
@@ -564,7 +564,7 @@ class _Judge:
                 return _Verdict(
                     Origin.COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
                     found.tool,
-                    via_ingredient=_text(ingredient.get("title")) or "untitled",
+                    via_ingredient=_string_field(ingredient.get("title")) or "untitled",
                 )
         if origin is None:
             return _Verdict(None)
@@ -617,7 +617,7 @@ def _add_action(claims: _OwnClaims, action: Mapping[str, Any], agents: Sequence[
     )
     claims.actions.append(
         {
-            "action": _text(action.get("action")),
+            "action": _string_field(action.get("action")),
             "source_type": shown,
             "agent": " ".join(part for part in agent if part) if agent else None,
         }
@@ -630,7 +630,7 @@ def _action_source_types(action: Mapping[str, Any]) -> list[str]:
     parameters = parameters if isinstance(parameters, Mapping) else {}
     candidates = [action.get("digitalSourceType")]
     candidates += [parameters.get(key) for key in _PARAMETER_SOURCE_TYPES]
-    return list(dict.fromkeys(t for t in map(_text, candidates) if t))
+    return list(dict.fromkeys(t for t in map(_string_field, candidates) if t))
 
 
 def _kept_when_invalid(origin: Origin) -> bool:
@@ -648,9 +648,9 @@ def _agent(value: object) -> tuple[str, str | None] | None:
     if isinstance(value, str) and value.strip():
         return (value.strip(), None)
     if isinstance(value, Mapping):
-        name = _text(value.get("name"))
+        name = _string_field(value.get("name"))
         if name:
-            return (name, _text(value.get("version")))
+            return (name, _string_field(value.get("version")))
     return None
 
 
@@ -669,8 +669,8 @@ def _ingredient_facts(manifest: Mapping[str, Any], judge: _Judge) -> list[dict[s
         verdict = judge.of_label(_ingredient_manifest_label(ingredient))
         facts.append(
             {
-                "title": _text(ingredient.get("title")),
-                "relationship": _text(ingredient.get("relationship")),
+                "title": _string_field(ingredient.get("title")),
+                "relationship": _string_field(ingredient.get("relationship")),
                 "origin": verdict.origin.value if verdict.origin is not None else None,
                 "generative": verdict.origin is not None and verdict.origin.generative,
             }
@@ -694,7 +694,7 @@ def _failure_codes(store: Mapping[str, Any]) -> list[str]:
         entries.extend(_list(store.get("validation_status")))
     codes: dict[str, None] = {}
     for entry in entries:
-        code = _text(entry.get("code")) if isinstance(entry, Mapping) else None
+        code = _string_field(entry.get("code")) if isinstance(entry, Mapping) else None
         if code:
             codes.setdefault(code, None)
     return list(codes)[:_MAX_FAILURE_CODES]
@@ -702,9 +702,12 @@ def _failure_codes(store: Mapping[str, Any]) -> list[str]:
 
 def _claim_generator(manifest: Mapping[str, Any]) -> dict[str, str | None]:
     for info in _list(manifest.get("claim_generator_info")):
-        if isinstance(info, Mapping) and _text(info.get("name")):
-            return {"name": _text(info.get("name")), "version": _text(info.get("version"))}
-    legacy = _text(manifest.get("claim_generator"))
+        if isinstance(info, Mapping) and _string_field(info.get("name")):
+            return {
+                "name": _string_field(info.get("name")),
+                "version": _string_field(info.get("version")),
+            }
+    legacy = _string_field(manifest.get("claim_generator"))
     if legacy:
         # The v1 form: "Product_Name/1.2 library/0.3"; the first token names the product.
         name, _, version = legacy.split(" ")[0].partition("/")
@@ -722,7 +725,7 @@ def _signer(manifest: Mapping[str, Any]) -> dict[str, str | None]:
 
 def _signature_field(manifest: Mapping[str, Any], key: str) -> str | None:
     info = manifest.get("signature_info")
-    return _text(info.get(key)) if isinstance(info, Mapping) else None
+    return _string_field(info.get(key)) if isinstance(info, Mapping) else None
 
 
 def _summary(
@@ -816,5 +819,6 @@ def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _text(value: object) -> str | None:
+def _string_field(value: object) -> str | None:
+    """A manifest's text field, stripped; None when it is empty or not a string."""
     return (value.strip() or None) if isinstance(value, str) else None

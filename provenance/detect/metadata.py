@@ -775,14 +775,14 @@ def _settings_signal(
     def first(names: tuple[str, ...]) -> Any:
         return next((settings[n] for n in names if settings.get(n) not in (None, "")), None)
 
-    model = model or _text(first(keys.model))
+    model = model or _clipped_scalar(first(keys.model))
     detail = {
         "model": model,
-        "model_hash": _text(first(keys.model_hash)),
-        "sampler": _text(first(keys.sampler)),
+        "model_hash": _clipped_scalar(first(keys.model_hash)),
+        "sampler": _clipped_scalar(first(keys.sampler)),
         "steps": _number(first(keys.steps)),
         "seed": _number(first(keys.seed)),
-        "version": _text(first(keys.version)),
+        "version": _clipped_scalar(first(keys.version)),
         "prompt": _excerpt(first(keys.prompt)),
     }
     summary = f"{tool} {what}" + (f" (model {model})" if model else "")
@@ -805,7 +805,7 @@ def _a1111_family(fields: Mapping[str, str], carrier: str) -> Signal | None:
     if as_json is not None:
         if _RUINED_FOOOCUS in str(as_json.get("software", "")):
             return None  # a fork with its own reader, `_ruinedfooocus`
-        version = _text(as_json.get("version")) or ""
+        version = _clipped_scalar(as_json.get("version")) or ""
         if scheme or version.startswith("Fooocus") or software.startswith("Fooocus"):
             return _fooocus_json(as_json, carrier)
         return None
@@ -1049,12 +1049,12 @@ def _invokeai_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     if isinstance(model, dict):
         model = model.get("name") or model.get("model_name")
     return {
-        "model": _text(model),
-        "sampler": _text(metadata.get("scheduler")),
+        "model": _clipped_scalar(model),
+        "sampler": _clipped_scalar(metadata.get("scheduler")),
         "steps": _number(metadata.get("steps")),
         "seed": _number(metadata.get("seed")),
-        "version": _text(metadata.get("app_version")),
-        "generation_mode": _text(metadata.get("generation_mode")),
+        "version": _clipped_scalar(metadata.get("app_version")),
+        "generation_mode": _clipped_scalar(metadata.get("generation_mode")),
         "prompt": _excerpt(metadata.get("positive_prompt")),
     }
 
@@ -1067,12 +1067,12 @@ def _invokeai_legacy(legacy: dict[str, Any]) -> dict[str, Any]:
     if isinstance(prompt, list) and prompt and isinstance(prompt[0], dict):
         prompt = prompt[0].get("prompt")
     return {
-        "model": _text(legacy.get("model_weights")),
-        "model_hash": _text(legacy.get("model_hash")),
-        "sampler": _text(image.get("sampler")),
+        "model": _clipped_scalar(legacy.get("model_weights")),
+        "model_hash": _clipped_scalar(legacy.get("model_hash")),
+        "sampler": _clipped_scalar(image.get("sampler")),
         "steps": _number(image.get("steps")),
         "seed": _number(image.get("seed")),
-        "version": _text(legacy.get("app_version")),
+        "version": _clipped_scalar(legacy.get("app_version")),
         "prompt": _excerpt(prompt),
     }
 
@@ -1096,7 +1096,7 @@ def _novelai(fields: Mapping[str, str], carrier: str) -> Signal | None:
     base = caption.get("base_caption") if isinstance(caption, dict) else None
     detail = {
         "model": model,
-        "sampler": _text(comment.get("sampler")),
+        "sampler": _clipped_scalar(comment.get("sampler")),
         "steps": _number(comment.get("steps")),
         "seed": _number(comment.get("seed")),
         "generation_time": _clip(fields.get("Generation time")),
@@ -1224,7 +1224,9 @@ def _easydiffusion(fields: Mapping[str, str], carrier: str) -> Signal | None:
         if params is None or not any(key in params for key in _EASY_DIFFUSION_MODEL):
             return None
         settings = params
-    path = _text(next((settings[k] for k in _EASY_DIFFUSION_MODEL if settings.get(k)), None))
+    path = _clipped_scalar(
+        next((settings[k] for k in _EASY_DIFFUSION_MODEL if settings.get(k)), None)
+    )
     model = path.replace("\\", "/").rsplit("/", 1)[-1] if path else None
     keys = _Keys(
         sampler=("sampler_name", "Sampler"),
@@ -1275,7 +1277,8 @@ def _clip(value: object) -> str | None:
     return str(value).strip()[:EXCERPT_CHARS] or None
 
 
-def _text(value: object) -> str | None:
+def _clipped_scalar(value: object) -> str | None:
+    """A setting written as text or a number, as text clipped to an excerpt; None otherwise."""
     return _clip(value) if isinstance(value, (str, int, float)) else None
 
 

@@ -237,7 +237,7 @@ def resolve_delivered(
         else:
             results[index] = Resolution(version_id, frame, recorded, changed=True)
     if by_content:
-        holders = _versions_holding(session, {files[i].digest for i in by_content}, contents)
+        holders = _every_version_holding(session, {files[i].digest for i in by_content}, contents)
         votes = _votes(files, by_content, holders, spans)
         for index in by_content:
             found = _newest_holders(files[index], holders, votes.get(index))
@@ -366,7 +366,7 @@ def _whole_copies(
     return resolved
 
 
-def latest_version_id(session: Session) -> int:
+def highest_version_id(session: Session) -> int:
     """The highest asset version id recorded (0 for none): what a seal of copies is as of."""
     return session.scalar(select(func.max(AssetVersion.id))) or 0
 
@@ -458,7 +458,7 @@ def _member_digests(
     return found
 
 
-def _versions_holding(
+def _every_version_holding(
     session: Session, digests: Iterable[str], contents: dict[str, int] | None = None
 ) -> dict[str, list[tuple[int, int | None, int, int]]]:
     """(version, frame, asset, version number) of every recorded version holding each digest

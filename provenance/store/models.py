@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from provenance.origins import Evidence, Origin
+from provenance.scan import AssetKind
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -56,12 +57,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class AssetKind(str, enum.Enum):
-    FILE = "file"
-    SEQUENCE = "sequence"
-    UDIM = "udim"
 
 
 class AssetStatus(str, enum.Enum):

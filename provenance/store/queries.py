@@ -289,10 +289,10 @@ def _by_location(session: Session, roots: RootMap, path: bytes, text: str) -> Re
     ).scalar()
     if content_id is None:
         return None
-    return _versions_holding(session, roots, [content_id], text)
+    return _latest_version_holding(session, roots, [content_id], text)
 
 
-def _versions_holding(
+def _latest_version_holding(
     session: Session, roots: RootMap | None, content_ids: Sequence[int], text: str
 ) -> Resolved | None:
     rows = session.execute(
@@ -346,7 +346,7 @@ def _resolve_digest(
     if versions and not content_ids:
         return Resolved(versions[0])
     if content_ids:
-        held = _versions_holding(session, roots, content_ids, text) if roots else None
+        held = _latest_version_holding(session, roots, content_ids, text) if roots else None
         if held is not None and versions and held.version_id != versions[0]:
             _raise_ambiguous(session, roots, [versions[0], held.version_id], text)
         if held is not None:
