@@ -133,7 +133,9 @@ def run_block(
     for step in steps:
         if step.command in skip:
             continue
-        words = shlex.split(step.command)
+        # (A comment after the command, as a shell reads it: `#` after a space. A `#` inside a
+        # word, as in name.####.exr, is the word's.)
+        words = shlex.split(re.sub(r"\s+#\s.*$", "", step.command))
         assert words[0] == "provenance", f"only provenance commands are run: {step.command!r}"
         args = [server.here(w) if w.startswith("postgresql+psycopg://") else w for w in words[1:]]
         done = subprocess.run(
@@ -171,8 +173,28 @@ def test_the_admin_page_marks_the_blocks_this_file_runs() -> None:
         "admin-create",
         "admin-older-ledger",
         "admin-password-hidden",
+        "admin-role-refused",
         "admin-upgrade",
     ]
+
+
+FENCE = re.compile(r"^( *)```text\n(.*?)^\1```", re.S | re.M)
+MARKER = re.compile(r"<!-- (run: [\w-]+|not run: [^>]+) -->\n$")
+
+
+@pytest.mark.parametrize("page", ["studio-admin.md"])
+def test_every_command_block_is_run_or_says_why_not(page: str) -> None:
+    """A block of output under `$ provenance ...` is either run here or marked with the reason
+    it cannot be (another machine's mounts, a backup host): nothing drifts unseen."""
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    unmarked = []
+    for fence in FENCE.finditer(text):
+        if not re.search(r"^ *\$ provenance ", fence.group(2), re.M):
+            continue
+        before = text[: fence.start()].rsplit("\n", 2)
+        if not MARKER.search(before[-2].strip() + "\n"):
+            unmarked.append(fence.group(2).splitlines()[0])
+    assert unmarked == [], f"{page}: blocks neither run nor marked `<!-- not run: why -->`"
 
 
 def test_creating_a_studio_ledger_prints_what_the_admin_page_shows(
@@ -187,6 +209,24 @@ def test_the_password_is_hidden_as_the_admin_page_shows(studio: Server, tmp_path
     Ledger.create(studio.here(f"{PAGE_HOST}/provenance"), cwd=tmp_path).close()
     steps = marked_blocks(ADMIN_PAGE)["admin-password-hidden"]
     run_block(steps, studio, tmp_path, environment(tmp_path))
+
+
+def test_a_role_is_refused_by_the_database_as_the_admin_page_shows(
+    studio: Server, tmp_path: Path
+) -> None:
+    url = studio.here(f"{PAGE_HOST}/provenance")
+    write_sequence(tmp_path / "comp", "sh010_comp_v001", range(1001, 1003), ext="png")
+    with Ledger.create(url, cwd=tmp_path) as ledger:
+        ledger.ingest(["comp"], origin="human")
+    create_db_roles(url)
+    engine = sa.create_engine(studio.admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if not connection.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = 'alice'").first():
+            connection.exec_driver_sql("CREATE ROLE alice LOGIN IN ROLE provenance_artist")
+    engine.dispose()
+    as_alice = sa.engine.make_url(url).set(username="alice").render_as_string(hide_password=False)
+    steps = marked_blocks(ADMIN_PAGE)["admin-role-refused"]
+    run_block(steps, studio, tmp_path, environment(tmp_path, db=as_alice))
 
 
 def test_an_older_ledger_is_refused_then_upgraded_as_the_admin_page_shows(
