@@ -1,0 +1,158 @@
+"""The import rules of docs/architecture.md, checked on the source: which part may import which.
+
+Each module's imports are read with `ast` (an import under `if TYPE_CHECKING:` names a type only,
+and is not counted; one inside a function is). A rule that does not hold yet everywhere lists
+its exceptions here and in the doc, so that one cannot grow without the other saying so.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Where each installed package's source lives (pyproject.toml's package-dir).
+SOURCES = {
+    "provenance": ROOT / "provenance",
+    "provenance.cli": ROOT / "cli",
+    "provenance.migrations": ROOT / "migrations",
+}
+
+
+def modules() -> Iterator[tuple[str, Path]]:
+    for package, folder in SOURCES.items():
+        for path in sorted(folder.rglob("*.py")):
+            parts = path.relative_to(folder).with_suffix("").parts
+            if package == "provenance" and parts[0] == "cli":
+                continue
+            name = ".".join((package, *parts)).removesuffix(".__init__")
+            yield name, path
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """Every module `path` imports when it runs (anywhere but under `if TYPE_CHECKING:`)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+IMPORTS = {name: runtime_imports(path) for name, path in modules()}
+
+
+def under(name: str, *packages: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def importers_of(*targets: str, among: list[str]) -> dict[str, list[str]]:
+    """Of the modules `among`, those that import one of `targets`: module -> what it imports."""
+    found: dict[str, list[str]] = {}
+    for module in among:
+        hits = sorted(i for i in IMPORTS[module] if under(i, *targets))
+        if hits:
+            found[module] = hits
+    return found
+
+
+LIBRARY = [m for m in IMPORTS if not under(m, "provenance.cli")]
+CLI = [m for m in IMPORTS if under(m, "provenance.cli")]
+# The pure cores: facts in, answers out; no database, no session, no ledger.
+PURE = [
+    m
+    for m in LIBRARY
+    if under(
+        m,
+        "provenance.scan",
+        "provenance.origins",
+        "provenance.obligations",
+        "provenance.policy",
+        "provenance.deliveries",
+        "provenance.merkle",
+        "provenance.paths",
+        "provenance.roots",
+        "provenance.records",
+        "provenance.errors",
+        "provenance.detect",
+        "provenance.scenes",
+        "provenance.report",
+        "provenance.interchange",
+    )
+]
+STORE = [m for m in LIBRARY if under(m, "provenance.store")]
+
+# Known exceptions, also listed in docs/architecture.md ("Not yet so").
+STORE_JUDGING_EXCEPTIONS = {
+    "provenance.store.facts": ["provenance.policy"],
+}
+CLI_STORE_EXCEPTIONS = {"provenance.cli.db": ["provenance.store.schema"]}
+
+
+def test_the_library_never_imports_click() -> None:
+    assert importers_of("click", among=LIBRARY) == {}
+
+
+def test_the_pure_cores_never_touch_the_database() -> None:
+    assert PURE, "no pure module found: check the names above against provenance/"
+    found = importers_of("sqlalchemy", "provenance.store", "provenance.ledger", among=PURE)
+    assert found == {}
+
+
+def test_the_store_does_not_apply_the_policy() -> None:
+    found = importers_of("provenance.policy", "provenance.finalizer", among=STORE)
+    assert {m: sorted({".".join(i.split(".")[:2]) for i in v}) for m, v in found.items()} == (
+        STORE_JUDGING_EXCEPTIONS
+    )
+
+
+def test_the_cli_reaches_the_database_only_through_the_library() -> None:
+    found = importers_of("sqlalchemy", "provenance.store", among=CLI)
+    deepest = {
+        module: sorted(n for n in names if not any(o.startswith(n + ".") for o in names))
+        for module, names in found.items()
+    }
+    assert deepest == CLI_STORE_EXCEPTIONS
+
+
+def test_integrations_use_the_public_api_only() -> None:
+    integrations = [m for m in LIBRARY if under(m, "provenance.integrations")]
+    assert integrations
+    public = ("provenance.ledger", "provenance.errors", "provenance.records")
+    for module in integrations:
+        ours = {i for i in IMPORTS[module] if under(i, "provenance")}
+        assert all(i == "provenance" or under(i, *public) for i in ours), (module, ours)
+
+
+def test_a_schema_revision_never_imports_the_library() -> None:
+    revisions = [m for m in IMPORTS if under(m, "provenance.migrations.versions")]
+    assert len(revisions) >= 12
+    found = importers_of("provenance.store", "provenance.ledger", among=revisions)
+    assert found == {}
+
+
+@pytest.mark.parametrize(
+    "exceptions", [STORE_JUDGING_EXCEPTIONS, CLI_STORE_EXCEPTIONS], ids=["store", "cli"]
+)
+def test_the_doc_lists_every_known_exception(exceptions: dict[str, list[str]]) -> None:
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for module, imported in exceptions.items():
+        assert re.search(rf"`{re.escape(module)}`", page), module
+        for name in imported:
+            assert f"`{name}`" in page, name
