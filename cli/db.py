@@ -10,7 +10,6 @@ from provenance.cli.render import echo, emit_json
 
 from provenance.ledger import Ledger, create_db_roles, schema_status, upgrade_ledger
 from provenance.records import display_path
-from provenance.store import schema
 
 
 @click.command()
@@ -23,7 +22,7 @@ def init(obj: Context, as_json: bool) -> None:
     """
     ledger = Ledger.create(obj.db, Path.cwd())
     with ledger:
-        state = schema.schema_state(ledger.engine)
+        state = ledger.schema_state()
         if as_json:
             emit_json(
                 "Ledger.1",

@@ -1280,6 +1280,10 @@ class Ledger:
 
     # -- audit ---------------------------------------------------------------------------------
 
+    def schema_state(self) -> schema.SchemaState:
+        """The ledger's schema revision beside the one this version of provenance writes."""
+        return schema.schema_state(self.engine)
+
     def checkpoints_folder(self, folder: PathArg | None = None) -> Path:
         """Where checkpoints are kept: `folder`, else $PROVENANCE_CHECKPOINTS, else beside a SQLite
         ledger, else the user's data folder (named for the database)."""
