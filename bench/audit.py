@@ -35,11 +35,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from provenance import Ledger
+from provenance import Ledger, schemas
 from provenance.fingerprint import RACY_WINDOW_NS
 from provenance.store.events import GENESIS_HASH, canonical_event, event_hash
 from provenance.store.models import Event, Tool
-from provenance.store.rows import ROWS_SCHEMA, committed_rows, read_rows
+from provenance.store.rows import committed_rows, read_rows
 
 TOOL = "Bench Tool"
 
@@ -61,7 +61,7 @@ def fill(ledger: Ledger, count: int) -> list[tuple[str, str, str, dt.datetime, s
                 {
                     "tool": TOOL,
                     "changes": {"secured": secured},
-                    "rows": {"schema": ROWS_SCHEMA, "tools": [tool]},
+                    "rows": {"schema": schemas.ROWS_INLINE, "tools": [tool]},
                 },
                 sort_keys=True,
                 separators=(",", ":"),

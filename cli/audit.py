@@ -11,6 +11,8 @@ import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
 from provenance.cli.render import count, echo, emit_json, human_bytes
 
+from provenance import schemas
+
 if TYPE_CHECKING:
     # (cryptography is loaded by the commands that sign or check, not by every command that
     # shares these options: see tests/test_startup.py)
@@ -50,7 +52,7 @@ def checkpoint(obj: Context, key: Path | None, checkpoints: Path | None, as_json
     with obj.open() as ledger:
         path, document = ledger.checkpoint(key, checkpoints)
     if as_json:
-        emit_json("CheckpointWritten.1", {"path": str(path), "checkpoint": document})
+        emit_json(schemas.CHECKPOINT_WRITTEN, {"path": str(path), "checkpoint": document})
         return
     echo(f"checkpoint of {document['size']} events, root {document['root']}")
     echo(f"  written to {path}")
@@ -79,7 +81,7 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
         report = ledger.audit_verify(key, checkpoints)
     if as_json:
         emit_json(
-            "AuditReport.1",
+            schemas.AUDIT_REPORT,
             {
                 "ok": report.ok,
                 "events": report.size,
@@ -185,7 +187,7 @@ def keys(ctx: click.Context, obj: Context, key: Path | None, as_json: bool) -> N
         found = ledger.keys(key)
     if as_json:
         emit_json(
-            "TrustedKeys.1",
+            schemas.TRUSTED_KEYS,
             {
                 "keys": [_key_json(k) for k in found.keys],
                 "problems": found.problems,
@@ -306,7 +308,7 @@ def _show_change(change: KeyChange, as_json: bool) -> None:
 
     if as_json:
         emit_json(
-            "KeyChange.1",
+            schemas.KEY_CHANGE_REPORT,
             {
                 "kind": change.kind,
                 "event": {"id": change.event_id, "hash": change.event_hash},

@@ -8,6 +8,7 @@ import click
 from provenance.cli import Context, json_option, pass_context
 from provenance.cli.render import echo, emit_json
 
+from provenance import schemas
 from provenance.ledger import Ledger, create_db_roles, schema_status, upgrade_ledger
 from provenance.records import display_path
 
@@ -25,7 +26,7 @@ def init(obj: Context, as_json: bool) -> None:
         state = ledger.schema_state()
         if as_json:
             emit_json(
-                "Ledger.1",
+                schemas.LEDGER,
                 {"url": ledger.location.display_url, "schema_revision": state.current},
             )
         else:
@@ -45,7 +46,7 @@ def current(obj: Context, as_json: bool) -> None:
     url, state = schema_status(obj.db, Path.cwd())
     if as_json:
         emit_json(
-            "SchemaState.1",
+            schemas.SCHEMA_STATE,
             {
                 "url": url,
                 "current": state.current,
@@ -89,7 +90,7 @@ def roles(obj: Context, as_json: bool) -> None:
     """
     url, report = create_db_roles(obj.db, Path.cwd())
     if as_json:
-        emit_json("Roles.1", {"url": url, "created": report.created, "grants": report.granted})
+        emit_json(schemas.ROLES, {"url": url, "created": report.created, "grants": report.granted})
         return
     made = ", ".join(report.created) if report.created else "none (all existed)"
     echo(f"{url}: roles created: {made}; {len(report.granted)} grants applied")
@@ -108,7 +109,7 @@ def reprint(obj: Context, as_json: bool) -> None:
         report = ledger.reprint()
     if as_json:
         emit_json(
-            "Reprint.1",
+            schemas.REPRINT,
             {
                 "reprinted": report.reprinted,
                 "missing": report.missing,

@@ -25,6 +25,7 @@ from provenance.cli.render import (
 )
 from provenance.cli.write import ProgressLine
 
+from provenance import schemas
 from provenance.policy import load_policy
 
 STRONG_OPTION = click.option(
@@ -60,7 +61,7 @@ def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) 
         finally:
             progress.finish()
     if as_json:
-        emit_json("SweepReport.1", sweep_json(report))
+        emit_json(schemas.SWEEP_REPORT, sweep_json(report))
     else:
         for line in sweep_text(report):
             echo(line)
@@ -109,7 +110,7 @@ def finalize(
         finally:
             progress.finish()
     if as_json:
-        emit_json("FinalizeReport.1", sweep_json(report))
+        emit_json(schemas.FINALIZE_REPORT, sweep_json(report))
     else:
         for line in sweep_text(report):
             echo(line)
@@ -139,7 +140,7 @@ def verify(obj: Context, name: str, delivery: str | None, quick: bool, as_json: 
     with obj.open() as ledger:
         report = ledger.verify(name, delivery, quick=quick)
     if as_json:
-        emit_json("VerifyReport.1", verify_json(report))
+        emit_json(schemas.VERIFY_REPORT, verify_json(report))
     else:
         for line in verify_text(report):
             echo(line)
@@ -171,7 +172,7 @@ def manifest_write(
     with obj.open() as ledger:
         report = ledger.write_manifest(name, delivery, checkpoints=checkpoints)
     if as_json:
-        emit_json("ManifestWrite.1", manifest_json(report))
+        emit_json(schemas.MANIFEST_WRITE, manifest_json(report))
         return
     for line in manifest_text(report):
         echo(line)
@@ -211,7 +212,7 @@ def approve(
             target, ref, by, note=note, covers_tool_risk=covers_tool_risk, strong=strong
         )
     if as_json:
-        emit_json("Approval.1", approval_json(approval))
+        emit_json(schemas.APPROVAL, approval_json(approval))
         return
     scope = " (covers tool risk)" if approval.covers_tool_risk else ""
     echo(
@@ -238,7 +239,7 @@ def consent_add(obj: Context, performer: str, scope: str, ref: str, as_json: boo
     with obj.open() as ledger:
         record = ledger.add_consent(performer, scope, ref)
     if as_json:
-        emit_json("Consent.1", consent_json(record))
+        emit_json(schemas.CONSENT, consent_json(record))
         return
     echo(f"Consent recorded for {record.performer}: {record.scope} ({record.ref})")
 
@@ -251,7 +252,7 @@ def consent_list(obj: Context, as_json: bool) -> None:
     with obj.open() as ledger:
         records = ledger.consents()
     if as_json:
-        emit_json("Consents.1", {"consents": [consent_json(c) for c in records]})
+        emit_json(schemas.CONSENTS, {"consents": [consent_json(c) for c in records]})
         return
     if not records:
         echo('No consents recorded. Add one with `provenance consent add "NAME" ...`.')
@@ -271,7 +272,7 @@ def policy_show(policy_file: Path | None, as_json: bool) -> None:
     """The rules in force, their ids, severities and the guideline each comes from."""
     loaded = load_policy(policy_file)
     if as_json:
-        emit_json("Policy.1", policy_json(loaded))
+        emit_json(schemas.POLICY, policy_json(loaded))
         return
     for line in policy_text(loaded):
         echo(line)

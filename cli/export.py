@@ -10,6 +10,7 @@ from provenance.cli import Context, json_option, pass_context
 from provenance.cli.render import echo, emit_json, human_bytes, shown
 from provenance.cli.write import ProgressLine
 
+from provenance import schemas
 from provenance.records import display_path
 
 
@@ -101,7 +102,7 @@ def export_mhl(obj: Context, name: str, hashes: str, out: str | None, as_json: b
             progress.finish()
     if as_json:
         emit_json(
-            "MhlExport.1",
+            schemas.MHL_EXPORT,
             {
                 "deliverable": name,
                 "generation": display_path(written.generation),

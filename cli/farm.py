@@ -17,6 +17,7 @@ from provenance.cli.render import (
 )
 from provenance.cli.write import ORIGIN_HELP, ProgressLine, show_ingest
 
+from provenance import schemas
 from provenance.farm import FINISH_KINDS, Finish, finish_job, run_shard, write_farm_job
 from provenance.records import SweepReport
 
@@ -112,7 +113,7 @@ def job(
     plan = made.plan
     if as_json:
         emit_json(
-            "FarmJob.1",
+            schemas.FARM_JOB,
             {
                 "template": str(made.template),
                 "plan": str(made.plan_file),
@@ -162,7 +163,7 @@ def shard(
         progress.finish()
     if as_json:
         emit_json(
-            "FarmShard.1",
+            schemas.FARM_SHARD,
             {
                 "shard": result.shard,
                 "shards": result.shards,
@@ -219,7 +220,7 @@ def finish(
         show_ingest(report, as_json)
         return
     if as_json:
-        schema = "FinalizeReport.1" if done.kind == "finalize" else "SweepReport.1"
+        schema = schemas.FINALIZE_REPORT if done.kind == "finalize" else schemas.SWEEP_REPORT
         emit_json(schema, sweep_json(report))
     else:
         for line in sweep_text(report):

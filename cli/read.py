@@ -17,6 +17,7 @@ from provenance.cli.render import (
     read_as_text,
 )
 
+from provenance import schemas
 from provenance.ledger import DEFAULT_LINEAGE_DEPTH
 from provenance.records import ReadAs
 
@@ -34,7 +35,7 @@ def show(obj: Context, target: str, as_json: bool) -> None:
     with obj.open() as ledger:
         card = ledger.show(target)
     if as_json:
-        emit_json("AssetCard.1", card_json(card))
+        emit_json(schemas.ASSET_CARD, card_json(card))
         return
     _say_read_as(card.read_as)
     for line in card_text(card):
@@ -61,7 +62,7 @@ def lineage(obj: Context, target: str, direction: str, depth: int, as_json: bool
         tree = ledger.lineage(target, up=up, depth=depth)
     if as_json:
         emit_json(
-            "Lineage.1",
+            schemas.LINEAGE,
             {
                 "direction": direction,
                 "depth": depth,
@@ -85,7 +86,7 @@ def history(obj: Context, target: str, as_json: bool) -> None:
         entries = ledger.history(target)
     if as_json:
         emit_json(
-            "History.1",
+            schemas.HISTORY,
             {
                 "target": target,
                 "read_as": read_as_json(entries.read_as),

@@ -28,6 +28,7 @@ from provenance.cli.render import (
 )
 from provenance.cli.write import ProgressLine
 
+from provenance import schemas
 from provenance.policy import load_policy
 from provenance.records import DeliverableListing, display_path
 
@@ -57,7 +58,7 @@ def deliverables(obj: Context, target: str | None, as_json: bool) -> None:
         listings = ledger.deliverables(contains=target)
     if as_json:
         emit_json(
-            "Deliverables.1",
+            schemas.DELIVERABLES,
             {
                 "contains": target,
                 "deliverables": [
@@ -145,7 +146,7 @@ def disclosure(obj: Context, name: str | None, html_file: Path | None, as_json: 
 
         write_page(html_file, disclosure_page(found))
     if as_json:
-        emit_json("Disclosure.2", disclosure_json(found))
+        emit_json(schemas.DISCLOSURE, disclosure_json(found))
         return
     for line in disclosure_text(found):
         echo(line)
@@ -193,7 +194,7 @@ def delivery(
         finally:
             shown_progress.finish()
     if as_json:
-        emit_json("DeliveryReport.1", delivery_json(found))
+        emit_json(schemas.DELIVERY_REPORT, delivery_json(found))
     else:
         for line in delivery_text(found):
             echo(line)

@@ -8,6 +8,7 @@ import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
 from provenance.cli.render import echo, emit_json
 
+from provenance import schemas
 from provenance.roots import ROOT_MAP_VARIABLE, RootChange, RootInfo, RootKind, RootsReport
 
 KINDS = {
@@ -43,7 +44,7 @@ def roots(ctx: click.Context, as_json: bool) -> None:
         report = ledger.roots()
     if as_json:
         emit_json(
-            "Roots.1",
+            schemas.ROOTS,
             {
                 "roots": [root_json(root) for root in report.roots],
                 "environment": [
@@ -171,7 +172,7 @@ def roots_text(report: RootsReport) -> list[str]:
 def _render_change(change: RootChange, as_json: bool) -> None:
     if as_json:
         emit_json(
-            "RootChange.1",
+            schemas.ROOT_CHANGE,
             {
                 "kind": change.kind,
                 "root": root_json(change.root),

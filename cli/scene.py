@@ -6,6 +6,8 @@ import click
 from provenance.cli import Context, json_option, pass_context
 from provenance.cli.render import echo, emit_json, scene_json, scene_text
 
+from provenance import schemas
+
 
 @click.group()
 def scene() -> None:
@@ -29,7 +31,7 @@ def inputs(obj: Context, scene_file: str, workers: int | None, as_json: bool) ->
     with obj.open() as ledger:
         lineage = ledger.scene_inputs(scene_file, workers=workers)
     if as_json:
-        emit_json("SceneInputs.1", scene_json(lineage))
+        emit_json(schemas.SCENE_INPUTS, scene_json(lineage))
         return
     for line in scene_text(lineage, recorded=False):
         echo(line)

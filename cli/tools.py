@@ -6,6 +6,8 @@ import click
 from provenance.cli import Context, json_option, pass_context
 from provenance.cli.render import echo, emit_json, tool_json, tool_text
 
+from provenance import schemas
+
 TRISTATE = click.Choice(["yes", "no", "unknown"])
 
 
@@ -91,7 +93,7 @@ def list_(obj: Context, as_json: bool) -> None:
     with obj.open() as ledger:
         registered = ledger.tools()
     if as_json:
-        emit_json("Tools.1", {"tools": [tool_json(t) for t in registered]})
+        emit_json(schemas.TOOLS, {"tools": [tool_json(t) for t in registered]})
         return
     if not registered:
         echo('No tools registered. Add one with `provenance tools add "NAME" --generative`.')
@@ -119,7 +121,7 @@ def _render(tool: object, as_json: bool) -> None:
 
     assert isinstance(tool, ToolInfo)
     if as_json:
-        emit_json("Tool.1", tool_json(tool))
+        emit_json(schemas.TOOL, tool_json(tool))
         return
     for line in tool_text(tool):
         echo(line)

@@ -18,6 +18,7 @@ from provenance.cli.render import (
     skipped_text,
 )
 
+from provenance import schemas
 from provenance.origins import ALIASES
 from provenance.records import IngestReport
 
@@ -156,7 +157,7 @@ def ingest(
 def show_ingest(report: IngestReport, as_json: bool) -> None:
     """Render an ingest's report; exit 1 when files could not be read."""
     if as_json:
-        emit_json("IngestReport.1", ingest_json(report))
+        emit_json(schemas.INGEST_REPORT, ingest_json(report))
     else:
         for line in ingest_text(report):
             echo(line)
@@ -215,7 +216,7 @@ def tag(
             target, origin, tool=tool, by=by, note=note, resolve=resolve, likeness=likeness
         )
     if as_json:
-        emit_json("AssetCard.1", card_json(card))
+        emit_json(schemas.ASSET_CARD, card_json(card))
     else:
         for line in card_text(card):
             echo(line)
@@ -240,7 +241,7 @@ def link(
     with obj.open() as ledger:
         card = ledger.link(child, contains=contains, references=references)
     if as_json:
-        emit_json("AssetCard.1", card_json(card))
+        emit_json(schemas.ASSET_CARD, card_json(card))
     else:
         for line in card_text(card):
             echo(line)

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from provenance import merkle
+from provenance import merkle, schemas
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import aggregate_digest
 from provenance.keys import KEY_KINDS, KeyBook, KeyRing, Pins, public_hex
@@ -59,10 +59,6 @@ from provenance.store.rows import (
     read_rows,
     table_rows,
 )
-
-CHECKPOINT_SCHEMA = "Checkpoint.1"
-EVENT_EXPORT_SCHEMA = "Event.1"
-
 
 # ---------------------------------------------------------------------------------------------
 # The chain
@@ -156,7 +152,7 @@ def make_checkpoint(state: ChainState, key: Ed25519PrivateKey) -> dict[str, Any]
     if state.size == 0:
         raise ProvenanceError("The ledger has no events yet: nothing to checkpoint.")
     document: dict[str, Any] = {
-        "schema": CHECKPOINT_SCHEMA,
+        "schema": schemas.CHECKPOINT,
         "ledger": state.ledger_id,
         "size": state.size,
         "root": state.root.hex(),
@@ -265,10 +261,10 @@ def read_checkpoint(path: Path) -> Checkpoint | str:
         return "is not a checkpoint: it is not JSON this version of provenance can read"
     if not isinstance(document, dict):
         return f"is not a checkpoint: it holds a JSON {_json_type(document)}, not an object"
-    if document.get("schema") != CHECKPOINT_SCHEMA:
+    if document.get("schema") != schemas.CHECKPOINT:
         return (
             f"is not a checkpoint: its schema is {_shown(document.get('schema'))}, not "
-            f"{CHECKPOINT_SCHEMA!r}"
+            f"{schemas.CHECKPOINT!r}"
         )
     wrong = [
         f"it has no {name}"
@@ -498,7 +494,7 @@ def export_events(session: Session) -> Iterator[dict[str, Any]]:
     for event in iter_events(session):
         payload = json.loads(event.payload)
         document = {
-            "schema": EVENT_EXPORT_SCHEMA,
+            "schema": schemas.EVENT,
             "id": event.id,
             "kind": event.kind,
             "actor": event.actor,

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
+from provenance import schemas
 from provenance.errors import ProvenanceError, TargetNotFound
 from provenance.scan import (
     LEDGER_FOLDERS,
@@ -62,8 +63,6 @@ if TYPE_CHECKING:
     from provenance.fingerprint import Hasher
     from provenance.records import IngestReport, SweepReport
 
-PLAN_SCHEMA = "FarmPlan.1"
-SHARD_SCHEMA = "FarmShard.1"
 FINISH_KINDS = ("ingest", "sweep", "finalize")
 TEMPLATE_FILE, PLAN_FILE, SHARDS_FILE, RECORD_FILE = (
     "template.json",
@@ -150,7 +149,7 @@ class FarmPlan:
 
     def document(self) -> dict[str, Any]:
         return {
-            "schema": PLAN_SCHEMA,
+            "schema": schemas.FARM_PLAN,
             "tree": self.tree,
             "finish": asdict(self.finish),
             "shards": [
@@ -177,9 +176,9 @@ class FarmPlan:
             ) from None
         except (OSError, ValueError) as exc:
             raise ProvenanceError(f"Cannot read the farm plan {path}: {exc}.") from None
-        if not isinstance(document, dict) or document.get("schema") != PLAN_SCHEMA:
+        if not isinstance(document, dict) or document.get("schema") != schemas.FARM_PLAN:
             raise ProvenanceError(
-                f"{path} is not a farm plan ({PLAN_SCHEMA}); give the plan.json that "
+                f"{path} is not a farm plan ({schemas.FARM_PLAN}); give the plan.json that "
                 "`provenance farm job` wrote."
             )
         shards = tuple(
@@ -524,7 +523,7 @@ def hash_shard(
             if progress is not None:
                 progress(min(start + len(chunk), len(files)), 0, result.bytes_read)
     document = {
-        "schema": SHARD_SCHEMA,
+        "schema": schemas.FARM_SHARD,
         "plan": plan.digest,
         "shard": index,
         "root_dev": root_dev,
@@ -647,7 +646,7 @@ def _load_shard(path: Path, plan: FarmPlan, index: int) -> dict[str, Any]:
         raise ProvenanceError(
             f"Cannot read the shard file {path} ({exc}). Remove it and run shard {index} again."
         ) from None
-    if document.get("schema") != SHARD_SCHEMA or document.get("plan") != plan.digest:
+    if document.get("schema") != schemas.FARM_SHARD or document.get("plan") != plan.digest:
         raise ProvenanceError(
             f"{path} belongs to another farm plan. Remove it and run shard {index} again (or "
             "use the plan the shards were read for)."

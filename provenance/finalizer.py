@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeAlias, overload
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from provenance import schemas
 from provenance.deliveries import (
     DeliveredSequence,
     Delivery,
@@ -28,7 +29,7 @@ from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher, hash_file, is_cache_trusted
 from provenance.ingest import CacheRefresh, Ingester
-from provenance.manifests import MANIFEST_SCHEMA, is_leftover
+from provenance.manifests import is_leftover
 from provenance.obligations import Judged
 from provenance.policy import FileFacts, Policy, Verdict, evaluate
 from provenance.policy import SequenceFacts as PolicySequence
@@ -634,7 +635,7 @@ def manifest_document(
             document["also_held_by"] = [{"asset": o.name, "version": o.number} for o in others]
         files.append(document)
     return {
-        "schema": MANIFEST_SCHEMA,
+        "schema": schemas.DELIVERY_MANIFEST,
         "name": name,
         "finalized_at": finalized_at,
         "delivery": {

@@ -31,10 +31,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from provenance import schemas
 from provenance.errors import CheckpointKeyMissing, KeyNotTrusted, ProvenanceError
 
 KEY_FILE = "checkpoint-ed25519.pem"
-KEY_CHANGE_SCHEMA = "KeyChange.1"
 KEY_KINDS = ("key.trust", "key.retire", "key.rotate")
 STUDIO_KEY_ENV = "PROVENANCE_CHECKPOINT_KEY"
 TRUSTED_KEYS_ENV = "PROVENANCE_TRUSTED_KEYS"
@@ -203,7 +203,7 @@ def key_statement(
     """What the signer of a key change signs: the change, in this ledger, right after `after`
     (the hash of the event before it), so that it cannot be replayed anywhere else."""
     body = {
-        "schema": KEY_CHANGE_SCHEMA,
+        "schema": schemas.KEY_CHANGE,
         "ledger": ledger_id,
         "after": after,
         "kind": kind,

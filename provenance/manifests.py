@@ -36,16 +36,16 @@ from typing import Any, BinaryIO, NamedTuple
 
 import xxhash
 
+from provenance import schemas
 from provenance.deliveries import LEFTOVER_NAME, Delivery, DeliveryKind
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import format_digest
 from provenance.records import display_path
 
-MANIFEST_SCHEMA = "DeliveryManifest.1"
 STAGING_PREFIX = b".provenance-manifest.staging."
 """A staged manifest's name: this and 16 hex digits (see `deliveries.LEFTOVER_NAME`)."""
 
-MANIFEST_HEAD = b'{\n  "schema": "DeliveryManifest.1",\n  "name": '
+MANIFEST_HEAD = b'{\n  "schema": "' + schemas.DELIVERY_MANIFEST.encode() + b'",\n  "name": '
 """How every manifest a finalize writes begins."""
 
 STAGING_GRACE_SECONDS = 600

@@ -147,6 +147,37 @@ def test_a_schema_revision_never_imports_the_library() -> None:
     assert found == {}
 
 
+SCHEMA_NAME = re.compile(r"^[A-Z][A-Za-z]+\.\d+$")
+
+
+def test_every_document_name_is_spelled_once_in_provenance_schemas() -> None:
+    from provenance import schemas
+
+    values = [v for k, v in vars(schemas).items() if k.isupper()]
+    assert len(values) == len(set(values)) and all(SCHEMA_NAME.match(v) for v in values)
+    spelled: dict[str, list[str]] = {}
+    for module, path in modules():
+        if module == "provenance.schemas":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and SCHEMA_NAME.match(node.value)
+                and id(node) not in docstrings
+            ):
+                spelled.setdefault(module, []).append(node.value)
+    assert spelled == {}, "use the constant of provenance/schemas.py"
+
+
 @pytest.mark.parametrize(
     "exceptions", [STORE_JUDGING_EXCEPTIONS, CLI_STORE_EXCEPTIONS], ids=["store", "cli"]
 )

@@ -362,7 +362,7 @@ def test_adding_rotating_and_retiring_keys(show: Ledger, run: Cli, workspace: Pa
             "audit", "keys", "rotate", public(vault), "--key", str(default_key_path()), "--json"
         ).stdout
     )
-    assert rotated["schema"] == "KeyChange.1" and rotated["retired"] == [public(studio)]
+    assert rotated["schema"] == "KeyChangeReport.1" and rotated["retired"] == [public(studio)]
     report = show.audit_verify()
     assert report.ok and len(report.checkpoints) == 3  # the old key's checkpoints still count
     # ... but not one it signs after its retirement.

@@ -26,6 +26,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, LargeBinary, and_, func, or_, select
 
+from provenance import schemas
 from provenance.store.models import (
     Approval,
     Asset,
@@ -44,15 +45,7 @@ from provenance.store.models import (
     UTCDateTime,
 )
 
-ROWS_SCHEMA = "Rows.1"
-"""The form of an event that lists every row it wrote (up to INLINE_ROWS a table)."""
-
-DIGESTED_ROWS_SCHEMA = "Rows.2"
-"""The form of an event that commits to a table by count and digest (past INLINE_ROWS): Rows.1
-with that one addition. Named apart so that a version of provenance that reads only Rows.1 says
-it cannot read such an event instead of misreading it, and reads every other event as before."""
-
-READABLE_SCHEMAS = (ROWS_SCHEMA, DIGESTED_ROWS_SCHEMA)
+READABLE_SCHEMAS = (schemas.ROWS_INLINE, schemas.ROWS_DIGESTED)
 
 INLINE_ROWS = 1000
 """Rows of one table an event lists in its payload. Past this many it commits to their count and
@@ -439,7 +432,7 @@ def committed_rows(
     its own verify.)
     """
     given = written or {}
-    document: dict[str, Any] = {"schema": ROWS_SCHEMA}
+    document: dict[str, Any] = {"schema": schemas.ROWS_INLINE}
     for table in COLUMNS:
         rows = given.get(table)
         if rows is None:
@@ -450,7 +443,7 @@ def committed_rows(
         if rows.count:
             document[table] = commitment = rows.commitment()
             if isinstance(commitment, dict):
-                document["schema"] = DIGESTED_ROWS_SCHEMA
+                document["schema"] = schemas.ROWS_DIGESTED
     for table in DIGESTS:
         digests = lines.get(table) if lines else None
         if digests is None:
@@ -584,7 +577,7 @@ def _form_problem(document: object) -> str | None:
             if not _is_sha256(value):
                 return f"with a {table} digest that is not a SHA-256"
         elif table in COLUMNS and isinstance(value, dict):
-            if schema == "Rows.1":
+            if schema == schemas.ROWS_INLINE:
                 return f"with {table} committed to by digest, which Rows.1 does not allow"
             if table in ALWAYS_LISTED:
                 return f"with {table} committed to by digest, not listed as {schema} requires"
