@@ -9,9 +9,7 @@ consistency proof shows.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import errno
 import functools
 import json
 import operator
@@ -29,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from provenance import merkle, schemas
+from provenance import atomic, merkle, schemas
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import aggregate_digest
 from provenance.keys import KEY_KINDS, KeyBook, KeyRing, Pins, public_hex
@@ -163,36 +161,15 @@ def make_checkpoint(state: ChainState, key: Ed25519PrivateKey) -> dict[str, Any]
     return document
 
 
-_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
-
-
 def write_checkpoint(folder: Path, document: dict[str, Any]) -> Path:
     """Keep a checkpoint as its own file (never overwritten): `<ledger>-<size>-<time>.json`."""
     folder.mkdir(parents=True, exist_ok=True)
     stamp = document["at"].replace(":", "").replace("-", "").replace(".", "").split("+")[0]
     name = f"{document['ledger'][7:23]}-{document['size']:012d}-{stamp}.json"
     path = folder / name
-    # Written whole, then put in place: a process killed while writing leaves at most a hidden
-    # `.tmp` file that no audit reads, never a cut-short checkpoint that fails every audit.
-    # (os.link refuses an existing name, as "x" did: a checkpoint is never overwritten.)
-    staged = folder / f".{name}.{os.getpid()}.tmp"
-    body = (json.dumps(document, indent=2) + "\n").encode("utf-8")
-    try:
-        with open(staged, "xb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(staged, path)
-        except OSError as exc:
-            if isinstance(exc, FileExistsError) or exc.errno not in _NO_HARD_LINKS:
-                raise
-            if os.path.lexists(path):  # (a share without hard links: the same refusal)
-                raise FileExistsError(errno.EEXIST, "checkpoint exists", str(path)) from None
-            os.rename(staged, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(staged)
+    # Written whole (a killed process leaves no checkpoint cut short, which would fail every
+    # later audit), under a name that must be free: a checkpoint is never overwritten.
+    atomic.write_new(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
     return path
 
 

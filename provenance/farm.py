@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import xxhash
 
-from provenance import schemas
+from provenance import atomic, schemas
 from provenance.errors import ProvenanceError, TargetNotFound
 from provenance.scan import (
     LEDGER_FOLDERS,
@@ -334,18 +334,18 @@ def write_farm_job(
             f"{out} holds another farm job whose shards have run. Give a new --out folder "
             "(or remove that one once its job is done)."
         )
-    _write_atomically(out / PLAN_FILE, json.dumps(plan.document(), indent=1) + "\n")
+    atomic.replace(out / PLAN_FILE, (json.dumps(plan.document(), indent=1) + "\n").encode())
     template = job_template(plan, ledger_url, command)
-    _write_atomically(out / TEMPLATE_FILE, json.dumps(template, indent=2) + "\n")
+    atomic.replace(out / TEMPLATE_FILE, (json.dumps(template, indent=2) + "\n").encode())
     base = [command, "--db", ledger_url, "farm"]
     plan_path = str((out / PLAN_FILE).absolute())
     lines = [
         shlex.join([*base, "shard", plan_path, "--shard", str(index), "--tree", plan.tree])
         for index in range(len(plan.shards))
     ]
-    _write_atomically(out / SHARDS_FILE, "".join(line + "\n" for line in lines))
+    atomic.replace(out / SHARDS_FILE, ("".join(line + "\n" for line in lines)).encode())
     record = shlex.join([*base, "finish", plan_path, "--tree", plan.tree])
-    _write_atomically(out / RECORD_FILE, record + "\n")
+    atomic.replace(out / RECORD_FILE, (record + "\n").encode())
     return FarmJob(out, plan, ledger_url)
 
 
@@ -428,12 +428,6 @@ def job_template(plan: FarmPlan, ledger_url: str, command: str) -> dict[str, Any
             },
         ],
     }
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,7 +524,7 @@ def hash_shard(
         "files": recorded,
         "skipped": result.skipped,
     }
-    _write_atomically(final, json.dumps(document) + "\n")
+    atomic.replace(final, (json.dumps(document) + "\n").encode())
     partial.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started
     return result, readings

@@ -19,13 +19,13 @@ import fnmatch
 import os
 import re
 import socket
-import tempfile
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from defusedxml import ElementTree as SafeTree  # type: ignore[import-untyped]
 
+from provenance import atomic
 from provenance.digests import FileDigests, digest_bytes, value_bytes
 from provenance.errors import ProvenanceError
 from provenance.records import MhlFinding
@@ -416,7 +416,7 @@ def write_generation(
         + b"\n"
     )
     generation = os.path.join(folder, name.encode())
-    _write_new(generation, body)
+    atomic.write_new(generation, body)
     chain = ElementTree.Element("ascmhldirectory", {"xmlns": CHAIN_NAMESPACE})
     for earlier_number, file in [*earlier, (number, generation)]:
         named = ElementTree.SubElement(chain, "hashlist", {"sequencenr": str(earlier_number)})
@@ -424,7 +424,7 @@ def write_generation(
         with open(file, "rb") as handle:
             ElementTree.SubElement(named, "c4").text = digest_bytes("c4", handle.read())
     ElementTree.indent(chain, "  ")
-    _replace(
+    atomic.replace(
         chain_file,
         b'<?xml version="1.0" encoding="UTF-8"?>\n'
         + ElementTree.tostring(chain, encoding="utf-8")
@@ -449,21 +449,6 @@ def _directory_values(
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-
-
-def _write_new(path: bytes, body: bytes) -> None:
-    with open(path, "xb") as handle:
-        handle.write(body)
-
-
-def _replace(path: bytes, body: bytes) -> None:
-    handle, temp = tempfile.mkstemp(prefix=b".ascmhl_chain.", dir=os.path.dirname(path))
-    with os.fdopen(handle, "wb") as stream:
-        stream.write(body)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp, 0o666 & ~umask)
-    os.replace(temp, path)
 
 
 @dataclass(frozen=True)

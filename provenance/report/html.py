@@ -13,10 +13,10 @@ import base64
 import html
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
+from provenance import atomic
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher
 from provenance.origins import Origin
@@ -459,24 +459,12 @@ def write_delivery_html(
 
 def write_page(path: Path, text: str) -> None:
     """Write a page whole or not at all (a reader never sees half a report)."""
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        atomic.replace(path, text.encode("utf-8"))
     except OSError as exc:
         raise ProvenanceError(
             f"Cannot write {path} ({exc.strerror}). Choose a folder you can write to."
         ) from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 # -- the disclosure page --------------------------------------------------------------------------
