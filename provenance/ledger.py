@@ -1625,6 +1625,8 @@ class Ledger:
             info = store_deliverables.finalized_named(
                 session, self._roots_for_reading(session), target
             )
+            if info is None and not os.path.lexists(self._absolute(target)):
+                raise _neither_deliverable_nor_delivery(session, target)
         if info is not None:
             return self._finalized_report(info)
         return self._swept_report(target, policy or DEFAULT_POLICY, workers, progress)
@@ -2781,6 +2783,24 @@ def _no_deliverable(session: Session, name: str) -> TargetNotFound:
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return TargetNotFound(
         f"No finalized deliverable is named {name!r}.{hint} `provenance deliverables` lists them."
+    )
+
+
+def _neither_deliverable_nor_delivery(session: Session, target: str) -> TargetNotFound:
+    """`report delivery` takes a deliverable's name or a delivery on disk: say both."""
+    from provenance.store import deliverables as store_deliverables
+
+    known = store_deliverables.finalized_names(session)
+    close = difflib.get_close_matches(target, known, n=3)
+    if close:
+        named = f" Did you mean {', '.join(close)}?"
+    elif known:
+        named = " `provenance deliverables` lists the finalized ones."
+    else:
+        named = " No deliverable has been finalized yet."
+    return TargetNotFound(
+        f"{target!r} is neither a finalized deliverable nor a delivery on disk.{named} "
+        "Or give a folder, a text file listing paths, a CSV pull list or an .otio timeline."
     )
 
 

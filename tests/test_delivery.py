@@ -310,6 +310,22 @@ def test_verify_catches_added_removed_and_changed_files(show: Ledger, workspace:
         show.verify("EP101_PLATES_v01")
 
 
+def test_a_report_of_a_name_that_is_neither_deliverable_nor_delivery_says_both(
+    run: Cli, show: Ledger, workspace: Path
+) -> None:
+    # `report delivery` takes a finalized deliverable's name or a delivery on disk: a name that
+    # is neither is not only "a folder that does not exist".
+    none_yet = run("report", "delivery", "NOPE", expect=1).stderr
+    assert "neither a finalized deliverable nor a delivery on disk" in none_yet
+    assert "No deliverable has been finalized yet" in none_yet
+    assert show.finalize(deliver(workspace, "plates"), "EP101_PLATES_v001").finalized
+    typo = run("report", "delivery", "EP101_PLATES_v01", expect=1).stderr
+    assert "Did you mean EP101_PLATES_v001?" in typo
+    other = run("report", "delivery", "NOPE", expect=1).stderr
+    assert "`provenance deliverables` lists the finalized ones" in other
+    assert ".otio timeline" in other
+
+
 def test_a_final_name_is_used_once(show: Ledger, workspace: Path) -> None:
     delivery = deliver(workspace, "plates")
     assert show.finalize(delivery, "EP101_v001").finalized

@@ -468,3 +468,37 @@ def test_admin_page_lists_exactly_the_grants_of_each_role() -> None:
     for table, columns in roles.ARTIST_UPDATE.items():
         if columns is not None:
             assert f"`{table}` ({', '.join(f'`{c}`' for c in columns)})" in rows[roles.ARTIST]
+
+
+# -- counts in quoted output -------------------------------------------------------------------
+
+COUNTED = re.compile(
+    r"(?<![-\w.])(\d[\d,]*) (files?|assets?|blocking findings?|warnings?|events?|frames?)\b"
+)
+TEXT_FENCE = re.compile(r"^( *)```text\n(.*?)^\1```", re.S | re.M)
+
+
+def miscounted(text: str) -> list[str]:
+    """The counts in a page's quoted output whose noun disagrees with the number ("1 files")."""
+    wrong = []
+    for fence in TEXT_FENCE.finditer(text):
+        for match in COUNTED.finditer(fence.group(2)):
+            one = int(match.group(1).replace(",", "")) == 1
+            if one == match.group(2).endswith("s"):
+                wrong.append(match.group(0))
+    return wrong
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(p.name for p in DOCS.glob("*.md"))])
+def test_quoted_output_counts_as_the_cli_does(page: str) -> None:
+    # The CLI says "1 file, 2 assets, 1 blocking finding, 0 warnings"; a page quoting
+    # "1 files" quotes a version of the code that no longer exists.
+    path = ROOT / page if page == "README.md" else DOCS / page
+    assert miscounted(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_count_check_sees_a_wrong_plural() -> None:
+    quoted = (
+        "```text\n1 files, 1 assets, 2 blocking finding, 0 warnings (policy netflix-2025)\n```\n"
+    )
+    assert miscounted(quoted) == ["1 files", "1 assets", "2 blocking finding"]

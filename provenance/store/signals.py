@@ -235,6 +235,10 @@ class PrintedFile:
     prints: ImagePrints
 
 
+def _is_a_third(region: str) -> bool:
+    return region.split("@", 1)[0].startswith("third-")
+
+
 def find_near_ai(
     session: Session, roots: RootMap, files: Mapping[_Key, PrintedFile]
 ) -> dict[_Key, list[NearAiMatch]]:
@@ -272,9 +276,11 @@ def find_near_ai(
         for candidate, detail in zip(checked, distances, strict=True):
             if detail is None or detail > DETAIL_DISTANCE:
                 continue
-            rank = (candidate.distance, detail)
+            # A match of the whole picture says more than one of a third ("the rest differs"):
+            # a third is reported only when nothing larger matched.
+            rank = (_is_a_third(candidate.region), candidate.distance, detail)
             held = best.get(candidate.content_id)
-            if held is None or rank < (held[0], held[1]):
+            if held is None or rank < (_is_a_third(held[3]), held[0], held[1]):
                 best[candidate.content_id] = (
                     candidate.distance,
                     detail,
