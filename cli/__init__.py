@@ -24,6 +24,19 @@ from provenance.errors import ProvenanceError
 if TYPE_CHECKING:
     from provenance.ledger import Ledger
 
+__all__ = [
+    "COMMANDS",
+    "EXIT_ERROR",
+    "EXIT_FINDINGS",
+    "Context",
+    "cli",
+    "json_option",
+    "load_command",
+    "main",
+    "pass_context",
+]
+
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_FINDINGS = 0, 1, 2, 3
 
 F = TypeVar("F", bound=Callable[..., Any])

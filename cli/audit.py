@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     # shares these options: see tests/test_startup.py)
     from provenance.keys import KeyChange, TrustedKey, TrustedKeys
 
+__all__ = ["CHECKPOINTS_OPTION", "KEY_OPTION", "audit"]
+
+
 KEY_OPTION = click.option(
     "--key",
     type=click.Path(path_type=Path, dir_okay=False),

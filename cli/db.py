@@ -12,6 +12,8 @@ from provenance import schemas
 from provenance.ledger import Ledger, create_db_roles, schema_status, upgrade_ledger
 from provenance.records import display_path
 
+__all__ = ["db", "init"]
+
 
 @click.command()
 @json_option

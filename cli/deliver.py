@@ -28,6 +28,18 @@ from provenance.cli.write import ProgressLine
 from provenance import schemas
 from provenance.policy import load_policy
 
+__all__ = [
+    "POLICY_OPTION",
+    "approve",
+    "consent",
+    "finalize",
+    "manifest",
+    "policy",
+    "sweep",
+    "verify",
+]
+
+
 STRONG_OPTION = click.option(
     "--strong",
     type=click.Choice(["sha256", "blake3"]),

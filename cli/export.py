@@ -13,6 +13,8 @@ from provenance.cli.write import ProgressLine
 from provenance import schemas
 from provenance.records import display_path
 
+__all__ = ["export"]
+
 
 @click.group()
 def export() -> None:

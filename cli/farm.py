@@ -21,6 +21,9 @@ from provenance import schemas
 from provenance.farm import FINISH_KINDS, Finish, finish_job, run_shard, write_farm_job
 from provenance.records import SweepReport
 
+__all__ = ["farm"]
+
+
 TREE_OPTION = click.option(
     "--tree",
     type=click.Path(path_type=str, file_okay=False),

@@ -21,6 +21,8 @@ from provenance import schemas
 from provenance.ledger import DEFAULT_LINEAGE_DEPTH
 from provenance.records import ReadAs
 
+__all__ = ["history", "lineage", "show"]
+
 
 @click.command()
 @click.argument("target")

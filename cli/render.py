@@ -39,6 +39,49 @@ from provenance.scan import format_frames
 if TYPE_CHECKING:
     from provenance.policy import Finding, Policy
 
+__all__ = [
+    "approval_json",
+    "asset_json",
+    "card_json",
+    "card_text",
+    "consent_json",
+    "count",
+    "deliverable_json",
+    "delivered_in_json",
+    "disclosure_entry_json",
+    "disclosure_entry_text",
+    "echo",
+    "emit_json",
+    "finding_json",
+    "history_json",
+    "history_text",
+    "human_bytes",
+    "ingest_json",
+    "ingest_text",
+    "lineage_json",
+    "lineage_text",
+    "manifest_json",
+    "manifest_text",
+    "policy_json",
+    "policy_text",
+    "printable",
+    "read_as_json",
+    "read_as_text",
+    "relative_text",
+    "scene_json",
+    "scene_text",
+    "shown",
+    "skipped_text",
+    "sweep_json",
+    "sweep_text",
+    "tool_json",
+    "tool_text",
+    "tool_vetting_text",
+    "verify_json",
+    "verify_text",
+    "when",
+]
+
 
 def printable(text: str) -> str:
     """Text for a terminal: what does not print (a newline or carriage return in a file name, an

@@ -35,6 +35,8 @@ from provenance.records import DeliverableListing, display_path
 if TYPE_CHECKING:
     from provenance.report.model import DeliverableDisclosure, DeliveryReport, DisclosureReport
 
+__all__ = ["deliverables", "report"]
+
 
 @click.command()
 @click.option(

@@ -11,6 +11,9 @@ from provenance.cli.render import echo, emit_json
 from provenance import schemas
 from provenance.roots import ROOT_MAP_VARIABLE, RootChange, RootInfo, RootKind, RootsReport
 
+__all__ = ["roots"]
+
+
 KINDS = {
     RootKind.LEDGER: "the ledger's own folder",
     RootKind.DECLARED: "declared",

@@ -8,6 +8,8 @@ from provenance.cli.render import echo, emit_json, scene_json, scene_text
 
 from provenance import schemas
 
+__all__ = ["scene"]
+
 
 @click.group()
 def scene() -> None:

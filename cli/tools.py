@@ -8,6 +8,9 @@ from provenance.cli.render import echo, emit_json, tool_json, tool_text
 
 from provenance import schemas
 
+__all__ = ["tools"]
+
+
 TRISTATE = click.Choice(["yes", "no", "unknown"])
 
 

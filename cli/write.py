@@ -22,6 +22,9 @@ from provenance import schemas
 from provenance.origins import ALIASES
 from provenance.records import IngestReport
 
+__all__ = ["ORIGIN_HELP", "ProgressLine", "ingest", "link", "show_ingest", "tag"]
+
+
 ORIGIN_HELP = (
     f"Origin: {', '.join(ALIASES)}, or an IPTC digital source type code "
     "(e.g. trainedAlgorithmicMedia)."

@@ -44,23 +44,6 @@ from provenance.records import (
 if TYPE_CHECKING:
     from provenance.ledger import Ledger
 
-__version__ = "0.1.0"
-
-
-def __getattr__(name: str) -> Any:
-    # The ledger (SQLAlchemy, alembic) loads on first use, so that hashing worker processes,
-    # which import only `provenance.fingerprint`, start in milliseconds rather than half a second.
-    if name == "Ledger":
-        from provenance.ledger import Ledger
-
-        return Ledger
-    raise AttributeError(f"module 'provenance' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), "Ledger"})
-
-
 __all__ = [
     "AmbiguousTarget",
     "AssetCard",
@@ -93,3 +76,20 @@ __all__ = [
     "__version__",
     "parse_origin",
 ]
+
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The ledger (SQLAlchemy, alembic) loads on first use, so that hashing worker processes,
+    # which import only `provenance.fingerprint`, start in milliseconds rather than half a second.
+    if name == "Ledger":
+        from provenance.ledger import Ledger
+
+        return Ledger
+    raise AttributeError(f"module 'provenance' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Ledger"})

@@ -7,6 +7,8 @@ that imports the CLI cost each sweep or ingest about half a second before its wo
 
 from __future__ import annotations
 
+__all__ = ["main"]
+
 
 def main() -> None:
     # (The CLI lives in cli/, installed as provenance.cli: `make typecheck` checks it under that

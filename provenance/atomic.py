@@ -16,6 +16,9 @@ import os
 import tempfile
 from typing import AnyStr
 
+__all__ = ["replace", "write_new"]
+
+
 # Shares that do not do hard links say so with one of these: `write_new` then renames, after
 # checking that the name is free (a race with another writer of the same name is possible there).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})

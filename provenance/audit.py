@@ -58,6 +58,18 @@ from provenance.store.rows import (
     table_rows,
 )
 
+__all__ = [
+    "AuditReport",
+    "ChainState",
+    "audit",
+    "export_events",
+    "make_checkpoint",
+    "read_key_ring",
+    "stored_checkpoints",
+    "write_checkpoint",
+]
+
+
 # ---------------------------------------------------------------------------------------------
 # The chain
 

@@ -29,6 +29,18 @@ from provenance.scan import (
     scan_target,
 )
 
+__all__ = [
+    "LEFTOVER_NAME",
+    "MAX_RANGE_FRAMES",
+    "DeliveredSequence",
+    "Delivery",
+    "DeliveryKind",
+    "manifest_path",
+    "read_delivery",
+    "rescan_folder",
+]
+
+
 MANIFEST_NAME = b"provenance-manifest.json"
 MANIFEST_SUFFIX = b".provenance-manifest.json"
 LEFTOVER_NAME = re.compile(rb"\.provenance-manifest\.(?:staging\.[0-9a-f]{16}|[a-z0-9_]{8})")

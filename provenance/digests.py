@@ -22,6 +22,18 @@ from provenance.fingerprint import ALGORITHM as LEDGER_ALGORITHM
 from provenance.fingerprint import Hasher
 from provenance.scan import StatFingerprint
 
+__all__ = [
+    "STRONG_ALGORITHMS",
+    "FileDigests",
+    "aggregate",
+    "check_algorithms",
+    "digest_bytes",
+    "digest_file",
+    "digest_files",
+    "value_bytes",
+]
+
+
 BUFFER_SIZE = 1 << 20
 STRONG_ALGORITHMS = ("sha256", "blake3")
 """Collision-resistant digests an approval or a finalize manifest may carry (`--strong`)."""

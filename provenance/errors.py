@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "AmbiguousTarget",
+    "AuditFailed",
+    "BadPattern",
+    "BadScene",
+    "CheckpointKeyMissing",
+    "KeyNotTrusted",
+    "LedgerNotFound",
+    "LedgerReadOnly",
+    "LineageCycle",
+    "NotALedger",
+    "ProvenanceError",
+    "SceneRefused",
+    "SchemaMismatch",
+    "TargetNotFound",
+    "ToolConflict",
+    "UnknownOrigin",
+    "UnknownTool",
+]
+
 
 class ProvenanceError(Exception):
     """Root of every error the library raises on purpose.

@@ -63,6 +63,20 @@ if TYPE_CHECKING:
     from provenance.fingerprint import Hasher
     from provenance.records import IngestReport, SweepReport
 
+__all__ = [
+    "FINISH_KINDS",
+    "FarmPlan",
+    "Finish",
+    "Readings",
+    "finish_job",
+    "job_readings",
+    "plan_shards",
+    "run_shard",
+    "shard_path",
+    "write_farm_job",
+]
+
+
 FINISH_KINDS = ("ingest", "sweep", "finalize")
 TEMPLATE_FILE, PLAN_FILE, SHARDS_FILE, RECORD_FILE = (
     "template.json",

@@ -60,6 +60,19 @@ from provenance.store.seals import (
 from provenance.store.signals import PrintedFile, find_near_ai, near_ai_signal
 from provenance.unseen import read_unseen
 
+__all__ = [
+    "DeliveryCheck",
+    "Reading",
+    "check_delivery",
+    "deliverable_exists",
+    "manifest_document",
+    "read_every_file",
+    "record_cache",
+    "record_deliverable",
+    "relative_to",
+]
+
+
 Progress = Callable[[int, int, int], None]
 Prior: TypeAlias = Mapping[bytes, tuple[str, StatFingerprint, int]]
 """What a run read itself: path -> (digest, stat after reading, when the reading began)."""

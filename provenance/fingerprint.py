@@ -29,6 +29,30 @@ from provenance.scan import (
     scan_folder,
 )
 
+__all__ = [
+    "ALGORITHM",
+    "BUFFER_SIZE",
+    "CHUNKS_PER_WORKER",
+    "NOTHING_TO_READ",
+    "PARALLEL_MIN_FILES",
+    "RACY_WINDOW_NS",
+    "THREADED_MIN_AVERAGE",
+    "WORKER_NICENESS",
+    "HashJob",
+    "HashResult",
+    "HashedFolder",
+    "Hasher",
+    "aggregate_digest",
+    "format_digest",
+    "hash_chunk",
+    "hash_chunk_packed",
+    "hash_file",
+    "hash_folders",
+    "is_cache_trusted",
+    "unpack_results",
+]
+
+
 ALGORITHM = "xxh3-128"
 BUFFER_SIZE = 1 << 20
 UNSTABLE_RETRIES = 3

@@ -82,6 +82,21 @@ from provenance.store.signals import PrintedFile, find_near_ai, near_ai_signal, 
 if TYPE_CHECKING:
     from provenance.detect.files import Detection
 
+__all__ = [
+    "SQLITE_CACHE_KIB",
+    "STREAM_BATCH",
+    "CacheRefresh",
+    "ClaimSpec",
+    "Ingester",
+    "ParentSpec",
+    "Progress",
+    "add_claims",
+    "add_edges",
+    "add_likeness",
+    "batches",
+]
+
+
 BATCH_FILES = 4096
 BATCH_BYTES = 2 << 30
 BATCH_SEALED_FILES = 32768

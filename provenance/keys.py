@@ -34,6 +34,31 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from provenance import schemas
 from provenance.errors import CheckpointKeyMissing, KeyNotTrusted, ProvenanceError
 
+__all__ = [
+    "KEY_KINDS",
+    "KeyBook",
+    "KeyChange",
+    "KeyRing",
+    "Pins",
+    "SigningKey",
+    "TrustedKey",
+    "TrustedKeys",
+    "configured_key_path",
+    "default_key_path",
+    "find_trusted",
+    "fingerprint",
+    "key_change_payload",
+    "local_key_status",
+    "pins_from",
+    "public_hex",
+    "read_private_key",
+    "read_public_key",
+    "require_key_change",
+    "signing_key",
+    "studio_pins",
+]
+
+
 KEY_FILE = "checkpoint-ed25519.pem"
 KEY_KINDS = ("key.trust", "key.retire", "key.rotate")
 STUDIO_KEY_ENV = "PROVENANCE_CHECKPOINT_KEY"

@@ -124,6 +124,17 @@ if TYPE_CHECKING:
     from provenance.store.roles import RolesReport
     from provenance.strong import StrongReading
 
+__all__ = [
+    "DEFAULT_LINEAGE_DEPTH",
+    "Ledger",
+    "create_db_roles",
+    "next_free_name",
+    "schema_status",
+    "split_tool",
+    "upgrade_ledger",
+]
+
+
 DEFAULT_LINEAGE_DEPTH = 50
 
 
@@ -2830,9 +2841,6 @@ def _finalize_history(held: list[DeliveredIn]) -> list[HistoryEntry]:
             )
         )
     return entries
-
-
-__all__ = ["Ledger", "create_db_roles", "schema_status", "split_tool", "upgrade_ledger"]
 
 
 # ---------------------------------------------------------------------------------------------

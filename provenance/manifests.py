@@ -42,6 +42,23 @@ from provenance.errors import ProvenanceError
 from provenance.fingerprint import format_digest
 from provenance.records import display_path
 
+__all__ = [
+    "STAGING_PREFIX",
+    "KeptManifest",
+    "StagedManifest",
+    "clear_leftovers",
+    "discard",
+    "install",
+    "is_leftover",
+    "is_manifest_prefix",
+    "manifest_body",
+    "manifest_digest",
+    "remove_leftovers",
+    "stage_manifest",
+    "staging_folder",
+]
+
+
 STAGING_PREFIX = b".provenance-manifest.staging."
 """A staged manifest's name: this and 16 hex digits (see `deliveries.LEFTOVER_NAME`)."""
 

@@ -11,6 +11,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
+__all__ = [
+    "EMPTY_ROOT",
+    "CompactTree",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
+    "root",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
+
 HASH_SIZE = 32
 # RFC 9162 2.1.1: MTH({}) = HASH(), the hash of the empty string.
 EMPTY_ROOT = hashlib.sha256().digest()

@@ -38,6 +38,26 @@ from typing import Any
 
 from provenance.origins import ClaimFacts, Evidence, Origin, OriginSummary, summarize_claims
 
+__all__ = [
+    "MAX_DEPTH",
+    "ApprovalRow",
+    "ClaimRow",
+    "Judge",
+    "Judged",
+    "LedgerFacts",
+    "Relation",
+    "SignalRow",
+    "Source",
+    "Step",
+    "ToolFacts",
+    "VersionFacts",
+    "approved",
+    "copy_relation_of",
+    "covers_bytes",
+    "describe_path",
+]
+
+
 MAX_DEPTH = 100
 """How far lineage is followed (a chain deeper than this is not a real pipeline)."""
 

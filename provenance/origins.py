@@ -9,6 +9,22 @@ from dataclasses import dataclass
 
 from provenance.errors import UnknownOrigin
 
+__all__ = [
+    "ALIASES",
+    "C2PA_PREFIX",
+    "GENERATIVE",
+    "IPTC_PREFIX",
+    "ClaimFacts",
+    "Evidence",
+    "Origin",
+    "OriginCategory",
+    "OriginSummary",
+    "origin_of_code",
+    "parse_origin",
+    "summarize_claims",
+]
+
+
 IPTC_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 C2PA_PREFIX = "http://c2pa.org/digitalsourcetype/"
 

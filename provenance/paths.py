@@ -8,6 +8,9 @@ from typing import TypeAlias
 
 from provenance.errors import ProvenanceError
 
+__all__ = ["PathArg", "as_bytes", "as_path", "as_target"]
+
+
 PathArg: TypeAlias = "str | bytes | os.PathLike[str] | os.PathLike[bytes]"
 """A path as the public API takes it: text, bytes (a name that is not UTF-8), or a Path."""
 

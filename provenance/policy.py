@@ -34,6 +34,23 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+__all__ = [
+    "DEFAULT_POLICY",
+    "RULES",
+    "FileFacts",
+    "Finding",
+    "Policy",
+    "PolicyChange",
+    "Rule",
+    "SequenceFacts",
+    "Severity",
+    "Verdict",
+    "evaluate",
+    "load_policy",
+    "pick_by_context",
+    "policy_changes",
+]
+
 
 class Severity(str, enum.Enum):
     BLOCK = "block"

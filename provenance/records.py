@@ -20,6 +20,42 @@ if TYPE_CHECKING:
     from provenance.policy import Verdict
     from provenance.scenes import SceneFinding
 
+__all__ = [
+    "ApprovalInfo",
+    "AssetCard",
+    "AssetRef",
+    "AssetRefs",
+    "ClaimInfo",
+    "ConsentInfo",
+    "DeliverableInfo",
+    "DeliverableListing",
+    "DeliveredIn",
+    "DeliveredUse",
+    "DisclosureEntry",
+    "DisputeNote",
+    "FileChange",
+    "History",
+    "HistoryEntry",
+    "IngestReport",
+    "LineageLink",
+    "LineageNode",
+    "ManifestReport",
+    "MhlCheck",
+    "MhlFinding",
+    "PinnedInput",
+    "ReadAs",
+    "ReprintReport",
+    "SceneLineage",
+    "SignalInfo",
+    "SkippedFile",
+    "SweepReport",
+    "ToolInfo",
+    "VerifyReport",
+    "display_path",
+    "pack_folder",
+    "packed_here",
+]
+
 
 def display_path(path: bytes) -> str:
     """A path for people: undecodable bytes shown as \\xNN escapes."""

@@ -34,6 +34,30 @@ from dataclasses import dataclass, field, replace
 
 from provenance.errors import ProvenanceError
 
+__all__ = [
+    "FILESYSTEM_NAME",
+    "ROOT_MAP_VARIABLE",
+    "EnvironmentEntry",
+    "PlacedRoot",
+    "RootChange",
+    "RootInfo",
+    "RootKind",
+    "RootMap",
+    "RootRecord",
+    "RootsReport",
+    "Spelling",
+    "aliases_text",
+    "check_root_name",
+    "default_root_name",
+    "home_root",
+    "is_windows_spelling",
+    "parse_root_map",
+    "place_roots",
+    "spelling",
+    "try_spelling",
+]
+
+
 ROOT_MAP_VARIABLE = "PROVENANCE_ROOT_MAP"
 """The environment's own placement of roots: `SPELLING=HERE` entries separated by `;`."""
 
@@ -703,27 +727,3 @@ def _two_folders(given: str, other: Spelling, root: PlacedRoot) -> str:
         f"unmap {root.record.shown_name} '{other.text}'`), or place the root on this machine "
         f"with {ROOT_MAP_VARIABLE}."
     )
-
-
-__all__ = [
-    "FILESYSTEM_NAME",
-    "ROOT_MAP_VARIABLE",
-    "EnvironmentEntry",
-    "PlacedRoot",
-    "RootChange",
-    "RootInfo",
-    "RootKind",
-    "RootMap",
-    "RootRecord",
-    "RootsReport",
-    "Spelling",
-    "aliases_text",
-    "check_root_name",
-    "default_root_name",
-    "home_root",
-    "is_windows_spelling",
-    "parse_root_map",
-    "place_roots",
-    "spelling",
-    "try_spelling",
-]

@@ -20,6 +20,36 @@ import xxhash
 
 from provenance.errors import BadPattern, TargetNotFound
 
+__all__ = [
+    "FRAME_NAME",
+    "LEDGER_FOLDERS",
+    "RACY_WINDOW_NS",
+    "UDIM_FIRST",
+    "UDIM_LAST",
+    "UDIM_TOKEN",
+    "AssetKind",
+    "DirectoryScan",
+    "ScannedAsset",
+    "ScannedFile",
+    "ScannedLink",
+    "Sealed",
+    "SkipReason",
+    "Skipped",
+    "StatFingerprint",
+    "canonical_pattern",
+    "format_frames",
+    "group_names",
+    "holes_of",
+    "looks_like_pattern",
+    "missing_frames",
+    "parse_pattern",
+    "scan_folder",
+    "scan_pattern",
+    "scan_target",
+    "walk_folder",
+]
+
+
 # A frame number is a run of digits after a `.` or `_`, followed only by extensions
 # (`sh010_comp_v003.1001.exr`, `plate_0001.dpx`, `sim.0042.bgeo.sc`). A number glued to
 # letters (`matte_v002.png`) is a version, not a frame.

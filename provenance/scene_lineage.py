@@ -54,6 +54,9 @@ from provenance.store.models import Asset, AssetVersion, Content, EdgeKind, Memb
 from provenance.store.queries import RootMap, asset_refs, chunked
 from provenance.store.seals import PLAIN_INTENT, intent_digest
 
+__all__ = ["check_scene", "lineage_report", "plan_lineage", "record_lineage"]
+
+
 PINNED = "pinned"
 NEW_BYTES = "new-bytes"
 UNRECORDED = "unrecorded"

@@ -8,6 +8,48 @@ checks that no other module spells one out.
 
 from __future__ import annotations
 
+__all__ = [
+    "APPROVAL",
+    "ASSET_CARD",
+    "AUDIT_REPORT",
+    "CHECKPOINT",
+    "CHECKPOINT_WRITTEN",
+    "CONSENT",
+    "CONSENTS",
+    "DELIVERABLES",
+    "DELIVERY_MANIFEST",
+    "DELIVERY_REPORT",
+    "DISCLOSURE",
+    "EVENT",
+    "FARM_JOB",
+    "FARM_PLAN",
+    "FARM_SHARD",
+    "FINALIZE_REPORT",
+    "HISTORY",
+    "INGEST_REPORT",
+    "KEY_CHANGE",
+    "KEY_CHANGE_REPORT",
+    "LEDGER",
+    "LINEAGE",
+    "MANIFEST_WRITE",
+    "MHL_EXPORT",
+    "POLICY",
+    "REPRINT",
+    "ROLES",
+    "ROOTS",
+    "ROOT_CHANGE",
+    "ROWS_DIGESTED",
+    "ROWS_INLINE",
+    "SCENE_INPUTS",
+    "SCHEMA_STATE",
+    "SWEEP_REPORT",
+    "TOOL",
+    "TOOLS",
+    "TRUSTED_KEYS",
+    "VERIFY_REPORT",
+]
+
+
 # -- written by the library: files beside a delivery, event payloads, signed bodies, farm jobs
 
 DELIVERY_MANIFEST = "DeliveryManifest.1"

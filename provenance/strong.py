@@ -34,6 +34,18 @@ from provenance.policy import Finding, Policy, Severity
 from provenance.records import display_path
 from provenance.scan import StatFingerprint
 
+__all__ = [
+    "RULE",
+    "StrongReading",
+    "add_strong_digests",
+    "approval_mismatches",
+    "manifest_strong_digest",
+    "read_delivery_strong",
+    "settle_strong",
+    "strong_algorithm",
+]
+
+
 RULE = "approval-bytes-differ"
 
 

@@ -44,6 +44,8 @@ from provenance.scan import (
 from provenance.store.facts import copied_versions, highest_version_id
 from provenance.store.seals import CopiedFolder, SealedFiles
 
+__all__ = ["read_unseen"]
+
 
 @dataclass
 class UnseenDelivery:

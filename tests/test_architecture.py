@@ -3,6 +3,10 @@
 Each module's imports are read with `ast` (an import under `if TYPE_CHECKING:` names a type only,
 and is not counted; one inside a function is). A rule that does not hold yet everywhere lists
 its exceptions here and in the doc, so that one cannot grow without the other saying so.
+
+Every module of provenance/ and cli/ also states its public names in `__all__`, read the same
+way (nothing is imported): each name there is bound by the module, and each name another module
+of ours imports from it (`from provenance.X import NAME`) is there.
 """
 
 from __future__ import annotations
@@ -145,6 +149,119 @@ def test_a_schema_revision_never_imports_the_library() -> None:
     assert len(revisions) >= 12
     found = importers_of("provenance.store", "provenance.ledger", among=revisions)
     assert found == {}
+
+
+# Every module of the library and of the CLI states its public names in `__all__`
+# (docs/architecture.md): the names other modules import from it. Schema revisions and alembic's
+# env.py are scripts alembic loads, not modules anything imports names from.
+TREES = {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in modules()}
+PACKAGES = {name for name, path in modules() if path.name == "__init__.py"}
+STATING = sorted(m for m in TREES if not under(m, "provenance.migrations"))
+
+
+def declared_all(tree: ast.Module) -> list[str] | None:
+    """The module's `__all__`: one top-level assignment of a literal list or tuple of strings."""
+    values = [
+        node.value
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        and any(
+            isinstance(target, ast.Name) and target.id == "__all__"
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        )
+    ]
+    if len(values) != 1 or not isinstance(values[0], (ast.List, ast.Tuple)):
+        return None
+    names = [e.value for e in values[0].elts if isinstance(e, ast.Constant)]
+    if not all(isinstance(n, str) for n in names) or len(names) != len(values[0].elts):
+        return None
+    return names
+
+
+def top_level_names(tree: ast.Module) -> set[str]:
+    """Names a module binds when it runs: definitions, assignments and imports at its top level
+    (in `if` and `try` blocks too), plus names only imported under `if TYPE_CHECKING:` that its
+    module-level `__getattr__` hands out (the lazy `provenance.Ledger`)."""
+    bound: set[str] = set()
+    typing_only: set[str] = set()
+    lazy: set[str] = set()
+
+    def visit(body: list[ast.stmt], typing: bool) -> None:
+        for node in body:
+            found = typing_only if typing else bound
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.add(node.name)
+                if node.name == "__getattr__":
+                    lazy.update(
+                        c.value
+                        for c in ast.walk(node)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    )
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                found.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+            elif isinstance(node, ast.Import):
+                found.update((a.asname or a.name).split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                found.update(a.asname or a.name for a in node.names)
+            elif isinstance(node, ast.If):
+                visit(node.body, typing or "TYPE_CHECKING" in ast.unparse(node.test))
+                visit(node.orelse, typing)
+            elif isinstance(node, ast.Try):
+                for block in (node.body, *(h.body for h in node.handlers), node.orelse):
+                    visit(block, typing)
+                visit(node.finalbody, typing)
+
+    visit(tree.body, False)
+    return bound | (typing_only & lazy)
+
+
+def imported_names(module: str, tree: ast.Module) -> Iterator[tuple[str, str]]:
+    """(module, name) of every `from <one of ours> import name` in `module`, anywhere in it
+    (in functions and under `if TYPE_CHECKING:` too), relative imports resolved."""
+    package = module.split(".") if module in PACKAGES else module.split(".")[:-1]
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package[: len(package) - node.level + 1]
+            source = ".".join([*base, *([node.module] if node.module else [])])
+        else:
+            source = node.module or ""
+        for alias in node.names:
+            yield source, alias.name
+
+
+def test_every_module_states_its_public_names_in_all() -> None:
+    assert len(STATING) >= 80, "no module found: check SOURCES against the folders"
+    missing = [m for m in STATING if declared_all(TREES[m]) is None]
+    assert missing == [], "define __all__ as a literal list of strings"
+    repeated = {m: n for m in STATING if len(n := declared_all(TREES[m]) or []) != len(set(n))}
+    assert repeated == {}
+
+
+def test_every_name_in_all_is_defined_or_imported_by_its_module() -> None:
+    wrong: dict[str, list[str]] = {}
+    for module in STATING:
+        bound = top_level_names(TREES[module])
+        for name in declared_all(TREES[module]) or []:
+            private = name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+            if private or name not in bound:
+                wrong.setdefault(module, []).append(name)
+    assert wrong == {}, "a name of __all__ must be public, and bound by its module"
+
+
+def test_every_name_imported_from_a_module_is_in_its_all() -> None:
+    """What one module of ours imports from another (by `from ... import NAME`, not a private
+    name, not a submodule) is that module's public name, stated in its `__all__`."""
+    absent: dict[str, list[str]] = {}
+    for importer, tree in TREES.items():
+        for source, name in imported_names(importer, tree):
+            if source not in STATING or name.startswith("_") or f"{source}.{name}" in TREES:
+                continue
+            if name != "*" and name not in (declared_all(TREES[source]) or []):
+                absent.setdefault(importer, []).append(f"{source}.{name}")
+    assert absent == {}, "add the name to its module's __all__"
 
 
 SCHEMA_NAME = re.compile(r"^[A-Z][A-Za-z]+\.\d+$")

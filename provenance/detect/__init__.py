@@ -13,6 +13,19 @@ from typing import Any
 
 from provenance.origins import Evidence, Origin
 
+__all__ = [
+    "DETAIL_DISTANCE",
+    "METADATA_UNREAD",
+    "NEAR_AI_DISTANCE",
+    "PRINT_BITS",
+    "UNREADABLE",
+    "UNREADABLE_REASONS",
+    "Signal",
+    "credentials_unreadable",
+    "metadata_unread",
+]
+
+
 PRINT_BITS = 64
 """The width of a perceptual print (`provenance.detect.perceptual`)."""
 NEAR_AI_DISTANCE = 8

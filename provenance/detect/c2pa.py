@@ -77,6 +77,7 @@ __all__ = [
     "signal_from_manifest_store",
 ]
 
+
 SIDECAR_SUFFIX = SIDECAR.decode()
 
 # The validation states c2pa-rs reports, strongest last.

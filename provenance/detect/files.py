@@ -20,6 +20,9 @@ from provenance.detect.metadata import read_metadata
 from provenance.detect.perceptual import ImagePrints, image_prints
 from provenance.detect.plugins import plugin_signals
 
+__all__ = ["Detection", "detect_file", "detect_files"]
+
+
 # Below this many files a pool costs more than it saves.
 _POOL_MIN_FILES = 4
 

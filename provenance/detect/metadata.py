@@ -33,7 +33,8 @@ from provenance.detect import METADATA_UNREAD, Signal
 from provenance.detect.stealth import PngLayout, Stealth, read_stealth
 from provenance.origins import Evidence, Origin, origin_of_code
 
-__all__ = ["EXTENSIONS", "read_metadata"]
+__all__ = ["EXTENSIONS", "MAX_PAYLOAD_BYTES", "read_metadata"]
+
 
 EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"})
 """File extensions `read_metadata` looks inside (compared lower-case); any other gives []."""

@@ -60,16 +60,29 @@ from provenance.detect import DETAIL_DISTANCE, NEAR_AI_DISTANCE, PRINT_BITS
 
 __all__ = [
     "ALGORITHM",
+    "BANDS",
+    "BAND_WIDTHS",
+    "DESCRIBED",
+    "DETAIL_BITS",
     "DETAIL_DISTANCE",
     "NEAR_AI_DISTANCE",
     "PRINT_BITS",
+    "REGIONS",
     "ImagePrints",
     "QueryPrint",
     "StoredPrint",
+    "band_probes",
+    "bands",
+    "hamming",
     "image_prints",
+    "is_printable",
     "perceptual_print",
+    "probe_radius",
+    "to_signed",
+    "to_unsigned",
     "verify",
 ]
+
 
 Array = npt.NDArray[np.float64]
 PathArg = bytes | str | os.PathLike[str] | os.PathLike[bytes]

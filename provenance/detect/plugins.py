@@ -24,6 +24,15 @@ from provenance.detect import Signal
 from provenance.detect.sniff import READABLE_TYPES
 from provenance.origins import Evidence
 
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "DetectorInput",
+    "image_extensions",
+    "installed_detectors",
+    "plugin_signals",
+]
+
+
 ENTRY_POINT_GROUP = "provenance.detectors"
 SOURCE_PREFIX = "plugin:"
 _MAX_SOURCE_CHARS = 40  # the signals table's column

@@ -12,6 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Collection
 
+__all__ = [
+    "BMFF_FIRST_BOXES",
+    "READABLE_TYPES",
+    "SIDECAR",
+    "could_carry",
+    "sidecar_paths",
+    "starts_like_readable",
+    "worth_reading",
+]
+
+
 SIDECAR = b".c2pa"
 
 # Types some reader looks inside: what Pillow decodes (perceptual prints, XMP, generator

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+__all__ = ["PngLayout", "Stealth", "read_stealth"]
+
+
 MAGIC = {b"stealth_pnginfo": False, b"stealth_pngcomp": True}
 """The magic, and whether the payload after it is gzip-compressed."""
 HEADER_BITS = 15 * 8 + 32

@@ -12,6 +12,9 @@ import os
 
 from provenance.errors import ProvenanceError
 
+__all__ = ["TRUST_ANCHORS_ENV", "checked_anchors", "configured_anchors"]
+
+
 TRUST_ANCHORS_ENV = "PROVENANCE_C2PA_TRUST_ANCHORS"
 
 

@@ -29,6 +29,8 @@ import pyblish.api
 
 from provenance.ledger import Ledger
 
+__all__ = ["IntegrateProvenance", "register"]
+
 
 class IntegrateProvenance(pyblish.api.InstancePlugin):  # type: ignore[misc]
     """Record the instance's files with origin, tool and likeness, and lineage from its scene."""

@@ -30,6 +30,22 @@ from provenance.digests import FileDigests, digest_bytes, value_bytes
 from provenance.errors import ProvenanceError
 from provenance.records import MhlFinding
 
+__all__ = [
+    "CHAIN_FILE",
+    "MHL_ALGORITHMS",
+    "FileEntry",
+    "History",
+    "Written",
+    "claim_detail",
+    "compare",
+    "folder_hashes",
+    "hash_formats",
+    "outside",
+    "read_history",
+    "write_generation",
+]
+
+
 NAMESPACE = "urn:ASC:MHL:v2.0"
 CHAIN_NAMESPACE = "urn:ASC:MHL:DIRECTORY:v2.0"
 HISTORY_FOLDER = "ascmhl"

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
     from provenance.store.exports import ExportFacts
 
+__all__ = ["prov_document", "serialize"]
+
+
 VOCABULARY = "urn:provenance:terms:"
 """The namespace of this project's terms (`pvt:`); the terms are documented in docs/auditor.md."""
 

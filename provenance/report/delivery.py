@@ -26,6 +26,8 @@ from provenance.report.model import (
 )
 from provenance.scan import format_frames
 
+__all__ = ["DeliveredFile", "build_rows", "lineage_graph", "policy_info"]
+
 
 class DeliveredFile(NamedTuple):
     """One delivered file, as resolved against the ledger."""

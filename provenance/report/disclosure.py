@@ -30,6 +30,8 @@ from provenance.report.model import (
 if TYPE_CHECKING:
     from provenance.store.deliverables import RecordedManifest
 
+__all__ = ["build_disclosure", "manifest_warnings", "read_recorded_manifest"]
+
 
 def build_disclosure(
     deliverables: Sequence[DeliverableInfo],

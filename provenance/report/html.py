@@ -31,6 +31,9 @@ from provenance.report.model import (
 )
 from provenance.report.thumbnails import Thumbnail, make_thumbnails
 
+__all__ = ["delivery_page", "disclosure_page", "write_delivery_html", "write_page"]
+
+
 SCHEMA = "provenance-report.1"
 """Written into each page (`<meta name="generator">`), so a script can tell what made it."""
 

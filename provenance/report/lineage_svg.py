@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from provenance.origins import OriginCategory
 from provenance.report.model import LineageGraph
 
+__all__ = ["dot_source", "render_svgs"]
+
+
 DOT_TIMEOUT_S = 300
 
 CATEGORY_COLOURS = {

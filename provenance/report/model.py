@@ -17,6 +17,21 @@ from provenance.records import (
     DisclosureEntry,
 )
 
+__all__ = [
+    "Checkpoint",
+    "DeliverableDisclosure",
+    "DeliveredWarning",
+    "DeliveryReport",
+    "DisclosureReport",
+    "Frame",
+    "GenerativeUse",
+    "LikenessUse",
+    "LineageGraph",
+    "PolicyInfo",
+    "ReportRow",
+    "SourceInfo",
+]
+
 
 @dataclass(frozen=True)
 class DeliveredWarning:

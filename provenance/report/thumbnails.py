@@ -20,6 +20,9 @@ from typing import Any, NamedTuple
 
 from provenance.fingerprint import Hasher
 
+__all__ = ["Thumbnail", "make_thumbnails", "thumbnail"]
+
+
 WIDTH = 192
 HEIGHT = 108
 QUALITY = 72

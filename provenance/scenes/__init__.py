@@ -19,6 +19,21 @@ from dataclasses import dataclass, field
 
 from provenance.errors import BadScene
 
+__all__ = [
+    "UNRESOLVED",
+    "SceneFinding",
+    "SceneInput",
+    "SceneKind",
+    "SceneOutput",
+    "SceneRead",
+    "absolute_path",
+    "normalize_tokens",
+    "read_scene",
+    "read_text",
+    "scene_kind",
+]
+
+
 UNRESOLVED = "input-unresolved"
 """A finding: an input the scene reads whose path the reader could not work out."""
 
@@ -189,15 +204,3 @@ def read_text(path: bytes) -> str:
             f"{os.fsdecode(path)!r} is not a text scene (it holds binary data). Save it as text."
         )
     return data.decode("utf-8", "surrogateescape")
-
-
-__all__ = [
-    "UNRESOLVED",
-    "SceneFinding",
-    "SceneInput",
-    "SceneKind",
-    "SceneOutput",
-    "SceneRead",
-    "read_scene",
-    "scene_kind",
-]

@@ -34,6 +34,9 @@ from provenance.scenes import (
     read_text,
 )
 
+__all__ = ["read_maya"]
+
+
 PATH_ATTRIBUTES: dict[str, frozenset[str]] = {
     "file": frozenset({".ftn", ".fileTextureName"}),
     "AlembicNode": frozenset({".abc_File", ".fn"}),

@@ -41,6 +41,9 @@ from provenance.scenes import (
     read_text,
 )
 
+__all__ = ["read_nuke"]
+
+
 READERS: dict[str, tuple[str, ...]] = {
     "Read": ("file", "proxy"),
     "DeepRead": ("file",),

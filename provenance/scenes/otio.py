@@ -14,6 +14,8 @@ from provenance.deliveries import DeliveryKind, read_delivery
 from provenance.scan import looks_like_pattern
 from provenance.scenes import SceneInput, SceneKind, SceneRead
 
+__all__ = ["read_otio"]
+
 
 def read_otio(path: bytes) -> SceneRead:
     """The media of an OTIO cut (see the module's docstring)."""

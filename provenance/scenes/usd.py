@@ -19,6 +19,9 @@ from provenance.errors import BadScene
 from provenance.scan import FRAME_NAME, UDIM_FIRST, UDIM_LAST, UDIM_TOKEN
 from provenance.scenes import UNRESOLVED, SceneFinding, SceneInput, SceneKind, SceneRead
 
+__all__ = ["read_usd"]
+
+
 _FOUND_IN = re.compile(
     r"@(?P<path>[^@]*)@ with computed asset path @[^@]*@ found in layer @(?P<layer>[^@]*)@"
 )

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
     _Ts = TypeVarTuple("_Ts")
 
+__all__ = ["allocate_ids", "driver_value", "insert_rows", "select_in", "table_of", "update_rows"]
+
 IN_CHUNK = 2048
 """Keys per IN list: far below SQLite's limit of 32766 bound parameters."""
 

@@ -17,6 +17,9 @@ from provenance.store import bulk
 from provenance.store.models import FolderSeal, Location
 from provenance.store.queries import IN_CHUNK
 
+__all__ = ["drop_seals", "write_locations", "write_seals"]
+
+
 LOCATION_COLUMNS = (
     "root_id", "path", "kind", "content_id", "link_target", "size", "mtime_ns", "ctime_ns",
     "inode", "device", "recorded_ns",

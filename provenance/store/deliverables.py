@@ -31,6 +31,21 @@ from provenance.store.models import (
 )
 from provenance.store.queries import MANIFEST_EVENT, RootMap, asset_refs, kept_manifest
 
+__all__ = [
+    "RecordedManifest",
+    "as_delivered",
+    "deliverable_infos",
+    "delivered_facts",
+    "delivered_in",
+    "finalized_named",
+    "finalized_names",
+    "holdings",
+    "likeness_held",
+    "recorded_manifest",
+    "refused_infos",
+]
+
+
 REFUSED_EVENT = "finalize.refused"
 _CONTAINS_KIND = {"kind": EdgeKind.CONTAINS.value}
 

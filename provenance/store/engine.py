@@ -22,6 +22,23 @@ from sqlalchemy.pool import NullPool
 
 from provenance.errors import LedgerNotFound, LedgerReadOnly, NotALedger, ProvenanceError
 
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "LEDGER_DIR",
+    "LEDGER_FILE",
+    "LedgerLocation",
+    "changed_tables",
+    "create_ledger_engine",
+    "locate_ledger",
+    "parse_ledger_url",
+    "read_session",
+    "retry_conflicts",
+    "table_names",
+    "translate_db_errors",
+    "write_session",
+]
+
+
 LEDGER_DIR = ".provenance"
 LEDGER_FILE = "ledger.db"
 BUSY_TIMEOUT_MS = 60_000

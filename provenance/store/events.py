@@ -20,6 +20,16 @@ from sqlalchemy.orm import Session
 from provenance.store.models import Event
 from provenance.store.rows import EventRows, LineDigests, committed_rows
 
+__all__ = [
+    "GENESIS_HASH",
+    "UnitOfWork",
+    "canonical_event",
+    "current_actor",
+    "event_hash",
+    "unit_of_work_event",
+]
+
+
 GENESIS_HASH = "sha256:" + "0" * 64
 
 

@@ -34,6 +34,8 @@ from provenance.store.models import (
 )
 from provenance.store.queries import RootMap, ancestors, chunked
 
+__all__ = ["ExportFacts", "approval_strong_digests", "export_facts"]
+
 
 @dataclass(frozen=True)
 class VersionRow:

@@ -55,6 +55,19 @@ from provenance.store.queries import RootMap, asset_refs, folder_bounds, tool_in
 from provenance.store.signals import PERCEPTUAL_SOURCE, near_ai_matches
 from provenance.store.status import version_statuses
 
+__all__ = [
+    "Delivered",
+    "Resolution",
+    "copied_versions",
+    "file_facts",
+    "generative_uses",
+    "highest_version_id",
+    "latest_in_folder",
+    "ledger_facts",
+    "origin_summaries",
+    "resolve_delivered",
+]
+
 
 class Delivered(NamedTuple):
     path: bytes

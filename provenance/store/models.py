@@ -25,6 +25,35 @@ from sqlalchemy.types import TypeDecorator
 from provenance.origins import Evidence, Origin
 from provenance.scan import AssetKind
 
+__all__ = [
+    "Approval",
+    "Asset",
+    "AssetStatus",
+    "AssetVersion",
+    "Base",
+    "Claim",
+    "Consent",
+    "Content",
+    "Deliverable",
+    "DeliverableFile",
+    "DeliverableManifest",
+    "EdgeKind",
+    "Event",
+    "FolderSeal",
+    "Likeness",
+    "LineageEdge",
+    "Location",
+    "LocationKind",
+    "Member",
+    "PerceptualPrint",
+    "Root",
+    "SignalRecord",
+    "Tool",
+    "Tristate",
+    "UTCDateTime",
+]
+
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

@@ -33,6 +33,9 @@ from provenance.store import bulk
 from provenance.store.models import Content, Location, PerceptualPrint
 from provenance.store.queries import chunked
 
+__all__ = ["details_of", "near_prints", "near_regions", "record_prints", "stale_contents"]
+
+
 _TABLE = bulk.table_of(PerceptualPrint)
 _BAND_COLUMNS = (_TABLE.c.band0, _TABLE.c.band1, _TABLE.c.band2)
 # Built once: `bulk.select_in` compiles a statement once per IN-list length.

@@ -31,6 +31,39 @@ from provenance.store.models import (
     Tool,
 )
 
+__all__ = [
+    "DIGEST_PREFIX",
+    "IN_CHUNK",
+    "MANIFEST_EVENT",
+    "MHL_EVENT",
+    "Edge",
+    "ManifestOwner",
+    "Resolved",
+    "RootMap",
+    "ancestors",
+    "asset_refs",
+    "chunked",
+    "direct_links",
+    "ensure_roots",
+    "event_ids_for_asset",
+    "find_roots",
+    "folder_bounds",
+    "holders_of",
+    "is_ancestor",
+    "keep_manifest",
+    "kept_manifest",
+    "latest_version_id",
+    "ledger_folder",
+    "lineage_edges",
+    "manifest_owners",
+    "recorded_manifests",
+    "recorded_mhl_files",
+    "resolve_target",
+    "sequence_holding",
+    "tool_info",
+]
+
+
 DIGEST_PREFIX = re.compile(r"^(?P<algo>xxh3-128):(?P<hex>[0-9a-fA-F]{8,32})$")
 # SQLite's default limit on bound parameters is 32766; stay far below it.
 IN_CHUNK = 2000
@@ -477,23 +510,6 @@ def event_ids_for_asset(session: Session, asset_id: int) -> list[int]:
         select(Likeness.event_id).where(Likeness.version_id.in_(versions)),
     )
     return sorted(int(e) for e in session.execute(query).scalars())
-
-
-__all__ = [
-    "Edge",
-    "Resolved",
-    "RootMap",
-    "ancestors",
-    "asset_refs",
-    "direct_links",
-    "ensure_roots",
-    "event_ids_for_asset",
-    "find_roots",
-    "is_ancestor",
-    "latest_version_id",
-    "lineage_edges",
-    "resolve_target",
-]
 
 
 MANIFEST_EVENT = "finalize.manifest"

@@ -16,6 +16,20 @@ from sqlalchemy import Engine, text
 
 from provenance.errors import ProvenanceError
 
+__all__ = [
+    "ARTIST",
+    "ARTIST_INSERT",
+    "ARTIST_UPDATE",
+    "AUDITOR",
+    "DEFINER_FUNCTIONS",
+    "TD",
+    "TD_INSERT",
+    "TD_UPDATE",
+    "RolesReport",
+    "create_roles",
+]
+
+
 AUDITOR, ARTIST, TD = "provenance_auditor", "provenance_artist", "provenance_td"
 
 # What an artist's commands write: the ingest (contents, assets, versions, members), claims and

@@ -31,6 +31,18 @@ from provenance.store.events import UnitOfWork
 from provenance.store.models import Asset, Location, LocationKind, Root
 from provenance.store.queries import folder_bounds
 
+__all__ = [
+    "declare",
+    "find_root",
+    "map_spelling",
+    "move",
+    "present_at",
+    "root_info",
+    "root_infos",
+    "unmap_spelling",
+]
+
+
 MOVE_SAMPLE = 1000
 """Recorded files a move looks for at the root's new place."""
 

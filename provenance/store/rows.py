@@ -45,6 +45,27 @@ from provenance.store.models import (
     UTCDateTime,
 )
 
+__all__ = [
+    "COLUMNS",
+    "DIGESTS",
+    "INLINE_ROWS",
+    "DigestedRows",
+    "EventRows",
+    "LineDigests",
+    "RebuiltState",
+    "Row",
+    "RowsDigest",
+    "StateBuilder",
+    "child_lines",
+    "committed_rows",
+    "digested_tables",
+    "path_text",
+    "read_rows",
+    "rebuild_state",
+    "table_rows",
+]
+
+
 READABLE_SCHEMAS = (schemas.ROWS_INLINE, schemas.ROWS_DIGESTED)
 
 INLINE_ROWS = 1000

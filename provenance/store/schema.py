@@ -25,6 +25,19 @@ from provenance.store.engine import translate_db_errors
 if TYPE_CHECKING:
     from alembic.config import Config
 
+__all__ = [
+    "SchemaState",
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "require_current",
+    "revisions",
+    "schema_state",
+    "upgrade",
+]
+
+
 VERSION_TABLE = "alembic_version"
 
 

@@ -34,6 +34,25 @@ from provenance.store import bulk, cache
 from provenance.store.models import Asset, AssetVersion, Content, FolderSeal, Member
 from provenance.store.queries import RootMap, chunked, folder_bounds
 
+__all__ = [
+    "COPY_INTENT",
+    "PLAIN_INTENT",
+    "CopiedFolder",
+    "Seal",
+    "SealedAssets",
+    "SealedFiles",
+    "drop_folders",
+    "drop_for_versions",
+    "expand_sealed",
+    "intent_digest",
+    "load_sealed_assets",
+    "load_seals",
+    "sealed_for_reading",
+    "write_copy_seals",
+    "write_seals",
+]
+
+
 PLAIN_INTENT = "plain"
 """An ingest that declares nothing: it changes nothing in an unchanged folder, whatever any
 earlier ingest declared, so it may use any ingest's seal."""

@@ -29,6 +29,17 @@ from provenance.store.status import generative_version_ids
 if TYPE_CHECKING:
     from provenance.detect.perceptual import ImagePrints
 
+__all__ = [
+    "PERCEPTUAL_SOURCE",
+    "PrintedFile",
+    "find_near_ai",
+    "near_ai_matches",
+    "near_ai_signal",
+    "record_signals",
+    "signals_by_version",
+]
+
+
 PERCEPTUAL_SOURCE = "perceptual"
 
 _Key = TypeVar("_Key", bound=Hashable)

@@ -17,6 +17,8 @@ from provenance.origins import GENERATIVE, ClaimFacts, Origin, summarize_claims
 from provenance.store.models import Approval, AssetStatus, AssetVersion, Claim
 from provenance.store.queries import chunked
 
+__all__ = ["generative_version_ids", "version_statuses"]
+
 
 def version_statuses(connection: Connection, version_ids: Iterable[int]) -> dict[int, AssetStatus]:
     """The status of each version, a few statements a chunk of versions."""
