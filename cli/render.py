@@ -573,22 +573,32 @@ def card_text(card: AssetCard) -> Iterator[str]:
     for performer, consents in card.likeness:
         given = "; ".join(f"consent {c.scope} ({c.ref})" for c in consents)
         yield f"  likeness  {performer}: {given or 'NO CONSENT on record'}"
-    if card.claims:
-        yield "  claims"
-        for claim in card.claims:
-            tool = f" with {claim.tool_label}" if claim.tool_label else ""
-            settle = " [resolves]" if claim.resolves else ""
-            note = f' "{claim.note}"' if claim.note else ""
-            yield (
-                f"    {when(claim.at)}  {claim.origin.alias}{tool} by {claim.claimed_by} "
-                f"({claim.evidence}){settle}{note}"
-            )
-    else:
-        yield "  claims    none (origin unknown)"
+    yield from _card_claims_text(card)
     if card.signals:
         yield "  signals   (what the files say about themselves)"
         for signal in card.signals:
             yield f"    {signal.source} [{signal.evidence}]: {signal.summary}"
+    yield from _card_links_text(card)
+
+
+def _card_claims_text(card: AssetCard) -> Iterator[str]:
+    """The origin claims on the card (or that there are none)."""
+    if not card.claims:
+        yield "  claims    none (origin unknown)"
+        return
+    yield "  claims"
+    for claim in card.claims:
+        tool = f" with {claim.tool_label}" if claim.tool_label else ""
+        settle = " [resolves]" if claim.resolves else ""
+        note = f' "{claim.note}"' if claim.note else ""
+        yield (
+            f"    {when(claim.at)}  {claim.origin.alias}{tool} by {claim.claimed_by} "
+            f"({claim.evidence}){settle}{note}"
+        )
+
+
+def _card_links_text(card: AssetCard) -> Iterator[str]:
+    """What the asset was made from, what uses it and the deliverables it is in."""
     if card.parents:
         yield "  made from"
         for link in card.parents:

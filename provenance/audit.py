@@ -937,10 +937,18 @@ def _origin_alias(code: object) -> str:
 
 def _legacy_checks(session: Session, events: dict[int, tuple[str, dict[str, Any]]]) -> list[str]:
     """Claims and approvals of events without row commitments, against their payload fields."""
+    legacy = sorted(events)
+    problems = _legacy_claim_checks(session, events, legacy)
+    return problems + _legacy_approval_checks(session, events, legacy)
+
+
+def _legacy_claim_checks(
+    session: Session, events: dict[int, tuple[str, dict[str, Any]]], legacy: list[int]
+) -> list[str]:
+    """Each claim of these events against its event's payload; and each claim event's claim."""
     problems: list[str] = []
     tool_names = dict(session.execute(select(Tool.id, Tool.name)).all())
     claims_per_event: dict[int, int] = {}
-    legacy = sorted(events)
     claims = [
         claim
         for chunk in chunked(legacy)
@@ -951,27 +959,8 @@ def _legacy_checks(session: Session, events: dict[int, tuple[str, dict[str, Any]
         kind, payload = events[claim.event_id]
         if kind not in ("ingest", "claim", "claim.resolve"):
             continue  # reported as a row in a table its event does not write
-        recorded_origin = payload.get("origin")
         tool = tool_names.get(claim.tool_id) if claim.tool_id is not None else None
-        recorded_tool = payload.get("tool")
-        recorded_version = None
-        if recorded_tool is not None and "@" in recorded_tool:
-            recorded_tool, _, recorded_version = recorded_tool.rpartition("@")
-        mismatches = []
-        if claim.resolves != (kind == "claim.resolve"):
-            mismatches.append("its resolving flag differs from the event's")
-        if (recorded_version or None) != (claim.tool_version or None) and recorded_tool:
-            mismatches.append("its tool version differs from the event's")
-        if recorded_origin != claim.origin:
-            mismatches.append(f"origin {claim.origin!r} but the event says {recorded_origin!r}")
-        if payload.get("by") != claim.claimed_by:
-            mismatches.append(f"by {claim.claimed_by!r} but the event says {payload.get('by')!r}")
-        if (payload.get("note") or None) != (claim.note or None):
-            mismatches.append("its note differs from the event's")
-        if recorded_tool is not None and (tool or "").casefold() != recorded_tool.casefold():
-            mismatches.append(f"tool {tool!r} but the event says {recorded_tool!r}")
-        if kind != "ingest" and payload.get("version_id") != claim.version_id:
-            mismatches.append("it is attached to another asset version than the event says")
+        mismatches = _claim_mismatches(claim, kind, payload, tool)
         if mismatches:
             problems.append(
                 f"claim #{claim.id} (event #{claim.event_id}) was changed: " + "; ".join(mismatches)
@@ -979,6 +968,43 @@ def _legacy_checks(session: Session, events: dict[int, tuple[str, dict[str, Any]
     for event_id, (kind, _) in events.items():
         if kind in ("claim", "claim.resolve") and claims_per_event.get(event_id, 0) != 1:
             problems.append(f"the claim recorded by event #{event_id} ({kind}) is missing")
+    return problems
+
+
+def _claim_mismatches(
+    claim: Claim, kind: str, payload: dict[str, Any], tool: str | None
+) -> list[str]:
+    """How a claim row differs from the payload of the event that recorded it (`kind`);
+    `tool` is the name of the claim's tool."""
+    recorded_origin = payload.get("origin")
+    recorded_tool = payload.get("tool")
+    recorded_version = None
+    if recorded_tool is not None and "@" in recorded_tool:
+        recorded_tool, _, recorded_version = recorded_tool.rpartition("@")
+    mismatches = []
+    if claim.resolves != (kind == "claim.resolve"):
+        mismatches.append("its resolving flag differs from the event's")
+    if (recorded_version or None) != (claim.tool_version or None) and recorded_tool:
+        mismatches.append("its tool version differs from the event's")
+    if recorded_origin != claim.origin:
+        mismatches.append(f"origin {claim.origin!r} but the event says {recorded_origin!r}")
+    if payload.get("by") != claim.claimed_by:
+        mismatches.append(f"by {claim.claimed_by!r} but the event says {payload.get('by')!r}")
+    if (payload.get("note") or None) != (claim.note or None):
+        mismatches.append("its note differs from the event's")
+    if recorded_tool is not None and (tool or "").casefold() != recorded_tool.casefold():
+        mismatches.append(f"tool {tool!r} but the event says {recorded_tool!r}")
+    if kind != "ingest" and payload.get("version_id") != claim.version_id:
+        mismatches.append("it is attached to another asset version than the event says")
+    return mismatches
+
+
+def _legacy_approval_checks(
+    session: Session, events: dict[int, tuple[str, dict[str, Any]]], legacy: list[int]
+) -> list[str]:
+    """Each approval of these events against its event's payload; and each approve event's
+    approval."""
+    problems: list[str] = []
     approvals_per_event: dict[int, int] = {}
     for approval in (
         approval

@@ -111,7 +111,7 @@ if TYPE_CHECKING:
     from provenance.deliveries import Delivery, DeliveryKind
     from provenance.digests import FileDigests
     from provenance.farm import Readings
-    from provenance.finalizer import DeliveryCheck
+    from provenance.finalizer import DeliveryCheck, Reading
     from provenance.fingerprint import Hasher
     from provenance.ingest import CacheRefresh, ClaimSpec, ParentSpec, Progress
     from provenance.interchange.mhl import History as MhlHistory
@@ -903,27 +903,12 @@ class Ledger:
         """
         from provenance.audit import audit, make_checkpoint
         from provenance.detect.trust import configured_anchors
-        from provenance.finalizer import (
-            Reading,
-            check_delivery,
-            deliverable_exists,
-            manifest_document,
-            read_every_file,
-            record_cache,
-            record_deliverable,
-        )
+        from provenance.finalizer import check_delivery, record_cache, record_deliverable
         from provenance.fingerprint import Hasher
-        from provenance.ingest import CacheRefresh
         from provenance.keys import studio_pins
         from provenance.manifests import discard, manifest_body, stage_manifest
-        from provenance.policy import DEFAULT_POLICY, policy_changes
-        from provenance.strong import (
-            add_strong_digests,
-            manifest_strong_digest,
-            read_delivery_strong,
-            settle_strong,
-            strong_algorithm,
-        )
+        from provenance.policy import DEFAULT_POLICY
+        from provenance.strong import strong_algorithm
 
         name = name.strip()
         if not name:
@@ -935,45 +920,17 @@ class Ledger:
         folder = self.checkpoints_folder(checkpoints)
         staged: StagedManifest | None = None
         algorithm = strong_algorithm(strong) if strong else None
-        strong_reading: StrongReading | None = None
         try:
             with Hasher(workers, yield_to_writer=False) as hasher:
-                # Read every byte outside the lock, trusting no row of the ledger (a stat-cache
-                # row is a cache any writer could forge). The locked check below trusts only
-                # these readings, for files whose stat has not moved since, and reads the rest.
-                # A farm job's readings (`readings`) are this finalize's own reading, done
-                # by its shards.
-                if algorithm is not None:
-                    strong_reading = read_delivery_strong(source, hasher, algorithm, progress)
-                    reading = Reading(
-                        strong_reading.prior,
-                        strong_reading.refresh,
-                        strong_reading.files_read,
-                        strong_reading.bytes_read,
-                    )
-                elif readings is not None:
-                    reading = Reading(readings, CacheRefresh([], {}, time.time_ns()), 0, 0)
-                    with contextlib.suppress(LedgerReadOnly):
-                        self.record_readings(readings)
-                else:
-                    with read_session(self.engine) as session:
-                        reading = read_every_file(
-                            session, self._roots_for_reading(session), source, hasher,
-                            self.racy_window_ns, progress,
-                        )  # fmt: skip
+                reading, strong_reading = self._read_delivery_unlocked(
+                    source, hasher, algorithm, readings, progress
+                )
                 self._refresh_cache(reading.refresh, hasher)
                 with write_session(self.engine) as session:
                     trail = audit(session, folder, pins, first_key)
                     if not trail.ok:
                         raise AuditFailed(trail)
-                    if deliverable_exists(session, name):
-                        free = next_free_name(name, lambda n: deliverable_exists(session, n))
-                        raise ProvenanceError(
-                            f"A deliverable named {name!r} is already final. Give this one a new "
-                            f"version name (the next free one is {free!r}), or `provenance "
-                            f"verify {name}` the existing one (`provenance manifest write "
-                            f"{name}` writes its manifest and checkpoint again if they are missing)."
-                        )
+                    _refuse_final_name(session, name)
                     roots = queries.ensure_roots(session, self.workspace)
                     chosen = policy or DEFAULT_POLICY
                     check = check_delivery(
@@ -985,39 +942,16 @@ class Ledger:
                     record_cache(session, roots, check.refresh, hasher, self.racy_window_ns)
                     settled: dict[bytes, str] = {}
                     if strong_reading is not None:
-                        settled = settle_strong(
-                            strong_reading,
-                            [(e.path, e.digest) for e in check.entries],
-                            self.racy_window_ns,
+                        settled = _settle_strong(
+                            session, check, strong_reading, chosen, self.racy_window_ns
                         )
-                        check.verdict.findings += _strong_findings(session, check, settled, chosen)
-                    verdict = check.verdict
-                    if verdict.blocked or not check.file_count:
-                        refusal = {
-                            "name": name,
-                            "delivery": display_path(source),
-                            "policy": chosen.record_name,
-                            "policy_digest": chosen.digest,
-                            "blocking": sorted({f.rule for f in verdict.findings if f.blocks}),
-                            "files": check.file_count,
-                        }
+                    if check.verdict.blocked or not check.file_count:
+                        refusal = _refusal_payload(name, source, chosen, check)
                         with unit_of_work_event(session, "finalize.refused", refusal) as refused:
                             pass
                         return _sweep_report(check, name=name, event_id=refused.event_id)
-                    payload = {
-                        "name": name,
-                        "delivery": display_path(source),
-                        "policy": chosen.record_name,
-                        "policy_digest": chosen.digest,
-                        "policy_changes": {r: s.value for r, s in policy_changes(chosen).items()},
-                        "files": check.file_count,
-                        **_placed_here(roots),
-                    }
-                    if chosen.custom:
-                        payload["policy_changes"] = chosen.document()["changes"]
+                    payload = _finalize_payload(name, source, chosen, check, roots, algorithm)
                     chain = _signing_chain(session, signing_key, trail)
-                    if algorithm is not None:
-                        payload["strong"] = algorithm
                     with unit_of_work_event(session, "finalize", payload) as unit:
                         record_deliverable(
                             session, name, check, unit, roots.recorded_source(source)
@@ -1028,25 +962,11 @@ class Ledger:
                     # The checkpoint of this moment (including the finalize event itself) travels
                     # in the manifest, so the deliverable can be checked against the log years on.
                     checkpoint = make_checkpoint(chain.appended(event_hash), signing_key.key)
-                    finalized_at = unit.at.isoformat()
-                    document = manifest_document(name, check, event_id, event_hash, finalized_at)
-                    if algorithm is not None:
-                        add_strong_digests(document, check.delivery.home, algorithm, settled)
-                    document["checkpoint"] = checkpoint
+                    document = _finalized_manifest(
+                        name, check, unit, event_hash, checkpoint, algorithm, settled
+                    )
                     staged = stage_manifest(check.delivery, manifest_body(document))
-                    # Its bytes are recorded: the one file a later sweep of this delivery may
-                    # leave out (anything else at that name is judged like any other file);
-                    # and kept, to be written again if it never reaches its place.
-                    written: dict[str, Any] = {
-                        "name": name,
-                        "path": display_path(staged.final),
-                        "digest": staged.digest,
-                        "size": staged.size,
-                    }
-                    if algorithm is not None:
-                        written["strong_digest"] = manifest_strong_digest(staged.temp, algorithm)
-                    with unit_of_work_event(session, MANIFEST_EVENT, written):
-                        keep_manifest(session, name, staged.body, staged.digest)
+                    _keep_staged_manifest(session, name, staged, algorithm)
             final, staged = staged, None
             removed = self._put_in_place(name, final, folder, checkpoint, check.delivery)
             return _sweep_report(
@@ -1061,6 +981,44 @@ class Ledger:
         finally:
             if staged is not None:
                 discard(staged)
+
+    def _read_delivery_unlocked(
+        self,
+        source: bytes,
+        hasher: Hasher,
+        algorithm: str | None,
+        readings: Readings | None,
+        progress: Progress | None,
+    ) -> tuple[Reading, StrongReading | None]:
+        """A finalize's reading of every byte of its delivery, outside the lock, trusting no row
+        of the ledger (a stat-cache row is a cache any writer could forge): the locked check
+        trusts only these readings, for files whose stat has not moved since, and reads the
+        rest. A farm job's readings (`readings`) are the finalize's own reading, done by its
+        shards; with a strong `algorithm`, every byte is read here all the same."""
+        from provenance.finalizer import Reading, read_every_file
+        from provenance.ingest import CacheRefresh
+        from provenance.strong import read_delivery_strong
+
+        if algorithm is not None:
+            strong_reading = read_delivery_strong(source, hasher, algorithm, progress)
+            reading = Reading(
+                strong_reading.prior,
+                strong_reading.refresh,
+                strong_reading.files_read,
+                strong_reading.bytes_read,
+            )
+            return reading, strong_reading
+        if readings is not None:
+            reading = Reading(readings, CacheRefresh([], {}, time.time_ns()), 0, 0)
+            with contextlib.suppress(LedgerReadOnly):
+                self.record_readings(readings)
+            return reading, None
+        with read_session(self.engine) as session:
+            reading = read_every_file(
+                session, self._roots_for_reading(session), source, hasher,
+                self.racy_window_ns, progress,
+            )  # fmt: skip
+        return reading, None
 
     def _put_in_place(
         self,
@@ -2766,6 +2724,121 @@ def _strong_findings(
     return approval_mismatches(
         versions, delivered, approval_strong_digests(session, delivered), policy
     )
+
+
+def _refuse_final_name(session: Session, name: str) -> None:
+    """A finalize under a name already final is refused: its error names the next free one."""
+    from provenance.finalizer import deliverable_exists
+
+    if deliverable_exists(session, name):
+        free = next_free_name(name, lambda n: deliverable_exists(session, n))
+        raise ProvenanceError(
+            f"A deliverable named {name!r} is already final. Give this one a new "
+            f"version name (the next free one is {free!r}), or `provenance "
+            f"verify {name}` the existing one (`provenance manifest write "
+            f"{name}` writes its manifest and checkpoint again if they are missing)."
+        )
+
+
+def _settle_strong(
+    session: Session,
+    check: DeliveryCheck,
+    strong_reading: StrongReading,
+    policy: Policy,
+    racy_window_ns: int,
+) -> dict[bytes, str]:
+    """The strong digest of each file of a finalize's check (path -> digest), from its strong
+    reading; the approvals whose strong digests its bytes differ from go into the verdict."""
+    from provenance.strong import settle_strong
+
+    settled = settle_strong(
+        strong_reading, [(e.path, e.digest) for e in check.entries], racy_window_ns
+    )
+    check.verdict.findings += _strong_findings(session, check, settled, policy)
+    return settled
+
+
+def _refusal_payload(
+    name: str, source: bytes, policy: Policy, check: DeliveryCheck
+) -> dict[str, Any]:
+    """The `finalize.refused` event's payload: the rules that blocked the delivery."""
+    return {
+        "name": name,
+        "delivery": display_path(source),
+        "policy": policy.record_name,
+        "policy_digest": policy.digest,
+        "blocking": sorted({f.rule for f in check.verdict.findings if f.blocks}),
+        "files": check.file_count,
+    }
+
+
+def _finalize_payload(
+    name: str,
+    source: bytes,
+    policy: Policy,
+    check: DeliveryCheck,
+    roots: queries.RootMap,
+    algorithm: str | None,
+) -> dict[str, Any]:
+    """The `finalize` event's payload: the policy it was judged by (a custom policy's changes
+    whole), the roots placed on this machine, the strong digest's algorithm."""
+    from provenance.policy import policy_changes
+
+    payload = {
+        "name": name,
+        "delivery": display_path(source),
+        "policy": policy.record_name,
+        "policy_digest": policy.digest,
+        "policy_changes": {r: s.value for r, s in policy_changes(policy).items()},
+        "files": check.file_count,
+        **_placed_here(roots),
+    }
+    if policy.custom:
+        payload["policy_changes"] = policy.document()["changes"]
+    if algorithm is not None:
+        payload["strong"] = algorithm
+    return payload
+
+
+def _finalized_manifest(
+    name: str,
+    check: DeliveryCheck,
+    unit: UnitOfWork,
+    event_hash: str,
+    checkpoint: dict[str, Any],
+    algorithm: str | None,
+    settled: dict[bytes, str],
+) -> dict[str, Any]:
+    """The manifest of a finalize (`unit`): its files, their strong digests, its checkpoint."""
+    from provenance.finalizer import manifest_document
+    from provenance.strong import add_strong_digests
+
+    finalized_at = unit.at.isoformat()
+    document = manifest_document(name, check, unit.event_id, event_hash, finalized_at)
+    if algorithm is not None:
+        add_strong_digests(document, check.delivery.home, algorithm, settled)
+    document["checkpoint"] = checkpoint
+    return document
+
+
+def _keep_staged_manifest(
+    session: Session, name: str, staged: StagedManifest, algorithm: str | None
+) -> None:
+    """Record a finalize's staged manifest, in its transaction. Its bytes are recorded: the one
+    file a later sweep of this delivery may leave out (anything else at that name is judged
+    like any other file); and kept, to be written again if it never reaches its place."""
+    from provenance.strong import manifest_strong_digest
+
+    written: dict[str, Any] = {
+        "name": name,
+        "path": display_path(staged.final),
+        "digest": staged.digest,
+        "size": staged.size,
+    }
+    if algorithm is not None:
+        written["strong_digest"] = manifest_strong_digest(staged.temp, algorithm)
+    with unit_of_work_event(session, MANIFEST_EVENT, written):
+        keep_manifest(session, name, staged.body, staged.digest)
 
 
 def _consents_by_performer(session: Session) -> dict[str, list[ConsentInfo]]:

@@ -473,17 +473,8 @@ def scan_folder(
     followed through a link), which saves a stat of every file where the files are hashed
     anyway (a never-seen delivery's workers)."""
     result = DirectoryScan()
-    regular_names: frozenset[bytes] = frozenset()
     try:
-        if read is None:
-            names = sorted(os.listdir(folder))
-        else:
-            with os.scandir(folder) as listed:
-                entries = sorted(
-                    (entry.name, entry.is_file(follow_symlinks=False)) for entry in listed
-                )
-            names = [name for name, _ in entries]
-            regular_names = frozenset(name for name, regular in entries if regular)
+        names, regular_names = _list_folder(folder, read)
     except FileNotFoundError:
         result.skipped.append(Skipped(folder, SkipReason.VANISHED, "folder"))
         return result, []
@@ -491,81 +482,119 @@ def scan_folder(
         result.skipped.append(Skipped(folder, SkipReason.UNREADABLE, f"folder: {exc.strerror}"))
         return result, []
     prefix = folder if folder.endswith(b"/") else folder + b"/"
+    folder_fd = _open_folder(folder)
+    if folder_fd is None:
+        regular_names = frozenset()  # (reading by name needs the open folder)
+    try:
+        entries = _stat_entries(prefix, names, regular_names, folder_fd, read, skip, result)
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
+    newest = entries.newest
+    result.folder = prefix
+    result.listing = xxhash.xxh3_128_hexdigest(b"".join(entries.parts))
+    result.newest_ns = newest
+    # Only folders of plain files are vouched for whole: links and special files are reported
+    # on every run.
+    if (
+        not (result.skipped or entries.others)
+        and sealed is not None
+        and sealed(prefix, result.listing, newest)
+    ):
+        result.sealed = True
+        result.names = list(entries.regular)
+        return result, entries.subfolders
+    for name, st in entries.others:
+        _classify(prefix + name, name, st, top, result, files=None)
+    result.assets.extend(_assets_from_files(prefix, entries.regular))
+    return result, entries.subfolders
+
+
+def _list_folder(folder: bytes, read: ReadFile | None) -> tuple[list[bytes], frozenset[bytes]]:
+    """A folder's names in order, and (with `read`) those its listing says are regular files.
+    Raises the OSError of a folder that cannot be listed."""
+    if read is None:
+        return sorted(os.listdir(folder)), frozenset()
+    with os.scandir(folder) as listed:
+        entries = sorted((entry.name, entry.is_file(follow_symlinks=False)) for entry in listed)
+    return [name for name, _ in entries], frozenset(name for name, regular in entries if regular)
+
+
+@dataclass
+class _Entries:
+    """The entries of one folder as `scan_folder` saw them."""
+
+    regular: dict[bytes, os.stat_result]
+    """Regular files, by name."""
+    others: list[tuple[bytes, os.stat_result]]
+    """Links and special files."""
+    subfolders: list[bytes]
+    """In name order, but those named in `skip`."""
+    parts: list[bytes]
+    """What the listing digest is made of: each entry's name and packed stat, folders aside."""
+    newest: int
+    """The newest mtime or ctime among them (ns), folders aside."""
+
+
+def _stat_entries(
+    prefix: bytes,
+    names: list[bytes],
+    regular_names: frozenset[bytes],
+    folder_fd: int | None,
+    read: ReadFile | None,
+    skip: frozenset[bytes],
+    result: DirectoryScan,
+) -> _Entries:
+    """Stat (or, for the `regular_names`, read) each entry of a folder, in order; the entries
+    that vanished or cannot be looked at go to `result.skipped`."""
     regular: dict[bytes, os.stat_result] = {}
     others: list[tuple[bytes, os.stat_result]] = []
     subfolders: list[bytes] = []
     parts: list[bytes] = []
     newest = 0
+    # (Local names: this loop runs once for every file of a show.)
     pack = _ENTRY.pack
     lstat = os.lstat
-    folder_fd = _open_folder(folder)
-    if folder_fd is None:
-        regular_names = frozenset()  # (reading by name needs the open folder)
-    try:
-        for name in names:
-            if name in regular_names:
-                assert read is not None and folder_fd is not None
-                opened = read(name, folder_fd)
-                if opened is not None:
-                    regular[name] = opened
-                    mtime, ctime = opened.st_mtime_ns, opened.st_ctime_ns
-                    newest = max(newest, mtime, ctime)
-                    parts.append(name)
-                    parts.append(
-                        pack(
-                            _IFREG >> 12, opened.st_size, mtime, ctime, opened.st_ino, opened.st_dev
-                        )
-                    )
-                    continue
-            try:
-                # Relative to the open folder: the kernel does not walk the whole path again.
-                st = (
-                    lstat(name, dir_fd=folder_fd) if folder_fd is not None else lstat(prefix + name)
+    for name in names:
+        if name in regular_names:
+            assert read is not None and folder_fd is not None
+            opened = read(name, folder_fd)
+            if opened is not None:
+                regular[name] = opened
+                mtime, ctime = opened.st_mtime_ns, opened.st_ctime_ns
+                newest = max(newest, mtime, ctime)
+                parts.append(name)
+                parts.append(
+                    pack(_IFREG >> 12, opened.st_size, mtime, ctime, opened.st_ino, opened.st_dev)
                 )
-            except FileNotFoundError:
-                result.skipped.append(Skipped(prefix + name, SkipReason.VANISHED))
                 continue
-            except OSError as exc:
-                path = prefix + name
-                result.skipped.append(Skipped(path, SkipReason.UNREADABLE, str(exc.strerror)))
-                continue
-            kind = st.st_mode & _IFMT
-            if kind == _IFDIR:
-                if name not in skip:
-                    subfolders.append(prefix + name)
-                continue
-            if kind == _IFREG:
-                regular[name] = st
-            else:
-                others.append((name, st))
-            mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
-            if mtime > newest:
-                newest = mtime
-            if ctime > newest:
-                newest = ctime
-            parts.append(name)
-            parts.append(pack(kind >> 12, st.st_size, mtime, ctime, st.st_ino, st.st_dev))
-    finally:
-        if folder_fd is not None:
-            os.close(folder_fd)
-    listing = xxhash.xxh3_128_hexdigest(b"".join(parts))
-    result.folder = prefix
-    result.listing = listing
-    result.newest_ns = newest
-    # Only folders of plain files are vouched for whole: links and special files are reported
-    # on every run.
-    if (
-        not (result.skipped or others)
-        and sealed is not None
-        and sealed(prefix, result.listing, newest)
-    ):
-        result.sealed = True
-        result.names = list(regular)
-        return result, subfolders
-    for name, st in others:
-        _classify(prefix + name, name, st, top, result, files=None)
-    result.assets.extend(_assets_from_files(prefix, regular))
-    return result, subfolders
+        try:
+            # Relative to the open folder: the kernel does not walk the whole path again.
+            st = lstat(name, dir_fd=folder_fd) if folder_fd is not None else lstat(prefix + name)
+        except FileNotFoundError:
+            result.skipped.append(Skipped(prefix + name, SkipReason.VANISHED))
+            continue
+        except OSError as exc:
+            path = prefix + name
+            result.skipped.append(Skipped(path, SkipReason.UNREADABLE, str(exc.strerror)))
+            continue
+        kind = st.st_mode & _IFMT
+        if kind == _IFDIR:
+            if name not in skip:
+                subfolders.append(prefix + name)
+            continue
+        if kind == _IFREG:
+            regular[name] = st
+        else:
+            others.append((name, st))
+        mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+        if mtime > newest:
+            newest = mtime
+        if ctime > newest:
+            newest = ctime
+        parts.append(name)
+        parts.append(pack(kind >> 12, st.st_size, mtime, ctime, st.st_ino, st.st_dev))
+    return _Entries(regular, others, subfolders, parts, newest)
 
 
 _LSTAT_IN_FOLDER = os.stat in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")

@@ -61,244 +61,340 @@ def ledger_namespace(ledger_id: str) -> str:
 
 def prov_document(facts: ExportFacts) -> ProvDocument:
     """The facts as a PROV document."""
-    from prov.model import PROV, PROV_LABEL, PROV_LOCATION, PROV_TYPE, ProvDocument
+    # One kind of record after another, in this order: a later kind refers to the records of
+    # the earlier ones (a making to its version's entity, a deliverable to its finalize), and
+    # the document lists its records in the order they were made.
+    document = _Document(facts)
+    document.add_events()
+    document.add_tools()
+    document.add_versions()
+    document.add_revisions()
+    document.add_makings()
+    document.add_lineage()
+    document.add_approvals()
+    document.add_consents()
+    document.add_deliverables()
+    document.add_refusals()
+    return document.doc
 
-    doc = ProvDocument()
-    pvt = doc.add_namespace("pvt", VOCABULARY)
-    ledger = doc.add_namespace("ledger", ledger_namespace(facts.ledger_id))
-    iptc = doc.add_namespace("iptc", IPTC_PREFIX)
-    c2pa = doc.add_namespace("c2pa", C2PA_PREFIX)
 
-    def source_type(origin: Origin) -> Any:
+class _Document:
+    """A PROV document being written from the facts: its namespaces, and the records made so
+    far that later records refer to (the events' activities, the tools' and people's agents,
+    the versions' and approvals' entities)."""
+
+    def __init__(self, facts: ExportFacts) -> None:
+        from prov.model import ProvDocument
+
+        self.facts = facts
+        self.doc = ProvDocument()
+        self.pvt = self.doc.add_namespace("pvt", VOCABULARY)
+        self.ledger = self.doc.add_namespace("ledger", ledger_namespace(facts.ledger_id))
+        self.iptc = self.doc.add_namespace("iptc", IPTC_PREFIX)
+        self.c2pa = self.doc.add_namespace("c2pa", C2PA_PREFIX)
+        self.people: dict[str, Any] = {}
+        self.events: dict[int, Any] = {}
+        self.tools: dict[int, Any] = {}
+        self.versions: dict[int, Any] = {}
+        self.approvals: dict[int, Any] = {}
+
+    def source_type(self, origin: Origin) -> Any:
         if origin is Origin.UNKNOWN:
-            return pvt["unknown"]
-        prefix = c2pa if (origin.uri or "").startswith(C2PA_PREFIX) else iptc
+            return self.pvt["unknown"]
+        prefix = self.c2pa if (origin.uri or "").startswith(C2PA_PREFIX) else self.iptc
         return prefix[origin.value]
 
-    people: dict[str, Any] = {}
+    def person(self, name: str) -> Any:
+        """The agent of a person, made the first time they are named."""
+        from prov.model import PROV, PROV_LABEL, PROV_TYPE
 
-    def person(name: str) -> Any:
-        found = people.get(name)
+        found = self.people.get(name)
         if found is None:
             key = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
-            found = people[name] = doc.agent(
-                ledger[f"person-{key}"], {PROV_TYPE: PROV["Person"], PROV_LABEL: name}
+            found = self.people[name] = self.doc.agent(
+                self.ledger[f"person-{key}"], {PROV_TYPE: PROV["Person"], PROV_LABEL: name}
             )
         return found
 
-    events = {}
-    for event in facts.events.values():
-        activity = doc.activity(
-            ledger[f"event-{event.id}"],
-            event.at,
-            event.at,
-            {
-                PROV_TYPE: pvt[event.kind],
-                PROV_LABEL: f"{event.kind} #{event.id}",
-                pvt["eventHash"]: event.hash,
-                pvt["host"]: event.host,
-            },
-        )
-        doc.wasAssociatedWith(activity, person(event.actor))
-        events[event.id] = activity
+    def recorded_by(self, event_id: int) -> list[tuple[Any, Any]]:
+        """`pvt:recordedBy` the event's activity, when the event is in the document."""
+        if event_id in self.events:
+            return [(self.pvt["recordedBy"], self.events[event_id].identifier)]
+        return []
 
-    tools = {}
-    for tool in facts.tools.values():
-        tools[tool.id] = doc.agent(
-            ledger[f"tool-{tool.id}"],
-            {
-                PROV_TYPE: PROV["SoftwareAgent"],
-                PROV_LABEL: tool.name,
-                pvt["vendor"]: tool.vendor or "",
-                pvt["generative"]: tool.generative,
-                pvt["trainsOnInputs"]: tool.trains_on_inputs,
-                pvt["secured"]: tool.secured,
-            },
-        )
+    def add_events(self) -> None:
+        """Each event of the ledger as an activity at its time, associated with its actor."""
+        from prov.model import PROV_LABEL, PROV_TYPE
 
-    assets: dict[int, Any] = {}
-    versions = {}
-    for version in sorted(facts.versions.values(), key=lambda v: v.id):
-        asset = assets.get(version.asset_id)
-        if asset is None:
-            asset = assets[version.asset_id] = doc.entity(
-                ledger[f"asset-{version.asset_id}"],
-                {PROV_TYPE: pvt["Asset"], PROV_LABEL: version.name, pvt["kind"]: version.kind},
+        doc, pvt, ledger = self.doc, self.pvt, self.ledger
+        for event in self.facts.events.values():
+            activity = doc.activity(
+                ledger[f"event-{event.id}"],
+                event.at,
+                event.at,
+                {
+                    PROV_TYPE: pvt[event.kind],
+                    PROV_LABEL: f"{event.kind} #{event.id}",
+                    pvt["eventHash"]: event.hash,
+                    pvt["host"]: event.host,
+                },
             )
-        attributes: list[tuple[Any, Any]] = [
-            (PROV_TYPE, pvt["AssetVersion"]),
-            (PROV_LABEL, f"{version.name} v{version.number}"),
-            (PROV_LOCATION, version.name),
-            (pvt["version"], version.number),
-            (pvt["digest"], version.digest),
-            (pvt["size"], version.size),
-            (pvt["members"], version.members),
-            (pvt["digitalSourceType"], source_type(version.origin)),
-            (pvt["origin"], version.origin.alias),
-            (pvt["disputed"], version.disputed),
-        ]
-        entity = doc.entity(ledger[f"version-{version.id}"], attributes)
-        doc.specializationOf(entity, asset)
-        versions[version.id] = entity
+            doc.wasAssociatedWith(activity, self.person(event.actor))
+            self.events[event.id] = activity
 
-    by_asset: dict[int, list[Any]] = {}
-    for version in facts.versions.values():
-        by_asset.setdefault(version.asset_id, []).append(version)
-    for group in by_asset.values():
-        group.sort(key=lambda v: v.number)
-        for older, newer in itertools.pairwise(group):
-            doc.wasDerivedFrom(
-                versions[newer.id],
-                versions[older.id],
-                other_attributes={PROV_TYPE: PROV["Revision"]},
+    def add_tools(self) -> None:
+        """Each tool as a software agent, with its vetting."""
+        from prov.model import PROV, PROV_LABEL, PROV_TYPE
+
+        pvt = self.pvt
+        for tool in self.facts.tools.values():
+            self.tools[tool.id] = self.doc.agent(
+                self.ledger[f"tool-{tool.id}"],
+                {
+                    PROV_TYPE: PROV["SoftwareAgent"],
+                    PROV_LABEL: tool.name,
+                    pvt["vendor"]: tool.vendor or "",
+                    pvt["generative"]: tool.generative,
+                    pvt["trainsOnInputs"]: tool.trains_on_inputs,
+                    pvt["secured"]: tool.secured,
+                },
             )
 
-    parents: dict[int, list[int]] = {}
-    for child, parent, kind, _ in facts.edges:
-        if kind == "contains":
-            parents.setdefault(child, []).append(parent)
-    claims_of: dict[int, list[Any]] = {}
-    for claim in facts.claims:
-        claims_of.setdefault(claim.version_id, []).append(claim)
-    for version in facts.versions.values():
-        contained = parents.get(version.id, [])
-        making = doc.activity(
-            ledger[f"making-{version.id}"],
-            other_attributes={
-                PROV_TYPE: pvt["Render"] if contained else pvt["Making"],
-                PROV_LABEL: f"making of {version.name} v{version.number}",
-            },
-        )
-        doc.wasGeneratedBy(versions[version.id], making)
-        recorded = events.get(version.event_id)
-        if recorded is not None:
-            doc.used(recorded, versions[version.id], version.at, other_attributes={
-                pvt["role"]: pvt["recorded"]
-            })  # fmt: skip
-        for parent in contained:
-            doc.used(making, versions[parent])
+    def add_versions(self) -> None:
+        """Each asset version as an entity, a specialization of its asset's (made with its
+        first version)."""
+        from prov.model import PROV_LABEL, PROV_LOCATION, PROV_TYPE
+
+        doc, pvt, ledger = self.doc, self.pvt, self.ledger
+        assets: dict[int, Any] = {}
+        for version in sorted(self.facts.versions.values(), key=lambda v: v.id):
+            asset = assets.get(version.asset_id)
+            if asset is None:
+                asset = assets[version.asset_id] = doc.entity(
+                    ledger[f"asset-{version.asset_id}"],
+                    {PROV_TYPE: pvt["Asset"], PROV_LABEL: version.name, pvt["kind"]: version.kind},
+                )
+            attributes: list[tuple[Any, Any]] = [
+                (PROV_TYPE, pvt["AssetVersion"]),
+                (PROV_LABEL, f"{version.name} v{version.number}"),
+                (PROV_LOCATION, version.name),
+                (pvt["version"], version.number),
+                (pvt["digest"], version.digest),
+                (pvt["size"], version.size),
+                (pvt["members"], version.members),
+                (pvt["digitalSourceType"], self.source_type(version.origin)),
+                (pvt["origin"], version.origin.alias),
+                (pvt["disputed"], version.disputed),
+            ]
+            entity = doc.entity(ledger[f"version-{version.id}"], attributes)
+            doc.specializationOf(entity, asset)
+            self.versions[version.id] = entity
+
+    def add_revisions(self) -> None:
+        """A newer version of an asset `wasDerivedFrom` the one before it, as a revision."""
+        from prov.model import PROV, PROV_TYPE
+
+        by_asset: dict[int, list[Any]] = {}
+        for version in self.facts.versions.values():
+            by_asset.setdefault(version.asset_id, []).append(version)
+        for group in by_asset.values():
+            group.sort(key=lambda v: v.number)
+            for older, newer in itertools.pairwise(group):
+                self.doc.wasDerivedFrom(
+                    self.versions[newer.id],
+                    self.versions[older.id],
+                    other_attributes={PROV_TYPE: PROV["Revision"]},
+                )
+
+    def add_makings(self) -> None:
+        """Each version's making: the activity that generated it, which used what it contains
+        and was associated with the tools and people its claims name; and its origin claims."""
+        from prov.model import PROV_LABEL, PROV_TYPE
+
+        doc, pvt = self.doc, self.pvt
+        parents: dict[int, list[int]] = {}
+        for child, parent, kind, _ in self.facts.edges:
+            if kind == "contains":
+                parents.setdefault(child, []).append(parent)
+        claims_of: dict[int, list[Any]] = {}
+        for claim in self.facts.claims:
+            claims_of.setdefault(claim.version_id, []).append(claim)
+        for version in self.facts.versions.values():
+            contained = parents.get(version.id, [])
+            making = doc.activity(
+                self.ledger[f"making-{version.id}"],
+                other_attributes={
+                    PROV_TYPE: pvt["Render"] if contained else pvt["Making"],
+                    PROV_LABEL: f"making of {version.name} v{version.number}",
+                },
+            )
+            doc.wasGeneratedBy(self.versions[version.id], making)
+            recorded = self.events.get(version.event_id)
+            if recorded is not None:
+                doc.used(recorded, self.versions[version.id], version.at, other_attributes={
+                    pvt["role"]: pvt["recorded"]
+                })  # fmt: skip
+            for parent in contained:
+                doc.used(making, self.versions[parent])
+            self.add_claims(version.id, making, claims_of.get(version.id, []))
+
+    def add_claims(self, version_id: int, making: Any, claims: list[Any]) -> None:
+        """A version's origin claims, each a `wasAttributedTo` its claimant; the making is
+        associated with each tool and claimant once."""
+        from prov.model import PROV_TYPE
+
+        doc, pvt = self.doc, self.pvt
         associated = set()
-        for claim in claims_of.get(version.id, []):
+        for claim in claims:
             if claim.tool_id is not None and claim.tool_id not in associated:
                 associated.add(claim.tool_id)
-                doc.wasAssociatedWith(making, tools[claim.tool_id])
+                doc.wasAssociatedWith(making, self.tools[claim.tool_id])
             if claim.claimed_by not in associated:
                 associated.add(claim.claimed_by)
-                doc.wasAssociatedWith(making, person(claim.claimed_by))
+                doc.wasAssociatedWith(making, self.person(claim.claimed_by))
             attributes = [
                 (PROV_TYPE, pvt["OriginClaim"]),
-                (pvt["digitalSourceType"], source_type(claim.origin)),
+                (pvt["digitalSourceType"], self.source_type(claim.origin)),
                 (pvt["origin"], claim.origin.alias),
                 (pvt["evidence"], claim.evidence),
                 (pvt["resolves"], claim.resolves),
             ]
             if claim.tool_id is not None:
-                tool = facts.tools[claim.tool_id]
+                tool = self.facts.tools[claim.tool_id]
                 label = f"{tool.name}@{claim.tool_version}" if claim.tool_version else tool.name
                 attributes.append((pvt["tool"], label))
             if claim.note:
                 attributes.append((pvt["note"], claim.note))
-            if claim.event_id in events:
-                attributes.append((pvt["recordedBy"], events[claim.event_id].identifier))
+            attributes += self.recorded_by(claim.event_id)
             doc.wasAttributedTo(
-                versions[version.id], person(claim.claimed_by), other_attributes=attributes
+                self.versions[version_id],
+                self.person(claim.claimed_by),
+                other_attributes=attributes,
             )
 
-    for child, parent, kind, event_id in facts.edges:
-        edge: list[tuple[Any, Any]] = []
-        if event_id in events:
-            edge.append((pvt["recordedBy"], events[event_id].identifier))
-        if kind == "contains":
+    def add_lineage(self) -> None:
+        """Lineage (`contains` a derivation by the making, `references` an influence), the
+        copies and derivatives the gate found, and the performers' likenesses."""
+        from prov.model import PROV_LABEL, PROV_TYPE
+
+        doc, pvt, versions = self.doc, self.pvt, self.versions
+        for child, parent, kind, event_id in self.facts.edges:
+            edge = self.recorded_by(event_id)
+            if kind == "contains":
+                doc.wasDerivedFrom(
+                    versions[child],
+                    versions[parent],
+                    activity=self.ledger[f"making-{child}"],
+                    other_attributes=[(PROV_TYPE, pvt["Contains"]), *edge],
+                )
+            else:
+                doc.wasInfluencedBy(
+                    versions[child],
+                    versions[parent],
+                    other_attributes=[(PROV_TYPE, pvt["References"]), *edge],
+                )
+        for child, parent, relation in self.facts.copies:
+            copy = pvt["Copy"] if relation == "copy" else pvt["Derivative"]
             doc.wasDerivedFrom(
-                versions[child],
-                versions[parent],
-                activity=ledger[f"making-{child}"],
-                other_attributes=[(PROV_TYPE, pvt["Contains"]), *edge],
+                versions[child], versions[parent], other_attributes={PROV_TYPE: copy}
             )
-        else:
+        for version_id, performer, _ in self.facts.likeness:
             doc.wasInfluencedBy(
-                versions[child],
-                versions[parent],
-                other_attributes=[(PROV_TYPE, pvt["References"]), *edge],
+                versions[version_id],
+                self.person(performer),
+                other_attributes={
+                    PROV_TYPE: pvt["Likeness"],
+                    PROV_LABEL: f"likeness of {performer}",
+                },
             )
-    for child, parent, relation in facts.copies:
-        copy = pvt["Copy"] if relation == "copy" else pvt["Derivative"]
-        doc.wasDerivedFrom(versions[child], versions[parent], other_attributes={PROV_TYPE: copy})
-    for version_id, performer, _ in facts.likeness:
-        doc.wasInfluencedBy(
-            versions[version_id],
-            person(performer),
-            other_attributes={PROV_TYPE: pvt["Likeness"], PROV_LABEL: f"likeness of {performer}"},
-        )
 
-    approvals = {}
-    for approval in facts.approvals:
-        attributes = [
-            (PROV_TYPE, pvt["Approval"]),
-            (PROV_LABEL, approval.ref),
-            (pvt["ref"], approval.ref),
-            (pvt["approves"], versions[approval.version_id].identifier),
-            (pvt["digest"], approval.digest),
-            (pvt["coversToolRisk"], approval.covers_tool_risk),
-            (pvt["recordedBy"], approval.recorded_by),
-        ]
-        if approval.note:
-            attributes.append((pvt["note"], approval.note))
-        if approval.strong_digest:
-            attributes.append((pvt["strongDigest"], approval.strong_digest))
-        entity = doc.entity(ledger[f"approval-{approval.id}"], attributes)
-        doc.wasAttributedTo(entity, person(approval.approved_by))
-        if approval.event_id in events:
-            doc.wasGeneratedBy(entity, events[approval.event_id])
-        approvals[approval.id] = entity
-    for consent in facts.consents:
-        entity = doc.entity(
-            ledger[f"consent-{consent.id}"],
-            {
-                PROV_TYPE: pvt["Consent"],
-                PROV_LABEL: f"{consent.performer}: {consent.scope}",
-                pvt["performer"]: consent.performer,
-                pvt["scope"]: consent.scope,
-                pvt["ref"]: consent.ref,
-                pvt["recordedBy"]: consent.recorded_by,
-            },
-        )
-        doc.wasAttributedTo(entity, person(consent.performer))
-        if consent.event_id in events:
-            doc.wasGeneratedBy(entity, events[consent.event_id])
+    def add_approvals(self) -> None:
+        """Each approval as an entity attributed to its approver, generated by its event."""
+        from prov.model import PROV_LABEL, PROV_TYPE
 
-    for deliverable in facts.deliverables:
-        info = deliverable.info
-        collection = doc.entity(
-            ledger[f"deliverable-{info.event_id}"],
-            [
-                (PROV_TYPE, PROV["Collection"]),
-                (PROV_TYPE, pvt["Deliverable"]),
-                (PROV_LABEL, info.name),
-                (PROV_LOCATION, info.source_name),
-                (pvt["policy"], info.policy),
-                (pvt["policyDigest"], info.policy_digest or ""),
-                (pvt["files"], info.files),
-                (pvt["warnings"], info.warnings),
-            ],
-        )
-        finalize = events[info.event_id]
-        doc.wasGeneratedBy(collection, finalize, info.at)
-        for version_id in deliverable.versions:
-            doc.hadMember(collection, versions[version_id])
-            doc.used(finalize, versions[version_id])
-        for approval_id in deliverable.approvals:
-            doc.used(finalize, approvals[approval_id])
-    for refused in facts.refused:
-        attempt = events.get(refused.event_id)
-        if attempt is not None:
-            attempt.add_attributes(
+        doc, pvt = self.doc, self.pvt
+        for approval in self.facts.approvals:
+            attributes = [
+                (PROV_TYPE, pvt["Approval"]),
+                (PROV_LABEL, approval.ref),
+                (pvt["ref"], approval.ref),
+                (pvt["approves"], self.versions[approval.version_id].identifier),
+                (pvt["digest"], approval.digest),
+                (pvt["coversToolRisk"], approval.covers_tool_risk),
+                (pvt["recordedBy"], approval.recorded_by),
+            ]
+            if approval.note:
+                attributes.append((pvt["note"], approval.note))
+            if approval.strong_digest:
+                attributes.append((pvt["strongDigest"], approval.strong_digest))
+            entity = doc.entity(self.ledger[f"approval-{approval.id}"], attributes)
+            doc.wasAttributedTo(entity, self.person(approval.approved_by))
+            if approval.event_id in self.events:
+                doc.wasGeneratedBy(entity, self.events[approval.event_id])
+            self.approvals[approval.id] = entity
+
+    def add_consents(self) -> None:
+        """Each consent as an entity attributed to the performer, generated by its event."""
+        from prov.model import PROV_LABEL, PROV_TYPE
+
+        doc, pvt = self.doc, self.pvt
+        for consent in self.facts.consents:
+            entity = doc.entity(
+                self.ledger[f"consent-{consent.id}"],
                 {
-                    pvt["deliverable"]: refused.name,
-                    pvt["blocking"]: ", ".join(refused.blocking) or "nothing to deliver",
-                }
+                    PROV_TYPE: pvt["Consent"],
+                    PROV_LABEL: f"{consent.performer}: {consent.scope}",
+                    pvt["performer"]: consent.performer,
+                    pvt["scope"]: consent.scope,
+                    pvt["ref"]: consent.ref,
+                    pvt["recordedBy"]: consent.recorded_by,
+                },
             )
-    return doc
+            doc.wasAttributedTo(entity, self.person(consent.performer))
+            if consent.event_id in self.events:
+                doc.wasGeneratedBy(entity, self.events[consent.event_id])
+
+    def add_deliverables(self) -> None:
+        """Each finalized deliverable as a collection of the versions it delivered, generated
+        by its finalize, which used them and the approvals that covered them."""
+        from prov.model import PROV, PROV_LABEL, PROV_LOCATION, PROV_TYPE
+
+        doc, pvt = self.doc, self.pvt
+        for deliverable in self.facts.deliverables:
+            info = deliverable.info
+            collection = doc.entity(
+                self.ledger[f"deliverable-{info.event_id}"],
+                [
+                    (PROV_TYPE, PROV["Collection"]),
+                    (PROV_TYPE, pvt["Deliverable"]),
+                    (PROV_LABEL, info.name),
+                    (PROV_LOCATION, info.source_name),
+                    (pvt["policy"], info.policy),
+                    (pvt["policyDigest"], info.policy_digest or ""),
+                    (pvt["files"], info.files),
+                    (pvt["warnings"], info.warnings),
+                ],
+            )
+            finalize = self.events[info.event_id]
+            doc.wasGeneratedBy(collection, finalize, info.at)
+            for version_id in deliverable.versions:
+                doc.hadMember(collection, self.versions[version_id])
+                doc.used(finalize, self.versions[version_id])
+            for approval_id in deliverable.approvals:
+                doc.used(finalize, self.approvals[approval_id])
+
+    def add_refusals(self) -> None:
+        """A refused finalize's activity says which deliverable it refused, and why."""
+        pvt = self.pvt
+        for refused in self.facts.refused:
+            attempt = self.events.get(refused.event_id)
+            if attempt is not None:
+                attempt.add_attributes(
+                    {
+                        pvt["deliverable"]: refused.name,
+                        pvt["blocking"]: ", ".join(refused.blocking) or "nothing to deliver",
+                    }
+                )
 
 
 def serialize(document: ProvDocument, format: str) -> str:

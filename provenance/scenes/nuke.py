@@ -175,23 +175,28 @@ def commands(text: str, start: int = 0, end: int | None = None) -> Iterator[tupl
         else:
             if not words:
                 command_start = index
-            begin = index
-            while index < end:
-                match = _BARE_END.search(text, index, end)
-                if match is None:
-                    index = end
-                    break
-                index = match.start()
-                stop = text[index]
-                if stop == "\\":
-                    index += 2
-                elif stop == "[":
-                    index = _closing_bracket(text, index) + 1
-                else:
-                    break
+            begin, index = index, _bare_word_end(text, index, end)
             words.append(Word(_unescape(text[begin:index])))
     if words:
         yield command_start, words
+
+
+def _bare_word_end(text: str, index: int, end: int) -> int:
+    """Where the bare (unquoted, unbraced) word at `index` ends: at white space, an opening
+    brace or a quote; an escaped character and a `[...]` command substitution are part of it."""
+    while index < end:
+        match = _BARE_END.search(text, index, end)
+        if match is None:
+            return end
+        index = match.start()
+        stop = text[index]
+        if stop == "\\":
+            index += 2
+        elif stop == "[":
+            index = _closing_bracket(text, index) + 1
+        else:
+            break
+    return index
 
 
 # ---------------------------------------------------------------------------------------------

@@ -226,29 +226,8 @@ def resolve_delivered(
         contents,
         copies,
     )
-    results: list[Resolution | None] = [None] * len(files)
+    results, by_content, standalone = _resolve_by_path(files, by_path, member_digests, whole)
     candidates: dict[int, dict[int, tuple[int, int | None]]] = {}
-    by_content: list[int] = []
-    standalone: set[int] = set()
-    for index, item in enumerate(files):
-        hit = by_path.get(index)
-        if hit is None:
-            copied = whole.get(index)
-            if copied is None:
-                by_content.append(index)
-            else:
-                results[index] = copied
-            continue
-        version_id, frame = hit
-        if frame is None and item.frame is not None:
-            standalone.add(index)  # a frame of a delivered sequence, recorded on its own
-        recorded = member_digests.get((version_id, frame))
-        if recorded is None:
-            by_content.append(index)  # a frame the recorded version does not have
-        elif recorded == item.digest:
-            results[index] = Resolution(version_id, frame)
-        else:
-            results[index] = Resolution(version_id, frame, recorded, changed=True)
     if by_content:
         holders = _every_version_holding(session, {files[i].digest for i in by_content}, contents)
         votes = _votes(files, by_content, holders, spans)
@@ -291,6 +270,40 @@ def resolve_delivered(
             else:
                 results[index] = Resolution(context, item.frame, recorded, changed=True)
     return [r if r is not None else Resolution(None) for r in results]
+
+
+def _resolve_by_path(
+    files: Sequence[Delivered],
+    by_path: dict[int, tuple[int, int | None]],
+    member_digests: dict[tuple[int, int | None], str],
+    whole: dict[int, Resolution],
+) -> tuple[list[Resolution | None], list[int], set[int]]:
+    """Each file a recorded asset has at its path (as recorded, or changed), or that is part of
+    a whole copy; the indexes of the others, left to be looked up by their content; and the
+    indexes of the frames of a delivered sequence that are recorded on their own."""
+    results: list[Resolution | None] = [None] * len(files)
+    by_content: list[int] = []
+    standalone: set[int] = set()
+    for index, item in enumerate(files):
+        hit = by_path.get(index)
+        if hit is None:
+            copied = whole.get(index)
+            if copied is None:
+                by_content.append(index)
+            else:
+                results[index] = copied
+            continue
+        version_id, frame = hit
+        if frame is None and item.frame is not None:
+            standalone.add(index)  # a frame of a delivered sequence, recorded on its own
+        recorded = member_digests.get((version_id, frame))
+        if recorded is None:
+            by_content.append(index)  # a frame the recorded version does not have
+        elif recorded == item.digest:
+            results[index] = Resolution(version_id, frame)
+        else:
+            results[index] = Resolution(version_id, frame, recorded, changed=True)
+    return results, by_content, standalone
 
 
 def _votes(
