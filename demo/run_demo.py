@@ -130,6 +130,13 @@ def step(title: str, *args: str, allowed: tuple[int, ...] = (0,)) -> None:
 def main() -> None:
     build_show()
     print(f"Sample show made in {SHOW}")
+    record()
+    deliver_and_finalize()
+    audit_and_detect()
+
+
+def record() -> None:
+    """The artists' side: the ledger, the tool, and every asset with its origin and lineage."""
     step("Create the ledger (.provenance/ledger.db, found upward like .git)", "init")
     step(
         "Register the generative tool the vendor was approved to use",
@@ -171,6 +178,10 @@ def main() -> None:
     step("What the comp was made from", "lineage", "comp/sh010_comp_v003.####.tif", "--up")
     step("Everything derived from the plate", "lineage", "plates/sh010_plate.####.tif", "--down")
     step("The history of the generated sky", "history", "elements/sky_gen_v001.####.tif")
+
+
+def deliver_and_finalize() -> None:
+    """The TD's side: sweep, refusal, the studio's approval, the final deliverable."""
     deliver()
     step(
         "A TD sweeps the delivery: the comp contains the generated sky (exit 3, nothing recorded)",
@@ -190,6 +201,10 @@ def main() -> None:
         "Now the delivery is final, with a manifest beside it",
         "finalize", "delivery/EP101", "--name", "EP101_VFX_v003",
     )  # fmt: skip
+
+
+def audit_and_detect() -> None:
+    """The auditor's side, then what the detectors catch that nobody declared."""
     step("Years later: does the delivery still match?", "verify", "EP101_VFX_v003")
     step(
         "Which deliverables hold the generated sky? (through the comp, by the gate's own judge)",

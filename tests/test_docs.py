@@ -93,13 +93,21 @@ def shell_snippets(markdown: str) -> Iterator[str]:
     """Inline code and shell code blocks (not Python blocks, whose `provenance` is a module)."""
     for block in re.finditer(r"^```(\w*)\n(.*?)^```", markdown, flags=re.M | re.S):
         if block.group(1) in ("", "sh", "bash", "shell", "console"):
-            yield from block.group(2).splitlines()
+            # (A line ending in a backslash goes on on the next, as in a shell.)
+            yield from re.sub(r"\\\n\s*", " ", block.group(2)).splitlines()
     without_blocks = re.sub(r"^```.*?^```", "", markdown, flags=re.M | re.S)
     yield from re.findall(r"`([^`\n]+)`", without_blocks)
 
 
 def mentioned_commands(markdown: str) -> Iterator[list[str]]:
     """The words after `provenance` where it starts a shell command: ["tools", "add"], ["show"]..."""
+    for words in mentioned_command_lines(markdown):
+        yield words[:2]
+
+
+def mentioned_command_lines(markdown: str) -> Iterator[list[str]]:
+    """Each shell command that runs `provenance`, as the words after it (global options
+    dropped) up to the end of the command."""
     for snippet in shell_snippets(markdown):
         try:
             words = shlex.split(snippet, comments=True)
@@ -120,7 +128,8 @@ def mentioned_commands(markdown: str) -> Iterator[list[str]]:
                 if option in GLOBAL_OPTIONS_WITH_VALUE and rest:
                     rest.pop(0)
             if rest and re.fullmatch(r"[a-z][a-z-]*", rest[0]):
-                yield rest[:2]
+                ends = [i for i, word in enumerate(rest) if word in SEPARATORS]
+                yield rest[: ends[0]] if ends else rest
 
 
 def unknown_commands(markdown: str) -> tuple[list[str], int]:
@@ -138,6 +147,37 @@ def unknown_commands(markdown: str) -> tuple[list[str], int]:
         ):
             unknown.append(" ".join(words))
     return unknown, count
+
+
+def unknown_options(markdown: str) -> list[str]:
+    """`command --option` for each option a page gives a command that the command lacks."""
+    unknown = []
+    for words in mentioned_command_lines(markdown):
+        command: click.Command | None = cli.get_command(click.Context(cli), words[0])
+        name = words[0]
+        if isinstance(command, click.Group) and len(words) > 1:
+            command = command.get_command(click.Context(command), words[1])
+            name = " ".join(words[:2])
+        if command is None:
+            continue  # (unknown_commands reports it)
+        known = {o for p in command.params for o in [*p.opts, *p.secondary_opts]} | {"--help"}
+        for word in words[1:]:
+            option = word.split("=", 1)[0]
+            if re.fullmatch(r"--[a-z][a-z0-9-]*", option) and option not in known:
+                unknown.append(f"{name} {option}")
+    return unknown
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(p.name for p in DOCS.glob("*.md"))])
+def test_docs_give_commands_only_options_they_take(page: str) -> None:
+    path = ROOT / page if page == "README.md" else DOCS / page
+    assert unknown_options(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_option_check_sees_an_option_a_command_lacks() -> None:
+    page = "```sh\nprovenance sweep delivery --json \\\n    --no-such-thing\n```\n"
+    assert unknown_options(page) == ["sweep --no-such-thing"]
+    assert unknown_options("`provenance tools add X --vendor V --generative`") == []
 
 
 def test_readme_names_only_existing_commands() -> None:
@@ -502,3 +542,15 @@ def test_the_count_check_sees_a_wrong_plural() -> None:
         "```text\n1 files, 1 assets, 2 blocking finding, 0 warnings (policy netflix-2025)\n```\n"
     )
     assert miscounted(quoted) == ["1 files", "1 assets", "2 blocking finding"]
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(p.name for p in DOCS.glob("*.md"))])
+def test_revisions_the_docs_name_exist(page: str) -> None:
+    # A page that says "schema 0011" or "migration 0011" points at a revision of migrations/;
+    # the revision a ledger is at now is quoted only in run blocks (docs/studio-admin.md).
+    path = ROOT / page if page == "README.md" else DOCS / page
+    named = set(
+        re.findall(r"(?:schema|migration|revision)s? (\d{4})\b", path.read_text(encoding="utf-8"))
+    )
+    existing = {p.name[:4] for p in (ROOT / "migrations" / "versions").glob("[0-9]*.py")}
+    assert named <= existing, f"{page} names revisions that do not exist: {named - existing}"

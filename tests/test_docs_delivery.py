@@ -8,6 +8,7 @@ compared by shape only. A line `...` in a block stands for lines the page leaves
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -34,14 +35,14 @@ MARKED = re.compile(r"^( *)<!-- run: ([\w-]+) -->\n\1```(sh|text|toml)\n(.*?)^\1
 FRAMES = range(1001, 1011)
 
 
-def marked(name: str) -> tuple[str, str]:
+def marked(name: str, page: Path = PAGE) -> tuple[str, str]:
     """The fence kind (`sh`: commands only; `text`: `$ ` commands with their output) and body of
     the page's block marked `name`."""
     found = {
         name: (kind, "".join(line.removeprefix(indent) for line in body.splitlines(keepends=True)))
-        for indent, name, kind, body in MARKED.findall(PAGE.read_text("utf-8"))
+        for indent, name, kind, body in MARKED.findall(page.read_text("utf-8"))
     }
-    assert name in found, f"docs/delivery.md has no block marked <!-- run: {name} -->"
+    assert name in found, f"docs/{page.name} has no block marked <!-- run: {name} -->"
     return found[name]
 
 
@@ -58,12 +59,27 @@ def shell_words(line: str) -> str:
     return re.sub(r"(^|\s+)#\s.*$", "", line).strip()
 
 
+# Other tools a page runs beside provenance, from the same environment (test extras).
+OTHER_TOOLS = ("ascmhl-debug",)
+
+
 def run(workspace: Path, command: str) -> subprocess.CompletedProcess[str]:
     words = shlex.split(command)
+    if words[0] in OTHER_TOOLS:
+        return subprocess.run(
+            ["bash", "-c", command],
+            cwd=workspace,
+            env={**os.environ, "PATH": f"{PROVENANCE.parent}{os.pathsep}{os.environ['PATH']}"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=120,
+        )
     assert words[0] == "provenance", f"only provenance commands are run: {command!r}"
     env = {k: v for k, v in os.environ.items() if k not in ("PROVENANCE_DB", "DATABASE_URL")}
     # (No --db: each command finds the ledger of the folder it runs in, as on the page.)
     env.update(COLUMNS="200", HOME=str(workspace), XDG_CONFIG_HOME=str(workspace / "config"))
+    env.update(USER="root", LOGNAME="root")  # (who records each event: the page's is root)
     return subprocess.run(
         [str(PROVENANCE), *words[1:]],
         cwd=workspace,
@@ -105,6 +121,9 @@ def sample_show(workspace: Path) -> None:
 SHAPES = (
     (re.compile(r"\b(xxh3-128|sha256|md5):[0-9a-f]{8,}"), r"\1:<digest>"),
     (re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?(\+00:00| UTC)"), "<time>"),
+    (re.compile(r"_\d{4}-\d\d-\d\d_\d{6}Z\.mhl$"), "_<time>Z.mhl"),  # an ASC MHL generation
+    # (The machine an event was recorded on: the page's is `vm`.)
+    (re.compile(r"\bby (\w+)@[\w.-]+"), r"by \1@<host>"),
     # (How many files a sweep reads depends on how long ago the stat cache saw them.)
     (re.compile(r"; read \d+ files? in \d+\.\d+ s$"), "; read <n> in <seconds> s"),
 )
@@ -143,9 +162,9 @@ def shows(shown: list[str], printed: list[str]) -> bool:
     return True
 
 
-def steps(name: str) -> list[tuple[str, list[str]]]:
+def steps(name: str, page: Path = PAGE) -> list[tuple[str, list[str]]]:
     """The `$ ` commands of a `text` block, each with the lines the page shows under it."""
-    kind, body = marked(name)
+    kind, body = marked(name, page)
     assert kind == "text"
     found: list[tuple[str, list[str]]] = []
     for line in body.splitlines():
@@ -157,11 +176,11 @@ def steps(name: str) -> list[tuple[str, list[str]]]:
     return found
 
 
-def run_as_the_page_shows(workspace: Path, name: str) -> None:
-    for command, shown in steps(name):
+def run_as_the_page_shows(workspace: Path, name: str, page: Path = PAGE) -> None:
+    for command, shown in steps(name, page):
         done = run(workspace, command)
         assert shows(shown, done.stdout.splitlines()), (
-            f"`{command}` (block {name} of docs/delivery.md) printed (exit {done.returncode}):\n"
+            f"`{command}` (block {name} of docs/{page.name}) printed (exit {done.returncode}):\n"
             f"{done.stdout}\nthe page shows:\n" + "\n".join(shown)
         )
         refused = bool(shown) and shown[0].startswith("Error:")
@@ -453,3 +472,38 @@ def test_a_case_prints_what_the_page_shows(name: str, tmp_path: Path) -> None:
         )
         CASES[name](tmp_path, ledger)
     run_as_the_page_shows(tmp_path, name)
+
+
+# -- docs/auditor.md, on the show `make demo` builds -------------------------------------------
+
+AUDITOR = ROOT / "docs" / "auditor.md"
+DEMO = ROOT / "demo" / "run_demo.py"
+
+
+def test_the_demo_show_prints_what_the_auditor_page_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The auditor page's read commands are quoted from the show of `make demo`, once its
+    delivery is final: the demo builds it here, in a folder of the test's."""
+    spec = importlib.util.spec_from_file_location("run_demo", DEMO)
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    monkeypatch.setattr(demo, "SHOW", tmp_path / "show")
+    for name, value in {"HOME": tmp_path, "XDG_CONFIG_HOME": tmp_path / "config"}.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("USER", "root")
+    monkeypatch.setenv("LOGNAME", "root")
+    monkeypatch.delenv("PROVENANCE_DB", raising=False)
+    demo.build_show()
+    demo.record()
+    demo.deliver_and_finalize()
+    names = [n for _, n, _, _ in MARKED.findall(AUDITOR.read_text("utf-8"))]
+    assert names == [
+        "demo-deliverables",
+        "demo-lineage-history",
+        "demo-disclosure",
+        "demo-export-mhl",
+    ]
+    for name in names:
+        run_as_the_page_shows(tmp_path / "show", name, AUDITOR)

@@ -182,7 +182,7 @@ FENCE = re.compile(r"^( *)```text\n(.*?)^\1```", re.S | re.M)
 MARKER = re.compile(r"<!-- (run: [\w-]+|not run: [^>]+) -->\n$")
 
 
-@pytest.mark.parametrize("page", ["studio-admin.md", "delivery.md"])
+@pytest.mark.parametrize("page", ["studio-admin.md", "delivery.md", "auditor.md"])
 def test_every_command_block_is_run_or_says_why_not(page: str) -> None:
     """A block of output under `$ provenance ...` is either run here or marked with the reason
     it cannot be (another machine's mounts, a backup host): nothing drifts unseen."""
