@@ -31,9 +31,10 @@ from provenance.fingerprint import Hasher, hash_file, is_cache_trusted
 from provenance.ingest import CacheRefresh, Ingester
 from provenance.manifests import is_leftover
 from provenance.obligations import Judged
-from provenance.policy import FileFacts, Policy, Verdict, evaluate
-from provenance.policy import SequenceFacts as PolicySequence
+from provenance.policy import Policy, Verdict, evaluate
 from provenance.records import display_path
+from provenance.resolution import FileFacts
+from provenance.resolution import SequenceFacts as PolicySequence
 from provenance.scan import Skipped, SkipReason, StatFingerprint
 from provenance.store import bulk
 from provenance.store.events import UnitOfWork

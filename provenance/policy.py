@@ -11,7 +11,6 @@ import hashlib
 import json
 import sys
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -27,6 +26,7 @@ from provenance.obligations import (
 )
 from provenance.origins import Origin
 from provenance.paths import PathArg, as_path
+from provenance.resolution import FileFacts, SequenceFacts
 from provenance.scan import format_frames
 
 if sys.version_info >= (3, 11):
@@ -37,17 +37,14 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 __all__ = [
     "DEFAULT_POLICY",
     "RULES",
-    "FileFacts",
     "Finding",
     "Policy",
     "PolicyChange",
     "Rule",
-    "SequenceFacts",
     "Severity",
     "Verdict",
     "evaluate",
     "load_policy",
-    "pick_by_context",
     "policy_changes",
 ]
 
@@ -449,68 +446,6 @@ def load_policy(path: PathArg | None) -> Policy:
             f'In {path}, {where} {problem}. Give the policy a name of its own: name = "studio-x".'
         )
     return Policy(name, severities, source=str(path), extends=BUILT_IN_NAME)
-
-
-# ---------------------------------------------------------------------------------------------
-# Facts about files
-
-
-class FileFacts(NamedTuple):
-    """One delivered file, as resolved against the ledger."""
-
-    path: str
-    digest: str | None
-    version: int | None = None
-    """The asset version it is (by its path, its bytes, or its sequence's other frames)."""
-    frame: int | None = None
-    changed: bool = False
-    """It stands where `version` has other bytes (`recorded_digest`), or none."""
-    recorded_digest: str | None = None
-    holders: tuple[int, ...] = ()
-    """Several assets hold its bytes and nothing picked one: it answers to each of them."""
-    problem: str | None = None
-    """Why there is no digest: `missing`, or why the file could not be read."""
-    signals: tuple[str, ...] = ()
-    """For a file the ledger does not hold as it is: the generation it says it came from."""
-    near_ai: tuple[str, ...] = ()
-    """For a file the ledger does not hold as it is: generated material it looks like."""
-    unreadable_credentials: tuple[str, ...] = ()
-    """For a file the ledger does not hold as it is: why its content credentials could not
-    be read."""
-    near_ai_matches: tuple[Mapping[str, Any], ...] = ()
-    """`near_ai` as fields (asset, version, distance, threshold, which print matched)."""
-    unprintable: str | None = None
-    """For such a file that is an image: why it has no perceptual print."""
-    metadata_unread: tuple[str, ...] = ()
-    """For a file the ledger does not hold as it is: what its metadata held that was too large
-    to read, with the limits."""
-
-
-@dataclass(frozen=True)
-class SequenceFacts:
-    """A delivered sequence and the frames missing inside the range the delivery names."""
-
-    pattern: str
-    missing: tuple[int, ...]
-
-
-def pick_by_context(resolved: Sequence[int | None], spans: Iterable[range]) -> dict[int, int]:
-    """file index -> the version most of its delivered sequence's resolved frames resolve to.
-
-    A black frame or a slate is held by many assets; which one a delivered frame is, is what
-    the rest of its sequence says (`resolved[i]`: the version file i resolved to on its own,
-    None when its bytes and path did not settle it)."""
-    picks: dict[int, int] = {}
-    for span in spans:
-        if len(span) < 2:
-            continue
-        counts = Counter(v for v in (resolved[i] for i in span) if v is not None)
-        if not counts:
-            continue
-        version, count = counts.most_common(1)[0]
-        if count * 2 > sum(counts.values()):
-            picks.update(dict.fromkeys(span, version))
-    return picks
 
 
 # ---------------------------------------------------------------------------------------------

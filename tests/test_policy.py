@@ -26,15 +26,13 @@ from provenance.origins import Evidence, Origin
 from provenance.policy import (
     DEFAULT_POLICY,
     RULES,
-    FileFacts,
     Policy,
-    SequenceFacts,
     Severity,
     Verdict,
     evaluate,
     load_policy,
-    pick_by_context,
 )
+from provenance.resolution import FileFacts, SequenceFacts, pick_by_context
 
 AI = Origin.TRAINED_ALGORITHMIC_MEDIA
 HUMAN = Origin.DIGITAL_CREATION

@@ -31,8 +31,8 @@ from provenance.obligations import (
     describe_path,
 )
 from provenance.origins import ClaimFacts, Origin, OriginSummary, summarize_claims
-from provenance.policy import FileFacts, pick_by_context
 from provenance.records import DeliveredUse, DisclosureEntry, display_path
+from provenance.resolution import FileFacts, pick_by_context
 from provenance.scan import FRAME_NAME, UDIM_TOKEN
 from provenance.store import bulk, queries
 from provenance.store.models import (
@@ -207,7 +207,7 @@ def resolve_delivered(
     spans: Sequence[range] = (),
 ) -> list[Resolution]:
     """Resolve each file by its path first (is it a member of a recorded asset?), then by its
-    content, then by its context (`policy.pick_by_context`).
+    content, then by its context (`resolution.pick_by_context`).
 
     `delivered_assets` are where the delivered assets all of whose files were read lie in
     `files`: one that no path resolves and that is an exact copy of a recorded asset is
