@@ -13,6 +13,7 @@ from provenance.cli.render import (
     consent_json,
     echo,
     emit_json,
+    finalize_json,
     manifest_json,
     manifest_text,
     policy_json,
@@ -122,7 +123,7 @@ def finalize(
         finally:
             progress.finish()
     if as_json:
-        emit_json(schemas.FINALIZE_REPORT, sweep_json(report))
+        emit_json(schemas.FINALIZE_REPORT, finalize_json(report))
     else:
         for line in sweep_text(report):
             echo(line)

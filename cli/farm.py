@@ -11,6 +11,7 @@ from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
 from provenance.cli.audit import CHECKPOINTS_OPTION, KEY_OPTION
 from provenance.cli.render import (
     emit_json,
+    finalize_json,
     human_bytes,
     sweep_json,
     sweep_text,
@@ -223,8 +224,10 @@ def finish(
         show_ingest(report, as_json)
         return
     if as_json:
-        schema = schemas.FINALIZE_REPORT if done.kind == "finalize" else schemas.SWEEP_REPORT
-        emit_json(schema, sweep_json(report))
+        if done.kind == "finalize":
+            emit_json(schemas.FINALIZE_REPORT, finalize_json(report))
+        else:
+            emit_json(schemas.SWEEP_REPORT, sweep_json(report))
     else:
         for line in sweep_text(report):
             click.echo(line)

@@ -52,6 +52,7 @@ __all__ = [
     "disclosure_entry_text",
     "echo",
     "emit_json",
+    "finalize_json",
     "finding_json",
     "history_json",
     "history_text",
@@ -675,11 +676,10 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def sweep_json(report: SweepReport) -> dict[str, Any]:
+    """`SweepReport.1`: what a sweep found; it records nothing, so it names no deliverable."""
     verdict = report.verdict
     return {
         "delivery": {"kind": report.delivery_kind, "source": display_path(report.source)},
-        "name": report.name,
-        "finalized": report.finalized,
         "blocked": verdict.blocked,
         "clean": verdict.clean,
         "policy": policy_summary_json(verdict.policy),
@@ -690,12 +690,25 @@ def sweep_json(report: SweepReport) -> dict[str, Any]:
         "files_cached": report.files_cached,
         "ignored_rows": report.ignored_rows,
         "seconds": round(report.seconds, 4),
-        "manifest": display_path(report.manifest) if report.manifest else None,
-        "event": {"id": report.event_id, "hash": report.event_hash} if report.event_id else None,
         "leftovers": [display_path(p) for p in report.leftovers],
-        "leftovers_removed": report.leftovers_removed,
         "findings": [finding_json(f) for f in verdict.findings],
     }
+
+
+def finalize_json(report: SweepReport) -> dict[str, Any]:
+    """`FinalizeReport.1`: the same checks, and what was recorded: the deliverable's name,
+    whether it is final, its manifest and event (none when refused)."""
+    document = sweep_json(report)
+    findings = document.pop("findings")
+    document.update(
+        name=report.name,
+        finalized=report.finalized,
+        manifest=display_path(report.manifest) if report.manifest else None,
+        event={"id": report.event_id, "hash": report.event_hash} if report.event_id else None,
+        leftovers_removed=report.leftovers_removed,
+        findings=findings,
+    )
+    return document
 
 
 def sweep_text(report: SweepReport) -> Iterator[str]:

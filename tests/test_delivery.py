@@ -427,7 +427,13 @@ def test_cli_exit_codes_and_json(run: Cli, show: Ledger, workspace: Path) -> Non
         "--by", "jane (Netflix VFX)")  # fmt: skip
     run("sweep", "delivery")
     done = run("finalize", "delivery", "--name", "EP101_VFX_v003", "--json")
-    assert json.loads(done.stdout)["finalized"] is True
+    final = json.loads(done.stdout)
+    assert final["schema"] == "FinalizeReport.1" and final["finalized"] is True
+    # A sweep records nothing: its document has none of what a finalize recorded.
+    recorded = {"name", "finalized", "manifest", "event", "leftovers_removed"}
+    assert recorded <= set(final) and not recorded & set(document)
+    assert set(final) - recorded == set(document)
+    assert final["event"]["id"] > 0 and final["manifest"].endswith("provenance-manifest.json")
     assert "matches EP101_VFX_v003" in run("verify", "EP101_VFX_v003").stdout
     write_image(workspace / "delivery" / "comp" / "late.png", seed="late")
     assert "added" in run("verify", "EP101_VFX_v003", expect=3).stdout
