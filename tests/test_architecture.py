@@ -143,6 +143,16 @@ def test_integrations_use_the_public_api_only() -> None:
         assert all(i == "provenance" or under(i, *public) for i in ours), (module, ours)
 
 
+def test_only_the_ledger_calls_the_facade() -> None:
+    """`provenance.facade` does the work of `Ledger`'s calls: everything else calls `Ledger`,
+    and the facade needs the ledger module only for its type (no import cycle)."""
+    facade = [m for m in LIBRARY if under(m, "provenance.facade")]
+    assert facade
+    others = [m for m in IMPORTS if not under(m, "provenance.ledger", "provenance.facade")]
+    assert importers_of("provenance.facade", among=others) == {}
+    assert importers_of("provenance.ledger", among=facade) == {}
+
+
 def test_a_schema_revision_never_imports_the_library() -> None:
     revisions = [m for m in IMPORTS if under(m, "provenance.migrations.versions")]
     assert len(revisions) >= 12
