@@ -113,7 +113,7 @@ if TYPE_CHECKING:
     from provenance.farm import Readings
     from provenance.finalizer import DeliveryCheck, Reading
     from provenance.fingerprint import Hasher
-    from provenance.ingest import CacheRefresh, ClaimSpec, ParentSpec, Progress
+    from provenance.ingest import Progress
     from provenance.interchange.mhl import History as MhlHistory
     from provenance.interchange.mhl import Written as MhlWritten
     from provenance.keys import KeyChange, Pins, SigningKey, TrustedKeys
@@ -121,6 +121,8 @@ if TYPE_CHECKING:
     from provenance.policy import Finding, Policy
     from provenance.report.model import DeliveryReport, DisclosureReport, ReportRow
     from provenance.scenes import SceneRead
+    from provenance.stat_cache import CacheRefresh
+    from provenance.store.claims import ClaimSpec, ParentSpec
     from provenance.store.roles import RolesReport
     from provenance.strong import StrongReading
 
@@ -364,9 +366,11 @@ class Ledger:
         """
         from provenance.detect.trust import configured_anchors
         from provenance.fingerprint import Hasher
-        from provenance.ingest import Ingester, add_likeness
+        from provenance.ingest import Ingester
         from provenance.scene_lineage import check_scene, plan_lineage, record_lineage
         from provenance.scenes import read_scene
+        from provenance.stat_cache import record_readings
+        from provenance.store.claims import add_likeness
         from provenance.store.seals import intent_digest
 
         if isinstance(paths, (str, bytes, os.PathLike)):
@@ -418,9 +422,7 @@ class Ledger:
                 **_placed_here(roots),
             }
             if readings:
-                Ingester(
-                    session, roots, None, hasher, racy_window_ns=self.racy_window_ns, detect=False
-                ).record_readings(readings)
+                record_readings(session, roots, readings)
             with unit_of_work_event(session, "ingest", payload) as unit:
                 lineage = None
                 if read is not None:
@@ -564,7 +566,7 @@ class Ledger:
 
         With `resolve`, the claim settles a disagreement: it supersedes every earlier claim.
         """
-        from provenance.ingest import add_claims, add_likeness
+        from provenance.store.claims import add_claims, add_likeness
 
         target = as_target(target)
         if resolve and not note:
@@ -595,7 +597,7 @@ class Ledger:
         self, child: PathArg, contains: Sequence[PathArg] = (), references: Sequence[PathArg] = ()
     ) -> AssetCard:
         """Record what `child` was made from (`contains`) or only looked at (`references`)."""
-        from provenance.ingest import add_edges
+        from provenance.store.claims import add_edges
 
         child = as_target(child)
         contains, references = _targets(contains), _targets(references)
@@ -849,14 +851,11 @@ class Ledger:
         """Record files read elsewhere (a farm's shard: path -> (digest, stat, when the reading
         began)) in the stat cache, in one transaction. Only a cache: a finalize never trusts
         it."""
-        from provenance.fingerprint import Hasher
-        from provenance.ingest import Ingester
+        from provenance.stat_cache import record_readings
 
-        with write_session(self.engine) as session, Hasher(1) as hasher:
+        with write_session(self.engine) as session:
             roots = queries.ensure_roots(session, self.workspace)
-            Ingester(
-                session, roots, None, hasher, racy_window_ns=self.racy_window_ns, detect=False
-            ).record_readings(readings)
+            record_readings(session, roots, readings)
 
     def _refresh_cache(self, refresh: CacheRefresh, hasher: Hasher) -> None:
         """Record what a check had to read. Best effort: a read-only role, or a writer that
@@ -996,7 +995,7 @@ class Ledger:
         rest. A farm job's readings (`readings`) are the finalize's own reading, done by its
         shards; with a strong `algorithm`, every byte is read here all the same."""
         from provenance.finalizer import Reading, read_every_file
-        from provenance.ingest import CacheRefresh
+        from provenance.stat_cache import CacheRefresh
         from provenance.strong import read_delivery_strong
 
         if algorithm is not None:
@@ -2045,7 +2044,7 @@ class Ledger:
         note: str | None,
         resolves: bool = False,
     ) -> ClaimSpec:
-        from provenance.ingest import ClaimSpec
+        from provenance.store.claims import ClaimSpec
 
         origin = parse_origin(origin_text)
         tool_id: int | None = None
@@ -2095,7 +2094,7 @@ class Ledger:
         contains: Iterable[str],
         references: Iterable[str],
     ) -> list[ParentSpec]:
-        from provenance.ingest import ParentSpec
+        from provenance.store.claims import ParentSpec
 
         specs: list[ParentSpec] = []
         for kind, texts in ((EdgeKind.CONTAINS, contains), (EdgeKind.REFERENCES, references)):
@@ -2618,8 +2617,8 @@ def _record_roll(
 ) -> MhlCheck:
     """Inside the ingest's unit of work: check the roll's recorded files against its history
     and claim `capture` for every asset version all of whose files match."""
-    from provenance.ingest import ClaimSpec, add_claims
     from provenance.interchange.mhl import compare
+    from provenance.store.claims import ClaimSpec, add_claims
 
     history = roll.history
     root = history.root.rstrip(b"/")
