@@ -1,9 +1,9 @@
 """The ingest: scanned files to contents, locations, asset versions, claims and lineage, in one transaction.
 
-Data flows one way: scan (listing and stat) -> stat-cache decision -> hash what changed ->
-write the batch. Batches of a few thousand files keep memory flat on trees of any size; the
-caller's transaction makes the whole run atomic. While the workers hash one batch, this process
-scans the next one and writes the one before: the three stages overlap.
+Data flows one way: scan (listing and stat) -> stat-cache decision (`stat_cache`) -> hash what
+changed -> write the batch. Batches of a few thousand files keep memory flat on trees of any
+size; the caller's transaction makes the whole run atomic. While the workers hash one batch, this
+process scans the next one and writes the one before: the three stages overlap.
 """
 
 from __future__ import annotations
@@ -41,11 +41,7 @@ from provenance.store import bulk, locations
 from provenance.store.claims import ClaimSpec, ParentSpec, add_claims, add_edges, carry_over
 from provenance.store.events import UnitOfWork
 from provenance.store.facts import latest_in_folder
-from provenance.store.models import (
-    Asset,
-    AssetVersion,
-    Member,
-)
+from provenance.store.models import Asset, AssetVersion, Member
 from provenance.store.queries import RootMap
 from provenance.store.rows import EventRows, LineDigests, path_text
 from provenance.store.seals import (
