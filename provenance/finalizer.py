@@ -28,7 +28,6 @@ from provenance.detect import credentials_unreadable, metadata_unread
 from provenance.detect.sniff import could_carry
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import Hasher, hash_file, is_cache_trusted
-from provenance.ingest import CacheRefresh, Ingester
 from provenance.manifests import is_leftover
 from provenance.obligations import Judged
 from provenance.policy import Policy, Verdict, evaluate
@@ -36,6 +35,7 @@ from provenance.records import display_path
 from provenance.resolution import FileFacts
 from provenance.resolution import SequenceFacts as PolicySequence
 from provenance.scan import Skipped, SkipReason, StatFingerprint
+from provenance.stat_cache import CacheRefresh, StatCache, record_refresh
 from provenance.store import bulk
 from provenance.store.events import UnitOfWork
 from provenance.store.facts import (
@@ -403,11 +403,11 @@ def _fingerprint_delivery(
     racy_window_ns: int,
     progress: Progress | None,
     prior: Prior | None = None,
-) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester, SealedFiles]:
+) -> tuple[
+    Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, StatCache, SealedFiles
+]:
     source = os.path.abspath(source)
-    cache = Ingester(
-        session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False, prior=prior
-    )
+    cache = StatCache(session, roots, hasher, racy_window_ns, prior=prior)
     seals: dict[bytes, Seal] = {}
     is_folder = os.path.isdir(source)
     # The ledger's caches (seals, the stat cache, a never-seen folder's copies resolved in
@@ -416,7 +416,7 @@ def _fingerprint_delivery(
         seals = load_seals(session.connection(), roots, [source.rstrip(b"/") + b"/"])
         if not seals and cache.holds_nothing_under(source):
             return _fingerprint_unseen(session, source, cache, hasher, racy_window_ns, progress)
-    stream = cache.fingerprint_stream(source if is_folder and prior is None else None)
+    stream = cache.stream(source if is_folder and prior is None else None)
     delivery = read_delivery(
         source, sealed_for_reading(seals, racy_window_ns), lambda d: stream.take(d.files)
     )
@@ -516,11 +516,13 @@ def _digest_of(
 def _fingerprint_unseen(
     session: Session,
     source: bytes,
-    cache: Ingester,
+    cache: StatCache,
     hasher: Hasher,
     racy_window_ns: int,
     progress: Progress | None,
-) -> tuple[Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, Ingester, SealedFiles]:
+) -> tuple[
+    Delivery, dict[bytes, tuple[str, StatFingerprint]], CacheRefresh, StatCache, SealedFiles
+]:
     """`_fingerprint_delivery` of a folder the ledger holds nothing under (see `unseen`)."""
     unseen = read_unseen(session, source, hasher, racy_window_ns, progress)
     report = cache.report
@@ -549,9 +551,7 @@ def record_cache(
     if sealed:
         fresh = [r for r in fresh if r.path[: r.path.rfind(b"/") + 1] not in sealed]
     if fresh:
-        Ingester(
-            session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False
-        ).record_cache(replace(refresh, fresh=fresh))
+        record_refresh(session, roots, replace(refresh, fresh=fresh))
 
 
 def deliverable_exists(session: Session, name: str) -> bool:

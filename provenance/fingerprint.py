@@ -1,6 +1,7 @@
-"""Content fingerprints at disk speed: xxh3-128 in reused buffers across processes, and stat-cache decisions.
+"""Content fingerprints at disk speed: xxh3-128 in reused buffers across processes, and the racy rule.
 
-Pure: takes paths and stat results, returns digests; never touches the ledger.
+Pure: takes paths and stat results, returns digests; never touches the ledger. The racy rule
+(`is_cache_trusted`) is applied by `provenance.stat_cache`, the farm and a finalize's own readings.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from provenance.errors import SceneRefused
 from provenance.fingerprint import Hasher
-from provenance.ingest import CacheRefresh, ClaimSpec, Ingester, ParentSpec
+from provenance.ingest import Ingester
 from provenance.origins import Origin
 from provenance.records import AssetRef, PinnedInput, SceneLineage, display_path
 from provenance.scan import (
@@ -47,7 +47,9 @@ from provenance.scan import (
     StatFingerprint,
 )
 from provenance.scenes import SceneInput, SceneRead
+from provenance.stat_cache import CacheRefresh, StatCache, record_refresh
 from provenance.store import bulk
+from provenance.store.claims import ClaimSpec, ParentSpec
 from provenance.store.events import UnitOfWork
 from provenance.store.facts import origin_summaries
 from provenance.store.models import Asset, AssetVersion, Content, EdgeKind, Member
@@ -198,8 +200,7 @@ def plan_lineage(
             continue
         item.on_disk = _on_disk(item.path, folders)
         item.asset_path = item.on_disk.pattern if item.on_disk is not None else item.path
-    cache = Ingester(session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False)
-    stream = cache.fingerprint_stream()
+    stream = StatCache(session, roots, hasher, racy_window_ns).stream()
     stream.take([m for i in inputs if i.on_disk is not None for m in i.on_disk.members], True)
     digests, refresh = stream.finish()
     recorded = _recorded_assets(session, roots, inputs)
@@ -422,8 +423,7 @@ def record_lineage(
 ) -> tuple[list[ParentSpec], SceneLineage]:
     """Record the inputs nobody recorded (origin unknown) and the scene file, and return the
     render's parents: `contains` each pinned input, `references` the scene."""
-    cache = Ingester(session, roots, None, hasher, racy_window_ns=racy_window_ns, detect=False)
-    cache.record_cache(plan.refresh)
+    record_refresh(session, roots, plan.refresh)
     to_record = plan.to_record
     if to_record:
         inputs = Ingester(

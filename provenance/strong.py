@@ -28,11 +28,11 @@ from provenance.digests import (
 )
 from provenance.errors import ProvenanceError
 from provenance.fingerprint import ALGORITHM, Hasher, is_cache_trusted
-from provenance.ingest import CacheRefresh
 from provenance.obligations import VersionFacts
 from provenance.policy import Finding, Policy, Severity
 from provenance.records import display_path
 from provenance.scan import StatFingerprint
+from provenance.stat_cache import CacheRefresh
 
 __all__ = [
     "RULE",

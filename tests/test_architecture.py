@@ -125,6 +125,34 @@ def test_the_store_does_not_apply_the_policy() -> None:
     )
 
 
+WORKFLOWS = (
+    "provenance.ingest",
+    "provenance.finalizer",
+    "provenance.unseen",
+    "provenance.scene_lineage",
+    "provenance.strong",
+    "provenance.manifests",
+    "provenance.farm",
+)
+
+
+def test_the_stat_cache_and_the_store_import_no_workflow() -> None:
+    assert "provenance.stat_cache" in IMPORTS
+    among = [*STORE, "provenance.stat_cache"]
+    assert importers_of(*WORKFLOWS, "provenance.ledger", among=among) == {}
+
+
+def test_only_the_ingest_run_imports_the_ingest() -> None:
+    """A sweep and a finalize fingerprint through `stat_cache`; tag, link and the MHL roll write
+    claims and lineage through `store.claims`: the ingest's own class is for an ingest run."""
+    users = importers_of("provenance.ingest", among=LIBRARY)
+    # (`provenance.ledger` names the ingest's `Progress` type, under TYPE_CHECKING only.)
+    allowed = ("provenance.facade.", "provenance.scene_lineage", "provenance.ledger")
+    assert "provenance.facade.recording" in users  # (the ingest run itself)
+    assert [m for m in sorted(users) if not m.startswith(allowed)] == []
+    assert "provenance.finalizer" not in users
+
+
 def test_the_cli_reaches_the_database_only_through_the_library() -> None:
     found = importers_of("sqlalchemy", "provenance.store", among=CLI)
     deepest = {

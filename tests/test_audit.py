@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from provenance import Ledger, Origin
 from provenance.errors import AuditFailed
-from provenance.ingest import ClaimSpec, add_claims
 from provenance.origins import Evidence
+from provenance.store.claims import ClaimSpec, add_claims
 from provenance.store.engine import read_session, write_session
 from provenance.store.events import canonical_event, event_hash, unit_of_work_event
 from provenance.store.rows import (

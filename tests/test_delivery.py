@@ -282,7 +282,7 @@ def test_a_sweep_hashing_while_it_walks_resolves_every_folder(
     # Every folder the walk reads goes to the hashing workers as a batch of its own (a big
     # delivery's batches are thousands of files): each batch is looked up and hashed apart,
     # and the sweep still sees every file, resolves it, and refreshes the stat cache.
-    monkeypatch.setattr("provenance.ingest.STREAM_BATCH", 1)
+    monkeypatch.setattr("provenance.stat_cache.STREAM_BATCH", 1)
     delivery = deliver(workspace, "plates", "comp", "elements")
     time.sleep(0.05)
     first = show.sweep(delivery)

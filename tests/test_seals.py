@@ -20,6 +20,7 @@ from provenance.fingerprint import RACY_WINDOW_NS
 from provenance.ingest import Ingester, batches
 from provenance.policy import Policy, load_policy
 from provenance.records import IngestReport, SweepReport, packed_here
+from provenance.stat_cache import StatCache
 from provenance.store.engine import read_session, write_session
 from provenance.store.models import (
     AssetVersion,
@@ -445,7 +446,7 @@ def file_by_file(
     def sweep(ledger: Ledger, delivery: Path) -> SweepReport:
         _drop_all_seals(ledger)
         with monkeypatch.context() as patch:
-            patch.setattr(Ingester, "holds_nothing_under", lambda self, folder: False)
+            patch.setattr(StatCache, "holds_nothing_under", lambda self, folder: False)
             report = ledger.sweep(delivery)
         assert expanded[-1] == 0
         return report

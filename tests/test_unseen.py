@@ -16,9 +16,9 @@ from sqlalchemy import delete, select, tuple_
 
 from provenance import Ledger, finalizer, fingerprint, unseen
 from provenance.fingerprint import Hasher, _mp_context, hash_folders
-from provenance.ingest import Ingester
 from provenance.policy import load_policy
 from provenance.records import SweepReport
+from provenance.stat_cache import StatCache
 from provenance.store.engine import read_session, write_session
 from provenance.store.models import FolderSeal, Location
 from provenance.unseen import read_unseen
@@ -102,7 +102,7 @@ def _sweep_both_ways(
     by_folders = ledger.sweep(delivery, workers=workers)
     _restore_cache(ledger, snapshot)
     with monkeypatch.context() as patch:
-        patch.setattr(Ingester, "holds_nothing_under", lambda self, folder: False)
+        patch.setattr(StatCache, "holds_nothing_under", lambda self, folder: False)
         walked = ledger.sweep(delivery, workers=workers)
     return by_folders, walked
 
@@ -198,7 +198,7 @@ def test_a_never_seen_delivery_finalizes_with_the_manifest_a_walk_gives(
     made = show.finalize(first, "BY_FOLDERS", policy=policy)
     assert made.finalized and not unseen_reads and made.files_read == 6
     with monkeypatch.context() as patch:
-        patch.setattr(Ingester, "holds_nothing_under", lambda self, folder: False)
+        patch.setattr(StatCache, "holds_nothing_under", lambda self, folder: False)
         walked = show.finalize(second, "WALKED", policy=policy)
     assert walked.finalized
 

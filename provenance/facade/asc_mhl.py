@@ -97,8 +97,8 @@ def record_roll(
 ) -> MhlCheck:
     """Inside the ingest's unit of work: check the roll's recorded files against its history
     and claim `capture` for every asset version all of whose files match."""
-    from provenance.ingest import ClaimSpec, add_claims
     from provenance.interchange.mhl import compare
+    from provenance.store.claims import ClaimSpec, add_claims
 
     history = roll.history
     root = history.root.rstrip(b"/")

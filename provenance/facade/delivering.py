@@ -27,10 +27,11 @@ if TYPE_CHECKING:
     from provenance.farm import Readings
     from provenance.finalizer import DeliveryCheck, Reading
     from provenance.fingerprint import Hasher
-    from provenance.ingest import CacheRefresh, Progress
+    from provenance.ingest import Progress
     from provenance.ledger import Ledger
     from provenance.manifests import StagedManifest
     from provenance.policy import Finding, Policy
+    from provenance.stat_cache import CacheRefresh
     from provenance.strong import StrongReading
 
 __all__ = [
@@ -93,14 +94,11 @@ def check_unlocked(
 
 
 def record_readings(ledger: Ledger, readings: Readings) -> None:
-    from provenance.fingerprint import Hasher
-    from provenance.ingest import Ingester
+    from provenance.stat_cache import record_readings as record
 
-    with write_session(ledger.engine) as session, Hasher(1) as hasher:
+    with write_session(ledger.engine) as session:
         roots = queries.ensure_roots(session, ledger.workspace)
-        Ingester(
-            session, roots, None, hasher, racy_window_ns=ledger.racy_window_ns, detect=False
-        ).record_readings(readings)
+        record(session, roots, readings)
 
 
 def refresh_cache(ledger: Ledger, refresh: CacheRefresh, hasher: Hasher) -> None:
@@ -224,7 +222,7 @@ def _read_delivery_unlocked(
     rest. A farm job's readings (`readings`) are the finalize's own reading, done by its
     shards; with a strong `algorithm`, every byte is read here all the same."""
     from provenance.finalizer import Reading, read_every_file
-    from provenance.ingest import CacheRefresh
+    from provenance.stat_cache import CacheRefresh
     from provenance.strong import read_delivery_strong
 
     if algorithm is not None:

@@ -33,9 +33,10 @@ from provenance.store.models import EdgeKind, Tool, Tristate
 
 if TYPE_CHECKING:
     from provenance.farm import Readings
-    from provenance.ingest import ClaimSpec, ParentSpec, Progress
+    from provenance.ingest import Progress
     from provenance.ledger import Ledger
     from provenance.scenes import SceneRead
+    from provenance.store.claims import ClaimSpec, ParentSpec
 
 __all__ = [
     "disputes",
@@ -66,9 +67,11 @@ def ingest(
 ) -> IngestReport:
     from provenance.detect.trust import configured_anchors
     from provenance.fingerprint import Hasher
-    from provenance.ingest import Ingester, add_likeness
+    from provenance.ingest import Ingester
     from provenance.scene_lineage import check_scene, plan_lineage, record_lineage
     from provenance.scenes import read_scene
+    from provenance.stat_cache import record_readings
+    from provenance.store.claims import add_likeness
     from provenance.store.seals import intent_digest
 
     if isinstance(paths, (str, bytes, os.PathLike)):
@@ -120,9 +123,7 @@ def ingest(
             **placed_here(roots),
         }
         if readings:
-            Ingester(
-                session, roots, None, hasher, racy_window_ns=ledger.racy_window_ns, detect=False
-            ).record_readings(readings)
+            record_readings(session, roots, readings)
         with unit_of_work_event(session, "ingest", payload) as unit:
             lineage = None
             if read is not None:
@@ -210,7 +211,7 @@ def tag(
     resolve: bool,
     likeness: Sequence[str],
 ) -> AssetCard:
-    from provenance.ingest import add_claims, add_likeness
+    from provenance.store.claims import add_claims, add_likeness
 
     target = as_target(target)
     if resolve and not note:
@@ -240,7 +241,7 @@ def tag(
 def link(
     ledger: Ledger, child: PathArg, contains: Sequence[PathArg], references: Sequence[PathArg]
 ) -> AssetCard:
-    from provenance.ingest import add_edges
+    from provenance.store.claims import add_edges
 
     child = as_target(child)
     contains, references = target_list(contains), target_list(references)
@@ -306,7 +307,7 @@ def _claim_spec(
     note: str | None,
     resolves: bool = False,
 ) -> ClaimSpec:
-    from provenance.ingest import ClaimSpec
+    from provenance.store.claims import ClaimSpec
 
     origin = parse_origin(origin_text)
     tool_id: int | None = None
@@ -355,7 +356,7 @@ def _parent_specs(
     contains: Iterable[str],
     references: Iterable[str],
 ) -> list[ParentSpec]:
-    from provenance.ingest import ParentSpec
+    from provenance.store.claims import ParentSpec
 
     specs: list[ParentSpec] = []
     for kind, texts in ((EdgeKind.CONTAINS, contains), (EdgeKind.REFERENCES, references)):
