@@ -59,7 +59,7 @@ from provenance.store.engine import LedgerLocation, retry_conflicts
 if TYPE_CHECKING:
     from prov.model import ProvDocument
 
-    from provenance.audit import AuditReport
+    from provenance.audit.verification import AuditReport
     from provenance.farm import Readings
     from provenance.ingest import Progress
     from provenance.interchange.mhl import Written as MhlWritten

@@ -192,7 +192,7 @@ def finalize_killed_at(db_url: str, delivery: Path, name: str, where: str) -> in
         sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
         from provenance.cli import cli
 
-        import provenance.audit
+        import provenance.audit.checkpoints
         import provenance.manifests
 
         def die(*args: object, **kwargs: object) -> None:
@@ -211,7 +211,7 @@ def finalize_killed_at(db_url: str, delivery: Path, name: str, where: str) -> in
             # (The ledger imports these where it uses them: the modules' own names are patched.)
             provenance.manifests.install = die  # type: ignore[assignment]
         else:
-            provenance.audit.write_checkpoint = die  # type: ignore[assignment]
+            provenance.audit.checkpoints.write_checkpoint = die  # type: ignore[assignment]
         cli.main(
             args=["--db", db_url, "finalize", str(delivery), "--name", name],
             prog_name="provenance",
@@ -261,7 +261,7 @@ def test_a_process_killed_while_writing_a_checkpoint_leaves_no_checkpoint_cut_sh
 ) -> None:
     # (The class of the kill above at "checkpointing", one step further in: inside the write.
     # A cut-short checkpoint would fail every later audit, and so refuse every finalize.)
-    from provenance import audit
+    from provenance.audit.checkpoints import write_checkpoint
 
     folder = tmp_path / "checkpoints"
     good, document = ledger.checkpoint(folder=folder)
@@ -269,7 +269,7 @@ def test_a_process_killed_while_writing_a_checkpoint_leaves_no_checkpoint_cut_sh
     if pid == 0:  # the child: killed once the bytes are written, before they are in place
         try:
             os.fsync = lambda _: os.kill(os.getpid(), signal.SIGKILL)  # type: ignore[assignment]
-            audit.write_checkpoint(folder, {**document, "size": document["size"] + 1})
+            write_checkpoint(folder, {**document, "size": document["size"] + 1})
         finally:
             os._exit(1)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == -signal.SIGKILL
@@ -278,7 +278,7 @@ def test_a_process_killed_while_writing_a_checkpoint_leaves_no_checkpoint_cut_sh
     assert ledger.audit_verify(folder=folder).ok
     # A checkpoint is never overwritten: the same one again is refused, and nothing is left.
     with pytest.raises(FileExistsError):
-        audit.write_checkpoint(folder, document)
+        write_checkpoint(folder, document)
     assert sorted(p.name for p in folder.iterdir()) == names
 
 

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provenance import Ledger
-from provenance.audit import ChainState, make_checkpoint, write_checkpoint
+from provenance.audit.chain import ChainState
+from provenance.audit.checkpoints import make_checkpoint, write_checkpoint
 from provenance.errors import AuditFailed, CheckpointKeyMissing, KeyNotTrusted, ProvenanceError
 from provenance.keys import default_key_path, key_change_payload, public_hex
 from provenance.store.engine import write_session

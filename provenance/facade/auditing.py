@@ -20,7 +20,8 @@ from provenance.store.models import Event
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from provenance.audit import AuditReport, ChainState
+    from provenance.audit.chain import ChainState
+    from provenance.audit.verification import AuditReport
     from provenance.keys import KeyChange, Pins, SigningKey, TrustedKeys
     from provenance.ledger import Ledger
 
@@ -59,7 +60,8 @@ def checkpoints_folder(ledger: Ledger, folder: PathArg | None) -> Path:
 def checkpoint(
     ledger: Ledger, key: PathArg | None, folder: PathArg | None
 ) -> tuple[Path, dict[str, Any]]:
-    from provenance.audit import audit, make_checkpoint, write_checkpoint
+    from provenance.audit.checkpoints import make_checkpoint, write_checkpoint
+    from provenance.audit.verification import audit
     from provenance.keys import studio_pins
 
     pins = studio_pins()
@@ -84,7 +86,7 @@ def checkpoint(
 
 
 def audit_verify(ledger: Ledger, key: PathArg | None, folder: PathArg | None) -> AuditReport:
-    from provenance.audit import audit
+    from provenance.audit.verification import audit
     from provenance.keys import pins_from
 
     with _os_errors("read the checkpoint key"):
@@ -99,7 +101,7 @@ def checkpoint_signer(
 ) -> tuple[SigningKey, str | None]:
     """The key to sign checkpoints with, checked (before any work) against the keys the
     ledger trusts; and its public key when it is to be pinned as the ledger's first."""
-    from provenance.audit import read_key_ring
+    from provenance.audit.verification import read_key_ring
     from provenance.keys import signing_key
 
     with read_session(ledger.engine) as session:
@@ -110,7 +112,7 @@ def checkpoint_signer(
 
 
 def trusted_keys(ledger: Ledger, key: Path | None) -> TrustedKeys:
-    from provenance.audit import read_key_ring
+    from provenance.audit.verification import read_key_ring
     from provenance.keys import local_key_status, studio_pins
 
     pins = studio_pins()
@@ -120,7 +122,7 @@ def trusted_keys(ledger: Ledger, key: Path | None) -> TrustedKeys:
 
 
 def trust_key(ledger: Ledger, public: str | Path | None, key: Path | None) -> KeyChange:
-    from provenance.audit import read_key_ring
+    from provenance.audit.verification import read_key_ring
     from provenance.keys import public_hex, read_public_key, require_key_change, studio_pins
 
     signer = _change_signer(key)
@@ -133,7 +135,7 @@ def trust_key(ledger: Ledger, public: str | Path | None, key: Path | None) -> Ke
 
 
 def retire_key(ledger: Ledger, which: str, key: Path | None) -> KeyChange:
-    from provenance.audit import read_key_ring
+    from provenance.audit.verification import read_key_ring
     from provenance.keys import find_trusted, public_hex, require_key_change, studio_pins
 
     signer = _change_signer(key)
@@ -145,7 +147,7 @@ def retire_key(ledger: Ledger, which: str, key: Path | None) -> KeyChange:
 
 
 def rotate_key(ledger: Ledger, public: str | Path, key: Path | None) -> KeyChange:
-    from provenance.audit import read_key_ring
+    from provenance.audit.verification import read_key_ring
     from provenance.keys import public_hex, read_public_key, require_key_change, studio_pins
 
     signer = _change_signer(key)
@@ -167,7 +169,7 @@ def _snapshot_engine(engine: Engine) -> Engine:
 
 
 def export_events(ledger: Ledger) -> Iterator[dict[str, Any]]:
-    from provenance.audit import export_events
+    from provenance.audit.chain import export_events
 
     with read_session(ledger.engine) as session:
         yield from export_events(session)

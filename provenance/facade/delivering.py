@@ -128,7 +128,8 @@ def finalize(
     strong: str | None,
     readings: Readings | None,
 ) -> SweepReport:
-    from provenance.audit import audit, make_checkpoint
+    from provenance.audit.checkpoints import make_checkpoint
+    from provenance.audit.verification import audit
     from provenance.detect.trust import configured_anchors
     from provenance.finalizer import check_delivery, record_cache, record_deliverable
     from provenance.fingerprint import Hasher
@@ -257,7 +258,7 @@ def _put_in_place(
     """After a finalize's commit: its manifest into place, its checkpoint kept, the
     leftovers of killed finalizes removed. The deliverable is final whatever fails here;
     the error says so and names the command that finishes the job."""
-    from provenance.audit import write_checkpoint
+    from provenance.audit.checkpoints import write_checkpoint
     from provenance.manifests import clear_leftovers, install
 
     try:

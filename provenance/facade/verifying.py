@@ -184,7 +184,7 @@ def _keep_checkpoint(
 ) -> tuple[Path | None, bool]:
     """The checkpoint a manifest carries, kept in the checkpoints folder unless it is there:
     (its file, whether it was written now)."""
-    from provenance.audit import stored_checkpoints, write_checkpoint
+    from provenance.audit.checkpoints import stored_checkpoints, write_checkpoint
 
     document = kept.checkpoint
     if document is None:

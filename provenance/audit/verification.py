@@ -1,0 +1,134 @@
+"""The audit in one pass over the log: recompute the chain, rebuild the state from the events and
+compare it with the tables, follow the key events, and check every stored checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from provenance.audit.chain import ChainState, event_payload, read_chain
+from provenance.audit.checkpoints import (
+    CheckpointCheck,
+    check_checkpoint,
+    read_checkpoint,
+    stored_checkpoints,
+)
+from provenance.audit.legacy import LEGACY_CHECKED
+from provenance.audit.rebuilt_state import EventFacts, check_state
+from provenance.keys import KEY_KINDS, KeyBook, KeyRing, Pins
+from provenance.store.models import Event
+from provenance.store.rows import StateBuilder
+
+__all__ = [
+    "AuditReport",
+    "audit",
+    "read_key_ring",
+]
+
+
+@dataclass
+class AuditReport:
+    size: int
+    root: str
+    ledger_id: str
+    chain_problems: list[str]
+    checkpoints: list[CheckpointCheck]
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+    """What an auditor should know that is not a problem (events older than row commitments)."""
+    chain: ChainState | None = field(default=None, repr=False, compare=False)
+    """The chain as recomputed (a checkpoint is made from it, without reading the log again)."""
+    keys: KeyRing = field(default_factory=KeyRing)
+    """The checkpoint keys the ledger trusts (its key events), as checked."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.chain_problems and all(c.problem is None for c in self.checkpoints)
+
+    @property
+    def problems(self) -> list[str]:
+        found = list(self.chain_problems)
+        found += [f"checkpoint {c.path.name}: {c.problem}" for c in self.checkpoints if c.problem]
+        return found
+
+
+def audit(
+    session: Session, folder: Path, pins: Pins | None = None, provisional: str | None = None
+) -> AuditReport:
+    """Recompute the chain, compare the state rebuilt from the events with the tables, follow
+    the key events, and check every stored checkpoint against the chain and the keys.
+
+    `pins`: the studio's keys given outside the database. `provisional`: the key a finalize or
+    checkpoint is about to pin as the ledger's first, when it pins none yet.
+    """
+    started = time.perf_counter()
+    builder = StateBuilder(keep_legacy=LEGACY_CHECKED)
+    book = KeyBook(pins)
+    facts: dict[int, EventFacts] = {}
+    first: list[str] = []
+
+    def each(event: Any) -> None:
+        facts[event.id] = EventFacts(event.kind, event.at)
+        payload = event_payload(event.payload)
+        builder.add(event.id, event.kind, payload)
+        if not first:
+            first.append(event.hash)
+        book.add(event.id, len(facts), event.kind, payload, event.prev_hash, first[0])
+
+    state = read_chain(session, each)
+    state_check = check_state(session, builder.result(), facts)
+    keys = book.result()
+    state.problems.extend(state_check.problems)
+    state.problems.extend(keys.problems)
+    try:
+        stored = stored_checkpoints(folder)
+    except OSError as exc:
+        stored = []
+        state.problems.append(
+            f"the checkpoints folder {folder} cannot be read ({exc.strerror}): its checkpoints "
+            "were not checked"
+        )
+    checks = [
+        check_checkpoint(path, read_checkpoint(path), state, keys, provisional) for path in stored
+    ]
+    notes = list(state_check.notes)
+    if not keys.pinned and keys.pins is None and provisional is None:
+        notes.append(
+            "this ledger trusts no checkpoint key yet: the first `provenance audit checkpoint` "
+            "or `finalize` pins its key (or `provenance audit keys add --key KEY`)"
+        )
+    return AuditReport(
+        state.size,
+        state.root.hex(),
+        state.ledger_id,
+        state.problems,
+        checks,
+        time.perf_counter() - started,
+        notes,
+        state,
+        keys,
+    )
+
+
+def read_key_ring(session: Session, pins: Pins | None = None) -> KeyRing:
+    """The keys the ledger trusts, from its key events alone (without reading the whole log)."""
+    book = KeyBook(pins)
+    connection = session.connection()
+    first = connection.execute(select(Event.hash).order_by(Event.id).limit(1)).scalar()
+    rows = connection.execute(
+        select(Event.id, Event.kind, Event.payload, Event.prev_hash)
+        .where(Event.kind.in_(KEY_KINDS))
+        .order_by(Event.id)
+    ).all()
+    for event_id, kind, payload, prev_hash in rows:
+        position = connection.execute(
+            select(func.count()).select_from(Event).where(Event.id <= event_id)
+        ).scalar_one()
+        book.add(event_id, int(position), kind, event_payload(payload), prev_hash, first or "")
+    return book.result()
