@@ -498,8 +498,9 @@ def child_query(url: str, workspace: Path, assets: int, versions_file: Path, fil
 
     from provenance.store import queries
     from provenance.store.engine import read_session
-    from provenance.store.facts import Delivered, ledger_facts, resolve_delivered
+    from provenance.store.ledger_facts import ledger_facts
     from provenance.store.models import Asset, AssetVersion, Content, LineageEdge, Member
+    from provenance.store.resolving import Delivered, resolve_delivered
 
     plan = Plan(assets, os.fsencode(workspace))
     version_of = array("q")

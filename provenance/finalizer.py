@@ -38,16 +38,16 @@ from provenance.scan import Skipped, SkipReason, StatFingerprint
 from provenance.stat_cache import CacheRefresh, StatCache, record_refresh
 from provenance.store import bulk
 from provenance.store.events import UnitOfWork
-from provenance.store.facts import (
+from provenance.store.ledger_facts import ledger_facts
+from provenance.store.models import Deliverable, DeliverableFile
+from provenance.store.queries import RootMap, recorded_manifests
+from provenance.store.resolving import (
     Delivered,
     Resolution,
     file_facts,
     highest_version_id,
-    ledger_facts,
     resolve_delivered,
 )
-from provenance.store.models import Deliverable, DeliverableFile
-from provenance.store.queries import RootMap, recorded_manifests
 from provenance.store.rows import LineDigests, path_text
 from provenance.store.seals import (
     CopiedFolder,

@@ -40,9 +40,9 @@ from provenance.stat_cache import Pending, StatCache
 from provenance.store import bulk, locations
 from provenance.store.claims import ClaimSpec, ParentSpec, add_claims, add_edges, carry_over
 from provenance.store.events import UnitOfWork
-from provenance.store.facts import latest_in_folder
 from provenance.store.models import Asset, AssetVersion, Member
 from provenance.store.queries import RootMap
+from provenance.store.resolving import latest_in_folder
 from provenance.store.rows import EventRows, LineDigests, path_text
 from provenance.store.seals import (
     COPY_INTENT,

@@ -51,7 +51,7 @@ from provenance.stat_cache import CacheRefresh, StatCache, record_refresh
 from provenance.store import bulk
 from provenance.store.claims import ClaimSpec, ParentSpec
 from provenance.store.events import UnitOfWork
-from provenance.store.facts import origin_summaries
+from provenance.store.ledger_facts import origin_summaries
 from provenance.store.models import Asset, AssetVersion, Content, EdgeKind, Member
 from provenance.store.queries import RootMap, asset_refs, chunked
 from provenance.store.seals import PLAIN_INTENT, intent_digest

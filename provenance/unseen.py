@@ -41,7 +41,7 @@ from provenance.scan import (
     StatFingerprint,
     holes_of,
 )
-from provenance.store.facts import copied_versions, highest_version_id
+from provenance.store.resolving import copied_versions, highest_version_id
 from provenance.store.seals import CopiedFolder, SealedFiles
 
 __all__ = ["read_unseen"]

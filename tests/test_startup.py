@@ -37,7 +37,7 @@ HEAVY = (
     "opentimelineio",
 )
 # Library modules that write, hash, read scenes or sign: none of them is needed to read the
-# ledger. (The pure judging modules, obligations, policy, deliveries and store.facts, are: a
+# ledger. (The pure judging modules, obligations, policy, deliveries and store.ledger_facts, are: a
 # card, a history and a lineage name the deliverables that hold the asset, through lineage,
 # as the gate judges it. Together they cost about 25 ms of a command's start.)
 WRITERS = (

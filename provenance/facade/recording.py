@@ -380,7 +380,7 @@ def disputes(
     `claimed` ones whose claims disagree (a claims query), and the ones `holding` bytes the
     ledger held before, whose bytes may be recorded as generated."""
     from provenance.obligations import Judge
-    from provenance.store.facts import ledger_facts, origin_summaries
+    from provenance.store.ledger_facts import ledger_facts, origin_summaries
 
     summaries = origin_summaries(session, claimed)
     wanted = sorted({v for v, s in summaries.items() if s.disputed} | set(holding))

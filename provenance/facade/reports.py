@@ -33,7 +33,7 @@ __all__ = ["delivery_report", "disclosure", "disclosure_report", "no_deliverable
 
 
 def disclosure(ledger: Ledger) -> list[DisclosureEntry]:
-    from provenance.store.facts import generative_uses
+    from provenance.store.disclosure_facts import generative_uses
 
     with read_session(ledger.engine) as session:
         roots = queries.find_roots(session, ledger.workspace)
@@ -51,7 +51,7 @@ def disclosure_report(ledger: Ledger, deliverable: str | None) -> DisclosureRepo
     )
     from provenance.report.model import LikenessUse
     from provenance.store import deliverables as store_deliverables
-    from provenance.store.facts import generative_uses
+    from provenance.store.disclosure_facts import generative_uses
 
     made_at = dt.datetime.now(dt.timezone.utc)
     with read_session(ledger.engine) as session:
@@ -122,7 +122,7 @@ def _finalized_report(ledger: Ledger, info: DeliverableInfo) -> DeliveryReport:
     from provenance.report.disclosure import manifest_warnings, read_recorded_manifest
     from provenance.report.model import Checkpoint, DeliveryReport, PolicyInfo
     from provenance.store import deliverables as store_deliverables
-    from provenance.store.facts import ledger_facts
+    from provenance.store.ledger_facts import ledger_facts
 
     home = info.source if info.kind == "folder" else os.path.dirname(info.source)
     with read_session(ledger.engine) as session:

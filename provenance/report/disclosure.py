@@ -3,8 +3,8 @@ generative AI (the element, its tools and their vetting, how it is in the delive
 approval that covers it there), each likeness used with its consent, and every warning it was
 finalized under.
 
-The generative uses are `store.facts.generative_uses` (one source of truth with the ledger-wide
-list): each generated version with the deliverables it went into. Here they are regrouped by
+The generative uses are `store.disclosure_facts.generative_uses` (one source of truth with the
+ledger-wide list): each generated version with the deliverables it went into. Here they are regrouped by
 deliverable.
 """
 

@@ -20,7 +20,7 @@ from provenance.deliveries import DeliveryKind, manifest_path
 from provenance.obligations import MAX_DEPTH, Judge, Relation, Step, describe_path
 from provenance.records import DeliverableInfo, DeliveredIn
 from provenance.store import bulk
-from provenance.store.facts import ledger_facts
+from provenance.store.ledger_facts import ledger_facts
 from provenance.store.models import (
     Deliverable,
     DeliverableFile,

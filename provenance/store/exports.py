@@ -19,7 +19,7 @@ from provenance.origins import ClaimFacts, Origin, summarize_claims
 from provenance.records import DeliverableInfo, display_path
 from provenance.store import bulk
 from provenance.store.deliverables import delivered_facts, holdings, refused_infos
-from provenance.store.facts import ledger_facts
+from provenance.store.ledger_facts import ledger_facts
 from provenance.store.models import (
     Approval,
     Asset,
