@@ -54,6 +54,9 @@ WRITERS = (
     "provenance.detect.perceptual",
     "provenance.detect.c2pa",
     "provenance.detect.metadata",
+    "provenance.detect.metadata_containers",
+    "provenance.detect.metadata_limits",
+    "provenance.detect.generator_signatures",
 )
 COMMAND_MODULES = sorted({f"provenance.cli.{entry.target.split(':')[0]}" for entry in COMMANDS})
 
