@@ -53,6 +53,7 @@ WRITERS = (
     "provenance.store.perceptual",
     "provenance.detect.perceptual",
     "provenance.detect.c2pa",
+    "provenance.detect.c2pa_manifest_store",
     "provenance.detect.metadata",
     "provenance.detect.metadata_containers",
     "provenance.detect.metadata_limits",
