@@ -673,9 +673,9 @@ def test_algorithmic_media_in_an_invalid_manifest_is_kept_like_a_generative_type
 
 
 def test_algorithmic_media_legible_in_an_unparseable_store_is_kept() -> None:
-    from provenance.detect.c2pa import _unreadable_signal
+    from provenance.detect.c2pa_manifest_store import unreadable_signal
 
-    signal = _unreadable_signal(
+    signal = unreadable_signal(
         "broken", sidecar=None, legible=b"..digitalsourcetype/algorithmicMedia.."
     )
     assert signal.origin is Origin.ALGORITHMIC_MEDIA

@@ -53,7 +53,11 @@ WRITERS = (
     "provenance.store.perceptual",
     "provenance.detect.perceptual",
     "provenance.detect.c2pa",
+    "provenance.detect.c2pa_manifest_store",
     "provenance.detect.metadata",
+    "provenance.detect.metadata_containers",
+    "provenance.detect.metadata_limits",
+    "provenance.detect.generator_signatures",
 )
 COMMAND_MODULES = sorted({f"provenance.cli.{entry.target.split(':')[0]}" for entry in COMMANDS})
 
