@@ -1,7 +1,7 @@
 """Write docs/cli.md, the CLI reference, from the commands' own `--help` text.
 
 Run `.venv/bin/python docs/gen_cli.py` after changing a command, an option or a docstring;
-`tests/test_docs.py` fails while docs/cli.md is out of date.
+`tests/docs/test_docs.py` fails while docs/cli.md is out of date.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Files as each generator family writes them, made here from the formats' public descriptions.
 
 `FAMILIES` registers every fixture under the family docs/detection.md's quality table names, with
-the signal sources a reader must report for it; tests/test_detect_generators.py reads each one,
+the signal sources a reader must report for it; tests/detect/test_detect_generators.py reads each one,
 and checks the table's fixture counts against this registry. The layouts follow what the
 generators and the readers that document them (sd-prompt-reader, sd-metadata, the
 stealth-pnginfo extension) describe: keyword names, EXIF tags, JSON keys.
@@ -32,7 +32,7 @@ from .c2pa_fixtures import (
     write_composite,
     write_signed,
 )
-from .test_detect_metadata import (
+from .detect.test_detect_metadata import (
     A1111_PARAMETERS,
     COMFY_PROMPT,
     COMFY_WORKFLOW,
@@ -596,14 +596,14 @@ def make_runway_composite(folder: Path, ca: ThrowawayCA) -> Path:
 
 @fixture("XMP DigitalSourceType", "xmp")
 def make_xmp_trained(folder: Path, ca: ThrowawayCA) -> Path:
-    from .test_detect_metadata import save_with_xmp, xmp_packet
+    from .detect.test_detect_metadata import save_with_xmp, xmp_packet
 
     return save_with_xmp(folder / "xmp.jpg", xmp_packet(IPTC + "trainedAlgorithmicMedia"))
 
 
 @fixture("XMP DigitalSourceType", "xmp")
 def make_xmp_composite(folder: Path, ca: ThrowawayCA) -> Path:
-    from .test_detect_metadata import save_with_xmp, xmp_packet
+    from .detect.test_detect_metadata import save_with_xmp, xmp_packet
 
     value = "https://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
     return save_with_xmp(folder / "xmp.png", xmp_packet(value, form="resource"))

@@ -2,7 +2,7 @@
 
 The studio's publish step (or a render callback) calls `record_publish` with the output
 pattern, the files the script read, the tool and who published it. The Nuke wiring is at the
-bottom; a Houdini ROP post-render script calls the same function. `tests/test_docs.py` runs
+bottom; a Houdini ROP post-render script calls the same function. `tests/docs/test_docs.py` runs
 this file against a real ledger, so it stays true to the library.
 """
 

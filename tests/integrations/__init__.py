@@ -1,0 +1,1 @@
+"""Tests of provenance.integrations: the pyblish integrator run by pyblish itself."""

@@ -1,0 +1,1 @@
+"""Tests of provenance.interchange: W3C PROV export and ASC MHL histories both ways."""
