@@ -49,7 +49,7 @@ class Registered(NamedTuple):
     target: str
     """`module:attribute` under provenance.cli, imported only when the command runs."""
     short_help: str
-    """The first sentence of its docstring (tests/test_startup.py checks that they agree)."""
+    """The first sentence of its docstring (tests/cli/test_startup.py checks that they agree)."""
 
 
 # To add a command: write it in a module of cli/ (a click command or group, whose docstring's

@@ -15,7 +15,7 @@ from provenance import schemas
 
 if TYPE_CHECKING:
     # (cryptography is loaded by the commands that sign or check, not by every command that
-    # shares these options: see tests/test_startup.py)
+    # shares these options: see tests/cli/test_startup.py)
     from provenance.keys import KeyChange, TrustedKey, TrustedKeys
 
 __all__ = ["CHECKPOINTS_OPTION", "KEY_OPTION", "audit"]

@@ -55,7 +55,7 @@ from provenance.store.engine import LedgerLocation, retry_conflicts
 # What reading the ledger (show, history, lineage: a command per file in publish hooks) does
 # not need is imported by the functions that need it, in provenance.facade: hashing and its
 # worker pools, the ingester, the finalizer, policy and obligations, scene readers, manifests,
-# the audit's signatures and keys (cryptography) and the roles. tests/test_startup.py pins it.
+# the audit's signatures and keys (cryptography) and the roles. tests/cli/test_startup.py pins it.
 if TYPE_CHECKING:
     from prov.model import ProvDocument
 

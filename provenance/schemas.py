@@ -2,7 +2,7 @@
 
 One constant per document, and one document per name: a document whose shape changes gets a new
 version (`Rows.1` -> `Rows.2`), never the old name. Scripts and auditors key on these names
-(docs/delivery.md and docs/auditor.md list the fields of each); tests/test_architecture.py
+(docs/delivery.md and docs/auditor.md list the fields of each); tests/project/test_architecture.py
 checks that no other module spells one out.
 """
 

@@ -32,7 +32,7 @@ NEAR_AI_DISTANCE = 8
 """A file whose print is within this many bits of a known AI asset's print (and within
 DETAIL_DISTANCE of its detail print) is flagged `near-ai-copy`.
 
-Chosen on the corpus of tests/test_perceptual.py (its docstring has the numbers): within 8
+Chosen on the corpus of tests/detect/test_perceptual.py (its docstring has the numbers): within 8
 bits, 99% of single disguises are caught (93% of 5% crops, the hardest) and no unrelated
 image comes near an AI image (the nearest of 800 was 12 bits away). 10 bits would catch 96%
 of crops, but leave two bits of margin to the unrelated images instead of four, and widen
@@ -41,7 +41,7 @@ even: the median split sets exactly 32 bits of each."""
 DETAIL_DISTANCE = 48
 """... and within this many of the 255 bits of its detail print (after alignment).
 
-Chosen on the corpus of tests/test_perceptual.py: disguised copies measure 0-30 bits from
+Chosen on the corpus of tests/detect/test_perceptual.py: disguised copies measure 0-30 bits from
 their source (mirrored, re-encoded and graded copies 0-8), unrelated photograph-like
 pictures whose 64-bit prints came within 8 bits measure 64 or more; random pairs 127."""
 

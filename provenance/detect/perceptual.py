@@ -31,7 +31,7 @@ own prints from older ones and recompute them):
    image, and of its four thirds (`ImagePrints.queries`): the whole frame against the stored
    whole frames and one-sided crops, each third against the same third.
 
-Why not PDQ itself (`pdqhash`): measured on the quality corpus of tests/test_perceptual.py,
+Why not PDQ itself (`pdqhash`): measured on the quality corpus of tests/detect/test_perceptual.py,
 PDQ with its eight dihedral variants catches mirrored copies, re-encodes and grades, but no
 letterboxed or 10%-cropped copy and 18% of overlaid ones; its 256-bit hash at its distance of
 31 would need a 16-band index probing twice as many rows. Its detail-print construction is
