@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -12,17 +13,23 @@ import click
 
 from provenance.records import (
     ApprovalInfo,
+    ApprovalRecorded,
     AssetCard,
     AssetRef,
     ClaimInfo,
+    ClaimRecorded,
     ConsentInfo,
     DeliverableInfo,
     DeliveredIn,
+    DeliveryFinalized,
     DisclosureEntry,
     DisputeNote,
+    EdgeRecorded,
     FileChange,
+    HistoryChange,
     HistoryEntry,
     IngestReport,
+    LikenessRecorded,
     LineageNode,
     ManifestReport,
     MhlCheck,
@@ -32,6 +39,7 @@ from provenance.records import (
     SweepReport,
     ToolInfo,
     VerifyReport,
+    VersionRecorded,
     display_path,
 )
 from provenance.scan import format_frames
@@ -44,6 +52,8 @@ __all__ = [
     "asset_json",
     "card_json",
     "card_text",
+    "change_json",
+    "change_text",
     "consent_json",
     "count",
     "deliverable_json",
@@ -56,6 +66,7 @@ __all__ = [
     "finding_json",
     "history_json",
     "history_text",
+    "history_what",
     "human_bytes",
     "ingest_json",
     "ingest_text",
@@ -277,6 +288,8 @@ def lineage_json(node: LineageNode) -> dict[str, Any]:
 
 
 def history_json(entry: HistoryEntry) -> dict[str, Any]:
+    """One event of `History.1`: `what` is the sentence `history` prints (absolute paths),
+    `changes` the same as data, each with a `kind`."""
     return {
         "event": entry.event_id,
         "kind": entry.kind,
@@ -284,8 +297,24 @@ def history_json(entry: HistoryEntry) -> dict[str, Any]:
         "host": entry.host,
         "at": entry.at.isoformat(),
         "hash": entry.hash,
-        "what": entry.what,
+        "what": history_what(entry),
+        "changes": [change_json(change) for change in entry.changes],
     }
+
+
+def change_json(change: HistoryChange) -> dict[str, Any]:
+    """One thing an event did to an asset: `{"kind": "version" | "claim" | "lineage" |
+    "approval" | "likeness" | "delivery", ...}` and its fields, named as in Python (a claim's
+    `origin` as its alias, with its IPTC `code`; each delivered holding with `itself`)."""
+    body: dict[str, Any] = {"kind": change.kind}
+    body.update((f.name, getattr(change, f.name)) for f in dataclasses.fields(change))
+    if isinstance(change, ClaimRecorded):
+        body.update(origin=change.origin.alias, code=change.origin.value)
+    elif isinstance(change, DeliveryFinalized):
+        body["holds"] = [
+            {**dataclasses.asdict(held), "itself": held.itself} for held in change.holds
+        ]
+    return body
 
 
 def ingest_json(report: IngestReport) -> dict[str, Any]:
@@ -647,8 +676,54 @@ def _delivered_leaf(item: DeliveredIn) -> str:
 def history_text(entries: list[HistoryEntry]) -> Iterator[str]:
     for entry in entries:
         yield f"#{entry.event_id} {when(entry.at)} {entry.kind} by {entry.actor}@{entry.host}"
-        yield f"    {relative_text(entry.what)}"
+        yield f"    {relative_text(history_what(entry))}"
         yield f"    {entry.hash}"
+
+
+def history_what(entry: HistoryEntry) -> str:
+    """What an event did to the asset, as one line: its changes' sentences, `; ` between."""
+    return "; ".join(change_text(change) for change in entry.changes)
+
+
+def change_text(change: HistoryChange) -> str:
+    """`recorded version 2 (24 files, xxh3-128:...)`, `alice claimed ai with Runway Gen-4 on
+    version 1 [declared]`, `comp v1 contains sky v1`... (paths as the library gives them)."""
+    if isinstance(change, VersionRecorded):
+        files = "file" if change.files == 1 else "files"
+        return f"recorded version {change.version} ({change.files} {files}, {change.digest})"
+    if isinstance(change, ClaimRecorded):
+        return _claim_sentence(change)
+    if isinstance(change, EdgeRecorded):
+        return (
+            f"{change.child} v{change.child_version} {change.edge} "
+            f"{change.parent} v{change.parent_version}"
+        )
+    if isinstance(change, ApprovalRecorded):
+        scope = ", covering tool risk" if change.covers_tool_risk else ""
+        return (
+            f"approved version {change.version} ({change.digest}) by {change.by}: "
+            f"{change.ref}{scope}"
+        )
+    if isinstance(change, LikenessRecorded):
+        return f"version {change.version} uses the likeness of {change.performer}"
+    holds = "; ".join(
+        f"version {held.version} as {held.through} v{held.through_version}"
+        if held.itself
+        else f"version {held.version} in {held.through} v{held.through_version} ({held.how})"
+        for held in change.holds
+    )
+    return f"finalized {change.deliverable} ({change.files} files): delivers {holds}"
+
+
+def _claim_sentence(claim: ClaimRecorded) -> str:
+    version = f"@{claim.tool_version}" if claim.tool_version else ""
+    tool = f" with {claim.tool}{version}" if claim.tool else ""
+    verb = "resolved as" if claim.resolves else "claimed"
+    note = f' ("{claim.note}")' if claim.note else ""
+    return (
+        f"{claim.by} {verb} {claim.origin.alias}{tool} on version {claim.version} "
+        f"[{claim.evidence}]{note}"
+    )
 
 
 def tool_text(tool: ToolInfo) -> Iterator[str]:

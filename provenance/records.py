@@ -10,7 +10,7 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, overload
 
 from provenance.origins import Origin
 
@@ -22,21 +22,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApprovalInfo",
+    "ApprovalRecorded",
     "AssetCard",
     "AssetRef",
     "AssetRefs",
     "ClaimInfo",
+    "ClaimRecorded",
     "ConsentInfo",
     "DeliverableInfo",
     "DeliverableListing",
+    "DeliveredHolding",
     "DeliveredIn",
     "DeliveredUse",
+    "DeliveryFinalized",
     "DisclosureEntry",
     "DisputeNote",
+    "EdgeRecorded",
     "FileChange",
     "History",
+    "HistoryChange",
     "HistoryEntry",
     "IngestReport",
+    "LikenessRecorded",
     "LineageLink",
     "LineageNode",
     "ManifestReport",
@@ -51,6 +58,7 @@ __all__ = [
     "SweepReport",
     "ToolInfo",
     "VerifyReport",
+    "VersionRecorded",
     "display_path",
     "pack_folder",
     "packed_here",
@@ -377,6 +385,113 @@ class LineageNode:
 
 
 @dataclass(frozen=True)
+class VersionRecorded:
+    """A history change: the event recorded a version of the asset."""
+
+    kind: ClassVar[str] = "version"
+    version: int
+    files: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class ClaimRecorded:
+    """A history change: the event recorded a claim about one of the asset's versions."""
+
+    kind: ClassVar[str] = "claim"
+    version: int
+    by: str
+    """Who claimed it (`claimed_by`)."""
+    origin: Origin
+    evidence: str
+    resolves: bool
+    """True when it settles a dispute (supersedes every earlier claim)."""
+    tool: str | None = None
+    tool_version: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class EdgeRecorded:
+    """A history change: the event recorded a lineage edge that names one of the asset's versions
+    (as the child or as the parent)."""
+
+    kind: ClassVar[str] = "lineage"
+    child: str
+    """The child asset's name (absolute path, the pattern for a sequence)."""
+    child_version: int
+    edge: str
+    """`contains` or `references`."""
+    parent: str
+    parent_version: int
+
+
+@dataclass(frozen=True)
+class ApprovalRecorded:
+    """A history change: the event recorded a written approval of one of the asset's versions."""
+
+    kind: ClassVar[str] = "approval"
+    version: int
+    digest: str
+    """The bytes it is bound to."""
+    by: str
+    """Who approved it (`approved_by`)."""
+    ref: str
+    covers_tool_risk: bool
+
+
+@dataclass(frozen=True)
+class LikenessRecorded:
+    """A history change: the event recorded that one of the asset's versions uses a performer's
+    likeness."""
+
+    kind: ClassVar[str] = "likeness"
+    version: int
+    performer: str
+
+
+@dataclass(frozen=True)
+class DeliveredHolding:
+    """What a finalized deliverable holds of the asset: one version, as it is or inside a
+    delivered version."""
+
+    version: int
+    """The asset's version whose material it holds."""
+    through: str
+    """The delivered asset's name (the asset itself when delivered as it is)."""
+    through_version: int
+    how: str
+    """`itself`, or how `through` holds it (`contains elements/sky v1`)."""
+
+    @property
+    def itself(self) -> bool:
+        return self.how == "itself"
+
+
+@dataclass(frozen=True)
+class DeliveryFinalized:
+    """A history change: the finalize of a deliverable that holds the asset's material."""
+
+    kind: ClassVar[str] = "delivery"
+    deliverable: str
+    files: int
+    """How many files the deliverable has."""
+    holds: tuple[DeliveredHolding, ...]
+
+
+HistoryChange: TypeAlias = (
+    VersionRecorded
+    | ClaimRecorded
+    | EdgeRecorded
+    | ApprovalRecorded
+    | LikenessRecorded
+    | DeliveryFinalized
+)
+"""One thing an event did to an asset (its `kind` says which: `version`, `claim`, `lineage`,
+`approval`, `likeness`, `delivery`)."""
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     event_id: int
     kind: str
@@ -384,7 +499,8 @@ class HistoryEntry:
     host: str
     at: dt.datetime
     hash: str
-    what: str
+    changes: tuple[HistoryChange, ...]
+    """What the event did to the asset, in the order it did it (may be empty)."""
 
 
 @dataclass

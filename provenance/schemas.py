@@ -87,6 +87,10 @@ FINALIZE_REPORT = "FinalizeReport.1"
 """`finalize --json`: the shape of SweepReport.1, with `finalized`, `name`, `manifest` and
 `event` filled in when the delivery was marked final."""
 HISTORY = "History.1"
+"""`history --json`: `target`, `read_as` and `events`, each with `event`, `kind`, `actor`,
+`host`, `at`, `hash`, `what` (the sentence the text prints) and `changes` (what the event did,
+as data: each `{"kind": "version" | "claim" | "lineage" | "approval" | "likeness" |
+"delivery", ...}`)."""
 INGEST_REPORT = "IngestReport.1"
 KEY_CHANGE_REPORT = "KeyChangeReport.1"
 """`audit keys add|retire|rotate --json`: what changed, and the event that recorded it."""

@@ -15,17 +15,25 @@ from provenance.facade.places import read_roots, roots_for_reading
 from provenance.origins import ClaimFacts, Origin, summarize_claims
 from provenance.paths import PathArg, as_target
 from provenance.records import (
+    ApprovalRecorded,
     AssetCard,
     AssetRef,
     ClaimInfo,
+    ClaimRecorded,
     ConsentInfo,
     DeliverableListing,
+    DeliveredHolding,
     DeliveredIn,
+    DeliveryFinalized,
+    EdgeRecorded,
     History,
+    HistoryChange,
     HistoryEntry,
+    LikenessRecorded,
     LineageLink,
     LineageNode,
     ReadAs,
+    VersionRecorded,
     display_path,
 )
 from provenance.scan import looks_like_pattern, missing_frames
@@ -345,7 +353,7 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
     events = {
         e.id: e for e in session.execute(select(Event).where(Event.id.in_(event_ids))).scalars()
     }
-    what: dict[int, list[str]] = {e: [] for e in event_ids}
+    changes: dict[int, list[HistoryChange]] = {e: [] for e in event_ids}
     for number, digest, count, event_id in session.execute(
         select(
             AssetVersion.number,
@@ -354,8 +362,7 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
             AssetVersion.event_id,
         ).where(AssetVersion.asset_id == asset_id)
     ):
-        files = "file" if count == 1 else "files"
-        what[event_id].append(f"recorded version {number} ({count} {files}, {digest})")
+        changes[event_id].append(VersionRecorded(version=number, files=count, digest=digest))
     versions = select(AssetVersion.id).where(AssetVersion.asset_id == asset_id).scalar_subquery()
     for claim, tool_name, number in session.execute(
         select(Claim, Tool.name, AssetVersion.number)
@@ -364,17 +371,17 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
         .where(Claim.version_id.in_(versions))
         .order_by(Claim.id)
     ):
-        origin = Origin(claim.origin)
-        tool = (
-            f" with {tool_name}{'@' + claim.tool_version if claim.tool_version else ''}"
-            if tool_name
-            else ""
-        )
-        verb = "resolved as" if claim.resolves else "claimed"
-        note = f' ("{claim.note}")' if claim.note else ""
-        what[claim.event_id].append(
-            f"{claim.claimed_by} {verb} {origin.alias}{tool} on version {number} "
-            f"[{claim.evidence}]{note}"
+        changes[claim.event_id].append(
+            ClaimRecorded(
+                version=number,
+                by=claim.claimed_by,
+                origin=Origin(claim.origin),
+                evidence=claim.evidence,
+                resolves=claim.resolves,
+                tool=tool_name,
+                tool_version=claim.tool_version,
+                note=claim.note,
+            )
         )
     edge_rows = session.execute(
         select(LineageEdge).where(
@@ -386,26 +393,35 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
         session, roots, [e.child_id for e in edges] + [e.parent_id for e in edges]
     )
     for edge in edges:
-        what[edge.event_id].append(
-            f"{refs[edge.child_id].name} v{refs[edge.child_id].version} {edge.kind} "
-            f"{refs[edge.parent_id].name} v{refs[edge.parent_id].version}"
+        changes[edge.event_id].append(
+            EdgeRecorded(
+                child=refs[edge.child_id].name,
+                child_version=refs[edge.child_id].version,
+                edge=edge.kind,
+                parent=refs[edge.parent_id].name,
+                parent_version=refs[edge.parent_id].version,
+            )
         )
     for approval, number in session.execute(
         select(Approval, AssetVersion.number)
         .join(AssetVersion, AssetVersion.id == Approval.version_id)
         .where(Approval.version_id.in_(versions))
     ):
-        scope = ", covering tool risk" if approval.covers_tool_risk else ""
-        what[approval.event_id].append(
-            f"approved version {number} ({approval.digest}) by {approval.approved_by}: "
-            f"{approval.ref}{scope}"
+        changes[approval.event_id].append(
+            ApprovalRecorded(
+                version=number,
+                digest=approval.digest,
+                by=approval.approved_by,
+                ref=approval.ref,
+                covers_tool_risk=approval.covers_tool_risk,
+            )
         )
     for performer, number, event_id in session.execute(
         select(Likeness.performer, AssetVersion.number, Likeness.event_id)
         .join(AssetVersion, AssetVersion.id == Likeness.version_id)
         .where(Likeness.version_id.in_(versions))
     ):
-        what[event_id].append(f"version {number} uses the likeness of {performer}")
+        changes[event_id].append(LikenessRecorded(version=number, performer=performer))
     return [
         HistoryEntry(
             event_id=event_id,
@@ -414,7 +430,7 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
             host=events[event_id].host,
             at=events[event_id].at,
             hash=events[event_id].hash,
-            what="; ".join(what[event_id]),
+            changes=tuple(changes[event_id]),
         )
         for event_id in event_ids
     ]
@@ -428,10 +444,13 @@ def _finalize_history(held: list[DeliveredIn]) -> list[HistoryEntry]:
     entries = []
     for event_id, items in by_event.items():
         deliverable = items[0].deliverable
-        holds = "; ".join(
-            f"version {i.version.version} as {i.through.name} v{i.through.version}"
-            if i.itself
-            else f"version {i.version.version} in {i.through.name} v{i.through.version} ({i.how})"
+        holds = tuple(
+            DeliveredHolding(
+                version=i.version.version,
+                through=i.through.name,
+                through_version=i.through.version,
+                how=i.how,
+            )
             for i in items
         )
         entries.append(
@@ -442,7 +461,7 @@ def _finalize_history(held: list[DeliveredIn]) -> list[HistoryEntry]:
                 host=deliverable.host,
                 at=deliverable.at,
                 hash=deliverable.event_hash,
-                what=f"finalized {deliverable.name} ({deliverable.files} files): delivers {holds}",
+                changes=(DeliveryFinalized(deliverable.name, deliverable.files, holds),),
             )
         )
     return entries

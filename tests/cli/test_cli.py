@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from provenance.cli.render import change_text, history_text, history_what
+
+from provenance.origins import Origin
+from provenance.records import (
+    ApprovalRecorded,
+    ClaimRecorded,
+    DeliveredHolding,
+    DeliveryFinalized,
+    EdgeRecorded,
+    HistoryEntry,
+    LikenessRecorded,
+    VersionRecorded,
+)
 
 from ..builders import write_image, write_sequence
 from ..conftest import Cli
@@ -143,3 +158,57 @@ def test_init_is_idempotent_and_discovered_upward(
     assert result.exit_code == 0, result.output
     assert (show / ".provenance" / "ledger.db").exists()
     assert not (show / "deep" / "er" / ".provenance").exists()
+
+
+def test_history_sentences_are_built_from_the_changes() -> None:
+    """The library returns data; the CLI says it in the sentences the docs quote."""
+    sky, comp = "/show/elements/sky.####.exr", "/show/comp/sh010.####.exr"
+    ai = Origin.TRAINED_ALGORITHMIC_MEDIA
+    claim = ClaimRecorded(1, "alice", ai, "declared", False, "Runway Gen-4", note="vendor says")
+    held = (
+        DeliveredHolding(1, comp, 1, f"contains {sky} v1"),
+        DeliveredHolding(2, sky, 2, "itself"),
+    )
+    sentences = [
+        (VersionRecorded(2, 24, "xxh3-128:ab"), "recorded version 2 (24 files, xxh3-128:ab)"),
+        (VersionRecorded(1, 1, "xxh3-128:cd"), "recorded version 1 (1 file, xxh3-128:cd)"),
+        (claim, 'alice claimed ai with Runway Gen-4 on version 1 [declared] ("vendor says")'),
+        (
+            ClaimRecorded(3, "td", Origin.DIGITAL_CREATION, "declared", True, "Nuke", "15.1"),
+            "td resolved as human with Nuke@15.1 on version 3 [declared]",
+        ),
+        (
+            ClaimRecorded(1, "bob", Origin.DIGITAL_CAPTURE, "declared", False, None, "15.1"),
+            "bob claimed capture on version 1 [declared]",
+        ),
+        (EdgeRecorded(comp, 1, "contains", sky, 1), f"{comp} v1 contains {sky} v1"),
+        (
+            ApprovalRecorded(1, "xxh3-128:ab", "jane", "NFX-1234", covers_tool_risk=True),
+            "approved version 1 (xxh3-128:ab) by jane: NFX-1234, covering tool risk",
+        ),
+        (
+            ApprovalRecorded(1, "xxh3-128:ab", "jane", "NFX-1234", covers_tool_risk=False),
+            "approved version 1 (xxh3-128:ab) by jane: NFX-1234",
+        ),
+        (LikenessRecorded(1, "Ana Lima"), "version 1 uses the likeness of Ana Lima"),
+        (
+            DeliveryFinalized("EP101", 25, held),
+            f"finalized EP101 (25 files): delivers version 1 in {comp} v1 (contains {sky} v1); "
+            f"version 2 as {sky} v2",
+        ),
+    ]
+    for change, sentence in sentences:
+        assert change_text(change) == sentence
+    at = dt.datetime(2026, 12, 7, 0, 10, 45, tzinfo=dt.timezone.utc)
+    entry = HistoryEntry(7, "claim", "root", "vm", at, "sha256:00", (claim, sentences[-2][0]))
+    what = (
+        'alice claimed ai with Runway Gen-4 on version 1 [declared] ("vendor says"); '
+        "version 1 uses the likeness of Ana Lima"
+    )
+    assert history_what(entry) == what
+    assert list(history_text([entry])) == [
+        "#7 2026-12-07 00:10:45 UTC claim by root@vm",
+        f"    {what}",
+        "    sha256:00",
+    ]
+    assert history_what(replace(entry, changes=())) == ""

@@ -12,6 +12,7 @@ import pytest
 
 from provenance import Ledger, Origin
 from provenance.integrations.pyblish import IntegrateProvenance, register
+from provenance.records import LikenessRecorded
 
 from ..builders import write_sequence
 from ..scenes.test_scene_lineage import COMP_SCRIPT, FRAMES, script
@@ -91,7 +92,9 @@ def test_a_publish_records_the_instance_with_its_facts_and_its_scene_lineage(
     }
     report = next(iter(context)).data["provenanceReport"]
     assert report.scene is not None and len(report.scene.linked) == 2
-    assert ledger.history(comp)[-1].what.count("uses the likeness of Ana Lima") == 1
+    changes = ledger.history(comp)[-1].changes
+    likeness = [c.performer for c in changes if isinstance(c, LikenessRecorded)]
+    assert likeness.count("Ana Lima") == 1
 
 
 def test_a_publish_the_ledger_refuses_fails_with_the_ledgers_sentence(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from provenance import Ledger
+from provenance.records import DeliveryFinalized
 
 from ..builders import write_sequence
 from ..conftest import Cli
@@ -113,8 +114,10 @@ def test_show_lineage_and_history_end_in_the_deliverables(delivered: Ledger) -> 
     assert not delivered.lineage(COMP, up=True).deliverables
 
     finals = [e for e in delivered.history(SKY) if e.kind == "finalize"]
-    assert len(finals) == 1 and "EP101_VFX_v002" in finals[0].what
-    assert "sh010_comp_v003" in finals[0].what
+    assert len(finals) == 1
+    (delivery,) = finals[0].changes
+    assert isinstance(delivery, DeliveryFinalized) and delivery.deliverable == "EP101_VFX_v002"
+    assert "sh010_comp_v003" in delivery.holds[0].through
     events = [e.event_id for e in delivered.history(SKY)]
     assert events == sorted(events)
 
@@ -146,3 +149,42 @@ def test_cli(delivered: Ledger, run: Cli) -> None:
 
     history = run("history", SKY).stdout
     assert "finalize by" in history and "finalized EP101_VFX_v002" in history
+
+
+def test_history_json_carries_each_change_as_data(delivered: Ledger, run: Cli) -> None:
+    """`history --json`: besides the sentence (`what`), every change as data with its `kind`."""
+    delivered.tag(SKY, "ai", tool="Runway Gen-4@4.1", by="td", note="seen", likeness=["Ana Lima"])
+    sky = delivered.show(SKY).asset
+    comp = delivered.show(COMP).asset
+    document = json.loads(run("history", SKY, "--json").stdout)
+    assert document["schema"] == "History.1"
+    changes = [(e["kind"], e["changes"]) for e in document["events"]]
+    claim = {
+        "kind": "claim",
+        "version": 1,
+        "by": "bob",
+        "origin": "ai",
+        "code": "trainedAlgorithmicMedia",
+        "tool": "Runway Gen-4",
+        "tool_version": None,
+        "evidence": "declared",
+        "note": None,
+        "resolves": False,
+    }
+    assert changes == [
+        ("ingest", [{"kind": "version", "version": 1, "files": len(FRAMES), "digest": sky.digest}, claim]),
+        ("ingest", [{"kind": "lineage", "child": comp.name, "child_version": 1, "edge": "contains",
+                     "parent": sky.name, "parent_version": 1}]),
+        ("approve", [{"kind": "approval", "version": 1, "digest": sky.digest, "by": "jane (studio)",
+                      "ref": "NFX-1 email", "covers_tool_risk": False}]),
+        ("finalize", [{"kind": "delivery", "deliverable": "EP101_VFX_v002", "files": len(FRAMES),
+                       "holds": [{"version": 1, "through": comp.name, "through_version": 1,
+                                  "itself": False, "how": f"contains {sky.name} v1"}]}]),
+        ("claim", [{**claim, "by": "td", "tool_version": "4.1", "note": "seen"},
+                   {"kind": "likeness", "version": 1, "performer": "Ana Lima"}]),
+    ]  # fmt: skip
+    # The sentence is kept: the one the text prints (with the paths absolute).
+    assert document["events"][-1]["what"] == (
+        'td claimed ai with Runway Gen-4@4.1 on version 1 [declared] ("seen"); '
+        "version 1 uses the likeness of Ana Lima"
+    )

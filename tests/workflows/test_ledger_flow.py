@@ -9,6 +9,7 @@ import pytest
 
 from provenance import Ledger, Origin
 from provenance.errors import LineageCycle, TargetNotFound, UnknownTool
+from provenance.records import ClaimRecorded
 
 from ..builders import write_image, write_sequence
 
@@ -155,7 +156,8 @@ def test_history_lists_every_event_with_actor_host_and_hash(show: Ledger) -> Non
     kinds = [e.kind for e in entries]
     assert kinds == ["ingest", "ingest", "claim"]  # its own ingest, the comp's link, the retag
     assert all(e.hash.startswith("sha256:") and e.actor and e.host for e in entries)
-    assert "retag after review" in entries[-1].what
+    (retag,) = entries[-1].changes
+    assert isinstance(retag, ClaimRecorded) and retag.note == "retag after review"
     assert entries == sorted(entries, key=lambda e: e.event_id)
 
 
