@@ -701,7 +701,7 @@ def change_text(change: HistoryChange) -> str:
     if isinstance(change, ApprovalRecorded):
         scope = ", covering tool risk" if change.covers_tool_risk else ""
         return (
-            f"approved version {change.version} ({change.digest}) by {change.by}: "
+            f"approved version {change.version} ({change.digest}) by {change.approved_by}: "
             f"{change.ref}{scope}"
         )
     if isinstance(change, LikenessRecorded):
@@ -721,7 +721,7 @@ def _claim_sentence(claim: ClaimRecorded) -> str:
     verb = "resolved as" if claim.resolves else "claimed"
     note = f' ("{claim.note}")' if claim.note else ""
     return (
-        f"{claim.by} {verb} {claim.origin.alias}{tool} on version {claim.version} "
+        f"{claim.claimed_by} {verb} {claim.origin.alias}{tool} on version {claim.version} "
         f"[{claim.evidence}]{note}"
     )
 

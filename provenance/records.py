@@ -400,8 +400,7 @@ class ClaimRecorded:
 
     kind: ClassVar[str] = "claim"
     version: int
-    by: str
-    """Who claimed it (`claimed_by`)."""
+    claimed_by: str
     origin: Origin
     evidence: str
     resolves: bool
@@ -434,8 +433,7 @@ class ApprovalRecorded:
     version: int
     digest: str
     """The bytes it is bound to."""
-    by: str
-    """Who approved it (`approved_by`)."""
+    approved_by: str
     ref: str
     covers_tool_risk: bool
 

@@ -374,7 +374,7 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
         changes[claim.event_id].append(
             ClaimRecorded(
                 version=number,
-                by=claim.claimed_by,
+                claimed_by=claim.claimed_by,
                 origin=Origin(claim.origin),
                 evidence=claim.evidence,
                 resolves=claim.resolves,
@@ -411,7 +411,7 @@ def _history(session: Session, roots: queries.RootMap, asset_id: int) -> list[Hi
             ApprovalRecorded(
                 version=number,
                 digest=approval.digest,
-                by=approval.approved_by,
+                approved_by=approval.approved_by,
                 ref=approval.ref,
                 covers_tool_risk=approval.covers_tool_risk,
             )

@@ -162,7 +162,7 @@ def test_history_json_carries_each_change_as_data(delivered: Ledger, run: Cli) -
     claim = {
         "kind": "claim",
         "version": 1,
-        "by": "bob",
+        "claimed_by": "bob",
         "origin": "ai",
         "code": "trainedAlgorithmicMedia",
         "tool": "Runway Gen-4",
@@ -175,12 +175,12 @@ def test_history_json_carries_each_change_as_data(delivered: Ledger, run: Cli) -
         ("ingest", [{"kind": "version", "version": 1, "files": len(FRAMES), "digest": sky.digest}, claim]),
         ("ingest", [{"kind": "lineage", "child": comp.name, "child_version": 1, "edge": "contains",
                      "parent": sky.name, "parent_version": 1}]),
-        ("approve", [{"kind": "approval", "version": 1, "digest": sky.digest, "by": "jane (studio)",
+        ("approve", [{"kind": "approval", "version": 1, "digest": sky.digest, "approved_by": "jane (studio)",
                       "ref": "NFX-1 email", "covers_tool_risk": False}]),
         ("finalize", [{"kind": "delivery", "deliverable": "EP101_VFX_v002", "files": len(FRAMES),
                        "holds": [{"version": 1, "through": comp.name, "through_version": 1,
                                   "itself": False, "how": f"contains {sky.name} v1"}]}]),
-        ("claim", [{**claim, "by": "td", "tool_version": "4.1", "note": "seen"},
+        ("claim", [{**claim, "claimed_by": "td", "tool_version": "4.1", "note": "seen"},
                    {"kind": "likeness", "version": 1, "performer": "Ana Lima"}]),
     ]  # fmt: skip
     # The sentence is kept: the one the text prints (with the paths absolute).
