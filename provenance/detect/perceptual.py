@@ -75,6 +75,7 @@ __all__ = [
     "bands",
     "hamming",
     "image_prints",
+    "is_a_third",
     "is_printable",
     "perceptual_print",
     "probe_radius",
@@ -150,6 +151,14 @@ REGIONS: dict[str, tuple[float, float, float, float]] = {
 BORDERLESS = "borderless"
 """The whole frame less its constant borders: stored and looked up only when it has some."""
 QUERY_REGIONS = ("whole", "third-left", "third-right", "third-top", "third-bottom")
+
+
+def is_a_third(region: str) -> bool:
+    """A print of a third of the frame (`third-top@white` too): a match of it says less than
+    one of the whole picture, whose other regions are crops of it."""
+    return region.split("@", 1)[0].startswith("third-")
+
+
 _FRAMES = (
     "whole",
     "crop-left-5",

@@ -286,29 +286,28 @@ def _origin_counts(rows: Sequence[ReportRow]) -> dict[str, int]:
 
 
 def no_deliverable(session: Session, name: str) -> TargetNotFound:
-    from provenance.store import deliverables as store_deliverables
-
-    known = store_deliverables.finalized_names(session)
-    close = difflib.get_close_matches(name, known, n=3)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
     return TargetNotFound(
-        f"No finalized deliverable is named {name!r}.{hint} `provenance deliverables` lists them."
+        f"No finalized deliverable is named {name!r}.{_deliverables_hint(session, name)}"
     )
 
 
 def _neither_deliverable_nor_delivery(session: Session, target: str) -> TargetNotFound:
     """`report delivery` takes a deliverable's name or a delivery on disk: say both."""
+    return TargetNotFound(
+        f"{target!r} is neither a finalized deliverable nor a delivery on disk."
+        f"{_deliverables_hint(session, target)} Or give a folder, a text file listing paths, a "
+        "CSV pull list or an .otio timeline."
+    )
+
+
+def _deliverables_hint(session: Session, name: str) -> str:
+    """The finalized names close to `name`, else where to find them, else that there are none."""
     from provenance.store import deliverables as store_deliverables
 
     known = store_deliverables.finalized_names(session)
-    close = difflib.get_close_matches(target, known, n=3)
+    close = difflib.get_close_matches(name, known, n=3)
     if close:
-        named = f" Did you mean {', '.join(close)}?"
-    elif known:
-        named = " `provenance deliverables` lists the finalized ones."
-    else:
-        named = " No deliverable has been finalized yet."
-    return TargetNotFound(
-        f"{target!r} is neither a finalized deliverable nor a delivery on disk.{named} "
-        "Or give a folder, a text file listing paths, a CSV pull list or an .otio timeline."
-    )
+        return f" Did you mean {', '.join(close)}?"
+    if known:
+        return " `provenance deliverables` lists the finalized ones."
+    return " No deliverable has been finalized yet."

@@ -246,10 +246,6 @@ class PrintedFile:
     prints: ImagePrints
 
 
-def _is_a_third(region: str) -> bool:
-    return region.split("@", 1)[0].startswith("third-")
-
-
 def find_near_ai(
     session: Session, roots: RootMap, files: Mapping[_Key, PrintedFile]
 ) -> dict[_Key, list[NearAiMatch]]:
@@ -261,7 +257,7 @@ def find_near_ai(
     """
     if not files:
         return {}
-    from provenance.detect.perceptual import verify  # numpy: on first use
+    from provenance.detect.perceptual import is_a_third, verify  # numpy: on first use
     from provenance.store.perceptual import details_of, near_regions
 
     generated = ai_contents(session)
@@ -289,9 +285,9 @@ def find_near_ai(
                 continue
             # A match of the whole picture says more than one of a third ("the rest differs"):
             # a third is reported only when nothing larger matched.
-            rank = (_is_a_third(candidate.region), candidate.distance, detail)
+            rank = (is_a_third(candidate.region), candidate.distance, detail)
             held = best.get(candidate.content_id)
-            if held is None or rank < (_is_a_third(held[3]), held[0], held[1]):
+            if held is None or rank < (is_a_third(held[3]), held[0], held[1]):
                 best[candidate.content_id] = (
                     candidate.distance,
                     detail,

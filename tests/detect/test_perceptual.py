@@ -1049,3 +1049,11 @@ def test_prints_of_another_algorithm_are_never_compared(ledger: Ledger) -> None:
         assert [(c.content_id, c.region) for c in near_regions(session, queries, 8)] == [
             (ids[0], "whole")
         ]
+
+
+def test_a_third_is_told_from_the_whole_picture_and_its_crops() -> None:
+    # A match of a third is reported only when nothing larger matched (store.signals).
+    from provenance.detect.perceptual import is_a_third
+
+    assert is_a_third("third-left") and is_a_third("third-top@white")
+    assert not any(map(is_a_third, ("whole", "crop-left-5", "borderless", "whole@white")))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from provenance import Ledger
 
@@ -33,21 +33,18 @@ from ..detect.test_detect_metadata import (
     xmp_itxt,
     xmp_packet,
 )
+from ..pictures import photo
+from . import blocks
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PAGE = ROOT / "docs" / "delivery.md"
 PROVENANCE = Path(sys.executable).with_name("provenance")
-MARKED = re.compile(r"^( *)<!-- run: ([\w-]+) -->\n\1```(sh|text|toml)\n(.*?)^\1```", re.S | re.M)
 FRAMES = range(1001, 1011)
 
 
 def marked(name: str, page: Path = PAGE) -> tuple[str, str]:
-    """The fence kind (`sh`: commands only; `text`: `$ ` commands with their output) and body of
-    the page's block marked `name`."""
-    found = {
-        name: (kind, "".join(line.removeprefix(indent) for line in body.splitlines(keepends=True)))
-        for indent, name, kind, body in MARKED.findall(page.read_text("utf-8"))
-    }
+    """The fence kind and body of the page's block marked `name`."""
+    found = blocks.marked(page)
     assert name in found, f"docs/{page.name} has no block marked <!-- run: {name} -->"
     return found[name]
 
@@ -57,12 +54,7 @@ def recipe(name: str) -> list[str]:
     kind, body = marked(name)
     assert kind == "sh"
     joined = re.sub(r"\\\n\s*", " ", body)
-    return [line for line in (shell_words(raw) for raw in joined.splitlines()) if line]
-
-
-def shell_words(line: str) -> str:
-    # (A comment is `#` after a space, as a shell reads it; `#` inside a word is the word's.)
-    return re.sub(r"(^|\s+)#\s.*$", "", line).strip()
+    return [line for line in (blocks.shell_words(raw) for raw in joined.splitlines()) if line]
 
 
 # Other tools a page runs beside provenance, from the same environment (test extras).
@@ -169,17 +161,9 @@ def shows(shown: list[str], printed: list[str]) -> bool:
 
 
 def steps(name: str, page: Path = PAGE) -> list[tuple[str, list[str]]]:
-    """The `$ ` commands of a `text` block, each with the lines the page shows under it."""
     kind, body = marked(name, page)
     assert kind == "text"
-    found: list[tuple[str, list[str]]] = []
-    for line in body.splitlines():
-        if line.startswith("$ "):
-            found.append((line[2:], []))
-        else:
-            assert found, f"block {name} shows output before any command"
-            found[-1][1].append(line)
-    return found
+    return blocks.split_steps(name, body)
 
 
 def run_as_the_page_shows(workspace: Path, name: str, page: Path = PAGE) -> None:
@@ -197,7 +181,11 @@ def run_as_the_page_shows(workspace: Path, name: str, page: Path = PAGE) -> None
 def sample_blocks() -> list[str]:
     """The page's blocks run on the sample show, in the page's order (approvals and consents
     change what the sweeps after them print)."""
-    return [n for _, n, _, _ in MARKED.findall(PAGE.read_text("utf-8")) if n.startswith("sample-")]
+    return [
+        n
+        for _, n, _, _ in blocks.MARKED.findall(PAGE.read_text("utf-8"))
+        if n.startswith("sample-")
+    ]
 
 
 def test_the_sample_show_prints_what_the_page_shows(tmp_path: Path) -> None:
@@ -362,15 +350,12 @@ def case_metadata_unread(workspace: Path, ledger: Ledger) -> None:
     ledger.ingest(["elements/sh090_sky_v001.png"], origin="human", by="dana")
 
 
-def write_picture(path: Path, seed: int) -> Path:
-    """A picture, not noise: a sky gradient with a sun (noise has no structure for a perceptual
-    print to keep through a JPEG); the seed changes one pixel."""
+def write_picture(path: Path, frame: int) -> Path:
+    """A photograph-like sky (noise has no structure for a perceptual print to keep through a
+    JPEG): the same picture every frame, one pixel apart so each frame has its own bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    down = Image.linear_gradient("L").resize((256, 144)).point(lambda v: 90 + v * 6 // 10)
-    across = Image.linear_gradient("L").rotate(90).resize((256, 144))
-    picture = Image.merge("RGB", (across, down.point(lambda v: v * 3 // 4), down))
-    ImageDraw.Draw(picture).ellipse((60, 30, 110, 80), fill=(250, 220, 120))
-    picture.putpixel((seed % 256, 0), (seed % 256, 0, 0))  # each frame its own bytes
+    picture = photo("sky_gen_v001", family=2)
+    picture.putpixel((frame % picture.width, 0), (frame % 256, 0, 0))
     picture.save(path)
     return path
 
@@ -466,7 +451,9 @@ CASES: dict[str, Callable[[Path, Ledger], None]] = {
 
 
 def test_every_case_the_page_marks_is_built_here() -> None:
-    marks = {n for _, n, _, _ in MARKED.findall(PAGE.read_text("utf-8")) if n.startswith("case-")}
+    marks = {
+        n for _, n, _, _ in blocks.MARKED.findall(PAGE.read_text("utf-8")) if n.startswith("case-")
+    }
     assert marks == set(CASES)
 
 
@@ -504,7 +491,7 @@ def test_the_demo_show_prints_what_the_auditor_page_shows(
     demo.build_show()
     demo.record()
     demo.deliver_and_finalize()
-    names = [n for _, n, _, _ in MARKED.findall(AUDITOR.read_text("utf-8"))]
+    names = list(blocks.marked(AUDITOR))
     assert names == [
         "demo-deliverables",
         "demo-lineage-history",

@@ -26,11 +26,11 @@ from provenance.ledger import create_db_roles
 from provenance.store import schema
 
 from ..builders import write_sequence
+from . import blocks
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ADMIN_PAGE = ROOT / "docs" / "studio-admin.md"
 PROVENANCE = Path(sys.executable).with_name("provenance")
-MARKED = re.compile(r"^( *)<!-- run: ([\w-]+) -->\n\1```text\n(.*?)^\1```", re.S | re.M)
 
 
 @dataclass
@@ -41,18 +41,12 @@ class Step:
 
 
 def marked_blocks(page: Path) -> dict[str, list[Step]]:
-    """The page's blocks marked to be run, by name: each command with the lines shown under it."""
-    blocks: dict[str, list[Step]] = {}
-    for indent, name, body in MARKED.findall(page.read_text(encoding="utf-8")):
-        steps: list[Step] = []
-        for line in (line.removeprefix(indent) for line in body.splitlines()):
-            if line.startswith("$ "):
-                steps.append(Step(line[2:], []))
-            else:
-                assert steps, f"block {name} of {page.name} shows output before any command"
-                steps[-1].shown.append(line)
-        blocks[name] = steps
-    return blocks
+    """The page's `text` blocks marked to be run, by name: each command with the lines shown."""
+    return {
+        name: [Step(command, shown) for command, shown in blocks.split_steps(name, body)]
+        for name, (kind, body) in blocks.marked(page).items()
+        if kind == "text"
+    }
 
 
 @dataclass
@@ -135,7 +129,7 @@ def run_block(
             continue
         # (A comment after the command, as a shell reads it: `#` after a space. A `#` inside a
         # word, as in name.####.exr, is the word's.)
-        words = shlex.split(re.sub(r"\s+#\s.*$", "", step.command))
+        words = shlex.split(blocks.shell_words(step.command))
         assert words[0] == "provenance", f"only provenance commands are run: {step.command!r}"
         args = [server.here(w) if w.startswith("postgresql+psycopg://") else w for w in words[1:]]
         done = subprocess.run(
