@@ -148,11 +148,21 @@ PHASES = (
     ("provenance.stat_cache", "FingerprintStream", "finish", "waiting for the hashing"),
     ("provenance.finalizer", None, "resolve_delivered", "resolve files to assets"),
     ("provenance.store.resolving", None, "_member_digests", "  of which: members by path"),
-    ("provenance.store.resolving", None, "_versions_holding", "  of which: holders by content"),
+    (
+        "provenance.store.resolving",
+        None,
+        "_every_version_holding",
+        "  of which: holders by content",
+    ),
     ("provenance.finalizer", None, "ledger_facts", "facts of the assets"),
     ("provenance.finalizer", None, "file_facts", "facts of the files"),
     ("provenance.finalizer", None, "evaluate", "the policy"),
-    ("provenance.ledger", None, "record_cache", "stat-cache refresh (a write)"),
+    ("provenance.finalizer", None, "record_cache", "stat-cache refresh (a write)"),
+    ("provenance.finalizer", None, "read_every_file", "finalize: the reading outside the lock"),
+    ("provenance.audit.verification", None, "audit", "finalize: the audit under the lock"),
+    ("provenance.finalizer", None, "check_delivery", "finalize: the check under the lock"),
+    ("provenance.finalizer", None, "record_deliverable", "finalize: the deliverable's rows"),
+    ("provenance.manifests", None, "stage_manifest", "finalize: the manifest staged"),
 )
 """(module, class, function, label): what --profile times, wall clock, inside one sweep."""
 
@@ -222,8 +232,8 @@ def child_sweep(
     if spent is not None:
         for *_, label in PHASES:
             if label in spent:
-                print(f"    {label:<32} {spent[label]:6.2f} s", file=sys.stderr)
-        print(f"    {'the whole sweep':<32} {seconds:6.2f} s", file=sys.stderr)
+                print(f"    {label:<40} {spent[label]:6.2f} s", file=sys.stderr)
+        print(f"    {'the whole sweep':<40} {seconds:6.2f} s", file=sys.stderr)
     ledger.close()
     verdict = report.verdict
     print(
@@ -290,9 +300,13 @@ def restore_ledger(workspace: Path, saved: Path) -> None:
 
 
 def prepare(
-    args: argparse.Namespace, work: Path, spec: DeliverySpec | None = None
+    args: argparse.Namespace, work: Path, spec: DeliverySpec | None = None, pin_key: bool = False
 ) -> tuple[Path, Path, Path, int, int]:
-    """(workspace, delivery, ledger snapshot, files, bytes): generated and ingested unless kept."""
+    """(workspace, delivery, ledger snapshot, files, bytes): generated and ingested unless kept.
+
+    With `pin_key`, the ledger pins its checkpoint key in the setup (a first checkpoint), so
+    that the finalizes measured are a studio's usual ones, not the ledger's very first (which
+    also makes, signs and pins the key)."""
     spec = spec or delivery_spec(args.quick)
     workspace = work / "workspace"
     delivery = workspace / "delivery"
@@ -301,7 +315,10 @@ def prepare(
     from provenance.store.schema import head_revision
 
     # (A ledger kept from before a schema change is made again, not refused mid-run.)
-    wanted = json.dumps({**spec.__dict__, "schema": head_revision()}, sort_keys=True)
+    wanted = json.dumps(
+        {**spec.__dict__, "schema": head_revision(), "key": "pinned" if pin_key else None},
+        sort_keys=True,
+    )
     if args.keep and marker.exists():
         found = json.loads(marker.read_text())
         if found["spec"] == wanted and (saved / "ledger.db").exists():
@@ -321,6 +338,8 @@ def prepare(
     started = time.perf_counter()
     with Ledger.create(str(workspace / ".provenance" / "ledger.db"), cwd=workspace) as ledger:
         report = ledger.ingest([str(delivery)], origin="capture", workers=args.workers)
+        if pin_key:
+            ledger.checkpoint(folder=work / "setup-checkpoints")
     if report.skipped or report.files_new != files:
         raise SystemExit(f"the ingest recorded {report.files_new:,} of {files:,} files")
     log(
@@ -454,7 +473,9 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
 
 def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
     """A delivery of frame-sized files: its cold sweep and its finalize against xxhsum."""
-    workspace, delivery, saved, files, total = prepare(args, work, frames_spec(args.quick))
+    workspace, delivery, saved, files, total = prepare(
+        args, work, frames_spec(args.quick), pin_key=True
+    )
     copy = workspace / "outgoing"
     restore_ledger(workspace, saved)
     make_copy(delivery, copy)
@@ -466,19 +487,28 @@ def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
     colds: list[dict[str, Any]] = []
     finals: list[dict[str, Any]] = []
     for _ in range(args.repeat):
+        # (The last finalize's manifest would be a file the ledger put back never saw.)
+        (copy / "provenance-manifest.json").unlink(missing_ok=True)
         xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=copy)))
         restore_ledger(workspace, saved)
         colds.append(run_sweep(workspace, copy, args.workers))
         restore_ledger(workspace, saved)
-        (copy / "provenance-manifest.json").unlink(missing_ok=True)
-        # (The checkpoints of the last finalize would be ahead of the ledger put back.)
-        shutil.rmtree(workspace / "cp", ignore_errors=True)
         finals.append(run_sweep(workspace, copy, args.workers, finalize=True))
+    (copy / "provenance-manifest.json").unlink(missing_ok=True)
+    if args.profile:
+        for profile in ("phases", "cprofile"):
+            log(f"{profile} of a finalize:")
+            restore_ledger(workspace, saved)
+            run_sweep(workspace, copy, args.workers, profile, finalize=True)
+            (copy / "provenance-manifest.json").unlink(missing_ok=True)
     log(f"xxhsum (frames)  {seconds_list(xxh_runs)}")
     log(f"cold sweep       {seconds_list([float(r['seconds']) for r in colds])}")
     log(f"finalize         {seconds_list([float(r['seconds']) for r in finals])}")
     xxh = min(xxh_runs)
     cold = min(float(r["seconds"]) for r in colds)
+    cold_judged = all(
+        (r["files"], r["files_read"], r["blocked"]) == (files, files, False) for r in colds
+    )
     final = min(finals, key=lambda r: float(r["seconds"]))
     final_s = float(final["seconds"])
     label = f"{files:,} frames of 1-1.5 MiB ({gb(total)})"
@@ -489,7 +519,7 @@ def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
             f"xxhsum {xxh:.2f} s",
             f"{cold / xxh:.2f}x time",
             f"<= {FRAMES_COLD_TARGET_RATIO}x time",
-            cold <= FRAMES_COLD_TARGET_RATIO * xxh,
+            cold <= FRAMES_COLD_TARGET_RATIO * xxh and cold_judged,
         ),
         Row(
             f"{label}: finalize (reads every byte)",
@@ -531,7 +561,9 @@ def bench_strong(args: argparse.Namespace, work: Path) -> list[Row]:
     """`finalize` of the frames delivery with no strong digest, with SHA-256 and with BLAKE3,
     each computed in the same read as xxh3-128; sha256sum and b3sum (when installed) over the
     same files for reference."""
-    workspace, delivery, saved, files, total = prepare(args, work, frames_spec(args.quick))
+    workspace, delivery, saved, files, total = prepare(
+        args, work, frames_spec(args.quick), pin_key=True
+    )
     copy = workspace / "outgoing"
     make_copy(delivery, copy)
     warm_cache(copy)
@@ -632,7 +664,8 @@ def main() -> int:
         return 2
     work: Path = args.work.resolve() / "sweep"
     # Checkpoints or config a sweep might look for stay in the work folder.
-    os.environ.setdefault("XDG_CONFIG_HOME", str(work / "config"))
+    # (Beside both work folders: the frames ledger pins the key kept there.)
+    os.environ.setdefault("XDG_CONFIG_HOME", str(work.parent / "sweep-config"))
     load_before = os.getloadavg()[0]
     try:
         rows = bench(args, work) if args.only in (None, "small") else []
@@ -644,6 +677,7 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(work.parent / "sweep-frames", ignore_errors=True)
+            shutil.rmtree(work.parent / "sweep-config", ignore_errors=True)
     return report(rows, args, load_before)
 
 

@@ -39,6 +39,7 @@ from provenance.stat_cache import CacheRefresh, StatCache, record_refresh
 from provenance.store import bulk
 from provenance.store.events import UnitOfWork
 from provenance.store.ledger_facts import ledger_facts
+from provenance.store.locations import cached_locations
 from provenance.store.models import Deliverable, DeliverableFile
 from provenance.store.queries import RootMap, recorded_manifests
 from provenance.store.resolving import (
@@ -542,10 +543,29 @@ def _fingerprint_unseen(
 
 
 def record_cache(
-    session: Session, roots: RootMap, refresh: CacheRefresh, hasher: Hasher, racy_window_ns: int
+    session: Session, roots: RootMap, refresh: CacheRefresh, earlier: CacheRefresh | None = None
 ) -> None:
     """Keep what a check had to read in the stat cache (a cache of where bytes were seen): a
-    folder of exact copies as one seal, any other file as its own location."""
+    folder of exact copies as one seal, any other file as its own location.
+
+    `earlier` is a reading made before this check (a finalize's reading outside the lock),
+    kept in the same write: each file as of the last reading of it, with the time that reading
+    began (the racy rule judges a row by when its file was read)."""
+    if earlier is not None:
+        again = {r.path for r in refresh.fresh}
+        kept = [r for r in earlier.fresh if r.path not in again]
+        # The rows as they are now, under the lock (another writer may have recorded some
+        # of these paths since the reading): the check looked most of them up already.
+        cached = dict(refresh.cached)
+        unknown = [r.path for r in kept if r.path not in cached]
+        if unknown:
+            cached.update(cached_locations(session.connection(), roots, unknown))
+        if kept or earlier.copied:
+            _record_refresh(session, roots, replace(earlier, fresh=kept, cached=cached))
+    _record_refresh(session, roots, refresh)
+
+
+def _record_refresh(session: Session, roots: RootMap, refresh: CacheRefresh) -> None:
     sealed = write_copy_seals(session.connection(), roots, refresh.copied)
     fresh = refresh.fresh
     if sealed:

@@ -197,7 +197,7 @@ def scene_inputs(ledger: Ledger, scene: PathArg, workers: int | None) -> SceneLi
             roots = roots_for_reading(ledger, session)
             plan = plan_lineage(session, roots, read, hasher, ledger.racy_window_ns)
             lineage = lineage_report(session, roots, plan)
-        refresh_cache(ledger, plan.refresh, hasher)
+        refresh_cache(ledger, plan.refresh)
     return lineage
 
 

@@ -579,3 +579,87 @@ def test_a_symlink_in_a_delivery_is_explained(show: Ledger, workspace: Path) -> 
 )
 def test_paths_relative_to_a_delivery_are_relpaths(path: bytes, home: bytes) -> None:
     assert relative_to(path, home) == os.path.relpath(path, home)
+
+
+class _Stop(ProvenanceError):
+    pass
+
+
+@pytest.mark.parametrize(
+    "outcome", ["finalized", "refused", "name taken", "failed after the check"]
+)
+def test_what_a_finalize_read_is_kept_whether_it_finalizes_or_not(
+    show: Ledger, workspace: Path, monkeypatch: pytest.MonkeyPatch, outcome: str
+) -> None:
+    # A finalize reads every byte outside the lock; what it read is kept in the stat cache in
+    # the locked write when that commits, and in a write of its own when it does not: either
+    # way the next sweep of the same folder reads nothing again. (The plates' last frame is
+    # left out: the folder is not a whole copy, sealed as one, but a file at a time.)
+    delivery = deliver(workspace, "plates")
+    frames = sorted((delivery / "plates").iterdir())
+    frames[-1].unlink()
+    if outcome == "refused":
+        write_image(delivery / "plates" / "sh010_still.png", seed="still")  # untracked
+    name = "EP101_v001"
+    if outcome == "name taken":
+        assert show.finalize(deliver(workspace, "plates", name="other"), name).finalized
+    if outcome == "failed after the check":
+
+        def failing(*args: object) -> None:
+            raise _Stop("stopped after the check")
+
+        monkeypatch.setattr("provenance.facade.delivering._finalize_payload", failing)
+    time.sleep(0.05)
+    if outcome in ("name taken", "failed after the check"):
+        with pytest.raises(ProvenanceError):
+            show.finalize(delivery, name)
+    else:
+        report = show.finalize(delivery, name)
+        assert report.finalized == (outcome == "finalized")
+        assert report.files_read == len(FRAMES) - 1 + (outcome == "refused")
+    # (Only the manifest a finalize writes into the folder is new to the next sweep.)
+    assert show.sweep(delivery).files_read == (1 if outcome == "finalized" else 0)
+
+
+def test_a_finalize_keeps_its_reading_when_another_writer_recorded_the_same_files(
+    show: Ledger, db_url: str, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between the reading outside the lock and the locked write, another writer (a sweep on
+    # another machine) records the same paths in the stat cache: the finalize's write
+    # replaces those rows rather than failing on them.
+    import provenance.finalizer
+
+    delivery = deliver(workspace, "plates")
+    time.sleep(0.05)
+    read_every_file = provenance.finalizer.read_every_file
+
+    def read_then_another_writer(*args, **kwargs):  # type: ignore[no-untyped-def]
+        reading = read_every_file(*args, **kwargs)
+        with Ledger.open(db_url, cwd=workspace) as other:
+            assert other.sweep(delivery).files_read == len(FRAMES)
+        return reading
+
+    monkeypatch.setattr(provenance.finalizer, "read_every_file", read_then_another_writer)
+    report = show.finalize(delivery, "EP101_v001")
+    assert report.finalized and report.files_read == len(FRAMES)
+    monkeypatch.undo()
+    assert show.sweep(delivery).files_read == 1  # the manifest alone
+
+
+def test_a_finalize_leaves_the_garbage_collector_as_it_found_it(
+    show: Ledger, workspace: Path
+) -> None:
+    import gc
+
+    delivery = deliver(workspace, "plates")
+    assert gc.isenabled()
+    assert show.finalize(delivery, "EP101_v001").finalized
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        show.sweep(delivery)
+        with pytest.raises(ProvenanceError, match="already final"):
+            show.finalize(delivery, "EP101_v001")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
