@@ -162,7 +162,14 @@ PHASES = (
     ("provenance.audit.verification", None, "audit", "finalize: the audit under the lock"),
     ("provenance.finalizer", None, "check_delivery", "finalize: the check under the lock"),
     ("provenance.finalizer", None, "record_deliverable", "finalize: the deliverable's rows"),
+    ("provenance.manifests", None, "manifest_body", "finalize: the manifest's JSON"),
     ("provenance.manifests", None, "stage_manifest", "finalize: the manifest staged"),
+    ("provenance.facade.delivering", None, "checkpoint_signer", "finalize: its key checked"),
+    ("provenance.facade.delivering", None, "signing_chain", "finalize: the chain it signs"),
+    ("provenance.audit.checkpoints", None, "make_checkpoint", "finalize: the checkpoint signed"),
+    ("provenance.facade.delivering", None, "_put_in_place", "finalize: manifest, checkpoint kept"),
+    ("provenance.fingerprint", "Hasher", "__enter__", "the hashing workers started"),
+    ("provenance.fingerprint", "Hasher", "__exit__", "the hashing workers stopped"),
 )
 """(module, class, function, label): what --profile times, wall clock, inside one sweep."""
 
