@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from provenance.detect import Signal
 from provenance.detect.sniff import could_carry, worth_reading
 from provenance.fingerprint import Hasher, aggregate_digest
-from provenance.records import IngestReport, SkippedFile, display_path, pack_folder
+from provenance.packed_refs import pack_folder
+from provenance.records import IngestReport, SkippedFile, display_path
 from provenance.scan import (
     LEDGER_FOLDERS,
     RACY_WINDOW_NS,

@@ -28,7 +28,8 @@ import xxhash
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from provenance.records import AssetRef, AssetRefs, display_path, pack_folder, packed_here
+from provenance.packed_refs import AssetRefs, pack_folder, packed_here
+from provenance.records import AssetRef, display_path
 from provenance.scan import DirectoryScan, Sealed
 from provenance.store import bulk, cache
 from provenance.store.models import Asset, AssetVersion, Content, FolderSeal, Member

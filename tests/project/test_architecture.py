@@ -94,6 +94,7 @@ PURE = [
         "provenance.paths",
         "provenance.roots",
         "provenance.records",
+        "provenance.packed_refs",
         "provenance.errors",
         "provenance.detect",
         "provenance.scenes",
@@ -341,3 +342,18 @@ def test_the_doc_lists_every_known_exception(exceptions: dict[str, list[str]]) -
         assert re.search(rf"`{re.escape(module)}`", page), module
         for name in imported:
             assert f"`{name}`" in page, name
+
+
+LONGEST_MODULE = 800
+"""Lines: past this, a module of the library holds more than one part a reader can hold in
+mind at once, and is split by what its parts do (docs/architecture.md)."""
+
+
+def test_no_module_of_the_library_is_over_the_longest() -> None:
+    long = {
+        name: lines
+        for name, path in modules()
+        if name in LIBRARY
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > LONGEST_MODULE
+    }
+    assert long == {}

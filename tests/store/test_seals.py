@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from provenance import Ledger, finalizer, ingest
 from provenance.fingerprint import RACY_WINDOW_NS
 from provenance.ingest import Ingester, batches
+from provenance.packed_refs import packed_here
 from provenance.policy import Policy, load_policy
-from provenance.records import IngestReport, SweepReport, packed_here
+from provenance.records import IngestReport, SweepReport
 from provenance.stat_cache import StatCache
 from provenance.store.engine import read_session, write_session
 from provenance.store.models import (
