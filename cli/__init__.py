@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import click
 
 from provenance import __version__
-from provenance.errors import ProvenanceError
+from provenance.errors import AuditFailed, ProvenanceError
 
 if TYPE_CHECKING:
     from provenance.ledger import Ledger
@@ -150,10 +150,12 @@ class ProvenanceGroup(click.Group):
             obj = ctx.find_object(Context)
             if obj is not None and obj.traceback:
                 traceback.print_exc()
-            from provenance.cli.render import printable
+            from provenance.cli.render import audit_failed_text, printable
 
+            # (The audit's problems are partly data: the CLI words them.)
+            message = audit_failed_text(exc) if isinstance(exc, AuditFailed) else str(exc)
             # (Lines of its own stay lines; a newline inside a name cannot forge one.)
-            lines = "\n".join(printable(line) for line in str(exc).split("\n"))
+            lines = "\n".join(printable(line) for line in message.split("\n"))
             click.echo(f"Error: {lines}", err=True)
             ctx.exit(exc.exit_code)
 

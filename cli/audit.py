@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
-from provenance.cli.render import count, echo, emit_json, human_bytes
+from provenance.cli.render import (
+    audit_difference_json,
+    audit_problem_text,
+    count,
+    echo,
+    emit_json,
+    human_bytes,
+)
 
 from provenance import schemas
 
@@ -80,6 +87,8 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
     Exit 0 when history verifies, 3 when it was edited, truncated or rewritten, or a
     checkpoint is not one, or not signed by a trusted key.
     """
+    from provenance.audit.differences import differing_rows
+
     with obj.open() as ledger:
         report = ledger.audit_verify(key, checkpoints)
     if as_json:
@@ -91,7 +100,11 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
                 "root": report.root,
                 "ledger": report.ledger_id,
                 "seconds": round(report.seconds, 3),
-                "problems": report.problems,
+                "problems": [audit_problem_text(problem) for problem in report.problems],
+                "differences": [
+                    audit_difference_json(difference)
+                    for difference in differing_rows(report.problems)
+                ],
                 "notes": report.notes,
                 "keys": [_key_json(k) for k in report.keys.keys.values()],
                 "checkpoints": [
@@ -109,7 +122,7 @@ def verify(obj: Context, key: Path | None, checkpoints: Path | None, as_json: bo
         )
     else:
         for problem in report.problems:
-            echo(f"TAMPERED {problem}")
+            echo(f"TAMPERED {audit_problem_text(problem)}")
         for note in report.notes:
             echo(f"note: {note}")
         good = sum(1 for c in report.checkpoints if c.problem is None)

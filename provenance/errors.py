@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from provenance.audit.verification import AuditReport
+
 __all__ = [
     "AmbiguousTarget",
     "AuditFailed",
@@ -96,17 +101,18 @@ class KeyNotTrusted(ProvenanceError):
 
 
 class AuditFailed(ProvenanceError):
-    """The event log does not verify: history was edited, removed or rewritten."""
+    """The event log does not verify: history was edited, removed or rewritten.
+
+    `report` is the audit that failed: its `problems` say what does not verify (sentences, and
+    differing rows as data that the CLI words). The message only counts them."""
 
     exit_code = 3
 
-    def __init__(self, report: object) -> None:
-        problems = getattr(report, "problems", [])
-        listed = "\n".join(f"  - {p}" for p in problems[:10])
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+    def __init__(self, report: AuditReport) -> None:
+        found = len(report.problems)
         super().__init__(
-            "The ledger's history does not verify, so nothing can be finalized or "
-            f"checkpointed:\n{listed}{more}\nRun `provenance audit verify` for the full "
-            "report, and restore the ledger from a backup checked against your checkpoints."
+            f"The ledger's history does not verify ({found} problem{'' if found == 1 else 's'}), "
+            "so nothing can be finalized or checkpointed. Run `provenance audit verify` for the "
+            "full report, and restore the ledger from a backup checked against your checkpoints."
         )
         self.report = report

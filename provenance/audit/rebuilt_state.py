@@ -1,6 +1,7 @@
 """The state rebuilt from the events alone, compared with the tables row for row: every event
-commits to the rows its unit of work wrote (`store.rows`), and each difference is said as a
-sentence an auditor reads (the rows named as the tables, else the events, have them).
+commits to the rows its unit of work wrote (`store.rows`), and each row that differs is reported
+as data (`audit.differences`: the CLI words it), its asset versions and tools named as the
+tables, else the events, have them. What is not one row (counts, digests, times) is a sentence.
 """
 
 from __future__ import annotations
@@ -11,14 +12,21 @@ import operator
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from provenance.audit.differences import (
+    AuditProblem,
+    ColumnChange,
+    EventRef,
+    MoreDifferences,
+    RowDifference,
+    VersionName,
+)
 from provenance.audit.legacy import LEGACY_WRITES, legacy_checks
 from provenance.fingerprint import aggregate_digest
-from provenance.origins import Origin
 from provenance.records import display_path
 from provenance.store.models import Approval, AssetVersion, Claim, Consent, Deliverable, LineageEdge
 from provenance.store.rows import (
@@ -56,15 +64,25 @@ KEYS: dict[str, tuple[str, ...]] = {
     "signals": ("version_id", "source"),
     "roots": ("id",),
 }
-"""What names a row in a sentence: a row added and a row gone with the same key were changed."""
+"""What names a row: a row added and a row gone with the same key were changed."""
 
 MOST_PER_GROUP = 20
-"""Sentences about one table of one event; past this, how many more is said."""
+"""Differing rows reported of one table under one event; past this, how many more is said."""
+
+_VERSION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "asset_versions": ("id",),
+    "claims": ("version_id",),
+    "lineage": ("child_id", "parent_id"),
+    "approvals": ("version_id",),
+    "likenesses": ("version_id",),
+    "signals": ("version_id",),
+}
+"""The columns of each table that refer to an asset version, named in a `RowDifference`."""
 
 
 @dataclass
 class StateCheck:
-    problems: list[str]
+    problems: list[AuditProblem]
     notes: list[str]
 
 
@@ -81,7 +99,7 @@ def check_state(
     connection = session.connection()
     actual = read_rows(connection)
     names = _Names(actual, rebuilt)
-    problems = list(rebuilt.unreadable)
+    problems: list[AuditProblem] = list(rebuilt.unreadable)
     unvouched: dict[str, set[int]] = {}
     for table in COLUMNS:
         found, unvouched[table] = _check_digested(table, rebuilt, actual[table], events)
@@ -131,14 +149,19 @@ def _check_digested(
     return problems, failed
 
 
+_Difference = tuple[Literal["added", "removed", "changed"], Row, Row | None]
+"""How a row differs, the row as its event recorded it (as the table holds it, when added), and
+the row the table holds (when changed)."""
+
+
 def _compare_table(
     table: str,
     rebuilt: RebuiltState,
     found: dict[int, list[Row]],
     events: dict[int, EventFacts],
     names: _Names,
-) -> list[str]:
-    problems: list[str] = []
+) -> list[AuditProblem]:
+    problems: list[AuditProblem] = []
     expected = rebuilt.rows[table]
     digested = rebuilt.digested[table]  # compared whole by _check_digested
     key = operator.itemgetter(*[COLUMNS[table].index(column) for column in KEYS[table]])
@@ -146,16 +169,16 @@ def _compare_table(
         recorded = expected.get(event_id, [])
         present = found.get(event_id, [])
         event = events.get(event_id)
+        named = EventRef(event_id, event.kind if event is not None else None)
         if event_id not in rebuilt.committed and not recorded:
             # Rows of an event without commitments: only where they point can be judged.
-            if event is None:
-                why = "which does not exist"
-            elif table not in LEGACY_WRITES.get(event.kind, frozenset()):
-                why = f"a {event.kind} event, which records no {table.replace('_', ' ')}"
-            else:
+            if event is not None and table in LEGACY_WRITES.get(event.kind, frozenset()):
                 continue
-            say = functools.partial(_sentence, table, event_id, why, rebuilt, events, names)
-            problems += _capped([("added", row, None) for row in present], say)
+            # The event does not exist, or is of a kind that records no such rows.
+            report = functools.partial(
+                _row_difference, table, named, rebuilt, events, names, event is not None
+            )
+            problems += _capped(table, named, [("added", row, None) for row in present], report)
             continue
         recorded_count, present_count = Counter(recorded), Counter(present)
         if recorded_count == present_count:
@@ -164,58 +187,64 @@ def _compare_table(
         gone: dict[object, list[Row]] = {}
         for row in (recorded_count - present_count).elements():
             gone.setdefault(key(row), []).append(row)
-        differences: list[tuple[str, Row, Row | None]] = []
+        differences: list[_Difference] = []
         for row in (present_count - recorded_count).elements():
             twins = gone.get(key(row))
             differences.append(("changed", twins.pop(), row) if twins else ("added", row, None))
         differences.sort(key=lambda difference: difference[0])  # added, then changed
-        differences += [("missing", row, None) for rows in gone.values() for row in rows]
-        kind = event.kind if event is not None else "which does not exist"
-        say = functools.partial(_sentence, table, event_id, kind, rebuilt, events, names)
-        problems += _capped(differences, say)
+        differences += [("removed", row, None) for rows in gone.values() for row in rows]
+        report = functools.partial(_row_difference, table, named, rebuilt, events, names, False)
+        problems += _capped(table, named, differences, report)
     return problems
 
 
-def _sentence(
+def _row_difference(
     table: str,
-    event_id: int,
-    kind: str,
+    event: EventRef,
     rebuilt: RebuiltState,
     events: dict[int, EventFacts],
     names: _Names,
-    difference: tuple[str, Row, Row | None],
-) -> str:
-    """One difference between a table and its events, as an auditor reads it."""
-    what, row, present = difference
-    if what == "added":
-        return (
-            f"{names.describe(table, row)} is not recorded by any event: inserted outside "
-            f"provenance (it names event #{event_id}, {kind})"
+    wrong_event_kind: bool,
+    difference: _Difference,
+) -> RowDifference:
+    """One row that differs between a table and its events, its references named."""
+    how, row, present = difference
+    changes: tuple[ColumnChange, ...] = ()
+    if how == "changed":
+        assert present is not None
+        changes = tuple(
+            ColumnChange(column, then, now)
+            for column, then, now in zip(COLUMNS[table], row, present, strict=True)
+            if then != now
         )
-    if what == "missing":
-        return (
-            f"{names.describe(table, row)}, recorded by event #{event_id} ({kind}), is missing: "
-            "deleted outside provenance"
-        )
-    assert present is not None
-    changes = "; ".join(
-        f"{column} is {now!r}, the event says {then!r}"
-        for column, then, now in zip(COLUMNS[table], row, present, strict=True)
-        if then != now
+        last = rebuilt.last_recorded.get((table, row[0]), event.id)
+        event = EventRef(last, events[last].kind) if last in events else EventRef(event.id, None)
+    values = dict(zip(COLUMNS[table], row, strict=True))
+    return RowDifference(
+        table,
+        how,
+        event,
+        values,
+        versions={
+            column: names.version(values[column]) for column in _VERSION_COLUMNS.get(table, ())
+        },
+        tool=names.tool(values["tool_id"]) if table == "claims" else None,
+        root_path=_shown_path(None, values["name"]) if table == "roots" else None,
+        changes=changes,
+        wrong_event_kind=wrong_event_kind,
     )
-    last = rebuilt.last_recorded.get((table, row[0]), event_id)
-    when = f"event #{last} ({events[last].kind})" if last in events else f"event #{event_id}"
-    return f"{names.describe(table, row)} was changed after {when} recorded it: {changes}"
 
 
 def _capped(
-    differences: Sequence[tuple[str, Row, Row | None]],
-    say: Callable[[tuple[str, Row, Row | None]], str],
-) -> list[str]:
-    """The first MOST_PER_GROUP sentences (made only when shown), then how many more."""
-    shown = [say(difference) for difference in differences[:MOST_PER_GROUP]]
+    table: str,
+    event: EventRef,
+    differences: Sequence[_Difference],
+    report: Callable[[_Difference], RowDifference],
+) -> list[AuditProblem]:
+    """The first MOST_PER_GROUP differing rows (named only when reported), then how many more."""
+    shown: list[AuditProblem] = [report(difference) for difference in differences[:MOST_PER_GROUP]]
     if len(differences) > MOST_PER_GROUP:
-        shown.append(f"... and {len(differences) - MOST_PER_GROUP} more like these")
+        shown.append(MoreDifferences(table, event, len(differences) - MOST_PER_GROUP))
     return shown
 
 
@@ -356,8 +385,8 @@ def _check_deliverable_files(
 
 
 class _Names:
-    """How sentences name asset versions and tools: as the tables have them, else as the events
-    do. (Looked up only when there is something to say.)"""
+    """How asset versions and tools are named: as the tables have them, else as the events do.
+    (Looked up only when there is something to report.)"""
 
     def __init__(self, actual: dict[str, dict[int, list[Row]]], rebuilt: RebuiltState) -> None:
         self._sources = (actual, rebuilt.rows)
@@ -376,54 +405,15 @@ class _Names:
             }
         return self._rows[table].get(row_id) if isinstance(row_id, int) else None
 
-    def version(self, version_id: object) -> str:
+    def version(self, version_id: Any) -> VersionName:
         row = self._row("asset_versions", version_id)
         if row is None:
-            return f"asset version #{version_id}"
-        return f"{_shown_path(row[1], row[2])} v{row[4]}"
+            return VersionName(version_id)
+        return VersionName(version_id, _shown_path(row[1], row[2]), row[4])
 
     def tool(self, tool_id: object) -> str | None:
         row = self._row("tools", tool_id)
         return str(row[2]) if row is not None else None
-
-    def describe(self, table: str, row: Row) -> str:
-        """A row as an auditor reads it."""
-        values = dict(zip(COLUMNS[table], row, strict=True))
-        if table == "tools":
-            return f"tool {values['name']!r}"
-        if table == "asset_versions":
-            return f"asset version {self.version(values['id'])} ({values['digest']})"
-        if table == "claims":
-            tool = self.tool(values["tool_id"])
-            made = f" made with {tool}" if tool else ""
-            resolving = "resolving claim" if values["resolves"] else "claim"
-            return (
-                f"{resolving} that {self.version(values['version_id'])} is "
-                f"{_origin_alias(values['origin'])}{made}, by {values['claimed_by']} "
-                f"({values['evidence']})"
-            )
-        if table == "lineage":
-            return (
-                f"lineage edge {self.version(values['child_id'])} \u2190 "
-                f"{self.version(values['parent_id'])} ({values['kind']})"
-            )
-        if table == "approvals":
-            return (
-                f"approval {values['ref']!r} by {values['approved_by']} of "
-                f"{self.version(values['version_id'])}"
-            )
-        if table == "consents":
-            return f"consent of {values['performer']} ({values['ref']!r})"
-        if table == "likenesses":
-            return f"likeness of {values['performer']} on {self.version(values['version_id'])}"
-        if table == "signals":
-            return (
-                f"signal {values['source']} ({values['evidence']}) in "
-                f"{self.version(values['version_id'])}: {values['summary']}"
-            )
-        if table == "roots":
-            return f"root {_shown_path(None, values['name'])}"
-        return f"deliverable {values['name']!r}"
 
 
 def _shown_path(root: object, pattern: object) -> str:
@@ -438,10 +428,3 @@ def _shown_path(root: object, pattern: object) -> str:
     if root == "/":
         return "/" + shown(pattern)
     return shown(pattern)
-
-
-def _origin_alias(code: object) -> str:
-    try:
-        return Origin(code).alias
-    except ValueError:
-        return repr(code)

@@ -19,6 +19,7 @@ from provenance.audit.checkpoints import (
     read_checkpoint,
     stored_checkpoints,
 )
+from provenance.audit.differences import AuditProblem
 from provenance.audit.legacy import LEGACY_CHECKED
 from provenance.audit.rebuilt_state import EventFacts, check_state
 from provenance.keys import KEY_KINDS, KeyBook, KeyRing, Pins
@@ -37,7 +38,9 @@ class AuditReport:
     size: int
     root: str
     ledger_id: str
-    chain_problems: list[str]
+    chain_problems: list[AuditProblem]
+    """What the chain, the state rebuilt from the events and the key events show (checkpoints
+    apart): each a sentence, or a differing row as data (`audit.differences`)."""
     checkpoints: list[CheckpointCheck]
     seconds: float
     notes: list[str] = field(default_factory=list)
@@ -52,7 +55,8 @@ class AuditReport:
         return not self.chain_problems and all(c.problem is None for c in self.checkpoints)
 
     @property
-    def problems(self) -> list[str]:
+    def problems(self) -> list[AuditProblem]:
+        """Everything that does not verify, checkpoints last (`differing_rows` picks the rows)."""
         found = list(self.chain_problems)
         found += [f"checkpoint {c.path.name}: {c.problem}" for c in self.checkpoints if c.problem]
         return found
@@ -84,13 +88,12 @@ def audit(
     state = read_chain(session, each)
     state_check = check_state(session, builder.result(), facts)
     keys = book.result()
-    state.problems.extend(state_check.problems)
-    state.problems.extend(keys.problems)
+    problems: list[AuditProblem] = [*state.problems, *state_check.problems, *keys.problems]
     try:
         stored = stored_checkpoints(folder)
     except OSError as exc:
         stored = []
-        state.problems.append(
+        problems.append(
             f"the checkpoints folder {folder} cannot be read ({exc.strerror}): its checkpoints "
             "were not checked"
         )
@@ -107,7 +110,7 @@ def audit(
         state.size,
         state.root.hex(),
         state.ledger_id,
-        state.problems,
+        problems,
         checks,
         time.perf_counter() - started,
         notes,

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from provenance.cli.render import audit_problem_text
 
 from provenance import Ledger, Origin
+from provenance.audit.differences import ColumnChange, RowDifference, differing_rows
 from provenance.errors import AuditFailed
 from provenance.origins import Evidence
 from provenance.store.claims import ClaimSpec, add_claims
@@ -97,7 +99,14 @@ def rewrite_chain(
 
 
 def problems(ledger: Ledger) -> list[str]:
-    return ledger.audit_verify().problems
+    """What `audit verify` reports, as the lines it prints."""
+    return [audit_problem_text(problem) for problem in ledger.audit_verify().problems]
+
+
+def differences(ledger: Ledger) -> list[RowDifference]:
+    """The rows `audit verify` finds changed, added or removed, as data."""
+    found = differing_rows(ledger.audit_verify().problems)
+    return [row for row in found if isinstance(row, RowDifference)]
 
 
 def test_an_untouched_ledger_verifies(busy: Ledger) -> None:
@@ -190,14 +199,30 @@ def test_a_relabelled_claim_is_caught(busy: Ledger, db_url: str, backend: str) -
             "UPDATE claims SET origin = 'digitalCreation' WHERE origin = 'trainedAlgorithmicMedia'",
         ],
     )
-    found = problems(busy)
-    assert any("was changed" in p and "'digitalCreation'" in p for p in found)
+    (relabelled,) = differences(busy)
+    assert (relabelled.table, relabelled.how, relabelled.event.kind) == (
+        "claims",
+        "changed",
+        "ingest",
+    )
+    assert relabelled.changes == (
+        ColumnChange("origin", "trainedAlgorithmicMedia", "digitalCreation"),
+    )
+    assert (relabelled.values["claimed_by"], relabelled.tool) == ("bob", "Runway Gen-4")
+    assert str(relabelled.versions["version_id"]).endswith("gen.png v1")
+    assert any("was changed" in p and "'digitalCreation'" in p for p in problems(busy))
 
 
 def test_a_deleted_claim_is_caught(busy: Ledger, db_url: str, backend: str) -> None:
     raw(
         db_url,
         [*drop_guards(backend, "claims"), "DELETE FROM claims WHERE claimed_by = 'carol'"],
+    )
+    (deleted,) = differences(busy)
+    assert (deleted.table, deleted.how, deleted.event.kind) == ("claims", "removed", "claim")
+    assert (deleted.values["claimed_by"], deleted.values["note"]) == (
+        "carol",
+        "checked the camera report",
     )
     assert any("is missing" in p for p in problems(busy))
 
@@ -233,6 +258,8 @@ def test_a_claim_turned_into_a_resolution_is_caught(
             "UPDATE claims SET resolves = TRUE WHERE claimed_by = 'alice'",
         ],
     )
+    (resolving,) = differences(busy)
+    assert resolving.changes == (ColumnChange("resolves", False, True),)
     assert any(
         "was changed after event" in p and "resolves is True, the event says False" in p
         for p in problems(busy)
@@ -526,6 +553,80 @@ def test_claims_on_any_evidence_are_committed_like_any_other(
         and "evidence is 'declared', the event says 'embedded-signed'" in line
         for line in found
     ), found
+
+
+def event_ids(db_url: str, kind: str) -> list[int]:
+    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        found = connection.execute(
+            sa.text("SELECT id FROM events WHERE kind = :kind ORDER BY id"), {"kind": kind}
+        )
+        ids = [event_id for (event_id,) in found]
+    engine.dispose()
+    return ids
+
+
+def test_differing_rows_are_reported_as_data_and_worded_as_before(
+    history: Ledger, run: Cli, db_url: str, backend: str, workspace: Path
+) -> None:
+    # A claim relabelled, a lineage edge inserted under the link, a consent deleted: the text,
+    # the JSON and a refused finalize say them in the words the audit has always used.
+    link, consent = event_ids(db_url, "link")[-1], event_ids(db_url, "consent")[-1]
+    gen_ingest = event_ids(db_url, "ingest")[1]
+    comp, plates = version_id(history, "comp.png"), version_id(history, "plates/p.####.tif")
+    raw(
+        db_url,
+        [
+            *drop_guards(backend, "claims", "consents"),
+            "UPDATE claims SET origin = 'digitalCreation' WHERE claimed_by = 'bob'",
+            "INSERT INTO lineage (child_id, parent_id, kind, created_at, event_id) "
+            f"SELECT {comp}, {plates}, 'contains', at, id FROM events WHERE id = {link}",
+            "DELETE FROM consents",
+        ],
+    )
+    # Paths as recorded: below the SQLite ledger's own folder, absolute on PostgreSQL.
+    here = "" if backend == "sqlite" else f"{workspace}/"
+    lines = [
+        f"claim that {here}gen.png v1 is ai made with Runway Gen-4, by bob (declared) was "
+        f"changed after event #{gen_ingest} (ingest) recorded it: origin is 'digitalCreation', "
+        "the event says 'trainedAlgorithmicMedia'",
+        f"lineage edge {here}comp.png v1 \u2190 {here}plates/p.####.tif v1 (contains) is not "
+        f"recorded by any event: inserted outside provenance (it names event #{link}, link)",
+        f"consent of Zo\u00eb Kim ('SAG form 88'), recorded by event #{consent} (consent), is "
+        "missing: deleted outside provenance",
+    ]
+    assert tampered(run) == lines
+    document = json.loads(run("audit", "verify", "--json", expect=3).stdout)
+    assert document["problems"] == lines
+    assert [(d["kind"], d["table"], d["how"]) for d in document["differences"]] == [
+        ("row", "claims", "changed"),
+        ("row", "lineage", "added"),
+        ("row", "consents", "removed"),
+    ]
+    relabelled, inserted, deleted = document["differences"]
+    assert relabelled["changes"] == [
+        {"column": "origin", "before": "trainedAlgorithmicMedia", "after": "digitalCreation"}
+    ]
+    assert (relabelled["event"], relabelled["tool"]) == (
+        {"id": gen_ingest, "kind": "ingest"},
+        "Runway Gen-4",
+    )
+    assert inserted["versions"] == {
+        "child_id": {"id": comp, "path": f"{here}comp.png", "number": 1},
+        "parent_id": {"id": plates, "path": f"{here}plates/p.####.tif", "number": 1},
+    }
+    assert deleted["values"]["performer"] == "Zo\u00eb Kim"
+    refused = run("finalize", "delivery/EP101", "--name", "EP101_v002", expect=3)
+    listed = "".join(f"  - {line}\n" for line in lines)
+    assert refused.stderr == (
+        "Error: The ledger's history does not verify, so nothing can be finalized or "
+        f"checkpointed:\n{listed}Run `provenance audit verify` for the full report, and "
+        "restore the ledger from a backup checked against your checkpoints.\n"
+    )
+    with pytest.raises(AuditFailed, match=r"does not verify \(3 problems\)") as failed:
+        history.checkpoint()
+    assert [audit_problem_text(p) for p in failed.value.report.problems] == lines
 
 
 def test_the_state_rebuilt_from_an_export_alone_is_the_tables(

@@ -286,8 +286,9 @@ def test_a_checkpoint_by_a_key_the_ledger_does_not_trust_is_a_problem(
         "--key TRUSTED_KEY`; otherwise remove this file"
     )
     write_image(workspace / "delivery" / "EP102" / "plate.png", seed="plate")
-    with pytest.raises(AuditFailed, match="which this ledger does not trust"):
+    with pytest.raises(AuditFailed, match=r"does not verify \(1 problem\)") as refused:
         show.finalize(workspace / "delivery" / "EP102", "EP102_v001")
+    assert refused.value.report.problems == [found]
     # The studio adopts the TD's key: its checkpoints count from then on.
     added = run("audit", "keys", "add", public(other), "--key", str(default_key_path()))
     assert added.stdout.startswith(f"trusted {public(other)}\n  event #")

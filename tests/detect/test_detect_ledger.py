@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
+from provenance.cli.render import audit_problem_text
 
 from provenance import Ledger, ProvenanceError
+from provenance.audit.differences import RowDifference, differing_rows
 from provenance.policy import load_policy
 
 from ..audit.test_audit import drop_guards, raw
@@ -272,7 +274,13 @@ def test_a_signal_deleted_outside_provenance_is_caught_by_the_audit(
         ],
     )
     assert not ledger.show("elements/castle_v001.png").disputed
-    problems = ledger.audit_verify().problems
+    deleted = {
+        (row.table, row.how, row.values["evidence"])
+        for row in differing_rows(ledger.audit_verify().problems)
+        if isinstance(row, RowDifference)
+    }
+    assert deleted == {("signals", "removed", "embedded"), ("claims", "removed", "embedded")}
+    problems = [audit_problem_text(p) for p in ledger.audit_verify().problems]
     assert any(p.startswith("signal a1111 (embedded)") and "deleted" in p for p in problems)
     assert any("claim that" in p and "a1111" in p and "deleted" in p for p in problems)
 
