@@ -112,7 +112,7 @@ def timed_verify(ledger: Ledger, checkpoints: Path) -> tuple[float, int]:
     report = ledger.audit_verify(folder=checkpoints)
     seconds = time.perf_counter() - started
     if not report.ok:
-        from provenance.cli.render import audit_problem_text
+        from provenance.cli.render_audit import audit_problem_text
 
         found = "; ".join(audit_problem_text(p) for p in report.problems[:3])
         raise SystemExit(f"the untouched ledger did not verify: {found}")

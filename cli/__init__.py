@@ -150,7 +150,8 @@ class ProvenanceGroup(click.Group):
             obj = ctx.find_object(Context)
             if obj is not None and obj.traceback:
                 traceback.print_exc()
-            from provenance.cli.render import audit_failed_text, printable
+            from provenance.cli.render import printable
+            from provenance.cli.render_audit import audit_failed_text
 
             # (The audit's problems are partly data: the CLI words them.)
             message = audit_failed_text(exc) if isinstance(exc, AuditFailed) else str(exc)

@@ -9,14 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
-from provenance.cli.render import (
-    audit_difference_json,
-    audit_problem_text,
-    count,
-    echo,
-    emit_json,
-    human_bytes,
-)
+from provenance.cli.render import count, echo, emit_json, human_bytes
+from provenance.cli.render_audit import audit_difference_json, audit_problem_text
 
 from provenance import schemas
 

@@ -8,17 +8,14 @@ from pathlib import Path
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
 from provenance.cli.audit import CHECKPOINTS_OPTION, KEY_OPTION
-from provenance.cli.render import (
+from provenance.cli.render import consent_json, echo, emit_json, shown
+from provenance.cli.render_delivery import (
     approval_json,
-    consent_json,
-    echo,
-    emit_json,
     finalize_json,
     manifest_json,
     manifest_text,
     policy_json,
     policy_text,
-    shown,
     sweep_json,
     sweep_text,
     verify_json,

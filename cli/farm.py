@@ -9,13 +9,8 @@ from pathlib import Path
 import click
 from provenance.cli import EXIT_FINDINGS, Context, json_option, pass_context
 from provenance.cli.audit import CHECKPOINTS_OPTION, KEY_OPTION
-from provenance.cli.render import (
-    emit_json,
-    finalize_json,
-    human_bytes,
-    sweep_json,
-    sweep_text,
-)
+from provenance.cli.render import emit_json, human_bytes
+from provenance.cli.render_delivery import finalize_json, sweep_json, sweep_text
 from provenance.cli.write import ORIGIN_HELP, ProgressLine, show_ingest
 
 from provenance import schemas

@@ -1,4 +1,8 @@
-"""Rendering library results: text for people, one JSON document (with a "schema" key) for scripts."""
+"""Rendering library results: text for people, one JSON document (with a "schema" key) for scripts.
+
+This module holds what every command shares (printing paths and counts, emitting JSON) and the
+records of assets: cards, lineage, history, ingests, scenes, tools. A delivery's results are
+rendered by `render_delivery`, the audit's by `render_audit`."""
 
 from __future__ import annotations
 
@@ -7,13 +11,11 @@ import datetime as dt
 import json
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from provenance.origins import Origin
 from provenance.records import (
-    ApprovalInfo,
     ApprovalRecorded,
     AssetCard,
     AssetRef,
@@ -23,41 +25,25 @@ from provenance.records import (
     DeliverableInfo,
     DeliveredIn,
     DeliveryFinalized,
-    DisclosureEntry,
     DisputeNote,
     EdgeRecorded,
-    FileChange,
     HistoryChange,
     HistoryEntry,
     IngestReport,
     LikenessRecorded,
     LineageNode,
-    ManifestReport,
     MhlCheck,
     ReadAs,
     SceneLineage,
     SignalInfo,
-    SweepReport,
     ToolInfo,
-    VerifyReport,
     VersionRecorded,
     display_path,
 )
 from provenance.scan import format_frames
 
-if TYPE_CHECKING:
-    # (The audit loads cryptography: read commands that import this module must not load it,
-    # see tests/cli/test_startup.py; the audit's renderers import what they need.)
-    from provenance.audit.differences import AuditProblem, MoreDifferences, RowDifference
-    from provenance.errors import AuditFailed
-    from provenance.policy import Finding, Policy
-
 __all__ = [
-    "approval_json",
     "asset_json",
-    "audit_difference_json",
-    "audit_failed_text",
-    "audit_problem_text",
     "card_json",
     "card_text",
     "change_json",
@@ -66,12 +52,8 @@ __all__ = [
     "count",
     "deliverable_json",
     "delivered_in_json",
-    "disclosure_entry_json",
-    "disclosure_entry_text",
     "echo",
     "emit_json",
-    "finalize_json",
-    "finding_json",
     "history_json",
     "history_text",
     "history_what",
@@ -80,10 +62,6 @@ __all__ = [
     "ingest_text",
     "lineage_json",
     "lineage_text",
-    "manifest_json",
-    "manifest_text",
-    "policy_json",
-    "policy_text",
     "printable",
     "read_as_json",
     "read_as_text",
@@ -92,13 +70,8 @@ __all__ = [
     "scene_text",
     "shown",
     "skipped_text",
-    "sweep_json",
-    "sweep_text",
     "tool_json",
     "tool_text",
-    "tool_vetting_text",
-    "verify_json",
-    "verify_text",
     "when",
 ]
 
@@ -743,206 +716,6 @@ def tool_text(tool: ToolInfo) -> Iterator[str]:
     yield f"  registered        {when(tool.registered_at)}"
 
 
-# -- delivery --------------------------------------------------------------------------------------
-
-
-def finding_json(finding: Finding) -> dict[str, Any]:
-    return {
-        "rule": finding.rule,
-        "severity": finding.severity.value,
-        "asset": finding.asset,
-        "files": list(finding.files),
-        "message": finding.message,
-        "fix": finding.fix,
-        "details": dict(finding.details),
-    }
-
-
-def sweep_json(report: SweepReport) -> dict[str, Any]:
-    """`SweepReport.1`: what a sweep found; it records nothing, so it names no deliverable."""
-    verdict = report.verdict
-    return {
-        "delivery": {"kind": report.delivery_kind, "source": display_path(report.source)},
-        "blocked": verdict.blocked,
-        "clean": verdict.clean,
-        "policy": policy_summary_json(verdict.policy),
-        "files": report.files,
-        "assets": report.assets,
-        "files_read": report.files_read,
-        "bytes_read": report.bytes_read,
-        "files_cached": report.files_cached,
-        "ignored_rows": report.ignored_rows,
-        "seconds": round(report.seconds, 4),
-        "leftovers": [display_path(p) for p in report.leftovers],
-        "findings": [finding_json(f) for f in verdict.findings],
-    }
-
-
-def finalize_json(report: SweepReport) -> dict[str, Any]:
-    """`FinalizeReport.1`: the same checks, and what was recorded: the deliverable's name,
-    whether it is final, its manifest and event (none when refused)."""
-    document = sweep_json(report)
-    findings = document.pop("findings")
-    document.update(
-        name=report.name,
-        finalized=report.finalized,
-        manifest=display_path(report.manifest) if report.manifest else None,
-        event={"id": report.event_id, "hash": report.event_hash} if report.event_id else None,
-        leftovers_removed=report.leftovers_removed,
-        findings=findings,
-    )
-    return document
-
-
-def sweep_text(report: SweepReport) -> Iterator[str]:
-    verdict = report.verdict
-    for finding in verdict.findings:
-        where = finding.asset or ", ".join(shown(f) for f in finding.files[:3])
-        yield f"{finding.severity.value.upper():5} {finding.rule}: {shown(where)}"
-        yield f"      why: {relative_text(finding.message)}"
-        yield f"      fix: {relative_text(finding.fix)}"
-    blocking = sum(1 for f in verdict.findings if f.blocks)
-    warnings = len(verdict.findings) - blocking
-    yield (
-        f"{count(report.files, 'file')}, {count(report.assets, 'asset')}, "
-        f"{count(blocking, 'blocking finding')}, {count(warnings, 'warning')} "
-        f"(policy {verdict.policy.label}); read {count(report.files_read, 'file')} "
-        f"in {report.seconds:.2f} s"
-    )
-    if report.files_cached:
-        yield (
-            f"{count(report.files_cached, 'file')} taken as unchanged from the stat cache, not read "
-            "(finalize reads every file)"
-        )
-    if report.ignored_rows:
-        yield (
-            f"{count(report.ignored_rows, 'pull-list row')} not submitted as FINAL "
-            f"{'was' if report.ignored_rows == 1 else 'were'} left out"
-        )
-    yield from _leftovers_text(report.leftovers, report.leftovers_removed)
-    if report.name is not None:
-        if report.finalized:
-            yield f"FINALIZED {report.name}: manifest {shown(display_path(report.manifest or b''))}"
-            yield f"  ledger event #{report.event_id} {report.event_hash}"
-            if verdict.policy.custom:
-                yield f"  under a CUSTOM policy: {verdict.policy.label}"
-        else:
-            reason = "nothing to deliver" if not report.files else "blocking findings above"
-            yield f"REFUSED {report.name}: {reason}; nothing was marked final."
-
-
-def _leftovers_text(leftovers: list[bytes], removed: bool) -> Iterator[str]:
-    if not leftovers:
-        return
-    count = len(leftovers)
-    what = f"{count} leftover{'s' if count > 1 else ''} of an interrupted finalize"
-    if removed:
-        yield f"removed {what}: {', '.join(shown(display_path(p)) for p in leftovers)}"
-    else:
-        yield (
-            f"left out {what} (the next finalize removes {'them' if count > 1 else 'it'}): "
-            f"{', '.join(shown(display_path(p)) for p in leftovers)}"
-        )
-
-
-def manifest_json(report: ManifestReport) -> dict[str, Any]:
-    return {
-        "name": report.name,
-        "path": display_path(report.path),
-        "digest": report.digest,
-        "size": report.size,
-        "written": report.written,
-        "checkpoint": str(report.checkpoint) if report.checkpoint else None,
-        "checkpoint_written": report.checkpoint_written,
-        "leftovers_removed": [display_path(p) for p in report.leftovers_removed],
-    }
-
-
-def manifest_text(report: ManifestReport) -> Iterator[str]:
-    path = shown(display_path(report.path))
-    if report.written:
-        yield f"wrote {path} ({report.digest}, {report.size:,} bytes): {report.name} as finalized"
-    else:
-        yield f"{path} is in place ({report.digest}): {report.name} as finalized"
-    if report.checkpoint is None:
-        yield "the manifest carries no checkpoint"
-    elif report.checkpoint_written:
-        yield f"checkpoint kept again: {report.checkpoint}"
-    else:
-        yield f"checkpoint already kept: {report.checkpoint}"
-    yield from _leftovers_text(report.leftovers_removed, removed=True)
-
-
-def verify_json(report: VerifyReport) -> dict[str, Any]:
-    def changes(items: list[FileChange]) -> list[dict[str, Any]]:
-        return [{"path": c.path, "recorded": c.recorded, "now": c.now} for c in items]
-
-    return {
-        "name": report.name,
-        "source": display_path(report.source),
-        "finalized_at": report.finalized_at.isoformat(),
-        "files": report.files,
-        "ok": report.ok,
-        "files_read": report.files_read,
-        "files_cached": report.files_cached,
-        "added": changes(report.added),
-        "removed": changes(report.removed),
-        "changed": changes(report.changed),
-        "manifest": {
-            "path": display_path(report.manifest) if report.manifest else None,
-            "state": report.manifest_state,
-        },
-        "leftovers": [display_path(p) for p in report.leftovers],
-    }
-
-
-def verify_text(report: VerifyReport) -> Iterator[str]:
-    for change in report.added:
-        yield f"added    {change.path} ({change.now})"
-    for change in report.removed:
-        yield f"removed  {change.path} (was {change.recorded})"
-    for change in report.changed:
-        yield f"changed  {change.path} (was {change.recorded}, now {change.now})"
-    manifest = shown(display_path(report.manifest or b""))
-    if report.manifest_state == "missing":
-        yield (
-            f"missing  {manifest}: the manifest is not there; `provenance manifest write "
-            f"{report.name}` writes it again, as it was finalized"
-        )
-    elif report.manifest_state in ("changed", "earlier"):
-        what = "an earlier finalize's" if report.manifest_state == "earlier" else "not the one"
-        yield (
-            f"changed  {manifest}: {what} manifest, not the one {report.name} finalized; "
-            f"`provenance manifest write {report.name}` writes it again"
-        )
-    elif report.manifest_state == "later":
-        yield f"note: {manifest} is the manifest of a later finalize of this delivery"
-    yield from _leftovers_text(report.leftovers, removed=False)
-    if report.files_cached:
-        yield (
-            f"quick: {count(report.files_cached, 'file')} taken as unchanged from the stat cache, "
-            "not read (verify without --quick reads every file)"
-        )
-    state = "matches" if report.ok else "DOES NOT match"
-    yield (
-        f"{shown(display_path(report.source))} {state} {report.name} as finalized "
-        f"{when(report.finalized_at)} ({count(report.files, 'file')})"
-    )
-
-
-def approval_json(approval: ApprovalInfo) -> dict[str, Any]:
-    return {
-        "asset": asset_json(approval.asset),
-        "ref": approval.ref,
-        "approved_by": approval.approved_by,
-        "note": approval.note,
-        "covers_tool_risk": approval.covers_tool_risk,
-        "recorded_by": approval.recorded_by,
-        "at": approval.at.isoformat(),
-        "strong_digest": approval.strong_digest,
-    }
-
-
 def consent_json(record: ConsentInfo) -> dict[str, Any]:
     return {
         "performer": record.performer,
@@ -951,191 +724,3 @@ def consent_json(record: ConsentInfo) -> dict[str, Any]:
         "recorded_by": record.recorded_by,
         "at": record.at.isoformat(),
     }
-
-
-def policy_summary_json(policy: Policy) -> dict[str, Any]:
-    """The policy a sweep or finalize applied: custom or built-in, and what a custom one changed."""
-    return {**policy.document(), "source": policy.source}
-
-
-def policy_json(policy: Policy) -> dict[str, Any]:
-    from provenance.policy import RULES
-
-    return {
-        **policy_summary_json(policy),
-        "rules": [
-            {
-                "id": rule.id,
-                "severity": policy.severity(rule.id).value,
-                "built_in": rule.default.value,
-                "title": rule.title,
-                "guideline": rule.guideline,
-            }
-            for rule in RULES.values()
-        ],
-    }
-
-
-def policy_text(policy: Policy) -> Iterator[str]:
-    from provenance.policy import RULES
-
-    if policy.custom:
-        yield f"policy {policy.name}: CUSTOM, from the built-in {policy.extends} ({policy.source})"
-        changes = policy.changes
-        relaxed = [c for c in changes if c.relaxed]
-        if relaxed:
-            listed = ", ".join(f"{c.rule} {c.severity.value}" for c in relaxed)
-            yield f"  relaxes {len(relaxed)} rule{'s' if len(relaxed) > 1 else ''}: {listed}"
-        if not changes:
-            yield "  changes no rule"
-    else:
-        yield f"policy {policy.name} ({policy.source})"
-    for rule in RULES.values():
-        severity = policy.severity(rule.id)
-        changed = f" (built-in: {rule.default.value})" if severity is not rule.default else ""
-        yield f"  {rule.id:<20} {severity.value:<6} {rule.title}{changed}"
-        yield f"  {'':<20} {'':<6} {rule.guideline}"
-
-
-def disclosure_entry_json(e: DisclosureEntry) -> dict[str, Any]:
-    """A generated version, its tools and approvals, where it is used and delivered."""
-    return {
-        "asset": asset_json(e.asset),
-        "origin": e.origin.alias,
-        "origin_code": e.origin.value,
-        "status": e.status,
-        "tools": [tool_json(t) for t in e.tools],
-        "approvals": e.approvals,
-        "used_in": [asset_json(r) for r in e.used_in],
-        "deliverables": [
-            {
-                "name": d.deliverable,
-                "asset": d.asset,
-                "version": d.version,
-                "how": d.how,
-                "covered_by": d.covered_by,
-            }
-            for d in e.deliverables
-        ],
-    }
-
-
-def tool_vetting_text(tool: ToolInfo) -> str:
-    return (
-        f"{tool.name} ({tool.vendor or 'vendor unknown'}; trains on inputs: "
-        f"{tool.trains_on_inputs}; secured: {tool.secured})"
-    )
-
-
-def disclosure_entry_text(entry: DisclosureEntry) -> Iterator[str]:
-    tools = ", ".join(tool_vetting_text(t) for t in entry.tools)
-    yield f"{shown(entry.asset.name)} v{entry.asset.version}: {entry.origin.alias}, {entry.status}"
-    yield f"  tools      {tools or 'not recorded'}"
-    yield f"  approvals  {'; '.join(entry.approvals) or 'none'}"
-    for ref in entry.used_in:
-        yield f"  used in    {shown(ref.name)} v{ref.version}"
-
-
-# -- the audit ---------------------------------------------------------------------------------
-
-
-def audit_problem_text(problem: AuditProblem) -> str:
-    """One thing `audit verify` found, as the line it prints after `TAMPERED`: a sentence as the
-    library wrote it, a differing row as an auditor reads it."""
-    from provenance.audit.differences import MoreDifferences
-
-    if isinstance(problem, str):
-        return problem
-    if isinstance(problem, MoreDifferences):
-        return f"... and {problem.more} more like these"
-    row = _audit_row_text(problem)
-    event = problem.event
-    if problem.how == "added":
-        if problem.wrong_event_kind:
-            named = f"a {event.kind} event, which records no {problem.table.replace('_', ' ')}"
-        else:
-            named = event.kind if event.kind is not None else "which does not exist"
-        return (
-            f"{row} is not recorded by any event: inserted outside provenance (it names event "
-            f"#{event.id}, {named})"
-        )
-    if problem.how == "removed":
-        kind = event.kind if event.kind is not None else "which does not exist"
-        return (
-            f"{row}, recorded by event #{event.id} ({kind}), is missing: deleted outside provenance"
-        )
-    when = f"event #{event.id} ({event.kind})" if event.kind is not None else f"event #{event.id}"
-    changes = "; ".join(
-        f"{change.column} is {change.after!r}, the event says {change.before!r}"
-        for change in problem.changes
-    )
-    return f"{row} was changed after {when} recorded it: {changes}"
-
-
-def _audit_row_text(difference: RowDifference) -> str:
-    """A differing row as an auditor reads it: `claim that plates/p.####.tif v1 is capture, by
-    alice (declared)`, `lineage edge comp.png v1 ← gen.png v1 (contains)`..."""
-    values, versions = difference.values, difference.versions
-    table = difference.table
-    if table == "tools":
-        return f"tool {values['name']!r}"
-    if table == "asset_versions":
-        return f"asset version {versions['id']} ({values['digest']})"
-    if table == "claims":
-        made = f" made with {difference.tool}" if difference.tool else ""
-        resolving = "resolving claim" if values["resolves"] else "claim"
-        return (
-            f"{resolving} that {versions['version_id']} is {_origin_alias(values['origin'])}"
-            f"{made}, by {values['claimed_by']} ({values['evidence']})"
-        )
-    if table == "lineage":
-        return (
-            f"lineage edge {versions['child_id']} \u2190 {versions['parent_id']} ({values['kind']})"
-        )
-    if table == "approvals":
-        return f"approval {values['ref']!r} by {values['approved_by']} of {versions['version_id']}"
-    if table == "consents":
-        return f"consent of {values['performer']} ({values['ref']!r})"
-    if table == "likenesses":
-        return f"likeness of {values['performer']} on {versions['version_id']}"
-    if table == "signals":
-        return (
-            f"signal {values['source']} ({values['evidence']}) in {versions['version_id']}: "
-            f"{values['summary']}"
-        )
-    if table == "roots":
-        return f"root {difference.root_path}"
-    return f"deliverable {values['name']!r}"
-
-
-def _origin_alias(code: object) -> str:
-    """An origin's alias (`ai`, `capture`...), or the code as found when it is not one."""
-    try:
-        return Origin(code).alias
-    except ValueError:
-        return repr(code)
-
-
-def audit_failed_text(error: AuditFailed) -> str:
-    """The error a finalize or checkpoint refused over a history that does not verify prints:
-    the first ten problems, and where to look for the rest."""
-    problems = [audit_problem_text(problem) for problem in error.report.problems]
-    listed = "\n".join(f"  - {problem}" for problem in problems[:10])
-    more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-    return (
-        "The ledger's history does not verify, so nothing can be finalized or checkpointed:\n"
-        f"{listed}{more}\nRun `provenance audit verify` for the full report, and restore the "
-        "ledger from a backup checked against your checkpoints."
-    )
-
-
-def audit_difference_json(difference: RowDifference | MoreDifferences) -> dict[str, Any]:
-    """One entry of `AuditReport.1`'s `differences`: `{"kind": "row", "table", "how", "event":
-    {"id", "kind"}, "values", "versions", "tool", "root_path", "changes", "wrong_event_kind"}`,
-    or `{"kind": "more", "table", "event", "more"}` for the rows past the cap."""
-    from provenance.audit.differences import MoreDifferences
-
-    if isinstance(difference, MoreDifferences):
-        return {"kind": "more", **dataclasses.asdict(difference)}
-    body = dataclasses.asdict(difference)
-    return {"kind": "row", **body, "changes": list(body["changes"])}

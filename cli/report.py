@@ -15,16 +15,18 @@ from provenance.cli.render import (
     consent_json,
     deliverable_json,
     delivered_in_json,
-    disclosure_entry_json,
-    disclosure_entry_text,
     echo,
     emit_json,
-    finding_json,
     relative_text,
     shown,
     tool_json,
-    tool_vetting_text,
     when,
+)
+from provenance.cli.render_delivery import (
+    disclosure_entry_json,
+    disclosure_entry_text,
+    finding_json,
+    tool_vetting_text,
 )
 from provenance.cli.write import ProgressLine
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from provenance.cli.render import audit_problem_text
+from provenance.cli.render_audit import audit_problem_text
 
 from provenance import Ledger, Origin
 from provenance.audit.differences import ColumnChange, RowDifference, differing_rows

@@ -6,7 +6,7 @@ import json
 from typing import Any, Literal
 
 import pytest
-from provenance.cli.render import audit_difference_json, audit_failed_text, audit_problem_text
+from provenance.cli.render_audit import audit_difference_json, audit_failed_text, audit_problem_text
 
 from provenance.audit.differences import (
     ColumnChange,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from provenance.cli.render import audit_problem_text
+from provenance.cli.render_audit import audit_problem_text
 
 from provenance import Ledger, ProvenanceError
 from provenance.audit.differences import RowDifference, differing_rows
