@@ -166,7 +166,7 @@ PHASES = (
     ("provenance.finalizer", None, "record_cache", "stat-cache refresh (a write)"),
     ("provenance.finalizer", None, "read_every_file", "finalize: the reading outside the lock"),
     ("provenance.audit.verification", None, "audit", "finalize: the audit under the lock"),
-    ("provenance.finalizer", None, "check_delivery", "finalize: the check under the lock"),
+    ("provenance.finalizer", None, "check_delivery", "the check (in a finalize: under the lock)"),
     ("provenance.finalizer", None, "record_deliverable", "finalize: the deliverable's rows"),
     ("provenance.manifests", None, "manifest_body", "finalize: the manifest's JSON"),
     ("provenance.manifests", None, "stage_manifest", "finalize: the manifest staged"),
