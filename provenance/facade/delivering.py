@@ -180,7 +180,10 @@ def finalize(
             reading, strong_reading = _read_delivery_unlocked(
                 ledger, source, hasher, algorithm, readings, progress
             )
-            with _keeping_reading(ledger, reading), write_session(ledger.engine) as session:
+            with (
+                _keeping_reading(ledger, reading),
+                write_session(ledger.engine, snapshot=True) as session,
+            ):
                 trail = audit(session, folder, pins, first_key)
                 if not trail.ok:
                     raise AuditFailed(trail)

@@ -263,16 +263,27 @@ WRITE_LOCK_KEY = 0x70726F76656E616E
 
 
 @contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
+def write_session(engine: Engine, snapshot: bool = False) -> Iterator[Session]:
     """One unit of work that writes: committed on success, rolled back on any error.
 
     Writers are serialized, as SQLite's BEGIN IMMEDIATE does, so that the event chain never
     forks and version numbers never collide. On PostgreSQL a transaction-scoped advisory lock
     does the same; readers are never blocked. After a PostgreSQL commit that changed a table
     by a good part of its rows, that table's planner statistics are refreshed (`refresh_stats`).
+
+    With `snapshot`, every statement of the unit of work reads the database as it was when the
+    first one ran, whatever is committed meanwhile: a finalize judges exactly the history its
+    audit verified. SQLite gives this to every writer (BEGIN IMMEDIATE keeps all others out,
+    a DBA's shell included). On PostgreSQL a DBA's session takes none of our locks and may
+    commit between two statements of a READ COMMITTED transaction, so the unit of work runs
+    REPEATABLE READ, its snapshot taken after the write lock is held (`_snapshot_write`).
     """
-    bound = engine.execution_options(ledger_write=True)
     postgres = engine.dialect.name == "postgresql"
+    if postgres and snapshot:
+        with _snapshot_write(engine) as session:
+            yield session
+        return
+    bound = engine.execution_options(ledger_write=True)
     with translate_db_errors(engine), Session(bound, expire_on_commit=False) as session:
         with session.begin():
             if postgres:
@@ -282,6 +293,32 @@ def write_session(engine: Engine) -> Iterator[Session]:
             grown = changed_tables(session, before) if postgres else []
         if grown:
             refresh_stats(session, grown)
+
+
+@contextmanager
+def _snapshot_write(engine: Engine) -> Iterator[Session]:
+    """A PostgreSQL unit of work in one snapshot, taken once the write lock is held.
+
+    A REPEATABLE READ transaction takes its snapshot at its first statement: were that the
+    transaction-scoped lock, the snapshot would predate the writers the lock waited for. So
+    the lock is the session-scoped one (the same key: writers of either kind exclude each
+    other), taken before the transaction begins and released after it ends."""
+    with translate_db_errors(engine), engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": WRITE_LOCK_KEY})
+        connection.commit()
+        try:
+            connection.execution_options(isolation_level="REPEATABLE READ")
+            with Session(connection, expire_on_commit=False) as session:
+                with session.begin():
+                    before = table_changes(session)
+                    yield session
+                    grown = changed_tables(session, before)
+                if grown:
+                    refresh_stats(session, grown)
+        finally:
+            connection.rollback()
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": WRITE_LOCK_KEY})
+            connection.commit()
 
 
 STATS_FRACTION = 0.1

@@ -279,6 +279,63 @@ def test_finalize_is_refused_while_history_does_not_verify(
         busy.checkpoint()
 
 
+def test_what_a_finalize_judges_is_the_history_it_verified(
+    ledger: Ledger, db_url: str, backend: str, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An insider with the database's password forges an approval straight into the table the
+    # moment a finalize's audit has passed, before its check reads the approvals: the check
+    # must judge the history the audit verified, not the forgery. (SQLite: the finalize holds
+    # the file's write lock, so the forgery cannot commit until it is over. PostgreSQL: the
+    # insider takes no lock of ours; the finalize reads one snapshot from its audit on.)
+    import provenance.audit.verification as verification
+
+    write_image(workspace / "gen.png", seed="gen")
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    ledger.ingest(["gen.png"], origin="ai", tool="Runway Gen-4", by="bob")
+    delivery = workspace / "delivery"
+    delivery.mkdir()
+    shutil.copy2(workspace / "gen.png", delivery / "gen.png")
+    assert ledger.sweep(delivery).verdict.blocked
+    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
+    forged: list[str] = []
+    audit = verification.audit
+
+    def audit_then_forge(*args: Any, **kwargs: Any) -> Any:
+        trail = audit(*args, **kwargs)
+        insider = sa.create_engine(
+            url,
+            poolclass=sa.pool.NullPool,
+            connect_args={"timeout": 0.2} if backend == "sqlite" else {},
+        )
+        try:
+            with insider.begin() as connection:
+                connection.exec_driver_sql(
+                    "INSERT INTO approvals (version_id, digest, ref, approved_by, note, "
+                    "covers_tool_risk, recorded_by, created_at, event_id) "
+                    "SELECT id, digest, 'FORGED-1', 'mallory', NULL, "
+                    f"{'0' if backend == 'sqlite' else 'false'}, 'mallory', "
+                    "CURRENT_TIMESTAMP, (SELECT max(id) FROM events) FROM asset_versions"
+                )
+            forged.append("committed")
+        except sa.exc.OperationalError:
+            forged.append("locked out")
+        finally:
+            insider.dispose()
+        return trail
+
+    monkeypatch.setattr(verification, "audit", audit_then_forge)
+    report = ledger.finalize(delivery, "EP101_v001")
+    monkeypatch.undo()
+    assert forged == ["locked out" if backend == "sqlite" else "committed"]
+    assert not report.finalized
+    assert [f.rule for f in report.verdict.findings if f.severity.value == "block"] == [
+        "genai-unapproved"
+    ]
+    if backend == "postgresql":
+        # The forgery itself is in the table now, where the next audit finds it.
+        assert not ledger.audit_verify().ok
+
+
 def test_export_lets_an_auditor_recompute_every_hash(
     busy: Ledger, run: Cli, workspace: Path
 ) -> None:
