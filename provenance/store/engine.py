@@ -302,11 +302,12 @@ def _snapshot_write(engine: Engine) -> Iterator[Session]:
     A REPEATABLE READ transaction takes its snapshot at its first statement: were that the
     transaction-scoped lock, the snapshot would predate the writers the lock waited for. So
     the lock is the session-scoped one (the same key: writers of either kind exclude each
-    other), taken before the transaction begins and released after it ends."""
+    other), taken before the transaction begins and released after it ends. A connection that
+    cannot say it released the lock is closed, never pooled: closing releases it."""
     with translate_db_errors(engine), engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": WRITE_LOCK_KEY})
-        connection.commit()
         try:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            connection.commit()
             connection.execution_options(isolation_level="REPEATABLE READ")
             with Session(connection, expire_on_commit=False) as session:
                 with session.begin():
@@ -316,9 +317,18 @@ def _snapshot_write(engine: Engine) -> Iterator[Session]:
                 if grown:
                     refresh_stats(session, grown)
         finally:
-            connection.rollback()
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": WRITE_LOCK_KEY})
-            connection.commit()
+            _release_write_lock(connection)
+
+
+def _release_write_lock(connection: Connection) -> None:
+    try:
+        connection.rollback()
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": WRITE_LOCK_KEY})
+        connection.commit()
+    except Exception:
+        # (A connection lost mid-way, say.) Invalidated, it is closed, never pooled, and the
+        # server drops a closed session's locks: the unit of work's own outcome stands.
+        connection.invalidate()
 
 
 STATS_FRACTION = 0.1

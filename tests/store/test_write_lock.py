@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from sqlalchemy import text
 
 from provenance import Ledger
+from provenance.errors import ProvenanceError
 from provenance.store.engine import write_session
 
 TOOLS = text("SELECT count(*) FROM tools")
@@ -68,3 +70,26 @@ def test_a_writer_waits_for_a_snapshot_write(ledger: Ledger) -> None:
         assert finished == []
     other.join(10)
     assert finished and finished[0] >= released
+
+
+def test_a_finalize_whose_connection_dies_leaves_the_write_lock_free(postgres: str) -> None:
+    # A finalize's lock is its session's, and PostgreSQL connections are pooled. When its
+    # connection dies mid-way (a server restart, a DBA's pg_terminate_backend), the finalize
+    # fails with the ledger's own error, and the next writer gets in at once.
+    from ..conftest import _fresh_pg_database
+
+    url = _fresh_pg_database(postgres)
+    with Ledger.create(url) as ledger:
+        with (
+            pytest.raises(ProvenanceError, match="Cannot use the ledger"),
+            write_session(ledger.engine, snapshot=True) as session,
+        ):
+            session.execute(TOOLS)
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with ledger.engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            session.execute(TOOLS)  # the server has closed this session
+        started = time.perf_counter()
+        with write_session(ledger.engine) as session:
+            session.execute(TOOLS)
+        assert time.perf_counter() - started < 5
