@@ -64,6 +64,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -485,7 +486,8 @@ def bench(args: argparse.Namespace, work: Path) -> list[Row]:
 
 
 def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
-    """A delivery of frame-sized files: its cold sweep and its finalize against xxhsum."""
+    """A delivery of frame-sized files: its cold sweep and its finalize against xxhsum, read
+    from the page cache, then from storage."""
     workspace, delivery, saved, files, total = prepare(
         args, work, frames_spec(args.quick), pin_key=True
     )
@@ -496,43 +498,79 @@ def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
     # A delivery is finalized once it is written: past the racy window, a finalize trusts its
     # own reading of each file under the lock (nearer, it reads the file again).
     time.sleep(RACY_WAIT_S)
-    xxh_runs: list[float] = []
-    colds: list[dict[str, Any]] = []
-    finals: list[dict[str, Any]] = []
-    for _ in range(args.repeat):
-        # (The last finalize's manifest would be a file the ledger put back never saw.)
-        (copy / "provenance-manifest.json").unlink(missing_ok=True)
-        xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=copy)))
-        restore_ledger(workspace, saved)
-        colds.append(run_sweep(workspace, copy, args.workers))
-        restore_ledger(workspace, saved)
-        finals.append(run_sweep(workspace, copy, args.workers, finalize=True))
-    (copy / "provenance-manifest.json").unlink(missing_ok=True)
+    label = f"{files:,} frames of 1-1.5 MiB ({gb(total)})"
+    rows = frames_runs(args, workspace, copy, saved, files, label, settle)
     if args.profile:
         for profile in ("phases", "cprofile"):
             log(f"{profile} of a finalize:")
             restore_ledger(workspace, saved)
             run_sweep(workspace, copy, args.workers, profile, finalize=True)
             (copy / "provenance-manifest.json").unlink(missing_ok=True)
-    log(f"xxhsum (frames)  {seconds_list(xxh_runs)}")
-    log(f"cold sweep       {seconds_list([float(r['seconds']) for r in colds])}")
-    log(f"finalize         {seconds_list([float(r['seconds']) for r in finals])}")
+    if not drop_page_cache():
+        return [
+            *rows,
+            Row(
+                f"{label}, read from storage",
+                "not measured: emptying the page cache needs root",
+                "-",
+                "-",
+                "-",
+                None,
+            ),
+        ]
+    # From storage: the page cache emptied before each run (of ours and of xxhsum alike), a
+    # delivery as a finalize meets it, written hours before, on disk or on a file server.
+    rows += frames_runs(
+        args, workspace, copy, saved, files, f"{label}, read from storage", drop_page_cache
+    )
+    warm_cache(copy)  # (as the runs after these expect)
+    return rows
+
+
+def frames_runs(
+    args: argparse.Namespace,
+    workspace: Path,
+    copy: Path,
+    saved: Path,
+    files: int,
+    label: str,
+    before_each: Callable[[], object],
+) -> list[Row]:
+    """xxhsum, a cold sweep and a finalize of the frames' copy, interleaved, `before_each` run
+    before each of them, each of ours from the ledger as ingested; their rows."""
+    xxh_runs: list[float] = []
+    colds: list[dict[str, Any]] = []
+    finals: list[dict[str, Any]] = []
+    for _ in range(args.repeat):
+        # (The last finalize's manifest would be a file the ledger put back never saw.)
+        (copy / "provenance-manifest.json").unlink(missing_ok=True)
+        before_each()
+        xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=copy)))
+        restore_ledger(workspace, saved)
+        before_each()
+        colds.append(run_sweep(workspace, copy, args.workers))
+        restore_ledger(workspace, saved)
+        before_each()
+        finals.append(run_sweep(workspace, copy, args.workers, finalize=True))
+    (copy / "provenance-manifest.json").unlink(missing_ok=True)
+    log(f"{label}: xxhsum {seconds_list(xxh_runs)}")
+    log(f"{label}: cold sweep {seconds_list([float(r['seconds']) for r in colds])}")
+    log(f"{label}: finalize {seconds_list([float(r['seconds']) for r in finals])}")
     xxh = min(xxh_runs)
     cold = min(float(r["seconds"]) for r in colds)
-    cold_judged = all(
-        (r["files"], r["files_read"], r["blocked"]) == (files, files, False) for r in colds
-    )
     final = min(finals, key=lambda r: float(r["seconds"]))
     final_s = float(final["seconds"])
-    label = f"{files:,} frames of 1-1.5 MiB ({gb(total)})"
-    rows = [
+    judged = all(
+        (r["files"], r["files_read"], r["blocked"]) == (files, files, False) for r in colds
+    ) and all(r["finalized"] and r["files_read"] >= files for r in finals)
+    return [
         Row(
             f"{label}: cold sweep of a fresh copy",
             f"{cold:.2f} s",
             f"xxhsum {xxh:.2f} s",
             f"{cold / xxh:.2f}x time",
             f"<= {FRAMES_COLD_TARGET_RATIO}x time",
-            cold <= FRAMES_COLD_TARGET_RATIO * xxh and cold_judged,
+            cold <= FRAMES_COLD_TARGET_RATIO * xxh and judged,
         ),
         Row(
             f"{label}: finalize (reads every byte)",
@@ -540,11 +578,9 @@ def bench_frames(args: argparse.Namespace, work: Path) -> list[Row]:
             f"xxhsum {xxh:.2f} s",
             f"{final_s / xxh:.2f}x time",
             f"<= {FINALIZE_TARGET_RATIO}x time",
-            final_s <= FINALIZE_TARGET_RATIO * xxh
-            and all(r["finalized"] and r["files_read"] >= files for r in finals),
+            final_s <= FINALIZE_TARGET_RATIO * xxh and judged,
         ),
     ]
-    return rows + frames_from_storage(args, workspace, copy, saved, files, label)
 
 
 def drop_page_cache() -> bool:
@@ -555,67 +591,6 @@ def drop_page_cache() -> bool:
     except OSError:
         return False
     return True
-
-
-def frames_from_storage(
-    args: argparse.Namespace, workspace: Path, copy: Path, saved: Path, files: int, label: str
-) -> list[Row]:
-    """The frames' cold sweep and finalize read from storage, the page cache emptied before
-    each run (of ours and of xxhsum alike): a delivery as a finalize meets it, written hours
-    before, on disk or on a file server, rather than in memory."""
-    if not drop_page_cache():
-        return [
-            Row(
-                f"{label}, read from storage",
-                "not measured: emptying the page cache needs root",
-                "-",
-                "-",
-                "-",
-                None,
-            )
-        ]
-    xxh_runs: list[float] = []
-    colds: list[dict[str, Any]] = []
-    finals: list[dict[str, Any]] = []
-    for _ in range(args.repeat):
-        (copy / "provenance-manifest.json").unlink(missing_ok=True)
-        drop_page_cache()
-        xxh_runs.append(timed_shell(XXHSUM_PIPELINE.format(dir=copy)))
-        restore_ledger(workspace, saved)
-        drop_page_cache()
-        colds.append(run_sweep(workspace, copy, args.workers))
-        restore_ledger(workspace, saved)
-        drop_page_cache()
-        finals.append(run_sweep(workspace, copy, args.workers, finalize=True))
-    (copy / "provenance-manifest.json").unlink(missing_ok=True)
-    warm_cache(copy)  # (as the runs after these expect)
-    log(f"from storage: xxhsum {seconds_list(xxh_runs)}")
-    log(f"from storage: cold sweep {seconds_list([float(r['seconds']) for r in colds])}")
-    log(f"from storage: finalize {seconds_list([float(r['seconds']) for r in finals])}")
-    xxh = min(xxh_runs)
-    cold = min(float(r["seconds"]) for r in colds)
-    final = min(float(r["seconds"]) for r in finals)
-    judged = all(
-        (r["files"], r["files_read"], r["blocked"]) == (files, files, False) for r in colds
-    ) and all(r["finalized"] and r["files_read"] >= files for r in finals)
-    return [
-        Row(
-            f"{label}, read from storage: cold sweep",
-            f"{cold:.2f} s",
-            f"xxhsum {xxh:.2f} s",
-            f"{cold / xxh:.2f}x time",
-            f"<= {FRAMES_COLD_TARGET_RATIO}x time",
-            cold <= FRAMES_COLD_TARGET_RATIO * xxh and judged,
-        ),
-        Row(
-            f"{label}, read from storage: finalize",
-            f"{final:.2f} s",
-            f"xxhsum {xxh:.2f} s",
-            f"{final / xxh:.2f}x time",
-            f"<= {FINALIZE_TARGET_RATIO}x time",
-            final <= FINALIZE_TARGET_RATIO * xxh and judged,
-        ),
-    ]
 
 
 # ---------------------------------------------------------------------------------------------

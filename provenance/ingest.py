@@ -8,9 +8,7 @@ process scans the next one and writes the one before: the three stages overlap.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import json
 import os
 import time
@@ -20,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+from provenance.collector import cyclic_gc_paused
 from provenance.detect import Signal
 from provenance.detect.sniff import could_carry, worth_reading
 from provenance.fingerprint import Hasher, aggregate_digest
@@ -149,25 +148,6 @@ _LATEST_VERSIONS = (
 )
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cycle collector for the run, as Mercurial does while it reads its dirstate.
-
-    An ingest makes a few objects a file and keeps them for a batch or two, so they survive
-    into the oldest generation and trigger full collections of the whole heap: on 100,000
-    files, 14 of them took 1.3 s of a 4 s re-ingest. The ingest makes no reference cycles, and
-    reference counting frees everything it drops.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 @dataclass(slots=True)
 class _AssetPlan:
     """What one complete asset becomes: an unchanged version, or a new one (of a new asset or not)."""
@@ -255,7 +235,7 @@ class Ingester:
         return self.session.connection()
 
     def run(self, targets: Sequence[bytes]) -> IngestReport:
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             return self._run(targets)
 
     def _run(self, targets: Sequence[bytes]) -> IngestReport:

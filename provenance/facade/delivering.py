@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import gc
 import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from provenance.collector import cyclic_gc_paused
 from provenance.errors import AuditFailed, LedgerReadOnly, ProvenanceError
 from provenance.facade.auditing import checkpoint_signer, signing_chain
 from provenance.facade.places import local_paths, placed_here, roots_for_reading
@@ -36,9 +35,6 @@ if TYPE_CHECKING:
     from provenance.stat_cache import CacheRefresh
     from provenance.strong import StrongReading
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 __all__ = [
     "check_unlocked",
     "finalize",
@@ -49,27 +45,7 @@ __all__ = [
 ]
 
 
-def _collector_paused(function: Callable[P, R]) -> Callable[P, R]:
-    """Run `function` with the cyclic garbage collector paused (as it was found after).
-
-    A check holds a few objects per delivered file (stats, digests, rows, facts) for its
-    whole run: each generation-2 pass of the collector walks all of them and frees none
-    (reference counting frees them), which is about a tenth of a finalize of 2,000 frames."""
-
-    @functools.wraps(function)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
-
-    return paused
-
-
-@_collector_paused
+@cyclic_gc_paused()
 def sweep(
     ledger: Ledger,
     delivery: PathArg,
@@ -142,7 +118,7 @@ def refresh_cache(ledger: Ledger, refresh: CacheRefresh) -> None:
         record_cache(session, roots, refresh)
 
 
-@_collector_paused
+@cyclic_gc_paused()
 def finalize(
     ledger: Ledger,
     delivery: PathArg,

@@ -276,19 +276,18 @@ def write_session(engine: Engine, snapshot: bool = False) -> Iterator[Session]:
     audit verified. SQLite gives this to every writer (BEGIN IMMEDIATE keeps all others out,
     a DBA's shell included). On PostgreSQL a DBA's session takes none of our locks and may
     commit between two statements of a READ COMMITTED transaction, so the unit of work runs
-    REPEATABLE READ, its snapshot taken after the write lock is held (`_snapshot_write`).
+    REPEATABLE READ, its snapshot taken after the write lock is held (`_writer_bind`).
     """
     postgres = engine.dialect.name == "postgresql"
-    if postgres and snapshot:
-        with _snapshot_write(engine) as session:
-            yield session
-        return
-    bound = engine.execution_options(ledger_write=True)
-    with translate_db_errors(engine), Session(bound, expire_on_commit=False) as session:
+    with (
+        translate_db_errors(engine),
+        _writer_bind(engine, session_locked=postgres and snapshot) as bind,
+        Session(bind, expire_on_commit=False) as session,
+    ):
         with session.begin():
-            if postgres:
+            if postgres and not snapshot:
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
-                before = table_changes(session)
+            before = table_changes(session) if postgres else {}
             yield session
             grown = changed_tables(session, before) if postgres else []
         if grown:
@@ -296,26 +295,24 @@ def write_session(engine: Engine, snapshot: bool = False) -> Iterator[Session]:
 
 
 @contextmanager
-def _snapshot_write(engine: Engine) -> Iterator[Session]:
-    """A PostgreSQL unit of work in one snapshot, taken once the write lock is held.
+def _writer_bind(engine: Engine, session_locked: bool) -> Iterator[Engine | Connection]:
+    """What a unit of work that writes is bound to: the engine (its transaction takes the write
+    lock), or, for a PostgreSQL snapshot, a connection holding the lock at session scope.
 
     A REPEATABLE READ transaction takes its snapshot at its first statement: were that the
     transaction-scoped lock, the snapshot would predate the writers the lock waited for. So
     the lock is the session-scoped one (the same key: writers of either kind exclude each
     other), taken before the transaction begins and released after it ends. A connection that
     cannot say it released the lock is closed, never pooled: closing releases it."""
-    with translate_db_errors(engine), engine.connect() as connection:
+    if not session_locked:
+        yield engine.execution_options(ledger_write=True)
+        return
+    with engine.connect() as connection:
         try:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": WRITE_LOCK_KEY})
             connection.commit()
             connection.execution_options(isolation_level="REPEATABLE READ")
-            with Session(connection, expire_on_commit=False) as session:
-                with session.begin():
-                    before = table_changes(session)
-                    yield session
-                    grown = changed_tables(session, before)
-                if grown:
-                    refresh_stats(session, grown)
+            yield connection
         finally:
             _release_write_lock(connection)
 

@@ -279,14 +279,43 @@ def test_finalize_is_refused_while_history_does_not_verify(
         busy.checkpoint()
 
 
+def _forgery(kind: str, backend: str) -> list[str]:
+    """An insider's raw SQL that would let the generated frame through, if it were judged."""
+    if kind == "approval inserted":
+        return [
+            "INSERT INTO approvals (version_id, digest, ref, approved_by, note, "
+            "covers_tool_risk, recorded_by, created_at, event_id) "
+            "SELECT id, digest, 'FORGED-1', 'mallory', NULL, "
+            f"{'0' if backend == 'sqlite' else 'false'}, 'mallory', "
+            "CURRENT_TIMESTAMP, (SELECT max(id) FROM events) FROM asset_versions"
+        ]
+    # The claim relabelled human, its append-only guard dropped first.
+    return [*drop_guards(backend, "claims"), "UPDATE claims SET origin = 'human', tool_id = NULL"]
+
+
+@pytest.mark.parametrize(
+    ("forgery", "on_postgresql"),
+    [
+        # A row added commits (PostgreSQL has no lock of ours in its way): not in the snapshot.
+        ("approval inserted", "committed"),
+        # Dropping a guard waits for the tables the finalize has read: it times out.
+        ("claim relabelled", "locked out"),
+    ],
+)
 def test_what_a_finalize_judges_is_the_history_it_verified(
-    ledger: Ledger, db_url: str, backend: str, workspace: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger,
+    db_url: str,
+    backend: str,
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    forgery: str,
+    on_postgresql: str,
 ) -> None:
-    # An insider with the database's password forges an approval straight into the table the
-    # moment a finalize's audit has passed, before its check reads the approvals: the check
-    # must judge the history the audit verified, not the forgery. (SQLite: the finalize holds
-    # the file's write lock, so the forgery cannot commit until it is over. PostgreSQL: the
-    # insider takes no lock of ours; the finalize reads one snapshot from its audit on.)
+    # An insider with the database's password forges the ledger straight in its tables the
+    # moment a finalize's audit has passed, before its check reads them: the check must judge
+    # the history the audit verified, not the forgery. (SQLite: the finalize holds the file's
+    # write lock, so no forgery commits until it is over. PostgreSQL: the insider takes no
+    # lock of ours; the finalize reads one snapshot from its audit on.)
     import provenance.audit.verification as verification
 
     write_image(workspace / "gen.png", seed="gen")
@@ -302,20 +331,12 @@ def test_what_a_finalize_judges_is_the_history_it_verified(
 
     def audit_then_forge(*args: Any, **kwargs: Any) -> Any:
         trail = audit(*args, **kwargs)
-        insider = sa.create_engine(
-            url,
-            poolclass=sa.pool.NullPool,
-            connect_args={"timeout": 0.2} if backend == "sqlite" else {},
-        )
+        waits = {"timeout": 0.2} if backend == "sqlite" else {"options": "-c lock_timeout=200"}
+        insider = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=waits)
         try:
             with insider.begin() as connection:
-                connection.exec_driver_sql(
-                    "INSERT INTO approvals (version_id, digest, ref, approved_by, note, "
-                    "covers_tool_risk, recorded_by, created_at, event_id) "
-                    "SELECT id, digest, 'FORGED-1', 'mallory', NULL, "
-                    f"{'0' if backend == 'sqlite' else 'false'}, 'mallory', "
-                    "CURRENT_TIMESTAMP, (SELECT max(id) FROM events) FROM asset_versions"
-                )
+                for statement in _forgery(forgery, backend):
+                    connection.exec_driver_sql(statement)
             forged.append("committed")
         except sa.exc.OperationalError:
             forged.append("locked out")
@@ -326,12 +347,12 @@ def test_what_a_finalize_judges_is_the_history_it_verified(
     monkeypatch.setattr(verification, "audit", audit_then_forge)
     report = ledger.finalize(delivery, "EP101_v001")
     monkeypatch.undo()
-    assert forged == ["locked out" if backend == "sqlite" else "committed"]
+    assert forged == ["locked out" if backend == "sqlite" else on_postgresql]
     assert not report.finalized
     assert [f.rule for f in report.verdict.findings if f.severity.value == "block"] == [
         "genai-unapproved"
     ]
-    if backend == "postgresql":
+    if forged == ["committed"]:
         # The forgery itself is in the table now, where the next audit finds it.
         assert not ledger.audit_verify().ok
 
