@@ -11,6 +11,13 @@ state from the events and compares it with the tables, and proves the checkpoint
 with the log. The peer, measured in the same run, is the floor of that work: one SHA-256 over
 every event's canonical form in a plain Python loop, with the rows already in memory.
 
+Finalize: on the same ledger, `Ledger.finalize` of a delivery of 100 frames of 100 kB
+ingested before the events: its wall time, and how long it held the write lock (its locked
+write, timed from inside). Its audit of the log is made while the frames are read; nothing is
+committed meanwhile, so under the lock it checks the delivery and records it without auditing
+the log again. The peer is `audit verify` above (what the lock was held for when the audit ran
+under it).
+
 Files: the worst case for an event's commitment, `Ledger.ingest` of 100,000 small files that are
 each an asset of their own, with a claim each (--origin): one event commits to 200,000 rows. With
 --lineage each also gets a lineage edge (--contains), 300,000 rows (slow: the ingest checks
@@ -25,13 +32,16 @@ Nothing is asserted: the tables print seconds, sizes and ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -119,17 +129,65 @@ def timed_verify(ledger: Ledger, checkpoints: Path) -> tuple[float, int]:
     return seconds, report.size
 
 
-def measure(url: str, events: int, work: Path) -> tuple[float, float, int]:
+def measure(url: str, events: int, work: Path) -> tuple[float, float, int, float, float]:
+    """(verify s, floor s, events, finalize s, write lock held s) on a ledger of `events`."""
+    work.mkdir(parents=True, exist_ok=True)
+    delivery = work / "delivery"
+    make_frames(delivery)
     ledger = Ledger.create(url, cwd=work)
     try:
         ledger.add_tool(TOOL)
+        ledger.ingest([str(delivery)], origin="capture", by="bench")
         half = fill(ledger, events // 2)
         ledger.checkpoint(key=None, folder=work / "checkpoints")
         rest = fill(ledger, events - events // 2)
         seconds, size = timed_verify(ledger, work / "checkpoints")
-        return seconds, floor_seconds(half + rest), size
+        finalize, held = timed_finalize(ledger, delivery, work / "checkpoints")
+        return seconds, floor_seconds(half + rest), size, finalize, held
     finally:
         ledger.close()
+
+
+FRAMES = 100
+FRAME_BYTES = 100_000
+
+
+def make_frames(folder: Path) -> None:
+    """A delivery of FRAMES frames of FRAME_BYTES random bytes (one comp sequence)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in range(1001, 1001 + FRAMES):
+        (folder / f"sh010_comp_v001.{frame}.exr").write_bytes(os.urandom(FRAME_BYTES))
+    time.sleep(RACY_WINDOW_NS / 1e9 + 0.5)  # past the stat cache's racy window
+
+
+def timed_finalize(ledger: Ledger, delivery: Path, checkpoints: Path) -> tuple[float, float]:
+    """(seconds, seconds the write lock was held) of a finalize of `delivery` (its audit of the
+    log is made while the frames are read, and stands under the lock: nothing is committed
+    meanwhile). The lock is timed as the finalize's locked write, from its start to its end."""
+    import provenance.facade.delivering as delivering
+
+    held: list[float] = []
+    locked_write = delivering.write_session
+
+    @contextlib.contextmanager
+    def timed_write(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        started = time.perf_counter()
+        try:
+            with locked_write(*args, **kwargs) as session:
+                yield session
+        finally:
+            held.append(time.perf_counter() - started)
+
+    delivering.write_session = timed_write  # type: ignore[assignment]
+    try:
+        started = time.perf_counter()
+        report = ledger.finalize(str(delivery), f"BENCH_{time.time_ns()}", checkpoints=checkpoints)
+        seconds = time.perf_counter() - started
+    finally:
+        delivering.write_session = locked_write  # type: ignore[assignment]
+    if not report.finalized:
+        raise SystemExit(f"the bench delivery was not finalized: {report.verdict.findings[:3]}")
+    return seconds, max(held)
 
 
 def make_files(folder: Path, count: int) -> None:
@@ -194,10 +252,16 @@ def main() -> None:
         targets = [("sqlite", str(work / ".provenance" / "ledger.db"))]
         if options.pg:
             targets.append(("postgresql", options.pg))
-        print(f"{'ledger':<12} {'events':>8} {'verify s':>9} {'floor s':>8} {'ratio':>6}")
+        print(
+            f"{'ledger':<12} {'events':>8} {'verify s':>9} {'floor s':>8} {'ratio':>6}   "
+            f"{'finalize s':>10} {'locked s':>9} {'locked/verify':>13}"
+        )
         for name, url in targets:
-            seconds, floor, size = measure(url, options.events, work / name)
-            print(f"{name:<12} {size:>8} {seconds:>9.2f} {floor:>8.2f} {seconds / floor:>6.1f}")
+            seconds, floor, size, finalize, held = measure(url, options.events, work / name)
+            print(
+                f"{name:<12} {size:>8} {seconds:>9.2f} {floor:>8.2f} {seconds / floor:>6.1f}   "
+                f"{finalize:>10.2f} {held:>9.2f} {held / seconds:>13.2f}"
+            )
         if not options.files:
             return
         tree = work / "show" / "renders"

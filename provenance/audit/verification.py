@@ -4,6 +4,7 @@ compare it with the tables, follow the key events, and check every stored checkp
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,12 @@ from provenance.store.rows import StateBuilder
 
 __all__ = [
     "AuditReport",
+    "AuditStopped",
+    "LogCheck",
     "audit",
+    "check_log",
     "read_key_ring",
+    "with_checkpoints",
 ]
 
 
@@ -62,6 +67,22 @@ class AuditReport:
         return found
 
 
+@dataclass
+class LogCheck:
+    """What the log itself shows: the chain recomputed, the state rebuilt from the events and
+    compared with the tables, the key events followed (the checkpoints apart)."""
+
+    state: ChainState
+    problems: list[AuditProblem]
+    notes: list[str]
+    keys: KeyRing
+    seconds: float
+
+
+class AuditStopped(Exception):
+    """An audit stopped half-way because its caller no longer needs it (`check_log`'s `stop`)."""
+
+
 def audit(
     session: Session, folder: Path, pins: Pins | None = None, provisional: str | None = None
 ) -> AuditReport:
@@ -71,6 +92,17 @@ def audit(
     `pins`: the studio's keys given outside the database. `provisional`: the key a finalize or
     checkpoint is about to pin as the ledger's first, when it pins none yet.
     """
+    return with_checkpoints(check_log(session, pins, provisional), folder, provisional)
+
+
+def check_log(
+    session: Session,
+    pins: Pins | None = None,
+    provisional: str | None = None,
+    stop: threading.Event | None = None,
+) -> LogCheck:
+    """The audit of the log, without the checkpoints (see `audit`). With `stop`, it raises
+    AuditStopped soon after `stop` is set."""
     started = time.perf_counter()
     builder = StateBuilder(keep_legacy=LEGACY_CHECKED)
     book = KeyBook(pins)
@@ -78,6 +110,8 @@ def audit(
     first: list[str] = []
 
     def each(event: Any) -> None:
+        if stop is not None and stop.is_set():
+            raise AuditStopped
         facts[event.id] = EventFacts(event.kind, event.at)
         payload = event_payload(event.payload)
         builder.add(event.id, event.kind, payload)
@@ -86,9 +120,30 @@ def audit(
         book.add(event.id, len(facts), event.kind, payload, event.prev_hash, first[0])
 
     state = read_chain(session, each)
+    if stop is not None and stop.is_set():
+        raise AuditStopped
     state_check = check_state(session, builder.result(), facts)
     keys = book.result()
-    problems: list[AuditProblem] = [*state.problems, *state_check.problems, *keys.problems]
+    notes = list(state_check.notes)
+    if not keys.pinned and keys.pins is None and provisional is None:
+        notes.append(
+            "this ledger trusts no checkpoint key yet: the first `provenance audit checkpoint` "
+            "or `finalize` pins its key (or `provenance audit keys add --key KEY`)"
+        )
+    return LogCheck(
+        state,
+        [*state.problems, *state_check.problems, *keys.problems],
+        notes,
+        keys,
+        time.perf_counter() - started,
+    )
+
+
+def with_checkpoints(log: LogCheck, folder: Path, provisional: str | None = None) -> AuditReport:
+    """The audit's report: what the log shows, and every checkpoint stored in `folder` checked
+    against the chain and the keys."""
+    started = time.perf_counter()
+    problems = list(log.problems)
     try:
         stored = stored_checkpoints(folder)
     except OSError as exc:
@@ -97,25 +152,21 @@ def audit(
             f"the checkpoints folder {folder} cannot be read ({exc.strerror}): its checkpoints "
             "were not checked"
         )
+    state = log.state
     checks = [
-        check_checkpoint(path, read_checkpoint(path), state, keys, provisional) for path in stored
+        check_checkpoint(path, read_checkpoint(path), state, log.keys, provisional)
+        for path in stored
     ]
-    notes = list(state_check.notes)
-    if not keys.pinned and keys.pins is None and provisional is None:
-        notes.append(
-            "this ledger trusts no checkpoint key yet: the first `provenance audit checkpoint` "
-            "or `finalize` pins its key (or `provenance audit keys add --key KEY`)"
-        )
     return AuditReport(
         state.size,
         state.root.hex(),
         state.ledger_id,
         problems,
         checks,
-        time.perf_counter() - started,
-        notes,
+        log.seconds + time.perf_counter() - started,
+        list(log.notes),
         state,
-        keys,
+        log.keys,
     )
 
 

@@ -24,11 +24,14 @@ from provenance.store.events import UnitOfWork, unit_of_work_event
 from provenance.store.queries import MANIFEST_EVENT, keep_manifest
 
 if TYPE_CHECKING:
+    from provenance.audit.ahead import AuditAhead
+    from provenance.audit.verification import AuditReport
     from provenance.deliveries import Delivery
     from provenance.farm import Readings
     from provenance.finalizer import DeliveryCheck, Reading
     from provenance.fingerprint import Hasher
     from provenance.ingest import Progress
+    from provenance.keys import Pins
     from provenance.ledger import Ledger
     from provenance.manifests import StagedManifest
     from provenance.policy import Finding, Policy
@@ -131,8 +134,8 @@ def finalize(
     strong: str | None,
     readings: Readings | None,
 ) -> SweepReport:
+    from provenance.audit.ahead import AuditAhead
     from provenance.audit.checkpoints import make_checkpoint
-    from provenance.audit.verification import audit
     from provenance.detect.trust import configured_anchors
     from provenance.finalizer import check_delivery, record_cache, record_deliverable
     from provenance.fingerprint import Hasher
@@ -152,15 +155,21 @@ def finalize(
     staged: StagedManifest | None = None
     algorithm = strong_algorithm(strong) if strong else None
     try:
-        with Hasher(workers, yield_to_writer=False) as hasher:
+        # (Before the audit ahead starts: a commit after it makes the audit run again.)
+        _keep_farm_readings(ledger, readings, algorithm)
+        with (
+            Hasher(workers, yield_to_writer=False) as hasher,
+            AuditAhead(ledger.engine, pins, first_key) as ahead,
+        ):
             reading, strong_reading = _read_delivery_unlocked(
                 ledger, source, hasher, algorithm, readings, progress
             )
+            ahead.wait()
             with (
                 _keeping_reading(ledger, reading),
                 write_session(ledger.engine, snapshot=True) as session,
             ):
-                trail = audit(session, folder, pins, first_key)
+                trail = _audit_under_lock(session, ahead, folder, pins, first_key)
                 if not trail.ok:
                     raise AuditFailed(trail)
                 _refuse_final_name(session, name)
@@ -229,6 +238,32 @@ def _keeping_reading(ledger: Ledger, reading: Reading) -> Iterator[None]:
         raise
 
 
+def _audit_under_lock(
+    session: Session,
+    ahead: AuditAhead,
+    folder: Path,
+    pins: Pins | None,
+    first_key: str | None,
+) -> AuditReport:
+    """The audit a finalize judges by, under its write lock (`session`, which this must start):
+    the one made ahead while the delivery was read, if nothing was committed since, with the
+    checkpoints checked now; else the whole audit again, on what the lock holds."""
+    from provenance.audit.verification import audit, with_checkpoints
+
+    log = ahead.confirmed(session)
+    if log is not None:
+        return with_checkpoints(log, folder, first_key)
+    return audit(session, folder, pins, first_key)
+
+
+def _keep_farm_readings(ledger: Ledger, readings: Readings | None, algorithm: str | None) -> None:
+    """A farm job's readings, kept in the stat cache (a finalize with a strong digest reads
+    every byte itself, and keeps what it read)."""
+    if readings is not None and algorithm is None:
+        with contextlib.suppress(LedgerReadOnly):  # (a cache)
+            ledger.record_readings(readings)
+
+
 def _read_delivery_unlocked(
     ledger: Ledger,
     source: bytes,
@@ -256,10 +291,7 @@ def _read_delivery_unlocked(
         )
         return reading, strong_reading
     if readings is not None:
-        reading = Reading(readings, CacheRefresh([], {}, time.time_ns()), 0, 0)
-        with contextlib.suppress(LedgerReadOnly):
-            ledger.record_readings(readings)
-        return reading, None
+        return Reading(readings, CacheRefresh([], {}, time.time_ns()), 0, 0), None
     with read_session(ledger.engine) as session:
         reading = read_every_file(
             session, roots_for_reading(ledger, session), source, hasher,

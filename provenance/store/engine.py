@@ -276,7 +276,8 @@ def write_session(engine: Engine, snapshot: bool = False) -> Iterator[Session]:
     audit verified. SQLite gives this to every writer (BEGIN IMMEDIATE keeps all others out,
     a DBA's shell included). On PostgreSQL a DBA's session takes none of our locks and may
     commit between two statements of a READ COMMITTED transaction, so the unit of work runs
-    REPEATABLE READ, its snapshot taken after the write lock is held (`_writer_bind`).
+    REPEATABLE READ, its snapshot taken after the write lock is held (`_writer_bind`), and
+    after every table of the ledger is held against TRUNCATE and DDL (`_hold_tables`).
     """
     postgres = engine.dialect.name == "postgresql"
     with (
@@ -287,11 +288,28 @@ def write_session(engine: Engine, snapshot: bool = False) -> Iterator[Session]:
         with session.begin():
             if postgres and not snapshot:
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            elif postgres:
+                _hold_tables(session)
             before = table_changes(session) if postgres else {}
             yield session
             grown = changed_tables(session, before) if postgres else []
         if grown:
             refresh_stats(session, grown)
+
+
+def _hold_tables(session: Session) -> None:
+    """Hold every table of the ledger (ACCESS SHARE, what any read takes) until the transaction
+    ends, before its snapshot is taken (a LOCK statement does not take it).
+
+    A snapshot protects from rows committed after it, not from TRUNCATE, which PostgreSQL does
+    not version: a snapshot taken before a truncation reads the table empty. A DBA who emptied
+    `lineage` between the snapshot and the check's first read of it would have a comp made from
+    generated plates judged on its own. Held, the tables make TRUNCATE, DROP TRIGGER and every
+    other DDL wait until the unit of work is over; one committed before is seen by the audit."""
+    from provenance.store.models import Base
+
+    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    session.execute(text(f"LOCK TABLE {names} IN ACCESS SHARE MODE"))
 
 
 @contextmanager

@@ -280,7 +280,8 @@ def test_finalize_is_refused_while_history_does_not_verify(
 
 
 def _forgery(kind: str, backend: str) -> list[str]:
-    """An insider's raw SQL that would let the generated frame through, if it were judged."""
+    """An insider's raw SQL that would let the comp made from a generated frame through, if it
+    were judged."""
     if kind == "approval inserted":
         return [
             "INSERT INTO approvals (version_id, digest, ref, approved_by, note, "
@@ -289,8 +290,52 @@ def _forgery(kind: str, backend: str) -> list[str]:
             f"{'0' if backend == 'sqlite' else 'false'}, 'mallory', "
             "CURRENT_TIMESTAMP, (SELECT max(id) FROM events) FROM asset_versions"
         ]
-    # The claim relabelled human, its append-only guard dropped first.
-    return [*drop_guards(backend, "claims"), "UPDATE claims SET origin = 'human', tool_id = NULL"]
+    if kind == "lineage emptied":
+        # PostgreSQL's TRUNCATE is not versioned: a snapshot taken before it reads the table
+        # empty. SQLite has none; its DELETE needs the guard dropped.
+        if backend == "sqlite":
+            return [*drop_guards(backend, "lineage"), "DELETE FROM lineage"]
+        return ["DROP TRIGGER lineage_no_truncate ON lineage", "TRUNCATE lineage"]
+    # The claims relabelled human-made, their append-only guard dropped first.
+    return [
+        *drop_guards(backend, "claims"),
+        "UPDATE claims SET origin = 'digitalCreation', tool_id = NULL",
+    ]
+
+
+FORGERIES = ["approval inserted", "claim relabelled", "lineage emptied"]
+
+
+def _forge(db_url: str, backend: str, forgery: str) -> str:
+    """Commit the forgery as an insider with the database's password, who takes none of our
+    locks: "committed", or "locked out" when the ledger's own locks kept it out."""
+    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
+    waits = {"timeout": 0.2} if backend == "sqlite" else {"options": "-c lock_timeout=200"}
+    insider = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=waits)
+    try:
+        with insider.begin() as connection:
+            for statement in _forgery(forgery, backend):
+                connection.exec_driver_sql(statement)
+        return "committed"
+    except sa.exc.OperationalError:
+        return "locked out"
+    finally:
+        insider.dispose()
+
+
+@pytest.fixture
+def generated_delivery(ledger: Ledger, workspace: Path) -> Path:
+    """A delivery holding a comp made from a generated frame nobody approved: blocked."""
+    write_image(workspace / "gen.png", seed="gen")
+    write_image(workspace / "comp.png", seed="comp")
+    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
+    ledger.ingest(["gen.png"], origin="ai", tool="Runway Gen-4", by="bob")
+    ledger.ingest(["comp.png"], origin="human", by="carol", contains=["gen.png"])
+    delivery = workspace / "delivery"
+    delivery.mkdir()
+    shutil.copy2(workspace / "comp.png", delivery / "comp.png")
+    assert ledger.sweep(delivery).verdict.blocked
+    return delivery
 
 
 @pytest.mark.parametrize(
@@ -298,54 +343,37 @@ def _forgery(kind: str, backend: str) -> list[str]:
     [
         # A row added commits (PostgreSQL has no lock of ours in its way): not in the snapshot.
         ("approval inserted", "committed"),
-        # Dropping a guard waits for the tables the finalize has read: it times out.
+        # Dropping a guard, or emptying a table, waits for the tables the finalize holds.
         ("claim relabelled", "locked out"),
+        ("lineage emptied", "locked out"),
     ],
 )
 def test_what_a_finalize_judges_is_the_history_it_verified(
     ledger: Ledger,
     db_url: str,
     backend: str,
-    workspace: Path,
+    generated_delivery: Path,
     monkeypatch: pytest.MonkeyPatch,
     forgery: str,
     on_postgresql: str,
 ) -> None:
-    # An insider with the database's password forges the ledger straight in its tables the
-    # moment a finalize's audit has passed, before its check reads them: the check must judge
-    # the history the audit verified, not the forgery. (SQLite: the finalize holds the file's
-    # write lock, so no forgery commits until it is over. PostgreSQL: the insider takes no
-    # lock of ours; the finalize reads one snapshot from its audit on.)
-    import provenance.audit.verification as verification
+    # The insider forges the ledger straight in its tables the moment the finalize's audit
+    # holds under its lock, before its check reads them: the check must judge the history the
+    # audit verified, not the forgery. (SQLite: the finalize holds the file's write lock, so
+    # no forgery commits until it is over. PostgreSQL: the insider takes no lock of ours; the
+    # finalize reads one snapshot from its audit on.)
+    import provenance.facade.delivering as delivering
 
-    write_image(workspace / "gen.png", seed="gen")
-    ledger.add_tool("Runway Gen-4", generative=True, trains_on_inputs="no", secured="yes")
-    ledger.ingest(["gen.png"], origin="ai", tool="Runway Gen-4", by="bob")
-    delivery = workspace / "delivery"
-    delivery.mkdir()
-    shutil.copy2(workspace / "gen.png", delivery / "gen.png")
-    assert ledger.sweep(delivery).verdict.blocked
-    url = db_url if "://" in db_url else f"sqlite:///{db_url}"
     forged: list[str] = []
-    audit = verification.audit
+    audit_under_lock = delivering._audit_under_lock
 
     def audit_then_forge(*args: Any, **kwargs: Any) -> Any:
-        trail = audit(*args, **kwargs)
-        waits = {"timeout": 0.2} if backend == "sqlite" else {"options": "-c lock_timeout=200"}
-        insider = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=waits)
-        try:
-            with insider.begin() as connection:
-                for statement in _forgery(forgery, backend):
-                    connection.exec_driver_sql(statement)
-            forged.append("committed")
-        except sa.exc.OperationalError:
-            forged.append("locked out")
-        finally:
-            insider.dispose()
+        trail = audit_under_lock(*args, **kwargs)
+        forged.append(_forge(db_url, backend, forgery))
         return trail
 
-    monkeypatch.setattr(verification, "audit", audit_then_forge)
-    report = ledger.finalize(delivery, "EP101_v001")
+    monkeypatch.setattr(delivering, "_audit_under_lock", audit_then_forge)
+    report = ledger.finalize(generated_delivery, "EP101_v001")
     monkeypatch.undo()
     assert forged == ["locked out" if backend == "sqlite" else on_postgresql]
     assert not report.finalized
@@ -355,6 +383,84 @@ def test_what_a_finalize_judges_is_the_history_it_verified(
     if forged == ["committed"]:
         # The forgery itself is in the table now, where the next audit finds it.
         assert not ledger.audit_verify().ok
+
+
+@pytest.mark.parametrize("forgery", FORGERIES)
+def test_a_forgery_after_the_audit_ahead_is_audited_under_the_lock(
+    ledger: Ledger,
+    db_url: str,
+    backend: str,
+    generated_delivery: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    forgery: str,
+) -> None:
+    # The audit made while the delivery is read has passed; the insider forges before the
+    # finalize takes its lock (nothing of ours is held: it commits). The finalize must not
+    # take the audit made ahead for the history it now holds: it audits again, and refuses.
+    from provenance.audit.ahead import AuditAhead
+
+    forged: list[str] = []
+    wait = AuditAhead.wait
+
+    def wait_then_forge(self: AuditAhead) -> None:
+        wait(self)
+        forged.append(_forge(db_url, backend, forgery))
+
+    monkeypatch.setattr(AuditAhead, "wait", wait_then_forge)
+    with pytest.raises(AuditFailed, match="does not verify"):
+        ledger.finalize(generated_delivery, "EP101_v001")
+    monkeypatch.undo()
+    assert forged == ["committed"]
+    assert ledger.deliverables() == []
+    with read_session(ledger.engine) as session:
+        kinds = set(session.execute(sa.text("SELECT kind FROM events")).scalars())
+    assert not kinds & {"finalize", "finalize.refused"}
+
+
+def test_an_audit_made_ahead_stands_only_while_nothing_is_committed(
+    ledger: Ledger,
+    db_url: str,
+    workspace: Path,
+    generated_delivery: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A finalize audits the log once, while it reads the delivery, when nothing is committed
+    # before it takes the lock; a legitimate write in between (another artist's approval)
+    # has the log audited again under the lock, and judged: here it lets the frame through.
+    import threading
+
+    import provenance.audit.ahead as ahead
+    import provenance.audit.verification as verification
+
+    audited: list[str] = []
+    check_log = verification.check_log
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        audited.append(threading.current_thread().name.split("_")[0])
+        return check_log(*args, **kwargs)
+
+    monkeypatch.setattr(verification, "check_log", counted)
+    monkeypatch.setattr(ahead, "check_log", counted)
+    refused = ledger.finalize(generated_delivery, "EP101_v001")
+    assert not refused.finalized
+    assert audited == ["provenance-audit-ahead"]
+
+    AuditAhead = ahead.AuditAhead
+    wait = AuditAhead.wait
+    other = Ledger.open(db_url, cwd=workspace)
+
+    def wait_then_approve(self: AuditAhead) -> None:
+        wait(self)
+        other.approve("gen.png", ref="PROD-1", by="studio contact", covers_tool_risk=True)
+
+    audited.clear()
+    monkeypatch.setattr(AuditAhead, "wait", wait_then_approve)
+    try:
+        report = ledger.finalize(generated_delivery, "EP101_v002")
+    finally:
+        other.close()
+    assert audited == ["provenance-audit-ahead", "MainThread"]
+    assert report.finalized, [f.rule for f in report.verdict.findings]
 
 
 def test_export_lets_an_auditor_recompute_every_hash(
