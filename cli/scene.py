@@ -28,7 +28,9 @@ def inputs(obj: Context, scene_file: str, workers: int | None, as_json: bool) ->
 
     Each input is found on disk and matched, by its bytes, to a recorded version (not always
     the latest). Records nothing; inputs nobody recorded are listed as what the ingest would
-    record. Expressions the reader cannot evaluate are listed as input-unresolved.
+    record. Expressions the reader cannot evaluate are listed as input-unresolved. Paths
+    spelled for another platform or mount are shown where the show roots place them on this
+    machine; one no root is mapped from is listed as path-unmapped.
     """
     with obj.open() as ledger:
         lineage = ledger.scene_inputs(scene_file, workers=workers)

@@ -131,8 +131,10 @@ def ingest(
     listed and the rest is recorded (exit 1).
 
     With --scene, lineage comes from the scene: inputs nobody recorded are recorded with
-    origin unknown (the delivery gate blocks on them until declared). A scene that does not
-    write PATHS, or whose inputs cannot all be named, is refused (exit 3).
+    origin unknown (the delivery gate blocks on them until declared). Paths the scene spells
+    for another platform or mount (P:/show/...) are read through the show roots. A scene that
+    does not write PATHS, whose inputs cannot all be named, or that names a path no root is
+    mapped from (`provenance roots map`), is refused (exit 3).
     """
     progress = ProgressLine(enabled=not as_json and sys.stderr.isatty())
     with obj.open() as ledger:

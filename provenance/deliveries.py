@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from provenance.errors import BadPattern, ProvenanceError, TargetNotFound
+from provenance.roots import written_path
 from provenance.scan import (
     AssetKind,
     DirectoryScan,
@@ -48,6 +49,7 @@ LEFTOVER_NAME = re.compile(rb"\.provenance-manifest\.(?:staging\.[0-9a-f]{16}|[a
 aside until the finalizer knows whether it is a killed finalize's leftover (`manifests`)."""
 
 FINAL = "FINAL"
+_DRIVE_URL = re.compile(r"^/[A-Za-z]:/")
 # Files read as lists of paths, one a line (a file without an extension is read as one too).
 LIST_EXTENSIONS = (b".txt", b".lst", b".list")
 
@@ -217,12 +219,15 @@ def read_delivery(
     source: bytes,
     sealed: Sealed | None = None,
     after_folder: Callable[[Delivery], None] | None = None,
+    localize: Callable[[bytes], bytes] | None = None,
 ) -> Delivery:
     """Whatever `source` is: a folder, a `.csv` pull list, an `.otio` timeline, a path list
     (`.txt`, `.lst`, `.list`), or a single file delivered on its own.
 
     `after_folder` is called with the delivery so far after each folder a folder delivery's walk
-    reads (so that its files can be hashed while the walk goes on)."""
+    reads (so that its files can be hashed while the walk goes on). `localize` places an
+    `.otio` cut's media, spelled as the cut writes it (`roots.written_path`), on this machine
+    (a scene's cut); without it, media paths are read from the cut's folder as they are."""
     source = os.path.abspath(source)
     if os.path.isdir(source):
         return _read_folder(source, sealed, after_folder)
@@ -235,7 +240,7 @@ def read_delivery(
     if lowered.endswith(b".csv"):
         return _read_csv(source)
     if lowered.endswith(b".otio"):
-        return _read_otio(source)
+        return _read_otio(source, localize)
     if lowered.endswith(LIST_EXTENSIONS) or b"." not in os.path.basename(lowered):
         return _read_list(source)
     # Any other file (an image, a movie, a frame) is a delivery of that one file.
@@ -423,7 +428,7 @@ def _expected_frames(row: dict[str, str], where: str) -> range | None:
     return None
 
 
-def _read_otio(source: bytes) -> Delivery:
+def _read_otio(source: bytes, localize: Callable[[bytes], bytes] | None) -> Delivery:
     """Only the frames the cut uses, from each clip's ImageSequenceReference and source range."""
     try:
         import opentimelineio as otio
@@ -443,7 +448,7 @@ def _read_otio(source: bytes) -> Delivery:
             used = clip.trimmed_range()
             first = reference.frame_for_time(used.start_time)
             last = reference.frame_for_time(used.end_time_inclusive())
-            base = _otio_path(home, reference.target_url_base)
+            base = _otio_path(home, reference.target_url_base, localize)
             padding = "#" * reference.frame_zero_padding if reference.frame_zero_padding else "#"
             pattern = os.path.join(
                 base, os.fsencode(reference.name_prefix + padding + reference.name_suffix)
@@ -451,7 +456,7 @@ def _read_otio(source: bytes) -> Delivery:
             where = f"Clip {clip.name!r} of {os.fsdecode(source)!r}"
             _scan_pattern_frames(delivery, pattern, checked_range(int(first), int(last), where))
         elif isinstance(reference, otio.schema.ExternalReference):
-            _scan_named(delivery, _otio_path(home, reference.target_url))
+            _scan_named(delivery, _otio_path(home, reference.target_url, localize))
     return delivery
 
 
@@ -459,16 +464,23 @@ def _scan_pattern_frames(delivery: Delivery, pattern_path: bytes, frames: range)
     pattern = parse_pattern(pattern_path)
     try:
         scan = scan_pattern(replace(pattern, frames=frozenset(frames)))
-    except BadPattern:
+    except (BadPattern, TargetNotFound):  # no such frame, or no such folder
         delivery.missing.append(canonical_pattern(pattern))
         delivery.sequences.append(DeliveredSequence(canonical_pattern(pattern), tuple(frames)))
         return
     delivery.add_scan(scan, frames)
 
 
-def _otio_path(home: bytes, url: str) -> bytes:
+def _otio_path(home: bytes, url: str, localize: Callable[[bytes], bytes] | None) -> bytes:
     if url.startswith("file://"):
         from urllib.parse import unquote, urlparse
 
-        url = unquote(urlparse(url).path)
-    return os.path.normpath(os.path.join(home, os.fsencode(url)))
+        parsed = urlparse(url)
+        url = unquote(parsed.path)
+        if parsed.netloc not in ("", "localhost"):
+            url = f"//{parsed.netloc}{url}"  # file://server/share/...: a UNC path
+        elif _DRIVE_URL.match(url):
+            url = url[1:]  # file:///P:/show/...
+    if localize is None:
+        return os.path.normpath(os.path.join(home, os.fsencode(url)))
+    return localize(written_path(os.fsencode(url), home))

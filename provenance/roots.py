@@ -55,6 +55,7 @@ __all__ = [
     "place_roots",
     "spelling",
     "try_spelling",
+    "written_path",
 ]
 
 
@@ -88,6 +89,24 @@ class RootKind(str, enum.Enum):
 def is_windows_spelling(path: bytes) -> bool:
     """`S:\\...`, `S:/...` or `\\\\server\\share...`."""
     return bool(_DRIVE.match(path)) or path.startswith(b"\\\\")
+
+
+def written_path(given: bytes, base: bytes) -> bytes:
+    """A path as a file gives it (a scene, a cut), absolute, still spelled for the platform that
+    wrote it: a relative one is read from the folder `base` (a Windows folder too); a Windows
+    spelling is kept as it is (joined onto a POSIX folder it would name nothing). Windows
+    applications write a UNC path with forward slashes (`//server/share/...`): that is the UNC
+    path unless `/server` is a folder here (POSIX reads a leading `//` as `/`)."""
+    if NATIVE_WINDOWS:
+        return os.path.normpath(os.path.join(base, given))
+    if given.startswith(b"//") and given[2:3] not in (b"", b"/"):
+        top = given[2:].split(b"/", 1)[0]
+        given = given[1:] if _is_folder(b"/" + top) else b"\\\\" + given[2:]
+    if is_windows_spelling(given):
+        return given
+    if is_windows_spelling(base) and not given.startswith(b"/"):
+        return base.rstrip(b"/\\") + b"/" + given
+    return os.path.normpath(os.path.join(base, given))
 
 
 @dataclass(frozen=True)
@@ -631,7 +650,7 @@ class RootMap:
         raise ProvenanceError(
             f"{os.fsdecode(raw)} is a path of another platform, and no root of the ledger is "
             f"mapped from it{listed}. Map the show's folder to it (`provenance roots map ROOT "
-            f"'SPELLING'`, a studio setting), then give the path again."
+            f"'SPELLING'`, a studio setting)."
         )
 
     # -- delivery sources ---------------------------------------------------------------------

@@ -6,6 +6,9 @@ on disk (every frame of a sequence, every tile of a UDIM set), fingerprinted thr
 cache, and matched against every recorded version of the asset at that path, newest first: the
 version whose members at the frames the scene reads have exactly those bytes is the one the
 render contains, even when it is not the asset's latest (the sky was rolled back on disk).
+The scene's paths arrive placed on this machine (`read_scene` with the ledger's roots): a scene
+saved on Windows or on another mount is pinned as if it named this machine's paths, and one
+naming a path no root places is refused (`check_scene`).
 
 - `pinned`: the bytes on disk are a recorded version.
 - `new-bytes`: an asset is recorded at the path but none of its versions has these bytes: they
@@ -38,6 +41,7 @@ from provenance.fingerprint import Hasher
 from provenance.ingest import Ingester
 from provenance.origins import Origin
 from provenance.records import AssetRef, PinnedInput, SceneLineage, display_path
+from provenance.roots import ROOT_MAP_VARIABLE
 from provenance.scan import (
     FRAME_NAME,
     UDIM_TOKEN,
@@ -46,7 +50,7 @@ from provenance.scan import (
     ScannedFile,
     StatFingerprint,
 )
-from provenance.scenes import SceneInput, SceneRead
+from provenance.scenes import UNMAPPED, SceneRead
 from provenance.stat_cache import CacheRefresh, StatCache, record_refresh
 from provenance.store import bulk
 from provenance.store.claims import ClaimSpec, ParentSpec
@@ -111,9 +115,22 @@ class LineagePlan:
 
 
 def check_scene(read: SceneRead, targets: Sequence[bytes], allow_unresolved: bool) -> None:
-    """Refuse a scene that does not fit the render (no Write node writes it), or whose inputs
-    cannot all be named (unless `allow_unresolved`)."""
+    """Refuse a scene that names paths no show root places on this machine, that does not fit
+    the render (no Write node writes it), or whose inputs cannot all be named (unless
+    `allow_unresolved`)."""
     scene = display_path(read.path)
+    unmapped = [f for f in read.findings if f.rule == UNMAPPED]
+    if unmapped:
+        # Not waived by allow_unresolved: the material is named, only its place is unknown here,
+        # and mapping the root is the fix.
+        listed = "\n".join(f"  {f.message}" for f in unmapped)
+        raise SceneRefused(
+            f"{scene} names paths spelled for another platform or mount that no show root "
+            f"places on this machine, so what it reads there cannot be vouched for:\n{listed}\n"
+            "Map the show's root to the spelling the scene uses (`provenance roots map ROOT "
+            f"'SPELLING'`, or {ROOT_MAP_VARIABLE} on this machine), then ingest again. Nothing "
+            "was recorded."
+        )
     if read.names_outputs and not any(
         renders(target, output.path) for target in targets for output in read.outputs
     ):
@@ -188,7 +205,7 @@ def plan_lineage(
         entry = merged.get(given.path)
         if entry is None:
             entry = merged[given.path] = _Input(given.path, [], [])
-        entry.nodes.append(_where(given))
+        entry.nodes.append(given.where)
         entry.ranges.append(given.frames)
     inputs = list(merged.values())
     outputs = [o.path for o in read.outputs]
@@ -238,12 +255,6 @@ def plan_lineage(
         if match != all_versions[0][0]:
             item.latest = asset[1]
     return LineagePlan(read, inputs, refresh, digests)
-
-
-def _where(item: SceneInput) -> str:
-    if not item.node:
-        return item.knob
-    return f"{item.node}.{item.knob}" if not item.knob.startswith(".") else item.node + item.knob
 
 
 _PATTERN = re.compile(rb"^(?P<head>.*?)(?P<token>#+|<UDIM>)(?P<tail>[^#]*)$")

@@ -87,6 +87,35 @@ def write_exr_sequence(
     ]
 
 
+def write_otio_cut(
+    path: Path, base: str, prefix: str, frames: int, used: tuple[int, int], suffix: str = ".tif"
+) -> Path:
+    """An OTIO cut of one clip: the image sequence `base` + `prefix` + frame + `suffix` (`frames`
+    frames from 1001, padded to 4), of which it uses `used` (the first frame's offset, how many)."""
+    import opentimelineio as otio
+
+    def span(start: int, count: int) -> otio.opentime.TimeRange:
+        return otio.opentime.TimeRange(
+            otio.opentime.RationalTime(start, 24), otio.opentime.RationalTime(count, 24)
+        )
+
+    reference = otio.schema.ImageSequenceReference(
+        target_url_base=base,
+        name_prefix=prefix,
+        name_suffix=suffix,
+        start_frame=1001,
+        frame_zero_padding=4,
+        rate=24,
+        available_range=span(0, frames),
+    )
+    clip = otio.schema.Clip(name="sh010", media_reference=reference, source_range=span(*used))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    otio.adapters.write_to_file(
+        otio.schema.Timeline(tracks=[otio.schema.Track(children=[clip])]), str(path)
+    )
+    return path
+
+
 def write_notes(folder: Path, count: int) -> list[Path]:
     """`count` tiny text files, each an asset of its own (named with letters, not numbers, so
     that none is taken for a frame of a sequence)."""

@@ -22,6 +22,7 @@ __all__ = [
     "placed_here",
     "read_roots",
     "roots_for_reading",
+    "roots_here",
     "target_list",
 ]
 
@@ -29,9 +30,14 @@ __all__ = [
 def local_paths(ledger: Ledger, *paths: PathArg) -> list[bytes]:
     """Paths as given (relative to `cwd`, absolute, or spelled for another mount or
     platform) as the absolute paths to read on this machine."""
-    with read_session(ledger.engine) as session:
-        roots = roots_for_reading(ledger, session)
+    roots = roots_here(ledger)
     return [roots.localize(as_bytes(path), ledger.cwd) for path in paths]
+
+
+def roots_here(ledger: Ledger) -> queries.RootMap:
+    """The roots to read paths by on this machine, read in a session of their own."""
+    with read_session(ledger.engine) as session:
+        return roots_for_reading(ledger, session)
 
 
 def absolute_path(ledger: Ledger, path: PathArg) -> bytes:

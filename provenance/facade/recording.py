@@ -12,11 +12,17 @@ from sqlalchemy.orm import Session
 from provenance.errors import LineageCycle, ProvenanceError, TargetNotFound, UnknownTool
 from provenance.facade.asc_mhl import read_roll, record_roll
 from provenance.facade.delivering import refresh_cache
-from provenance.facade.places import local_paths, placed_here, roots_for_reading, target_list
+from provenance.facade.places import (
+    local_paths,
+    placed_here,
+    roots_for_reading,
+    roots_here,
+    target_list,
+)
 from provenance.facade.reading import asset_card
 from provenance.facade.tools import insert_tool, split_tool, unknown_tool_message
 from provenance.origins import Evidence, Origin, parse_origin
-from provenance.paths import PathArg, as_target
+from provenance.paths import PathArg, as_bytes, as_target
 from provenance.records import (
     AssetCard,
     DisputeNote,
@@ -69,7 +75,6 @@ def ingest(
     from provenance.fingerprint import Hasher
     from provenance.ingest import Ingester
     from provenance.scene_lineage import check_scene, plan_lineage, record_lineage
-    from provenance.scenes import read_scene
     from provenance.stat_cache import record_readings
     from provenance.store.claims import add_likeness
     from provenance.store.seals import intent_digest
@@ -90,7 +95,7 @@ def ingest(
     roll = read_roll(ledger, mhl, targets, origin, tool, workers) if mhl is not None else None
     read = None
     if scene is not None:
-        read = read_scene(local_paths(ledger, scene)[0])  # parsed before the write lock is taken
+        read = _read_scene(ledger, scene)  # parsed before the write lock is taken
         check_scene(read, targets, allow_unresolved)
     with write_session(ledger.engine) as session, Hasher(workers) as hasher:
         roots = queries.ensure_roots(session, ledger.workspace)
@@ -186,12 +191,21 @@ def _scene_claim(
     return _claim_spec(session, origin, read.kind.tool, by, note)
 
 
+def _read_scene(ledger: Ledger, scene: PathArg) -> SceneRead:
+    """The scene, its paths placed on this machine by the ledger's roots (a script saved on
+    Windows or on another mount reads the show where this machine has it)."""
+    from provenance.scenes import read_scene
+
+    roots = roots_here(ledger)
+    path = roots.localize(as_bytes(scene), ledger.cwd)
+    return read_scene(path, lambda spelled: roots.localize(spelled, b"/"))
+
+
 def scene_inputs(ledger: Ledger, scene: PathArg, workers: int | None) -> SceneLineage:
     from provenance.fingerprint import Hasher
     from provenance.scene_lineage import lineage_report, plan_lineage
-    from provenance.scenes import read_scene
 
-    read = read_scene(local_paths(ledger, scene)[0])
+    read = _read_scene(ledger, scene)
     with Hasher(workers) as hasher:
         with read_session(ledger.engine) as session:
             roots = roots_for_reading(ledger, session)

@@ -8,6 +8,13 @@ ledger side (which recorded asset version each input is, by the bytes on disk no
 A reader never drops an input silently: one it cannot name (an expression it does not
 evaluate, a path relative to a folder the scene does not say) is a `SceneFinding` with the rule
 `input-unresolved`, naming the node and the knob or attribute it came from.
+
+Paths are read where this machine has them: a scene saved on another platform or mount spells
+them for that machine (`P:/show/...`, `//server/show/...`, `/Volumes/show/...`). A path is kept
+as the scene spells it (made absolute from the scene's folder if relative), then put where this
+machine reads it by the `Localize` the caller gives (the ledger's show roots:
+`RootMap.localize`). One that no root places is a `path-unmapped` finding, not an input: what
+the scene reads there cannot be vouched for.
 """
 
 from __future__ import annotations
@@ -15,12 +22,18 @@ from __future__ import annotations
 import enum
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from provenance.errors import BadScene
+from provenance.errors import BadScene, ProvenanceError
+from provenance.roots import RootMap, written_path
+from provenance.scan import UDIM_TOKEN
 
 __all__ = [
+    "UNMAPPED",
     "UNRESOLVED",
+    "Localize",
+    "Placer",
     "SceneFinding",
     "SceneInput",
     "SceneKind",
@@ -28,6 +41,7 @@ __all__ = [
     "SceneRead",
     "absolute_path",
     "normalize_tokens",
+    "on_disk",
     "read_scene",
     "read_text",
     "scene_kind",
@@ -36,6 +50,13 @@ __all__ = [
 
 UNRESOLVED = "input-unresolved"
 """A finding: an input the scene reads whose path the reader could not work out."""
+UNMAPPED = "path-unmapped"
+"""A finding: a path the scene spells for another platform or mount that no show root places
+on this machine."""
+
+Localize = Callable[[bytes], bytes]
+"""Where an absolute path as a scene spells it (for this machine, another mount or another
+platform) is on this machine; raises ProvenanceError, naming the fix, when it cannot say."""
 
 
 class SceneKind(str, enum.Enum):
@@ -78,8 +99,8 @@ class SceneInput:
     """One file, frame sequence or UDIM set a scene reads."""
 
     path: bytes
-    """Absolute and normalized: a single file, a sequence with `#` padding (as typed: `####`,
-    `%04d` and `%d` all become `#`s) or a UDIM set with `<UDIM>`."""
+    """Absolute and normalized, where this machine reads it: a single file, a sequence with `#`
+    padding (as typed: `####`, `%04d` and `%d` all become `#`s) or a UDIM set with `<UDIM>`."""
     node: str
     """Where the scene names it: a Nuke node's full name (`Group1.Read2`), a Maya node, a USD
     layer."""
@@ -87,6 +108,13 @@ class SceneInput:
     """The knob or attribute that holds the path (`file`, `.ftn`, `sublayer`...)."""
     frames: tuple[int, int] | None = None
     """The frames read (first, last) when the scene says; None: every frame on disk."""
+
+    @property
+    def where(self) -> str:
+        """The node and knob, as people name them (`ReadPlate.file`, `shader.ftn`)."""
+        if not self.node:
+            return self.knob
+        return self.node + (self.knob if self.knob.startswith(".") else "." + self.knob)
 
 
 @dataclass(frozen=True)
@@ -147,27 +175,88 @@ def scene_kind(path: bytes) -> SceneKind:
     )
 
 
-def read_scene(path: bytes | str | os.PathLike[str]) -> SceneRead:
-    """Read one scene file (any kind `scene_kind` knows) into its inputs, outputs and findings."""
+def read_scene(path: bytes | str | os.PathLike[str], localize: Localize | None = None) -> SceneRead:
+    """Read one scene file (any kind `scene_kind` knows) into its inputs, outputs and findings,
+    every path placed on this machine by `localize` (without one, only this machine's paths
+    are placed)."""
     absolute = os.path.abspath(os.fsencode(path))
     kind = scene_kind(absolute)
     if not os.path.isfile(absolute):
         raise BadScene(f"The scene {os.fsdecode(absolute)!r} does not exist. Check the path.")
+    placer = Placer(localize)
     if kind is SceneKind.NUKE:
         from provenance.scenes.nuke import read_nuke
 
-        return read_nuke(absolute)
-    if kind is SceneKind.USD:
+        read = read_nuke(absolute, placer)
+    elif kind is SceneKind.USD:
         from provenance.scenes.usd import read_usd
 
-        return read_usd(absolute)
-    if kind is SceneKind.MAYA:
+        read = read_usd(absolute, placer)
+    elif kind is SceneKind.MAYA:
         from provenance.scenes.maya import read_maya
 
-        return read_maya(absolute)
-    from provenance.scenes.otio import read_otio
+        read = read_maya(absolute)
+    else:
+        from provenance.scenes.otio import read_otio
 
-    return read_otio(absolute)
+        read = read_otio(absolute, placer)
+    return placer.place_read(read)
+
+
+class Placer:
+    """Puts the paths a scene spells where this machine reads them, and keeps those it cannot
+    place, with why."""
+
+    def __init__(self, localize: Localize | None) -> None:
+        if localize is None:
+            localize = _this_machine()
+        self._localize = localize
+        self.unplaced: dict[bytes, str] = {}
+
+    def place(self, spelled: bytes) -> bytes | None:
+        """Where `spelled` (absolute, as the scene spells it) is on this machine; None when no
+        root places it (`unplaced` says why)."""
+        if spelled in self.unplaced:
+            return None
+        try:
+            return os.path.normpath(self._localize(spelled))
+        except ProvenanceError as exc:
+            self.unplaced[spelled] = str(exc)
+            return None
+
+    def here_or_as_spelled(self, spelled: bytes) -> bytes:
+        """`place`, or the path as spelled (which names nothing here) for a reader that must go
+        on; `place_read` reports it."""
+        return self.place(spelled) or spelled
+
+    def place_read(self, read: SceneRead) -> SceneRead:
+        """The read with every input and output on this machine; those no root places become
+        `path-unmapped` findings."""
+        inputs = []
+        for item in read.inputs:
+            here = self.place(item.path)
+            if here is None:
+                read.findings.append(self._unmapped(item.node, item.knob, item.where, item.path))
+            else:
+                inputs.append(replace(item, path=here))
+        outputs = []
+        for output in read.outputs:
+            here = self.place(output.path)
+            if here is None:
+                read.findings.append(self._unmapped(output.node, "", output.node, output.path))
+            else:
+                outputs.append(replace(output, path=here))
+        return replace(read, inputs=inputs, outputs=outputs)
+
+    def _unmapped(self, node: str, knob: str, where: str, spelled: bytes) -> SceneFinding:
+        why = self.unplaced[spelled]
+        return SceneFinding(UNMAPPED, node, knob, os.fsdecode(spelled), f"{where}: {why}")
+
+
+def _this_machine() -> Localize:
+    """Paths of this machine as they are; another platform's are placed by no root."""
+    roots = RootMap.unrecorded(None)
+    return lambda spelled: roots.localize(spelled, b"/")
 
 
 _FRAME_TOKENS = re.compile(r"%0?(\d*)d|<udim>|<UDIM>|%\(UDIM\)d|\$F(\d*)")
@@ -188,8 +277,24 @@ def normalize_tokens(name: str) -> str:
 
 
 def absolute_path(text: str, base: bytes) -> bytes:
-    """`text` (already evaluated) as an absolute, normalized path, read from `base` if relative."""
-    return os.path.normpath(os.path.join(base, os.fsencode(normalize_tokens(text))))
+    """`text` (already evaluated) as an absolute path, read from the folder `base` if relative,
+    still spelled for the platform that wrote it (`roots.written_path`), with its frame token
+    written the ledger's way."""
+    return written_path(os.fsencode(normalize_tokens(text)), base)
+
+
+def on_disk(path: bytes) -> bool:
+    """A file, or a sequence or UDIM pattern of which some file exists."""
+    if os.path.exists(path):
+        return True
+    folder, name = os.path.split(path)
+    if b"#" not in name and UDIM_TOKEN not in name:
+        return False
+    head = name.split(b"#")[0].split(UDIM_TOKEN)[0]
+    try:
+        return any(entry.startswith(head) for entry in os.listdir(folder or b"."))
+    except OSError:
+        return False
 
 
 def read_text(path: bytes) -> str:

@@ -13,7 +13,9 @@ The scene is parsed as MEL statements (no Maya needed). What counts:
 
 Paths: `$VAR` and `${VAR}` from the environment (an unset one is `input-unresolved`); a relative
 path is read from the scene's folder, then from the project above a `scenes` folder, where it
-exists; otherwise it is `input-unresolved`. A Maya scene names no outputs this reader knows.
+exists; otherwise it is `input-unresolved`. An absolute path saved on Windows (`P:/show/...`,
+`//server/show/...`) is kept as spelled, for the `Placer` to place. A Maya scene names no
+outputs this reader knows.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from provenance.roots import is_windows_spelling, written_path
 from provenance.scan import FRAME_NAME, UDIM_TOKEN
 from provenance.scenes import (
     UNRESOLVED,
@@ -31,6 +34,7 @@ from provenance.scenes import (
     SceneKind,
     SceneRead,
     normalize_tokens,
+    on_disk,
     read_text,
 )
 
@@ -186,31 +190,17 @@ def _expand(text: str) -> str | None:
 def _locate(text: str, scene: bytes) -> bytes | None:
     """An absolute path for `text`: itself, or relative to the scene's folder or its project."""
     raw = os.fsencode(text)
-    if os.path.isabs(raw):
-        return os.path.normpath(raw)
+    if os.path.isabs(raw) or is_windows_spelling(raw):
+        return written_path(raw, b"/")
     folder = os.path.dirname(scene)
     candidates = [folder]
     if os.path.basename(folder) == b"scenes":
         candidates.append(os.path.dirname(folder))
     for base in candidates:
         candidate = os.path.normpath(os.path.join(base, raw))
-        if _exists(candidate):
+        if on_disk(candidate):
             return candidate
     return None
-
-
-def _exists(path: bytes) -> bool:
-    """A file, or a sequence or UDIM pattern of which some file exists."""
-    if os.path.exists(path):
-        return True
-    folder, name = os.path.split(path)
-    if b"#" not in name and UDIM_TOKEN not in name:
-        return False
-    head = name.split(b"#")[0].split(UDIM_TOKEN)[0]
-    try:
-        return any(entry.startswith(head) for entry in os.listdir(folder or b"."))
-    except OSError:
-        return False
 
 
 def _unresolved(read: SceneRead, node: str, attribute: str, text: str, why: str) -> None:

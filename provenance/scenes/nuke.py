@@ -19,7 +19,8 @@ The script is parsed as text (no Nuke needed). What counts:
   `project_directory`), `value parent.KNOB` inside a group, `value KNOB`, `file dirname`,
   `file tail`, `file rootname`, `file extension`, `file join`, `getenv NAME` and
   `python {nuke.script_directory()}`. Anything else is an `input-unresolved` finding naming the
-  node and the knob, never dropped.
+  node and the knob, never dropped. A path (or `project_directory`) saved on Windows
+  (`P:/show/...`, `//server/show/...`) is kept as spelled, for the `Placer` to place.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from provenance.roots import is_windows_spelling, written_path
 from provenance.scenes import (
     UNRESOLVED,
+    Placer,
     SceneFinding,
     SceneInput,
     SceneKind,
@@ -418,6 +421,7 @@ class _Reader:
     project: bytes | None
     project_problem: str | None
     seen: set[bytes]
+    placer: Placer
 
     def paths(self, node: Node, knob: str) -> Iterator[tuple[bytes, tuple[int, int] | None]]:
         """The absolute paths a node's knob names (one a view), and the range it reads."""
@@ -444,7 +448,7 @@ class _Reader:
                 frames = (first, last)
         if not text:
             return
-        if not posixpath.isabs(text):
+        if not _is_absolute(text):
             if self.project is None:
                 self.finding(
                     rule,
@@ -495,10 +499,16 @@ class _Reader:
 
     def precomp(self, node: Node, path: bytes) -> None:
         """A Precomp's (or LiveGroup's) script: its inputs are this script's inputs."""
-        if path in self.seen or len(self.seen) > MAX_PRECOMP_DEPTH or not os.path.isfile(path):
+        here = self.placer.place(path)
+        if (
+            here is None
+            or here in self.seen
+            or len(self.seen) > MAX_PRECOMP_DEPTH
+            or not os.path.isfile(here)
+        ):
             self.read.inputs.append(SceneInput(path, node.full_name, "file"))
             return
-        inner = _read(path, self.seen | {path})
+        inner = _read(here, self.seen | {here}, self.placer)
         prefix = node.full_name + ">"
         self.read.inputs.extend(
             SceneInput(i.path, prefix + i.node, i.knob, i.frames) for i in inner.inputs
@@ -522,15 +532,20 @@ def _project_directory(script: _Script) -> tuple[bytes | None, str | None]:
             f"a relative path, and Root's project_directory {word.text!r} is an expression this "
             "reader does not evaluate"
         )
-    if not posixpath.isabs(folder):
+    if not _is_absolute(folder):
         return None, (
             f"a relative path, and Root's project_directory {folder!r} is relative itself (Nuke "
             "reads it from the folder it was started in)"
         )
-    return os.path.normpath(os.fsencode(folder)), None
+    return written_path(os.fsencode(folder), b"/"), None
 
 
-def _read(path: bytes, seen: set[bytes]) -> SceneRead:
+def _is_absolute(text: str) -> bool:
+    """Absolute on this machine, or on the Windows machine that saved the script."""
+    return posixpath.isabs(text) or is_windows_spelling(os.fsencode(text))
+
+
+def _read(path: bytes, seen: set[bytes], placer: Placer) -> SceneRead:
     try:
         script = _parse(path, read_text(path))
     except ValueError as exc:
@@ -542,10 +557,11 @@ def _read(path: bytes, seen: set[bytes]) -> SceneRead:
         ) from None
     read = SceneRead(SceneKind.NUKE, path, names_outputs=True)
     project, problem = _project_directory(script)
-    _Reader(script, read, _views(script.root), project, problem, seen).run()
+    _Reader(script, read, _views(script.root), project, problem, seen, placer).run()
     return read
 
 
-def read_nuke(path: bytes) -> SceneRead:
-    """The inputs, outputs and findings of a Nuke script (see the module's docstring)."""
-    return _read(path, {path})
+def read_nuke(path: bytes, placer: Placer) -> SceneRead:
+    """The inputs, outputs and findings of a Nuke script (see the module's docstring), its
+    paths as the script spells them: `placer` opens Precomps with them."""
+    return _read(path, {path}, placer)

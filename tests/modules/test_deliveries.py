@@ -10,7 +10,7 @@ import pytest
 from provenance.deliveries import DeliveryKind, read_delivery
 from provenance.errors import ProvenanceError, TargetNotFound
 
-from ..builders import require, write_image, write_sequence
+from ..builders import require, write_image, write_otio_cut, write_sequence
 
 
 def names(paths: list[bytes]) -> list[str]:
@@ -92,28 +92,8 @@ def test_an_otio_cut_delivers_only_the_frames_it_uses(tmp_path: Path) -> None:
     require(otio is not None, "opentimelineio (the otio extra) is not installed")
     assert otio is not None
     write_sequence(tmp_path / "plates", "sh010_plate", range(1001, 1021))
-    reference = otio.schema.ImageSequenceReference(
-        target_url_base=str(tmp_path / "plates") + "/",
-        name_prefix="sh010_plate.",
-        name_suffix=".tif",
-        start_frame=1001,
-        frame_step=1,
-        rate=24,
-        frame_zero_padding=4,
-        available_range=otio.opentime.TimeRange(
-            otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(20, 24)
-        ),
-    )
-    clip = otio.schema.Clip(
-        name="sh010",
-        media_reference=reference,
-        source_range=otio.opentime.TimeRange(
-            otio.opentime.RationalTime(4, 24), otio.opentime.RationalTime(5, 24)
-        ),
-    )
-    timeline = otio.schema.Timeline(tracks=[otio.schema.Track(children=[clip])])
-    cut = tmp_path / "cut.otio"
-    otio.adapters.write_to_file(timeline, str(cut))
+    plates = str(tmp_path / "plates") + "/"
+    cut = write_otio_cut(tmp_path / "cut.otio", plates, "sh010_plate.", 20, (4, 5))
     delivery = read_delivery(os.fsencode(cut))
     assert delivery.kind is DeliveryKind.OTIO
     assert names([f.path for f in delivery.files]) == [

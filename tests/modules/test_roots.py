@@ -19,6 +19,7 @@ from provenance.roots import (
     parse_root_map,
     place_roots,
     spelling,
+    written_path,
 )
 
 
@@ -51,6 +52,23 @@ def test_unc_and_posix_spellings() -> None:
     assert spelling("/mnt/Show/comp").under(posix) is None
     assert spelling("/mnt/show/comp").under(unc) is None
     assert spelling("/mnt/show/comp/../plates").under(posix) == b"plates"
+
+
+def test_a_path_a_file_gives_keeps_the_spelling_of_the_platform_that_wrote_it(
+    tmp_path: Path,
+) -> None:
+    here = b"/mnt/show/scripts"
+    # A Windows spelling is kept: joined onto a POSIX folder it would name nothing.
+    assert written_path(b"P:/show/plates/a.exr", here) == b"P:/show/plates/a.exr"
+    assert written_path(b"\\\\fs\\show\\a.exr", here) == b"\\\\fs\\show\\a.exr"
+    # A relative path is read from the folder given, a Windows folder too.
+    assert written_path(b"../plates/a.exr", here) == b"/mnt/show/plates/a.exr"
+    assert written_path(b"plates/a.exr", b"P:\\show\\") == b"P:\\show/plates/a.exr"
+    assert written_path(b"/mnt/other/a.exr", b"P:/show") == b"/mnt/other/a.exr"
+    # `//server/share` is how Windows applications write a UNC path, unless `/server` is a
+    # folder here (a leading `//` is then the `/` POSIX reads it as).
+    assert written_path(b"//fs/show/a.exr", here) == b"\\\\fs/show/a.exr"
+    assert written_path(b"/" + fs(tmp_path), here) == fs(tmp_path)
 
 
 def test_relative_and_nul_spellings_are_refused() -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from provenance.errors import BadScene
-from provenance.scenes import UNRESOLVED, SceneKind, read_scene, scene_kind
+from provenance.roots import RootRecord, place_roots
+from provenance.scenes import UNMAPPED, UNRESOLVED, SceneKind, read_scene, scene_kind
 
-from ..builders import write_bytes
+from ..builders import write_bytes, write_otio_cut, write_sequence
 
 
 def write(path: Path, text: str) -> Path:
@@ -274,6 +275,77 @@ def test_nuke_relative_path_without_project_directory_is_unresolved(tmp_path: Pa
     assert "project_directory" in read.unresolved[0].message
 
 
+WINDOWS_SCRIPT = r"""
+Root {
+ inputs 0
+ project_directory "P:/show"
+}
+Read {
+ file plates/relative.%04d.exr
+ name FromProject
+}
+Read {
+ file "P:\\show\\plates\\backslashes.####.exr"
+ name Backslashes
+}
+Read {
+ file //fileserver/show/plates/unc.####.exr
+ name Unc
+}
+Read {
+ file /Volumes/show/plates/mac.####.exr
+ name Mac
+}
+Read {
+ file /mnt/show/plates/here.####.exr
+ name Here
+}
+Write {
+ file P:/show/comp/out.####.exr
+ name Write1
+}
+"""
+
+
+def test_nuke_paths_saved_on_another_platform_are_read_where_the_roots_place_them(
+    tmp_path: Path,
+) -> None:
+    script = write(tmp_path / "comp.nk", WINDOWS_SCRIPT)
+    spellings = ("P:\\show", "\\\\fileserver\\show", "/Volumes/show")
+    show = RootRecord(2, b"show", b"/mnt/show", spellings)
+    roots = place_roots([RootRecord(1, b"/", None), show], None, {})
+    read = read_scene(script, lambda spelled: roots.localize(spelled, b"/"))
+    assert inputs(read) == {
+        "FromProject": ("/mnt/show/plates/relative.####.exr", None),
+        "Backslashes": ("/mnt/show/plates/backslashes.####.exr", None),
+        "Unc": ("/mnt/show/plates/unc.####.exr", None),
+        "Mac": ("/mnt/show/plates/mac.####.exr", None),
+        "Here": ("/mnt/show/plates/here.####.exr", None),
+    }
+    assert [os.fsdecode(o.path) for o in read.outputs] == ["/mnt/show/comp/out.####.exr"]
+    assert read.findings == []
+
+
+def test_a_path_of_another_platform_no_root_places_is_a_finding_not_an_input(
+    tmp_path: Path,
+) -> None:
+    read = read_scene(write(tmp_path / "comp.nk", WINDOWS_SCRIPT))  # no roots: this machine's
+    assert inputs(read) == {
+        "Mac": ("/Volumes/show/plates/mac.####.exr", None),  # a POSIX path: read as it is
+        "Here": ("/mnt/show/plates/here.####.exr", None),
+    }
+    assert read.outputs == []
+    unmapped = {(f.node, f.knob, f.text) for f in read.findings if f.rule == UNMAPPED}
+    assert unmapped == {
+        ("FromProject", "file", "P:/show/plates/relative.####.exr"),
+        ("Backslashes", "file", "P:\\show\\plates\\backslashes.####.exr"),
+        ("Unc", "file", "\\\\fileserver/show/plates/unc.####.exr"),
+        ("Write1", "", "P:/show/comp/out.####.exr"),
+    }
+    assert all("provenance roots map" in f.message for f in read.findings)
+    assert read.unresolved == []
+
+
 def test_nuke_frame_tokens_agree_whatever_the_spelling(tmp_path: Path) -> None:
     script = write(
         tmp_path / "tokens.nk",
@@ -465,37 +537,45 @@ def test_maya_ascii_textures_references_caches_and_arnold_nodes(
 
 
 def test_otio_cut_is_read_by_the_delivery_reader(tmp_path: Path) -> None:
-    import opentimelineio as otio
-
-    from ..builders import write_sequence
-
     write_sequence(tmp_path / "media", "sh010_comp_v004", range(1001, 1011))
-    timeline = otio.schema.Timeline(name="cut")
-    track = otio.schema.Track()
-    timeline.tracks.append(track)
-    reference = otio.schema.ImageSequenceReference(
-        target_url_base=str(tmp_path / "media") + "/",
-        name_prefix="sh010_comp_v004.",
-        name_suffix=".tif",
-        start_frame=1001,
-        frame_zero_padding=4,
-        rate=24,
-        available_range=otio.opentime.TimeRange(
-            otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(10, 24)
-        ),
-    )
-    track.append(
-        otio.schema.Clip(
-            media_reference=reference,
-            source_range=otio.opentime.TimeRange(
-                otio.opentime.RationalTime(2, 24), otio.opentime.RationalTime(4, 24)
-            ),
-        )
-    )
-    cut = tmp_path / "cut.otio"
-    otio.adapters.write_to_file(timeline, str(cut))
+    media = str(tmp_path / "media") + "/"
+    cut = write_otio_cut(tmp_path / "cut.otio", media, "sh010_comp_v004.", 10, (2, 4))
     read = read_scene(cut)
     assert read.kind is SceneKind.OTIO
     assert [(os.fsdecode(i.path), i.frames) for i in read.inputs] == [
         (f"{tmp_path}/media/sh010_comp_v004.####.tif", (1003, 1006))
+    ]
+
+
+def test_otio_media_urls_saved_on_windows_are_read_where_the_roots_place_them(
+    tmp_path: Path,
+) -> None:
+    import opentimelineio as otio
+
+    clips = [
+        otio.schema.Clip(name=name, media_reference=otio.schema.ExternalReference(target_url=url))
+        for name, url in [
+            ("unc", "file://fileserver/show/elements/unc.tif"),
+            ("drive", "file:///P:/show/elements/drive.tif"),
+            ("plain", "P:\\show\\elements\\plain.tif"),
+        ]
+    ]
+    cut = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(
+        otio.schema.Timeline(tracks=[otio.schema.Track(children=clips)]), str(cut)
+    )
+    show = RootRecord(2, b"show", b"/mnt/show", ("P:\\show", "\\\\fileserver\\show"))
+    roots = place_roots([RootRecord(1, b"/", None), show], None, {})
+    read = read_scene(cut, lambda spelled: roots.localize(spelled, b"/"))
+    assert sorted(os.fsdecode(i.path) for i in read.inputs) == [
+        "/mnt/show/elements/drive.tif",
+        "/mnt/show/elements/plain.tif",
+        "/mnt/show/elements/unc.tif",
+    ]
+    unplaced = read_scene(cut)  # no roots: none of them can be read here
+    assert unplaced.inputs == []
+    assert sorted(f.text for f in unplaced.findings if f.rule == UNMAPPED) == [
+        "P:/show/elements/drive.tif",
+        "P:\\show\\elements\\plain.tif",
+        "\\\\fileserver/show/elements/unc.tif",
     ]
