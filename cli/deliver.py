@@ -79,9 +79,21 @@ def sweep(obj: Context, delivery: str, policy_file: Path | None, as_json: bool) 
         sys.exit(EXIT_FINDINGS)
 
 
+def _deliverable_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A usage error (exit 2), not a refusal: `--name ''` or `--name ' '` names nothing."""
+    if not value.strip():
+        raise click.BadParameter("give the deliverable a name, e.g. --name EP101_VFX_v003.")
+    return value
+
+
 @click.command()
 @click.argument("delivery", type=click.Path(path_type=str))
-@click.option("--name", required=True, help="The deliverable's name, e.g. EP101_VFX_v003.")
+@click.option(
+    "--name",
+    required=True,
+    callback=_deliverable_name,
+    help="The deliverable's name, e.g. EP101_VFX_v003.",
+)
 @POLICY_OPTION
 @KEY_OPTION
 @CHECKPOINTS_OPTION

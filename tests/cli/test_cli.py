@@ -90,6 +90,9 @@ def test_usage_errors_exit_2_and_library_errors_exit_1(run: Cli) -> None:
     assert result.stderr.startswith("Error: ") and "provenance ingest" in result.stderr
     result = run("tools", "add", "x", "--secured", "maybe", expect=2)
     assert "maybe" in result.stderr
+    for blank in ("", "  "):
+        result = run("finalize", ".", "--name", blank, expect=2)
+        assert "--name EP101_VFX_v003" in result.stderr
 
 
 def test_traceback_flag_shows_the_stack(run: Cli) -> None:
