@@ -990,3 +990,24 @@ def test_an_export_carries_the_rows_an_event_committed_to_by_digest(
     claims = {tuple(row) for row in exported["digested_rows"]["claims"]}
     assert len(claims) == INLINE_ROWS + 1 and all(c[4] == "alice" for c in claims)
     assert all("digested_rows" not in e for e in crowded.export_events() if e["id"] != event_id)
+
+
+def test_a_finalize_that_fails_while_reading_leaves_no_audit_running(
+    ledger: Ledger, generated_delivery: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The audit ahead runs beside the reading: when the reading fails (a disk gone, a Ctrl-C),
+    # the audit is stopped and its thread and connection let go, and the next writer gets in.
+    import threading
+
+    import provenance.facade.delivering as delivering
+
+    def reading_fails(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(delivering, "_read_delivery_unlocked", reading_fails)
+    with pytest.raises(OSError, match="Input/output error"):
+        ledger.finalize(generated_delivery, "EP101_v001")
+    monkeypatch.undo()
+    assert not [t for t in threading.enumerate() if t.name.startswith("provenance-audit-ahead")]
+    ledger.add_tool("Nuke")
+    assert not ledger.finalize(generated_delivery, "EP101_v001").finalized
