@@ -7,12 +7,15 @@ for the locked write only if nothing at all was committed since its snapshot: th
 checks that first (`store.commit_marks`), and audits again, as before, when anything was.
 The checkpoints on disk are checked under the lock all the same (a few files).
 
-The thread keeps its SQLite connection until the finalize is over: the data version that says
-whether anything was committed is a connection's own.
+On SQLite the locked write is made on the very connection that read the audit: the data
+version that says whether anything was committed is a connection's own, and a connection reads
+the file it opened. A ledger file replaced meanwhile (another file moved to its path) would
+otherwise be judged by a new connection on an audit of the old one; it is refused instead.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -21,6 +24,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from provenance.audit.verification import LogCheck, check_log
+from provenance.errors import ProvenanceError
 from provenance.keys import Pins
 from provenance.store.commit_marks import committed_between, read_mark
 
@@ -37,6 +41,8 @@ class AuditAhead:
         # One thread, so that a SQLite connection it opens is only ever used where it was made.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="provenance-audit-ahead")
         self._connection: Connection | None = None
+        self._file: tuple[str, tuple[int, int]] | None = None
+        """SQLite: the ledger file's path, and which file (device, inode) the connection opened."""
         self._future = self._thread.submit(self._audit, pins, provisional)
 
     def __enter__(self) -> AuditAhead:
@@ -59,11 +65,26 @@ class AuditAhead:
         the lock would keep the other writers waiting too)."""
         self._future.result()
 
+    def writer(self) -> Connection | None:
+        """On SQLite, the connection that read the audit, for the locked write to be made on
+        (None on PostgreSQL, or when the audit ahead could not connect). Refused when the ledger
+        file is no longer the one that connection opened."""
+        if self._file is None or self._connection is None:
+            return None
+        path, opened = self._file
+        if _identity(path) != opened:
+            raise ProvenanceError(
+                f"The ledger file {path} was replaced while this finalize read the delivery (another "
+                "file is at its path now), so nothing was recorded. Find out who replaced it; "
+                "`provenance audit verify` checks the file now in place, then finalize again."
+            )
+        return self._connection
+
     def confirmed(self, session: Session) -> LogCheck | None:
         """The audit made ahead, if it still holds for `session`, the finalize's locked write
-        (whose first statement this must be): its log verified (anything it found wrong is
-        found again under the lock) and nothing committed since it read the ledger. None when
-        the audit must run again under the lock."""
+        (whose first statement this must be; on SQLite, made on `writer()`): its log verified
+        (anything it found wrong is found again under the lock) and nothing committed since it
+        read the ledger. None when the audit must run again under the lock."""
         made = self._future.result()
         if made is None:
             return None
@@ -73,19 +94,23 @@ class AuditAhead:
         now = read_mark(session)
         if isinstance(mark, str):
             return None if committed_between(mark, str(now)) else log
-        # SQLite: the data version of the connection that read the audit, asked again now that
-        # the lock is held (no one else can commit until this write is over).
-        again = self._thread.submit(self._data_version).result()
-        return log if again == mark else None
+        # SQLite: the data version of the same connection, asked again now that the lock is
+        # held (no one else can commit until this write is over).
+        return log if now == mark else None
 
     def _audit(
         self, pins: Pins | None, provisional: str | None
     ) -> tuple[LogCheck, str | int] | None:
+        path = self._engine.url.database if self._engine.dialect.name == "sqlite" else None
+        before = _identity(path) if path else None
         try:
             connection = self._engine.connect()
         except Exception:
             return None
         self._connection = connection
+        if path and before is not None and _identity(path) == before:
+            # (The file at the path did not change while the connection opened it.)
+            self._file = (path, before)
         if self._engine.dialect.name == "postgresql":
             connection.execution_options(isolation_level="REPEATABLE READ")
         try:
@@ -99,15 +124,15 @@ class AuditAhead:
             return None
         return log, mark
 
-    def _data_version(self) -> str | int | None:
-        if self._connection is None:
-            return None
-        with Session(self._connection) as session:
-            mark = read_mark(session)
-            session.rollback()
-        return mark
-
     def _let_go(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino

@@ -167,7 +167,7 @@ def finalize(
             ahead.wait()
             with (
                 _keeping_reading(ledger, reading),
-                write_session(ledger.engine, snapshot=True) as session,
+                write_session(ledger.engine, snapshot=True, connection=ahead.writer()) as session,
             ):
                 trail = _audit_under_lock(session, ahead, folder, pins, first_key)
                 if not trail.ok:

@@ -146,7 +146,9 @@ def create_ledger_engine(location: LedgerLocation) -> Engine:
         engine = create_engine(
             url,
             poolclass=NullPool,
-            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+            # A finalize writes on the connection its audit read in another thread
+            # (`audit.ahead`); no connection is ever used by two threads at once.
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
@@ -263,7 +265,9 @@ WRITE_LOCK_KEY = 0x70726F76656E616E
 
 
 @contextmanager
-def write_session(engine: Engine, snapshot: bool = False) -> Iterator[Session]:
+def write_session(
+    engine: Engine, snapshot: bool = False, connection: Connection | None = None
+) -> Iterator[Session]:
     """One unit of work that writes: committed on success, rolled back on any error.
 
     Writers are serialized, as SQLite's BEGIN IMMEDIATE does, so that the event chain never
@@ -278,11 +282,14 @@ def write_session(engine: Engine, snapshot: bool = False) -> Iterator[Session]:
     commit between two statements of a READ COMMITTED transaction, so the unit of work runs
     REPEATABLE READ, its snapshot taken after the write lock is held (`_writer_bind`), and
     after every table of the ledger is held against TRUNCATE and DDL (`_hold_tables`).
+
+    `connection`: a SQLite connection to write on, rather than a new one (a finalize writes on
+    the connection its audit read).
     """
     postgres = engine.dialect.name == "postgresql"
     with (
         translate_db_errors(engine),
-        _writer_bind(engine, session_locked=postgres and snapshot) as bind,
+        _writer_bind(engine, postgres and snapshot, connection) as bind,
         Session(bind, expire_on_commit=False) as session,
     ):
         with session.begin():
@@ -313,9 +320,12 @@ def _hold_tables(session: Session) -> None:
 
 
 @contextmanager
-def _writer_bind(engine: Engine, session_locked: bool) -> Iterator[Engine | Connection]:
+def _writer_bind(
+    engine: Engine, session_locked: bool, connection: Connection | None = None
+) -> Iterator[Engine | Connection]:
     """What a unit of work that writes is bound to: the engine (its transaction takes the write
-    lock), or, for a PostgreSQL snapshot, a connection holding the lock at session scope.
+    lock), the SQLite `connection` given (likewise), or, for a PostgreSQL snapshot, a
+    connection holding the lock at session scope.
 
     A REPEATABLE READ transaction takes its snapshot at its first statement: were that the
     transaction-scoped lock, the snapshot would predate the writers the lock waited for. So
@@ -323,16 +333,16 @@ def _writer_bind(engine: Engine, session_locked: bool) -> Iterator[Engine | Conn
     other), taken before the transaction begins and released after it ends. A connection that
     cannot say it released the lock is closed, never pooled: closing releases it."""
     if not session_locked:
-        yield engine.execution_options(ledger_write=True)
+        yield (connection or engine).execution_options(ledger_write=True)
         return
-    with engine.connect() as connection:
+    with engine.connect() as locked:
         try:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": WRITE_LOCK_KEY})
-            connection.commit()
-            connection.execution_options(isolation_level="REPEATABLE READ")
-            yield connection
+            locked.execute(text("SELECT pg_advisory_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            locked.commit()
+            locked.execution_options(isolation_level="REPEATABLE READ")
+            yield locked
         finally:
-            _release_write_lock(connection)
+            _release_write_lock(locked)
 
 
 def _release_write_lock(connection: Connection) -> None:

@@ -18,7 +18,7 @@ from provenance.cli.render_audit import audit_problem_text
 
 from provenance import Ledger, Origin
 from provenance.audit.differences import ColumnChange, RowDifference, differing_rows
-from provenance.errors import AuditFailed
+from provenance.errors import AuditFailed, ProvenanceError
 from provenance.origins import Evidence
 from provenance.store.claims import ClaimSpec, add_claims
 from provenance.store.engine import read_session, write_session
@@ -1011,3 +1011,34 @@ def test_a_finalize_that_fails_while_reading_leaves_no_audit_running(
     assert not [t for t in threading.enumerate() if t.name.startswith("provenance-audit-ahead")]
     ledger.add_tool("Nuke")
     assert not ledger.finalize(generated_delivery, "EP101_v001").finalized
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_ledger_file_replaced_while_a_finalize_reads_is_refused(
+    ledger: Ledger, db_url: str, generated_delivery: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite's file can be replaced under a running finalize: a copy with its claims relabelled
+    # (nothing in its events says so) moved to the ledger's path after the audit ahead read the
+    # real one. Judging the new file by the old file's audit would finalize the generated comp.
+    import sqlite3
+
+    from provenance.audit.ahead import AuditAhead
+
+    wait = AuditAhead.wait
+
+    def wait_then_replace(self: AuditAhead) -> None:
+        wait(self)
+        forged = f"{db_url}.forged"
+        real, copy = sqlite3.connect(db_url), sqlite3.connect(forged, isolation_level=None)
+        real.backup(copy)
+        for statement in _forgery("claim relabelled", "sqlite"):
+            copy.execute(statement)
+        real.close()
+        copy.close()
+        os.replace(forged, db_url)
+
+    monkeypatch.setattr(AuditAhead, "wait", wait_then_replace)
+    with pytest.raises(ProvenanceError, match="was replaced while this finalize"):
+        ledger.finalize(generated_delivery, "EP101_v001")
+    monkeypatch.undo()
+    assert ledger.deliverables() == []
