@@ -38,9 +38,12 @@ class AuditAhead:
     def __init__(self, engine: Engine, pins: Pins | None, provisional: str | None) -> None:
         self._engine = engine
         self._stop = threading.Event()
-        # One thread, so that a SQLite connection it opens is only ever used where it was made.
+        # One thread: the audit, then letting its connection go. (The finalize's locked write
+        # uses that connection in between, never at the same time.)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="provenance-audit-ahead")
         self._connection: Connection | None = None
+        self._lent = False
+        """SQLite: whether `writer()` gave the locked write the audit's connection."""
         self._file: tuple[str, tuple[int, int]] | None = None
         """SQLite: the ledger file's path, and which file (device, inode) the connection opened."""
         self._future = self._thread.submit(self._audit, pins, provisional)
@@ -78,6 +81,7 @@ class AuditAhead:
                 "file is at its path now), so nothing was recorded. Find out who replaced it; "
                 "`provenance audit verify` checks the file now in place, then finalize again."
             )
+        self._lent = True
         return self._connection
 
     def confirmed(self, session: Session) -> LogCheck | None:
@@ -95,8 +99,9 @@ class AuditAhead:
         if isinstance(mark, str):
             return None if committed_between(mark, str(now)) else log
         # SQLite: the data version of the same connection, asked again now that the lock is
-        # held (no one else can commit until this write is over).
-        return log if now == mark else None
+        # held (no one else can commit until this write is over). Another connection's data
+        # version says nothing about this one's: without the audit's connection, audit again.
+        return log if self._lent and now == mark else None
 
     def _audit(
         self, pins: Pins | None, provisional: str | None

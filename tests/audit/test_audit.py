@@ -417,16 +417,9 @@ def test_a_forgery_after_the_audit_ahead_is_audited_under_the_lock(
     assert not kinds & {"finalize", "finalize.refused"}
 
 
-def test_an_audit_made_ahead_stands_only_while_nothing_is_committed(
-    ledger: Ledger,
-    db_url: str,
-    workspace: Path,
-    generated_delivery: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A finalize audits the log once, while it reads the delivery, when nothing is committed
-    # before it takes the lock; a legitimate write in between (another artist's approval)
-    # has the log audited again under the lock, and judged: here it lets the frame through.
+def log_audits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The threads the log is audited in, one a time it is: `provenance-audit-ahead` (while a
+    finalize reads) or `MainThread` (under its lock)."""
     import threading
 
     import provenance.audit.ahead as ahead
@@ -441,6 +434,22 @@ def test_an_audit_made_ahead_stands_only_while_nothing_is_committed(
 
     monkeypatch.setattr(verification, "check_log", counted)
     monkeypatch.setattr(ahead, "check_log", counted)
+    return audited
+
+
+def test_an_audit_made_ahead_stands_only_while_nothing_is_committed(
+    ledger: Ledger,
+    db_url: str,
+    workspace: Path,
+    generated_delivery: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A finalize audits the log once, while it reads the delivery, when nothing is committed
+    # before it takes the lock; a legitimate write in between (another artist's approval)
+    # has the log audited again under the lock, and judged: here it lets the frame through.
+    import provenance.audit.ahead as ahead
+
+    audited = log_audits(monkeypatch)
     refused = ledger.finalize(generated_delivery, "EP101_v001")
     assert not refused.finalized
     assert audited == ["provenance-audit-ahead"]
@@ -1042,3 +1051,18 @@ def test_a_ledger_file_replaced_while_a_finalize_reads_is_refused(
         ledger.finalize(generated_delivery, "EP101_v001")
     monkeypatch.undo()
     assert ledger.deliverables() == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_on_another_sqlite_connection_the_audit_ahead_does_not_stand(
+    ledger: Ledger, generated_delivery: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A SQLite data version is a connection's own: one asked of another connection than the
+    # audit's (when the audit's cannot be lent to the write) says nothing about what the audit
+    # read. The log is then audited again under the lock.
+    import provenance.audit.ahead as ahead
+
+    audited = log_audits(monkeypatch)
+    monkeypatch.setattr(ahead.AuditAhead, "writer", lambda self: None)
+    assert not ledger.finalize(generated_delivery, "EP101_v001").finalized
+    assert audited == ["provenance-audit-ahead", "MainThread"]
