@@ -128,8 +128,8 @@ def check_scene(read: SceneRead, targets: Sequence[bytes], allow_unresolved: boo
             f"{scene} names paths spelled for another platform or mount that no show root "
             f"places on this machine, so what it reads there cannot be vouched for:\n{listed}\n"
             "Map the show's root to the spelling the scene uses (`provenance roots map ROOT "
-            f"'SPELLING'`, or {ROOT_MAP_VARIABLE} on this machine), then ingest again. Nothing "
-            "was recorded."
+            f"'SPELLING'`, ROOT as `provenance roots` lists it, or {ROOT_MAP_VARIABLE} on this "
+            "machine), then ingest again. Nothing was recorded."
         )
     if read.names_outputs and not any(
         renders(target, output.path) for target in targets for output in read.outputs

@@ -106,17 +106,20 @@ class AuditAhead:
     def _audit(
         self, pins: Pins | None, provisional: str | None
     ) -> tuple[LogCheck, str | int] | None:
-        path = self._engine.url.database if self._engine.dialect.name == "sqlite" else None
+        sqlite = self._engine.dialect.name == "sqlite"
+        path = self._engine.url.database if sqlite else None
         before = _identity(path) if path else None
         try:
             connection = self._engine.connect()
         except Exception:
             return None
-        self._connection = connection
-        if path and before is not None and _identity(path) == before:
-            # (The file at the path did not change while the connection opened it.)
-            self._file = (path, before)
-        if self._engine.dialect.name == "postgresql":
+        if sqlite:
+            # Kept for the locked write (`writer`); on PostgreSQL the snapshot says it all.
+            self._connection = connection
+            if path and before is not None and _identity(path) == before:
+                # (The file at the path did not change while the connection opened it.)
+                self._file = (path, before)
+        else:
             connection.execution_options(isolation_level="REPEATABLE READ")
         try:
             with Session(connection) as session:
@@ -127,6 +130,9 @@ class AuditAhead:
             # Stopped, or anything else: the audit under the lock runs, as it would have, and
             # meets whatever went wrong here on its own terms.
             return None
+        finally:
+            if not sqlite:
+                connection.close()
         return log, mark
 
     def _let_go(self) -> None:

@@ -39,31 +39,54 @@ def escaped(path: str) -> str:
     return path.replace("\\", "\\\\")
 
 
+def nuke_script(path: Path, *nodes: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(textwrap.dedent(node) for node in nodes), encoding="utf-8")
+    return path
+
+
+def read_plate(top: str) -> str:
+    """A Read of the generated plate, spelled under `top`."""
+    return f"""\
+        Read {{
+         inputs 0
+         file "{escaped(on(top, PLATE))}"
+         first 1001
+         last 1005
+         name ReadGenPlate
+        }}
+        """
+
+
+def write_render(top: str) -> str:
+    """The Write of the render, spelled under `top` (the Root before it)."""
+    return f"""\
+        Root {{
+         inputs 0
+        }}
+        Write {{
+         file "{escaped(on(top, RENDER))}"
+         name Write1
+        }}
+        """
+
+
 def nuke(workspace: Path, top: str) -> Path:
-    scene = workspace / "scripts" / "sh010_comp.nk"
-    scene.parent.mkdir(parents=True, exist_ok=True)
-    scene.write_text(
-        textwrap.dedent(
-            f"""\
-            Root {{
-             inputs 0
-            }}
-            Read {{
-             inputs 0
-             file "{escaped(on(top, PLATE))}"
-             first 1001
-             last 1005
-             name ReadGenPlate
-            }}
-            Write {{
-             file "{escaped(on(top, RENDER))}"
-             name Write1
-            }}
-            """
-        ),
-        encoding="utf-8",
-    )
-    return scene
+    return nuke_script(workspace / "scripts" / "sh010_comp.nk", write_render(top), read_plate(top))
+
+
+def nuke_precomp(workspace: Path, top: str) -> Path:
+    """A script reading the plate one level down: through a Precomp whose script (spelled under
+    `top`) reads it (spelled so too)."""
+    nuke_script(workspace / "scripts" / "plate_precomp.nk", read_plate(top))
+    precomp = f"""\
+        Precomp {{
+         inputs 0
+         file "{escaped(on(top, "scripts/plate_precomp.nk"))}"
+         name PrecompPlate
+        }}
+        """
+    return nuke_script(workspace / "scripts" / "sh010_comp_precomp.nk", write_render(top), precomp)
 
 
 def usd(workspace: Path, top: str) -> Path:
@@ -108,6 +131,7 @@ def otio(workspace: Path, top: str) -> Path:
 
 SCENES: dict[str, tuple[Callable[[Path, str], Path], str]] = {
     "nuke": (nuke, PLATE),
+    "nuke-precomp": (nuke_precomp, PLATE),
     "usd": (usd, TEXTURE),
     "maya": (maya, TEXTURE),
     "otio": (otio, PLATE),
@@ -121,6 +145,8 @@ ELSEWHERE = [
     ("nuke", "\\\\fileserver\\show", "\\\\fileserver\\show"),
     ("nuke", "//fileserver/show", "\\\\fileserver\\show"),  # UNC as Windows DCCs save it
     ("nuke", "/Volumes/show", "/Volumes/show"),
+    ("nuke-precomp", "P:/show", "P:\\show"),
+    ("nuke-precomp", "//fileserver/show", "\\\\fileserver\\show"),
     ("usd", "P:/show", "p:\\SHOW"),
     ("usd", "//fileserver/show", "\\\\fileserver\\show"),
     ("maya", "P:/show", "P:\\show"),
